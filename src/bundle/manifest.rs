@@ -1,0 +1,244 @@
+//! The human-readable manifest (`manifest.toml`) of a model bundle.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::ModelConfig;
+use crate::preprocess::audio::AudioConfig;
+use crate::preprocess::image::ImageConfig;
+
+/// File name of the manifest inside a bundle folder.
+pub const MANIFEST_FILE: &str = "manifest.toml";
+/// Manifest format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Text preprocessing and the frozen transformer's weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TextPreprocess {
+    /// tokenizer.json, relative to the bundle folder.
+    pub tokenizer: String,
+    /// Maximum tokens per text, [CLS] and [SEP] included.
+    pub max_tokens: usize,
+    /// Safetensors file with the frozen transformer (Hugging Face BERT names), relative to
+    /// the bundle folder. The projection is in the bundle's own weights.
+    pub transformer_weights: String,
+}
+
+/// Normalisation of log-mel features before the audio encoder: (x - mean) / std.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeatureNormalization {
+    pub mean: f32,
+    pub std: f32,
+}
+
+impl Default for FeatureNormalization {
+    fn default() -> Self {
+        FeatureNormalization {
+            mean: -6.0,
+            std: 4.0,
+        }
+    }
+}
+
+/// Audio preprocessing plus feature normalisation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AudioPreprocess {
+    #[serde(flatten)]
+    pub audio: AudioConfig,
+    #[serde(default)]
+    pub normalization: FeatureNormalization,
+}
+
+/// Preprocessing per modality.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Preprocess {
+    pub image: Option<ImageConfig>,
+    pub audio: Option<AudioPreprocess>,
+    pub text: Option<TextPreprocess>,
+}
+
+/// Class labels and the prompts used for zero-shot classification.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Labels {
+    /// Class names in class-index order.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Prompt templates; `{label}` is replaced by the label (or each of its aliases).
+    #[serde(default)]
+    pub prompts: Vec<String>,
+    /// Other spellings of a label (e.g. "7" -> ["seven"]); each gets every template.
+    #[serde(default)]
+    pub aliases: BTreeMap<String, Vec<String>>,
+}
+
+/// Where the weights came from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    #[serde(default)]
+    pub created_by: String,
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub data: Vec<String>,
+    #[serde(default)]
+    pub notes: String,
+    /// Free-form training settings (the trainer's config, seed, steps...).
+    #[serde(default)]
+    pub settings: BTreeMap<String, toml::Value>,
+}
+
+/// The whole manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Bundle weights (everything but the frozen transformer), relative path.
+    #[serde(default = "default_weights")]
+    pub weights: String,
+    /// Gallery folder, relative path; absent when the bundle has none.
+    #[serde(default)]
+    pub gallery: Option<String>,
+    /// Model card, relative path.
+    #[serde(default = "default_card")]
+    pub card: String,
+    pub architecture: ModelConfig,
+    #[serde(default)]
+    pub preprocess: Preprocess,
+    #[serde(default)]
+    pub labels: Labels,
+    #[serde(default)]
+    pub provenance: Provenance,
+    /// Measured metrics, e.g. `"transfer.image_to_audio.accuracy" = 0.93`.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+}
+
+fn default_weights() -> String {
+    "model.safetensors".into()
+}
+
+fn default_card() -> String {
+    "README.md".into()
+}
+
+impl Manifest {
+    /// Parses and validates manifest text; `path` names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let err = |reason: String| Error::Manifest {
+            path: path.to_path_buf(),
+            reason,
+        };
+        // Read the version first so a future format gets the right message, not a parse error.
+        let value: toml::Value = toml::from_str(text).map_err(|e| err(e.message().to_string()))?;
+        let version = value
+            .get("format_version")
+            .and_then(toml::Value::as_integer)
+            .ok_or_else(|| err("missing integer `format_version`".into()))?;
+        if version != FORMAT_VERSION as i64 {
+            return Err(Error::ManifestVersion {
+                path: path.to_path_buf(),
+                found: u32::try_from(version).unwrap_or(u32::MAX),
+                supported: FORMAT_VERSION,
+            });
+        }
+        let manifest: Manifest = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        manifest.validate().map_err(err)?;
+        Ok(manifest)
+    }
+
+    /// Reads `dir/manifest.toml`.
+    pub fn read(dir: &Path) -> Result<Self> {
+        let path = dir.join(MANIFEST_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        Self::parse(&text, &path)
+    }
+
+    /// Serialises to TOML.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| Error::Internal(format!("manifest: {e}")))
+    }
+
+    /// Consistency between architecture and preprocessing.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        self.architecture.validate()?;
+        let arch = &self.architecture;
+        if arch.image.is_some() != self.preprocess.image.is_some() {
+            return Err("[architecture.image] and [preprocess.image] must both be present or both absent".into());
+        }
+        if arch.audio.is_some() != self.preprocess.audio.is_some() {
+            return Err("[architecture.audio] and [preprocess.audio] must both be present or both absent".into());
+        }
+        if arch.text.is_some() != self.preprocess.text.is_some() {
+            return Err("[architecture.text] and [preprocess.text] must both be present or both absent".into());
+        }
+        if let (Some(enc), Some(pre)) = (&arch.image, &self.preprocess.image) {
+            pre.validate().map_err(|e| e.to_string())?;
+            if enc.in_channels != pre.channels as usize
+                || enc.input_size != [pre.height as usize, pre.width as usize]
+            {
+                return Err(format!(
+                    "image encoder expects {}x{}x{} but preprocessing produces {}x{}x{}",
+                    enc.in_channels, enc.input_size[0], enc.input_size[1], pre.channels, pre.height, pre.width
+                ));
+            }
+        }
+        if let (Some(enc), Some(pre)) = (&arch.audio, &self.preprocess.audio) {
+            pre.audio.validate().map_err(|e| e.to_string())?;
+            if enc.n_mels != pre.audio.n_mels || enc.n_frames != pre.audio.n_frames {
+                return Err(format!(
+                    "audio encoder expects {} mels x {} frames but preprocessing produces {} x {}",
+                    enc.n_mels, enc.n_frames, pre.audio.n_mels, pre.audio.n_frames
+                ));
+            }
+            if !(pre.normalization.std > 0.0) {
+                return Err("preprocess.audio.normalization.std must be > 0".into());
+            }
+        }
+        if let (Some(enc), Some(pre)) = (&arch.text, &self.preprocess.text) {
+            if pre.max_tokens < 3 || pre.max_tokens > enc.bert.max_position_embeddings {
+                return Err(format!(
+                    "preprocess.text.max_tokens must be in 3..={}",
+                    enc.bert.max_position_embeddings
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every prompt text for each label, in label order (templates x aliases).
+    pub fn prompts_for(&self, label: &str) -> Vec<String> {
+        prompts_for(&self.labels.prompts, &self.labels.aliases, label)
+    }
+}
+
+/// Prompt texts for one label: every template applied to the label and to each alias.
+pub fn prompts_for(
+    templates: &[String],
+    aliases: &BTreeMap<String, Vec<String>>,
+    label: &str,
+) -> Vec<String> {
+    let mut words = vec![label.to_string()];
+    if let Some(extra) = aliases.get(label) {
+        words.extend(extra.iter().cloned());
+    }
+    let templates: Vec<String> = if templates.is_empty() {
+        vec!["{label}".to_string()]
+    } else {
+        templates.to_vec()
+    };
+    let mut out = Vec::new();
+    for word in &words {
+        for template in &templates {
+            let prompt = template.replace("{label}", word);
+            if !out.contains(&prompt) {
+                out.push(prompt);
+            }
+        }
+    }
+    out
+}

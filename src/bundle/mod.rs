@@ -1,0 +1,203 @@
+//! Model bundles: a folder with a manifest, safetensors weights, an optional gallery and a
+//! model card (DESIGN.md §4).
+//!
+//! ```text
+//! models/digits/
+//!   manifest.toml        architecture, preprocessing, labels, provenance, metrics
+//!   model.safetensors    encoders, projection, codebook (paths as tensor names, F32)
+//!   README.md            model card
+//!   gallery/             optional: items.json, gallery.safetensors, media files
+//! ```
+//! The frozen text transformer is referenced by path (`preprocess.text.transformer_weights`),
+//! so the third-party weights are stored once in `models/minilm/`.
+
+pub mod gallery;
+pub mod manifest;
+pub mod weights;
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+
+use crate::error::{Error, Result};
+use crate::model::MultimodalModel;
+use crate::preprocess::text::TextTokenizer;
+pub use gallery::{Gallery, GalleryItem};
+pub use manifest::{MANIFEST_FILE, Manifest};
+use weights::{HuggingFaceBert, Identity, Naming, WeightFile};
+
+/// Parameter-path prefix of the frozen transformer (stored outside the bundle weights).
+pub const TRANSFORMER_SCOPE: &str = "text.bert";
+
+/// A loaded bundle.
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub model: MultimodalModel,
+    pub tokenizer: Option<TextTokenizer>,
+    pub gallery: Option<Gallery>,
+}
+
+/// Bundle weights hold every parameter except the frozen transformer.
+struct BundleNaming;
+
+impl Naming for BundleNaming {
+    fn name(&self, path: &str) -> Option<(String, bool)> {
+        if path.starts_with(TRANSFORMER_SCOPE) {
+            None
+        } else {
+            Identity.name(path)
+        }
+    }
+}
+
+/// Resolves a manifest-relative path.
+pub fn resolve(dir: &Path, relative: &str) -> PathBuf {
+    dir.join(relative)
+}
+
+impl Bundle {
+    /// Loads and validates a bundle folder onto `device`.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::Manifest {
+                path: dir.to_path_buf(),
+                reason: "not a folder; a model bundle is a folder with manifest.toml".into(),
+            });
+        }
+        let manifest = Manifest::read(dir)?;
+        let model = manifest.architecture.init(device);
+        let weights_path = resolve(dir, &manifest.weights);
+        let file = WeightFile::read(&weights_path, &BundleNaming)?;
+        let mut model = weights::load_into(model, &file, &BundleNaming, "", true, device)?;
+        drop(file);
+        let mut tokenizer = None;
+        if let Some(text) = &manifest.preprocess.text {
+            let transformer_path = resolve(dir, &text.transformer_weights);
+            let file = WeightFile::read(&transformer_path, &HuggingFaceBert)?;
+            model = weights::load_into(model, &file, &HuggingFaceBert, TRANSFORMER_SCOPE, true, device)?;
+            let tokenizer_path = resolve(dir, &text.tokenizer);
+            tokenizer = Some(TextTokenizer::from_file(&tokenizer_path, text.max_tokens)?);
+        }
+        let gallery = match &manifest.gallery {
+            Some(rel) => Some(Gallery::read(
+                &resolve(dir, rel),
+                manifest.architecture.d_model,
+                manifest.architecture.codebook_size,
+            )?),
+            None => None,
+        };
+        Ok(Bundle {
+            dir: dir.to_path_buf(),
+            manifest,
+            model,
+            tokenizer,
+            gallery,
+        })
+    }
+}
+
+/// What to write into a new bundle folder.
+pub struct BundleContents<'a> {
+    pub manifest: &'a Manifest,
+    pub model: &'a MultimodalModel,
+    pub card: &'a str,
+    pub gallery: Option<&'a Gallery>,
+    /// Media files to copy into the gallery folder: (relative name, bytes).
+    pub gallery_media: &'a [(String, Vec<u8>)],
+}
+
+/// Writes a bundle atomically: everything goes into a temporary sibling folder which is
+/// renamed into place only when complete, so a failed save never leaves a half bundle and
+/// never destroys the previous one.
+pub fn save(dir: &Path, contents: &BundleContents<'_>) -> Result<()> {
+    contents
+        .manifest
+        .validate()
+        .map_err(|reason| Error::Manifest {
+            path: dir.join(MANIFEST_FILE),
+            reason,
+        })?;
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::Write {
+        path: parent.to_path_buf(),
+        source: e,
+    })?;
+    let stem = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "bundle".into());
+    let tmp = parent.join(format!(".{stem}.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = write_into(&tmp, contents);
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    let backup = parent.join(format!(".{stem}.old-{}", std::process::id()));
+    let had_old = dir.exists();
+    if had_old {
+        std::fs::rename(dir, &backup).map_err(|e| Error::Write {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
+    }
+    if let Err(e) = std::fs::rename(&tmp, dir) {
+        if had_old {
+            let _ = std::fs::rename(&backup, dir);
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(Error::Write {
+            path: dir.to_path_buf(),
+            source: e,
+        });
+    }
+    if had_old {
+        let _ = std::fs::remove_dir_all(&backup);
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::Write {
+            path: parent.to_path_buf(),
+            source: e,
+        })?;
+    }
+    std::fs::write(path, bytes).map_err(|e| Error::Write {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+fn write_into(tmp: &Path, contents: &BundleContents<'_>) -> Result<()> {
+    std::fs::create_dir_all(tmp).map_err(|e| Error::Write {
+        path: tmp.to_path_buf(),
+        source: e,
+    })?;
+    let manifest = contents.manifest;
+    let tensors = weights::collect(contents.model, &|path| !path.starts_with(TRANSFORMER_SCOPE));
+    let mut metadata = std::collections::HashMap::new();
+    metadata.insert("format".to_string(), "transference".to_string());
+    metadata.insert("bundle".to_string(), manifest.name.clone());
+    let bytes = weights::to_safetensors_bytes(&tensors, Some(metadata))?;
+    write_file(&tmp.join(&manifest.weights), &bytes)?;
+    write_file(&tmp.join(&manifest.card), contents.card.as_bytes())?;
+    if let (Some(gallery), Some(rel)) = (contents.gallery, &manifest.gallery) {
+        let gdir = tmp.join(rel);
+        std::fs::create_dir_all(&gdir).map_err(|e| Error::Write {
+            path: gdir.clone(),
+            source: e,
+        })?;
+        gallery.write(&gdir)?;
+        for (name, bytes) in contents.gallery_media {
+            write_file(&gdir.join(name), bytes)?;
+        }
+    }
+    // The manifest goes last: a folder without one is never mistaken for a bundle.
+    write_file(&tmp.join(MANIFEST_FILE), manifest.to_toml()?.as_bytes())
+}

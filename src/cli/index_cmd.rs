@@ -1,0 +1,157 @@
+//! `transference index DIR --out GALLERY`: embed a folder of files into a gallery.
+
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::bundle::{Gallery, GalleryItem};
+use crate::engine::input::{AUDIO_EXTENSIONS, IMAGE_EXTENSIONS};
+use crate::engine::{InputSource, InputView, Pipeline};
+use crate::error::{Error, Result};
+use image::ImageEncoder as _;
+
+/// Largest audio file copied into a gallery as a playable clip.
+pub const MAX_CLIP_BYTES: u64 = 2 * 1024 * 1024;
+/// Largest number of files indexed in one run.
+pub const MAX_INDEX_FILES: usize = 200_000;
+
+/// Files with a supported extension under `dir`, sorted.
+pub fn collect_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&d, e))?;
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let ext = path
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            if IMAGE_EXTENSIONS.contains(&ext.as_str()) || AUDIO_EXTENSIONS.contains(&ext.as_str()) {
+                out.push(path);
+                if out.len() > MAX_INDEX_FILES {
+                    return Err(Error::InvalidRequest(format!(
+                        "{}: more than {MAX_INDEX_FILES} files; index a smaller folder",
+                        dir.display()
+                    )));
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Label from a file name `label_anything.ext`.
+pub fn label_from_name(path: &Path) -> Option<String> {
+    let stem = path.file_stem()?.to_string_lossy().to_string();
+    let label = stem.split('_').next()?.to_string();
+    (!label.is_empty() && label != stem).then_some(label)
+}
+
+/// Runs the command.
+pub fn run(p: &Pipeline, dir: &Path, out: &Path, use_names: bool, json_out: bool) -> Result<()> {
+    let files = collect_files(dir)?;
+    if files.is_empty() {
+        return Err(Error::InvalidRequest(format!(
+            "{}: no image or WAV files found",
+            dir.display()
+        )));
+    }
+    let bar = if json_out {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(files.len() as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} [{elapsed_precise}<{eta_precise}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut gallery = Gallery::default();
+    let mut media: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut skipped: Vec<(String, String)> = Vec::new();
+    for path in &files {
+        bar.set_message(path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
+        match p.encode(&InputSource::File(path.clone())) {
+            Ok(e) => {
+                let n = gallery.len();
+                let media_name = match &e.view {
+                    InputView::Image { preview, width, height, channels, .. } => {
+                        let name = format!("media/{n:06}.png");
+                        let mut bytes = Vec::new();
+                        let color = if *channels == 1 { image::ExtendedColorType::L8 } else { image::ExtendedColorType::Rgb8 };
+                        image::codecs::png::PngEncoder::new(&mut bytes)
+                            .write_image(preview, *width, *height, color)
+                            .map_err(|e| Error::Internal(format!("thumbnail: {e}")))?;
+                        media.push((name.clone(), bytes));
+                        Some(name)
+                    }
+                    InputView::Audio { .. } => {
+                        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(u64::MAX);
+                        if size <= MAX_CLIP_BYTES {
+                            let name = format!("media/{n:06}.wav");
+                            media.push((name.clone(), std::fs::read(path).map_err(|e| Error::io(path, e))?));
+                            Some(name)
+                        } else {
+                            None
+                        }
+                    }
+                    InputView::Text { .. } => None,
+                };
+                let item = GalleryItem {
+                    modality: e.modality,
+                    label: if use_names { label_from_name(path) } else { None },
+                    source: path.strip_prefix(dir).unwrap_or(path).display().to_string(),
+                    media: media_name,
+                    text: None,
+                };
+                gallery.push(item, &e.item.embedding, e.item.codes)?;
+            }
+            Err(err) if err.is_bad_input() => skipped.push((path.display().to_string(), err.to_string())),
+            Err(err) => return Err(err),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    gallery.dim = p.bundle.manifest.architecture.d_model;
+    let tmp = out.with_extension("tmp-index");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::Write { path: tmp.clone(), source: e })?;
+    let write = || -> Result<()> {
+        gallery.write(&tmp)?;
+        for (name, bytes) in &media {
+            let path = tmp.join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::Write { path: parent.to_path_buf(), source: e })?;
+            }
+            std::fs::write(&path, bytes).map_err(|e| Error::Write { path, source: e })?;
+        }
+        Ok(())
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    if out.exists() {
+        std::fs::remove_dir_all(out).map_err(|e| Error::Write { path: out.to_path_buf(), source: e })?;
+    }
+    std::fs::rename(&tmp, out).map_err(|e| Error::Write { path: out.to_path_buf(), source: e })?;
+    if json_out {
+        println!(
+            "{}",
+            json!({"gallery": out, "items": gallery.len(), "skipped": skipped.iter().map(|(p, r)| json!({"file": p, "reason": r})).collect::<Vec<_>>()})
+        );
+    } else {
+        println!("indexed {} items into {}", gallery.len(), out.display());
+        for (p, r) in &skipped {
+            eprintln!("skipped {p}: {r}");
+        }
+    }
+    Ok(())
+}

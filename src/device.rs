@@ -1,0 +1,218 @@
+//! The one place that names compute backends. Everything else takes a [`ComputeDevice`].
+//!
+//! `auto` uses burn's wgpu backend when a real GPU adapter exists and the CPU backend (flex)
+//! otherwise. Software adapters (llvmpipe, lavapipe, WARP: adapter type CPU) are ~70x slower
+//! than flex, so `auto` never picks them; `gpu` may, on request.
+
+use burn::tensor::{Device, DeviceKind};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// What the user asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceRequest {
+    /// A real GPU when there is one, else the CPU backend.
+    #[default]
+    Auto,
+    /// burn's wgpu backend, on any adapter (software ones included).
+    Gpu,
+    /// burn's flex CPU backend.
+    Cpu,
+}
+
+impl std::str::FromStr for DeviceRequest {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(DeviceRequest::Auto),
+            "gpu" | "wgpu" => Ok(DeviceRequest::Gpu),
+            "cpu" | "flex" => Ok(DeviceRequest::Cpu),
+            other => Err(Error::InvalidRequest(format!(
+                "unknown device `{other}`; expected auto, gpu or cpu"
+            ))),
+        }
+    }
+}
+
+/// A wgpu adapter as seen by enumeration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    /// "DiscreteGpu", "IntegratedGpu", "VirtualGpu", "Cpu" or "Other".
+    pub device_type: String,
+}
+
+impl AdapterSummary {
+    /// True for software rasterisers (llvmpipe, lavapipe, WARP, SwiftShader).
+    pub fn is_software(&self) -> bool {
+        self.device_type == "Cpu"
+    }
+}
+
+/// Which backend a [`ComputeDevice`] runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Wgpu,
+    Flex,
+}
+
+/// A resolved device: the burn device plus a human description of why it was chosen.
+#[derive(Clone, Debug)]
+pub struct ComputeDevice {
+    pub device: Device,
+    pub backend: BackendKind,
+    /// e.g. "wgpu: NVIDIA H100 (Vulkan, DiscreteGpu)" or
+    /// "CPU (flex) fallback: only a software adapter was found (llvmpipe)".
+    pub description: String,
+}
+
+impl ComputeDevice {
+    /// The CPU backend (flex).
+    pub fn cpu(reason: &str) -> Self {
+        let description = if reason.is_empty() {
+            "CPU (flex)".to_string()
+        } else {
+            format!("CPU (flex) fallback: {reason}")
+        };
+        ComputeDevice {
+            device: Device::flex(),
+            backend: BackendKind::Flex,
+            description,
+        }
+    }
+
+    /// True on the GPU backend.
+    pub fn is_gpu(&self) -> bool {
+        self.backend == BackendKind::Wgpu
+    }
+
+    /// An autodiff-enabled copy of this device, for training.
+    pub fn autodiff(&self) -> Device {
+        self.device.clone().autodiff()
+    }
+}
+
+/// Lists wgpu adapters on every backend wgpu was built with. Never panics; an
+/// initialisation failure yields an empty list.
+pub fn enumerate_adapters() -> Vec<AdapterSummary> {
+    let result = std::panic::catch_unwind(|| {
+        let instance = eframe::wgpu::Instance::new(eframe::wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapters = pollster::block_on(instance.enumerate_adapters(eframe::wgpu::Backends::all()));
+        adapters
+            .iter()
+            .map(|adapter| {
+                let info = adapter.get_info();
+                AdapterSummary {
+                    name: info.name.clone(),
+                    backend: format!("{:?}", info.backend),
+                    device_type: format!("{:?}", info.device_type),
+                }
+            })
+            .collect::<Vec<_>>()
+    });
+    result.unwrap_or_default()
+}
+
+/// Chooses the adapter `auto` would use: the first discrete, integrated or virtual GPU.
+pub fn pick_hardware_adapter(adapters: &[AdapterSummary]) -> Option<(DeviceKind, &AdapterSummary)> {
+    for (kind_name, kind) in [
+        ("DiscreteGpu", DeviceKind::DiscreteGpu(0)),
+        ("IntegratedGpu", DeviceKind::IntegratedGpu(0)),
+        ("VirtualGpu", DeviceKind::VirtualGpu(0)),
+    ] {
+        if let Some(adapter) = adapters.iter().find(|a| a.device_type == kind_name) {
+            return Some((kind, adapter));
+        }
+    }
+    None
+}
+
+/// Resolves a request into a device, saying which adapter or why the CPU was used.
+pub fn resolve(request: DeviceRequest) -> Result<ComputeDevice> {
+    match request {
+        DeviceRequest::Cpu => Ok(ComputeDevice::cpu("")),
+        DeviceRequest::Auto => {
+            let adapters = enumerate_adapters();
+            match pick_hardware_adapter(&adapters) {
+                Some((kind, adapter)) => Ok(wgpu_device(kind, adapter)),
+                None => {
+                    let reason = match adapters.iter().find(|a| a.is_software()) {
+                        Some(soft) => format!(
+                            "only a software GPU adapter was found ({}), slower than the CPU backend",
+                            soft.name
+                        ),
+                        None => "no GPU adapter found".to_string(),
+                    };
+                    tracing::info!("device: CPU (flex): {reason}");
+                    Ok(ComputeDevice::cpu(&reason))
+                }
+            }
+        }
+        DeviceRequest::Gpu => {
+            let adapters = enumerate_adapters();
+            if let Some((kind, adapter)) = pick_hardware_adapter(&adapters) {
+                return Ok(wgpu_device(kind, adapter));
+            }
+            match adapters.iter().find(|a| a.is_software()) {
+                Some(soft) => Ok(wgpu_device(DeviceKind::Cpu, soft)),
+                None => Err(Error::Device(
+                    "no wgpu adapter found (install a Vulkan driver, e.g. mesa-vulkan-drivers, or use --device cpu)"
+                        .into(),
+                )),
+            }
+        }
+    }
+}
+
+fn wgpu_device(kind: DeviceKind, adapter: &AdapterSummary) -> ComputeDevice {
+    let description = format!(
+        "GPU (wgpu): {} ({}, {})",
+        adapter.name, adapter.backend, adapter.device_type
+    );
+    tracing::info!("device: {description}");
+    ComputeDevice {
+        device: Device::wgpu(kind),
+        backend: BackendKind::Wgpu,
+        description,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapter(name: &str, device_type: &str) -> AdapterSummary {
+        AdapterSummary {
+            name: name.into(),
+            backend: "Vulkan".into(),
+            device_type: device_type.into(),
+        }
+    }
+
+    #[test]
+    fn auto_never_picks_a_software_adapter() {
+        let only_soft = [adapter("llvmpipe (LLVM 15.0.6, 256 bits)", "Cpu")];
+        assert!(pick_hardware_adapter(&only_soft).is_none());
+        let mixed = [
+            adapter("llvmpipe", "Cpu"),
+            adapter("Intel UHD", "IntegratedGpu"),
+            adapter("NVIDIA H100", "DiscreteGpu"),
+        ];
+        let (kind, chosen) = pick_hardware_adapter(&mixed).unwrap();
+        assert_eq!(kind, DeviceKind::DiscreteGpu(0));
+        assert_eq!(chosen.name, "NVIDIA H100");
+    }
+
+    #[test]
+    fn device_request_parses() {
+        assert_eq!("AUTO".parse::<DeviceRequest>().unwrap(), DeviceRequest::Auto);
+        assert_eq!("gpu".parse::<DeviceRequest>().unwrap(), DeviceRequest::Gpu);
+        assert_eq!("cpu".parse::<DeviceRequest>().unwrap(), DeviceRequest::Cpu);
+        let err = "tpu".parse::<DeviceRequest>().unwrap_err().to_string();
+        assert!(err.contains("tpu") && err.contains("auto, gpu or cpu"), "{err}");
+    }
+}

@@ -1,0 +1,118 @@
+//! What a user can give the model, and how the model saw it (plain data for display).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::modality::Modality;
+
+/// Extensions read as images.
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp", "pgm", "ppm", "pnm", "pbm",
+];
+/// Extensions read as audio.
+pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave"];
+
+/// One input to encode.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InputSource {
+    /// An image or WAV file; the modality is decided from the extension, then the content.
+    File(PathBuf),
+    /// Text typed by the user.
+    Text(String),
+    /// A drawing: gray values in 0..1, white ink on black, row-major.
+    Drawing {
+        width: u32,
+        height: u32,
+        values: Vec<f32>,
+    },
+    /// A gallery item of the loaded bundle, by index.
+    GalleryItem(usize),
+}
+
+impl InputSource {
+    /// Short name for lists and notifications.
+    pub fn display_name(&self) -> String {
+        match self {
+            InputSource::File(p) => p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| p.display().to_string()),
+            InputSource::Text(t) => {
+                let short: String = t.chars().take(40).collect();
+                if short.len() < t.len() {
+                    format!("\u{201c}{short}\u{2026}\u{201d}")
+                } else {
+                    format!("\u{201c}{short}\u{201d}")
+                }
+            }
+            InputSource::Drawing { .. } => "drawing".into(),
+            InputSource::GalleryItem(i) => format!("gallery item {i}"),
+        }
+    }
+}
+
+/// Decides whether a file is an image or audio: by extension, else by its first bytes.
+pub fn modality_of_file(path: &Path) -> Result<Modality> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
+        return Ok(Modality::Image);
+    }
+    if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
+        return Ok(Modality::Audio);
+    }
+    let mut head = [0u8; 16];
+    let n = {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        f.read(&mut head).map_err(|e| Error::io(path, e))?
+    };
+    let head = &head[..n];
+    if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WAVE" {
+        return Ok(Modality::Audio);
+    }
+    if image::guess_format(head).is_ok() {
+        return Ok(Modality::Image);
+    }
+    Err(Error::UnsupportedInput {
+        path: path.to_path_buf(),
+    })
+}
+
+/// How the model saw an input.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum InputView {
+    Image {
+        /// Model input as 8-bit pixels, HWC.
+        preview: Vec<u8>,
+        width: u32,
+        height: u32,
+        channels: u8,
+        original_width: u32,
+        original_height: u32,
+        /// Feature-map grid `[rows, cols]` the codes are laid out on.
+        grid: [usize; 2],
+    },
+    Audio {
+        /// Waveform at the model's rate after trimming (for display and playback).
+        samples: Vec<f32>,
+        sample_rate_hz: u32,
+        /// Log-mel the encoder read, `[n_mels][n_frames]`.
+        mel: Vec<f32>,
+        n_mels: usize,
+        n_frames: usize,
+        original_sample_rate_hz: u32,
+        original_duration_secs: f64,
+        trimmed_duration_secs: f64,
+    },
+    Text {
+        text: String,
+        /// Token strings, [CLS] and [SEP] included; one code per token.
+        tokens: Vec<String>,
+        truncated: bool,
+    },
+}

@@ -1,0 +1,7 @@
+//! Inference: the pipeline (bundle on a device) and the worker thread that owns it for the app.
+
+pub mod input;
+pub mod pipeline;
+
+pub use input::{InputSource, InputView};
+pub use pipeline::{EncodedInput, LabelScore, Neighbour, Pipeline};

@@ -1,0 +1,163 @@
+//! Typed errors of the library. Every variant names what went wrong, where (file, tensor),
+//! and what was expected, so the CLI can print one actionable line and the app can show it
+//! as a notification.
+
+use std::path::PathBuf;
+
+/// Result alias used across the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything the library can refuse or fail at.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The bytes are not an image the `image` crate can decode.
+    #[error("{path}: not a decodable image ({reason}); expected PNG, JPEG, BMP, GIF, TIFF, WebP or PNM")]
+    ImageDecode { path: PathBuf, reason: String },
+
+    /// The image has more pixels than [`crate::preprocess::image::MAX_IMAGE_PIXELS`].
+    #[error("{path}: image is {width}x{height} ({pixels} pixels), more than the limit of {limit} pixels")]
+    ImageTooLarge {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        pixels: u64,
+        limit: u64,
+    },
+
+    /// The image has no ink at all (blank canvas, uniform colour).
+    #[error("{path}: image is blank (uniform colour); nothing to encode")]
+    ImageBlank { path: PathBuf },
+
+    /// The bytes are not a WAV file this crate can read.
+    #[error("{path}: not a readable WAV file ({reason}); expected RIFF/WAVE PCM 8/16/24/32-bit integer or 32-bit float")]
+    AudioDecode { path: PathBuf, reason: String },
+
+    /// The audio is longer than the model's limit.
+    #[error("{path}: audio lasts {duration_secs:.2} s, longer than the limit of {limit_secs:.2} s; cut it to one utterance")]
+    AudioTooLong {
+        path: PathBuf,
+        duration_secs: f64,
+        limit_secs: f64,
+    },
+
+    /// The audio has no samples, or only silence.
+    #[error("{path}: audio is empty or silent (peak {peak_dbfs:.1} dBFS); nothing to encode")]
+    AudioSilent { path: PathBuf, peak_dbfs: f32 },
+
+    /// Text input was empty or whitespace only.
+    #[error("text is empty; type a word or a sentence")]
+    EmptyText,
+
+    /// The tokenizer file is missing or not a valid tokenizer.json.
+    #[error("{path}: cannot load tokenizer ({reason})")]
+    Tokenizer { path: PathBuf, reason: String },
+
+    /// A file's extension is not one of the supported input kinds.
+    #[error("{path}: unsupported input type; expected an image (png, jpg, bmp, gif, tiff, webp) or a WAV file")]
+    UnsupportedInput { path: PathBuf },
+
+    /// The bundle's manifest is missing, malformed or inconsistent.
+    #[error("{path}: invalid manifest: {reason}")]
+    Manifest { path: PathBuf, reason: String },
+
+    /// The manifest declares a format version this build does not read.
+    #[error("{path}: manifest format version {found} is not supported (this build reads version {supported})")]
+    ManifestVersion {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+
+    /// A safetensors file is unreadable or truncated.
+    #[error("{path}: not a valid safetensors file ({reason})")]
+    Safetensors { path: PathBuf, reason: String },
+
+    /// A tensor the model needs is not in the weights file.
+    #[error("{path}: tensor `{tensor}` is missing (expected shape {expected:?})")]
+    MissingTensor {
+        path: PathBuf,
+        tensor: String,
+        expected: Vec<usize>,
+    },
+
+    /// A tensor has the wrong shape.
+    #[error("{path}: tensor `{tensor}` has shape {found:?}, expected {expected:?}")]
+    TensorShape {
+        path: PathBuf,
+        tensor: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+
+    /// A tensor has a dtype we cannot use as float weights.
+    #[error("{path}: tensor `{tensor}` has dtype {found}, expected F32, F16 or BF16")]
+    TensorDtype {
+        path: PathBuf,
+        tensor: String,
+        found: String,
+    },
+
+    /// A tensor contains NaN or infinite values.
+    #[error("{path}: tensor `{tensor}` contains {count} NaN/infinite values")]
+    NonFinite {
+        path: PathBuf,
+        tensor: String,
+        count: usize,
+    },
+
+    /// The weights file holds tensors the model does not know.
+    #[error("{path}: unexpected tensor `{tensor}` (not part of this architecture)")]
+    UnexpectedTensor { path: PathBuf, tensor: String },
+
+    /// The gallery is malformed or does not match the model.
+    #[error("{path}: invalid gallery: {reason}")]
+    Gallery { path: PathBuf, reason: String },
+
+    /// The model does not have the requested modality.
+    #[error("this model has no {modality} encoder (it has: {available})")]
+    MissingModality { modality: String, available: String },
+
+    /// A request that cannot be satisfied as asked (bad argument values).
+    #[error("{0}")]
+    InvalidRequest(String),
+
+    /// The requested device cannot be used.
+    #[error("device unavailable: {0}")]
+    Device(String),
+
+    /// A bug or an unexpected state; not caused by the input.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// True when the error is caused by what the user supplied (file, text, bundle, arguments),
+    /// false for internal failures. The CLI maps this to exit code 2 vs 1.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, Error::Internal(_) | Error::Write { .. })
+    }
+
+    /// Helper for `Io` errors.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Search, projections and codebook statistics over plain data.
+
+pub mod pca;
+pub mod search;
+pub mod stats;

@@ -1,0 +1,236 @@
+//! Cosine top-k over a set of L2-normalised embeddings: one matrix product for a batch of
+//! queries on the chosen device, or a plain CPU path.
+
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::{float_to_vec, int_to_vec, tensor_from_vec};
+
+/// One search hit.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    /// Row index in the searched matrix.
+    pub index: usize,
+    /// Cosine similarity (dot product of normalised vectors).
+    pub score: f32,
+}
+
+fn check(queries: &[f32], base: &[f32], dim: usize) -> Result<()> {
+    if dim == 0 || queries.len() % dim != 0 || base.len() % dim != 0 {
+        return Err(Error::InvalidRequest(format!(
+            "embedding sizes {} and {} are not multiples of the dimension {dim}",
+            queries.len(),
+            base.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Brute-force top-k on the CPU. Scores are exact dot products; ties keep the lower index.
+///
+/// - `queries`: `[Q, dim]`, `base`: `[N, dim]` row-major
+/// - returns Q lists of at most k hits, best first
+pub fn top_k_cpu(queries: &[f32], base: &[f32], dim: usize, k: usize) -> Result<Vec<Vec<Hit>>> {
+    check(queries, base, dim)?;
+    let n = base.len() / dim;
+    let k = k.min(n);
+    Ok(queries
+        .chunks_exact(dim)
+        .map(|q| {
+            let mut heap: std::collections::BinaryHeap<MinHit> =
+                std::collections::BinaryHeap::with_capacity(k + 1);
+            for (index, row) in base.chunks_exact(dim).enumerate() {
+                let score = dot(q, row);
+                if k == 0 {
+                    break;
+                }
+                if heap.len() < k {
+                    heap.push(MinHit(Hit { index, score }));
+                } else if let Some(worst) = heap.peek()
+                    && better(score, index, worst.0.score, worst.0.index)
+                {
+                    heap.pop();
+                    heap.push(MinHit(Hit { index, score }));
+                }
+            }
+            let mut hits: Vec<Hit> = heap.into_iter().map(|m| m.0).collect();
+            sort_hits(&mut hits);
+            hits
+        })
+        .collect())
+}
+
+/// Dot product.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn better(score: f32, index: usize, other_score: f32, other_index: usize) -> bool {
+    score > other_score || (score == other_score && index < other_index)
+}
+
+/// Best first; ties by lower index.
+pub fn sort_hits(hits: &mut [Hit]) {
+    hits.sort_by(|a, b| {
+        b.score
+            .partial_cmp(&a.score)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.index.cmp(&b.index))
+    });
+}
+
+/// Heap entry whose maximum is the worst hit.
+#[derive(PartialEq)]
+struct MinHit(Hit);
+impl Eq for MinHit {}
+impl PartialOrd for MinHit {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for MinHit {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if better(self.0.score, self.0.index, other.0.score, other.0.index) {
+            std::cmp::Ordering::Less
+        } else if better(other.0.score, other.0.index, self.0.score, self.0.index) {
+            std::cmp::Ordering::Greater
+        } else {
+            std::cmp::Ordering::Equal
+        }
+    }
+}
+
+/// A search base uploaded once to a device, for repeated queries.
+pub struct DeviceIndex {
+    /// `[D, N]` (transposed so a query batch is one matmul).
+    base_t: Tensor<2>,
+    n: usize,
+    dim: usize,
+    device: Device,
+}
+
+impl DeviceIndex {
+    /// Uploads `base` `[N, dim]`.
+    pub fn new(base: &[f32], dim: usize, device: &Device) -> Result<Self> {
+        check(&[], base, dim)?;
+        let n = base.len() / dim;
+        let base_t = tensor_from_vec(base.to_vec(), [n, dim], device).transpose();
+        Ok(DeviceIndex {
+            base_t,
+            n,
+            dim,
+            device: device.clone(),
+        })
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// True when the index holds no rows.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Top-k for a batch of queries `[Q, dim]`: one `[Q, dim] x [dim, N]` product and a
+    /// device top-k; only `Q x k` scores and indices come back to the host.
+    pub fn top_k(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<Hit>>> {
+        check(queries, &[], self.dim)?;
+        let q = queries.len() / self.dim;
+        let k = k.min(self.n);
+        if q == 0 || k == 0 {
+            return Ok(vec![Vec::new(); q]);
+        }
+        let queries = tensor_from_vec(queries.to_vec(), [q, self.dim], &self.device);
+        let scores = queries.matmul(self.base_t.clone()); // [Q, N]
+        let (values, indices) = scores.topk_with_indices(k, 1); // [Q, k]
+        let values = float_to_vec(values);
+        let indices = int_to_vec(indices);
+        let mut out = Vec::with_capacity(q);
+        for row in 0..q {
+            let mut hits: Vec<Hit> = (0..k)
+                .map(|j| Hit {
+                    index: indices[row * k + j] as usize,
+                    score: values[row * k + j],
+                })
+                .collect();
+            sort_hits(&mut hits);
+            out.push(hits);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn normalized(rows: usize, dim: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut v: Vec<f32> = (0..rows * dim)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((state >> 33) as f32 / (1u64 << 31) as f32) - 1.0
+            })
+            .collect();
+        for row in v.chunks_exact_mut(dim) {
+            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            row.iter_mut().for_each(|x| *x /= norm);
+        }
+        v
+    }
+
+    fn brute(queries: &[f32], base: &[f32], dim: usize, k: usize) -> Vec<Vec<usize>> {
+        queries
+            .chunks_exact(dim)
+            .map(|q| {
+                let mut all: Vec<Hit> = base
+                    .chunks_exact(dim)
+                    .enumerate()
+                    .map(|(index, row)| Hit { index, score: dot(q, row) })
+                    .collect();
+                sort_hits(&mut all);
+                all.truncate(k);
+                all.iter().map(|h| h.index).collect()
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn cpu_top_k_equals_full_sort(n in 1usize..200, q in 1usize..5, dim in 1usize..16, k in 0usize..20, seed in 0u64..1000) {
+            let base = normalized(n, dim, seed);
+            let queries = normalized(q, dim, seed + 7);
+            let hits = top_k_cpu(&queries, &base, dim, k).unwrap();
+            let expected = brute(&queries, &base, dim, k);
+            for (h, e) in hits.iter().zip(expected) {
+                prop_assert_eq!(h.iter().map(|x| x.index).collect::<Vec<_>>(), e);
+            }
+        }
+
+        #[test]
+        fn device_top_k_matches_cpu_scores(n in 1usize..120, q in 1usize..4, dim in 1usize..12, k in 1usize..10, seed in 0u64..1000) {
+            let base = normalized(n, dim, seed);
+            let queries = normalized(q, dim, seed + 3);
+            let index = DeviceIndex::new(&base, dim, &Device::flex()).unwrap();
+            let device_hits = index.top_k(&queries, k).unwrap();
+            let cpu_hits = top_k_cpu(&queries, &base, dim, k).unwrap();
+            for (d, c) in device_hits.iter().zip(&cpu_hits) {
+                prop_assert_eq!(d.len(), c.len());
+                for (a, b) in d.iter().zip(c) {
+                    // Same scores in the same order (indices may differ only between exact ties).
+                    prop_assert!((a.score - b.score).abs() < 1e-5, "{} vs {}", a.score, b.score);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mismatched_dimensions_are_refused() {
+        let err = top_k_cpu(&[1.0, 0.0, 0.0], &[1.0, 0.0], 2, 1).unwrap_err();
+        assert!(err.to_string().contains("dimension 2"), "{err}");
+    }
+}

@@ -1,0 +1,16 @@
+//! Transference Explorer: a shared discrete codebook across images, audio and text,
+//! made visible. The library holds everything; `main.rs` only parses arguments.
+
+pub mod app;
+pub mod bundle;
+pub mod cli;
+pub mod device;
+pub mod engine;
+pub mod error;
+pub mod index;
+pub mod modality;
+pub mod model;
+pub mod preprocess;
+
+pub use error::{Error, Result};
+pub use modality::Modality;

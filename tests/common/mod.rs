@@ -1,0 +1,177 @@
+//! Shared test helpers: a tiny bundle with random weights (saved and reloaded through the
+//! real format), and tiny input files written with real encoders.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use transference::bundle::manifest::{
+    AudioPreprocess, FeatureNormalization, Labels, Manifest, Preprocess, Provenance, TextPreprocess,
+};
+use transference::bundle::weights::{self, HuggingFaceBert};
+use transference::bundle::{self as bundle_mod, BundleContents, Gallery, GalleryItem};
+use transference::model::{
+    AudioEncoderConfig, BertConfig, EmbeddingSource, ImageEncoderConfig, ModelConfig, TextEncoderConfig,
+};
+use transference::preprocess::audio::AudioConfig;
+use transference::preprocess::image::ImageConfig;
+use transference::Modality;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn minilm_dir() -> PathBuf {
+    repo().join("models/minilm")
+}
+
+/// A tiny BERT with the real vocabulary size (so the real tokenizer works).
+pub fn tiny_bert() -> BertConfig {
+    BertConfig {
+        vocab_size: 30522,
+        hidden_size: 16,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        intermediate_size: 32,
+        max_position_embeddings: 64,
+        type_vocab_size: 2,
+        layer_norm_eps: 1e-12,
+    }
+}
+
+pub const TINY_D: usize = 8;
+pub const TINY_K: usize = 12;
+
+pub fn tiny_manifest() -> Manifest {
+    let audio = AudioConfig {
+        n_frames: 32,
+        ..AudioConfig::default()
+    };
+    Manifest {
+        format_version: transference::bundle::manifest::FORMAT_VERSION,
+        name: "tiny".into(),
+        description: "random weights for tests".into(),
+        weights: "model.safetensors".into(),
+        gallery: Some("gallery".into()),
+        card: "README.md".into(),
+        architecture: ModelConfig {
+            d_model: TINY_D,
+            codebook_size: TINY_K,
+            embedding_source: EmbeddingSource::Quantized,
+            temperature: 0.1,
+            image: Some(ImageEncoderConfig {
+                in_channels: 1,
+                input_size: [28, 28],
+                hidden_channels: vec![4, 4, 4, 4],
+                d_model: TINY_D,
+            }),
+            audio: Some(AudioEncoderConfig {
+                n_mels: audio.n_mels,
+                n_frames: audio.n_frames,
+                hidden_channels: vec![4, 4, 4],
+                d_model: TINY_D,
+            }),
+            text: Some(TextEncoderConfig {
+                bert: tiny_bert(),
+                d_model: TINY_D,
+            }),
+        },
+        preprocess: Preprocess {
+            image: Some(ImageConfig::default()),
+            audio: Some(AudioPreprocess {
+                audio,
+                normalization: FeatureNormalization::default(),
+            }),
+            text: Some(TextPreprocess {
+                tokenizer: minilm_dir().join("tokenizer.json").display().to_string(),
+                max_tokens: 16,
+                transformer_weights: "bert.safetensors".into(),
+            }),
+        },
+        labels: Labels {
+            names: (0..10).map(|d| d.to_string()).collect(),
+            prompts: vec!["{label}".into(), "the digit {label}".into()],
+            aliases: BTreeMap::new(),
+        },
+        provenance: Provenance::default(),
+        metrics: BTreeMap::new(),
+    }
+}
+
+/// Writes a tiny bundle with random weights and a 3-item gallery into `dir`.
+/// The tiny transformer is written with Hugging Face names, like a converted model.
+pub fn write_tiny_bundle(dir: &Path) -> Manifest {
+    let manifest = tiny_manifest();
+    let device = Device::flex();
+    let model = manifest.architecture.init(&device);
+    let mut gallery = Gallery::default();
+    let mut rng = 1u32;
+    for (i, modality) in Modality::ALL.iter().enumerate() {
+        let mut e: Vec<f32> = (0..TINY_D)
+            .map(|_| {
+                rng = rng.wrapping_mul(1664525).wrapping_add(1013904223);
+                (rng >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+            })
+            .collect();
+        let n = e.iter().map(|x| x * x).sum::<f32>().sqrt();
+        e.iter_mut().for_each(|x| *x /= n);
+        gallery
+            .push(
+                GalleryItem {
+                    modality: *modality,
+                    label: Some(i.to_string()),
+                    source: format!("test item {i}"),
+                    media: None,
+                    text: (*modality == Modality::Text).then(|| "seven".to_string()),
+                },
+                &e,
+                vec![i as u32, 1, 2],
+            )
+            .unwrap();
+    }
+    bundle_mod::save(
+        dir,
+        &BundleContents {
+            manifest: &manifest,
+            model: &model,
+            card: "# tiny\nRandom weights.\n",
+            gallery: Some(&gallery),
+            gallery_media: &[],
+        },
+    )
+    .unwrap();
+    let bert = &model.text.as_ref().unwrap().bert;
+    let tensors = weights::export_with_naming(bert, &HuggingFaceBert);
+    let bytes = weights::to_safetensors_bytes(&tensors, None).unwrap();
+    std::fs::write(dir.join("bert.safetensors"), bytes).unwrap();
+    manifest
+}
+
+/// A 28x28 gray PNG with a white "1" stroke on black.
+pub fn write_digit_png(path: &Path) {
+    let mut img = image::GrayImage::new(28, 28);
+    for y in 5..23 {
+        for x in 13..16 {
+            img.put_pixel(x, y, image::Luma([255]));
+        }
+    }
+    img.save(path).unwrap();
+}
+
+/// A 0.5 s 16-bit mono WAV at 8 kHz with a 440 Hz tone.
+pub fn write_tone_wav(path: &Path) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..4000 {
+        let t = i as f32 / 8000.0;
+        w.write_sample(((2.0 * std::f32::consts::PI * 440.0 * t).sin() * 12000.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+}

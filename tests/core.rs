@@ -1,0 +1,320 @@
+//! Integration tests of the core: bundle format round trips and validation, the MiniLM text
+//! tower against an independent numpy reference, the pipeline, and device agreement.
+
+mod common;
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use common::*;
+use transference::bundle::weights::{self, HuggingFaceBert, WeightFile};
+use transference::bundle::{Bundle, MANIFEST_FILE};
+use transference::device::{ComputeDevice, DeviceRequest};
+use transference::engine::{InputSource, Pipeline};
+use transference::model::{BertConfig, float_to_vec, int_tensor_from_vec, tensor_from_vec};
+use transference::preprocess::text::TextTokenizer;
+use transference::{Error, Modality};
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb)
+}
+
+#[test]
+fn minilm_matches_the_numpy_reference() {
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tests/fixtures/minilm_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let device = Device::flex();
+    let bert = BertConfig::minilm_l6().init(&device);
+    let file = WeightFile::read(&minilm_dir().join("model.safetensors"), &HuggingFaceBert).unwrap();
+    let bert = weights::load_into(bert, &file, &HuggingFaceBert, "", true, &device).unwrap();
+    let tokenizer = TextTokenizer::from_file(&minilm_dir().join("tokenizer.json"), 128).unwrap();
+    let sentences = fixture["sentences"].as_array().unwrap();
+    assert!(sentences.len() >= 5);
+    for s in sentences {
+        let text = s["text"].as_str().unwrap();
+        let tokenized = tokenizer.encode(text).unwrap();
+        let expected_ids: Vec<u32> = s["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        assert_eq!(tokenized.ids, expected_ids, "token ids of {text:?}");
+        let l = tokenized.ids.len();
+        let ids = int_tensor_from_vec(tokenized.ids.iter().map(|&i| i as i64).collect(), [1, l], &device);
+        let mask = tensor_from_vec(vec![1.0; l], [1, l], &device);
+        let got = float_to_vec(bert.sentence_embedding(ids, mask));
+        let expected: Vec<f32> = s["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let cos = cosine(&got, &expected);
+        let max_abs = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        println!("{text:?}: cosine {cos:.7}, max |diff| {max_abs:.2e}");
+        assert!(cos >= 0.9999, "{text:?}: cosine {cos} < 0.9999");
+    }
+}
+
+#[test]
+fn minilm_padding_does_not_change_embeddings() {
+    let device = Device::flex();
+    let bert = BertConfig::minilm_l6().init(&device);
+    let file = WeightFile::read(&minilm_dir().join("model.safetensors"), &HuggingFaceBert).unwrap();
+    let bert = weights::load_into(bert, &file, &HuggingFaceBert, "", true, &device).unwrap();
+    let tokenizer = TextTokenizer::from_file(&minilm_dir().join("tokenizer.json"), 32).unwrap();
+    let texts = ["seven", "a handwritten number three"];
+    let (ids, mask, l) = tokenizer.encode_batch(&texts).unwrap();
+    let batch = float_to_vec(bert.sentence_embedding(
+        int_tensor_from_vec(ids.iter().map(|&i| i as i64).collect(), [2, l], &device),
+        tensor_from_vec(mask.iter().map(|&m| m as f32).collect(), [2, l], &device),
+    ));
+    for (i, text) in texts.iter().enumerate() {
+        let t = tokenizer.encode(text).unwrap();
+        let n = t.ids.len();
+        let single = float_to_vec(bert.sentence_embedding(
+            int_tensor_from_vec(t.ids.iter().map(|&i| i as i64).collect(), [1, n], &device),
+            tensor_from_vec(vec![1.0; n], [1, n], &device),
+        ));
+        let cos = cosine(&single, &batch[i * 384..(i + 1) * 384]);
+        assert!(cos > 0.99999, "{text}: padded batch differs (cos {cos})");
+    }
+}
+
+#[test]
+fn bundle_round_trip_gives_identical_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    write_tiny_bundle(&dir);
+    let png = tmp.path().join("1.png");
+    write_digit_png(&png);
+    let wav = tmp.path().join("tone.wav");
+    write_tone_wav(&wav);
+
+    let first = Pipeline::open(&dir, DeviceRequest::Cpu).unwrap();
+    // Save the loaded model again elsewhere and reload: outputs must be identical.
+    let dir2 = tmp.path().join("tiny2");
+    transference::bundle::save(
+        &dir2,
+        &transference::bundle::BundleContents {
+            manifest: &first.bundle.manifest,
+            model: &first.bundle.model,
+            card: "copy",
+            gallery: first.bundle.gallery.as_ref(),
+            gallery_media: &[],
+        },
+    )
+    .unwrap();
+    std::fs::copy(dir.join("bert.safetensors"), dir2.join("bert.safetensors")).unwrap();
+    let second = Pipeline::open(&dir2, DeviceRequest::Cpu).unwrap();
+    for input in [
+        InputSource::File(png.clone()),
+        InputSource::File(wav.clone()),
+        InputSource::Text("the digit seven".into()),
+    ] {
+        let a = first.encode(&input).unwrap();
+        let b = second.encode(&input).unwrap();
+        assert_eq!(a.item.codes, b.item.codes, "{input:?}");
+        assert_eq!(a.item.embedding, b.item.embedding, "{input:?}");
+        assert_eq!(a.item.embedding.len(), TINY_D);
+        let norm: f32 = a.item.embedding.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "embedding not normalised: {norm}");
+        assert!(a.item.codes.iter().all(|&c| (c as usize) < TINY_K));
+    }
+    let img = first.encode(&InputSource::File(png)).unwrap();
+    assert_eq!(img.modality, Modality::Image);
+    assert_eq!(img.item.codes.len(), 16, "4x4 feature map");
+    let aud = first.encode(&InputSource::File(wav)).unwrap();
+    assert_eq!(aud.item.codes.len(), 8, "32 frames / 4");
+    let txt = first.encode(&InputSource::Text("the digit seven".into())).unwrap();
+    assert_eq!(txt.item.codes.len(), 5, "[CLS] the digit seven [SEP]");
+    assert_eq!(second.bundle.gallery.as_ref().unwrap().len(), 3);
+}
+
+#[test]
+fn zero_shot_and_retrieval_are_consistent_with_embeddings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    write_tiny_bundle(&dir);
+    let mut p = Pipeline::open(&dir, DeviceRequest::Cpu).unwrap();
+    let labels: Vec<String> = ["seven", "three", "zero"].iter().map(|s| s.to_string()).collect();
+    let templates = vec!["{label}".to_string()];
+    // The text "seven" itself, classified against labels including "seven", must pick it:
+    // its embedding equals the class embedding of "seven" with one template.
+    let e = p.encode(&InputSource::Text("seven".into())).unwrap();
+    let scores = p.classify(&e.item.embedding, &labels, &templates).unwrap();
+    let sum: f32 = scores.iter().map(|s| s.probability).sum();
+    assert!((sum - 1.0).abs() < 1e-5);
+    assert!((scores[0].cosine - 1.0).abs() < 1e-4 || scores[0].label == "seven", "{scores:?}");
+    let top = scores.iter().find(|s| s.label == "seven").unwrap();
+    assert!((top.cosine - 1.0).abs() < 1e-4, "{scores:?}");
+    // Retrieval: a gallery embedding as the query finds itself first with score 1.
+    let g = p.bundle.gallery.clone().unwrap();
+    let hits = p.retrieve(g.embedding(1), None, 3).unwrap();
+    assert_eq!(hits[0].index, 1);
+    assert!((hits[0].score - 1.0).abs() < 1e-5);
+    let only_text = p.retrieve(g.embedding(1), Some(Modality::Text), 5).unwrap();
+    assert_eq!(only_text.len(), 1);
+    assert_eq!(only_text[0].modality, Modality::Text);
+}
+
+fn expect_err(dir: &Path) -> Error {
+    match Bundle::load(dir, &Device::flex()) {
+        Ok(_) => panic!("{} loaded but should have been refused", dir.display()),
+        Err(e) => e,
+    }
+}
+
+fn rewrite_weights(dir: &Path, edit: impl FnOnce(&mut std::collections::BTreeMap<String, weights::HostTensor>)) {
+    struct Id;
+    impl weights::Naming for Id {
+        fn name(&self, p: &str) -> Option<(String, bool)> {
+            Some((p.into(), false))
+        }
+    }
+    let file = WeightFile::read(&dir.join("model.safetensors"), &Id).unwrap();
+    let mut map: std::collections::BTreeMap<String, weights::HostTensor> =
+        file.names().map(|n| (n.to_string(), file.get(n).unwrap().clone())).collect();
+    edit(&mut map);
+    std::fs::write(dir.join("model.safetensors"), weights::to_safetensors_bytes(&map, None).unwrap()).unwrap();
+}
+
+#[test]
+fn bad_bundles_are_refused_with_file_and_tensor_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fresh = |name: &str| {
+        let dir = tmp.path().join(name);
+        write_tiny_bundle(&dir);
+        dir
+    };
+
+    let dir = fresh("no_manifest");
+    std::fs::remove_file(dir.join(MANIFEST_FILE)).unwrap();
+    let msg = expect_err(&dir).to_string();
+    assert!(msg.contains("manifest.toml"), "{msg}");
+
+    let dir = fresh("version");
+    let text = std::fs::read_to_string(dir.join(MANIFEST_FILE)).unwrap();
+    std::fs::write(dir.join(MANIFEST_FILE), text.replace("format_version = 1", "format_version = 99")).unwrap();
+    let msg = expect_err(&dir).to_string();
+    assert!(msg.contains("version 99") && msg.contains("version 1"), "{msg}");
+
+    let dir = fresh("truncated");
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    std::fs::write(dir.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
+    let msg = expect_err(&dir).to_string();
+    assert!(msg.contains("model.safetensors") && msg.contains("not a valid safetensors"), "{msg}");
+
+    let dir = fresh("shape");
+    rewrite_weights(&dir, |m| {
+        let t = m.get_mut("codebook.vectors").unwrap();
+        t.shape = vec![TINY_K - 1, TINY_D];
+        t.values.truncate((TINY_K - 1) * TINY_D);
+    });
+    let msg = expect_err(&dir).to_string();
+    assert!(msg.contains("codebook.vectors") && msg.contains(&format!("{:?}", [TINY_K, TINY_D])), "{msg}");
+
+    let dir = fresh("nan");
+    rewrite_weights(&dir, |m| {
+        m.get_mut("image.head.bias").unwrap().values[0] = f32::NAN;
+    });
+    let msg = expect_err(&dir).to_string();
+    assert!(msg.contains("image.head.bias") && msg.contains("NaN"), "{msg}");
+
+    let dir = fresh("missing");
+    rewrite_weights(&dir, |m| {
+        m.remove("audio.head.weight");
+    });
+    let msg = expect_err(&dir).to_string();
+    assert!(msg.contains("audio.head.weight") && msg.contains("missing"), "{msg}");
+
+    let dir = fresh("unexpected");
+    rewrite_weights(&dir, |m| {
+        m.insert("image.extra".into(), weights::HostTensor { shape: vec![1], values: vec![0.0] });
+    });
+    let msg = expect_err(&dir).to_string();
+    assert!(msg.contains("image.extra") && msg.contains("unexpected"), "{msg}");
+
+    let dir = fresh("bad_bert");
+    std::fs::write(dir.join("bert.safetensors"), b"not a safetensors file at all").unwrap();
+    let msg = expect_err(&dir).to_string();
+    assert!(msg.contains("bert.safetensors"), "{msg}");
+
+    let dir = fresh("bad_gallery");
+    std::fs::write(dir.join("gallery/items.json"), "[{\"modality\": \"smell\"}]").unwrap();
+    let msg = expect_err(&dir).to_string();
+    assert!(msg.contains("items.json"), "{msg}");
+}
+
+#[test]
+fn failed_save_keeps_the_previous_bundle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    let manifest = write_tiny_bundle(&dir);
+    let before = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let model = manifest.architecture.init(&Device::flex());
+    let mut bad = manifest.clone();
+    bad.architecture.d_model = 0; // invalid: refused before anything is written
+    let err = transference::bundle::save(
+        &dir,
+        &transference::bundle::BundleContents {
+            manifest: &bad,
+            model: &model,
+            card: "",
+            gallery: None,
+            gallery_media: &[],
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("d_model"), "{err}");
+    assert_eq!(std::fs::read(dir.join("model.safetensors")).unwrap(), before);
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 1, "temporary folders left behind: {leftovers:?}");
+}
+
+#[test]
+fn bad_inputs_give_typed_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    write_tiny_bundle(&dir);
+    let p = Pipeline::open(&dir, DeviceRequest::Cpu).unwrap();
+    let notes = tmp.path().join("notes.txt");
+    std::fs::write(&notes, "hello").unwrap();
+    let err = p.encode(&InputSource::File(notes.clone())).unwrap_err();
+    assert!(matches!(err, Error::UnsupportedInput { .. }), "{err}");
+    let fake_png = tmp.path().join("fake.png");
+    std::fs::write(&fake_png, "definitely not a png").unwrap();
+    let err = p.encode(&InputSource::File(fake_png)).unwrap_err();
+    assert!(matches!(err, Error::ImageDecode { .. }) && err.to_string().contains("fake.png"), "{err}");
+    let fake_wav = tmp.path().join("fake.wav");
+    std::fs::write(&fake_wav, "RIFF....WAVEjunk").unwrap();
+    let err = p.encode(&InputSource::File(fake_wav)).unwrap_err();
+    assert!(matches!(err, Error::AudioDecode { .. }) && err.to_string().contains("fake.wav"), "{err}");
+    let err = p.encode(&InputSource::Text("   ".into())).unwrap_err();
+    assert!(matches!(err, Error::EmptyText), "{err}");
+    let err = p.encode(&InputSource::File(tmp.path().join("missing.png"))).unwrap_err();
+    assert!(err.to_string().contains("missing.png"), "{err}");
+    let err = p.encode(&InputSource::GalleryItem(99)).unwrap_err();
+    assert!(err.to_string().contains("99"), "{err}");
+}
+
+#[test]
+fn wgpu_and_flex_give_the_same_codes() {
+    let adapters = transference::device::enumerate_adapters();
+    if adapters.is_empty() {
+        eprintln!("SKIPPED: no wgpu adapter on this machine (install mesa-vulkan-drivers)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    write_tiny_bundle(&dir);
+    let png = tmp.path().join("1.png");
+    write_digit_png(&png);
+    let cpu = Pipeline::open_on(&dir, ComputeDevice::cpu("")).unwrap();
+    let gpu = Pipeline::open(&dir, DeviceRequest::Gpu).unwrap();
+    assert!(gpu.device.is_gpu(), "{}", gpu.device.description);
+    println!("gpu device: {}", gpu.device.description);
+    for input in [InputSource::File(png), InputSource::Text("seven".into())] {
+        let a = cpu.encode(&input).unwrap();
+        let b = gpu.encode(&input).unwrap();
+        assert_eq!(a.item.codes, b.item.codes, "{input:?}");
+        let cos = cosine(&a.item.embedding, &b.item.embedding);
+        assert!(cos > 0.9999, "{input:?}: {cos}");
+    }
+}
