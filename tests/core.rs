@@ -318,3 +318,70 @@ fn wgpu_and_flex_give_the_same_codes() {
         assert!(cos > 0.9999, "{input:?}: {cos}");
     }
 }
+
+#[test]
+fn worker_answers_without_blocking_and_survives_bad_jobs() {
+    use std::time::Duration;
+    use transference::engine::{Event, Job, Worker};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    write_tiny_bundle(&dir);
+    let worker = Worker::spawn(|| {});
+    let wait = |worker: &Worker| loop {
+        match worker.recv_timeout(Duration::from_secs(120)).expect("worker went silent") {
+            Event::Loading { .. } => continue,
+            other => return other,
+        }
+    };
+    // A job before any model is loaded fails cleanly.
+    worker.submit(Job::Analyze { request_id: 1, input: InputSource::Text("seven".into()), labels: vec![], templates: vec![], k: 3 });
+    match wait(&worker) {
+        Event::Failed { request_id, error, .. } => {
+            assert_eq!(request_id, Some(1));
+            assert!(error.contains("no model"), "{error}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    worker.submit(Job::Load { dir: tmp.path().join("nope"), device: DeviceRequest::Cpu });
+    match wait(&worker) {
+        Event::LoadFailed { error, .. } => assert!(error.contains("nope"), "{error}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    worker.submit(Job::Load { dir: dir.clone(), device: DeviceRequest::Cpu });
+    let summary = match wait(&worker) {
+        Event::Loaded(s) => s,
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(summary.gallery.len(), 3);
+    assert_eq!(summary.codebook_xy.len(), TINY_K);
+    assert_eq!(summary.image_grid, Some([4, 4]));
+    // A bad file gives an error event naming it; the worker keeps going.
+    let bad = tmp.path().join("broken.png");
+    std::fs::write(&bad, "nope").unwrap();
+    worker.submit(Job::Analyze { request_id: 2, input: InputSource::File(bad), labels: vec![], templates: vec![], k: 3 });
+    match wait(&worker) {
+        Event::Failed { request_id, error, .. } => {
+            assert_eq!(request_id, Some(2));
+            assert!(error.contains("broken.png"), "{error}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let labels: Vec<String> = vec!["seven".into(), "three".into()];
+    worker.submit(Job::Analyze { request_id: 3, input: InputSource::Text("seven".into()), labels, templates: vec!["{label}".into()], k: 2 });
+    match wait(&worker) {
+        Event::Analyzed(a) => {
+            assert_eq!(a.request_id, 3);
+            assert_eq!(a.input.modality, Modality::Text);
+            let scores = a.zero_shot.as_ref().unwrap();
+            assert_eq!(scores[0].label, "seven");
+            assert_eq!(a.neighbours.len(), 3, "one list per gallery modality");
+            assert!(a.xy.is_some());
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    worker.submit(Job::Transfer { source: Modality::Image, target: Modality::Audio, features: Default::default() });
+    match wait(&worker) {
+        Event::TransferDone(r) => assert_eq!(r.n_test, 1),
+        other => panic!("unexpected {other:?}"),
+    }
+}

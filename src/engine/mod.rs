@@ -5,3 +5,6 @@ pub mod pipeline;
 
 pub use input::{InputSource, InputView};
 pub use pipeline::{EncodedInput, LabelScore, Neighbour, Pipeline};
+pub mod worker;
+
+pub use worker::{Analysis, Event, GalleryPoint, Job, ModelSummary, Worker};

@@ -3,3 +3,4 @@
 pub mod pca;
 pub mod search;
 pub mod stats;
+pub mod transfer;

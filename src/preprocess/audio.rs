@@ -606,7 +606,7 @@ pub fn prepare_audio(
         peak_dbfs,
     };
     let input_peak_dbfs = wave.peak_dbfs();
-    if wave.samples.is_empty() || !(input_peak_dbfs >= SILENCE_PEAK_DBFS) {
+    if wave.samples.is_empty() || input_peak_dbfs < SILENCE_PEAK_DBFS {
         return Err(silent(input_peak_dbfs));
     }
 

@@ -13,6 +13,7 @@
 //! checked against [`MAX_IMAGE_PIXELS`] before anything large is allocated, and the decoder runs
 //! under `image::Limits` sized for that header.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read, Seek};
 use std::path::Path;
@@ -20,6 +21,7 @@ use std::path::Path;
 use image::imageops::FilterType;
 use image::{
     DynamicImage, GrayImage, ImageBuffer, ImageError, ImageFormat, ImageReader, Limits, Luma,
+    RgbImage,
 };
 
 use crate::error::{Error, Result};
@@ -49,6 +51,10 @@ const MNIST_BOX: u32 = 20;
 const PRESHRINK_FACTOR: u32 = 4;
 /// Largest model input side a config may ask for.
 const MAX_CONFIG_SIDE: u32 = 4096;
+/// Larger images (longest side) are flattened and shrunk to this size (triangle filter widened to
+/// the scale, i.e. area-correct) before analysis: a 20 px digit box needs far less detail, and
+/// every later pass gets proportionally cheaper.
+const ANALYSIS_MAX_SIDE: u32 = 2048;
 
 /// How an image becomes the model input.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -375,6 +381,29 @@ fn flatten_to_rgb(img: &DynamicImage) -> Vec<u8> {
 
 fn byte_range(values: impl Iterator<Item = u8>) -> (u8, u8) {
     values.fold((u8::MAX, u8::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)))
+}
+
+/// `img` itself when its longest side is at most `max_side`; otherwise the image with
+/// transparency flattened (see [`flatten_to_rgb`]) and shrunk so its longest side is `max_side`.
+fn shrink_for_analysis(img: &DynamicImage, max_side: u32) -> Cow<'_, DynamicImage> {
+    let (w, h) = (img.width(), img.height());
+    let long = w.max(h);
+    if long <= max_side || long == 0 {
+        return Cow::Borrowed(img);
+    }
+    let scale = f64::from(max_side) / f64::from(long);
+    let nw = ((f64::from(w) * scale).round() as u32).clamp(1, max_side);
+    let nh = ((f64::from(h) * scale).round() as u32).clamp(1, max_side);
+    if img.color().has_alpha() {
+        match RgbImage::from_raw(w, h, flatten_to_rgb(img)) {
+            Some(rgb) => {
+                Cow::Owned(DynamicImage::ImageRgb8(rgb).resize_exact(nw, nh, FilterType::Triangle))
+            }
+            None => Cow::Borrowed(img),
+        }
+    } else {
+        Cow::Owned(img.resize_exact(nw, nh, FilterType::Triangle))
+    }
 }
 
 /// The image as 8-bit grayscale (BT.601), transparency flattened onto white.
@@ -774,6 +803,12 @@ pub fn prepare_image(img: &DynamicImage, cfg: &ImageConfig, path: &Path) -> Resu
         });
     }
     let channels = usize::from(cfg.channels);
+    let max_side = match cfg.recipe {
+        ImageRecipe::Mnist => ANALYSIS_MAX_SIDE,
+        ImageRecipe::Fit => ANALYSIS_MAX_SIDE.max(PRESHRINK_FACTOR * cfg.width.max(cfg.height)),
+    };
+    let img = shrink_for_analysis(img, max_side);
+    let img = img.as_ref();
     let preview: Vec<u8> = match cfg.recipe {
         ImageRecipe::Mnist => {
             let digit = mnist_into(&to_gray(img), cfg.width, cfg.height, path)?.into_raw();

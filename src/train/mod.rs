@@ -1,0 +1,3 @@
+//! Training: data sets (and, later, losses, the trainer and evaluation).
+
+pub mod data;
