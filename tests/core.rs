@@ -385,3 +385,56 @@ fn worker_answers_without_blocking_and_survives_bad_jobs() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[test]
+fn three_training_steps_save_and_reload_a_bundle() {
+    use transference::train::config::TrainConfig;
+    use transference::train::{export, trainer};
+    let data = tiny_digits_data();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig {
+        steps: 3,
+        batch_size: 6,
+        d_model: 16,
+        codebook_size: 24,
+        specific_dim: 8,
+        image_channels: vec![4, 4, 4, 4],
+        audio_channels: vec![4, 4, 4, 4],
+        dead_code_steps: 2,
+        gallery_per_class: 1,
+        checkpoint_every: 2,
+        transformer_dir: minilm_dir(),
+        data_dir: tmp.path().join("data"),
+        ..TrainConfig::default()
+    };
+    let ckpt = tmp.path().join("ckpt");
+    let trained = trainer::train(&cfg, &data, &Device::flex(), Some(&ckpt), false, false).unwrap();
+    assert_eq!(trained.log.len(), 3);
+    assert!(trained.log.iter().all(|s| s.total.is_finite()), "{:?}", trained.log.iter().map(|s| s.total).collect::<Vec<_>>());
+    assert!(ckpt.join("cmg.safetensors").exists() && ckpt.join("state.json").exists());
+    // Resuming from the checkpoint (step 3 of 3) trains nothing more and reproduces the weights.
+    let resumed = trainer::train(&cfg, &data, &Device::flex(), Some(&ckpt), true, false).unwrap();
+    assert!(resumed.log.is_empty());
+    let a = transference::model::float_to_vec(trained.model.semantic.codebook.vectors.val());
+    let b = transference::model::float_to_vec(resumed.model.semantic.codebook.vectors.val());
+    assert_eq!(a, b);
+    // Export a full bundle and load it back through the normal path.
+    let model = trainer::attach_transformer(trainer::inference_model(&trained.model), &minilm_dir(), &Device::flex()).unwrap();
+    let out = tmp.path().join("bundle");
+    let report = export::export_bundle(&out, &cfg, &data, &model, trained.model_config.clone(), trained.elapsed_secs, "CPU", &[]).unwrap();
+    assert_eq!(report.n_images, 20);
+    assert_eq!(report.n_audio, 20);
+    for key in ["image_to_audio", "audio_to_image"] {
+        let acc = report.transfer[key].accuracy;
+        assert!((0.0..=1.0).contains(&acc), "{key}: {acc}");
+    }
+    let p = Pipeline::open(&out, DeviceRequest::Cpu).unwrap();
+    let g = p.bundle.gallery.as_ref().unwrap();
+    assert_eq!(g.indices_of(Modality::Image).len(), 10);
+    assert!(!g.indices_of(Modality::Text).is_empty());
+    assert!(p.bundle.manifest.metrics.contains_key("transfer.image_to_audio.accuracy"));
+    let card = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(card.contains("Metrics") && card.contains("zero-shot"), "{card}");
+    let e = p.encode(&InputSource::Text("seven".into())).unwrap();
+    assert_eq!(e.item.embedding.len(), 16);
+}

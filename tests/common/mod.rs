@@ -175,3 +175,66 @@ pub fn write_tone_wav(path: &Path) {
     }
     w.finalize().unwrap();
 }
+
+/// A tiny in-memory digits data set: bars and tones per class, a few items each.
+pub fn tiny_digits_data() -> transference::train::data::DigitsData {
+    use transference::train::data::*;
+    let audio_cfg = AudioConfig::default();
+    let (n_mels, n_frames) = (audio_cfg.n_mels, audio_cfg.n_frames);
+    let mut image = |n: usize| {
+        let mut s = LabeledSet::new(vec![28, 28]);
+        for c in 0..10u8 {
+            for k in 0..n {
+                let mut px = vec![0f32; 784];
+                for y in 4..24 {
+                    for x in 0..3 {
+                        px[y * 28 + 2 + 2 * c as usize + x + (k % 2)] = 1.0;
+                    }
+                }
+                s.features.extend(px);
+                s.labels.push(c);
+                s.groups.push(0);
+            }
+        }
+        s
+    };
+    let audio = |n: usize, group: u32| {
+        let mut s = LabeledSet::new(vec![n_mels, n_frames]);
+        for c in 0..10u8 {
+            for k in 0..n {
+                let mut mel = vec![-10f32; n_mels * n_frames];
+                for f in 10..60 + k {
+                    mel[(3 + 3 * c as usize) * n_frames + f] = 0.0;
+                }
+                s.features.extend(mel);
+                s.labels.push(c);
+                s.groups.push(group);
+            }
+        }
+        s
+    };
+    DigitsData {
+        image_train: image(3),
+        image_test: image(2),
+        audio_train: audio(3, 0),
+        audio_val: audio(2, 1),
+        audio_synth: audio(1, 0),
+        meta: DataMeta {
+            format: META_FORMAT,
+            sources: vec![],
+            speakers: vec!["jackson".into(), "george".into()],
+            validation_speaker: "george".into(),
+            synth_voices: vec![],
+            mel_mean: -9.0,
+            mel_std: 3.0,
+            mel_stats: Default::default(),
+            audio_config: audio_cfg,
+            image_config: ImageConfig::default(),
+            skipped: vec![],
+            counts: Default::default(),
+            synth: Default::default(),
+            clips: vec![],
+            created_at: String::new(),
+        },
+    }
+}

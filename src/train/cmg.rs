@@ -1,0 +1,230 @@
+//! The CMG training model: per-modality semantic encoders (the inference model) quantised
+//! against one shared codebook, modality-specific encoders, decoders reconstructing each
+//! modality's features from both, Cross-CPC predictors and CLUB variational networks.
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig, Relu};
+use burn::tensor::{Device, Tensor};
+
+use crate::model::{
+    AudioEncoder, AudioEncoderConfig, BertConfig, EmbeddingSource, ImageEncoder, ImageEncoderConfig,
+    ModelConfig, MultimodalModel, TextEncoderConfig, l2_normalize, masked_mean,
+};
+use crate::train::config::TrainConfig;
+
+/// Hidden width of the decoders.
+const DECODER_HIDDEN: usize = 256;
+/// Pixels of a 28x28 digit.
+pub const IMAGE_FEATURES: usize = 28 * 28;
+
+/// Two-layer perceptron.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub hidden: Linear,
+    pub out: Linear,
+    pub activation: Relu,
+}
+
+impl Mlp {
+    fn new(d_in: usize, d_hidden: usize, d_out: usize, device: &Device) -> Self {
+        Mlp {
+            hidden: LinearConfig::new(d_in, d_hidden).init(device),
+            out: LinearConfig::new(d_hidden, d_out).init(device),
+            activation: Relu::new(),
+        }
+    }
+
+    /// `[B, d_in]` -> `[B, d_out]`
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.out.forward(self.activation.forward(self.hidden.forward(x)))
+    }
+}
+
+/// Gaussian q(s | z) for CLUB: mean and log-variance heads.
+#[derive(Module, Debug)]
+pub struct ClubNet {
+    pub mu: Mlp,
+    pub logvar: Mlp,
+}
+
+impl ClubNet {
+    fn new(d_in: usize, d_out: usize, device: &Device) -> Self {
+        ClubNet {
+            mu: Mlp::new(d_in, d_out, d_out, device),
+            logvar: Mlp::new(d_in, d_out, d_out, device),
+        }
+    }
+
+    /// `[B, d_in]` -> (mu, logvar) `[B, d_out]` each; logvar squashed to [-4, 4] with tanh.
+    pub fn forward(&self, z: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let mu = self.mu.forward(z.clone());
+        let logvar = self.logvar.forward(z).tanh().mul_scalar(4.0);
+        (mu, logvar)
+    }
+}
+
+/// The whole training model.
+#[derive(Module, Debug)]
+pub struct CmgModel {
+    /// What ships in the bundle (its `text.bert` stays unused during training: transformer
+    /// states are precomputed because it is frozen).
+    pub semantic: MultimodalModel,
+    pub image_specific: ImageEncoder,
+    pub audio_specific: AudioEncoder,
+    pub text_specific: Linear,
+    pub image_decoder: Mlp,
+    pub audio_decoder: Mlp,
+    pub text_decoder: Mlp,
+    /// Cross-CPC predictors, one per ordered pair: image->audio, audio->image,
+    /// text->image, text->audio, image->text, audio->text.
+    pub cpc: Vec<Linear>,
+    pub club_image: ClubNet,
+    pub club_audio: ClubNet,
+    pub club_text: ClubNet,
+}
+
+/// Cross-CPC directions in the order of [`CmgModel::cpc`] (0 image, 1 audio, 2 text).
+pub const CPC_PAIRS: [(usize, usize); 6] = [(0, 1), (1, 0), (2, 0), (2, 1), (0, 2), (1, 2)];
+
+impl TrainConfig {
+    /// The architecture of the bundle this config trains.
+    pub fn model_config(&self, n_mels: usize, n_frames: usize, bert: BertConfig) -> ModelConfig {
+        ModelConfig {
+            d_model: self.d_model,
+            codebook_size: self.codebook_size,
+            embedding_source: if self.components.codebook {
+                EmbeddingSource::Quantized
+            } else {
+                EmbeddingSource::Continuous
+            },
+            temperature: self.zero_shot_temperature,
+            image: Some(ImageEncoderConfig {
+                in_channels: 1,
+                input_size: [28, 28],
+                hidden_channels: self.image_channels.clone(),
+                d_model: self.d_model,
+            }),
+            audio: Some(AudioEncoderConfig {
+                n_mels,
+                n_frames,
+                hidden_channels: self.audio_channels.clone(),
+                d_model: self.d_model,
+            }),
+            text: Some(TextEncoderConfig {
+                bert,
+                d_model: self.d_model,
+            }),
+        }
+    }
+
+    /// Builds the training model with fresh weights.
+    pub fn init_cmg(&self, model: &ModelConfig, device: &Device) -> CmgModel {
+        let (d, s) = (self.d_model, self.specific_dim);
+        let audio = model.audio.as_ref().expect("digits model has audio");
+        let bert_hidden = model.text.as_ref().map(|t| t.bert.hidden_size).unwrap_or(384);
+        let half = |c: &Vec<usize>| c.iter().map(|x| (x / 2).max(4)).collect::<Vec<_>>();
+        CmgModel {
+            semantic: model.init(device),
+            image_specific: ImageEncoderConfig {
+                in_channels: 1,
+                input_size: [28, 28],
+                hidden_channels: half(&self.image_channels),
+                d_model: s,
+            }
+            .init(device),
+            audio_specific: AudioEncoderConfig {
+                n_mels: audio.n_mels,
+                n_frames: audio.n_frames,
+                hidden_channels: half(&self.audio_channels),
+                d_model: s,
+            }
+            .init(device),
+            text_specific: LinearConfig::new(bert_hidden, s).init(device),
+            image_decoder: Mlp::new(d + s, DECODER_HIDDEN, IMAGE_FEATURES, device),
+            audio_decoder: Mlp::new(d + s, DECODER_HIDDEN * 2, audio.n_mels * audio.n_frames, device),
+            text_decoder: Mlp::new(d + s, DECODER_HIDDEN, bert_hidden, device),
+            cpc: (0..CPC_PAIRS.len()).map(|_| LinearConfig::new(d, d).init(device)).collect(),
+            club_image: ClubNet::new(d, s, device),
+            club_audio: ClubNet::new(d, s, device),
+            club_text: ClubNet::new(d, s, device),
+        }
+    }
+}
+
+/// Semantic sequences of one paired batch.
+pub struct SemanticOutputs {
+    /// `[B, T, D]` per modality (image, audio, text).
+    pub continuous: [Tensor<3>; 3],
+    /// `[B, T]` masks per modality.
+    pub masks: [Tensor<2>; 3],
+}
+
+impl CmgModel {
+    /// Semantic encoders.
+    ///
+    /// - `images`: `[B, 1, 28, 28]`, `mels`: `[B, n_mels, n_frames]`,
+    ///   `text_hidden`: `[B, L, H]` frozen transformer states, `text_mask`: `[B, L]`
+    pub fn semantic_forward(
+        &self,
+        images: Tensor<4>,
+        mels: Tensor<3>,
+        text_hidden: Tensor<3>,
+        text_mask: Tensor<2>,
+    ) -> SemanticOutputs {
+        let image = self.semantic.image.as_ref().expect("image encoder").forward(images);
+        let audio = self.semantic.audio.as_ref().expect("audio encoder").forward(mels);
+        let text = self.semantic.text.as_ref().expect("text encoder").project(text_hidden);
+        let [b, ti, _] = image.dims();
+        let ta = audio.dims()[1];
+        let device = image.device();
+        SemanticOutputs {
+            masks: [
+                Tensor::ones([b, ti], &device),
+                Tensor::ones([b, ta], &device),
+                text_mask,
+            ],
+            continuous: [image, audio, text],
+        }
+    }
+
+    /// Modality-specific vectors `[B, S]` (image, audio, text).
+    pub fn specific_forward(
+        &self,
+        images: Tensor<4>,
+        mels: Tensor<3>,
+        text_pooled_hidden: Tensor<2>,
+    ) -> [Tensor<2>; 3] {
+        let pool = |x: Tensor<3>| {
+            let [b, _, s] = x.dims();
+            x.mean_dim(1).reshape([b, s])
+        };
+        [
+            pool(self.image_specific.forward(images)),
+            pool(self.audio_specific.forward(mels)),
+            self.text_specific.forward(text_pooled_hidden),
+        ]
+    }
+
+    /// The CLUB network of modality `m`.
+    pub fn club(&self, m: usize) -> &ClubNet {
+        match m {
+            0 => &self.club_image,
+            1 => &self.club_audio,
+            _ => &self.club_text,
+        }
+    }
+
+    /// The decoder of modality `m`.
+    pub fn decoder(&self, m: usize) -> &Mlp {
+        match m {
+            0 => &self.image_decoder,
+            1 => &self.audio_decoder,
+            _ => &self.text_decoder,
+        }
+    }
+}
+
+/// Pooled, normalised embedding of a sequence. `[B, T, D]`, `[B, T]` -> `[B, D]`
+pub fn pooled_embedding(x: Tensor<3>, mask: Tensor<2>) -> Tensor<2> {
+    l2_normalize(masked_mean(x, mask))
+}

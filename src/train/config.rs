@@ -1,0 +1,162 @@
+//! Trainer configuration (TOML). Every CMG component can be switched off for ablations.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Loss weights.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LossWeights {
+    pub reconstruction: f32,
+    pub commitment: f32,
+    pub cross_cpc: f32,
+    pub club: f32,
+    pub text_contrastive: f32,
+}
+
+impl Default for LossWeights {
+    fn default() -> Self {
+        LossWeights {
+            reconstruction: 1.0,
+            commitment: 0.25,
+            cross_cpc: 0.5,
+            club: 0.1,
+            text_contrastive: 1.0,
+        }
+    }
+}
+
+/// Which parts of CMG are on.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Components {
+    /// Shared discrete codebook; off = plain continuous embedding.
+    pub codebook: bool,
+    /// Multi-modal EMA codebook updates; off = per-modality EMA.
+    pub multimodal_ema: bool,
+    pub cross_cpc: bool,
+    pub club: bool,
+    /// Contrastive pull of pooled embeddings toward class-prompt text embeddings.
+    pub text_contrastive: bool,
+    /// Decoders reconstructing each modality's features from semantic + specific parts.
+    pub reconstruction: bool,
+}
+
+impl Default for Components {
+    fn default() -> Self {
+        Components {
+            codebook: true,
+            multimodal_ema: true,
+            cross_cpc: true,
+            club: true,
+            text_contrastive: true,
+            reconstruction: true,
+        }
+    }
+}
+
+/// The whole trainer configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainConfig {
+    pub name: String,
+    /// Prepared data (`transference data --out DIR`).
+    pub data_dir: PathBuf,
+    /// Folder with the frozen text transformer (model.safetensors + tokenizer.json).
+    pub transformer_dir: PathBuf,
+    pub seed: u64,
+    pub steps: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub grad_clip_norm: f32,
+    pub d_model: usize,
+    pub codebook_size: usize,
+    pub specific_dim: usize,
+    pub image_channels: Vec<usize>,
+    pub audio_channels: Vec<usize>,
+    pub ema_decay: f32,
+    pub ema_epsilon: f32,
+    pub dead_code_steps: usize,
+    /// Temperature of the contrastive terms.
+    pub contrastive_temperature: f32,
+    /// Zero-shot softmax temperature written into the bundle.
+    pub zero_shot_temperature: f32,
+    pub weights: LossWeights,
+    pub components: Components,
+    /// Add espeak-ng/flite synthetic speech to the audio training set.
+    pub use_synthetic_speech: bool,
+    pub checkpoint_every: usize,
+    /// Gallery items per modality written into the bundle.
+    pub gallery_per_class: usize,
+    /// Evaluate every this many steps (0 = only at the end).
+    pub eval_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            name: "digits".into(),
+            data_dir: "data/digits".into(),
+            transformer_dir: "models/minilm".into(),
+            seed: 7,
+            steps: 2000,
+            batch_size: 40,
+            learning_rate: 4e-4,
+            grad_clip_norm: 0.5,
+            d_model: 256,
+            codebook_size: 400,
+            specific_dim: 64,
+            image_channels: vec![16, 32, 64, 64],
+            audio_channels: vec![32, 64, 64, 64],
+            ema_decay: 0.99,
+            ema_epsilon: 1e-5,
+            dead_code_steps: 300,
+            contrastive_temperature: 0.1,
+            zero_shot_temperature: 0.05,
+            weights: LossWeights::default(),
+            components: Components::default(),
+            use_synthetic_speech: true,
+            checkpoint_every: 500,
+            gallery_per_class: 30,
+            eval_every: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Reads a TOML config; missing keys take defaults.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let cfg: TrainConfig = toml::from_str(&text).map_err(|e| Error::InvalidRequest(format!("{}: {e}", path.display())))?;
+        cfg.validate().map_err(|e| Error::InvalidRequest(format!("{}: {e}", path.display())))?;
+        Ok(cfg)
+    }
+
+    /// Range checks.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.batch_size < 2 {
+            return Err("batch_size must be >= 2 (contrastive terms need negatives)".into());
+        }
+        if self.d_model == 0 || self.codebook_size == 0 || self.specific_dim == 0 {
+            return Err("d_model, codebook_size and specific_dim must be positive".into());
+        }
+        if self.image_channels.len() < 2 || self.audio_channels.len() < 2 {
+            return Err("image_channels and audio_channels need at least 2 layers".into());
+        }
+        if !(0.0..1.0).contains(&self.ema_decay) {
+            return Err("ema_decay must be in [0, 1)".into());
+        }
+        if !(self.learning_rate > 0.0) {
+            return Err("learning_rate must be > 0".into());
+        }
+        Ok(())
+    }
+
+    /// TOML text of this config.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}

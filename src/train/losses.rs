@@ -1,0 +1,180 @@
+//! Training losses as tensor functions with documented shapes. Each is tested on tiny inputs
+//! against values computed by hand.
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::Tensor;
+
+/// Mean squared error over all elements.
+///
+/// - `a`, `b`: any shape (same) -> scalar `[1]`
+pub fn mse<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
+    (a - b).powi_scalar(2).mean()
+}
+
+/// Same-label target matrix: `targets[i][j] = 1/n_i` if `labels[i] == labels[j]` (n_i the
+/// number of such j), else 0. With distinct labels this is the identity (plain InfoNCE);
+/// with class-level pairs every item of the same class counts as a positive.
+pub fn soft_targets(labels_rows: &[usize], labels_cols: &[usize]) -> Vec<f32> {
+    let mut t = vec![0f32; labels_rows.len() * labels_cols.len()];
+    for (i, &a) in labels_rows.iter().enumerate() {
+        let n = labels_cols.iter().filter(|&&b| b == a).count().max(1) as f32;
+        for (j, &b) in labels_cols.iter().enumerate() {
+            if a == b {
+                t[i * labels_cols.len() + j] = 1.0 / n;
+            }
+        }
+    }
+    t
+}
+
+/// Cross-entropy of softmax(logits) against soft targets, averaged over rows.
+///
+/// - `logits`: `[N, M]`, `targets`: `[N, M]` rows summing to 1 -> scalar `[1]`
+pub fn soft_cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    let [n, _] = logits.dims();
+    let logp = log_softmax(logits, 1);
+    (logp * targets).sum().neg().div_scalar(n as f64)
+}
+
+/// Symmetric InfoNCE between two sets of L2-normalised vectors (CLIP-style), with
+/// same-label positives.
+///
+/// - `a`: `[N, D]`, `b`: `[M, D]`, `targets_ab`: `[N, M]`, `targets_ba`: `[M, N]` -> `[1]`
+pub fn info_nce(
+    a: Tensor<2>,
+    b: Tensor<2>,
+    targets_ab: Tensor<2>,
+    targets_ba: Tensor<2>,
+    temperature: f64,
+) -> Tensor<1> {
+    let logits = a.matmul(b.transpose()).div_scalar(temperature);
+    let ab = soft_cross_entropy(logits.clone(), targets_ab);
+    let ba = soft_cross_entropy(logits.transpose(), targets_ba);
+    (ab + ba).div_scalar(2.0)
+}
+
+/// Cross-modal contrastive predictive coding: a context vector of modality A predicts every
+/// step of modality B through `predicted` (= W c_A); InfoNCE over the batch at each step.
+///
+/// - `predicted`: `[B, D]` (normalised), `steps`: `[B, T, D]` (normalised),
+///   `targets`: `[B, B]` soft targets -> `[1]` averaged over T
+pub fn cross_cpc(predicted: Tensor<2>, steps: Tensor<3>, targets: Tensor<2>, temperature: f64) -> Tensor<1> {
+    let [b, t, d] = steps.dims();
+    // scores[i, j*T + s] = predicted_i . steps_{j,s}
+    let scores = predicted
+        .matmul(steps.reshape([b * t, d]).transpose())
+        .div_scalar(temperature)
+        .reshape([b, b, t])
+        .swap_dims(1, 2); // [B, T, B]
+    let logp = log_softmax(scores, 2);
+    let targets = targets.reshape([b, 1, b]);
+    (logp * targets).sum().neg().div_scalar((b * t) as f64)
+}
+
+/// CLUB mutual-information upper bound (Cheng et al. 2020) with a Gaussian q(s | z) of mean
+/// `mu` and log-variance `logvar`:
+/// `mean_i log q(s_i|z_i) - mean_{i,j} log q(s_j|z_i)` (constants dropped).
+///
+/// - `mu`, `logvar`: `[B, S]` predicted from z; `s`: `[B, S]` -> `[1]`
+pub fn club_upper_bound(mu: Tensor<2>, logvar: Tensor<2>, s: Tensor<2>) -> Tensor<1> {
+    let [b, k] = s.dims();
+    let inv_var = logvar.neg().exp(); // [B, S]
+    let positive = (mu.clone() - s.clone()).powi_scalar(2).neg().mul(inv_var.clone()).div_scalar(2.0); // [B, S]
+    // negative[i] = mean_j -(s_j - mu_i)^2 / (2 var_i)
+    let diff = s.reshape([1, b, k]) - mu.reshape([b, 1, k]); // [B, B, S]
+    let negative = diff
+        .powi_scalar(2)
+        .mean_dim(1)
+        .reshape([b, k])
+        .neg()
+        .mul(inv_var)
+        .div_scalar(2.0);
+    (positive.sum_dim(1) - negative.sum_dim(1)).mean()
+}
+
+/// Negative log-likelihood of s under q(s | z), which trains the CLUB variational network.
+///
+/// - `mu`, `logvar`, `s`: `[B, S]` -> `[1]`
+pub fn club_log_likelihood_loss(mu: Tensor<2>, logvar: Tensor<2>, s: Tensor<2>) -> Tensor<1> {
+    let inv_var = logvar.clone().neg().exp();
+    ((mu - s).powi_scalar(2).mul(inv_var) + logvar).mean()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{float_to_vec, tensor_from_vec};
+    use burn::tensor::Device;
+
+    fn t2(v: Vec<f32>, shape: [usize; 2]) -> Tensor<2> {
+        tensor_from_vec(v, shape, &Device::flex())
+    }
+
+    fn scalar(t: Tensor<1>) -> f32 {
+        float_to_vec(t)[0]
+    }
+
+    #[test]
+    fn soft_targets_split_mass_between_same_labels() {
+        let t = soft_targets(&[0, 1], &[0, 1, 0]);
+        assert_eq!(t, vec![0.5, 0.0, 0.5, 0.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn cross_entropy_known_value() {
+        // logits [0, ln 3] -> p = [0.25, 0.75]; target class 1 -> -ln 0.75
+        let l = soft_cross_entropy(t2(vec![0.0, 3f32.ln()], [1, 2]), t2(vec![0.0, 1.0], [1, 2]));
+        assert!((scalar(l) - (-(0.75f32).ln())).abs() < 1e-6);
+    }
+
+    #[test]
+    fn info_nce_is_low_for_aligned_and_high_for_swapped_pairs() {
+        let a = t2(vec![1.0, 0.0, 0.0, 1.0], [2, 2]);
+        let eye = t2(vec![1.0, 0.0, 0.0, 1.0], [2, 2]);
+        let aligned = scalar(info_nce(a.clone(), a.clone(), eye.clone(), eye.clone(), 0.1));
+        // logits = I / 0.1 -> loss = ln(1 + e^-10)
+        assert!((aligned - (1.0 + (-10f32).exp()).ln()).abs() < 1e-5, "{aligned}");
+        let swapped = t2(vec![0.0, 1.0, 1.0, 0.0], [2, 2]);
+        let bad = scalar(info_nce(a, swapped, eye.clone(), eye, 0.1));
+        assert!((bad - (10.0 + (1.0 + (-10f32).exp()).ln())).abs() < 1e-4, "{bad}");
+    }
+
+    #[test]
+    fn cross_cpc_matches_info_nce_for_one_step() {
+        let p = t2(vec![1.0, 0.0, 0.0, 1.0], [2, 2]);
+        let steps = tensor_from_vec(vec![1.0, 0.0, 0.0, 1.0], [2, 1, 2], &Device::flex());
+        let eye = t2(vec![1.0, 0.0, 0.0, 1.0], [2, 2]);
+        let l = scalar(cross_cpc(p, steps, eye, 0.5));
+        // each row: logits [2, 0] -> -ln(e^2 / (e^2 + 1))
+        let expected = -(2f32.exp() / (2f32.exp() + 1.0)).ln();
+        assert!((l - expected).abs() < 1e-5, "{l} vs {expected}");
+    }
+
+    #[test]
+    fn club_bound_is_zero_for_independent_constant_and_positive_for_dependent() {
+        // s = mu exactly for each i, unit variance: positive term 0, negative term
+        // -mean_j (s_j - mu_i)^2 / 2. With s = [0, 2] (1-d): negatives for i=0: -(0+4)/2/2 = -1,
+        // i=1: -(4+0)/2/2 = -1 -> bound = 0 - (-1) = 1.
+        let mu = t2(vec![0.0, 2.0], [2, 1]);
+        let logvar = t2(vec![0.0, 0.0], [2, 1]);
+        let s = t2(vec![0.0, 2.0], [2, 1]);
+        let v = scalar(club_upper_bound(mu, logvar.clone(), s));
+        assert!((v - 1.0).abs() < 1e-6, "{v}");
+        // s independent of z (constant): bound 0.
+        let mu = t2(vec![1.0, 1.0], [2, 1]);
+        let s = t2(vec![1.0, 1.0], [2, 1]);
+        let v = scalar(club_upper_bound(mu, logvar, s));
+        assert!(v.abs() < 1e-6, "{v}");
+    }
+
+    #[test]
+    fn club_likelihood_loss_known_value() {
+        // (mu - s)^2 / var + logvar with mu=1, s=0, logvar=ln 2 -> 0.5 + ln 2
+        let v = scalar(club_log_likelihood_loss(
+            t2(vec![1.0], [1, 1]),
+            t2(vec![2f32.ln()], [1, 1]),
+            t2(vec![0.0], [1, 1]),
+        ));
+        assert!((v - (0.5 + 2f32.ln())).abs() < 1e-6, "{v}");
+    }
+}

@@ -1,0 +1,503 @@
+//! The training loop: paired class-level batches (an image, a clip and a prompt of the same
+//! digit), CMG losses, EMA codebook, checkpoints, resumable and seeded.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::{Module, Param};
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Tensor};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::weights::{self, HuggingFaceBert, Naming, WeightFile};
+use crate::error::{Error, Result};
+use crate::index::stats::perplexity;
+use crate::model::{float_to_vec, int_to_vec, int_tensor_from_vec, l2_normalize, masked_mean, tensor_from_vec, BertConfig, ModelConfig};
+use crate::preprocess::text::TextTokenizer;
+use crate::train::cmg::{pooled_embedding, CmgModel, CPC_PAIRS};
+use crate::train::config::TrainConfig;
+use crate::train::data::{DigitsData, LabeledSet};
+use crate::train::ema::{EmaCodebook, EmaSettings, ModalityBatch};
+use crate::train::losses;
+use crate::train::prompts::training_prompts;
+
+/// Frozen transformer states of one prompt.
+#[derive(Clone, Debug)]
+pub struct PromptStates {
+    pub class: usize,
+    pub text: String,
+    /// `[len, H]`
+    pub hidden: Vec<f32>,
+    pub len: usize,
+}
+
+/// Runs the frozen transformer once over every prompt.
+pub fn precompute_prompts(
+    prompts: &[(usize, String)],
+    transformer_dir: &Path,
+    max_tokens: usize,
+) -> Result<(Vec<PromptStates>, usize)> {
+    let device = Device::flex();
+    let bert_cfg = BertConfig::minilm_l6();
+    let file = WeightFile::read(&transformer_dir.join("model.safetensors"), &HuggingFaceBert)?;
+    let bert = weights::load_into(bert_cfg.init(&device), &file, &HuggingFaceBert, "", true, &device)?;
+    let tokenizer = TextTokenizer::from_file(&transformer_dir.join("tokenizer.json"), max_tokens)?;
+    let h = bert_cfg.hidden_size;
+    let mut out = Vec::new();
+    for chunk in prompts.chunks(64) {
+        let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
+        let (ids, mask, l) = tokenizer.encode_batch(&texts)?;
+        let b = chunk.len();
+        let hidden = bert.forward(
+            int_tensor_from_vec(ids.iter().map(|&i| i as i64).collect(), [b, l], &device),
+            tensor_from_vec(mask.iter().map(|&m| m as f32).collect(), [b, l], &device),
+        );
+        let hidden = float_to_vec(hidden);
+        for (i, (class, text)) in chunk.iter().enumerate() {
+            let len = mask[i * l..(i + 1) * l].iter().filter(|&&m| m == 1).count();
+            out.push(PromptStates {
+                class: *class,
+                text: text.clone(),
+                hidden: hidden[i * l * h..(i * l + len) * h].to_vec(),
+                len,
+            });
+        }
+    }
+    Ok((out, h))
+}
+
+/// Everything the loop samples from, on the host.
+pub struct TrainingSet {
+    pub images: LabeledSet,
+    pub audio: LabeledSet,
+    pub prompts: Vec<PromptStates>,
+    pub hidden_size: usize,
+    pub mel_mean: f32,
+    pub mel_std: f32,
+    by_class: [Vec<Vec<usize>>; 3],
+}
+
+impl TrainingSet {
+    /// Builds the set from prepared data (and synthetic speech if enabled).
+    pub fn new(data: &DigitsData, prompts: Vec<PromptStates>, hidden_size: usize, use_synth: bool) -> Result<Self> {
+        let mut audio = data.audio_train.clone();
+        if use_synth && !data.audio_synth.is_empty() {
+            audio.features.extend_from_slice(&data.audio_synth.features);
+            audio.labels.extend_from_slice(&data.audio_synth.labels);
+            audio.groups.extend(data.audio_synth.groups.iter().map(|g| g + 1000));
+        }
+        let group = |labels: &[u8]| {
+            let mut v = vec![Vec::new(); 10];
+            for (i, &l) in labels.iter().enumerate() {
+                if (l as usize) < 10 {
+                    v[l as usize].push(i);
+                }
+            }
+            v
+        };
+        let prompt_labels: Vec<u8> = prompts.iter().map(|p| p.class as u8).collect();
+        let by_class = [group(&data.image_train.labels), group(&audio.labels), group(&prompt_labels)];
+        for (m, name) in ["image", "audio", "text"].iter().enumerate() {
+            if let Some(c) = (0..10).find(|&c| by_class[m][c].is_empty()) {
+                return Err(Error::InvalidRequest(format!("training data has no {name} item of class {c}")));
+            }
+        }
+        Ok(TrainingSet {
+            images: data.image_train.clone(),
+            audio,
+            prompts,
+            hidden_size,
+            mel_mean: data.meta.mel_mean,
+            mel_std: data.meta.mel_std.max(1e-3),
+            by_class,
+        })
+    }
+}
+
+/// One paired batch on the host.
+pub struct HostBatch {
+    pub labels: Vec<usize>,
+    /// `[B, 28*28]` normalised.
+    pub images: Vec<f32>,
+    /// `[B, n_mels*n_frames]` normalised.
+    pub mels: Vec<f32>,
+    /// `[B, L, H]` zero-padded.
+    pub text_hidden: Vec<f32>,
+    /// `[B, L]`
+    pub text_mask: Vec<f32>,
+    pub text_len: usize,
+}
+
+/// MNIST normalisation (as `ImageConfig::default()`).
+const IMAGE_MEAN: f32 = 0.1307;
+const IMAGE_STD: f32 = 0.3081;
+/// Largest random shift of training images, pixels.
+const MAX_SHIFT_PX: i32 = 2;
+/// Largest random shift of training spectrograms, frames.
+const MAX_SHIFT_FRAMES: i32 = 6;
+/// Largest random gain of training spectrograms, in natural-log units.
+const MAX_GAIN_LOG: f32 = 1.0;
+
+/// Samples a paired batch: B classes, and for each an image, a clip and a prompt of it.
+pub fn sample_batch(set: &TrainingSet, batch: usize, rng: &mut impl Rng, n_mels: usize, n_frames: usize) -> HostBatch {
+    let labels: Vec<usize> = (0..batch).map(|_| rng.random_range(0..10)).collect();
+    let mut images = Vec::with_capacity(batch * 784);
+    let mut mels = Vec::with_capacity(batch * n_mels * n_frames);
+    let picks: Vec<usize> = labels
+        .iter()
+        .map(|&c| set.by_class[2][c][rng.random_range(0..set.by_class[2][c].len())])
+        .collect();
+    let text_len = picks.iter().map(|&p| set.prompts[p].len).max().unwrap_or(1);
+    let h = set.hidden_size;
+    let mut text_hidden = vec![0f32; batch * text_len * h];
+    let mut text_mask = vec![0f32; batch * text_len];
+    let floor = (set.audio.features.iter().copied().fold(f32::INFINITY, f32::min) - set.mel_mean) / set.mel_std;
+    for (b, &c) in labels.iter().enumerate() {
+        let ii = set.by_class[0][c][rng.random_range(0..set.by_class[0][c].len())];
+        let img = set.images.item(ii);
+        let (dx, dy) = (rng.random_range(-MAX_SHIFT_PX..=MAX_SHIFT_PX), rng.random_range(-MAX_SHIFT_PX..=MAX_SHIFT_PX));
+        for y in 0..28i32 {
+            for x in 0..28i32 {
+                let (sx, sy) = (x - dx, y - dy);
+                let v = if (0..28).contains(&sx) && (0..28).contains(&sy) { img[(sy * 28 + sx) as usize] } else { 0.0 };
+                images.push((v - IMAGE_MEAN) / IMAGE_STD);
+            }
+        }
+        let ai = set.by_class[1][c][rng.random_range(0..set.by_class[1][c].len())];
+        let mel = set.audio.item(ai);
+        let shift = rng.random_range(-MAX_SHIFT_FRAMES..=MAX_SHIFT_FRAMES);
+        let gain = rng.random_range(-MAX_GAIN_LOG..=MAX_GAIN_LOG);
+        for m in 0..n_mels {
+            for f in 0..n_frames as i32 {
+                let sf = f - shift;
+                let v = if (0..n_frames as i32).contains(&sf) {
+                    (mel[m * n_frames + sf as usize] + gain - set.mel_mean) / set.mel_std
+                } else {
+                    floor
+                };
+                mels.push(v);
+            }
+        }
+        let p = &set.prompts[picks[b]];
+        let dst = b * text_len * h;
+        text_hidden[dst..dst + p.len * h].copy_from_slice(&p.hidden);
+        for t in 0..p.len {
+            text_mask[b * text_len + t] = 1.0;
+        }
+    }
+    HostBatch { labels, images, mels, text_hidden, text_mask, text_len }
+}
+
+/// Loss values of one step, for the progress bar and the log.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct StepLog {
+    pub step: usize,
+    pub total: f32,
+    pub reconstruction: f32,
+    pub commitment: f32,
+    pub cross_cpc: f32,
+    pub club: f32,
+    pub text_contrastive: f32,
+    /// Perplexity of the batch's codes per modality.
+    pub perplexity: [f32; 3],
+    /// Distinct codes in the batch over all modalities.
+    pub active_codes: usize,
+    pub resets: usize,
+}
+
+/// State saved in a checkpoint besides the weights.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CheckpointState {
+    pub step: usize,
+    pub config: TrainConfig,
+    pub ema: EmaCodebook,
+    pub elapsed_secs: f64,
+}
+
+/// Naming that leaves the frozen transformer out of checkpoints.
+struct SkipTransformer;
+
+impl Naming for SkipTransformer {
+    fn name(&self, path: &str) -> Option<(String, bool)> {
+        (!path.starts_with("semantic.text.bert")).then(|| (path.to_string(), false))
+    }
+}
+
+/// Result of a training run.
+pub struct Trained {
+    pub model: CmgModel,
+    pub model_config: ModelConfig,
+    pub log: Vec<StepLog>,
+    pub elapsed_secs: f64,
+    pub set: TrainingSet,
+}
+
+fn step_rng(seed: u64, step: usize) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// Rows of `[B, T, D]` scaled to unit length.
+fn normalize_rows(x: Tensor<3>) -> Tensor<3> {
+    let norm = x.clone().powi_scalar(2).sum_dim(2).sqrt().clamp_min(1e-6);
+    x / norm
+}
+
+/// Trains with `cfg` on `data`; `checkpoint_dir` receives checkpoints (and is read when
+/// `resume`). `progress` shows a bar.
+pub fn train(
+    cfg: &TrainConfig,
+    data: &DigitsData,
+    device: &Device,
+    checkpoint_dir: Option<&Path>,
+    resume: bool,
+    progress: bool,
+) -> Result<Trained> {
+    cfg.validate().map_err(Error::InvalidRequest)?;
+    let audio_cfg = &data.meta.audio_config;
+    let (n_mels, n_frames) = (audio_cfg.n_mels, audio_cfg.n_frames);
+    let prompts = training_prompts();
+    let (states, hidden) = precompute_prompts(&prompts, &cfg.transformer_dir, 32)?;
+    let set = TrainingSet::new(data, states, hidden, cfg.use_synthetic_speech)?;
+    let model_config = cfg.model_config(n_mels, n_frames, BertConfig::minilm_l6());
+    let ad = device.clone().autodiff();
+    ad.seed(cfg.seed);
+    let mut model = cfg.init_cmg(&model_config, &ad);
+    let init_codebook = float_to_vec(model.semantic.codebook.vectors.val());
+    let mut ema = EmaCodebook::new(init_codebook, cfg.codebook_size, cfg.d_model);
+    let mut start_step = 0;
+    let mut elapsed_before = 0.0;
+    if resume {
+        let dir = checkpoint_dir.ok_or_else(|| Error::InvalidRequest("--resume needs a checkpoint folder".into()))?;
+        let state_path = dir.join("state.json");
+        let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
+        let state: CheckpointState = serde_json::from_str(&text)
+            .map_err(|e| Error::InvalidRequest(format!("{}: {e}", state_path.display())))?;
+        let file = WeightFile::read(&dir.join("cmg.safetensors"), &SkipTransformer)?;
+        model = weights::load_into(model, &file, &SkipTransformer, "", true, &ad)?;
+        ema = state.ema;
+        start_step = state.step;
+        elapsed_before = state.elapsed_secs;
+    }
+    let mut optim = AdamConfig::new()
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.grad_clip_norm)))
+        .init();
+    let ema_settings = EmaSettings {
+        decay: cfg.ema_decay,
+        epsilon: cfg.ema_epsilon,
+        dead_after_steps: cfg.dead_code_steps,
+        own_weight: 0.5,
+    };
+    let bar = if progress { ProgressBar::new(cfg.steps as u64) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_position(start_step as u64);
+    let t0 = Instant::now();
+    let mut log = Vec::new();
+    let temp = cfg.contrastive_temperature as f64;
+    let c = cfg.components;
+    let w = cfg.weights;
+    for step in start_step..cfg.steps {
+        let mut rng = step_rng(cfg.seed, step);
+        let hb = sample_batch(&set, cfg.batch_size, &mut rng, n_mels, n_frames);
+        let b = cfg.batch_size;
+        let images = tensor_from_vec(hb.images.clone(), [b, 1, 28, 28], &ad);
+        let mels = tensor_from_vec(hb.mels.clone(), [b, n_mels, n_frames], &ad);
+        let text_hidden = tensor_from_vec(hb.text_hidden.clone(), [b, hb.text_len, hidden], &ad);
+        let text_mask = tensor_from_vec(hb.text_mask.clone(), [b, hb.text_len], &ad);
+        let targets = tensor_from_vec(losses::soft_targets(&hb.labels, &hb.labels), [b, b], &ad);
+
+        let sem = model.semantic_forward(images.clone(), mels.clone(), text_hidden.clone(), text_mask.clone());
+        let mut total = Tensor::<1>::zeros([1], &ad);
+        let mut entry = StepLog { step: step + 1, ..Default::default() };
+        let mut embeddings = Vec::new();
+        let mut contexts = Vec::new();
+        let mut quantized_for_decoder = Vec::new();
+        let mut host_codes: Vec<Vec<u32>> = Vec::new();
+        let mut host_vectors: Vec<Vec<f32>> = Vec::new();
+        let mut host_masks: Vec<Vec<f32>> = Vec::new();
+        for m in 0..3 {
+            let z = sem.continuous[m].clone();
+            let mask = sem.masks[m].clone();
+            let [bb, t, d] = z.dims();
+            let q_st = if c.codebook {
+                let q = model.semantic.codebook.quantize(z.clone().detach());
+                let qv = q.vectors.clone().detach();
+                let m3 = mask.clone().reshape([bb, t, 1]);
+                let commit = ((z.clone() - qv.clone()).powi_scalar(2) * m3.clone()).sum()
+                    / (m3.sum().mul_scalar(d as f64).clamp_min(1.0));
+                total = total + commit.clone().mul_scalar(w.commitment as f64);
+                entry.commitment += float_to_vec(commit)[0];
+                let codes: Vec<u32> = int_to_vec(q.codes).into_iter().map(|c| c as u32).collect();
+                let maskv = float_to_vec(mask.clone());
+                let mut counts = vec![0u64; cfg.codebook_size];
+                for (code, mv) in codes.iter().zip(&maskv) {
+                    if *mv > 0.5 {
+                        counts[*code as usize] += 1;
+                    }
+                }
+                entry.perplexity[m] = perplexity(&counts);
+                host_vectors.push(float_to_vec(z.clone().detach()));
+                host_codes.push(codes);
+                host_masks.push(maskv);
+                z.clone() + (qv - z.clone()).detach()
+            } else {
+                z.clone()
+            };
+            embeddings.push(pooled_embedding(q_st.clone(), mask.clone()));
+            contexts.push(masked_mean(z.clone(), mask.clone()));
+            quantized_for_decoder.push(masked_mean(q_st, mask));
+        }
+        if c.text_contrastive {
+            let l = losses::info_nce(embeddings[0].clone(), embeddings[2].clone(), targets.clone(), targets.clone(), temp)
+                + losses::info_nce(embeddings[1].clone(), embeddings[2].clone(), targets.clone(), targets.clone(), temp);
+            entry.text_contrastive = float_to_vec(l.clone())[0];
+            total = total + l.mul_scalar(w.text_contrastive as f64);
+        }
+        if c.cross_cpc {
+            let mut l = Tensor::<1>::zeros([1], &ad);
+            for (i, &(a, bm)) in CPC_PAIRS.iter().enumerate() {
+                let pred = l2_normalize(model.cpc[i].forward(contexts[a].clone()));
+                let steps = if bm == 2 {
+                    let [bb, d] = contexts[2].dims();
+                    normalize_rows(contexts[2].clone().reshape([bb, 1, d]))
+                } else {
+                    normalize_rows(sem.continuous[bm].clone())
+                };
+                l = l + losses::cross_cpc(pred, steps, targets.clone(), temp);
+            }
+            let l = l.div_scalar(CPC_PAIRS.len() as f64);
+            entry.cross_cpc = float_to_vec(l.clone())[0];
+            total = total + l.mul_scalar(w.cross_cpc as f64);
+        }
+        let text_pooled_hidden = masked_mean(text_hidden.clone(), text_mask.clone());
+        let need_specific = c.club || c.reconstruction;
+        if need_specific {
+            let specific = model.specific_forward(images.clone(), mels.clone(), text_pooled_hidden.clone());
+            if c.club {
+                let mut mi = Tensor::<1>::zeros([1], &ad);
+                let mut fit = Tensor::<1>::zeros([1], &ad);
+                for m in 0..3 {
+                    let net = model.club(m);
+                    let (mu_d, lv_d) = net.forward(contexts[m].clone().detach());
+                    fit = fit + losses::club_log_likelihood_loss(mu_d, lv_d, specific[m].clone().detach());
+                    let frozen = net.clone().no_grad();
+                    let (mu, lv) = frozen.forward(contexts[m].clone());
+                    mi = mi + losses::club_upper_bound(mu, lv, specific[m].clone());
+                }
+                entry.club = float_to_vec(mi.clone())[0] / 3.0;
+                total = total + mi.mul_scalar(w.club as f64 / 3.0) + fit.div_scalar(3.0);
+            }
+            if c.reconstruction {
+                let targets_rec = [
+                    images.clone().reshape([b, 784]),
+                    mels.clone().reshape([b, n_mels * n_frames]),
+                    text_pooled_hidden.clone(),
+                ];
+                let mut rec = Tensor::<1>::zeros([1], &ad);
+                for m in 0..3 {
+                    let input = Tensor::cat(vec![quantized_for_decoder[m].clone(), specific[m].clone()], 1);
+                    rec = rec + losses::mse(model.decoder(m).forward(input), targets_rec[m].clone());
+                }
+                entry.reconstruction = float_to_vec(rec.clone())[0] / 3.0;
+                total = total + rec.mul_scalar(w.reconstruction as f64 / 3.0);
+            }
+        }
+        entry.total = float_to_vec(total.clone())[0];
+        if !entry.total.is_finite() {
+            return Err(Error::Internal(format!("loss became {} at step {}", entry.total, step + 1)));
+        }
+        let grads = GradientsParams::from_grads(total.backward(), &model);
+        model = optim.step(cfg.learning_rate, model, grads);
+        if c.codebook {
+            let batches: Vec<ModalityBatch<'_>> = (0..3)
+                .map(|m| ModalityBatch {
+                    vectors: &host_vectors[m],
+                    codes: &host_codes[m],
+                    mask: &host_masks[m],
+                    t: host_masks[m].len() / b,
+                })
+                .collect();
+            ema.update(&batches, b, c.multimodal_ema, ema_settings, &mut rng);
+            let id = model.semantic.codebook.vectors.id;
+            let vectors = tensor_from_vec(ema.vectors.clone(), [cfg.codebook_size, cfg.d_model], &ad);
+            model.semantic.codebook.vectors = Param::initialized(id, vectors.set_require_grad(false));
+            let mut all: Vec<u32> = host_codes.iter().flatten().copied().collect();
+            all.sort_unstable();
+            all.dedup();
+            entry.active_codes = all.len();
+            entry.resets = ema.resets;
+        }
+        bar.set_message(format!(
+            "loss {:.3} rec {:.3} cpc {:.3} txt {:.3} club {:.3} ppl {:.0}/{:.0}/{:.0} active {}",
+            entry.total, entry.reconstruction, entry.cross_cpc, entry.text_contrastive, entry.club,
+            entry.perplexity[0], entry.perplexity[1], entry.perplexity[2], entry.active_codes
+        ));
+        bar.inc(1);
+        let done = step + 1;
+        if done % 50 == 0 || done == cfg.steps {
+            tracing::info!(?entry, "step");
+        }
+        log.push(entry);
+        if let Some(dir) = checkpoint_dir
+            && cfg.checkpoint_every > 0
+            && (done % cfg.checkpoint_every == 0 || done == cfg.steps)
+        {
+            save_checkpoint(dir, &model, &CheckpointState {
+                step: done,
+                config: cfg.clone(),
+                ema: ema.clone(),
+                elapsed_secs: elapsed_before + t0.elapsed().as_secs_f64(),
+            })?;
+        }
+    }
+    bar.finish_and_clear();
+    Ok(Trained {
+        model,
+        model_config,
+        log,
+        elapsed_secs: elapsed_before + t0.elapsed().as_secs_f64(),
+        set,
+    })
+}
+
+/// Writes a checkpoint folder atomically (temp + rename).
+pub fn save_checkpoint(dir: &Path, model: &CmgModel, state: &CheckpointState) -> Result<()> {
+    let tmp = PathBuf::from(format!("{}.tmp", dir.display()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::Write { path: tmp.clone(), source: e })?;
+    let tensors = weights::collect(model, &|p| !p.starts_with("semantic.text.bert"));
+    let bytes = weights::to_safetensors_bytes(&tensors, None)?;
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(tmp.join(name), bytes).map_err(|e| Error::Write { path: tmp.join(name), source: e })
+    };
+    write("cmg.safetensors", &bytes)?;
+    write(
+        "state.json",
+        serde_json::to_string(state).map_err(|e| Error::Internal(e.to_string()))?.as_bytes(),
+    )?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| Error::Write { path: dir.to_path_buf(), source: e })?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| Error::Write { path: dir.to_path_buf(), source: e })
+}
+
+/// The inference model (semantic encoders + codebook) moved off the autodiff device.
+pub fn inference_model(trained: &CmgModel) -> crate::model::MultimodalModel {
+    trained.semantic.clone().valid()
+}
+
+/// Loads the frozen transformer into an inference model for export or evaluation.
+pub fn attach_transformer(
+    model: crate::model::MultimodalModel,
+    transformer_dir: &Path,
+    device: &Device,
+) -> Result<crate::model::MultimodalModel> {
+    let file = WeightFile::read(&transformer_dir.join("model.safetensors"), &HuggingFaceBert)?;
+    weights::load_into(model, &file, &HuggingFaceBert, crate::bundle::TRANSFORMER_SCOPE, true, device)
+}

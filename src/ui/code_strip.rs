@@ -1,0 +1,235 @@
+//! The code strip: the codes an input uses, position by position (a grid over the image
+//! feature map, a time axis for audio, one cell per token for text), coloured by code id.
+//! Hovering a cell tells the code's usage per modality and the gallery items that use it most;
+//! clicking selects the code everywhere.
+
+use egui::{Align2, FontId, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Ui, Vec2};
+
+use crate::engine::{Analysis, InputView};
+use crate::ui::state::Session;
+use crate::ui::{Command, modality_chip, muted, theme};
+
+/// One laid-out cell.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    /// Rectangle relative to the strip's origin.
+    pub rect: Rect,
+    pub code: u32,
+    pub position: usize,
+    /// Token under the cell (text).
+    pub caption: Option<String>,
+}
+
+/// Lays out the cells of an analysis. `cell` is the side of a square cell; rows wrap at
+/// `max_width` for audio and text. Returns the cells and the total size.
+pub fn layout_cells(
+    ui: &Ui,
+    analysis: &Analysis,
+    cell: f32,
+    max_width: f32,
+    captions: bool,
+) -> (Vec<Cell>, Vec2) {
+    let codes = &analysis.input.item.codes;
+    let mut cells = Vec::with_capacity(codes.len());
+    match &analysis.input.view {
+        InputView::Image { grid, .. } if grid[0] * grid[1] == codes.len() && grid[1] > 0 => {
+            for (i, &code) in codes.iter().enumerate() {
+                let (r, c) = (i / grid[1], i % grid[1]);
+                cells.push(Cell {
+                    rect: Rect::from_min_size(
+                        Pos2::new(c as f32 * cell, r as f32 * cell),
+                        Vec2::splat(cell),
+                    ),
+                    code,
+                    position: i,
+                    caption: None,
+                });
+            }
+        }
+        InputView::Text { tokens, .. } if captions => {
+            let font = FontId::proportional(13.0);
+            let (mut x, mut y) = (0.0f32, 0.0f32);
+            let row_h = cell + 18.0;
+            for (i, &code) in codes.iter().enumerate() {
+                let tok = tokens.get(i).cloned().unwrap_or_default();
+                let w = ui
+                    .painter()
+                    .layout_no_wrap(tok.clone(), font.clone(), theme::strong_text())
+                    .size()
+                    .x
+                    .max(cell)
+                    + 4.0;
+                if x > 0.0 && x + w > max_width {
+                    x = 0.0;
+                    y += row_h + 4.0;
+                }
+                cells.push(Cell {
+                    rect: Rect::from_min_size(Pos2::new(x, y), Vec2::new(w, cell)),
+                    code,
+                    position: i,
+                    caption: Some(tok),
+                });
+                x += w + 2.0;
+            }
+        }
+        _ => {
+            let per_row = ((max_width / cell).floor() as usize).max(1);
+            for (i, &code) in codes.iter().enumerate() {
+                let (r, c) = (i / per_row, i % per_row);
+                cells.push(Cell {
+                    rect: Rect::from_min_size(
+                        Pos2::new(c as f32 * cell, r as f32 * (cell + 2.0)),
+                        Vec2::splat(cell),
+                    ),
+                    code,
+                    position: i,
+                    caption: None,
+                });
+            }
+        }
+    }
+    let caption_h = if cells.iter().any(|c| c.caption.is_some()) { 18.0 } else { 0.0 };
+    let size = cells.iter().fold(Vec2::ZERO, |s, c| {
+        Vec2::new(s.x.max(c.rect.max.x), s.y.max(c.rect.max.y + caption_h))
+    });
+    (cells, size)
+}
+
+/// Draws a strip of cells; returns the code under the pointer. Clicking a cell emits
+/// [`Command::SelectCode`]. `label_codes` writes code ids inside cells wide enough.
+pub fn show_strip(
+    ui: &mut Ui,
+    session: &Session,
+    analysis: &Analysis,
+    cell: f32,
+    label_codes: bool,
+    captions: bool,
+    commands: &mut Vec<Command>,
+) -> (Option<u32>, Rect) {
+    let max_width = ui.available_width().max(cell);
+    let (cells, size) = layout_cells(ui, analysis, cell, max_width, captions);
+    let (rect, response) = ui.allocate_exact_size(size.max(Vec2::splat(cell)), Sense::click());
+    let painter = ui.painter_at(rect.expand(3.0));
+    let hover = response.hover_pos();
+    let mut hovered: Option<&Cell> = None;
+    for c in &cells {
+        let r = c.rect.translate(rect.min.to_vec2());
+        if hover.is_some_and(|p| r.contains(p)) {
+            hovered = Some(c);
+        }
+        paint_cell(&painter, r, c.code, session, label_codes);
+        if let Some(cap) = &c.caption {
+            painter.text(
+                Pos2::new(r.center().x, r.bottom() + 2.0),
+                Align2::CENTER_TOP,
+                cap,
+                FontId::proportional(13.0),
+                theme::strong_text(),
+            );
+        }
+    }
+    let hovered_code = hovered.map(|c| c.code);
+    if let Some(c) = hovered {
+        let position = c.position;
+        let code = c.code;
+        let response = response.on_hover_ui_at_pointer(|ui| {
+            ui.label(RichText::new(format!("position {position}")).color(theme::muted_text()));
+            code_tooltip(ui, session, code);
+        });
+        if response.clicked() {
+            let next = if session.selected_code == Some(code) { None } else { Some(code) };
+            commands.push(Command::SelectCode(next));
+        }
+    }
+    (hovered_code, rect)
+}
+
+/// Paints one code cell, dimmed or outlined according to the selection.
+pub fn paint_cell(painter: &egui::Painter, rect: Rect, code: u32, session: &Session, label: bool) {
+    let fill = if session.dims(code) {
+        theme::code_color_dimmed(code)
+    } else {
+        theme::code_color(code)
+    };
+    painter.rect_filled(rect.shrink(1.0), 4, fill);
+    let focused = session.selected_code == Some(code) || session.hovered_code == Some(code);
+    if focused {
+        painter.rect_stroke(rect.shrink(1.0), 4, Stroke::new(2.5, theme::highlight()), StrokeKind::Inside);
+    }
+    if label && rect.width() >= 22.0 {
+        let size = if code >= 100 { 12.0 } else { 14.0 };
+        painter.text(
+            rect.center(),
+            Align2::CENTER_CENTER,
+            code.to_string(),
+            FontId::monospace(size),
+            theme::text_on(fill),
+        );
+    }
+}
+
+/// Tooltip body of a code: id, usage per modality over the gallery, top gallery users.
+pub fn code_tooltip(ui: &mut Ui, session: &Session, code: u32) {
+    ui.horizontal(|ui| {
+        let (r, _) = ui.allocate_exact_size(Vec2::splat(18.0), Sense::hover());
+        ui.painter().rect_filled(r, 3, theme::code_color(code));
+        ui.label(RichText::new(format!("code {code}")).strong().size(17.0));
+    });
+    let Some(summary) = &session.summary else {
+        return;
+    };
+    if let Some(stats) = &summary.stats {
+        egui::Grid::new(("code-usage", code)).num_columns(3).show(ui, |ui| {
+            for u in &stats.per_modality {
+                let n = u.counts.get(code as usize).copied().unwrap_or(0);
+                modality_chip(ui, u.modality);
+                ui.label(format!("{n} positions"));
+                let share = if u.positions > 0 {
+                    100.0 * n as f64 / u.positions as f64
+                } else {
+                    0.0
+                };
+                muted(ui, format!("{share:.1} % of {}", u.modality));
+                ui.end_row();
+            }
+        });
+    }
+    let users = session.derived.code_users.get(code as usize);
+    match users {
+        Some(list) if !list.is_empty() => {
+            ui.label(RichText::new("used most by").color(theme::muted_text()));
+            for &(idx, n) in list {
+                if let Some(p) = summary.gallery.get(idx) {
+                    ui.horizontal(|ui| {
+                        modality_chip(ui, p.modality);
+                        let label = p.label.as_deref().unwrap_or("—");
+                        ui.label(RichText::new(label).strong());
+                        muted(ui, format!("{} ×{n}", short(&p.source, 28)));
+                    });
+                }
+            }
+        }
+        _ => {
+            muted(ui, "no gallery item uses this code");
+        }
+    }
+}
+
+/// Shortens a string to `max` characters with an ellipsis.
+pub fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let t: String = s.chars().take(max.saturating_sub(1)).collect();
+        format!("{t}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn short_strings() {
+        assert_eq!(super::short("abc", 5), "abc");
+        assert_eq!(super::short("abcdefgh", 5), "abcd…");
+    }
+}

@@ -1,0 +1,312 @@
+//! The selected input as the model sees it (preprocessed image beside the original; waveform
+//! and log-mel spectrogram with play buttons; tokens) next to its code strip.
+
+use egui::{Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Ui, Vec2};
+
+use crate::engine::{Analysis, InputSource, InputView};
+use crate::modality::Modality;
+use crate::ui::media::{self, MediaCache};
+use crate::ui::state::{InputEntry, InputStatus, Session};
+use crate::ui::{Command, code_strip, format_ms, modality_chip, muted, theme};
+
+/// Side of the image views (points).
+const IMAGE_SIDE: f32 = 168.0;
+
+/// What the view reports back to the app.
+#[derive(Default)]
+pub struct ViewOutput {
+    /// Code under the pointer.
+    pub hovered_code: Option<u32>,
+    /// Where the code strip was drawn.
+    pub strip_rect: Option<Rect>,
+}
+
+/// Draws the selected input (header, view, codes).
+pub fn show(
+    ui: &mut Ui,
+    session: &Session,
+    entry: &InputEntry,
+    media: &mut MediaCache,
+    play_hint: (bool, &str),
+    commands: &mut Vec<Command>,
+) -> ViewOutput {
+    let mut out = ViewOutput::default();
+    ui.horizontal(|ui| {
+        if let Some(m) = entry.modality() {
+            modality_chip(ui, m);
+        }
+        ui.label(RichText::new(&entry.name).heading().strong());
+        if let Some(a) = entry.analysis() {
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                muted(
+                    ui,
+                    format!(
+                        "preprocess {} · encode {} · total {}",
+                        format_ms(a.input.preprocess_ms),
+                        format_ms(a.input.encode_ms),
+                        format_ms(a.total_ms)
+                    ),
+                );
+            });
+        }
+    });
+    let analysis = match &entry.status {
+        InputStatus::Queued | InputStatus::Running => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                muted(ui, "analysing…");
+            });
+            return out;
+        }
+        InputStatus::Failed(reason) => {
+            ui.label(RichText::new(format!("Could not analyse this input: {reason}")).color(theme::error()));
+            return out;
+        }
+        InputStatus::Done(a) => a,
+    };
+    let n = analysis.input.item.codes.len();
+    match &analysis.input.view {
+        InputView::Image {
+            preview,
+            width,
+            height,
+            channels,
+            original_width,
+            original_height,
+            grid,
+        } => {
+            ui.horizontal_top(|ui| {
+                if let Some(path) = original_of(session, entry) {
+                    ui.vertical(|ui| {
+                        muted(ui, format!("original {original_width}×{original_height}"));
+                        let (rect, _) = ui.allocate_exact_size(Vec2::splat(IMAGE_SIDE), Sense::hover());
+                        ui.painter().rect_filled(rect, 4, theme::extreme_bg());
+                        match media.file_image(&path, 256) {
+                            Some(tex) => {
+                                let fit = fit_rect(rect, tex.size_vec2());
+                                ui.painter().image(tex.id(), fit, unit_uv(), theme::white());
+                            }
+                            None => {
+                                ui.put(rect, egui::Spinner::new());
+                            }
+                        }
+                    });
+                }
+                ui.vertical(|ui| {
+                    muted(ui, format!("model input {width}×{height}"));
+                    let key = format!("input:{}:{}:preview", entry.key, entry.request_id);
+                    let tex = media.generated(ui.ctx(), &key, || {
+                        media::preview_image(preview, *width, *height, *channels)
+                    });
+                    let (rect, _) = ui.allocate_exact_size(Vec2::splat(IMAGE_SIDE), Sense::hover());
+                    let fit = fit_rect(rect, tex.size_vec2());
+                    ui.painter().image(tex.id(), fit, unit_uv(), theme::white());
+                    paint_grid_overlay(ui, session, fit, *grid, &analysis.input.item.codes);
+                });
+                ui.add_space(12.0);
+                ui.vertical(|ui| {
+                    ui.label(RichText::new(format!("codes: {n} positions")).strong());
+                    let cell = (IMAGE_SIDE / grid[1].max(1) as f32).clamp(18.0, 46.0);
+                    let (h, r) = code_strip::show_strip(ui, session, analysis, cell, true, false, commands);
+                    out.hovered_code = h;
+                    out.strip_rect = Some(r);
+                    muted(ui, format!("{}×{} feature map", grid[0], grid[1]));
+                });
+            });
+        }
+        InputView::Audio {
+            samples,
+            sample_rate_hz,
+            mel,
+            n_mels,
+            n_frames,
+            original_sample_rate_hz,
+            original_duration_secs,
+            trimmed_duration_secs,
+        } => {
+            ui.horizontal(|ui| {
+                muted(
+                    ui,
+                    format!(
+                        "original {original_duration_secs:.2} s at {original_sample_rate_hz} Hz → \
+                         {trimmed_duration_secs:.2} s at {sample_rate_hz} Hz, {n_mels} mels × {n_frames} frames"
+                    ),
+                );
+            });
+            ui.horizontal(|ui| {
+                let (available, hint) = play_hint;
+                if let Some(path) = original_of(session, entry)
+                    && ui
+                        .add_enabled(available, egui::Button::new("▶ Play original"))
+                        .on_hover_text(hint)
+                        .on_disabled_hover_text(hint)
+                        .clicked()
+                {
+                    commands.push(Command::PlayFile(path));
+                }
+                if ui
+                    .add_enabled(available, egui::Button::new("▶ Play as the model hears it"))
+                    .on_hover_text(hint)
+                    .on_disabled_hover_text(hint)
+                    .clicked()
+                {
+                    commands.push(Command::PlayInput(entry.key));
+                }
+            });
+            let width = ui.available_width();
+            waveform(ui, samples, Vec2::new(width, 64.0));
+            let key = format!("input:{}:{}:mel", entry.key, entry.request_id);
+            let tex = media.generated(ui.ctx(), &key, || media::spectrogram_image(mel, *n_mels, *n_frames));
+            let (rect, _) = ui.allocate_exact_size(Vec2::new(width, 96.0), Sense::hover());
+            ui.painter().image(tex.id(), rect, unit_uv(), theme::white());
+            ui.painter().text(
+                rect.left_top() + Vec2::new(4.0, 2.0),
+                egui::Align2::LEFT_TOP,
+                "log-mel",
+                egui::FontId::proportional(12.0),
+                theme::strong_text(),
+            );
+            ui.add_space(4.0);
+            ui.label(RichText::new(format!("codes: {n} positions")).strong());
+            // Cells spread over the same width as the spectrogram: one per time step.
+            let cell = (width / n.max(1) as f32).clamp(14.0, 40.0);
+            let (h, r) = code_strip::show_strip(ui, session, analysis, cell, true, false, commands);
+            out.hovered_code = h;
+            out.strip_rect = Some(r);
+            muted(ui, "time →");
+        }
+        InputView::Text {
+            tokens, truncated, ..
+        } => {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new(format!("tokens: {}", tokens.len())).strong());
+                if *truncated {
+                    ui.label(RichText::new("(truncated to the model's limit)").color(theme::warning()));
+                }
+            });
+            ui.label(RichText::new(format!("codes: {n} positions")).strong());
+            let (h, r) = code_strip::show_strip(ui, session, analysis, 32.0, true, true, commands);
+            out.hovered_code = h;
+            out.strip_rect = Some(r);
+        }
+    }
+    out
+}
+
+/// The file to show as "original": the input file, or a gallery item's media.
+fn original_of(session: &Session, entry: &InputEntry) -> Option<std::path::PathBuf> {
+    match &entry.source {
+        InputSource::File(p) => Some(p.clone()),
+        InputSource::GalleryItem(i) => session
+            .summary
+            .as_ref()
+            .and_then(|s| s.gallery.get(*i))
+            .and_then(|p| p.media.clone()),
+        _ => None,
+    }
+}
+
+/// The largest rectangle of `size`'s aspect ratio centred in `outer`.
+pub fn fit_rect(outer: Rect, size: Vec2) -> Rect {
+    if size.x <= 0.0 || size.y <= 0.0 {
+        return outer;
+    }
+    let scale = (outer.width() / size.x).min(outer.height() / size.y);
+    Rect::from_center_size(outer.center(), size * scale)
+}
+
+/// Full texture coordinates.
+pub fn unit_uv() -> Rect {
+    Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0))
+}
+
+/// Feature-map grid over the preprocessed image; cells using the focused code are outlined.
+fn paint_grid_overlay(ui: &Ui, session: &Session, rect: Rect, grid: [usize; 2], codes: &[u32]) {
+    let [rows, cols] = grid;
+    if rows == 0 || cols == 0 || rows * cols != codes.len() {
+        return;
+    }
+    let painter = ui.painter_at(rect);
+    let (cw, ch) = (rect.width() / cols as f32, rect.height() / rows as f32);
+    let line = Stroke::new(1.0, theme::grid_overlay());
+    for c in 1..cols {
+        let x = rect.left() + c as f32 * cw;
+        painter.line_segment([Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())], line);
+    }
+    for r in 1..rows {
+        let y = rect.top() + r as f32 * ch;
+        painter.line_segment([Pos2::new(rect.left(), y), Pos2::new(rect.right(), y)], line);
+    }
+    let focus = session.hovered_code.or(session.selected_code);
+    if let Some(code) = focus {
+        for (i, &c) in codes.iter().enumerate() {
+            if c == code {
+                let cell = Rect::from_min_size(
+                    Pos2::new(rect.left() + (i % cols) as f32 * cw, rect.top() + (i / cols) as f32 * ch),
+                    Vec2::new(cw, ch),
+                );
+                painter.rect_stroke(cell, 2, Stroke::new(2.5, theme::highlight()), StrokeKind::Inside);
+            }
+        }
+    }
+}
+
+/// A min/max waveform of `size`.
+pub fn waveform(ui: &mut Ui, samples: &[f32], size: Vec2) {
+    let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 4, theme::extreme_bg());
+    let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs())).max(1e-6);
+    let env = media::waveform_envelope(samples, rect.width() as usize);
+    let mid = rect.center().y;
+    let half = rect.height() / 2.0 - 2.0;
+    let stroke = Stroke::new(1.0, theme::waveform());
+    for (i, (lo, hi)) in env.iter().enumerate() {
+        let x = rect.left() + i as f32 + 0.5;
+        painter.line_segment(
+            [Pos2::new(x, mid - hi / peak * half), Pos2::new(x, mid - lo / peak * half + 0.5)],
+            stroke,
+        );
+    }
+}
+
+/// Compact view of one analysis for the "all inputs" comparison: name and its codes.
+pub fn compact_row(
+    ui: &mut Ui,
+    session: &Session,
+    entry: &InputEntry,
+    analysis: &Analysis,
+    commands: &mut Vec<Command>,
+) -> Option<u32> {
+    let mut hovered = None;
+    ui.horizontal_top(|ui| {
+        let selected = session.selected == Some(entry.key);
+        ui.vertical(|ui| {
+            ui.set_width(150.0);
+            let m = analysis.input.modality;
+            let text = RichText::new(code_strip::short(&entry.name, 18)).color(theme::modality_color(m));
+            if ui.selectable_label(selected, text).clicked() {
+                commands.push(Command::SelectInput(entry.key));
+            }
+        });
+        let cell = match analysis.input.modality {
+            Modality::Image => 15.0,
+            _ => 17.0,
+        };
+        let (h, _) = code_strip::show_strip(ui, session, analysis, cell, false, false, commands);
+        hovered = h;
+    });
+    hovered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_keeps_aspect() {
+        let r = fit_rect(Rect::from_min_size(Pos2::ZERO, Vec2::new(100.0, 100.0)), Vec2::new(50.0, 25.0));
+        assert_eq!(r.size(), Vec2::new(100.0, 50.0));
+        assert_eq!(r.center(), Pos2::new(50.0, 50.0));
+    }
+}

@@ -1,0 +1,134 @@
+//! The inputs side panel: drop zone and file dialog, a text box (Enter analyses), the
+//! drawing canvas, and the list of inputs with their status.
+
+use egui::{Key, RichText, Sense, Ui, Vec2};
+
+use crate::engine::InputSource;
+use crate::ui::canvas::{Canvas, CanvasEvent};
+use crate::ui::state::{InputStatus, Session, Settings};
+use crate::ui::{Command, code_strip::short, muted, section, theme};
+
+/// Accessible name of the text box.
+pub const TEXT_BOX_LABEL: &str = "Type text";
+
+/// Draws the panel.
+pub fn show(
+    ui: &mut Ui,
+    session: &Session,
+    settings: &mut Settings,
+    text: &mut String,
+    canvas: &mut Canvas,
+    commands: &mut Vec<Command>,
+) {
+    section(ui, "Inputs", |ui| {
+        egui::Frame::new()
+            .stroke(egui::Stroke::new(1.5, theme::card_stroke()))
+            .corner_radius(8)
+            .inner_margin(10)
+            .show(ui, |ui| {
+                ui.set_min_width(ui.available_width());
+                ui.vertical_centered(|ui| {
+                    ui.label(RichText::new("⬇ Drop images or WAV files").strong());
+                    muted(ui, "anywhere on the window");
+                    if ui
+                        .button("Open files…")
+                        .on_hover_text("Choose images (PNG, JPEG, …) or WAV files")
+                        .clicked()
+                    {
+                        commands.push(Command::OpenFilesDialog);
+                    }
+                });
+            });
+        ui.add_space(6.0);
+        let label = ui.label(RichText::new(TEXT_BOX_LABEL).strong());
+        ui.horizontal(|ui| {
+            let edit = egui::TextEdit::singleline(text)
+                .hint_text("e.g. seven (Enter)")
+                .desired_width(ui.available_width() - 78.0);
+            let response = ui.add(edit).labelled_by(label.id);
+            let enter = response.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+            let clicked = ui.button("Analyse").clicked();
+            if enter || clicked {
+                commands.push(Command::AddInput(InputSource::Text(text.clone())));
+                if enter {
+                    response.request_focus();
+                }
+            }
+        });
+    });
+    ui.add_space(8.0);
+    section(ui, "Draw", |ui| {
+        let side = ui.available_width().min(220.0);
+        ui.vertical_centered(|ui| {
+            match canvas.show(ui, &mut settings.canvas_white_on_black, side) {
+                CanvasEvent::StrokeEnded => {
+                    if let Some(input) = canvas.to_input() {
+                        commands.push(Command::Drawing(input));
+                    }
+                }
+                CanvasEvent::Cleared | CanvasEvent::None => {}
+            }
+        });
+    });
+    ui.add_space(8.0);
+    section(ui, "Analysed", |ui| {
+        if session.inputs.is_empty() {
+            muted(ui, "Nothing yet: drop a file, type a word or draw.");
+            return;
+        }
+        for entry in session.inputs.iter().rev() {
+            let selected = session.selected == Some(entry.key);
+            egui::Frame::new()
+                .fill(if selected { theme::selected_row() } else { theme::faint_bg() })
+                .corner_radius(6)
+                .inner_margin(egui::Margin::symmetric(6, 3))
+                .show(ui, |ui| {
+                    ui.set_min_width(ui.available_width());
+                    ui.horizontal(|ui| {
+                        let color = entry
+                            .modality()
+                            .map(theme::modality_color)
+                            .unwrap_or(theme::muted_text());
+                        let (dot, _) = ui.allocate_exact_size(Vec2::splat(10.0), Sense::hover());
+                        ui.painter().circle_filled(dot.center(), 5.0, color);
+                        match &entry.status {
+                            InputStatus::Queued | InputStatus::Running => {
+                                ui.spinner();
+                            }
+                            InputStatus::Failed(reason) => {
+                                ui.label(RichText::new("⚠").color(theme::error()))
+                                    .on_hover_text(reason);
+                            }
+                            InputStatus::Done(_) => {}
+                        }
+                        if ui
+                            .add(egui::Button::new(RichText::new(short(&entry.name, 22)).strong()).frame(false))
+                            .on_hover_text("Show this input")
+                            .clicked()
+                        {
+                            commands.push(Command::SelectInput(entry.key));
+                        }
+                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                            if ui
+                                .add(egui::Button::new("×").frame(false))
+                                .on_hover_text("Remove this input")
+                                .clicked()
+                            {
+                                commands.push(Command::RemoveInput(entry.key));
+                            }
+                            if let Some(Ok(scores)) = entry.zero_shot()
+                                && let Some(top) = scores.first()
+                            {
+                                muted(ui, format!("{} {:.0}%", top.label, top.probability * 100.0));
+                            }
+                        });
+                    });
+                });
+            ui.add_space(2.0);
+        }
+        ui.add_space(4.0);
+        if ui.button("Clear all").clicked() {
+            commands.push(Command::ClearInputs);
+        }
+    });
+}

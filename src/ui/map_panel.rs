@@ -1,0 +1,210 @@
+//! The embedding map: gallery items on the model's 2-D projection, coloured by modality or
+//! class, codebook vectors optionally overlaid, current inputs marked with lines to their
+//! nearest neighbours. Zoom and pan with the mouse, hover for details, click an item to make
+//! it the query.
+
+use std::collections::BTreeMap;
+
+use egui::{Rect, RichText, Sense, Ui, Vec2};
+use egui_plot::{Legend, Line, MarkerShape, Plot, PlotPoint, Points, Text};
+
+use crate::engine::{GalleryPoint, InputSource};
+use crate::ui::input_view::{fit_rect, unit_uv};
+use crate::ui::media::MediaCache;
+use crate::ui::state::{MapColoring, Session, Settings};
+use crate::ui::{Command, code_strip::short, modality_chip, muted, theme};
+
+/// Pointer distance (points) within which a gallery item counts as hovered.
+const HOVER_RADIUS: f32 = 10.0;
+
+/// Draws the map; returns its rectangle.
+pub fn show(
+    ui: &mut Ui,
+    session: &Session,
+    settings: &mut Settings,
+    media: &mut MediaCache,
+    commands: &mut Vec<Command>,
+) -> Option<Rect> {
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Embedding map").heading().color(theme::strong_text()));
+        if let Some(s) = &session.summary
+            && s.map_explained > 0.0
+        {
+            muted(ui, format!("PCA · {:.0} % of variance", s.map_explained * 100.0));
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        muted(ui, "colour by");
+        ui.selectable_value(&mut settings.map_coloring, MapColoring::Modality, "modality");
+        ui.selectable_value(&mut settings.map_coloring, MapColoring::Class, "class");
+        ui.separator();
+        ui.checkbox(&mut settings.map_show_codebook, "codebook");
+        ui.checkbox(&mut settings.map_show_links, "neighbour links");
+    });
+    let Some(summary) = &session.summary else {
+        muted(ui, "Open a model to see its map.");
+        return None;
+    };
+    if summary.gallery.is_empty() {
+        muted(ui, "This model has no gallery, so there is no map.");
+        return None;
+    }
+    let gallery = &summary.gallery;
+    let xy = |p: &GalleryPoint| [p.xy[0] as f64, p.xy[1] as f64];
+
+    // Group gallery items by the chosen colouring.
+    let mut groups: BTreeMap<(usize, String), (egui::Color32, Vec<[f64; 2]>)> = BTreeMap::new();
+    for p in gallery {
+        let (order, name, color) = match settings.map_coloring {
+            MapColoring::Modality => (p.modality.index(), p.modality.name().to_string(), theme::modality_color(p.modality)),
+            MapColoring::Class => match p.label.as_deref().and_then(|l| session.derived.class_index(l)) {
+                Some(i) => (i, session.derived.classes[i].clone(), theme::class_color(i)),
+                None => (usize::MAX, "unlabelled".to_string(), theme::unlabelled()),
+            },
+        };
+        groups.entry((order, name)).or_insert_with(|| (color, Vec::new())).1.push(xy(p));
+    }
+    let focus = session.hovered_code.or(session.selected_code);
+    let users: Vec<[f64; 2]> = focus
+        .map(|c| gallery.iter().filter(|p| p.codes.contains(&c)).map(xy).collect())
+        .unwrap_or_default();
+    let inputs: Vec<_> = session
+        .inputs
+        .iter()
+        .filter_map(|e| e.analysis().and_then(|a| a.xy.map(|pos| (e, a, pos))))
+        .collect();
+
+    let height = ui.available_height().max(200.0);
+    let plot = Plot::new("embedding-map")
+        .height(height)
+        .data_aspect(1.0)
+        .show_x(false)
+        .show_y(false)
+        .show_axes(false)
+        .legend(Legend::default().position(egui_plot::Corner::LeftBottom).background_alpha(0.6));
+    let response = plot.show(ui, |plot_ui| {
+        if settings.map_show_codebook && !summary.codebook_xy.is_empty() {
+            let pts: Vec<[f64; 2]> = summary.codebook_xy.iter().map(|v| [v[0] as f64, v[1] as f64]).collect();
+            plot_ui.points(
+                Points::new("codebook", pts)
+                    .shape(MarkerShape::Plus)
+                    .radius(3.0)
+                    .color(theme::codebook_point())
+                    .allow_hover(false),
+            );
+        }
+        for ((_, name), (color, pts)) in groups {
+            plot_ui.points(Points::new(name, pts).radius(3.5).color(color).filled(true).allow_hover(false));
+        }
+        if let Some(code) = focus {
+            plot_ui.points(
+                Points::new(format!("uses code {code}"), users)
+                    .radius(6.5)
+                    .filled(false)
+                    .color(theme::highlight())
+                    .allow_hover(false),
+            );
+            if settings.map_show_codebook
+                && let Some(v) = summary.codebook_xy.get(code as usize)
+            {
+                plot_ui.points(
+                    Points::new(format!("code {code}"), [v[0] as f64, v[1] as f64])
+                        .shape(MarkerShape::Plus)
+                        .radius(9.0)
+                        .color(theme::highlight())
+                        .allow_hover(false),
+                );
+            }
+        }
+        for (entry, analysis, pos) in &inputs {
+            let m = analysis.input.modality;
+            let here = [pos[0] as f64, pos[1] as f64];
+            let selected = session.selected == Some(entry.key);
+            if settings.map_show_links {
+                for (_, hits) in &analysis.neighbours {
+                    for n in hits {
+                        if let Some(g) = gallery.get(n.index) {
+                            let alpha = if selected { 0.9 } else { 0.35 };
+                            plot_ui.line(
+                                Line::new("", vec![here, xy(g)])
+                                    .color(theme::neighbour_line(n.modality).gamma_multiply(alpha))
+                                    .width(if selected { 1.5 } else { 1.0 })
+                                    .allow_hover(false),
+                            );
+                        }
+                    }
+                }
+            }
+            if selected {
+                plot_ui.points(
+                    Points::new("", here)
+                        .shape(theme::modality_marker(m))
+                        .radius(13.0)
+                        .color(theme::highlight())
+                        .allow_hover(false),
+                );
+            }
+            plot_ui.points(
+                Points::new("", here)
+                    .shape(theme::modality_marker(m))
+                    .radius(9.0)
+                    .color(theme::modality_color(m))
+                    .allow_hover(false),
+            );
+            plot_ui.text(
+                Text::new("", PlotPoint::new(here[0], here[1]), RichText::new(short(&entry.name, 16)).strong())
+                    .anchor(egui::Align2::LEFT_BOTTOM)
+                    .color(theme::strong_text())
+                    .allow_hover(false),
+            );
+        }
+    });
+
+    // Our own hover and click: nearest gallery item in screen space.
+    let transform = response.transform;
+    let r = response.response;
+    let nearest = r.hover_pos().and_then(|pointer| {
+        gallery
+            .iter()
+            .map(|p| {
+                let s = transform.position_from_point(&PlotPoint::new(p.xy[0] as f64, p.xy[1] as f64));
+                (p, s.distance(pointer))
+            })
+            .filter(|(_, d)| *d <= HOVER_RADIUS)
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(p, _)| p)
+    });
+    if let Some(p) = nearest {
+        if r.clicked() {
+            commands.push(Command::AddInput(InputSource::GalleryItem(p.index)));
+        }
+        r.clone().on_hover_ui_at_pointer(|ui| {
+            gallery_tooltip(ui, p, media);
+        });
+    }
+    Some(r.rect)
+}
+
+/// Tooltip of a gallery item: modality, label, source, thumbnail or text.
+pub fn gallery_tooltip(ui: &mut Ui, p: &GalleryPoint, media: &mut MediaCache) {
+    ui.horizontal(|ui| {
+        modality_chip(ui, p.modality);
+        ui.label(RichText::new(p.label.as_deref().unwrap_or("unlabelled")).strong().size(18.0));
+    });
+    muted(ui, short(&p.source, 48));
+    if let Some(t) = &p.text {
+        ui.label(format!("“{}”", short(t, 60)));
+    }
+    if let Some(path) = &p.media
+        && path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        let (rect, _) = ui.allocate_exact_size(Vec2::splat(96.0), Sense::hover());
+        ui.painter().rect_filled(rect, 4, theme::extreme_bg());
+        if let Some(tex) = media.file_image(path, 128) {
+            ui.painter().image(tex.id(), fit_rect(rect, tex.size_vec2()), unit_uv(), theme::white());
+        }
+    }
+    muted(ui, format!("{} codes · click to use as the query", p.codes.len()));
+}

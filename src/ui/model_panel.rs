@@ -1,0 +1,271 @@
+//! The model: top bar (open, recent, view, export, device), the model card tab and the
+//! status bar.
+
+use egui::{RichText, Ui};
+
+use crate::ui::state::{CentralTab, Session, Settings};
+use crate::ui::{Command, code_strip::short, format_ms, modality_chip, muted, section, theme};
+
+/// Draws the menu bar.
+pub fn top_bar(ui: &mut Ui, session: &Session, settings: &mut Settings, commands: &mut Vec<Command>) {
+    egui::MenuBar::new().ui(ui, |ui| {
+        ui.label(RichText::new("Transference Explorer").strong().color(theme::accent()));
+        ui.separator();
+        ui.menu_button("Model", |ui| {
+            if ui.button("Open bundle folder…").clicked() {
+                commands.push(Command::OpenModelDialog);
+                ui.close();
+            }
+            ui.separator();
+            muted(ui, "Recent");
+            if settings.recent.is_empty() {
+                muted(ui, "  (none yet)");
+            }
+            for dir in settings.recent.clone() {
+                if ui
+                    .button(short(&dir.display().to_string(), 60))
+                    .on_hover_text(dir.display().to_string())
+                    .clicked()
+                {
+                    commands.push(Command::OpenModel(dir));
+                    ui.close();
+                }
+            }
+        });
+        ui.menu_button("Inputs", |ui| {
+            if ui.button("Open files…").clicked() {
+                commands.push(Command::OpenFilesDialog);
+                ui.close();
+            }
+            if ui.button("Clear all inputs").clicked() {
+                commands.push(Command::ClearInputs);
+                ui.close();
+            }
+        });
+        ui.menu_button("View", |ui| {
+            ui.checkbox(&mut settings.panels.inputs, "Inputs panel");
+            ui.checkbox(&mut settings.panels.map, "Embedding map");
+            ui.checkbox(&mut settings.panels.usage, "Codebook usage");
+            ui.separator();
+            ui.selectable_value(&mut settings.tab, CentralTab::Input, "Input tab");
+            ui.selectable_value(&mut settings.tab, CentralTab::Transfer, "Transfer lab tab");
+            ui.selectable_value(&mut settings.tab, CentralTab::Model, "Model card tab");
+            ui.separator();
+            ui.horizontal(|ui| {
+                ui.label("neighbours per modality");
+                ui.add(egui::DragValue::new(&mut settings.k).range(1..=20));
+            });
+        });
+        ui.menu_button("Export", |ui| {
+            let l = ui.label("Folder");
+            ui.horizontal(|ui| {
+                ui.add(egui::TextEdit::singleline(&mut settings.export_dir).desired_width(260.0))
+                    .labelled_by(l.id);
+                if ui.button("Browse…").clicked() {
+                    commands.push(Command::ChooseExportDir);
+                }
+            });
+            if ui
+                .add_enabled(
+                    session.summary.is_some() && !session.export_running,
+                    egui::Button::new("Embedding Projector TSV"),
+                )
+                .on_hover_text("vectors.tsv + metadata.tsv of the gallery and the current inputs, for projector.tensorflow.org")
+                .clicked()
+            {
+                commands.push(Command::ExportProjector);
+                ui.close();
+            }
+            if ui
+                .button("Charts as PNG")
+                .on_hover_text("The window, the map, the usage chart, the code strip and the confusion matrix")
+                .clicked()
+            {
+                commands.push(Command::ExportCharts);
+                ui.close();
+            }
+        });
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if let Some(s) = &session.summary {
+                device_chip(ui, &s.device);
+                ui.label(RichText::new(&s.name).strong());
+            } else if let Some(dir) = &session.loading {
+                ui.spinner();
+                muted(ui, format!("loading {}", dir.display()));
+            } else {
+                ui.label(RichText::new("no model").color(theme::warning()));
+            }
+        });
+    });
+}
+
+fn device_chip(ui: &mut Ui, device: &str) {
+    let color = if device.starts_with("CPU") { theme::warning() } else { theme::success() };
+    egui::Frame::new()
+        .stroke(egui::Stroke::new(1.0, color))
+        .corner_radius(10)
+        .inner_margin(egui::Margin::symmetric(8, 1))
+        .show(ui, |ui| {
+            ui.label(RichText::new(short(device, 60)).color(color).size(14.0))
+                .on_hover_text(format!("compute device: {device}"));
+        });
+}
+
+/// Draws the status bar.
+pub fn status_bar(ui: &mut Ui, session: &Session) {
+    ui.horizontal(|ui| {
+        match (&session.summary, &session.loading) {
+            (_, Some(dir)) => {
+                ui.spinner();
+                ui.label(format!("loading {}", dir.display()));
+            }
+            (Some(s), None) => {
+                ui.label(RichText::new(&s.name).strong());
+                muted(ui, format!("· {}", s.dir.display()));
+                ui.separator();
+                ui.label(format!("device: {}", s.device));
+            }
+            (None, None) => {
+                ui.label(RichText::new("no model loaded").color(theme::warning()));
+            }
+        }
+        ui.separator();
+        match session.last_ms {
+            Some(ms) => ui.label(format!("last inference {}", format_ms(ms))),
+            None => muted(ui, "no inference yet"),
+        };
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if session.busy() {
+                let mut parts = Vec::new();
+                if session.in_flight.is_some() || !session.queue.is_empty() {
+                    parts.push(format!("analysing ({} queued)", session.queue.len()));
+                }
+                if session.classify_pending > 0 {
+                    parts.push("re-scoring".to_string());
+                }
+                if session.transfer_running {
+                    parts.push("fitting".to_string());
+                }
+                if session.export_running {
+                    parts.push("exporting".to_string());
+                }
+                muted(ui, parts.join(" · "));
+                ui.spinner();
+            } else {
+                muted(ui, "ready");
+            }
+        });
+    });
+}
+
+/// The model card tab: manifest facts, metrics and the card text.
+pub fn card(ui: &mut Ui, session: &Session, commands: &mut Vec<Command>) {
+    let Some(s) = &session.summary else {
+        empty_state(ui, session, commands);
+        return;
+    };
+    section(ui, &s.name, |ui| {
+        if !s.description.is_empty() {
+            ui.label(&s.description);
+        }
+        ui.horizontal(|ui| {
+            muted(ui, "modalities");
+            for m in &s.modalities {
+                modality_chip(ui, *m);
+            }
+        });
+        egui::Grid::new("model-facts").num_columns(2).spacing([16.0, 4.0]).show(ui, |ui| {
+            muted(ui, "codebook");
+            ui.label(format!("{} codes × {} dims", s.codebook_size, s.d_model));
+            ui.end_row();
+            muted(ui, "gallery");
+            ui.label(format!("{} items", s.gallery.len()));
+            ui.end_row();
+            muted(ui, "labels");
+            ui.label(short(&s.labels.join(", "), 80));
+            ui.end_row();
+            muted(ui, "temperature");
+            ui.label(format!("{}", s.temperature));
+            ui.end_row();
+            muted(ui, "device");
+            ui.label(&s.device);
+            ui.end_row();
+            muted(ui, "loaded in");
+            ui.label(format_ms(s.load_ms));
+            ui.end_row();
+            muted(ui, "folder");
+            ui.label(s.dir.display().to_string());
+            ui.end_row();
+            for (k, v) in &s.metrics {
+                muted(ui, k);
+                ui.label(format!("{v:.4}"));
+                ui.end_row();
+            }
+        });
+    });
+    ui.add_space(8.0);
+    section(ui, "Model card", |ui| {
+        if s.card.trim().is_empty() {
+            muted(ui, "This bundle has no model card.");
+        } else {
+            markdown(ui, &s.card);
+        }
+    });
+}
+
+/// A small Markdown subset: headings, bullets, code fences, paragraphs.
+pub fn markdown(ui: &mut Ui, text: &str) {
+    let mut in_code = false;
+    for line in text.lines() {
+        let trimmed = line.trim_end();
+        if trimmed.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            ui.label(RichText::new(trimmed).monospace());
+            continue;
+        }
+        let plain = trimmed.replace("**", "").replace('`', "");
+        if let Some(h) = plain.strip_prefix("### ") {
+            ui.label(RichText::new(h).strong().size(17.0));
+        } else if let Some(h) = plain.strip_prefix("## ") {
+            ui.add_space(4.0);
+            ui.label(RichText::new(h).strong().size(19.0));
+        } else if let Some(h) = plain.strip_prefix("# ") {
+            ui.add_space(4.0);
+            ui.label(RichText::new(h).strong().size(22.0));
+        } else if let Some(b) = plain.trim_start().strip_prefix("- ").or_else(|| plain.trim_start().strip_prefix("* ")) {
+            ui.horizontal_wrapped(|ui| {
+                ui.label("  •");
+                ui.label(b);
+            });
+        } else if plain.trim().is_empty() {
+            ui.add_space(4.0);
+        } else {
+            ui.label(plain);
+        }
+    }
+}
+
+/// Shown when no model is loaded.
+pub fn empty_state(ui: &mut Ui, session: &Session, commands: &mut Vec<Command>) {
+    ui.vertical_centered(|ui| {
+        ui.add_space(80.0);
+        if let Some(dir) = &session.loading {
+            ui.spinner();
+            ui.label(RichText::new(format!("Loading {}…", dir.display())).size(20.0));
+            return;
+        }
+        ui.label(RichText::new("No model loaded").size(28.0).strong());
+        ui.add_space(8.0);
+        muted(ui, "Open a model bundle folder (manifest, weights, gallery) to start exploring.");
+        ui.add_space(12.0);
+        if ui
+            .add(egui::Button::new(RichText::new("Open bundle folder…").size(18.0)).min_size(egui::vec2(220.0, 40.0)))
+            .clicked()
+        {
+            commands.push(Command::OpenModelDialog);
+        }
+    });
+}

@@ -1,0 +1,100 @@
+//! Retrieval: the selected input's nearest gallery items in each modality, with score,
+//! thumbnail, play button (audio) or text. Clicking an item makes it the query.
+
+use egui::{RichText, Sense, Ui, Vec2};
+
+use crate::engine::{InputSource, Neighbour};
+use crate::modality::Modality;
+use crate::ui::input_view::{fit_rect, unit_uv};
+use crate::ui::media::MediaCache;
+use crate::ui::state::Session;
+use crate::ui::{Command, code_strip::short, modality_chip, muted, section, theme};
+
+/// Side of a thumbnail.
+const THUMB: f32 = 40.0;
+
+/// Draws the section.
+pub fn show(
+    ui: &mut Ui,
+    session: &Session,
+    media: &mut MediaCache,
+    play_hint: (bool, &str),
+    commands: &mut Vec<Command>,
+) {
+    section(ui, "Nearest in the gallery", |ui| {
+        let Some(analysis) = session.selected_input().and_then(|e| e.analysis()) else {
+            muted(ui, "Select an analysed input to see its neighbours in every modality.");
+            return;
+        };
+        if analysis.neighbours.is_empty() {
+            muted(ui, "This model has no gallery to search.");
+            return;
+        }
+        let lists = &analysis.neighbours;
+        ui.columns(lists.len(), |cols| {
+            for (col, (m, hits)) in cols.iter_mut().zip(lists) {
+                col.horizontal(|ui| {
+                    modality_chip(ui, *m);
+                    muted(ui, format!("top {}", hits.len()));
+                });
+                for n in hits {
+                    neighbour_row(col, n, media, play_hint, commands);
+                }
+            }
+        });
+    });
+}
+
+fn neighbour_row(
+    ui: &mut Ui,
+    n: &Neighbour,
+    media: &mut MediaCache,
+    play_hint: (bool, &str),
+    commands: &mut Vec<Command>,
+) {
+    ui.horizontal(|ui| {
+        ui.set_min_height(THUMB);
+        match n.modality {
+            Modality::Image => {
+                let (rect, _) = ui.allocate_exact_size(Vec2::splat(THUMB), Sense::hover());
+                ui.painter().rect_filled(rect, 3, theme::extreme_bg());
+                if let Some(path) = &n.media
+                    && let Some(tex) = media.file_image(path, 128)
+                {
+                    ui.painter()
+                        .image(tex.id(), fit_rect(rect, tex.size_vec2()), unit_uv(), theme::white());
+                }
+            }
+            Modality::Audio => {
+                let (available, hint) = play_hint;
+                let enabled = available && n.media.is_some();
+                let hint = if n.media.is_none() { "this item has no clip" } else { hint };
+                if ui
+                    .add_enabled(enabled, egui::Button::new("▶").min_size(Vec2::splat(THUMB - 8.0)))
+                    .on_hover_text(hint)
+                    .on_disabled_hover_text(hint)
+                    .clicked()
+                    && let Some(path) = &n.media
+                {
+                    commands.push(Command::PlayFile(path.clone()));
+                }
+            }
+            Modality::Text => {}
+        }
+        ui.vertical(|ui| {
+            let title = match (n.modality, &n.text, &n.label) {
+                (Modality::Text, Some(t), _) => format!("“{}”", short(t, 26)),
+                (_, _, Some(l)) => l.clone(),
+                _ => short(&n.source, 20),
+            };
+            let response = ui
+                .add(egui::Button::new(RichText::new(title).strong()).frame(false))
+                .on_hover_text(format!("{}\nclick: use as the query", n.source));
+            if response.clicked() {
+                commands.push(Command::AddInput(InputSource::GalleryItem(n.index)));
+            }
+            let label = n.label.as_deref().unwrap_or("—");
+            muted(ui, format!("{:.3} · {label}", n.score));
+        });
+    });
+}

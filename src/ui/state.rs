@@ -1,0 +1,424 @@
+//! Session state (plain data the panels draw from) and the persisted settings, kept apart
+//! from runtime handles (worker, textures, child processes).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Analysis, InputSource, LabelScore, ModelSummary};
+use crate::index::transfer::{TransferFeatures, TransferReport};
+use crate::modality::Modality;
+use crate::ui::notifications::Notifications;
+
+/// Most recent bundles remembered.
+pub const MAX_RECENT: usize = 8;
+/// Gallery items listed per code in the code tooltip.
+pub const TOP_USERS_PER_CODE: usize = 5;
+
+/// Labels and templates the user edited for one model, as typed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LabelSet {
+    /// Comma-separated or one per line.
+    pub labels: String,
+    /// One template per line, each containing `{label}`.
+    pub templates: String,
+}
+
+/// Which panels are open.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Panels {
+    pub inputs: bool,
+    pub map: bool,
+    pub usage: bool,
+}
+
+impl Default for Panels {
+    fn default() -> Self {
+        Panels {
+            inputs: true,
+            map: true,
+            usage: true,
+        }
+    }
+}
+
+/// Tab of the central area.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CentralTab {
+    /// The current input: view, codes, zero-shot, retrieval.
+    #[default]
+    Input,
+    /// Fit on one modality, test on another.
+    Transfer,
+    /// The model card and manifest facts.
+    Model,
+}
+
+/// How map points are coloured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MapColoring {
+    #[default]
+    Modality,
+    Class,
+}
+
+/// Order of bars in the codebook usage chart.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UsageSort {
+    /// Most used codes first.
+    #[default]
+    Usage,
+    /// Code id order.
+    Id,
+}
+
+/// Everything persisted between runs (eframe storage).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub recent: Vec<PathBuf>,
+    /// Edited labels/templates per bundle folder.
+    pub label_sets: BTreeMap<String, LabelSet>,
+    pub panels: Panels,
+    pub tab: CentralTab,
+    pub map_coloring: MapColoring,
+    pub map_show_codebook: bool,
+    pub map_show_links: bool,
+    pub usage_sort: UsageSort,
+    /// Neighbours retrieved per modality.
+    pub k: usize,
+    /// Canvas shown white ink on black (else black on white). The model always gets white on black.
+    pub canvas_white_on_black: bool,
+    /// Folder exports are written to.
+    pub export_dir: String,
+    pub transfer_source: Option<Modality>,
+    pub transfer_target: Option<Modality>,
+    pub transfer_features: TransferFeatures,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            recent: Vec::new(),
+            label_sets: BTreeMap::new(),
+            panels: Panels::default(),
+            tab: CentralTab::Input,
+            map_coloring: MapColoring::Modality,
+            map_show_codebook: false,
+            map_show_links: true,
+            usage_sort: UsageSort::Usage,
+            k: 5,
+            canvas_white_on_black: true,
+            export_dir: "transference-export".into(),
+            transfer_source: None,
+            transfer_target: None,
+            transfer_features: TransferFeatures::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Puts `dir` first in the recent list.
+    pub fn remember(&mut self, dir: &Path) {
+        self.recent.retain(|d| d != dir);
+        self.recent.insert(0, dir.to_path_buf());
+        self.recent.truncate(MAX_RECENT);
+    }
+}
+
+/// Where an input is in its life.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InputStatus {
+    /// Waiting for the worker.
+    Queued,
+    /// Sent to the worker.
+    Running,
+    /// Analysed.
+    Done(Box<Analysis>),
+    /// The worker refused it; the specific reason.
+    Failed(String),
+}
+
+/// One input of the session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputEntry {
+    /// Stable identity (selection, textures).
+    pub key: u64,
+    /// Id of the newest request for it (changes when it is re-analysed).
+    pub request_id: u64,
+    pub source: InputSource,
+    pub name: String,
+    pub status: InputStatus,
+    /// Zero-shot scores from the latest re-scoring (overrides the analysis' own).
+    pub rescored: Option<Vec<LabelScore>>,
+}
+
+impl InputEntry {
+    /// The analysis, when done.
+    pub fn analysis(&self) -> Option<&Analysis> {
+        match &self.status {
+            InputStatus::Done(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Modality, when known.
+    pub fn modality(&self) -> Option<Modality> {
+        if let Some(a) = self.analysis() {
+            return Some(a.input.modality);
+        }
+        match &self.source {
+            InputSource::Text(_) => Some(Modality::Text),
+            InputSource::Drawing { .. } => Some(Modality::Image),
+            InputSource::File(p) => modality_from_extension(p),
+            InputSource::GalleryItem(_) => None,
+        }
+    }
+
+    /// Current zero-shot scores, or why there are none.
+    pub fn zero_shot(&self) -> Option<Result<&[LabelScore], &str>> {
+        if let Some(s) = &self.rescored {
+            return Some(Ok(s));
+        }
+        self.analysis().map(|a| match &a.zero_shot {
+            Ok(s) => Ok(s.as_slice()),
+            Err(e) => Err(e.as_str()),
+        })
+    }
+
+    /// The original file on disk, for display and playback.
+    pub fn original_path(&self) -> Option<&Path> {
+        match &self.source {
+            InputSource::File(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Facts derived once from a loaded model's summary.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Derived {
+    /// Per code: gallery items that use it most, `(gallery index, positions)`.
+    pub code_users: Vec<Vec<(usize, u32)>>,
+    /// Class names (manifest labels, else sorted distinct gallery labels).
+    pub classes: Vec<String>,
+    /// Modalities with gallery items.
+    pub gallery_modalities: Vec<Modality>,
+}
+
+impl Derived {
+    /// Computes the derived facts of a summary.
+    pub fn new(summary: &ModelSummary) -> Self {
+        let k = summary.codebook_size;
+        let mut code_users: Vec<Vec<(usize, u32)>> = vec![Vec::new(); k];
+        for p in &summary.gallery {
+            let mut counts: BTreeMap<u32, u32> = BTreeMap::new();
+            for &c in &p.codes {
+                *counts.entry(c).or_default() += 1;
+            }
+            for (c, n) in counts {
+                if let Some(list) = code_users.get_mut(c as usize) {
+                    list.push((p.index, n));
+                }
+            }
+        }
+        for list in &mut code_users {
+            list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            list.truncate(TOP_USERS_PER_CODE);
+        }
+        let mut classes = summary.labels.clone();
+        if classes.is_empty() {
+            classes = summary.gallery.iter().filter_map(|p| p.label.clone()).collect();
+            classes.sort();
+            classes.dedup();
+        }
+        let mut gallery_modalities: Vec<Modality> =
+            summary.gallery.iter().map(|p| p.modality).collect();
+        gallery_modalities.sort();
+        gallery_modalities.dedup();
+        Derived {
+            code_users,
+            classes,
+            gallery_modalities,
+        }
+    }
+
+    /// Index of a class label.
+    pub fn class_index(&self, label: &str) -> Option<usize> {
+        self.classes.iter().position(|c| c == label)
+    }
+}
+
+/// Screen rectangles of the charts (for PNG export), in points.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ChartRects {
+    pub map: Option<egui::Rect>,
+    pub usage: Option<egui::Rect>,
+    pub code_strip: Option<egui::Rect>,
+    pub confusion: Option<egui::Rect>,
+}
+
+/// The session: what is loaded, what was analysed, what is selected.
+#[derive(Default)]
+pub struct Session {
+    pub summary: Option<ModelSummary>,
+    pub derived: Derived,
+    /// Bundle being loaded.
+    pub loading: Option<PathBuf>,
+    pub inputs: Vec<InputEntry>,
+    /// Key of the selected input.
+    pub selected: Option<u64>,
+    /// Code highlighted everywhere.
+    pub selected_code: Option<u32>,
+    /// Code under the pointer this frame (strip, chart).
+    pub hovered_code: Option<u32>,
+    /// Input keys waiting to be sent, in order.
+    pub queue: VecDeque<u64>,
+    /// Request id of the analysis the worker is running.
+    pub in_flight: Option<u64>,
+    pub classify_pending: usize,
+    pub transfer: Option<TransferReport>,
+    pub transfer_running: bool,
+    pub export_running: bool,
+    /// Last inference time (ms).
+    pub last_ms: Option<f64>,
+    /// Label and template editors, as typed.
+    pub labels_text: String,
+    pub templates_text: String,
+    /// Time (context seconds) of the last edit not yet re-scored.
+    pub labels_edited_at: Option<f64>,
+    pub notifications: Notifications,
+    pub chart_rects: ChartRects,
+    next_key: u64,
+}
+
+impl Session {
+    /// A fresh id (input keys and request ids share the counter).
+    pub fn next_id(&mut self) -> u64 {
+        self.next_key += 1;
+        self.next_key
+    }
+
+    /// The selected input.
+    pub fn selected_input(&self) -> Option<&InputEntry> {
+        let key = self.selected?;
+        self.inputs.iter().find(|e| e.key == key)
+    }
+
+    /// Input by request id.
+    pub fn input_by_request(&mut self, request_id: u64) -> Option<&mut InputEntry> {
+        self.inputs.iter_mut().find(|e| e.request_id == request_id)
+    }
+
+    /// Labels as parsed from the editor: comma- or line-separated, trimmed, deduplicated.
+    pub fn labels(&self) -> Vec<String> {
+        parse_labels(&self.labels_text)
+    }
+
+    /// Templates as parsed from the editor: one per line; `{label}` when empty.
+    pub fn templates(&self) -> Vec<String> {
+        parse_templates(&self.templates_text)
+    }
+
+    /// Jobs in flight (for the spinner).
+    pub fn busy(&self) -> bool {
+        self.loading.is_some()
+            || self.in_flight.is_some()
+            || !self.queue.is_empty()
+            || self.classify_pending > 0
+            || self.transfer_running
+            || self.export_running
+    }
+
+    /// True when a code is selected and differs from `code`.
+    pub fn dims(&self, code: u32) -> bool {
+        let focus = self.hovered_code.or(self.selected_code);
+        focus.is_some_and(|c| c != code)
+    }
+}
+
+/// Modality of a file judged by its extension only (no file access).
+pub fn modality_from_extension(path: &Path) -> Option<Modality> {
+    use crate::engine::input::{AUDIO_EXTENSIONS, IMAGE_EXTENSIONS};
+    let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
+    if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
+        Some(Modality::Image)
+    } else if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
+        Some(Modality::Audio)
+    } else {
+        None
+    }
+}
+
+/// Splits a label list: commas or new lines, trimmed, empty entries and repeats dropped.
+pub fn parse_labels(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for part in text.split([',', '\n']) {
+        let p = part.trim();
+        if !p.is_empty() && !out.iter().any(|o| o == p) {
+            out.push(p.to_string());
+        }
+    }
+    out
+}
+
+/// Splits templates: one per line; lines without `{label}` get it appended; `{label}` if none.
+pub fn parse_templates(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            if l.contains("{label}") {
+                l.to_string()
+            } else {
+                format!("{l} {{label}}")
+            }
+        })
+        .collect();
+    out.dedup();
+    if out.is_empty() {
+        out.push("{label}".into());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_split_on_commas_and_lines() {
+        assert_eq!(parse_labels("one, two\nthree,,two\n"), vec!["one", "two", "three"]);
+        assert!(parse_labels("  ,\n").is_empty());
+    }
+
+    #[test]
+    fn templates_get_a_placeholder() {
+        assert_eq!(parse_templates(""), vec!["{label}"]);
+        assert_eq!(
+            parse_templates("a photo of a {label}\nthe digit"),
+            vec!["a photo of a {label}", "the digit {label}"]
+        );
+    }
+
+    #[test]
+    fn settings_round_trip_and_recent_list() {
+        let mut s = Settings::default();
+        for i in 0..12 {
+            s.remember(Path::new(&format!("m{i}")));
+        }
+        s.remember(Path::new("m3"));
+        assert_eq!(s.recent.len(), MAX_RECENT);
+        assert_eq!(s.recent[0], PathBuf::from("m3"));
+        let json = serde_json::to_string(&s).unwrap();
+        let back: Settings = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+        // Old or partial settings still load.
+        let partial: Settings = serde_json::from_str(r#"{"k": 3}"#).unwrap();
+        assert_eq!(partial.k, 3);
+        assert!(partial.panels.map);
+    }
+}

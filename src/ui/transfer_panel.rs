@@ -1,0 +1,193 @@
+//! The transfer lab: fit a linear classifier on one modality's gallery items (bag of codes or
+//! embedding) and test it on another modality it never saw; accuracy and a confusion-matrix
+//! heat map.
+
+use egui::{Align2, FontId, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Ui, Vec2};
+
+use crate::index::transfer::{TransferFeatures, TransferReport};
+use crate::modality::Modality;
+use crate::ui::state::{Session, Settings};
+use crate::ui::{Command, code_strip::short, muted, section, theme};
+
+/// Accessible name of the fit button.
+pub const FIT_LABEL: &str = "Fit";
+
+/// The source and target the lab will use: the saved choice when the gallery has it, else the
+/// first two gallery modalities.
+pub fn pick_modalities(session: &Session, settings: &Settings) -> Option<(Modality, Modality)> {
+    let available = &session.derived.gallery_modalities;
+    let first = *available.first()?;
+    let source = settings
+        .transfer_source
+        .filter(|m| available.contains(m))
+        .unwrap_or(first);
+    let target = settings
+        .transfer_target
+        .filter(|m| available.contains(m))
+        .or_else(|| available.iter().copied().find(|m| *m != source))
+        .unwrap_or(source);
+    Some((source, target))
+}
+
+/// Draws the lab; returns the heat map's rectangle.
+pub fn show(ui: &mut Ui, session: &Session, settings: &mut Settings, commands: &mut Vec<Command>) -> Option<Rect> {
+    let mut heat_rect = None;
+    section(ui, "Transfer lab", |ui| {
+        muted(
+            ui,
+            "Fit a linear classifier on one modality's gallery items and test it on another \
+             modality it never saw. Shared codes make the knowledge transfer.",
+        );
+        ui.add_space(4.0);
+        let Some((source, target)) = pick_modalities(session, settings) else {
+            muted(ui, "Open a model with a labelled gallery to run the experiment.");
+            return;
+        };
+        let available = session.derived.gallery_modalities.clone();
+        ui.horizontal(|ui| {
+            ui.label("fit on");
+            let mut s = source;
+            egui::ComboBox::from_id_salt("transfer-source")
+                .selected_text(s.name())
+                .show_ui(ui, |ui| {
+                    for m in &available {
+                        ui.selectable_value(&mut s, *m, m.name());
+                    }
+                });
+            ui.label("→ test on");
+            let mut t = target;
+            egui::ComboBox::from_id_salt("transfer-target")
+                .selected_text(t.name())
+                .show_ui(ui, |ui| {
+                    for m in &available {
+                        ui.selectable_value(&mut t, *m, m.name());
+                    }
+                });
+            settings.transfer_source = Some(s);
+            settings.transfer_target = Some(t);
+        });
+        ui.horizontal(|ui| {
+            ui.label("features");
+            ui.radio_value(&mut settings.transfer_features, TransferFeatures::BagOfCodes, "bag of codes")
+                .on_hover_text("Histogram of the codes an item uses: only the shared discrete codes carry information");
+            ui.radio_value(&mut settings.transfer_features, TransferFeatures::Embedding, "embedding")
+                .on_hover_text("The pooled embedding vector");
+        });
+        ui.horizontal(|ui| {
+            let enabled = !session.transfer_running && session.summary.is_some();
+            if ui
+                .add_enabled(enabled, egui::Button::new(RichText::new(FIT_LABEL).strong()).min_size(Vec2::new(90.0, 30.0)))
+                .on_hover_text("Fit on the source modality, test on the target")
+                .clicked()
+            {
+                commands.push(Command::Fit);
+            }
+            if session.transfer_running {
+                ui.spinner();
+                muted(ui, "fitting…");
+            }
+        });
+        if let Some(report) = &session.transfer {
+            ui.add_space(6.0);
+            result(ui, report);
+            ui.add_space(6.0);
+            heat_rect = Some(confusion(ui, report));
+        }
+    });
+    heat_rect
+}
+
+fn result(ui: &mut Ui, r: &TransferReport) {
+    let chance = 1.0 / r.labels.len().max(1) as f32;
+    let features = match r.features {
+        TransferFeatures::BagOfCodes => "bag of codes",
+        TransferFeatures::Embedding => "embedding",
+    };
+    ui.label(
+        RichText::new(format!("accuracy on {}: {:.1} %", r.target, r.accuracy * 100.0))
+            .size(24.0)
+            .strong()
+            .color(if r.accuracy > 2.0 * chance { theme::success() } else { theme::warning() }),
+    );
+    muted(
+        ui,
+        format!(
+            "fitted on {} {} items ({features}; {:.1} % on them), tested on {} {} items · chance {:.1} %",
+            r.n_train,
+            r.source,
+            r.source_accuracy * 100.0,
+            r.n_test,
+            r.target,
+            chance * 100.0
+        ),
+    );
+}
+
+/// The confusion matrix as a heat map with counts in the cells (rows: true, columns: predicted).
+pub fn confusion(ui: &mut Ui, r: &TransferReport) -> Rect {
+    let n = r.labels.len().max(1);
+    let label_w = 64.0;
+    let cell = ((ui.available_width() - label_w - 8.0) / n as f32).clamp(16.0, 40.0);
+    let size = Vec2::new(label_w + cell * n as f32 + 4.0, 22.0 + label_w.min(28.0) + cell * n as f32);
+    ui.label(RichText::new(format!("confusion matrix {n}×{n} (rows: true {}, columns: predicted)", r.target)).strong());
+    let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
+    let painter = ui.painter_at(rect);
+    let origin = rect.min + Vec2::new(label_w, 22.0 + label_w.min(28.0));
+    let font = FontId::proportional(if cell >= 28.0 { 14.0 } else { 11.0 });
+    painter.text(
+        Pos2::new(origin.x + cell * n as f32 / 2.0, rect.top()),
+        Align2::CENTER_TOP,
+        "predicted →",
+        FontId::proportional(13.0),
+        theme::muted_text(),
+    );
+    for (j, l) in r.labels.iter().enumerate() {
+        painter.text(
+            Pos2::new(origin.x + (j as f32 + 0.5) * cell, origin.y - 3.0),
+            Align2::CENTER_BOTTOM,
+            short(l, 4),
+            font.clone(),
+            theme::strong_text(),
+        );
+        painter.text(
+            Pos2::new(origin.x - 6.0, origin.y + (j as f32 + 0.5) * cell),
+            Align2::RIGHT_CENTER,
+            short(l, 7),
+            font.clone(),
+            theme::strong_text(),
+        );
+    }
+    let mut hovered = None;
+    for (i, row) in r.confusion.iter().enumerate() {
+        let total: u32 = row.iter().sum();
+        for (j, &count) in row.iter().enumerate() {
+            let cell_rect = Rect::from_min_size(
+                origin + Vec2::new(j as f32 * cell, i as f32 * cell),
+                Vec2::splat(cell),
+            );
+            let fill = if count == 0 {
+                theme::heat_empty()
+            } else {
+                theme::heat(count as f32 / total.max(1) as f32)
+            };
+            painter.rect_filled(cell_rect.shrink(0.5), 2, fill);
+            if i == j {
+                painter.rect_stroke(cell_rect.shrink(0.5), 2, Stroke::new(1.0, theme::card_stroke()), StrokeKind::Inside);
+            }
+            if count > 0 {
+                painter.text(cell_rect.center(), Align2::CENTER_CENTER, count.to_string(), font.clone(), theme::text_on(fill));
+            }
+            if response.hover_pos().is_some_and(|p| cell_rect.contains(p)) {
+                hovered = Some((i, j, count, total));
+            }
+        }
+    }
+    if let Some((i, j, count, total)) = hovered {
+        let (t, p) = (&r.labels[i.min(r.labels.len() - 1)], &r.labels[j.min(r.labels.len() - 1)]);
+        response.on_hover_text_at_pointer(format!(
+            "true {t}, predicted {p}: {count} of {total} {} items",
+            r.target
+        ));
+    }
+    rect
+}
