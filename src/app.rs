@@ -140,7 +140,7 @@ impl ExplorerApp {
                         Level::Warning,
                         "No default model",
                         format!(
-                            "{} is not there. Open a bundle folder (Model ▸ Open bundle folder…) \
+                            "{} is not there. Open a bundle folder (Model > Open bundle folder…) \
                              or start with --model DIR.",
                             dir.display()
                         ),
@@ -258,10 +258,18 @@ impl ExplorerApp {
         session.chart_rects = Default::default();
 
         egui::Panel::top("top-bar")
-            .frame(egui::Frame::side_top_panel(&ui.ctx().global_style()).inner_margin(egui::Margin::symmetric(10, 6)))
-            .show(ui, |ui| model_panel::top_bar(ui, session, settings, commands));
+            .frame(
+                egui::Frame::side_top_panel(&ui.ctx().global_style())
+                    .inner_margin(egui::Margin::symmetric(10, 6)),
+            )
+            .show(ui, |ui| {
+                model_panel::top_bar(ui, session, settings, commands)
+            });
         egui::Panel::bottom("status-bar")
-            .frame(egui::Frame::side_top_panel(&ui.ctx().global_style()).inner_margin(egui::Margin::symmetric(10, 4)))
+            .frame(
+                egui::Frame::side_top_panel(&ui.ctx().global_style())
+                    .inner_margin(egui::Margin::symmetric(10, 4)),
+            )
             .show(ui, |ui| model_panel::status_bar(ui, session));
         if settings.panels.inputs {
             egui::Panel::left("inputs-panel")
@@ -281,11 +289,16 @@ impl ExplorerApp {
                 .show(ui, |ui| {
                     ui.add_space(6.0);
                     let total = ui.available_height();
-                    let map_h = if settings.panels.usage { (total * 0.56).max(260.0) } else { total };
+                    let map_h = if settings.panels.usage {
+                        (total * 0.54).max(260.0)
+                    } else {
+                        total
+                    };
                     if settings.panels.map {
                         let w = ui.available_width();
                         ui.allocate_ui(egui::vec2(w, map_h), |ui| {
-                            session.chart_rects.map = map_panel::show(ui, session, settings, media, commands);
+                            session.chart_rects.map =
+                                map_panel::show(ui, session, settings, media, commands);
                         });
                         ui.separator();
                     }
@@ -308,16 +321,19 @@ impl ExplorerApp {
                 }
             });
             ui.separator();
-            egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| match settings.tab {
-                CentralTab::Input => {
-                    let h = input_tab(ui, session, media, play_hint, commands);
-                    hovered = hovered.or(h);
-                }
-                CentralTab::Transfer => {
-                    session.chart_rects.confusion = transfer_panel::show(ui, session, settings, commands);
-                }
-                CentralTab::Model => model_panel::card(ui, session, commands),
-            });
+            egui::ScrollArea::vertical()
+                .auto_shrink([false, false])
+                .show(ui, |ui| match settings.tab {
+                    CentralTab::Input => {
+                        let h = input_tab(ui, session, media, play_hint, commands);
+                        hovered = hovered.or(h);
+                    }
+                    CentralTab::Transfer => {
+                        session.chart_rects.confusion =
+                            transfer_panel::show(ui, session, settings, commands);
+                    }
+                    CentralTab::Model => model_panel::card(ui, session, commands),
+                });
         });
         session.hovered_code = hovered;
     }
@@ -334,7 +350,8 @@ impl ExplorerApp {
             if path.is_dir() && path.join(crate::bundle::MANIFEST_FILE).exists() {
                 self.commands.push(Command::OpenModel(path));
             } else {
-                self.commands.push(Command::AddInput(InputSource::File(path)));
+                self.commands
+                    .push(Command::AddInput(InputSource::File(path)));
             }
         }
     }
@@ -356,7 +373,8 @@ impl ExplorerApp {
         if hovered.is_empty() {
             return;
         }
-        let painter = ctx.layer_painter(LayerId::new(Order::Foreground, Id::unique("drop-overlay")));
+        let painter =
+            ctx.layer_painter(LayerId::new(Order::Foreground, Id::unique("drop-overlay")));
         let rect = ctx.content_rect();
         painter.rect_filled(rect, 0, theme::drop_overlay());
         painter.rect_stroke(
@@ -407,7 +425,8 @@ impl ExplorerApp {
                 s.transfer = None;
                 s.selected_code = None;
                 if !same_model {
-                    s.inputs.retain(|e| !matches!(e.source, InputSource::GalleryItem(_)));
+                    s.inputs
+                        .retain(|e| !matches!(e.source, InputSource::GalleryItem(_)));
                 }
                 // Everything analysed before is re-analysed by the new model.
                 s.queue.clear();
@@ -425,7 +444,9 @@ impl ExplorerApp {
                     }
                     s.queue.push_back(key);
                 }
-                if s.selected.is_some_and(|k| !s.inputs.iter().any(|e| e.key == k)) {
+                if s.selected
+                    .is_some_and(|k| !s.inputs.iter().any(|e| e.key == k))
+                {
                     s.selected = s.inputs.last().map(|e| e.key);
                 }
                 self.media.forget_prefix("input:");
@@ -433,7 +454,8 @@ impl ExplorerApp {
             }
             Event::LoadFailed { dir, error } => {
                 s.loading = None;
-                s.notifications.error(format!("Could not open {}", dir.display()), error);
+                s.notifications
+                    .error(format!("Could not open {}", dir.display()), error);
             }
             Event::Analyzed(analysis) => {
                 if s.in_flight == Some(analysis.request_id) {
@@ -463,7 +485,11 @@ impl ExplorerApp {
                     .collect();
                 s.notifications.info(
                     "Embedding Projector export",
-                    format!("{rows} rows → {} in {}", names.join(" + "), dir.display()),
+                    format!(
+                        "{rows} rows written to {} in {}",
+                        names.join(" and "),
+                        dir.display()
+                    ),
                 );
             }
             Event::Failed {
@@ -523,7 +549,10 @@ impl ExplorerApp {
                         .notifications
                         .info("Charts saved", format!("{} in {dir}", names.join(", ")));
                 }
-                Err(e) => self.session.notifications.error("Could not save the charts", e),
+                Err(e) => self
+                    .session
+                    .notifications
+                    .error("Could not save the charts", e),
             },
         }
     }
@@ -565,7 +594,11 @@ impl ExplorerApp {
                 )
             }),
             Command::ChooseExportDir => self.spawn_dialog(ctx, || {
-                UiMsg::ExportDirPicked(rfd::FileDialog::new().set_title("Export folder").pick_folder())
+                UiMsg::ExportDirPicked(
+                    rfd::FileDialog::new()
+                        .set_title("Export folder")
+                        .pick_folder(),
+                )
             }),
             Command::AddInput(source) => self.add_input(source),
             Command::Drawing(source) => {
@@ -621,7 +654,9 @@ impl ExplorerApp {
                 }
             }
             Command::Fit => {
-                let Some((source, target)) = transfer_panel::pick_modalities(&self.session, &self.settings) else {
+                let Some((source, target)) =
+                    transfer_panel::pick_modalities(&self.session, &self.settings)
+                else {
                     return;
                 };
                 self.session.transfer_running = true;
@@ -674,7 +709,9 @@ impl ExplorerApp {
                     let _ = std::thread::Builder::new()
                         .name("transference-export".into())
                         .spawn(move || {
-                            let _ = tx.send(UiMsg::ChartsSaved(export::save_charts(image, rects, ppp, &dir)));
+                            let _ = tx.send(UiMsg::ChartsSaved(export::save_charts(
+                                image, rects, ppp, &dir,
+                            )));
                             repaint.request_repaint();
                         });
                 });
@@ -689,12 +726,19 @@ impl ExplorerApp {
         let templates = self.session.templates();
         self.store_label_set();
         for e in &mut self.session.inputs {
-            let InputStatus::Done(a) = &e.status else { continue };
+            let InputStatus::Done(a) = &e.status else {
+                continue;
+            };
             if labels.is_empty() {
                 e.rescored = Some(Vec::new());
                 continue;
             }
-            if a.zero_shot.is_err() && a.zero_shot.as_ref().err().is_some_and(|r| r.contains("no text tower")) {
+            if a.zero_shot.is_err()
+                && a.zero_shot
+                    .as_ref()
+                    .err()
+                    .is_some_and(|r| r.contains("no text tower"))
+            {
                 continue;
             }
             self.worker.submit(Job::Classify {
@@ -709,7 +753,9 @@ impl ExplorerApp {
 
     /// Remembers edited labels for the loaded model (forgets them when they equal the defaults).
     fn store_label_set(&mut self) {
-        let Some(s) = &self.session.summary else { return };
+        let Some(s) = &self.session.summary else {
+            return;
+        };
         let key = s.dir.display().to_string();
         let defaults = (s.labels.join(", "), s.prompts.join("\n"));
         if self.session.labels_text == defaults.0 && self.session.templates_text == defaults.1 {
@@ -782,12 +828,24 @@ fn input_tab(
         }
         None => {
             section(ui, "Start here", |ui| {
-                ui.label(RichText::new("Drop an image or a WAV file anywhere, type a word, or draw a digit.").size(18.0));
-                muted(ui, "Or click a point on the map to use a gallery item as the query.");
+                ui.label(
+                    RichText::new(
+                        "Drop an image or a WAV file anywhere, type a word, or draw a digit.",
+                    )
+                    .size(18.0),
+                );
+                muted(
+                    ui,
+                    "Or click a point on the map to use a gallery item as the query.",
+                );
             });
         }
     }
-    let done: Vec<&InputEntry> = session.inputs.iter().filter(|e| e.analysis().is_some()).collect();
+    let done: Vec<&InputEntry> = session
+        .inputs
+        .iter()
+        .filter(|e| e.analysis().is_some())
+        .collect();
     if done.len() > 1 {
         ui.add_space(8.0);
         let h = section(ui, "Codes of every input", |ui| {

@@ -7,8 +7,8 @@ use burn::nn::{Linear, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor};
 
 use crate::model::{
-    AudioEncoder, AudioEncoderConfig, BertConfig, EmbeddingSource, ImageEncoder, ImageEncoderConfig,
-    ModelConfig, MultimodalModel, TextEncoderConfig, l2_normalize, masked_mean,
+    AudioEncoder, AudioEncoderConfig, BertConfig, EmbeddingSource, ImageEncoder,
+    ImageEncoderConfig, ModelConfig, MultimodalModel, TextEncoderConfig, l2_normalize, masked_mean,
 };
 use crate::train::config::TrainConfig;
 
@@ -36,7 +36,8 @@ impl Mlp {
 
     /// `[B, d_in]` -> `[B, d_out]`
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.out.forward(self.activation.forward(self.hidden.forward(x)))
+        self.out
+            .forward(self.activation.forward(self.hidden.forward(x)))
     }
 }
 
@@ -121,7 +122,11 @@ impl TrainConfig {
     pub fn init_cmg(&self, model: &ModelConfig, device: &Device) -> CmgModel {
         let (d, s) = (self.d_model, self.specific_dim);
         let audio = model.audio.as_ref().expect("digits model has audio");
-        let bert_hidden = model.text.as_ref().map(|t| t.bert.hidden_size).unwrap_or(384);
+        let bert_hidden = model
+            .text
+            .as_ref()
+            .map(|t| t.bert.hidden_size)
+            .unwrap_or(384);
         let half = |c: &Vec<usize>| c.iter().map(|x| (x / 2).max(4)).collect::<Vec<_>>();
         CmgModel {
             semantic: model.init(device),
@@ -141,9 +146,16 @@ impl TrainConfig {
             .init(device),
             text_specific: LinearConfig::new(bert_hidden, s).init(device),
             image_decoder: Mlp::new(d + s, DECODER_HIDDEN, IMAGE_FEATURES, device),
-            audio_decoder: Mlp::new(d + s, DECODER_HIDDEN * 2, audio.n_mels * audio.n_frames, device),
+            audio_decoder: Mlp::new(
+                d + s,
+                DECODER_HIDDEN * 2,
+                audio.n_mels * audio.n_frames,
+                device,
+            ),
             text_decoder: Mlp::new(d + s, DECODER_HIDDEN, bert_hidden, device),
-            cpc: (0..CPC_PAIRS.len()).map(|_| LinearConfig::new(d, d).init(device)).collect(),
+            cpc: (0..CPC_PAIRS.len())
+                .map(|_| LinearConfig::new(d, d).init(device))
+                .collect(),
             club_image: ClubNet::new(d, s, device),
             club_audio: ClubNet::new(d, s, device),
             club_text: ClubNet::new(d, s, device),
@@ -171,9 +183,24 @@ impl CmgModel {
         text_hidden: Tensor<3>,
         text_mask: Tensor<2>,
     ) -> SemanticOutputs {
-        let image = self.semantic.image.as_ref().expect("image encoder").forward(images);
-        let audio = self.semantic.audio.as_ref().expect("audio encoder").forward(mels);
-        let text = self.semantic.text.as_ref().expect("text encoder").project(text_hidden);
+        let image = self
+            .semantic
+            .image
+            .as_ref()
+            .expect("image encoder")
+            .forward(images);
+        let audio = self
+            .semantic
+            .audio
+            .as_ref()
+            .expect("audio encoder")
+            .forward(mels);
+        let text = self
+            .semantic
+            .text
+            .as_ref()
+            .expect("text encoder")
+            .project(text_hidden);
         let [b, ti, _] = image.dims();
         let ta = audio.dims()[1];
         let device = image.device();

@@ -104,7 +104,7 @@ impl Default for TrainConfig {
             seed: 7,
             steps: 2000,
             batch_size: 40,
-            learning_rate: 4e-4,
+            learning_rate: 1e-3,
             grad_clip_norm: 0.5,
             d_model: 256,
             codebook_size: 400,
@@ -130,8 +130,10 @@ impl TrainConfig {
     /// Reads a TOML config; missing keys take defaults.
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let cfg: TrainConfig = toml::from_str(&text).map_err(|e| Error::InvalidRequest(format!("{}: {e}", path.display())))?;
-        cfg.validate().map_err(|e| Error::InvalidRequest(format!("{}: {e}", path.display())))?;
+        let cfg: TrainConfig = toml::from_str(&text)
+            .map_err(|e| Error::InvalidRequest(format!("{}: {e}", path.display())))?;
+        cfg.validate()
+            .map_err(|e| Error::InvalidRequest(format!("{}: {e}", path.display())))?;
         Ok(cfg)
     }
 

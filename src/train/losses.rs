@@ -1,8 +1,8 @@
 //! Training losses as tensor functions with documented shapes. Each is tested on tiny inputs
 //! against values computed by hand.
 
-use burn::tensor::activation::log_softmax;
 use burn::tensor::Tensor;
+use burn::tensor::activation::log_softmax;
 
 /// Mean squared error over all elements.
 ///
@@ -58,7 +58,12 @@ pub fn info_nce(
 ///
 /// - `predicted`: `[B, D]` (normalised), `steps`: `[B, T, D]` (normalised),
 ///   `targets`: `[B, B]` soft targets -> `[1]` averaged over T
-pub fn cross_cpc(predicted: Tensor<2>, steps: Tensor<3>, targets: Tensor<2>, temperature: f64) -> Tensor<1> {
+pub fn cross_cpc(
+    predicted: Tensor<2>,
+    steps: Tensor<3>,
+    targets: Tensor<2>,
+    temperature: f64,
+) -> Tensor<1> {
     let [b, t, d] = steps.dims();
     // scores[i, j*T + s] = predicted_i . steps_{j,s}
     let scores = predicted
@@ -79,7 +84,11 @@ pub fn cross_cpc(predicted: Tensor<2>, steps: Tensor<3>, targets: Tensor<2>, tem
 pub fn club_upper_bound(mu: Tensor<2>, logvar: Tensor<2>, s: Tensor<2>) -> Tensor<1> {
     let [b, k] = s.dims();
     let inv_var = logvar.neg().exp(); // [B, S]
-    let positive = (mu.clone() - s.clone()).powi_scalar(2).neg().mul(inv_var.clone()).div_scalar(2.0); // [B, S]
+    let positive = (mu.clone() - s.clone())
+        .powi_scalar(2)
+        .neg()
+        .mul(inv_var.clone())
+        .div_scalar(2.0); // [B, S]
     // negative[i] = mean_j -(s_j - mu_i)^2 / (2 var_i)
     let diff = s.reshape([1, b, k]) - mu.reshape([b, 1, k]); // [B, B, S]
     let negative = diff
@@ -131,12 +140,24 @@ mod tests {
     fn info_nce_is_low_for_aligned_and_high_for_swapped_pairs() {
         let a = t2(vec![1.0, 0.0, 0.0, 1.0], [2, 2]);
         let eye = t2(vec![1.0, 0.0, 0.0, 1.0], [2, 2]);
-        let aligned = scalar(info_nce(a.clone(), a.clone(), eye.clone(), eye.clone(), 0.1));
+        let aligned = scalar(info_nce(
+            a.clone(),
+            a.clone(),
+            eye.clone(),
+            eye.clone(),
+            0.1,
+        ));
         // logits = I / 0.1 -> loss = ln(1 + e^-10)
-        assert!((aligned - (1.0 + (-10f32).exp()).ln()).abs() < 1e-5, "{aligned}");
+        assert!(
+            (aligned - (1.0 + (-10f32).exp()).ln()).abs() < 1e-5,
+            "{aligned}"
+        );
         let swapped = t2(vec![0.0, 1.0, 1.0, 0.0], [2, 2]);
         let bad = scalar(info_nce(a, swapped, eye.clone(), eye, 0.1));
-        assert!((bad - (10.0 + (1.0 + (-10f32).exp()).ln())).abs() < 1e-4, "{bad}");
+        assert!(
+            (bad - (10.0 + (1.0 + (-10f32).exp()).ln())).abs() < 1e-4,
+            "{bad}"
+        );
     }
 
     #[test]

@@ -24,10 +24,14 @@ pub struct TrainArgs {
 pub fn ablation_variants() -> Vec<(&'static str, fn(&mut TrainConfig))> {
     vec![
         ("full", |_| {}),
-        ("no multi-modal EMA", |c| c.components.multimodal_ema = false),
+        ("no multi-modal EMA", |c| {
+            c.components.multimodal_ema = false
+        }),
         ("no Cross-CPC", |c| c.components.cross_cpc = false),
         ("no CLUB", |c| c.components.club = false),
-        ("no codebook (continuous)", |c| c.components.codebook = false),
+        ("no codebook (continuous)", |c| {
+            c.components.codebook = false
+        }),
     ]
 }
 
@@ -58,30 +62,87 @@ pub fn train_command(args: TrainArgs, device: DeviceRequest, json_out: bool) -> 
                 eprintln!("ablation `{name}`: {steps} steps");
             }
             let trained = trainer::train(&v, &data, &compute.device, None, false, progress)?;
-            let model = attach_transformer(inference_model(&trained.model), &v.transformer_dir, &export::export_device())?;
-            let dir = work.join("ablations").join(name.replace([' ', '(', ')'], "_"));
-            let report = export::export_bundle(&dir, &v, &data, &model, trained.model_config.clone(), trained.elapsed_secs, &compute.description, &[])?;
-            let row = AblationRow { variant: name.into(), steps, train_secs: trained.elapsed_secs, metrics: report.flat_metrics() };
+            let model = attach_transformer(
+                inference_model(&trained.model),
+                &v.transformer_dir,
+                &export::export_device(),
+            )?;
+            let dir = work
+                .join("ablations")
+                .join(name.replace([' ', '(', ')'], "_"));
+            let report = export::export_bundle(
+                &dir,
+                &v,
+                &data,
+                &model,
+                trained.model_config.clone(),
+                trained.elapsed_secs,
+                &compute.description,
+                &[],
+            )?;
+            let row = AblationRow {
+                variant: name.into(),
+                steps,
+                train_secs: trained.elapsed_secs,
+                metrics: report.flat_metrics(),
+            };
             if !json_out {
-                eprintln!("  {}", serde_json::to_string(&row.metrics).unwrap_or_default());
+                eprintln!(
+                    "  {}",
+                    serde_json::to_string(&row.metrics).unwrap_or_default()
+                );
             }
             ablations.push(row);
         }
         std::fs::create_dir_all(&work).ok();
-        std::fs::write(work.join("ablations.json"), serde_json::to_string_pretty(&ablations).unwrap_or_default())
-            .map_err(|e| Error::Write { path: work.join("ablations.json"), source: e })?;
+        std::fs::write(
+            work.join("ablations.json"),
+            serde_json::to_string_pretty(&ablations).unwrap_or_default(),
+        )
+        .map_err(|e| Error::Write {
+            path: work.join("ablations.json"),
+            source: e,
+        })?;
     } else if let Ok(text) = std::fs::read_to_string(work.join("ablations.json")) {
         ablations = serde_json::from_str::<Vec<AblationRow>>(&text).unwrap_or_default();
     }
     let checkpoints = work.join("checkpoint");
-    let trained = trainer::train(&cfg, &data, &compute.device, Some(&checkpoints), args.resume, progress)?;
-    let model = attach_transformer(inference_model(&trained.model), &cfg.transformer_dir, &export::export_device())?;
-    let report = export::export_bundle(&args.out, &cfg, &data, &model, trained.model_config.clone(), trained.elapsed_secs, &compute.description, &ablations)?;
+    let trained = trainer::train(
+        &cfg,
+        &data,
+        &compute.device,
+        Some(&checkpoints),
+        args.resume,
+        progress,
+    )?;
+    let model = attach_transformer(
+        inference_model(&trained.model),
+        &cfg.transformer_dir,
+        &export::export_device(),
+    )?;
+    let report = export::export_bundle(
+        &args.out,
+        &cfg,
+        &data,
+        &model,
+        trained.model_config.clone(),
+        trained.elapsed_secs,
+        &compute.description,
+        &ablations,
+    )?;
     let last = trained.log.last().cloned().unwrap_or_default();
     if json_out {
-        println!("{}", json!({"bundle": args.out, "train_secs": trained.elapsed_secs, "last_step": last, "eval": report}));
+        println!(
+            "{}",
+            json!({"bundle": args.out, "train_secs": trained.elapsed_secs, "last_step": last, "eval": report})
+        );
     } else {
-        println!("trained {} steps in {:.1} min on {}", cfg.steps, trained.elapsed_secs / 60.0, compute.description);
+        println!(
+            "trained {} steps in {:.1} min on {}",
+            cfg.steps,
+            trained.elapsed_secs / 60.0,
+            compute.description
+        );
         crate::train::eval::print_report(&report);
     }
     Ok(())

@@ -16,9 +16,12 @@ use serde::{Deserialize, Serialize};
 use crate::bundle::weights::{self, HuggingFaceBert, Naming, WeightFile};
 use crate::error::{Error, Result};
 use crate::index::stats::perplexity;
-use crate::model::{float_to_vec, int_to_vec, int_tensor_from_vec, l2_normalize, masked_mean, tensor_from_vec, BertConfig, ModelConfig};
+use crate::model::{
+    BertConfig, ModelConfig, float_to_vec, int_tensor_from_vec, int_to_vec, l2_normalize,
+    masked_mean, tensor_from_vec,
+};
 use crate::preprocess::text::TextTokenizer;
-use crate::train::cmg::{pooled_embedding, CmgModel, CPC_PAIRS};
+use crate::train::cmg::{CPC_PAIRS, CmgModel, pooled_embedding};
 use crate::train::config::TrainConfig;
 use crate::train::data::{DigitsData, LabeledSet};
 use crate::train::ema::{EmaCodebook, EmaSettings, ModalityBatch};
@@ -44,7 +47,14 @@ pub fn precompute_prompts(
     let device = Device::flex();
     let bert_cfg = BertConfig::minilm_l6();
     let file = WeightFile::read(&transformer_dir.join("model.safetensors"), &HuggingFaceBert)?;
-    let bert = weights::load_into(bert_cfg.init(&device), &file, &HuggingFaceBert, "", true, &device)?;
+    let bert = weights::load_into(
+        bert_cfg.init(&device),
+        &file,
+        &HuggingFaceBert,
+        "",
+        true,
+        &device,
+    )?;
     let tokenizer = TextTokenizer::from_file(&transformer_dir.join("tokenizer.json"), max_tokens)?;
     let h = bert_cfg.hidden_size;
     let mut out = Vec::new();
@@ -83,12 +93,19 @@ pub struct TrainingSet {
 
 impl TrainingSet {
     /// Builds the set from prepared data (and synthetic speech if enabled).
-    pub fn new(data: &DigitsData, prompts: Vec<PromptStates>, hidden_size: usize, use_synth: bool) -> Result<Self> {
+    pub fn new(
+        data: &DigitsData,
+        prompts: Vec<PromptStates>,
+        hidden_size: usize,
+        use_synth: bool,
+    ) -> Result<Self> {
         let mut audio = data.audio_train.clone();
         if use_synth && !data.audio_synth.is_empty() {
             audio.features.extend_from_slice(&data.audio_synth.features);
             audio.labels.extend_from_slice(&data.audio_synth.labels);
-            audio.groups.extend(data.audio_synth.groups.iter().map(|g| g + 1000));
+            audio
+                .groups
+                .extend(data.audio_synth.groups.iter().map(|g| g + 1000));
         }
         let group = |labels: &[u8]| {
             let mut v = vec![Vec::new(); 10];
@@ -100,10 +117,16 @@ impl TrainingSet {
             v
         };
         let prompt_labels: Vec<u8> = prompts.iter().map(|p| p.class as u8).collect();
-        let by_class = [group(&data.image_train.labels), group(&audio.labels), group(&prompt_labels)];
+        let by_class = [
+            group(&data.image_train.labels),
+            group(&audio.labels),
+            group(&prompt_labels),
+        ];
         for (m, name) in ["image", "audio", "text"].iter().enumerate() {
             if let Some(c) = (0..10).find(|&c| by_class[m][c].is_empty()) {
-                return Err(Error::InvalidRequest(format!("training data has no {name} item of class {c}")));
+                return Err(Error::InvalidRequest(format!(
+                    "training data has no {name} item of class {c}"
+                )));
             }
         }
         Ok(TrainingSet {
@@ -143,7 +166,13 @@ const MAX_SHIFT_FRAMES: i32 = 6;
 const MAX_GAIN_LOG: f32 = 1.0;
 
 /// Samples a paired batch: B classes, and for each an image, a clip and a prompt of it.
-pub fn sample_batch(set: &TrainingSet, batch: usize, rng: &mut impl Rng, n_mels: usize, n_frames: usize) -> HostBatch {
+pub fn sample_batch(
+    set: &TrainingSet,
+    batch: usize,
+    rng: &mut impl Rng,
+    n_mels: usize,
+    n_frames: usize,
+) -> HostBatch {
     let labels: Vec<usize> = (0..batch).map(|_| rng.random_range(0..10)).collect();
     let mut images = Vec::with_capacity(batch * 784);
     let mut mels = Vec::with_capacity(batch * n_mels * n_frames);
@@ -155,15 +184,29 @@ pub fn sample_batch(set: &TrainingSet, batch: usize, rng: &mut impl Rng, n_mels:
     let h = set.hidden_size;
     let mut text_hidden = vec![0f32; batch * text_len * h];
     let mut text_mask = vec![0f32; batch * text_len];
-    let floor = (set.audio.features.iter().copied().fold(f32::INFINITY, f32::min) - set.mel_mean) / set.mel_std;
+    let floor = (set
+        .audio
+        .features
+        .iter()
+        .copied()
+        .fold(f32::INFINITY, f32::min)
+        - set.mel_mean)
+        / set.mel_std;
     for (b, &c) in labels.iter().enumerate() {
         let ii = set.by_class[0][c][rng.random_range(0..set.by_class[0][c].len())];
         let img = set.images.item(ii);
-        let (dx, dy) = (rng.random_range(-MAX_SHIFT_PX..=MAX_SHIFT_PX), rng.random_range(-MAX_SHIFT_PX..=MAX_SHIFT_PX));
+        let (dx, dy) = (
+            rng.random_range(-MAX_SHIFT_PX..=MAX_SHIFT_PX),
+            rng.random_range(-MAX_SHIFT_PX..=MAX_SHIFT_PX),
+        );
         for y in 0..28i32 {
             for x in 0..28i32 {
                 let (sx, sy) = (x - dx, y - dy);
-                let v = if (0..28).contains(&sx) && (0..28).contains(&sy) { img[(sy * 28 + sx) as usize] } else { 0.0 };
+                let v = if (0..28).contains(&sx) && (0..28).contains(&sy) {
+                    img[(sy * 28 + sx) as usize]
+                } else {
+                    0.0
+                };
                 images.push((v - IMAGE_MEAN) / IMAGE_STD);
             }
         }
@@ -189,7 +232,14 @@ pub fn sample_batch(set: &TrainingSet, batch: usize, rng: &mut impl Rng, n_mels:
             text_mask[b * text_len + t] = 1.0;
         }
     }
-    HostBatch { labels, images, mels, text_hidden, text_mask, text_len }
+    HostBatch {
+        labels,
+        images,
+        mels,
+        text_hidden,
+        text_mask,
+        text_len,
+    }
 }
 
 /// Loss values of one step, for the progress bar and the log.
@@ -271,7 +321,8 @@ pub fn train(
     let mut start_step = 0;
     let mut elapsed_before = 0.0;
     if resume {
-        let dir = checkpoint_dir.ok_or_else(|| Error::InvalidRequest("--resume needs a checkpoint folder".into()))?;
+        let dir = checkpoint_dir
+            .ok_or_else(|| Error::InvalidRequest("--resume needs a checkpoint folder".into()))?;
         let state_path = dir.join("state.json");
         let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
         let state: CheckpointState = serde_json::from_str(&text)
@@ -282,6 +333,46 @@ pub fn train(
         start_step = state.step;
         elapsed_before = state.elapsed_secs;
     }
+    if !resume && cfg.components.codebook {
+        // Data-dependent initialisation: codes start on encoder outputs of a first batch of
+        // every modality (plus a little noise), so no code starts dead far from the data.
+        let mut rng = step_rng(cfg.seed, usize::MAX);
+        let hb = sample_batch(&set, cfg.batch_size, &mut rng, n_mels, n_frames);
+        let b = cfg.batch_size;
+        let inner = device.clone();
+        let probe = model.clone().valid();
+        let out = probe.semantic_forward(
+            tensor_from_vec(hb.images, [b, 1, 28, 28], &inner),
+            tensor_from_vec(hb.mels, [b, n_mels, n_frames], &inner),
+            tensor_from_vec(hb.text_hidden, [b, hb.text_len, hidden], &inner),
+            tensor_from_vec(hb.text_mask.clone(), [b, hb.text_len], &inner),
+        );
+        let mut pool: Vec<Vec<f32>> = Vec::new();
+        for m in 0..3 {
+            let v = float_to_vec(out.continuous[m].clone());
+            let mask = float_to_vec(out.masks[m].clone());
+            for (row, mv) in v.chunks_exact(cfg.d_model).zip(&mask) {
+                if *mv > 0.5 {
+                    pool.push(row.to_vec());
+                }
+            }
+        }
+        let mut init = Vec::with_capacity(cfg.codebook_size * cfg.d_model);
+        for _ in 0..cfg.codebook_size {
+            let row = &pool[rng.random_range(0..pool.len())];
+            let scale = row.iter().map(|x| x.abs()).sum::<f32>() / cfg.d_model as f32 * 0.05 + 1e-4;
+            init.extend(
+                row.iter()
+                    .map(|x| x + rng.random_range(-1.0f32..1.0) * scale),
+            );
+        }
+        ema = EmaCodebook::new(init.clone(), cfg.codebook_size, cfg.d_model);
+        let id = model.semantic.codebook.vectors.id;
+        model.semantic.codebook.vectors = Param::initialized(
+            id,
+            tensor_from_vec(init, [cfg.codebook_size, cfg.d_model], &ad).set_require_grad(false),
+        );
+    }
     let mut optim = AdamConfig::new()
         .with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.grad_clip_norm)))
         .init();
@@ -291,10 +382,16 @@ pub fn train(
         dead_after_steps: cfg.dead_code_steps,
         own_weight: 0.5,
     };
-    let bar = if progress { ProgressBar::new(cfg.steps as u64) } else { ProgressBar::hidden() };
+    let bar = if progress {
+        ProgressBar::new(cfg.steps as u64)
+    } else {
+        ProgressBar::hidden()
+    };
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_position(start_step as u64);
     let t0 = Instant::now();
@@ -312,9 +409,17 @@ pub fn train(
         let text_mask = tensor_from_vec(hb.text_mask.clone(), [b, hb.text_len], &ad);
         let targets = tensor_from_vec(losses::soft_targets(&hb.labels, &hb.labels), [b, b], &ad);
 
-        let sem = model.semantic_forward(images.clone(), mels.clone(), text_hidden.clone(), text_mask.clone());
+        let sem = model.semantic_forward(
+            images.clone(),
+            mels.clone(),
+            text_hidden.clone(),
+            text_mask.clone(),
+        );
         let mut total = Tensor::<1>::zeros([1], &ad);
-        let mut entry = StepLog { step: step + 1, ..Default::default() };
+        let mut entry = StepLog {
+            step: step + 1,
+            ..Default::default()
+        };
         let mut embeddings = Vec::new();
         let mut contexts = Vec::new();
         let mut quantized_for_decoder = Vec::new();
@@ -354,8 +459,16 @@ pub fn train(
             quantized_for_decoder.push(masked_mean(q_st, mask));
         }
         if c.text_contrastive {
-            let l = losses::info_nce(embeddings[0].clone(), embeddings[2].clone(), targets.clone(), targets.clone(), temp)
-                + losses::info_nce(embeddings[1].clone(), embeddings[2].clone(), targets.clone(), targets.clone(), temp);
+            // On the pooled continuous vectors (a direct gradient) and on the pooled code
+            // vectors that the bundle's embedding is made of (through the straight-through path).
+            let mut l = Tensor::<1>::zeros([1], &ad);
+            let continuous: Vec<Tensor<2>> = contexts.iter().map(|x| l2_normalize(x.clone())).collect();
+            for set in [&continuous, &embeddings] {
+                for m in 0..2 {
+                    l = l + losses::info_nce(set[m].clone(), set[2].clone(), targets.clone(), targets.clone(), temp);
+                }
+            }
+            let l = l.div_scalar(2.0);
             entry.text_contrastive = float_to_vec(l.clone())[0];
             total = total + l.mul_scalar(w.text_contrastive as f64);
         }
@@ -378,17 +491,22 @@ pub fn train(
         let text_pooled_hidden = masked_mean(text_hidden.clone(), text_mask.clone());
         let need_specific = c.club || c.reconstruction;
         if need_specific {
-            let specific = model.specific_forward(images.clone(), mels.clone(), text_pooled_hidden.clone());
+            let specific =
+                model.specific_forward(images.clone(), mels.clone(), text_pooled_hidden.clone());
             if c.club {
                 let mut mi = Tensor::<1>::zeros([1], &ad);
                 let mut fit = Tensor::<1>::zeros([1], &ad);
                 for m in 0..3 {
+                    // Unit-length features keep the Gaussian bound on a fixed scale: without
+                    // it the encoders can "lower" the estimate just by growing the vectors.
+                    let sem_n = l2_normalize(contexts[m].clone());
+                    let spec_n = l2_normalize(specific[m].clone());
                     let net = model.club(m);
-                    let (mu_d, lv_d) = net.forward(contexts[m].clone().detach());
-                    fit = fit + losses::club_log_likelihood_loss(mu_d, lv_d, specific[m].clone().detach());
+                    let (mu_d, lv_d) = net.forward(sem_n.clone().detach());
+                    fit = fit + losses::club_log_likelihood_loss(mu_d, lv_d, spec_n.clone().detach());
                     let frozen = net.clone().no_grad();
-                    let (mu, lv) = frozen.forward(contexts[m].clone());
-                    mi = mi + losses::club_upper_bound(mu, lv, specific[m].clone());
+                    let (mu, lv) = frozen.forward(sem_n);
+                    mi = mi + losses::club_upper_bound(mu, lv, spec_n);
                 }
                 entry.club = float_to_vec(mi.clone())[0] / 3.0;
                 total = total + mi.mul_scalar(w.club as f64 / 3.0) + fit.div_scalar(3.0);
@@ -401,8 +519,12 @@ pub fn train(
                 ];
                 let mut rec = Tensor::<1>::zeros([1], &ad);
                 for m in 0..3 {
-                    let input = Tensor::cat(vec![quantized_for_decoder[m].clone(), specific[m].clone()], 1);
-                    rec = rec + losses::mse(model.decoder(m).forward(input), targets_rec[m].clone());
+                    let input = Tensor::cat(
+                        vec![quantized_for_decoder[m].clone(), specific[m].clone()],
+                        1,
+                    );
+                    rec =
+                        rec + losses::mse(model.decoder(m).forward(input), targets_rec[m].clone());
                 }
                 entry.reconstruction = float_to_vec(rec.clone())[0] / 3.0;
                 total = total + rec.mul_scalar(w.reconstruction as f64 / 3.0);
@@ -410,7 +532,11 @@ pub fn train(
         }
         entry.total = float_to_vec(total.clone())[0];
         if !entry.total.is_finite() {
-            return Err(Error::Internal(format!("loss became {} at step {}", entry.total, step + 1)));
+            return Err(Error::Internal(format!(
+                "loss became {} at step {}",
+                entry.total,
+                step + 1
+            )));
         }
         let grads = GradientsParams::from_grads(total.backward(), &model);
         model = optim.step(cfg.learning_rate, model, grads);
@@ -425,8 +551,10 @@ pub fn train(
                 .collect();
             ema.update(&batches, b, c.multimodal_ema, ema_settings, &mut rng);
             let id = model.semantic.codebook.vectors.id;
-            let vectors = tensor_from_vec(ema.vectors.clone(), [cfg.codebook_size, cfg.d_model], &ad);
-            model.semantic.codebook.vectors = Param::initialized(id, vectors.set_require_grad(false));
+            let vectors =
+                tensor_from_vec(ema.vectors.clone(), [cfg.codebook_size, cfg.d_model], &ad);
+            model.semantic.codebook.vectors =
+                Param::initialized(id, vectors.set_require_grad(false));
             let mut all: Vec<u32> = host_codes.iter().flatten().copied().collect();
             all.sort_unstable();
             all.dedup();
@@ -435,8 +563,15 @@ pub fn train(
         }
         bar.set_message(format!(
             "loss {:.3} rec {:.3} cpc {:.3} txt {:.3} club {:.3} ppl {:.0}/{:.0}/{:.0} active {}",
-            entry.total, entry.reconstruction, entry.cross_cpc, entry.text_contrastive, entry.club,
-            entry.perplexity[0], entry.perplexity[1], entry.perplexity[2], entry.active_codes
+            entry.total,
+            entry.reconstruction,
+            entry.cross_cpc,
+            entry.text_contrastive,
+            entry.club,
+            entry.perplexity[0],
+            entry.perplexity[1],
+            entry.perplexity[2],
+            entry.active_codes
         ));
         bar.inc(1);
         let done = step + 1;
@@ -448,12 +583,16 @@ pub fn train(
             && cfg.checkpoint_every > 0
             && (done % cfg.checkpoint_every == 0 || done == cfg.steps)
         {
-            save_checkpoint(dir, &model, &CheckpointState {
-                step: done,
-                config: cfg.clone(),
-                ema: ema.clone(),
-                elapsed_secs: elapsed_before + t0.elapsed().as_secs_f64(),
-            })?;
+            save_checkpoint(
+                dir,
+                &model,
+                &CheckpointState {
+                    step: done,
+                    config: cfg.clone(),
+                    ema: ema.clone(),
+                    elapsed_secs: elapsed_before + t0.elapsed().as_secs_f64(),
+                },
+            )?;
         }
     }
     bar.finish_and_clear();
@@ -470,21 +609,35 @@ pub fn train(
 pub fn save_checkpoint(dir: &Path, model: &CmgModel, state: &CheckpointState) -> Result<()> {
     let tmp = PathBuf::from(format!("{}.tmp", dir.display()));
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::Write { path: tmp.clone(), source: e })?;
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::Write {
+        path: tmp.clone(),
+        source: e,
+    })?;
     let tensors = weights::collect(model, &|p| !p.starts_with("semantic.text.bert"));
     let bytes = weights::to_safetensors_bytes(&tensors, None)?;
     let write = |name: &str, bytes: &[u8]| {
-        std::fs::write(tmp.join(name), bytes).map_err(|e| Error::Write { path: tmp.join(name), source: e })
+        std::fs::write(tmp.join(name), bytes).map_err(|e| Error::Write {
+            path: tmp.join(name),
+            source: e,
+        })
     };
     write("cmg.safetensors", &bytes)?;
     write(
         "state.json",
-        serde_json::to_string(state).map_err(|e| Error::Internal(e.to_string()))?.as_bytes(),
+        serde_json::to_string(state)
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .as_bytes(),
     )?;
     if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| Error::Write { path: dir.to_path_buf(), source: e })?;
+        std::fs::remove_dir_all(dir).map_err(|e| Error::Write {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
     }
-    std::fs::rename(&tmp, dir).map_err(|e| Error::Write { path: dir.to_path_buf(), source: e })
+    std::fs::rename(&tmp, dir).map_err(|e| Error::Write {
+        path: dir.to_path_buf(),
+        source: e,
+    })
 }
 
 /// The inference model (semantic encoders + codebook) moved off the autodiff device.
@@ -499,5 +652,12 @@ pub fn attach_transformer(
     device: &Device,
 ) -> Result<crate::model::MultimodalModel> {
     let file = WeightFile::read(&transformer_dir.join("model.safetensors"), &HuggingFaceBert)?;
-    weights::load_into(model, &file, &HuggingFaceBert, crate::bundle::TRANSFORMER_SCOPE, true, device)
+    weights::load_into(
+        model,
+        &file,
+        &HuggingFaceBert,
+        crate::bundle::TRANSFORMER_SCOPE,
+        true,
+        device,
+    )
 }

@@ -52,9 +52,8 @@ impl Canvas {
         let mut event = CanvasEvent::None;
         let (bg, ink) = theme::canvas_colors(*white_on_black);
         let (response, painter) = ui.allocate_painter(Vec2::splat(side), Sense::drag());
-        response.widget_info(|| {
-            egui::WidgetInfo::labeled(egui::Role::Canvas, true, "Drawing canvas")
-        });
+        response
+            .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, "Drawing canvas"));
         let rect = response.rect;
         let to_norm = |p: Pos2| {
             Pos2::new(
@@ -105,10 +104,16 @@ impl Canvas {
                 self.clear();
                 event = CanvasEvent::Cleared;
             }
-            let label = if *white_on_black { "White on black" } else { "Black on white" };
+            let label = if *white_on_black {
+                "White on black"
+            } else {
+                "Black on white"
+            };
             if ui
                 .button(label)
-                .on_hover_text("Switch the canvas colours (the model always reads white ink on black)")
+                .on_hover_text(
+                    "Switch the canvas colours (the model always reads white ink on black)",
+                )
                 .clicked()
             {
                 *white_on_black = !*white_on_black;
@@ -124,10 +129,7 @@ impl Canvas {
         let s = side as f32;
         let r = PEN_RADIUS * s;
         let mut stamp = |a: Pos2, b: Pos2| {
-            let (a, b) = (
-                Pos2::new(a.x * s, a.y * s),
-                Pos2::new(b.x * s, b.y * s),
-            );
+            let (a, b) = (Pos2::new(a.x * s, a.y * s), Pos2::new(b.x * s, b.y * s));
             let x0 = (a.x.min(b.x) - r - 1.0).floor().max(0.0) as usize;
             let x1 = ((a.x.max(b.x) + r + 1.0).ceil() as usize).min(n);
             let y0 = (a.y.min(b.y) - r - 1.0).floor().max(0.0) as usize;
@@ -189,6 +191,9 @@ mod tests {
         assert_eq!(v[14 * 28 + 14], 1.0);
         assert_eq!(v[14 * 28 + 2], 0.0);
         assert_eq!(v[2 * 28 + 14], 0.0);
-        assert!(matches!(c.to_input(), Some(InputSource::Drawing { width: 112, .. })));
+        assert!(matches!(
+            c.to_input(),
+            Some(InputSource::Drawing { width: 112, .. })
+        ));
     }
 }

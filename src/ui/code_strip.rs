@@ -88,7 +88,11 @@ pub fn layout_cells(
             }
         }
     }
-    let caption_h = if cells.iter().any(|c| c.caption.is_some()) { 18.0 } else { 0.0 };
+    let caption_h = if cells.iter().any(|c| c.caption.is_some()) {
+        18.0
+    } else {
+        0.0
+    };
     let size = cells.iter().fold(Vec2::ZERO, |s, c| {
         Vec2::new(s.x.max(c.rect.max.x), s.y.max(c.rect.max.y + caption_h))
     });
@@ -109,6 +113,8 @@ pub fn show_strip(
     let max_width = ui.available_width().max(cell);
     let (cells, size) = layout_cells(ui, analysis, cell, max_width, captions);
     let (rect, response) = ui.allocate_exact_size(size.max(Vec2::splat(cell)), Sense::click());
+    response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, strip_label(&cells)));
     let painter = ui.painter_at(rect.expand(3.0));
     let hover = response.hover_pos();
     let mut hovered: Option<&Cell> = None;
@@ -137,11 +143,29 @@ pub fn show_strip(
             code_tooltip(ui, session, code);
         });
         if response.clicked() {
-            let next = if session.selected_code == Some(code) { None } else { Some(code) };
+            let next = if session.selected_code == Some(code) {
+                None
+            } else {
+                Some(code)
+            };
             commands.push(Command::SelectCode(next));
         }
     }
     (hovered_code, rect)
+}
+
+/// Accessible description of a strip: the codes in order, with their tokens for text.
+pub fn strip_label(cells: &[Cell]) -> String {
+    if cells.iter().any(|c| c.caption.is_some()) {
+        let parts: Vec<String> = cells
+            .iter()
+            .map(|c| format!("{}={}", c.caption.as_deref().unwrap_or(""), c.code))
+            .collect();
+        format!("tokens and codes: {}", parts.join(" "))
+    } else {
+        let parts: Vec<String> = cells.iter().map(|c| c.code.to_string()).collect();
+        format!("code strip: {}", parts.join(" "))
+    }
 }
 
 /// Paints one code cell, dimmed or outlined according to the selection.
@@ -154,7 +178,12 @@ pub fn paint_cell(painter: &egui::Painter, rect: Rect, code: u32, session: &Sess
     painter.rect_filled(rect.shrink(1.0), 4, fill);
     let focused = session.selected_code == Some(code) || session.hovered_code == Some(code);
     if focused {
-        painter.rect_stroke(rect.shrink(1.0), 4, Stroke::new(2.5, theme::highlight()), StrokeKind::Inside);
+        painter.rect_stroke(
+            rect.shrink(1.0),
+            4,
+            Stroke::new(2.5, theme::highlight()),
+            StrokeKind::Inside,
+        );
     }
     if label && rect.width() >= 22.0 {
         let size = if code >= 100 { 12.0 } else { 14.0 };
@@ -179,20 +208,22 @@ pub fn code_tooltip(ui: &mut Ui, session: &Session, code: u32) {
         return;
     };
     if let Some(stats) = &summary.stats {
-        egui::Grid::new(("code-usage", code)).num_columns(3).show(ui, |ui| {
-            for u in &stats.per_modality {
-                let n = u.counts.get(code as usize).copied().unwrap_or(0);
-                modality_chip(ui, u.modality);
-                ui.label(format!("{n} positions"));
-                let share = if u.positions > 0 {
-                    100.0 * n as f64 / u.positions as f64
-                } else {
-                    0.0
-                };
-                muted(ui, format!("{share:.1} % of {}", u.modality));
-                ui.end_row();
-            }
-        });
+        egui::Grid::new(("code-usage", code))
+            .num_columns(3)
+            .show(ui, |ui| {
+                for u in &stats.per_modality {
+                    let n = u.counts.get(code as usize).copied().unwrap_or(0);
+                    modality_chip(ui, u.modality);
+                    ui.label(format!("{n} positions"));
+                    let share = if u.positions > 0 {
+                        100.0 * n as f64 / u.positions as f64
+                    } else {
+                        0.0
+                    };
+                    muted(ui, format!("{share:.1} % of {}", u.modality));
+                    ui.end_row();
+                }
+            });
     }
     let users = session.derived.code_users.get(code as usize);
     match users {

@@ -51,7 +51,11 @@ pub fn crop(image: &ColorImage, rect: Rect, pixels_per_point: f32) -> Option<ima
     for y in y0..y1 {
         for x in x0..x1 {
             let c = image.pixels[y * w + x];
-            out.put_pixel((x - x0) as u32, (y - y0) as u32, image::Rgba(c.to_srgba_unmultiplied()));
+            out.put_pixel(
+                (x - x0) as u32,
+                (y - y0) as u32,
+                image::Rgba(c.to_srgba_unmultiplied()),
+            );
         }
     }
     Some(out)
@@ -83,7 +87,8 @@ pub fn save_charts(
             continue;
         };
         let path = dir.join(name);
-        img.save(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        img.save(&path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         written.push(path);
     }
     Ok(written)
@@ -99,6 +104,13 @@ mod tests {
         let r = Rect::from_min_max(egui::pos2(2.0, 2.0), egui::pos2(50.0, 3.0));
         let c = crop(&img, r, 2.0).unwrap();
         assert_eq!((c.width(), c.height()), (6, 2));
-        assert!(crop(&img, Rect::from_min_max(egui::pos2(20.0, 20.0), egui::pos2(30.0, 30.0)), 1.0).is_none());
+        assert!(
+            crop(
+                &img,
+                Rect::from_min_max(egui::pos2(20.0, 20.0), egui::pos2(30.0, 30.0)),
+                1.0
+            )
+            .is_none()
+        );
     }
 }

@@ -7,7 +7,9 @@ use crate::engine::{Analysis, InputSource, InputView};
 use crate::modality::Modality;
 use crate::ui::media::{self, MediaCache};
 use crate::ui::state::{InputEntry, InputStatus, Session};
-use crate::ui::{Command, code_strip, format_ms, modality_chip, muted, theme};
+use crate::ui::{
+    Command, Icon, code_strip, format_ms, icon, modality_chip, muted, play_button, theme,
+};
 
 /// Side of the image views (points).
 const IMAGE_SIDE: f32 = 168.0;
@@ -36,20 +38,18 @@ pub fn show(
             modality_chip(ui, m);
         }
         ui.label(RichText::new(&entry.name).heading().strong());
-        if let Some(a) = entry.analysis() {
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                muted(
-                    ui,
-                    format!(
-                        "preprocess {} · encode {} · total {}",
-                        format_ms(a.input.preprocess_ms),
-                        format_ms(a.input.encode_ms),
-                        format_ms(a.total_ms)
-                    ),
-                );
-            });
-        }
     });
+    if let Some(a) = entry.analysis() {
+        muted(
+            ui,
+            format!(
+                "preprocess {} · encode {} · total with search {}",
+                format_ms(a.input.preprocess_ms),
+                format_ms(a.input.encode_ms),
+                format_ms(a.total_ms)
+            ),
+        );
+    }
     let analysis = match &entry.status {
         InputStatus::Queued | InputStatus::Running => {
             ui.horizontal(|ui| {
@@ -59,7 +59,10 @@ pub fn show(
             return out;
         }
         InputStatus::Failed(reason) => {
-            ui.label(RichText::new(format!("Could not analyse this input: {reason}")).color(theme::error()));
+            ui.label(
+                RichText::new(format!("Could not analyse this input: {reason}"))
+                    .color(theme::error()),
+            );
             return out;
         }
         InputStatus::Done(a) => a,
@@ -79,7 +82,8 @@ pub fn show(
                 if let Some(path) = original_of(session, entry) {
                     ui.vertical(|ui| {
                         muted(ui, format!("original {original_width}×{original_height}"));
-                        let (rect, _) = ui.allocate_exact_size(Vec2::splat(IMAGE_SIDE), Sense::hover());
+                        let (rect, _) =
+                            ui.allocate_exact_size(Vec2::splat(IMAGE_SIDE), Sense::hover());
                         ui.painter().rect_filled(rect, 4, theme::extreme_bg());
                         match media.file_image(&path, 256) {
                             Some(tex) => {
@@ -107,7 +111,8 @@ pub fn show(
                 ui.vertical(|ui| {
                     ui.label(RichText::new(format!("codes: {n} positions")).strong());
                     let cell = (IMAGE_SIDE / grid[1].max(1) as f32).clamp(18.0, 46.0);
-                    let (h, r) = code_strip::show_strip(ui, session, analysis, cell, true, false, commands);
+                    let (h, r) =
+                        code_strip::show_strip(ui, session, analysis, cell, true, false, commands);
                     out.hovered_code = h;
                     out.strip_rect = Some(r);
                     muted(ui, format!("{}×{} feature map", grid[0], grid[1]));
@@ -128,37 +133,32 @@ pub fn show(
                 muted(
                     ui,
                     format!(
-                        "original {original_duration_secs:.2} s at {original_sample_rate_hz} Hz → \
-                         {trimmed_duration_secs:.2} s at {sample_rate_hz} Hz, {n_mels} mels × {n_frames} frames"
+                        "original {original_duration_secs:.2} s at {original_sample_rate_hz} Hz; \
+                         the model hears {trimmed_duration_secs:.2} s at {sample_rate_hz} Hz, \
+                         {n_mels} mels × {n_frames} frames"
                     ),
                 );
             });
             ui.horizontal(|ui| {
                 let (available, hint) = play_hint;
                 if let Some(path) = original_of(session, entry)
-                    && ui
-                        .add_enabled(available, egui::Button::new("▶ Play original"))
-                        .on_hover_text(hint)
-                        .on_disabled_hover_text(hint)
-                        .clicked()
+                    && play_button(ui, available, "Play original", hint).clicked()
                 {
                     commands.push(Command::PlayFile(path));
                 }
-                if ui
-                    .add_enabled(available, egui::Button::new("▶ Play as the model hears it"))
-                    .on_hover_text(hint)
-                    .on_disabled_hover_text(hint)
-                    .clicked()
-                {
+                if play_button(ui, available, "Play as the model hears it", hint).clicked() {
                     commands.push(Command::PlayInput(entry.key));
                 }
             });
             let width = ui.available_width();
             waveform(ui, samples, Vec2::new(width, 64.0));
             let key = format!("input:{}:{}:mel", entry.key, entry.request_id);
-            let tex = media.generated(ui.ctx(), &key, || media::spectrogram_image(mel, *n_mels, *n_frames));
+            let tex = media.generated(ui.ctx(), &key, || {
+                media::spectrogram_image(mel, *n_mels, *n_frames)
+            });
             let (rect, _) = ui.allocate_exact_size(Vec2::new(width, 96.0), Sense::hover());
-            ui.painter().image(tex.id(), rect, unit_uv(), theme::white());
+            ui.painter()
+                .image(tex.id(), rect, unit_uv(), theme::white());
             ui.painter().text(
                 rect.left_top() + Vec2::new(4.0, 2.0),
                 egui::Align2::LEFT_TOP,
@@ -173,7 +173,10 @@ pub fn show(
             let (h, r) = code_strip::show_strip(ui, session, analysis, cell, true, false, commands);
             out.hovered_code = h;
             out.strip_rect = Some(r);
-            muted(ui, "time →");
+            ui.horizontal(|ui| {
+                muted(ui, "time");
+                icon(ui, Icon::Arrow, 18.0, theme::muted_text());
+            });
         }
         InputView::Text {
             tokens, truncated, ..
@@ -181,7 +184,9 @@ pub fn show(
             ui.horizontal_wrapped(|ui| {
                 ui.label(RichText::new(format!("tokens: {}", tokens.len())).strong());
                 if *truncated {
-                    ui.label(RichText::new("(truncated to the model's limit)").color(theme::warning()));
+                    ui.label(
+                        RichText::new("(truncated to the model's limit)").color(theme::warning()),
+                    );
                 }
             });
             ui.label(RichText::new(format!("codes: {n} positions")).strong());
@@ -231,21 +236,35 @@ fn paint_grid_overlay(ui: &Ui, session: &Session, rect: Rect, grid: [usize; 2], 
     let line = Stroke::new(1.0, theme::grid_overlay());
     for c in 1..cols {
         let x = rect.left() + c as f32 * cw;
-        painter.line_segment([Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())], line);
+        painter.line_segment(
+            [Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())],
+            line,
+        );
     }
     for r in 1..rows {
         let y = rect.top() + r as f32 * ch;
-        painter.line_segment([Pos2::new(rect.left(), y), Pos2::new(rect.right(), y)], line);
+        painter.line_segment(
+            [Pos2::new(rect.left(), y), Pos2::new(rect.right(), y)],
+            line,
+        );
     }
     let focus = session.hovered_code.or(session.selected_code);
     if let Some(code) = focus {
         for (i, &c) in codes.iter().enumerate() {
             if c == code {
                 let cell = Rect::from_min_size(
-                    Pos2::new(rect.left() + (i % cols) as f32 * cw, rect.top() + (i / cols) as f32 * ch),
+                    Pos2::new(
+                        rect.left() + (i % cols) as f32 * cw,
+                        rect.top() + (i / cols) as f32 * ch,
+                    ),
                     Vec2::new(cw, ch),
                 );
-                painter.rect_stroke(cell, 2, Stroke::new(2.5, theme::highlight()), StrokeKind::Inside);
+                painter.rect_stroke(
+                    cell,
+                    2,
+                    Stroke::new(2.5, theme::highlight()),
+                    StrokeKind::Inside,
+                );
             }
         }
     }
@@ -264,7 +283,10 @@ pub fn waveform(ui: &mut Ui, samples: &[f32], size: Vec2) {
     for (i, (lo, hi)) in env.iter().enumerate() {
         let x = rect.left() + i as f32 + 0.5;
         painter.line_segment(
-            [Pos2::new(x, mid - hi / peak * half), Pos2::new(x, mid - lo / peak * half + 0.5)],
+            [
+                Pos2::new(x, mid - hi / peak * half),
+                Pos2::new(x, mid - lo / peak * half + 0.5),
+            ],
             stroke,
         );
     }
@@ -284,7 +306,8 @@ pub fn compact_row(
         ui.vertical(|ui| {
             ui.set_width(150.0);
             let m = analysis.input.modality;
-            let text = RichText::new(code_strip::short(&entry.name, 18)).color(theme::modality_color(m));
+            let text =
+                RichText::new(code_strip::short(&entry.name, 18)).color(theme::modality_color(m));
             if ui.selectable_label(selected, text).clicked() {
                 commands.push(Command::SelectInput(entry.key));
             }
@@ -305,7 +328,10 @@ mod tests {
 
     #[test]
     fn fit_keeps_aspect() {
-        let r = fit_rect(Rect::from_min_size(Pos2::ZERO, Vec2::new(100.0, 100.0)), Vec2::new(50.0, 25.0));
+        let r = fit_rect(
+            Rect::from_min_size(Pos2::ZERO, Vec2::new(100.0, 100.0)),
+            Vec2::new(50.0, 25.0),
+        );
         assert_eq!(r.size(), Vec2::new(100.0, 50.0));
         assert_eq!(r.center(), Pos2::new(50.0, 50.0));
     }

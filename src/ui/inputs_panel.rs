@@ -6,7 +6,7 @@ use egui::{Key, RichText, Sense, Ui, Vec2};
 use crate::engine::InputSource;
 use crate::ui::canvas::{Canvas, CanvasEvent};
 use crate::ui::state::{InputStatus, Session, Settings};
-use crate::ui::{Command, code_strip::short, muted, section, theme};
+use crate::ui::{Command, Icon, code_strip::short, icon, muted, section, theme};
 
 /// Accessible name of the text box.
 pub const TEXT_BOX_LABEL: &str = "Type text";
@@ -28,7 +28,7 @@ pub fn show(
             .show(ui, |ui| {
                 ui.set_min_width(ui.available_width());
                 ui.vertical_centered(|ui| {
-                    ui.label(RichText::new("⬇ Drop images or WAV files").strong());
+                    ui.label(RichText::new("Drop images or WAV files").strong());
                     muted(ui, "anywhere on the window");
                     if ui
                         .button("Open files…")
@@ -79,7 +79,11 @@ pub fn show(
         for entry in session.inputs.iter().rev() {
             let selected = session.selected == Some(entry.key);
             egui::Frame::new()
-                .fill(if selected { theme::selected_row() } else { theme::faint_bg() })
+                .fill(if selected {
+                    theme::selected_row()
+                } else {
+                    theme::faint_bg()
+                })
                 .corner_radius(6)
                 .inner_margin(egui::Margin::symmetric(6, 3))
                 .show(ui, |ui| {
@@ -96,13 +100,15 @@ pub fn show(
                                 ui.spinner();
                             }
                             InputStatus::Failed(reason) => {
-                                ui.label(RichText::new("⚠").color(theme::error()))
-                                    .on_hover_text(reason);
+                                icon(ui, Icon::Warning, 16.0, theme::error()).on_hover_text(reason);
                             }
                             InputStatus::Done(_) => {}
                         }
                         if ui
-                            .add(egui::Button::new(RichText::new(short(&entry.name, 22)).strong()).frame(false))
+                            .add(
+                                egui::Button::new(RichText::new(short(&entry.name, 22)).strong())
+                                    .frame(false),
+                            )
                             .on_hover_text("Show this input")
                             .clicked()
                         {
@@ -119,7 +125,7 @@ pub fn show(
                             if let Some(Ok(scores)) = entry.zero_shot()
                                 && let Some(top) = scores.first()
                             {
-                                muted(ui, format!("{} {:.0}%", top.label, top.probability * 100.0));
+                                muted(ui, format!("{} · {:.0} %", top.label, top.probability * 100.0));
                             }
                         });
                     });

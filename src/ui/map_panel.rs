@@ -17,6 +17,9 @@ use crate::ui::{Command, code_strip::short, modality_chip, muted, theme};
 /// Pointer distance (points) within which a gallery item counts as hovered.
 const HOVER_RADIUS: f32 = 10.0;
 
+/// A colour group of map points: colour and positions.
+type Group = (egui::Color32, Vec<[f64; 2]>);
+
 /// Draws the map; returns its rectangle.
 pub fn show(
     ui: &mut Ui,
@@ -26,16 +29,27 @@ pub fn show(
     commands: &mut Vec<Command>,
 ) -> Option<Rect> {
     ui.horizontal(|ui| {
-        ui.label(RichText::new("Embedding map").heading().color(theme::strong_text()));
+        ui.label(
+            RichText::new("Embedding map")
+                .heading()
+                .color(theme::strong_text()),
+        );
         if let Some(s) = &session.summary
             && s.map_explained > 0.0
         {
-            muted(ui, format!("PCA · {:.0} % of variance", s.map_explained * 100.0));
+            muted(
+                ui,
+                format!("PCA · {:.0} % of variance", s.map_explained * 100.0),
+            );
         }
     });
     ui.horizontal_wrapped(|ui| {
         muted(ui, "colour by");
-        ui.selectable_value(&mut settings.map_coloring, MapColoring::Modality, "modality");
+        ui.selectable_value(
+            &mut settings.map_coloring,
+            MapColoring::Modality,
+            "modality",
+        );
         ui.selectable_value(&mut settings.map_coloring, MapColoring::Class, "class");
         ui.separator();
         ui.checkbox(&mut settings.map_show_codebook, "codebook");
@@ -53,20 +67,38 @@ pub fn show(
     let xy = |p: &GalleryPoint| [p.xy[0] as f64, p.xy[1] as f64];
 
     // Group gallery items by the chosen colouring.
-    let mut groups: BTreeMap<(usize, String), (egui::Color32, Vec<[f64; 2]>)> = BTreeMap::new();
+    let mut groups: BTreeMap<(usize, String), Group> = BTreeMap::new();
     for p in gallery {
         let (order, name, color) = match settings.map_coloring {
-            MapColoring::Modality => (p.modality.index(), p.modality.name().to_string(), theme::modality_color(p.modality)),
-            MapColoring::Class => match p.label.as_deref().and_then(|l| session.derived.class_index(l)) {
+            MapColoring::Modality => (
+                p.modality.index(),
+                p.modality.name().to_string(),
+                theme::modality_color(p.modality),
+            ),
+            MapColoring::Class => match p
+                .label
+                .as_deref()
+                .and_then(|l| session.derived.class_index(l))
+            {
                 Some(i) => (i, session.derived.classes[i].clone(), theme::class_color(i)),
                 None => (usize::MAX, "unlabelled".to_string(), theme::unlabelled()),
             },
         };
-        groups.entry((order, name)).or_insert_with(|| (color, Vec::new())).1.push(xy(p));
+        groups
+            .entry((order, name))
+            .or_insert_with(|| (color, Vec::new()))
+            .1
+            .push(xy(p));
     }
     let focus = session.hovered_code.or(session.selected_code);
     let users: Vec<[f64; 2]> = focus
-        .map(|c| gallery.iter().filter(|p| p.codes.contains(&c)).map(xy).collect())
+        .map(|c| {
+            gallery
+                .iter()
+                .filter(|p| p.codes.contains(&c))
+                .map(xy)
+                .collect()
+        })
         .unwrap_or_default();
     let inputs: Vec<_> = session
         .inputs
@@ -81,10 +113,19 @@ pub fn show(
         .show_x(false)
         .show_y(false)
         .show_axes(false)
-        .legend(Legend::default().position(egui_plot::Corner::LeftBottom).background_alpha(0.6));
+        .legend(
+            Legend::default()
+                .position(egui_plot::Corner::LeftBottom)
+                .background_alpha(0.6)
+                .follow_insertion_order(true),
+        );
     let response = plot.show(ui, |plot_ui| {
         if settings.map_show_codebook && !summary.codebook_xy.is_empty() {
-            let pts: Vec<[f64; 2]> = summary.codebook_xy.iter().map(|v| [v[0] as f64, v[1] as f64]).collect();
+            let pts: Vec<[f64; 2]> = summary
+                .codebook_xy
+                .iter()
+                .map(|v| [v[0] as f64, v[1] as f64])
+                .collect();
             plot_ui.points(
                 Points::new("codebook", pts)
                     .shape(MarkerShape::Plus)
@@ -94,7 +135,13 @@ pub fn show(
             );
         }
         for ((_, name), (color, pts)) in groups {
-            plot_ui.points(Points::new(name, pts).radius(3.5).color(color).filled(true).allow_hover(false));
+            plot_ui.points(
+                Points::new(name, pts)
+                    .radius(3.5)
+                    .color(color)
+                    .filled(true)
+                    .allow_hover(false),
+            );
         }
         if let Some(code) = focus {
             plot_ui.points(
@@ -152,10 +199,14 @@ pub fn show(
                     .allow_hover(false),
             );
             plot_ui.text(
-                Text::new("", PlotPoint::new(here[0], here[1]), RichText::new(short(&entry.name, 16)).strong())
-                    .anchor(egui::Align2::LEFT_BOTTOM)
-                    .color(theme::strong_text())
-                    .allow_hover(false),
+                Text::new(
+                    "",
+                    PlotPoint::new(here[0], here[1]),
+                    RichText::new(short(&entry.name, 16)).strong(),
+                )
+                .anchor(egui::Align2::LEFT_BOTTOM)
+                .color(theme::strong_text())
+                .allow_hover(false),
             );
         }
     });
@@ -167,7 +218,8 @@ pub fn show(
         gallery
             .iter()
             .map(|p| {
-                let s = transform.position_from_point(&PlotPoint::new(p.xy[0] as f64, p.xy[1] as f64));
+                let s =
+                    transform.position_from_point(&PlotPoint::new(p.xy[0] as f64, p.xy[1] as f64));
                 (p, s.distance(pointer))
             })
             .filter(|(_, d)| *d <= HOVER_RADIUS)
@@ -189,7 +241,11 @@ pub fn show(
 pub fn gallery_tooltip(ui: &mut Ui, p: &GalleryPoint, media: &mut MediaCache) {
     ui.horizontal(|ui| {
         modality_chip(ui, p.modality);
-        ui.label(RichText::new(p.label.as_deref().unwrap_or("unlabelled")).strong().size(18.0));
+        ui.label(
+            RichText::new(p.label.as_deref().unwrap_or("unlabelled"))
+                .strong()
+                .size(18.0),
+        );
     });
     muted(ui, short(&p.source, 48));
     if let Some(t) = &p.text {
@@ -203,8 +259,16 @@ pub fn gallery_tooltip(ui: &mut Ui, p: &GalleryPoint, media: &mut MediaCache) {
         let (rect, _) = ui.allocate_exact_size(Vec2::splat(96.0), Sense::hover());
         ui.painter().rect_filled(rect, 4, theme::extreme_bg());
         if let Some(tex) = media.file_image(path, 128) {
-            ui.painter().image(tex.id(), fit_rect(rect, tex.size_vec2()), unit_uv(), theme::white());
+            ui.painter().image(
+                tex.id(),
+                fit_rect(rect, tex.size_vec2()),
+                unit_uv(),
+                theme::white(),
+            );
         }
     }
-    muted(ui, format!("{} codes · click to use as the query", p.codes.len()));
+    muted(
+        ui,
+        format!("{} codes · click to use as the query", p.codes.len()),
+    );
 }

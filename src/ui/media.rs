@@ -105,7 +105,8 @@ impl MediaCache {
         let image = make();
         let options = texture_options(&image);
         let handle = ctx.load_texture(key, image, options);
-        self.slots.insert(key.to_string(), Slot::Ready(handle.clone()));
+        self.slots
+            .insert(key.to_string(), Slot::Ready(handle.clone()));
         handle
     }
 
@@ -184,7 +185,9 @@ pub fn waveform_envelope(samples: &[f32], columns: usize) -> Vec<(f32, f32)> {
         .chunks(per)
         .map(|c| {
             c.iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &s| (lo.min(s), hi.max(s)))
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &s| {
+                    (lo.min(s), hi.max(s))
+                })
         })
         .collect()
 }
@@ -211,7 +214,8 @@ impl AudioPlayer {
         AudioPlayer {
             program,
             child: None,
-            temp: std::env::temp_dir().join(format!("transference-play-{}.wav", std::process::id())),
+            temp: std::env::temp_dir()
+                .join(format!("transference-play-{}.wav", std::process::id())),
         }
     }
 
@@ -304,7 +308,8 @@ pub fn write_wav(path: &Path, samples: &[f32], sample_rate_hz: u32) -> Result<()
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut w = hound::WavWriter::create(path, spec).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut w =
+        hound::WavWriter::create(path, spec).map_err(|e| format!("{}: {e}", path.display()))?;
     for &s in samples {
         let v = (s.clamp(-1.0, 1.0) * i16::MAX as f32) as i16;
         w.write_sample(v).map_err(|e| e.to_string())?;

@@ -96,6 +96,119 @@ pub fn modality_chip(ui: &mut Ui, m: Modality) -> egui::Response {
         .response
 }
 
+/// Icons painted with shapes (the bundled fonts have no symbols such as arrows or triangles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Icon {
+    /// A right-pointing triangle.
+    Play,
+    /// A circle with "!".
+    Warning,
+    /// A circle with "i".
+    Info,
+    /// A right arrow.
+    Arrow,
+}
+
+/// Paints `icon` centred in `rect`.
+pub fn paint_icon(painter: &egui::Painter, rect: egui::Rect, icon: Icon, color: egui::Color32) {
+    let c = rect.center();
+    let r = rect.width().min(rect.height()) / 2.0;
+    match icon {
+        Icon::Play => {
+            let pts = vec![
+                c + egui::vec2(-0.45 * r, -0.6 * r),
+                c + egui::vec2(0.65 * r, 0.0),
+                c + egui::vec2(-0.45 * r, 0.6 * r),
+            ];
+            painter.add(egui::Shape::convex_polygon(pts, color, egui::Stroke::NONE));
+        }
+        Icon::Warning | Icon::Info => {
+            painter.circle_filled(c, r * 0.9, color);
+            let text = if icon == Icon::Warning { "!" } else { "i" };
+            painter.text(
+                c,
+                egui::Align2::CENTER_CENTER,
+                text,
+                egui::FontId::proportional(r * 1.4),
+                theme::text_on(color),
+            );
+        }
+        Icon::Arrow => {
+            let from = c - egui::vec2(r * 0.9, 0.0);
+            painter.arrow(
+                from,
+                egui::vec2(r * 1.8, 0.0),
+                egui::Stroke::new(1.5, color),
+            );
+        }
+    }
+}
+
+/// An icon of `size` points in the layout.
+pub fn icon(ui: &mut Ui, icon: Icon, size: f32, color: egui::Color32) -> egui::Response {
+    let (rect, response) = ui.allocate_exact_size(egui::Vec2::splat(size), egui::Sense::hover());
+    paint_icon(ui.painter(), rect, icon, color);
+    response
+}
+
+/// A button with a painted play triangle before its text.
+pub fn play_button(ui: &mut Ui, enabled: bool, text: &str, hint: &str) -> egui::Response {
+    let galley = ui.painter().layout_no_wrap(
+        text.to_string(),
+        egui::TextStyle::Button.resolve(ui.style()),
+        theme::strong_text(),
+    );
+    let pad = ui.spacing().button_padding;
+    let icon_w = 16.0;
+    let gap = if text.is_empty() { 0.0 } else { 6.0 };
+    let size = egui::vec2(
+        pad.x * 2.0 + icon_w + gap + galley.size().x,
+        ui.spacing()
+            .interact_size
+            .y
+            .max(galley.size().y + pad.y * 2.0),
+    );
+    let sense = if enabled {
+        egui::Sense::click()
+    } else {
+        egui::Sense::hover()
+    };
+    let (rect, response) = ui.allocate_exact_size(size, sense);
+    let label = if text.is_empty() { "Play" } else { text };
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, enabled, label));
+    let visuals = if enabled {
+        *ui.style().interact(&response)
+    } else {
+        ui.style().visuals.widgets.noninteractive
+    };
+    ui.painter().rect(
+        rect,
+        visuals.corner_radius,
+        visuals.weak_bg_fill,
+        visuals.bg_stroke,
+        egui::StrokeKind::Inside,
+    );
+    let color = if enabled {
+        theme::strong_text()
+    } else {
+        theme::muted_text()
+    };
+    let icon_rect = egui::Rect::from_center_size(
+        egui::pos2(rect.left() + pad.x + icon_w / 2.0, rect.center().y),
+        egui::Vec2::splat(icon_w),
+    );
+    paint_icon(ui.painter(), icon_rect, Icon::Play, color);
+    ui.painter().galley_with_override_text_color(
+        egui::pos2(
+            icon_rect.right() + gap,
+            rect.center().y - galley.size().y / 2.0,
+        ),
+        galley,
+        color,
+    );
+    response.on_hover_text(hint)
+}
+
 /// Secondary (muted) text.
 pub fn muted(ui: &mut Ui, text: impl Into<String>) -> egui::Response {
     ui.label(RichText::new(text.into()).color(theme::muted_text()))
@@ -116,7 +229,7 @@ pub fn format_ms(ms: f64) -> String {
 mod tests {
     #[test]
     fn milliseconds_read_well() {
-        assert_eq!(super::format_ms(3.14159), "3.1 ms");
+        assert_eq!(super::format_ms(3.04), "3.0 ms");
         assert_eq!(super::format_ms(42.4), "42 ms");
         assert_eq!(super::format_ms(1500.0), "1.50 s");
     }

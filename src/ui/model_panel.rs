@@ -7,7 +7,12 @@ use crate::ui::state::{CentralTab, Session, Settings};
 use crate::ui::{Command, code_strip::short, format_ms, modality_chip, muted, section, theme};
 
 /// Draws the menu bar.
-pub fn top_bar(ui: &mut Ui, session: &Session, settings: &mut Settings, commands: &mut Vec<Command>) {
+pub fn top_bar(
+    ui: &mut Ui,
+    session: &Session,
+    settings: &mut Settings,
+    commands: &mut Vec<Command>,
+) {
     egui::MenuBar::new().ui(ui, |ui| {
         ui.label(RichText::new("Transference Explorer").strong().color(theme::accent()));
         ui.separator();
@@ -100,7 +105,11 @@ pub fn top_bar(ui: &mut Ui, session: &Session, settings: &mut Settings, commands
 }
 
 fn device_chip(ui: &mut Ui, device: &str) {
-    let color = if device.starts_with("CPU") { theme::warning() } else { theme::success() };
+    let color = if device.starts_with("CPU") {
+        theme::warning()
+    } else {
+        theme::success()
+    };
     egui::Frame::new()
         .stroke(egui::Stroke::new(1.0, color))
         .corner_radius(10)
@@ -174,34 +183,37 @@ pub fn card(ui: &mut Ui, session: &Session, commands: &mut Vec<Command>) {
                 modality_chip(ui, *m);
             }
         });
-        egui::Grid::new("model-facts").num_columns(2).spacing([16.0, 4.0]).show(ui, |ui| {
-            muted(ui, "codebook");
-            ui.label(format!("{} codes × {} dims", s.codebook_size, s.d_model));
-            ui.end_row();
-            muted(ui, "gallery");
-            ui.label(format!("{} items", s.gallery.len()));
-            ui.end_row();
-            muted(ui, "labels");
-            ui.label(short(&s.labels.join(", "), 80));
-            ui.end_row();
-            muted(ui, "temperature");
-            ui.label(format!("{}", s.temperature));
-            ui.end_row();
-            muted(ui, "device");
-            ui.label(&s.device);
-            ui.end_row();
-            muted(ui, "loaded in");
-            ui.label(format_ms(s.load_ms));
-            ui.end_row();
-            muted(ui, "folder");
-            ui.label(s.dir.display().to_string());
-            ui.end_row();
-            for (k, v) in &s.metrics {
-                muted(ui, k);
-                ui.label(format!("{v:.4}"));
+        egui::Grid::new("model-facts")
+            .num_columns(2)
+            .spacing([16.0, 4.0])
+            .show(ui, |ui| {
+                muted(ui, "codebook");
+                ui.label(format!("{} codes × {} dims", s.codebook_size, s.d_model));
                 ui.end_row();
-            }
-        });
+                muted(ui, "gallery");
+                ui.label(format!("{} items", s.gallery.len()));
+                ui.end_row();
+                muted(ui, "labels");
+                ui.label(short(&s.labels.join(", "), 80));
+                ui.end_row();
+                muted(ui, "temperature");
+                ui.label(format!("{}", s.temperature));
+                ui.end_row();
+                muted(ui, "device");
+                ui.label(&s.device);
+                ui.end_row();
+                muted(ui, "loaded in");
+                ui.label(format_ms(s.load_ms));
+                ui.end_row();
+                muted(ui, "folder");
+                ui.label(s.dir.display().to_string());
+                ui.end_row();
+                for (k, v) in &s.metrics {
+                    muted(ui, k);
+                    ui.label(format!("{v:.4}"));
+                    ui.end_row();
+                }
+            });
     });
     ui.add_space(8.0);
     section(ui, "Model card", |ui| {
@@ -235,7 +247,11 @@ pub fn markdown(ui: &mut Ui, text: &str) {
         } else if let Some(h) = plain.strip_prefix("# ") {
             ui.add_space(4.0);
             ui.label(RichText::new(h).strong().size(22.0));
-        } else if let Some(b) = plain.trim_start().strip_prefix("- ").or_else(|| plain.trim_start().strip_prefix("* ")) {
+        } else if let Some(b) = plain
+            .trim_start()
+            .strip_prefix("- ")
+            .or_else(|| plain.trim_start().strip_prefix("* "))
+        {
             ui.horizontal_wrapped(|ui| {
                 ui.label("  •");
                 ui.label(b);
@@ -259,10 +275,16 @@ pub fn empty_state(ui: &mut Ui, session: &Session, commands: &mut Vec<Command>) 
         }
         ui.label(RichText::new("No model loaded").size(28.0).strong());
         ui.add_space(8.0);
-        muted(ui, "Open a model bundle folder (manifest, weights, gallery) to start exploring.");
+        muted(
+            ui,
+            "Open a model bundle folder (manifest, weights, gallery) to start exploring.",
+        );
         ui.add_space(12.0);
         if ui
-            .add(egui::Button::new(RichText::new("Open bundle folder…").size(18.0)).min_size(egui::vec2(220.0, 40.0)))
+            .add(
+                egui::Button::new(RichText::new("Open bundle folder…").size(18.0))
+                    .min_size(egui::vec2(220.0, 40.0)),
+            )
             .clicked()
         {
             commands.push(Command::OpenModelDialog);

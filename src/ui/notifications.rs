@@ -3,7 +3,7 @@
 
 use egui::{Align2, Id, Order, RichText};
 
-use crate::ui::theme;
+use crate::ui::{Icon, icon, theme};
 
 /// Seconds a notification stays on screen.
 pub const LIFETIME_SECS: f64 = 10.0;
@@ -91,7 +91,6 @@ impl Notifications {
         }
         let now = ctx.input(|i| i.time);
         let mut dismissed = Vec::new();
-        let mut hovered_any = false;
         egui::Area::new(Id::unique("notifications"))
             .anchor(Align2::RIGHT_TOP, egui::vec2(-14.0, 48.0))
             .order(Order::Foreground)
@@ -107,12 +106,11 @@ impl Notifications {
                         .inner_margin(10);
                     let r = frame.show(ui, |ui| {
                         ui.horizontal(|ui| {
-                            let icon = match n.level {
-                                Level::Info => "ℹ",
-                                Level::Warning => "⚠",
-                                Level::Error => "⛔",
+                            let kind = match n.level {
+                                Level::Info => Icon::Info,
+                                Level::Warning | Level::Error => Icon::Warning,
                             };
-                            ui.label(RichText::new(icon).color(color).size(20.0));
+                            icon(ui, kind, 22.0, color);
                             ui.vertical(|ui| {
                                 ui.set_width(340.0);
                                 ui.label(RichText::new(&n.title).strong().color(color));
@@ -128,7 +126,6 @@ impl Notifications {
                         });
                     });
                     if r.response.contains_pointer() {
-                        hovered_any = true;
                         n.shown_at = Some(now);
                     }
                     if now - shown_at > LIFETIME_SECS {
@@ -137,7 +134,6 @@ impl Notifications {
                     ui.add_space(6.0);
                 }
             });
-        let _ = hovered_any;
         for id in dismissed {
             self.dismiss(id);
         }

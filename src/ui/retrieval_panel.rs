@@ -8,7 +8,7 @@ use crate::modality::Modality;
 use crate::ui::input_view::{fit_rect, unit_uv};
 use crate::ui::media::MediaCache;
 use crate::ui::state::Session;
-use crate::ui::{Command, code_strip::short, modality_chip, muted, section, theme};
+use crate::ui::{Command, code_strip::short, modality_chip, muted, play_button, section, theme};
 
 /// Side of a thumbnail.
 const THUMB: f32 = 40.0;
@@ -23,7 +23,10 @@ pub fn show(
 ) {
     section(ui, "Nearest in the gallery", |ui| {
         let Some(analysis) = session.selected_input().and_then(|e| e.analysis()) else {
-            muted(ui, "Select an analysed input to see its neighbours in every modality.");
+            muted(
+                ui,
+                "Select an analysed input to see its neighbours in every modality.",
+            );
             return;
         };
         if analysis.neighbours.is_empty() {
@@ -61,19 +64,23 @@ fn neighbour_row(
                 if let Some(path) = &n.media
                     && let Some(tex) = media.file_image(path, 128)
                 {
-                    ui.painter()
-                        .image(tex.id(), fit_rect(rect, tex.size_vec2()), unit_uv(), theme::white());
+                    ui.painter().image(
+                        tex.id(),
+                        fit_rect(rect, tex.size_vec2()),
+                        unit_uv(),
+                        theme::white(),
+                    );
                 }
             }
             Modality::Audio => {
                 let (available, hint) = play_hint;
                 let enabled = available && n.media.is_some();
-                let hint = if n.media.is_none() { "this item has no clip" } else { hint };
-                if ui
-                    .add_enabled(enabled, egui::Button::new("▶").min_size(Vec2::splat(THUMB - 8.0)))
-                    .on_hover_text(hint)
-                    .on_disabled_hover_text(hint)
-                    .clicked()
+                let hint = if n.media.is_none() {
+                    "this item has no clip"
+                } else {
+                    hint
+                };
+                if play_button(ui, enabled, "", hint).clicked()
                     && let Some(path) = &n.media
                 {
                     commands.push(Command::PlayFile(path.clone()));

@@ -230,7 +230,11 @@ impl Derived {
         }
         let mut classes = summary.labels.clone();
         if classes.is_empty() {
-            classes = summary.gallery.iter().filter_map(|p| p.label.clone()).collect();
+            classes = summary
+                .gallery
+                .iter()
+                .filter_map(|p| p.label.clone())
+                .collect();
             classes.sort();
             classes.dedup();
         }
@@ -391,7 +395,10 @@ mod tests {
 
     #[test]
     fn labels_split_on_commas_and_lines() {
-        assert_eq!(parse_labels("one, two\nthree,,two\n"), vec!["one", "two", "three"]);
+        assert_eq!(
+            parse_labels("one, two\nthree,,two\n"),
+            vec!["one", "two", "three"]
+        );
         assert!(parse_labels("  ,\n").is_empty());
     }
 

@@ -17,11 +17,26 @@ pub fn apply(ctx: &egui::Context) {
     ctx.set_theme(egui::Theme::Dark);
     ctx.all_styles_mut(|style| {
         style.text_styles = [
-            (TextStyle::Small, FontId::new(13.0, FontFamily::Proportional)),
-            (TextStyle::Body, FontId::new(BODY_SIZE, FontFamily::Proportional)),
-            (TextStyle::Button, FontId::new(BODY_SIZE, FontFamily::Proportional)),
-            (TextStyle::Heading, FontId::new(21.0, FontFamily::Proportional)),
-            (TextStyle::Monospace, FontId::new(15.0, FontFamily::Monospace)),
+            (
+                TextStyle::Small,
+                FontId::new(13.0, FontFamily::Proportional),
+            ),
+            (
+                TextStyle::Body,
+                FontId::new(BODY_SIZE, FontFamily::Proportional),
+            ),
+            (
+                TextStyle::Button,
+                FontId::new(BODY_SIZE, FontFamily::Proportional),
+            ),
+            (
+                TextStyle::Heading,
+                FontId::new(21.0, FontFamily::Proportional),
+            ),
+            (
+                TextStyle::Monospace,
+                FontId::new(15.0, FontFamily::Monospace),
+            ),
         ]
         .into();
         style.spacing.item_spacing = egui::vec2(8.0, 6.0);
@@ -118,7 +133,11 @@ pub fn modality_marker(m: Modality) -> egui_plot::MarkerShape {
 /// Stable colour of a code id: golden-ratio hue steps, two brightness levels.
 pub fn code_color(code: u32) -> Color32 {
     let h = (code as f32 * GOLDEN).fract();
-    let (s, v) = if code % 2 == 0 { (0.62, 0.95) } else { (0.78, 0.78) };
+    let (s, v) = if code.is_multiple_of(2) {
+        (0.62, 0.95)
+    } else {
+        (0.78, 0.78)
+    };
     Hsva::new(h, s, v, 1.0).into()
 }
 
@@ -181,7 +200,11 @@ pub fn heat(t: f32) -> Color32 {
         (0.75, [94, 201, 98]),
         (1.0, [253, 231, 37]),
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     for w in STOPS.windows(2) {
         let (t0, c0) = w[0];
         let (t1, c1) = w[1];

@@ -30,7 +30,12 @@ pub fn pick_modalities(session: &Session, settings: &Settings) -> Option<(Modali
 }
 
 /// Draws the lab; returns the heat map's rectangle.
-pub fn show(ui: &mut Ui, session: &Session, settings: &mut Settings, commands: &mut Vec<Command>) -> Option<Rect> {
+pub fn show(
+    ui: &mut Ui,
+    session: &Session,
+    settings: &mut Settings,
+    commands: &mut Vec<Command>,
+) -> Option<Rect> {
     let mut heat_rect = None;
     section(ui, "Transfer lab", |ui| {
         muted(
@@ -40,7 +45,10 @@ pub fn show(ui: &mut Ui, session: &Session, settings: &mut Settings, commands: &
         );
         ui.add_space(4.0);
         let Some((source, target)) = pick_modalities(session, settings) else {
-            muted(ui, "Open a model with a labelled gallery to run the experiment.");
+            muted(
+                ui,
+                "Open a model with a labelled gallery to run the experiment.",
+            );
             return;
         };
         let available = session.derived.gallery_modalities.clone();
@@ -54,7 +62,7 @@ pub fn show(ui: &mut Ui, session: &Session, settings: &mut Settings, commands: &
                         ui.selectable_value(&mut s, *m, m.name());
                     }
                 });
-            ui.label("→ test on");
+            ui.label("then test on");
             let mut t = target;
             egui::ComboBox::from_id_salt("transfer-target")
                 .selected_text(t.name())
@@ -76,7 +84,11 @@ pub fn show(ui: &mut Ui, session: &Session, settings: &mut Settings, commands: &
         ui.horizontal(|ui| {
             let enabled = !session.transfer_running && session.summary.is_some();
             if ui
-                .add_enabled(enabled, egui::Button::new(RichText::new(FIT_LABEL).strong()).min_size(Vec2::new(90.0, 30.0)))
+                .add_enabled(
+                    enabled,
+                    egui::Button::new(RichText::new(FIT_LABEL).strong())
+                        .min_size(Vec2::new(90.0, 30.0)),
+                )
                 .on_hover_text("Fit on the source modality, test on the target")
                 .clicked()
             {
@@ -104,10 +116,18 @@ fn result(ui: &mut Ui, r: &TransferReport) {
         TransferFeatures::Embedding => "embedding",
     };
     ui.label(
-        RichText::new(format!("accuracy on {}: {:.1} %", r.target, r.accuracy * 100.0))
-            .size(24.0)
-            .strong()
-            .color(if r.accuracy > 2.0 * chance { theme::success() } else { theme::warning() }),
+        RichText::new(format!(
+            "accuracy on {}: {:.1} %",
+            r.target,
+            r.accuracy * 100.0
+        ))
+        .size(24.0)
+        .strong()
+        .color(if r.accuracy > 2.0 * chance {
+            theme::success()
+        } else {
+            theme::warning()
+        }),
     );
     muted(
         ui,
@@ -128,8 +148,17 @@ pub fn confusion(ui: &mut Ui, r: &TransferReport) -> Rect {
     let n = r.labels.len().max(1);
     let label_w = 64.0;
     let cell = ((ui.available_width() - label_w - 8.0) / n as f32).clamp(16.0, 40.0);
-    let size = Vec2::new(label_w + cell * n as f32 + 4.0, 22.0 + label_w.min(28.0) + cell * n as f32);
-    ui.label(RichText::new(format!("confusion matrix {n}×{n} (rows: true {}, columns: predicted)", r.target)).strong());
+    let size = Vec2::new(
+        label_w + cell * n as f32 + 4.0,
+        22.0 + label_w.min(28.0) + cell * n as f32,
+    );
+    ui.label(
+        RichText::new(format!(
+            "confusion matrix {n}×{n} (rows: true {}, columns: predicted)",
+            r.target
+        ))
+        .strong(),
+    );
     let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect);
     let origin = rect.min + Vec2::new(label_w, 22.0 + label_w.min(28.0));
@@ -137,7 +166,7 @@ pub fn confusion(ui: &mut Ui, r: &TransferReport) -> Rect {
     painter.text(
         Pos2::new(origin.x + cell * n as f32 / 2.0, rect.top()),
         Align2::CENTER_TOP,
-        "predicted →",
+        "predicted",
         FontId::proportional(13.0),
         theme::muted_text(),
     );
@@ -145,7 +174,7 @@ pub fn confusion(ui: &mut Ui, r: &TransferReport) -> Rect {
         painter.text(
             Pos2::new(origin.x + (j as f32 + 0.5) * cell, origin.y - 3.0),
             Align2::CENTER_BOTTOM,
-            short(l, 4),
+            short(l, ((cell / 7.5) as usize).max(3)),
             font.clone(),
             theme::strong_text(),
         );
@@ -172,10 +201,21 @@ pub fn confusion(ui: &mut Ui, r: &TransferReport) -> Rect {
             };
             painter.rect_filled(cell_rect.shrink(0.5), 2, fill);
             if i == j {
-                painter.rect_stroke(cell_rect.shrink(0.5), 2, Stroke::new(1.0, theme::card_stroke()), StrokeKind::Inside);
+                painter.rect_stroke(
+                    cell_rect.shrink(0.5),
+                    2,
+                    Stroke::new(1.0, theme::card_stroke()),
+                    StrokeKind::Inside,
+                );
             }
             if count > 0 {
-                painter.text(cell_rect.center(), Align2::CENTER_CENTER, count.to_string(), font.clone(), theme::text_on(fill));
+                painter.text(
+                    cell_rect.center(),
+                    Align2::CENTER_CENTER,
+                    count.to_string(),
+                    font.clone(),
+                    theme::text_on(fill),
+                );
             }
             if response.hover_pos().is_some_and(|p| cell_rect.contains(p)) {
                 hovered = Some((i, j, count, total));
@@ -183,7 +223,10 @@ pub fn confusion(ui: &mut Ui, r: &TransferReport) -> Rect {
         }
     }
     if let Some((i, j, count, total)) = hovered {
-        let (t, p) = (&r.labels[i.min(r.labels.len() - 1)], &r.labels[j.min(r.labels.len() - 1)]);
+        let (t, p) = (
+            &r.labels[i.min(r.labels.len() - 1)],
+            &r.labels[j.min(r.labels.len() - 1)],
+        );
         response.on_hover_text_at_pointer(format!(
             "true {t}, predicted {p}: {count} of {total} {} items",
             r.target

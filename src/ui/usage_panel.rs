@@ -23,12 +23,20 @@ pub fn code_order(summary: &ModelSummary, sort: UsageSort) -> Vec<u32> {
                 .iter()
                 .map(|u| {
                     let n = u.counts.get(c as usize).copied().unwrap_or(0) as f64;
-                    if u.positions > 0 { n / u.positions as f64 } else { 0.0 }
+                    if u.positions > 0 {
+                        n / u.positions as f64
+                    } else {
+                        0.0
+                    }
                 })
                 .sum()
         };
         let shares: Vec<f64> = order.iter().map(|&c| share(c)).collect();
-        order.sort_by(|&a, &b| shares[b as usize].total_cmp(&shares[a as usize]).then(a.cmp(&b)));
+        order.sort_by(|&a, &b| {
+            shares[b as usize]
+                .total_cmp(&shares[a as usize])
+                .then(a.cmp(&b))
+        });
     }
     order
 }
@@ -41,7 +49,11 @@ pub fn show(
     commands: &mut Vec<Command>,
 ) -> (Option<Rect>, Option<u32>) {
     ui.horizontal(|ui| {
-        ui.label(RichText::new("Codebook usage").heading().color(theme::strong_text()));
+        ui.label(
+            RichText::new("Codebook usage")
+                .heading()
+                .color(theme::strong_text()),
+        );
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             ui.selectable_value(&mut settings.usage_sort, UsageSort::Id, "by id");
             ui.selectable_value(&mut settings.usage_sort, UsageSort::Usage, "by usage");
@@ -67,15 +79,20 @@ pub fn show(
         ))
         .strong(),
     );
-    egui::Grid::new("usage-stats").num_columns(4).spacing([14.0, 2.0]).show(ui, |ui| {
+    ui.horizontal_wrapped(|ui| {
         for u in &stats.per_modality {
-            modality_chip(ui, u.modality);
-            muted(ui, format!("{} items", u.items));
-            ui.label(format!("perplexity {:.1}", u.perplexity));
-            ui.label(format!("{} active", u.active));
-            ui.end_row();
+            modality_chip(ui, u.modality).on_hover_text(format!(
+                "{} gallery items, {} positions",
+                u.items, u.positions
+            ));
+            ui.label(format!(
+                "perplexity {:.1} · {} active",
+                u.perplexity, u.active
+            ));
+            ui.add_space(8.0);
         }
     });
+    muted(ui, "share of each modality's positions taken by each code");
 
     let order = code_order(summary, settings.usage_sort);
     let mut rank = vec![0usize; k];
@@ -92,11 +109,20 @@ pub fn show(
             .enumerate()
             .map(|(x, &c)| {
                 let n = u.counts.get(c as usize).copied().unwrap_or(0) as f64;
-                let share = if u.positions > 0 { n / u.positions as f64 } else { 0.0 };
-                Bar::new(x as f64, share).width(1.0).fill(color).stroke(egui::Stroke::NONE)
+                let share = if u.positions > 0 {
+                    n / u.positions as f64
+                } else {
+                    0.0
+                };
+                Bar::new(x as f64, share)
+                    .width(1.0)
+                    .fill(color)
+                    .stroke(egui::Stroke::NONE)
             })
             .collect();
-        let chart = BarChart::new(u.modality.name(), bars).color(color).allow_hover(false);
+        let chart = BarChart::new(u.modality.name(), bars)
+            .color(color)
+            .allow_hover(false);
         let refs: Vec<&BarChart> = charts.iter().collect();
         let chart = chart.stack_on(&refs);
         charts.push(chart);
@@ -104,20 +130,25 @@ pub fn show(
     let focus = session.hovered_code.or(session.selected_code);
     let link = Id::unique("usage-x-link");
     let available = ui.available_height();
-    let main_h = (available - 110.0).max(120.0);
+    let main_h = (available - 100.0).max(120.0);
     let response = Plot::new("codebook-usage")
         .height(main_h)
         .show_x(false)
         .show_y(false)
         .allow_scroll(false)
         .include_y(0.0)
+        .include_x(-0.5)
+        .include_x(k as f64 - 0.5)
         .x_axis_label(match settings.usage_sort {
             UsageSort::Usage => "codes, most used first",
             UsageSort::Id => "code id",
         })
-        .y_axis_label("share of positions")
         .link_axis(link, [true, false])
-        .legend(egui_plot::Legend::default().position(egui_plot::Corner::RightTop))
+        .legend(
+            egui_plot::Legend::default()
+                .position(egui_plot::Corner::RightTop)
+                .follow_insertion_order(true),
+        )
         .show(ui, |plot_ui| {
             for c in charts {
                 plot_ui.bar_chart(c);
@@ -125,10 +156,20 @@ pub fn show(
             if let Some(code) = focus
                 && let Some(&x) = rank.get(code as usize)
             {
-                plot_ui.vline(VLine::new(format!("code {code}"), x as f64).color(theme::highlight()).width(1.5));
+                plot_ui.vline(
+                    VLine::new(format!("code {code}"), x as f64)
+                        .color(theme::highlight())
+                        .width(1.5),
+                );
             }
         });
-    let mut hovered = hover_and_click(session, &order, &response.response, &response.transform, commands);
+    let mut hovered = hover_and_click(
+        session,
+        &order,
+        &response.response,
+        &response.transform,
+        commands,
+    );
     let rect = response.response.rect;
 
     // The current inputs' codes on the same axis.
@@ -159,9 +200,16 @@ pub fn show(
             .iter()
             .enumerate()
             .filter(|(_, n)| **n > 0.0)
-            .map(|(x, n)| Bar::new(x as f64, *n).width(1.0).fill(color).stroke(egui::Stroke::NONE))
+            .map(|(x, n)| {
+                Bar::new(x as f64, *n)
+                    .width(1.0)
+                    .fill(color)
+                    .stroke(egui::Stroke::NONE)
+            })
             .collect();
-        let chart = BarChart::new(format!("{m} inputs"), bars).color(color).allow_hover(false);
+        let chart = BarChart::new(format!("{m} inputs"), bars)
+            .color(color)
+            .allow_hover(false);
         let refs: Vec<&BarChart> = input_charts.iter().collect();
         let chart = chart.stack_on(&refs);
         input_charts.push(chart);
@@ -173,6 +221,8 @@ pub fn show(
         .allow_scroll(false)
         .include_y(0.0)
         .include_y(1.0)
+        .include_x(-0.5)
+        .include_x(k as f64 - 0.5)
         .link_axis(link, [true, false])
         .show(ui, |plot_ui| {
             for c in input_charts {
@@ -181,7 +231,11 @@ pub fn show(
             if let Some(code) = focus
                 && let Some(&x) = rank.get(code as usize)
             {
-                plot_ui.vline(VLine::new("", x as f64).color(theme::highlight()).width(1.5));
+                plot_ui.vline(
+                    VLine::new("", x as f64)
+                        .color(theme::highlight())
+                        .width(1.5),
+                );
             }
         });
     if let Some(h) = hover_and_click(session, &order, &small.response, &small.transform, commands) {
@@ -204,9 +258,15 @@ fn hover_and_click(
     }
     let code = order[x as usize];
     if response.clicked() {
-        let next = if session.selected_code == Some(code) { None } else { Some(code) };
+        let next = if session.selected_code == Some(code) {
+            None
+        } else {
+            Some(code)
+        };
         commands.push(Command::SelectCode(next));
     }
-    response.clone().on_hover_ui_at_pointer(|ui| code_strip::code_tooltip(ui, session, code));
+    response
+        .clone()
+        .on_hover_ui_at_pointer(|ui| code_strip::code_tooltip(ui, session, code));
     Some(code)
 }

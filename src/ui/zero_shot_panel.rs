@@ -38,10 +38,15 @@ pub fn show(ui: &mut Ui, session: &mut Session, commands: &mut Vec<Command>) {
                 muted(ui, "no labels to score");
             }
             Some(Err(reason)) => {
-                ui.label(RichText::new(format!("No zero-shot scores: {reason}")).color(theme::warning()));
+                ui.label(
+                    RichText::new(format!("No zero-shot scores: {reason}")).color(theme::warning()),
+                );
             }
             None => {
-                muted(ui, "Select an analysed input to see its label probabilities.");
+                muted(
+                    ui,
+                    "Select an analysed input to see its label probabilities.",
+                );
             }
         }
         let others: Vec<(String, String)> = session
@@ -51,20 +56,28 @@ pub fn show(ui: &mut Ui, session: &mut Session, commands: &mut Vec<Command>) {
                 Some(Ok(s)) => s
                     .iter()
                     .max_by(|a, b| a.probability.total_cmp(&b.probability))
-                    .map(|t| (short(&e.name, 24), format!("{} · {:.0} %", t.label, t.probability * 100.0))),
+                    .map(|t| {
+                        (
+                            short(&e.name, 24),
+                            format!("{} · {:.0} %", t.label, t.probability * 100.0),
+                        )
+                    }),
                 _ => None,
             })
             .collect();
         if others.len() > 1 {
             ui.add_space(6.0);
             ui.label(RichText::new("every input").color(theme::muted_text()));
-            egui::Grid::new("zero-shot-all").num_columns(2).striped(true).show(ui, |ui| {
-                for (name, top) in others {
-                    ui.label(name);
-                    ui.label(RichText::new(top).strong());
-                    ui.end_row();
-                }
-            });
+            egui::Grid::new("zero-shot-all")
+                .num_columns(2)
+                .striped(true)
+                .show(ui, |ui| {
+                    for (name, top) in others {
+                        ui.label(name);
+                        ui.label(RichText::new(top).strong());
+                        ui.end_row();
+                    }
+                });
         }
         ui.add_space(6.0);
         egui::CollapsingHeader::new("Labels and prompt templates")
@@ -123,7 +136,11 @@ fn probability_bar(ui: &mut Ui, s: &LabelScore, top: bool) {
         Align2::LEFT_CENTER,
         short(&s.label, 14),
         FontId::proportional(15.0),
-        if top { theme::strong_text() } else { theme::muted_text() },
+        if top {
+            theme::strong_text()
+        } else {
+            theme::muted_text()
+        },
     );
     painter.rect_filled(track, 3, theme::bar_track());
     let mut fill = track;
@@ -136,5 +153,8 @@ fn probability_bar(ui: &mut Ui, s: &LabelScore, top: bool) {
         FontId::monospace(14.0),
         theme::strong_text(),
     );
-    response.on_hover_text(format!("{}: cosine {:.3}, probability {:.3}", s.label, s.cosine, s.probability));
+    response.on_hover_text(format!(
+        "{}: cosine {:.3}, probability {:.3}",
+        s.label, s.cosine, s.probability
+    ));
 }

@@ -6,17 +6,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
+use transference::Modality;
 use transference::bundle::manifest::{
     AudioPreprocess, FeatureNormalization, Labels, Manifest, Preprocess, Provenance, TextPreprocess,
 };
 use transference::bundle::weights::{self, HuggingFaceBert};
 use transference::bundle::{self as bundle_mod, BundleContents, Gallery, GalleryItem};
 use transference::model::{
-    AudioEncoderConfig, BertConfig, EmbeddingSource, ImageEncoderConfig, ModelConfig, TextEncoderConfig,
+    AudioEncoderConfig, BertConfig, EmbeddingSource, ImageEncoderConfig, ModelConfig,
+    TextEncoderConfig,
 };
 use transference::preprocess::audio::AudioConfig;
 use transference::preprocess::image::ImageConfig;
-use transference::Modality;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

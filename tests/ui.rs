@@ -1,0 +1,348 @@
+//! Window tests: egui_kittest drives the real `ExplorerApp` (real worker, tiny bundle with
+//! random weights, CPU backend) through its accessibility tree; two small image snapshots
+//! cover what is truly visual (the code strip and the confusion heat map).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use transference::Modality;
+use transference::app::ExplorerApp;
+use transference::device::DeviceRequest;
+use transference::engine::{Analysis, EncodedInput, InputView};
+use transference::index::transfer::{TransferFeatures, TransferReport};
+use transference::model::EncodedItem;
+use transference::ui::state::Session;
+use transference::ui::{code_strip, transfer_panel};
+
+/// Longest wait for the worker.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A dropped file as the window backend would hand it over.
+#[derive(Debug)]
+struct DroppedPath(PathBuf);
+
+impl egui::DroppedFile for DroppedPath {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+type AppHarness = Harness<'static, Option<ExplorerApp>>;
+
+/// The app on a fresh tiny bundle, at the real window size. Returns the temp dir too.
+fn app_with_tiny_bundle() -> (AppHarness, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    common::write_tiny_bundle(&dir);
+    let harness = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_ui_state(
+            move |ui, app: &mut Option<ExplorerApp>| {
+                let app = app.get_or_insert_with(|| {
+                    ExplorerApp::new(ui.ctx(), None, Some(dir.clone()), DeviceRequest::Cpu)
+                });
+                app.show(ui);
+            },
+            None,
+        );
+    let mut harness = harness;
+    wait_for(&mut harness, "the model to load", |h| {
+        h.state()
+            .as_ref()
+            .is_some_and(|a| a.session().summary.is_some())
+    });
+    (harness, tmp)
+}
+
+/// Steps the harness until `done` holds, panicking after [`TIMEOUT`].
+fn wait_for(harness: &mut AppHarness, what: &str, done: impl Fn(&AppHarness) -> bool) {
+    let start = Instant::now();
+    loop {
+        harness.step();
+        if done(harness) {
+            return;
+        }
+        if start.elapsed() > TIMEOUT {
+            let notes: Vec<String> = harness
+                .state()
+                .as_ref()
+                .map(|a| {
+                    a.session()
+                        .notifications
+                        .items()
+                        .iter()
+                        .map(|n| format!("{}: {}", n.title, n.message))
+                        .collect()
+                })
+                .unwrap_or_default();
+            panic!("timed out waiting for {what}; notifications: {notes:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn has_label(h: &AppHarness, text: &str) -> bool {
+    h.query_all_by_label_contains(text).next().is_some()
+}
+
+fn drop_file(harness: &mut AppHarness, path: &Path) {
+    harness
+        .input_mut()
+        .dropped_files
+        .push(Arc::new(DroppedPath(path.to_path_buf())));
+}
+
+#[test]
+fn dropped_png_shows_code_strip_and_zero_shot() {
+    let (mut h, tmp) = app_with_tiny_bundle();
+    let png = tmp.path().join("one.png");
+    common::write_digit_png(&png);
+    drop_file(&mut h, &png);
+    wait_for(&mut h, "the code strip", |h| {
+        has_label(h, "codes: 16 positions")
+    });
+    assert!(
+        has_label(&h, "code strip: "),
+        "the strip describes its codes"
+    );
+    wait_for(&mut h, "zero-shot scores", |h| {
+        has_label(h, "zero-shot: top")
+    });
+    assert!(has_label(&h, "model input 28×28"));
+    assert!(has_label(&h, "4×4 feature map"));
+    // The image also lands on the map and in the retrieval lists.
+    let app = h.state().as_ref().unwrap();
+    let a = app.session().inputs[0].analysis().unwrap();
+    assert!(a.xy.is_some());
+    assert_eq!(a.neighbours.len(), 3);
+}
+
+#[test]
+fn typed_text_and_enter_shows_tokens() {
+    let (mut h, _tmp) = app_with_tiny_bundle();
+    h.get_by_label(transference::ui::inputs_panel::TEXT_BOX_LABEL)
+        .focus();
+    h.step();
+    h.get_by_label(transference::ui::inputs_panel::TEXT_BOX_LABEL)
+        .type_text("seven");
+    h.step();
+    h.key_press(egui::Key::Enter);
+    wait_for(&mut h, "the tokens", |h| has_label(h, "tokens: 3"));
+    wait_for(&mut h, "the token strip", |h| has_label(h, "seven="));
+    assert!(has_label(&h, "[CLS]="));
+}
+
+#[test]
+fn transfer_lab_fit_reports_accuracy() {
+    let (mut h, _tmp) = app_with_tiny_bundle();
+    h.get_by_label("Transfer lab").click();
+    h.step();
+    h.step();
+    h.get_by_label(transfer_panel::FIT_LABEL).click();
+    wait_for(&mut h, "the transfer accuracy", |h| {
+        has_label(h, "accuracy on audio:")
+    });
+    assert!(has_label(&h, "confusion matrix 10×10"));
+}
+
+#[test]
+fn bad_inputs_give_specific_notifications() {
+    let (mut h, tmp) = app_with_tiny_bundle();
+    let bad_png = tmp.path().join("not-an-image.png");
+    std::fs::write(&bad_png, "this is text, not pixels").unwrap();
+    let wav = tmp.path().join("full.wav");
+    common::write_tone_wav(&wav);
+    let truncated = tmp.path().join("truncated.wav");
+    std::fs::write(&truncated, &std::fs::read(&wav).unwrap()[..30]).unwrap();
+    let txt = tmp.path().join("notes.txt");
+    std::fs::write(&txt, "hello").unwrap();
+
+    drop_file(&mut h, &bad_png);
+    wait_for(&mut h, "the bad PNG notification", |h| {
+        has_label(h, "not a decodable image")
+    });
+    drop_file(&mut h, &truncated);
+    wait_for(&mut h, "the truncated WAV notification", |h| {
+        has_label(h, "not a readable WAV file")
+    });
+    drop_file(&mut h, &txt);
+    wait_for(&mut h, "the unsupported file notification", |h| {
+        has_label(h, "unsupported input type")
+    });
+    // An empty text box + Enter.
+    h.get_by_label(transference::ui::inputs_panel::TEXT_BOX_LABEL)
+        .focus();
+    h.step();
+    h.key_press(egui::Key::Enter);
+    wait_for(&mut h, "the empty text notification", |h| {
+        has_label(h, "text is empty")
+    });
+
+    let app = h.state().as_ref().unwrap();
+    let failed = app
+        .session()
+        .inputs
+        .iter()
+        .filter(|e| matches!(e.status, transference::ui::state::InputStatus::Failed(_)))
+        .count();
+    assert_eq!(failed, 4, "every bad input is marked failed, none is lost");
+    // The window keeps working after the errors.
+    let png = tmp.path().join("good.png");
+    common::write_digit_png(&png);
+    drop_file(&mut h, &png);
+    wait_for(&mut h, "a good input after the bad ones", |h| {
+        has_label(h, "codes: 16 positions")
+    });
+}
+
+#[test]
+fn exports_write_projector_tsv_and_chart_pngs() {
+    let (mut h, tmp) = app_with_tiny_bundle();
+    let out = tmp.path().join("export");
+    h.state_mut().as_mut().unwrap().settings_mut().export_dir = out.display().to_string();
+    h.get_by_label("Export").click();
+    h.step();
+    h.step();
+    h.get_by_label("Embedding Projector TSV").click();
+    wait_for(&mut h, "the export notification", |h| {
+        has_label(h, "rows written to")
+    });
+    let meta = std::fs::read_to_string(out.join("metadata.tsv")).unwrap();
+    let vectors = std::fs::read_to_string(out.join("vectors.tsv")).unwrap();
+    assert!(meta.starts_with("modality\tlabel\tsource\n"), "{meta}");
+    assert_eq!(meta.lines().count(), 4, "header + 3 gallery items");
+    assert_eq!(vectors.lines().count(), 3);
+    assert!(
+        vectors
+            .lines()
+            .all(|l| l.split('\t').count() == common::TINY_D)
+    );
+
+    // Charts: a screenshot of the window, cropped per chart.
+    h.get_by_label("Export").click();
+    h.step();
+    h.step();
+    h.get_by_label("Charts as PNG").click();
+    wait_for(&mut h, "the charts notification", |h| has_label(h, "Charts saved"));
+    for name in ["window.png", "map.png", "codebook_usage.png"] {
+        let img = image::open(out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(img.width() > 100 && img.height() > 100, "{name} is {}x{}", img.width(), img.height());
+    }
+    let window = image::open(out.join("window.png")).unwrap();
+    assert_eq!((window.width(), window.height()), (1500, 950));
+}
+
+#[test]
+fn missing_default_model_is_a_notification() {
+    if transference::cli::default_model_dir()
+        .join(transference::bundle::MANIFEST_FILE)
+        .exists()
+    {
+        eprintln!("skipped: the default model is installed");
+        return;
+    }
+    let mut h: AppHarness = Harness::builder()
+        .with_size(egui::vec2(1200.0, 800.0))
+        .build_ui_state(
+            |ui, app: &mut Option<ExplorerApp>| {
+                app.get_or_insert_with(|| {
+                    ExplorerApp::new(ui.ctx(), None, None, DeviceRequest::Cpu)
+                })
+                .show(ui);
+            },
+            None,
+        );
+    h.step();
+    assert!(has_label(&h, "No default model"));
+    assert!(has_label(&h, "No model loaded"));
+}
+
+// ---- snapshots of what is truly visual (synthetic, deterministic data) ----
+
+fn synthetic_image_analysis() -> Analysis {
+    let codes: Vec<u32> = vec![3, 3, 7, 7, 3, 12, 12, 7, 40, 12, 12, 41, 40, 40, 5, 5];
+    Analysis {
+        request_id: 1,
+        input: EncodedInput {
+            name: "seven.png".into(),
+            modality: Modality::Image,
+            view: InputView::Image {
+                preview: vec![0; 28 * 28],
+                width: 28,
+                height: 28,
+                channels: 1,
+                original_width: 28,
+                original_height: 28,
+                grid: [4, 4],
+            },
+            item: EncodedItem {
+                modality: Modality::Image,
+                distances: vec![0.0; codes.len()],
+                codes,
+                embedding: vec![0.0; 4],
+            },
+            preprocess_ms: 0.0,
+            encode_ms: 0.0,
+        },
+        xy: None,
+        zero_shot: Err("none".into()),
+        neighbours: vec![],
+        total_ms: 0.0,
+    }
+}
+
+#[test]
+fn code_strip_snapshot() {
+    let analysis = synthetic_image_analysis();
+    let mut session = Session::default();
+    session.selected_code = Some(12);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(184.0, 184.0))
+        .with_context_setup(transference::ui::theme::apply)
+        .build_ui(move |ui| {
+            egui::CentralPanel::default().show(ui, |ui| {
+                let mut commands = Vec::new();
+                code_strip::show_strip(ui, &session, &analysis, 40.0, true, false, &mut commands);
+            });
+        });
+    h.run();
+    h.snapshot("code_strip");
+}
+
+#[test]
+fn confusion_heat_map_snapshot() {
+    let report = TransferReport {
+        source: Modality::Image,
+        target: Modality::Audio,
+        features: TransferFeatures::BagOfCodes,
+        labels: vec!["zero".into(), "one".into(), "two".into(), "three".into()],
+        n_train: 40,
+        n_test: 40,
+        source_accuracy: 1.0,
+        accuracy: 0.75,
+        confusion: vec![
+            vec![9, 1, 0, 0],
+            vec![0, 8, 2, 0],
+            vec![1, 0, 7, 2],
+            vec![0, 3, 1, 6],
+        ],
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(330.0, 300.0))
+        .with_context_setup(transference::ui::theme::apply)
+        .build_ui(move |ui| {
+            egui::CentralPanel::default().show(ui, |ui| {
+                transfer_panel::confusion(ui, &report);
+            });
+        });
+    h.run();
+    h.snapshot("confusion_heat_map");
+}
