@@ -438,3 +438,92 @@ fn three_training_steps_save_and_reload_a_bundle() {
     let e = p.encode(&InputSource::Text("seven".into())).unwrap();
     assert_eq!(e.item.embedding.len(), 16);
 }
+
+fn cli(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_transference"))
+        .args(args)
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run transference");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn cli_commands_and_exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    write_tiny_bundle(&dir);
+    let d = dir.to_str().unwrap();
+    let png = tmp.path().join("1_a.png");
+    write_digit_png(&png);
+    let wav = tmp.path().join("1_b.wav");
+    write_tone_wav(&wav);
+
+    let (code, out, err) = cli(&["info", d, "--device", "cpu"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("codebook") && out.contains("12 codes") && out.contains("CPU (flex)"), "{out}");
+
+    let (code, out, err) = cli(&["codes", "--model", d, "--device", "cpu", "--image", png.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["codes"].as_array().unwrap().len(), 16);
+    assert_eq!(v["grid"], serde_json::json!([4, 4]));
+
+    let (code, out, err) = cli(&["embed", "--model", d, "--device", "cpu", "--audio", wav.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["embedding"].as_array().unwrap().len(), TINY_D);
+
+    let (code, out, err) = cli(&["classify", "--model", d, "--device", "cpu", "--text", "seven", "--labels", "seven, three", "--prompts", "{label}", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["prediction"], "seven", "{out}");
+
+    let (code, out, err) = cli(&["retrieve", "--model", d, "--device", "cpu", "--text", "seven", "--to", "image", "-k", "3", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let n = v["neighbours"].as_array().unwrap();
+    assert_eq!(n.len(), 1, "the tiny gallery has one image");
+    assert_eq!(n[0]["modality"], "image");
+
+    // Index a folder into a gallery.
+    let gal = tmp.path().join("gallery_out");
+    let (code, out, err) = cli(&["index", tmp.path().to_str().unwrap(), "--model", d, "--device", "cpu", "--out", gal.to_str().unwrap(), "--label-from-name", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["items"], 2, "{out}");
+    let g = transference::bundle::Gallery::read(&gal, TINY_D, TINY_K).unwrap();
+    assert_eq!(g.items[0].label.as_deref(), Some("1"));
+    assert!(g.media_path(0).unwrap().exists());
+
+    // Bad input: exit 2 and one line naming the file.
+    let notes = tmp.path().join("notes.txt");
+    std::fs::write(&notes, "hello").unwrap();
+    let (code, _, err) = cli(&["codes", "--model", d, "--device", "cpu", "--image", notes.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("notes.txt") && err.lines().count() == 1, "{err}");
+    let (code, _, err) = cli(&["codes", "--model", d, "--device", "cpu", "--audio", png.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("image file") && err.contains("--audio"), "{err}");
+    let (code, _, err) = cli(&["info", tmp.path().join("nowhere").to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("nowhere"), "{err}");
+    let (code, _, err) = cli(&["classify", "--model", d, "--device", "cpu", "--text", "  "]);
+    assert_eq!(code, 2);
+    assert!(err.contains("text is empty"), "{err}");
+}
+
+#[test]
+fn cli_info_describes_the_minilm_folder() {
+    let (code, out, err) = cli(&["info", minilm_dir().to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["kind"], "huggingface_bert");
+    assert_eq!(v["config"]["num_hidden_layers"], 6);
+    // 22.7M parameters in the published model, minus the unused pooler (384*384 + 384).
+    assert_eq!(v["parameters"], 22_713_216 - 147_840);
+}

@@ -243,6 +243,12 @@ fn dispatch(cli: Cli) -> Result<()> {
     match command {
         Command::Info { bundle } => {
             let model = bundle.or(cli.model);
+            if let Some(dir) = &model
+                && !dir.join(crate::bundle::MANIFEST_FILE).exists()
+                && dir.join("config.json").exists()
+            {
+                return info_transformer(dir, cli.json);
+            }
             let p = open(&model, cli.device)?;
             print_info(&p, cli.json);
             Ok(())
@@ -524,4 +530,54 @@ fn print_info(p: &Pipeline, json_out: bool) {
         }
     }
     println!("device     {}", p.device.description);
+}
+
+/// `info` on a Hugging Face BERT folder (e.g. models/minilm): validates and describes the
+/// frozen text transformer that bundles reference.
+fn info_transformer(dir: &Path, json_out: bool) -> Result<()> {
+    use crate::bundle::weights::{self, HuggingFaceBert, WeightFile};
+    let config_path = dir.join("config.json");
+    let text = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
+    let cfg: crate::model::BertConfig = serde_json::from_str(&text).map_err(|e| Error::Manifest {
+        path: config_path.clone(),
+        reason: format!("not a BERT config.json: {e}"),
+    })?;
+    let weights_path = dir.join("model.safetensors");
+    let bytes = std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, e))?;
+    let dtypes: std::collections::BTreeSet<String> = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::Safetensors { path: weights_path.clone(), reason: e.to_string() })?
+        .tensors()
+        .iter()
+        .map(|(_, v)| format!("{:?}", v.dtype()))
+        .collect();
+    let file = WeightFile::from_bytes(&bytes, &weights_path, &HuggingFaceBert)?;
+    let device = burn::tensor::Device::flex();
+    // Validates every tensor's name, shape, dtype and finiteness against the config.
+    let bert = weights::load_into(cfg.init(&device), &file, &HuggingFaceBert, "", true, &device)?;
+    let params: usize = weights::param_shapes(&bert).values().map(|s| s.iter().product::<usize>()).sum();
+    let tokenizer = dir.join("tokenizer.json");
+    if json_out {
+        println!(
+            "{}",
+            json!({"kind": "huggingface_bert", "dir": dir, "config": cfg, "parameters": params,
+                   "dtypes": dtypes, "tokenizer": tokenizer.exists(), "weights_bytes": bytes.len()})
+        );
+    } else {
+        println!("folder     {} (a frozen text transformer, not a bundle)", dir.display());
+        println!(
+            "model      BERT: {} layers, hidden {}, {} heads, intermediate {}, vocab {}, max {} positions",
+            cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.intermediate_size,
+            cfg.vocab_size, cfg.max_position_embeddings
+        );
+        println!(
+            "weights    {} parameters ({:.1} M), stored as {}, {:.1} MB; every tensor checked",
+            params,
+            params as f64 / 1e6,
+            dtypes.into_iter().collect::<Vec<_>>().join("+"),
+            bytes.len() as f64 / 1e6
+        );
+        println!("tokenizer  {}", if tokenizer.exists() { "tokenizer.json present" } else { "missing tokenizer.json" });
+        println!("use        referenced by a bundle's preprocess.text.transformer_weights (e.g. models/digits)");
+    }
+    Ok(())
 }

@@ -20,10 +20,10 @@ pub struct LossWeights {
 impl Default for LossWeights {
     fn default() -> Self {
         LossWeights {
-            reconstruction: 1.0,
-            commitment: 0.25,
+            reconstruction: 0.2,
+            commitment: 0.1,
             cross_cpc: 0.5,
-            club: 0.1,
+            club: 0.05,
             text_contrastive: 1.0,
         }
     }
@@ -113,7 +113,7 @@ impl Default for TrainConfig {
             audio_channels: vec![32, 64, 64, 64],
             ema_decay: 0.99,
             ema_epsilon: 1e-5,
-            dead_code_steps: 300,
+            dead_code_steps: 100,
             contrastive_temperature: 0.1,
             zero_shot_temperature: 0.05,
             weights: LossWeights::default(),

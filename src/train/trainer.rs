@@ -339,17 +339,17 @@ pub fn train(
         let mut rng = step_rng(cfg.seed, usize::MAX);
         let hb = sample_batch(&set, cfg.batch_size, &mut rng, n_mels, n_frames);
         let b = cfg.batch_size;
-        let inner = device.clone();
-        let probe = model.clone().valid();
-        let out = probe.semantic_forward(
-            tensor_from_vec(hb.images, [b, 1, 28, 28], &inner),
-            tensor_from_vec(hb.mels, [b, n_mels, n_frames], &inner),
-            tensor_from_vec(hb.text_hidden, [b, hb.text_len, hidden], &inner),
-            tensor_from_vec(hb.text_mask.clone(), [b, hb.text_len], &inner),
+        // Probe on the training model itself: cloning and moving it off the autodiff device
+        // would materialise the lazily initialised parameters without gradient tracking.
+        let out = model.semantic_forward(
+            tensor_from_vec(hb.images, [b, 1, 28, 28], &ad),
+            tensor_from_vec(hb.mels, [b, n_mels, n_frames], &ad),
+            tensor_from_vec(hb.text_hidden, [b, hb.text_len, hidden], &ad),
+            tensor_from_vec(hb.text_mask.clone(), [b, hb.text_len], &ad),
         );
         let mut pool: Vec<Vec<f32>> = Vec::new();
         for m in 0..3 {
-            let v = float_to_vec(out.continuous[m].clone());
+            let v = float_to_vec(out.continuous[m].clone().detach());
             let mask = float_to_vec(out.masks[m].clone());
             for (row, mv) in v.chunks_exact(cfg.d_model).zip(&mask) {
                 if *mv > 0.5 {
