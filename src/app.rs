@@ -80,7 +80,23 @@ enum UiMsg {
     FilesPicked(Vec<PathBuf>),
     ExportDirPicked(Option<PathBuf>),
     ChartsSaved(Result<Vec<PathBuf>, String>),
+    /// A dialog came back empty at once: no dialog service is running.
+    DialogUnavailable,
 }
+
+impl UiMsg {
+    /// True for a dialog result with nothing picked.
+    fn picked_nothing(&self) -> bool {
+        match self {
+            UiMsg::ModelPicked(d) | UiMsg::ExportDirPicked(d) => d.is_none(),
+            UiMsg::FilesPicked(f) => f.is_empty(),
+            _ => false,
+        }
+    }
+}
+
+/// A dialog answering faster than this with nothing picked was not shown at all.
+const DIALOG_FAILED_WITHIN: std::time::Duration = std::time::Duration::from_millis(400);
 
 /// The explorer application.
 pub struct ExplorerApp {
@@ -109,6 +125,7 @@ impl ExplorerApp {
         device: DeviceRequest,
     ) -> Self {
         theme::apply(ctx);
+        theme::install_fallback_font(ctx);
         let settings: Settings = storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             .unwrap_or_default();
@@ -180,11 +197,21 @@ impl ExplorerApp {
         let key = self.session.next_id();
         let request_id = self.session.next_id();
         let name = self.input_name(&source);
+        let hint = match &source {
+            InputSource::GalleryItem(i) => self
+                .session
+                .summary
+                .as_ref()
+                .and_then(|s| s.gallery.get(*i))
+                .map(|p| p.modality),
+            _ => None,
+        };
         self.session.inputs.push(InputEntry {
             key,
             request_id,
             source,
             name,
+            hint,
             status: InputStatus::Queued,
             rescored: None,
         });
@@ -236,7 +263,8 @@ impl ExplorerApp {
             }
         }
         self.pump();
-        if self.player.is_playing() || self.session.busy() {
+        self.session.playing = self.player.is_playing();
+        if self.session.playing || self.session.busy() {
             ctx.request_repaint_after(std::time::Duration::from_millis(250));
         }
     }
@@ -255,6 +283,7 @@ impl ExplorerApp {
         let play = (player.available(), player.hint());
         let play_hint = (play.0, play.1.as_str());
         let mut hovered: Option<u32> = None;
+        let mut hovered_gallery: Option<usize> = None;
         session.chart_rects = Default::default();
 
         egui::Panel::top("top-bar")
@@ -270,7 +299,7 @@ impl ExplorerApp {
                 egui::Frame::side_top_panel(&ui.ctx().global_style())
                     .inner_margin(egui::Margin::symmetric(10, 4)),
             )
-            .show(ui, |ui| model_panel::status_bar(ui, session));
+            .show(ui, |ui| model_panel::status_bar(ui, session, commands));
         if settings.panels.inputs {
             egui::Panel::left("inputs-panel")
                 .default_size(320.0)
@@ -297,8 +326,9 @@ impl ExplorerApp {
                     if settings.panels.map {
                         let w = ui.available_width();
                         ui.allocate_ui(egui::vec2(w, map_h), |ui| {
-                            session.chart_rects.map =
-                                map_panel::show(ui, session, settings, media, commands);
+                            let out = map_panel::show(ui, session, settings, media, commands);
+                            session.chart_rects.map = out.rect;
+                            hovered_gallery = out.hovered;
                         });
                         ui.separator();
                     }
@@ -336,6 +366,7 @@ impl ExplorerApp {
                 });
         });
         session.hovered_code = hovered;
+        session.hovered_gallery = hovered_gallery;
     }
 
     fn take_dropped_files(&mut self, ctx: &egui::Context) {
@@ -534,6 +565,12 @@ impl ExplorerApp {
                     self.settings.export_dir = dir.display().to_string();
                 }
             }
+            UiMsg::DialogUnavailable => self.session.notifications.push(
+                Level::Warning,
+                "No file dialog available",
+                "The desktop's file chooser (xdg-desktop-portal or zenity) did not open. \
+                 Drag files or a bundle folder onto the window, or start with --model DIR.",
+            ),
             UiMsg::ChartsSaved(result) => match result {
                 Ok(files) => {
                     let dir = files
@@ -567,7 +604,13 @@ impl ExplorerApp {
         let _ = std::thread::Builder::new()
             .name("transference-dialog".into())
             .spawn(move || {
-                let _ = tx.send(pick());
+                let start = std::time::Instant::now();
+                let msg = pick();
+                let unavailable = msg.picked_nothing() && start.elapsed() < DIALOG_FAILED_WITHIN;
+                let _ = tx.send(msg);
+                if unavailable {
+                    let _ = tx.send(UiMsg::DialogUnavailable);
+                }
                 ctx.request_repaint();
             });
     }

@@ -138,6 +138,82 @@ fn typed_text_and_enter_shows_tokens() {
     wait_for(&mut h, "the tokens", |h| has_label(h, "tokens: 3"));
     wait_for(&mut h, "the token strip", |h| has_label(h, "seven="));
     assert!(has_label(&h, "[CLS]="));
+
+    // Editing the labels re-scores through Job::Classify.
+    h.get_by_label("Labels and prompt templates").click();
+    h.step();
+    h.step();
+    let labels_box = "Labels (comma-separated or one per line)";
+    h.get_by_label(labels_box).focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    h.get_by_label(labels_box).type_text("seven, three");
+    wait_for(&mut h, "the re-scored labels", |h| {
+        h.state().as_ref().unwrap().session().inputs[0]
+            .rescored
+            .as_ref()
+            .is_some_and(|s| s.len() == 2)
+    });
+    assert!(has_label(&h, "2 labels"));
+    assert!(has_label(&h, "zero-shot: top seven") || has_label(&h, "zero-shot: top three"));
+
+    // The edited labels and the recent bundle persist through eframe storage.
+    let mut storage = MemoryStorage::default();
+    let dir = {
+        let app = h.state_mut().as_mut().unwrap();
+        eframe::App::save(app, &mut storage);
+        app.session().summary.as_ref().unwrap().dir.clone()
+    };
+    let ctx = egui::Context::default();
+    let restored = ExplorerApp::new(&ctx, Some(&storage), Some(dir.clone()), DeviceRequest::Cpu);
+    let settings = restored.settings();
+    assert_eq!(settings.recent.first(), Some(&dir));
+    let set = &settings.label_sets[&dir.display().to_string()];
+    assert_eq!(set.labels, "seven, three");
+}
+
+/// In-memory eframe storage.
+#[derive(Default)]
+struct MemoryStorage(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_string(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn a_stroke_on_the_canvas_is_analysed_as_a_drawing() {
+    let (mut h, _tmp) = app_with_tiny_bundle();
+    let r = h.get_by_label("Drawing canvas").rect();
+    let p = |x: f32, y: f32| egui::pos2(r.left() + x * r.width(), r.top() + y * r.height());
+    h.hover_at(p(0.3, 0.2));
+    h.step();
+    h.drag_at(p(0.3, 0.2));
+    h.step();
+    for i in 0..=8 {
+        h.hover_at(p(0.3 + 0.4 * i as f32 / 8.0, 0.2 + 0.6 * i as f32 / 8.0));
+        h.step();
+    }
+    h.drop_at(p(0.7, 0.8));
+    wait_for(&mut h, "the drawing's codes", |h| {
+        has_label(h, "codes: 16 positions")
+    });
+    let app = h.state().as_ref().unwrap();
+    let entry = &app.session().inputs[0];
+    assert_eq!(entry.name, "drawing");
+    assert!(matches!(
+        entry.source,
+        transference::engine::InputSource::Drawing { .. }
+    ));
 }
 
 #[test]
@@ -231,10 +307,17 @@ fn exports_write_projector_tsv_and_chart_pngs() {
     h.step();
     h.step();
     h.get_by_label("Charts as PNG").click();
-    wait_for(&mut h, "the charts notification", |h| has_label(h, "Charts saved"));
+    wait_for(&mut h, "the charts notification", |h| {
+        has_label(h, "Charts saved")
+    });
     for name in ["window.png", "map.png", "codebook_usage.png"] {
         let img = image::open(out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(img.width() > 100 && img.height() > 100, "{name} is {}x{}", img.width(), img.height());
+        assert!(
+            img.width() > 100 && img.height() > 100,
+            "{name} is {}x{}",
+            img.width(),
+            img.height()
+        );
     }
     let window = image::open(out.join("window.png")).unwrap();
     assert_eq!((window.width(), window.height()), (1500, 950));

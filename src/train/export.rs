@@ -154,9 +154,12 @@ pub fn build_gallery(
         .as_ref()
         .ok_or_else(|| Error::InvalidRequest("no audio".into()))?;
     for clip in &data.meta.clips {
-        let path = data_dir
-            .join(crate::train::data::CLIPS_DIR)
-            .join(&clip.file);
+        // `clip.file` is relative to the data folder (e.g. `clips/7_voice.wav`).
+        let path = data_dir.join(&clip.file);
+        let file_name = Path::new(&clip.file)
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| clip.file.clone());
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
@@ -166,7 +169,7 @@ pub fn build_gallery(
             Err(_) => continue,
         };
         let enc = eval::encode_mels(p, &prepared.mel.data, &[clip.digit as usize])?;
-        let name = format!("media/{}", clip.file);
+        let name = format!("media/{file_name}");
         media.push((name.clone(), bytes));
         let item = &enc.items[0];
         gallery.push(
@@ -301,16 +304,10 @@ pub fn model_card(
     ));
     s.push_str("| metric | value |\n|---|---|\n");
     for (label, key, f) in [
-        (
-            "cross-modal transfer image → audio (fit on image codes, test on audio)",
-            "transfer.image_to_audio.accuracy",
-            true,
-        ),
-        (
-            "cross-modal transfer audio → image",
-            "transfer.audio_to_image.accuracy",
-            true,
-        ),
+        ("cross-modal transfer image → audio (classifier on pooled quantised vectors of images, tested on audio)", "transfer.image_to_audio.accuracy", true),
+        ("cross-modal transfer audio → image (quantised vectors)", "transfer.audio_to_image.accuracy", true),
+        ("cross-modal transfer image → audio (bag of codes only)", "transfer_bag_of_codes.image_to_audio.accuracy", true),
+        ("cross-modal transfer audio → image (bag of codes only)", "transfer_bag_of_codes.audio_to_image.accuracy", true),
         (
             "zero-shot by text, images",
             "zero_shot.image.accuracy",

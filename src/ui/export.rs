@@ -100,7 +100,7 @@ mod tests {
 
     #[test]
     fn crop_clamps_to_the_image() {
-        let img = ColorImage::new([10, 8], vec![egui::Color32::RED; 80]);
+        let img = ColorImage::new([10, 8], vec![crate::ui::theme::error(); 80]);
         let r = Rect::from_min_max(egui::pos2(2.0, 2.0), egui::pos2(50.0, 3.0));
         let c = crop(&img, r, 2.0).unwrap();
         assert_eq!((c.width(), c.height()), (6, 2));

@@ -129,16 +129,14 @@ pub fn show(
             original_duration_secs,
             trimmed_duration_secs,
         } => {
-            ui.horizontal(|ui| {
-                muted(
-                    ui,
-                    format!(
-                        "original {original_duration_secs:.2} s at {original_sample_rate_hz} Hz; \
-                         the model hears {trimmed_duration_secs:.2} s at {sample_rate_hz} Hz, \
-                         {n_mels} mels × {n_frames} frames"
-                    ),
-                );
-            });
+            muted(
+                ui,
+                format!(
+                    "original {original_duration_secs:.2} s at {original_sample_rate_hz} Hz; \
+                     the model hears {trimmed_duration_secs:.2} s at {sample_rate_hz} Hz, \
+                     {n_mels} mels × {n_frames} frames"
+                ),
+            );
             ui.horizontal(|ui| {
                 let (available, hint) = play_hint;
                 if let Some(path) = original_of(session, entry)

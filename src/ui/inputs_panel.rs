@@ -125,7 +125,10 @@ pub fn show(
                             if let Some(Ok(scores)) = entry.zero_shot()
                                 && let Some(top) = scores.first()
                             {
-                                muted(ui, format!("{} · {:.0} %", top.label, top.probability * 100.0));
+                                muted(
+                                    ui,
+                                    format!("{} · {:.0} %", top.label, top.probability * 100.0),
+                                );
                             }
                         });
                     });

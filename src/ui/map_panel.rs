@@ -20,14 +20,22 @@ const HOVER_RADIUS: f32 = 10.0;
 /// A colour group of map points: colour and positions.
 type Group = (egui::Color32, Vec<[f64; 2]>);
 
-/// Draws the map; returns its rectangle.
+/// What the map reports back.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MapOutput {
+    pub rect: Option<Rect>,
+    /// Gallery item under the pointer.
+    pub hovered: Option<usize>,
+}
+
+/// Draws the map.
 pub fn show(
     ui: &mut Ui,
     session: &Session,
     settings: &mut Settings,
     media: &mut MediaCache,
     commands: &mut Vec<Command>,
-) -> Option<Rect> {
+) -> MapOutput {
     ui.horizontal(|ui| {
         ui.label(
             RichText::new("Embedding map")
@@ -57,11 +65,11 @@ pub fn show(
     });
     let Some(summary) = &session.summary else {
         muted(ui, "Open a model to see its map.");
-        return None;
+        return MapOutput::default();
     };
     if summary.gallery.is_empty() {
         muted(ui, "This model has no gallery, so there is no map.");
-        return None;
+        return MapOutput::default();
     }
     let gallery = &summary.gallery;
     let xy = |p: &GalleryPoint| [p.xy[0] as f64, p.xy[1] as f64];
@@ -163,6 +171,15 @@ pub fn show(
                 );
             }
         }
+        if let Some(p) = session.hovered_gallery.and_then(|i| gallery.get(i)) {
+            plot_ui.points(
+                Points::new("", xy(p))
+                    .radius(8.0)
+                    .filled(false)
+                    .color(theme::strong_text())
+                    .allow_hover(false),
+            );
+        }
         for (entry, analysis, pos) in &inputs {
             let m = analysis.input.modality;
             let here = [pos[0] as f64, pos[1] as f64];
@@ -234,7 +251,10 @@ pub fn show(
             gallery_tooltip(ui, p, media);
         });
     }
-    Some(r.rect)
+    MapOutput {
+        rect: Some(r.rect),
+        hovered: nearest.map(|p| p.index),
+    }
 }
 
 /// Tooltip of a gallery item: modality, label, source, thumbnail or text.

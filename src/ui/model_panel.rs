@@ -121,7 +121,7 @@ fn device_chip(ui: &mut Ui, device: &str) {
 }
 
 /// Draws the status bar.
-pub fn status_bar(ui: &mut Ui, session: &Session) {
+pub fn status_bar(ui: &mut Ui, session: &Session, commands: &mut Vec<Command>) {
     ui.horizontal(|ui| {
         match (&session.summary, &session.loading) {
             (_, Some(dir)) => {
@@ -143,6 +143,9 @@ pub fn status_bar(ui: &mut Ui, session: &Session) {
             Some(ms) => ui.label(format!("last inference {}", format_ms(ms))),
             None => muted(ui, "no inference yet"),
         };
+        if session.playing && ui.button("Stop sound").clicked() {
+            commands.push(Command::StopAudio);
+        }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if session.busy() {
                 let mut parts = Vec::new();
@@ -183,38 +186,55 @@ pub fn card(ui: &mut Ui, session: &Session, commands: &mut Vec<Command>) {
                 modality_chip(ui, *m);
             }
         });
+        let wrap = |ui: &mut Ui, text: String| {
+            ui.add(egui::Label::new(text).wrap());
+        };
         egui::Grid::new("model-facts")
             .num_columns(2)
             .spacing([16.0, 4.0])
             .show(ui, |ui| {
                 muted(ui, "codebook");
-                ui.label(format!("{} codes × {} dims", s.codebook_size, s.d_model));
+                wrap(
+                    ui,
+                    format!("{} codes × {} dims", s.codebook_size, s.d_model),
+                );
                 ui.end_row();
                 muted(ui, "gallery");
-                ui.label(format!("{} items", s.gallery.len()));
+                wrap(ui, format!("{} items", s.gallery.len()));
                 ui.end_row();
                 muted(ui, "labels");
-                ui.label(short(&s.labels.join(", "), 80));
+                wrap(ui, s.labels.join(", "));
                 ui.end_row();
                 muted(ui, "temperature");
-                ui.label(format!("{}", s.temperature));
+                wrap(ui, format!("{}", s.temperature));
                 ui.end_row();
                 muted(ui, "device");
-                ui.label(&s.device);
+                wrap(ui, s.device.clone());
                 ui.end_row();
                 muted(ui, "loaded in");
-                ui.label(format_ms(s.load_ms));
+                wrap(ui, format_ms(s.load_ms));
                 ui.end_row();
                 muted(ui, "folder");
-                ui.label(s.dir.display().to_string());
+                wrap(ui, s.dir.display().to_string());
                 ui.end_row();
-                for (k, v) in &s.metrics {
-                    muted(ui, k);
-                    ui.label(format!("{v:.4}"));
-                    ui.end_row();
-                }
             });
     });
+    if !s.metrics.is_empty() {
+        ui.add_space(8.0);
+        section(ui, "Measured metrics", |ui| {
+            egui::Grid::new("model-metrics")
+                .num_columns(2)
+                .striped(true)
+                .spacing([16.0, 3.0])
+                .show(ui, |ui| {
+                    for (k, v) in &s.metrics {
+                        muted(ui, k.replace('_', " "));
+                        ui.label(format_metric(*v));
+                        ui.end_row();
+                    }
+                });
+        });
+    }
     ui.add_space(8.0);
     section(ui, "Model card", |ui| {
         if s.card.trim().is_empty() {
@@ -225,11 +245,29 @@ pub fn card(ui: &mut Ui, session: &Session, commands: &mut Vec<Command>) {
     });
 }
 
-/// A small Markdown subset: headings, bullets, code fences, paragraphs.
+/// A metric value: integers without decimals, fractions with three.
+pub fn format_metric(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e9 {
+        format!("{v:.0}")
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// A small Markdown subset: headings, bullets, tables, code fences, paragraphs.
 pub fn markdown(ui: &mut Ui, text: &str) {
     let mut in_code = false;
-    for line in text.lines() {
+    let mut table: Vec<Vec<String>> = Vec::new();
+    let mut tables = 0usize;
+    for line in text.lines().chain(std::iter::once("")) {
         let trimmed = line.trim_end();
+        let is_row = !in_code && trimmed.trim_start().starts_with('|');
+        if !is_row && !table.is_empty() {
+            tables += 1;
+            markdown_table(ui, &std::mem::take(&mut table), tables);
+        }
         if trimmed.trim_start().starts_with("```") {
             in_code = !in_code;
             continue;
@@ -239,7 +277,20 @@ pub fn markdown(ui: &mut Ui, text: &str) {
             continue;
         }
         let plain = trimmed.replace("**", "").replace('`', "");
-        if let Some(h) = plain.strip_prefix("### ") {
+        if is_row {
+            let cells: Vec<String> = plain
+                .trim()
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect();
+            let separator = cells
+                .iter()
+                .all(|c| !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')));
+            if !separator {
+                table.push(cells);
+            }
+        } else if let Some(h) = plain.strip_prefix("### ") {
             ui.label(RichText::new(h).strong().size(17.0));
         } else if let Some(h) = plain.strip_prefix("## ") {
             ui.add_space(4.0);
@@ -252,9 +303,8 @@ pub fn markdown(ui: &mut Ui, text: &str) {
             .strip_prefix("- ")
             .or_else(|| plain.trim_start().strip_prefix("* "))
         {
-            ui.horizontal_wrapped(|ui| {
-                ui.label("  •");
-                ui.label(b);
+            ui.indent("bullet", |ui| {
+                ui.label(format!("•  {b}"));
             });
         } else if plain.trim().is_empty() {
             ui.add_space(4.0);
@@ -262,6 +312,26 @@ pub fn markdown(ui: &mut Ui, text: &str) {
             ui.label(plain);
         }
     }
+}
+
+fn markdown_table(ui: &mut Ui, rows: &[Vec<String>], n: usize) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    egui::Grid::new(("card-table", n))
+        .num_columns(columns)
+        .striped(true)
+        .spacing([18.0, 4.0])
+        .show(ui, |ui| {
+            for (i, row) in rows.iter().enumerate() {
+                for cell in row {
+                    if i == 0 {
+                        ui.label(RichText::new(cell).strong());
+                    } else {
+                        ui.label(cell);
+                    }
+                }
+                ui.end_row();
+            }
+        });
 }
 
 /// Shown when no model is loaded.

@@ -150,6 +150,8 @@ pub struct InputEntry {
     pub request_id: u64,
     pub source: InputSource,
     pub name: String,
+    /// Modality known before analysis (e.g. a gallery item's), if any.
+    pub hint: Option<Modality>,
     pub status: InputStatus,
     /// Zero-shot scores from the latest re-scoring (overrides the analysis' own).
     pub rescored: Option<Vec<LabelScore>>,
@@ -173,7 +175,7 @@ impl InputEntry {
             InputSource::Text(_) => Some(Modality::Text),
             InputSource::Drawing { .. } => Some(Modality::Image),
             InputSource::File(p) => modality_from_extension(p),
-            InputSource::GalleryItem(_) => None,
+            InputSource::GalleryItem(_) => self.hint,
         }
     }
 
@@ -278,6 +280,8 @@ pub struct Session {
     pub selected_code: Option<u32>,
     /// Code under the pointer this frame (strip, chart).
     pub hovered_code: Option<u32>,
+    /// Gallery item under the pointer on the map.
+    pub hovered_gallery: Option<usize>,
     /// Input keys waiting to be sent, in order.
     pub queue: VecDeque<u64>,
     /// Request id of the analysis the worker is running.
@@ -286,6 +290,8 @@ pub struct Session {
     pub transfer: Option<TransferReport>,
     pub transfer_running: bool,
     pub export_running: bool,
+    /// A sound is playing.
+    pub playing: bool,
     /// Last inference time (ms).
     pub last_ms: Option<f64>,
     /// Label and template editors, as typed.

@@ -52,6 +52,39 @@ pub fn apply(ctx: &egui::Context) {
     });
 }
 
+/// System fonts tried, in order, as a fallback for symbols the bundled fonts lack (arrows in
+/// model cards, accented file names, …).
+const FALLBACK_FONTS: &[&str] = &[
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
+    "/usr/share/fonts/noto/NotoSans-Regular.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/Library/Fonts/Arial Unicode.ttf",
+    "C:\\Windows\\Fonts\\segoeui.ttf",
+];
+
+/// Adds the first system font found in [`FALLBACK_FONTS`] as the last fallback of every
+/// family. Returns its path; without one, missing symbols show as boxes.
+pub fn install_fallback_font(ctx: &egui::Context) -> Option<&'static str> {
+    let (path, bytes) = FALLBACK_FONTS
+        .iter()
+        .find_map(|p| std::fs::read(p).ok().map(|b| (*p, b)))?;
+    let families = [FontFamily::Proportional, FontFamily::Monospace]
+        .into_iter()
+        .map(|family| egui::epaint::text::InsertFontFamily {
+            family,
+            priority: egui::epaint::text::FontPriority::Lowest,
+        })
+        .collect();
+    ctx.add_font(egui::epaint::text::FontInsert::new(
+        "system-fallback",
+        egui::FontData::from_owned(bytes),
+        families,
+    ));
+    Some(path)
+}
+
 /// Background of side and top panels.
 pub fn panel_fill() -> Color32 {
     Color32::from_rgb(24, 26, 31)

@@ -170,12 +170,34 @@ pub fn confusion(ui: &mut Ui, r: &TransferReport) -> Rect {
         FontId::proportional(13.0),
         theme::muted_text(),
     );
+    // Column labels: the largest size (down to 9 pt) at which the longest label fits a cell.
+    let widest = |size: f32| {
+        r.labels
+            .iter()
+            .map(|l| {
+                painter
+                    .layout_no_wrap(l.clone(), FontId::proportional(size), theme::strong_text())
+                    .size()
+                    .x
+            })
+            .fold(0.0f32, f32::max)
+    };
+    let mut col_size = font.size;
+    while col_size > 9.0 && widest(col_size) > cell - 2.0 {
+        col_size -= 1.0;
+    }
+    let col_font = FontId::proportional(col_size);
+    let col_chars = if widest(col_size) > cell - 2.0 {
+        ((cell / (col_size * 0.6)) as usize).max(3)
+    } else {
+        usize::MAX
+    };
     for (j, l) in r.labels.iter().enumerate() {
         painter.text(
             Pos2::new(origin.x + (j as f32 + 0.5) * cell, origin.y - 3.0),
             Align2::CENTER_BOTTOM,
-            short(l, ((cell / 7.5) as usize).max(3)),
-            font.clone(),
+            short(l, col_chars),
+            col_font.clone(),
             theme::strong_text(),
         );
         painter.text(

@@ -79,19 +79,18 @@ pub fn show(
         ))
         .strong(),
     );
-    ui.horizontal_wrapped(|ui| {
-        for u in &stats.per_modality {
-            modality_chip(ui, u.modality).on_hover_text(format!(
-                "{} gallery items, {} positions",
-                u.items, u.positions
-            ));
-            ui.label(format!(
-                "perplexity {:.1} · {} active",
-                u.perplexity, u.active
-            ));
-            ui.add_space(8.0);
-        }
-    });
+    egui::Grid::new("usage-stats")
+        .num_columns(4)
+        .spacing([14.0, 2.0])
+        .show(ui, |ui| {
+            for u in &stats.per_modality {
+                modality_chip(ui, u.modality);
+                ui.label(format!("perplexity {:.1}", u.perplexity));
+                ui.label(format!("{} active codes", u.active));
+                muted(ui, format!("{} items · {} positions", u.items, u.positions));
+                ui.end_row();
+            }
+        });
     muted(ui, "share of each modality's positions taken by each code");
 
     let order = code_order(summary, settings.usage_sort);

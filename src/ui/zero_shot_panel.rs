@@ -126,7 +126,7 @@ fn probability_bar(ui: &mut Ui, s: &LabelScore, top: bool) {
     let (rect, response) = ui.allocate_exact_size(Vec2::new(width, 24.0), Sense::hover());
     let painter = ui.painter_at(rect);
     let label_w = 110.0f32.min(width * 0.35);
-    let pct_w = 58.0;
+    let pct_w = 72.0;
     let track = egui::Rect::from_min_max(
         rect.left_top() + Vec2::new(label_w, 4.0),
         rect.right_bottom() - Vec2::new(pct_w, 4.0),
