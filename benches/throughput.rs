@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use transference::device::{ComputeDevice, DeviceRequest};
 use transference::engine::{InputSource, Pipeline};
-use transference::index::search::{top_k_cpu, DeviceIndex};
+use transference::index::search::{DeviceIndex, top_k_cpu};
 use transference::model::tensor_from_vec;
 
 fn median_ms(mut samples: Vec<f64>) -> f64 {
@@ -38,7 +38,9 @@ fn random_unit_rows(n: usize, d: usize, seed: u64) -> Vec<f32> {
     let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
     let mut v: Vec<f32> = (0..n * d)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
         })
         .collect();
@@ -50,7 +52,10 @@ fn random_unit_rows(n: usize, d: usize, seed: u64) -> Vec<f32> {
 }
 
 fn write_npy(path: &Path, data: &[f32], shape: [usize; 2]) {
-    let header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", shape[0], shape[1]);
+    let header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}",
+        shape[0], shape[1]
+    );
     let mut h = header.into_bytes();
     while (10 + h.len() + 1) % 64 != 0 {
         h.push(b' ');
@@ -70,7 +75,11 @@ fn numpy_top_k_ms(queries: &Path, base: &Path, runs: usize) -> Option<f64> {
         queries.display(),
         base.display()
     );
-    let out = Command::new("python3").arg("-c").arg(script).output().ok()?;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .ok()?;
     if !out.status.success() {
         return None;
     }
@@ -79,9 +88,16 @@ fn numpy_top_k_ms(queries: &Path, base: &Path, runs: usize) -> Option<f64> {
 
 fn peak_rss_mb(args: &[&str]) -> Option<f64> {
     let exe = env!("CARGO_BIN_EXE_transference");
-    let out = Command::new("/usr/bin/time").arg("-v").arg(exe).args(args).output().ok()?;
+    let out = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(exe)
+        .args(args)
+        .output()
+        .ok()?;
     let err = String::from_utf8_lossy(&out.stderr);
-    let line = err.lines().find(|l| l.contains("Maximum resident set size"))?;
+    let line = err
+        .lines()
+        .find(|l| l.contains("Maximum resident set size"))?;
     let kb: f64 = line.split(':').nth(1)?.trim().parse().ok()?;
     Some(kb / 1024.0)
 }
@@ -93,7 +109,14 @@ fn main() {
     let bundle = repo.join("models/digits");
     let tmp = std::env::temp_dir().join(format!("transference-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
-    println!("transference throughput bench ({} build)", if cfg!(debug_assertions) { "debug" } else { "release" });
+    println!(
+        "transference throughput bench ({} build)",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
     let mut devices = vec![ComputeDevice::cpu("")];
     if let Ok(gpu) = transference::device::resolve(DeviceRequest::Auto)
         && gpu.is_gpu()
@@ -120,11 +143,19 @@ fn main() {
             }
             img.save(&png).unwrap();
             let wav = tmp.join("tone.wav");
-            let spec = hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+            let spec = hound::WavSpec {
+                channels: 1,
+                sample_rate: 8000,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
             let mut w = hound::WavWriter::create(&wav, spec).unwrap();
             for i in 0..5000 {
                 let t = i as f32 / 8000.0;
-                w.write_sample(((t * 440.0 * std::f32::consts::TAU).sin() * 9000.0 * (1.0 - t)) as i16).unwrap();
+                w.write_sample(
+                    ((t * 440.0 * std::f32::consts::TAU).sin() * 9000.0 * (1.0 - t)) as i16,
+                )
+                .unwrap();
             }
             w.finalize().unwrap();
             for (name, input, target_ms) in [
@@ -156,7 +187,11 @@ fn main() {
         }
         // Batched top-10.
         for n in [10_000usize, 100_000] {
-            let base = if n == gallery_n { gallery.clone() } else { random_unit_rows(n, d, 2) };
+            let base = if n == gallery_n {
+                gallery.clone()
+            } else {
+                random_unit_rows(n, d, 2)
+            };
             let q = random_unit_rows(64, d, 3);
             let index = DeviceIndex::new(&base, d, &device.device).unwrap();
             let dev_ms = time_ms(runs.min(10), || index.top_k(&q, 10).unwrap());
@@ -169,16 +204,29 @@ fn main() {
                 Some(np_ms) => println!(
                     "top-10, 64 queries over {n} x {d}: device {dev_ms:8.2} ms, plain CPU loop {cpu_ms:8.2} ms, numpy {np_ms:8.2} ms -> device/numpy = {:.2}{}",
                     dev_ms / np_ms,
-                    if n == 100_000 { if dev_ms <= np_ms { " (target met)" } else { " (target NOT met)" } } else { "" }
+                    if n == 100_000 {
+                        if dev_ms <= np_ms {
+                            " (target met)"
+                        } else {
+                            " (target NOT met)"
+                        }
+                    } else {
+                        ""
+                    }
                 ),
-                None => println!("top-10, 64 queries over {n} x {d}: device {dev_ms:.2} ms, plain CPU loop {cpu_ms:.2} ms (numpy not available for the reference)"),
+                None => println!(
+                    "top-10, 64 queries over {n} x {d}: device {dev_ms:.2} ms, plain CPU loop {cpu_ms:.2} ms (numpy not available for the reference)"
+                ),
             }
         }
     }
     if bundle.join("manifest.toml").exists() {
         let args = ["info", bundle.to_str().unwrap(), "--device", "cpu"];
         match peak_rss_mb(&args) {
-            Some(mb) => println!("\nCLI peak memory, `transference info models/digits` (MiniLM loaded): {mb:.0} MB (target <= 600 MB: {})", if mb <= 600.0 { "met" } else { "NOT met" }),
+            Some(mb) => println!(
+                "\nCLI peak memory, `transference info models/digits` (MiniLM loaded): {mb:.0} MB (target <= 600 MB: {})",
+                if mb <= 600.0 { "met" } else { "NOT met" }
+            ),
             None => println!("\nCLI peak memory: /usr/bin/time not available"),
         }
     }

@@ -100,8 +100,11 @@ impl ComputeDevice {
 /// initialisation failure yields an empty list.
 pub fn enumerate_adapters() -> Vec<AdapterSummary> {
     let result = std::panic::catch_unwind(|| {
-        let instance = eframe::wgpu::Instance::new(eframe::wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapters = pollster::block_on(instance.enumerate_adapters(eframe::wgpu::Backends::all()));
+        let instance = eframe::wgpu::Instance::new(
+            eframe::wgpu::InstanceDescriptor::new_without_display_handle_from_env(),
+        );
+        let adapters =
+            pollster::block_on(instance.enumerate_adapters(eframe::wgpu::Backends::all()));
         adapters
             .iter()
             .map(|adapter| {
@@ -209,10 +212,16 @@ mod tests {
 
     #[test]
     fn device_request_parses() {
-        assert_eq!("AUTO".parse::<DeviceRequest>().unwrap(), DeviceRequest::Auto);
+        assert_eq!(
+            "AUTO".parse::<DeviceRequest>().unwrap(),
+            DeviceRequest::Auto
+        );
         assert_eq!("gpu".parse::<DeviceRequest>().unwrap(), DeviceRequest::Gpu);
         assert_eq!("cpu".parse::<DeviceRequest>().unwrap(), DeviceRequest::Cpu);
         let err = "tpu".parse::<DeviceRequest>().unwrap_err().to_string();
-        assert!(err.contains("tpu") && err.contains("auto, gpu or cpu"), "{err}");
+        assert!(
+            err.contains("tpu") && err.contains("auto, gpu or cpu"),
+            "{err}"
+        );
     }
 }

@@ -27,11 +27,15 @@ pub enum Error {
     },
 
     /// The bytes are not an image the `image` crate can decode.
-    #[error("{path}: not a decodable image ({reason}); expected PNG, JPEG, BMP, GIF, TIFF, WebP or PNM")]
+    #[error(
+        "{path}: not a decodable image ({reason}); expected PNG, JPEG, BMP, GIF, TIFF, WebP or PNM"
+    )]
     ImageDecode { path: PathBuf, reason: String },
 
     /// The image has more pixels than [`crate::preprocess::image::MAX_IMAGE_PIXELS`].
-    #[error("{path}: image is {width}x{height} ({pixels} pixels), more than the limit of {limit} pixels")]
+    #[error(
+        "{path}: image is {width}x{height} ({pixels} pixels), more than the limit of {limit} pixels"
+    )]
     ImageTooLarge {
         path: PathBuf,
         width: u32,
@@ -45,11 +49,15 @@ pub enum Error {
     ImageBlank { path: PathBuf },
 
     /// The bytes are not a WAV file this crate can read.
-    #[error("{path}: not a readable WAV file ({reason}); expected RIFF/WAVE PCM 8/16/24/32-bit integer or 32-bit float")]
+    #[error(
+        "{path}: not a readable WAV file ({reason}); expected RIFF/WAVE PCM 8/16/24/32-bit integer or 32-bit float"
+    )]
     AudioDecode { path: PathBuf, reason: String },
 
     /// The audio is longer than the model's limit.
-    #[error("{path}: audio lasts {duration_secs:.2} s, longer than the limit of {limit_secs:.2} s; cut it to one utterance")]
+    #[error(
+        "{path}: audio lasts {duration_secs:.2} s, longer than the limit of {limit_secs:.2} s; cut it to one utterance"
+    )]
     AudioTooLong {
         path: PathBuf,
         duration_secs: f64,
@@ -69,7 +77,9 @@ pub enum Error {
     Tokenizer { path: PathBuf, reason: String },
 
     /// A file's extension is not one of the supported input kinds.
-    #[error("{path}: unsupported input type; expected an image (png, jpg, bmp, gif, tiff, webp) or a WAV file")]
+    #[error(
+        "{path}: unsupported input type; expected an image (png, jpg, bmp, gif, tiff, webp) or a WAV file"
+    )]
     UnsupportedInput { path: PathBuf },
 
     /// The bundle's manifest is missing, malformed or inconsistent.
@@ -77,7 +87,9 @@ pub enum Error {
     Manifest { path: PathBuf, reason: String },
 
     /// The manifest declares a format version this build does not read.
-    #[error("{path}: manifest format version {found} is not supported (this build reads version {supported})")]
+    #[error(
+        "{path}: manifest format version {found} is not supported (this build reads version {supported})"
+    )]
     ManifestVersion {
         path: PathBuf,
         found: u32,

@@ -11,8 +11,8 @@ pub mod index;
 pub mod modality;
 pub mod model;
 pub mod preprocess;
-pub mod ui;
 pub mod train;
+pub mod ui;
 
 pub use error::{Error, Result};
 pub use modality::Modality;

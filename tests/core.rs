@@ -38,15 +38,33 @@ fn minilm_matches_the_numpy_reference() {
     for s in sentences {
         let text = s["text"].as_str().unwrap();
         let tokenized = tokenizer.encode(text).unwrap();
-        let expected_ids: Vec<u32> = s["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let expected_ids: Vec<u32> = s["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
         assert_eq!(tokenized.ids, expected_ids, "token ids of {text:?}");
         let l = tokenized.ids.len();
-        let ids = int_tensor_from_vec(tokenized.ids.iter().map(|&i| i as i64).collect(), [1, l], &device);
+        let ids = int_tensor_from_vec(
+            tokenized.ids.iter().map(|&i| i as i64).collect(),
+            [1, l],
+            &device,
+        );
         let mask = tensor_from_vec(vec![1.0; l], [1, l], &device);
         let got = float_to_vec(bert.sentence_embedding(ids, mask));
-        let expected: Vec<f32> = s["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let expected: Vec<f32> = s["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
         let cos = cosine(&got, &expected);
-        let max_abs = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let max_abs = got
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
         println!("{text:?}: cosine {cos:.7}, max |diff| {max_abs:.2e}");
         assert!(cos >= 0.9999, "{text:?}: cosine {cos} < 0.9999");
     }
@@ -114,7 +132,10 @@ fn bundle_round_trip_gives_identical_outputs() {
         assert_eq!(a.item.embedding, b.item.embedding, "{input:?}");
         assert_eq!(a.item.embedding.len(), TINY_D);
         let norm: f32 = a.item.embedding.iter().map(|x| x * x).sum::<f32>().sqrt();
-        assert!((norm - 1.0).abs() < 1e-4, "embedding not normalised: {norm}");
+        assert!(
+            (norm - 1.0).abs() < 1e-4,
+            "embedding not normalised: {norm}"
+        );
         assert!(a.item.codes.iter().all(|&c| (c as usize) < TINY_K));
     }
     let img = first.encode(&InputSource::File(png)).unwrap();
@@ -122,7 +143,9 @@ fn bundle_round_trip_gives_identical_outputs() {
     assert_eq!(img.item.codes.len(), 16, "4x4 feature map");
     let aud = first.encode(&InputSource::File(wav)).unwrap();
     assert_eq!(aud.item.codes.len(), 8, "32 frames / 4");
-    let txt = first.encode(&InputSource::Text("the digit seven".into())).unwrap();
+    let txt = first
+        .encode(&InputSource::Text("the digit seven".into()))
+        .unwrap();
     assert_eq!(txt.item.codes.len(), 5, "[CLS] the digit seven [SEP]");
     assert_eq!(second.bundle.gallery.as_ref().unwrap().len(), 3);
 }
@@ -133,7 +156,10 @@ fn zero_shot_and_retrieval_are_consistent_with_embeddings() {
     let dir = tmp.path().join("tiny");
     write_tiny_bundle(&dir);
     let mut p = Pipeline::open(&dir, DeviceRequest::Cpu).unwrap();
-    let labels: Vec<String> = ["seven", "three", "zero"].iter().map(|s| s.to_string()).collect();
+    let labels: Vec<String> = ["seven", "three", "zero"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let templates = vec!["{label}".to_string()];
     // The text "seven" itself, classified against labels including "seven", must pick it:
     // its embedding equals the class embedding of "seven" with one template.
@@ -141,7 +167,10 @@ fn zero_shot_and_retrieval_are_consistent_with_embeddings() {
     let scores = p.classify(&e.item.embedding, &labels, &templates).unwrap();
     let sum: f32 = scores.iter().map(|s| s.probability).sum();
     assert!((sum - 1.0).abs() < 1e-5);
-    assert!((scores[0].cosine - 1.0).abs() < 1e-4 || scores[0].label == "seven", "{scores:?}");
+    assert!(
+        (scores[0].cosine - 1.0).abs() < 1e-4 || scores[0].label == "seven",
+        "{scores:?}"
+    );
     let top = scores.iter().find(|s| s.label == "seven").unwrap();
     assert!((top.cosine - 1.0).abs() < 1e-4, "{scores:?}");
     // Retrieval: a gallery embedding as the query finds itself first with score 1.
@@ -161,7 +190,10 @@ fn expect_err(dir: &Path) -> Error {
     }
 }
 
-fn rewrite_weights(dir: &Path, edit: impl FnOnce(&mut std::collections::BTreeMap<String, weights::HostTensor>)) {
+fn rewrite_weights(
+    dir: &Path,
+    edit: impl FnOnce(&mut std::collections::BTreeMap<String, weights::HostTensor>),
+) {
     struct Id;
     impl weights::Naming for Id {
         fn name(&self, p: &str) -> Option<(String, bool)> {
@@ -169,10 +201,16 @@ fn rewrite_weights(dir: &Path, edit: impl FnOnce(&mut std::collections::BTreeMap
         }
     }
     let file = WeightFile::read(&dir.join("model.safetensors"), &Id).unwrap();
-    let mut map: std::collections::BTreeMap<String, weights::HostTensor> =
-        file.names().map(|n| (n.to_string(), file.get(n).unwrap().clone())).collect();
+    let mut map: std::collections::BTreeMap<String, weights::HostTensor> = file
+        .names()
+        .map(|n| (n.to_string(), file.get(n).unwrap().clone()))
+        .collect();
     edit(&mut map);
-    std::fs::write(dir.join("model.safetensors"), weights::to_safetensors_bytes(&map, None).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("model.safetensors"),
+        weights::to_safetensors_bytes(&map, None).unwrap(),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -191,15 +229,25 @@ fn bad_bundles_are_refused_with_file_and_tensor_named() {
 
     let dir = fresh("version");
     let text = std::fs::read_to_string(dir.join(MANIFEST_FILE)).unwrap();
-    std::fs::write(dir.join(MANIFEST_FILE), text.replace("format_version = 1", "format_version = 99")).unwrap();
+    std::fs::write(
+        dir.join(MANIFEST_FILE),
+        text.replace("format_version = 1", "format_version = 99"),
+    )
+    .unwrap();
     let msg = expect_err(&dir).to_string();
-    assert!(msg.contains("version 99") && msg.contains("version 1"), "{msg}");
+    assert!(
+        msg.contains("version 99") && msg.contains("version 1"),
+        "{msg}"
+    );
 
     let dir = fresh("truncated");
     let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
     std::fs::write(dir.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
     let msg = expect_err(&dir).to_string();
-    assert!(msg.contains("model.safetensors") && msg.contains("not a valid safetensors"), "{msg}");
+    assert!(
+        msg.contains("model.safetensors") && msg.contains("not a valid safetensors"),
+        "{msg}"
+    );
 
     let dir = fresh("shape");
     rewrite_weights(&dir, |m| {
@@ -208,36 +256,62 @@ fn bad_bundles_are_refused_with_file_and_tensor_named() {
         t.values.truncate((TINY_K - 1) * TINY_D);
     });
     let msg = expect_err(&dir).to_string();
-    assert!(msg.contains("codebook.vectors") && msg.contains(&format!("{:?}", [TINY_K, TINY_D])), "{msg}");
+    assert!(
+        msg.contains("codebook.vectors") && msg.contains(&format!("{:?}", [TINY_K, TINY_D])),
+        "{msg}"
+    );
 
     let dir = fresh("nan");
     rewrite_weights(&dir, |m| {
         m.get_mut("image.head.bias").unwrap().values[0] = f32::NAN;
     });
     let msg = expect_err(&dir).to_string();
-    assert!(msg.contains("image.head.bias") && msg.contains("NaN"), "{msg}");
+    assert!(
+        msg.contains("image.head.bias") && msg.contains("NaN"),
+        "{msg}"
+    );
 
     let dir = fresh("missing");
     rewrite_weights(&dir, |m| {
         m.remove("audio.head.weight");
     });
     let msg = expect_err(&dir).to_string();
-    assert!(msg.contains("audio.head.weight") && msg.contains("missing"), "{msg}");
+    assert!(
+        msg.contains("audio.head.weight") && msg.contains("missing"),
+        "{msg}"
+    );
 
     let dir = fresh("unexpected");
     rewrite_weights(&dir, |m| {
-        m.insert("image.extra".into(), weights::HostTensor { shape: vec![1], values: vec![0.0] });
+        m.insert(
+            "image.extra".into(),
+            weights::HostTensor {
+                shape: vec![1],
+                values: vec![0.0],
+            },
+        );
     });
     let msg = expect_err(&dir).to_string();
-    assert!(msg.contains("image.extra") && msg.contains("unexpected"), "{msg}");
+    assert!(
+        msg.contains("image.extra") && msg.contains("unexpected"),
+        "{msg}"
+    );
 
     let dir = fresh("bad_bert");
-    std::fs::write(dir.join("bert.safetensors"), b"not a safetensors file at all").unwrap();
+    std::fs::write(
+        dir.join("bert.safetensors"),
+        b"not a safetensors file at all",
+    )
+    .unwrap();
     let msg = expect_err(&dir).to_string();
     assert!(msg.contains("bert.safetensors"), "{msg}");
 
     let dir = fresh("bad_gallery");
-    std::fs::write(dir.join("gallery/items.json"), "[{\"modality\": \"smell\"}]").unwrap();
+    std::fs::write(
+        dir.join("gallery/items.json"),
+        "[{\"modality\": \"smell\"}]",
+    )
+    .unwrap();
     let msg = expect_err(&dir).to_string();
     assert!(msg.contains("items.json"), "{msg}");
 }
@@ -263,9 +337,19 @@ fn failed_save_keeps_the_previous_bundle() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("d_model"), "{err}");
-    assert_eq!(std::fs::read(dir.join("model.safetensors")).unwrap(), before);
-    let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(leftovers.len(), 1, "temporary folders left behind: {leftovers:?}");
+    assert_eq!(
+        std::fs::read(dir.join("model.safetensors")).unwrap(),
+        before
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        1,
+        "temporary folders left behind: {leftovers:?}"
+    );
 }
 
 #[test]
@@ -281,14 +365,22 @@ fn bad_inputs_give_typed_errors() {
     let fake_png = tmp.path().join("fake.png");
     std::fs::write(&fake_png, "definitely not a png").unwrap();
     let err = p.encode(&InputSource::File(fake_png)).unwrap_err();
-    assert!(matches!(err, Error::ImageDecode { .. }) && err.to_string().contains("fake.png"), "{err}");
+    assert!(
+        matches!(err, Error::ImageDecode { .. }) && err.to_string().contains("fake.png"),
+        "{err}"
+    );
     let fake_wav = tmp.path().join("fake.wav");
     std::fs::write(&fake_wav, "RIFF....WAVEjunk").unwrap();
     let err = p.encode(&InputSource::File(fake_wav)).unwrap_err();
-    assert!(matches!(err, Error::AudioDecode { .. }) && err.to_string().contains("fake.wav"), "{err}");
+    assert!(
+        matches!(err, Error::AudioDecode { .. }) && err.to_string().contains("fake.wav"),
+        "{err}"
+    );
     let err = p.encode(&InputSource::Text("   ".into())).unwrap_err();
     assert!(matches!(err, Error::EmptyText), "{err}");
-    let err = p.encode(&InputSource::File(tmp.path().join("missing.png"))).unwrap_err();
+    let err = p
+        .encode(&InputSource::File(tmp.path().join("missing.png")))
+        .unwrap_err();
     assert!(err.to_string().contains("missing.png"), "{err}");
     let err = p.encode(&InputSource::GalleryItem(99)).unwrap_err();
     assert!(err.to_string().contains("99"), "{err}");
@@ -328,26 +420,43 @@ fn worker_answers_without_blocking_and_survives_bad_jobs() {
     write_tiny_bundle(&dir);
     let worker = Worker::spawn(|| {});
     let wait = |worker: &Worker| loop {
-        match worker.recv_timeout(Duration::from_secs(120)).expect("worker went silent") {
+        match worker
+            .recv_timeout(Duration::from_secs(120))
+            .expect("worker went silent")
+        {
             Event::Loading { .. } => continue,
             other => return other,
         }
     };
     // A job before any model is loaded fails cleanly.
-    worker.submit(Job::Analyze { request_id: 1, input: InputSource::Text("seven".into()), labels: vec![], templates: vec![], k: 3 });
+    worker.submit(Job::Analyze {
+        request_id: 1,
+        input: InputSource::Text("seven".into()),
+        labels: vec![],
+        templates: vec![],
+        k: 3,
+    });
     match wait(&worker) {
-        Event::Failed { request_id, error, .. } => {
+        Event::Failed {
+            request_id, error, ..
+        } => {
             assert_eq!(request_id, Some(1));
             assert!(error.contains("no model"), "{error}");
         }
         other => panic!("unexpected {other:?}"),
     }
-    worker.submit(Job::Load { dir: tmp.path().join("nope"), device: DeviceRequest::Cpu });
+    worker.submit(Job::Load {
+        dir: tmp.path().join("nope"),
+        device: DeviceRequest::Cpu,
+    });
     match wait(&worker) {
         Event::LoadFailed { error, .. } => assert!(error.contains("nope"), "{error}"),
         other => panic!("unexpected {other:?}"),
     }
-    worker.submit(Job::Load { dir: dir.clone(), device: DeviceRequest::Cpu });
+    worker.submit(Job::Load {
+        dir: dir.clone(),
+        device: DeviceRequest::Cpu,
+    });
     let summary = match wait(&worker) {
         Event::Loaded(s) => s,
         other => panic!("unexpected {other:?}"),
@@ -358,16 +467,30 @@ fn worker_answers_without_blocking_and_survives_bad_jobs() {
     // A bad file gives an error event naming it; the worker keeps going.
     let bad = tmp.path().join("broken.png");
     std::fs::write(&bad, "nope").unwrap();
-    worker.submit(Job::Analyze { request_id: 2, input: InputSource::File(bad), labels: vec![], templates: vec![], k: 3 });
+    worker.submit(Job::Analyze {
+        request_id: 2,
+        input: InputSource::File(bad),
+        labels: vec![],
+        templates: vec![],
+        k: 3,
+    });
     match wait(&worker) {
-        Event::Failed { request_id, error, .. } => {
+        Event::Failed {
+            request_id, error, ..
+        } => {
             assert_eq!(request_id, Some(2));
             assert!(error.contains("broken.png"), "{error}");
         }
         other => panic!("unexpected {other:?}"),
     }
     let labels: Vec<String> = vec!["seven".into(), "three".into()];
-    worker.submit(Job::Analyze { request_id: 3, input: InputSource::Text("seven".into()), labels, templates: vec!["{label}".into()], k: 2 });
+    worker.submit(Job::Analyze {
+        request_id: 3,
+        input: InputSource::Text("seven".into()),
+        labels,
+        templates: vec!["{label}".into()],
+        k: 2,
+    });
     match wait(&worker) {
         Event::Analyzed(a) => {
             assert_eq!(a.request_id, 3);
@@ -379,7 +502,11 @@ fn worker_answers_without_blocking_and_survives_bad_jobs() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    worker.submit(Job::Transfer { source: Modality::Image, target: Modality::Audio, features: Default::default() });
+    worker.submit(Job::Transfer {
+        source: Modality::Image,
+        target: Modality::Audio,
+        features: Default::default(),
+    });
     match wait(&worker) {
         Event::TransferDone(r) => assert_eq!(r.n_test, 1),
         other => panic!("unexpected {other:?}"),
@@ -410,7 +537,11 @@ fn three_training_steps_save_and_reload_a_bundle() {
     let ckpt = tmp.path().join("ckpt");
     let trained = trainer::train(&cfg, &data, &Device::flex(), Some(&ckpt), false, false).unwrap();
     assert_eq!(trained.log.len(), 3);
-    assert!(trained.log.iter().all(|s| s.total.is_finite()), "{:?}", trained.log.iter().map(|s| s.total).collect::<Vec<_>>());
+    assert!(
+        trained.log.iter().all(|s| s.total.is_finite()),
+        "{:?}",
+        trained.log.iter().map(|s| s.total).collect::<Vec<_>>()
+    );
     assert!(ckpt.join("cmg.safetensors").exists() && ckpt.join("state.json").exists());
     // Resuming from the checkpoint (step 3 of 3) trains nothing more and reproduces the weights.
     let resumed = trainer::train(&cfg, &data, &Device::flex(), Some(&ckpt), true, false).unwrap();
@@ -419,9 +550,24 @@ fn three_training_steps_save_and_reload_a_bundle() {
     let b = transference::model::float_to_vec(resumed.model.semantic.codebook.vectors.val());
     assert_eq!(a, b);
     // Export a full bundle and load it back through the normal path.
-    let model = trainer::attach_transformer(trainer::inference_model(&trained.model), &minilm_dir(), &Device::flex()).unwrap();
+    let model = trainer::attach_transformer(
+        trainer::inference_model(&trained.model),
+        &minilm_dir(),
+        &Device::flex(),
+    )
+    .unwrap();
     let out = tmp.path().join("bundle");
-    let report = export::export_bundle(&out, &cfg, &data, &model, trained.model_config.clone(), trained.elapsed_secs, "CPU", &[]).unwrap();
+    let report = export::export_bundle(
+        &out,
+        &cfg,
+        &data,
+        &model,
+        trained.model_config.clone(),
+        trained.elapsed_secs,
+        "CPU",
+        &[],
+    )
+    .unwrap();
     assert_eq!(report.n_images, 20);
     assert_eq!(report.n_audio, 20);
     for key in ["image_to_audio", "audio_to_image"] {
@@ -432,9 +578,17 @@ fn three_training_steps_save_and_reload_a_bundle() {
     let g = p.bundle.gallery.as_ref().unwrap();
     assert_eq!(g.indices_of(Modality::Image).len(), 10);
     assert!(!g.indices_of(Modality::Text).is_empty());
-    assert!(p.bundle.manifest.metrics.contains_key("transfer.image_to_audio.accuracy"));
+    assert!(
+        p.bundle
+            .manifest
+            .metrics
+            .contains_key("transfer.image_to_audio.accuracy")
+    );
     let card = std::fs::read_to_string(out.join("README.md")).unwrap();
-    assert!(card.contains("Metrics") && card.contains("zero-shot"), "{card}");
+    assert!(
+        card.contains("Metrics") && card.contains("zero-shot"),
+        "{card}"
+    );
     let e = p.encode(&InputSource::Text("seven".into())).unwrap();
     assert_eq!(e.item.embedding.len(), 16);
 }
@@ -465,25 +619,62 @@ fn cli_commands_and_exit_codes() {
 
     let (code, out, err) = cli(&["info", d, "--device", "cpu"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("codebook") && out.contains("12 codes") && out.contains("CPU (flex)"), "{out}");
+    assert!(
+        out.contains("codebook") && out.contains("12 codes") && out.contains("CPU (flex)"),
+        "{out}"
+    );
 
-    let (code, out, err) = cli(&["codes", "--model", d, "--device", "cpu", "--image", png.to_str().unwrap(), "--json"]);
+    let (code, out, err) = cli(&[
+        "codes",
+        "--model",
+        d,
+        "--device",
+        "cpu",
+        "--image",
+        png.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["codes"].as_array().unwrap().len(), 16);
     assert_eq!(v["grid"], serde_json::json!([4, 4]));
 
-    let (code, out, err) = cli(&["embed", "--model", d, "--device", "cpu", "--audio", wav.to_str().unwrap(), "--json"]);
+    let (code, out, err) = cli(&[
+        "embed",
+        "--model",
+        d,
+        "--device",
+        "cpu",
+        "--audio",
+        wav.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["embedding"].as_array().unwrap().len(), TINY_D);
 
-    let (code, out, err) = cli(&["classify", "--model", d, "--device", "cpu", "--text", "seven", "--labels", "seven, three", "--prompts", "{label}", "--json"]);
+    let (code, out, err) = cli(&[
+        "classify",
+        "--model",
+        d,
+        "--device",
+        "cpu",
+        "--text",
+        "seven",
+        "--labels",
+        "seven, three",
+        "--prompts",
+        "{label}",
+        "--json",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["prediction"], "seven", "{out}");
 
-    let (code, out, err) = cli(&["retrieve", "--model", d, "--device", "cpu", "--text", "seven", "--to", "image", "-k", "3", "--json"]);
+    let (code, out, err) = cli(&[
+        "retrieve", "--model", d, "--device", "cpu", "--text", "seven", "--to", "image", "-k", "3",
+        "--json",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     let n = v["neighbours"].as_array().unwrap();
@@ -492,7 +683,18 @@ fn cli_commands_and_exit_codes() {
 
     // Index a folder into a gallery.
     let gal = tmp.path().join("gallery_out");
-    let (code, out, err) = cli(&["index", tmp.path().to_str().unwrap(), "--model", d, "--device", "cpu", "--out", gal.to_str().unwrap(), "--label-from-name", "--json"]);
+    let (code, out, err) = cli(&[
+        "index",
+        tmp.path().to_str().unwrap(),
+        "--model",
+        d,
+        "--device",
+        "cpu",
+        "--out",
+        gal.to_str().unwrap(),
+        "--label-from-name",
+        "--json",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["items"], 2, "{out}");
@@ -503,12 +705,34 @@ fn cli_commands_and_exit_codes() {
     // Bad input: exit 2 and one line naming the file.
     let notes = tmp.path().join("notes.txt");
     std::fs::write(&notes, "hello").unwrap();
-    let (code, _, err) = cli(&["codes", "--model", d, "--device", "cpu", "--image", notes.to_str().unwrap()]);
+    let (code, _, err) = cli(&[
+        "codes",
+        "--model",
+        d,
+        "--device",
+        "cpu",
+        "--image",
+        notes.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("notes.txt") && err.lines().count() == 1, "{err}");
-    let (code, _, err) = cli(&["codes", "--model", d, "--device", "cpu", "--audio", png.to_str().unwrap()]);
+    assert!(
+        err.contains("notes.txt") && err.lines().count() == 1,
+        "{err}"
+    );
+    let (code, _, err) = cli(&[
+        "codes",
+        "--model",
+        d,
+        "--device",
+        "cpu",
+        "--audio",
+        png.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2);
-    assert!(err.contains("image file") && err.contains("--audio"), "{err}");
+    assert!(
+        err.contains("image file") && err.contains("--audio"),
+        "{err}"
+    );
     let (code, _, err) = cli(&["info", tmp.path().join("nowhere").to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(err.contains("nowhere"), "{err}");

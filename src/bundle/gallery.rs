@@ -103,7 +103,8 @@ impl Gallery {
             path: path.to_path_buf(),
             reason,
         };
-        let items_text = std::fs::read_to_string(&items_path).map_err(|e| Error::io(&items_path, e))?;
+        let items_text =
+            std::fs::read_to_string(&items_path).map_err(|e| Error::io(&items_path, e))?;
         let items: Vec<GalleryItem> =
             serde_json::from_str(&items_text).map_err(|e| gerr(&items_path, e.to_string()))?;
         let tensors_path = dir.join(GALLERY_TENSORS);
@@ -176,7 +177,10 @@ impl Gallery {
             if start < 0 || end < start || end as usize > flat.len() {
                 return Err(gerr(
                     &tensors_path,
-                    format!("code_offsets[{i}..{}] = {start}..{end} is out of range", i + 1),
+                    format!(
+                        "code_offsets[{i}..{}] = {start}..{end} is out of range",
+                        i + 1
+                    ),
                 ));
             }
             let item_codes: Vec<u32> = flat[start as usize..end as usize]
@@ -210,7 +214,11 @@ impl Gallery {
             path: items_path.clone(),
             source: e,
         })?;
-        let emb_bytes: Vec<u8> = self.embeddings.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let emb_bytes: Vec<u8> = self
+            .embeddings
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         let mut offsets = vec![0i64];
         let mut flat = Vec::new();
         for item_codes in &self.codes {
@@ -220,16 +228,30 @@ impl Gallery {
         let off_bytes: Vec<u8> = offsets.iter().flat_map(|v| v.to_le_bytes()).collect();
         let code_bytes: Vec<u8> = flat.iter().flat_map(|v| v.to_le_bytes()).collect();
         let n = self.items.len();
-        fn view(dtype: Dtype, shape: Vec<usize>, bytes: &[u8]) -> Result<safetensors::tensor::TensorView<'_>> {
+        fn view(
+            dtype: Dtype,
+            shape: Vec<usize>,
+            bytes: &[u8],
+        ) -> Result<safetensors::tensor::TensorView<'_>> {
             safetensors::tensor::TensorView::new(dtype, shape, bytes)
                 .map_err(|e| Error::Internal(e.to_string()))
         }
         let views = vec![
-            ("embeddings".to_string(), view(Dtype::F32, vec![n, self.dim], &emb_bytes)?),
-            ("code_offsets".to_string(), view(Dtype::I64, vec![n + 1], &off_bytes)?),
-            ("codes".to_string(), view(Dtype::I32, vec![flat.len()], &code_bytes)?),
+            (
+                "embeddings".to_string(),
+                view(Dtype::F32, vec![n, self.dim], &emb_bytes)?,
+            ),
+            (
+                "code_offsets".to_string(),
+                view(Dtype::I64, vec![n + 1], &off_bytes)?,
+            ),
+            (
+                "codes".to_string(),
+                view(Dtype::I32, vec![flat.len()], &code_bytes)?,
+            ),
         ];
-        let bytes = safetensors::serialize(views, None).map_err(|e| Error::Internal(e.to_string()))?;
+        let bytes =
+            safetensors::serialize(views, None).map_err(|e| Error::Internal(e.to_string()))?;
         let path = dir.join(GALLERY_TENSORS);
         std::fs::write(&path, bytes).map_err(|e| Error::Write { path, source: e })
     }

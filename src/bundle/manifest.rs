@@ -168,13 +168,22 @@ impl Manifest {
         self.architecture.validate()?;
         let arch = &self.architecture;
         if arch.image.is_some() != self.preprocess.image.is_some() {
-            return Err("[architecture.image] and [preprocess.image] must both be present or both absent".into());
+            return Err(
+                "[architecture.image] and [preprocess.image] must both be present or both absent"
+                    .into(),
+            );
         }
         if arch.audio.is_some() != self.preprocess.audio.is_some() {
-            return Err("[architecture.audio] and [preprocess.audio] must both be present or both absent".into());
+            return Err(
+                "[architecture.audio] and [preprocess.audio] must both be present or both absent"
+                    .into(),
+            );
         }
         if arch.text.is_some() != self.preprocess.text.is_some() {
-            return Err("[architecture.text] and [preprocess.text] must both be present or both absent".into());
+            return Err(
+                "[architecture.text] and [preprocess.text] must both be present or both absent"
+                    .into(),
+            );
         }
         if let (Some(enc), Some(pre)) = (&arch.image, &self.preprocess.image) {
             pre.validate().map_err(|e| e.to_string())?;
@@ -183,7 +192,12 @@ impl Manifest {
             {
                 return Err(format!(
                     "image encoder expects {}x{}x{} but preprocessing produces {}x{}x{}",
-                    enc.in_channels, enc.input_size[0], enc.input_size[1], pre.channels, pre.height, pre.width
+                    enc.in_channels,
+                    enc.input_size[0],
+                    enc.input_size[1],
+                    pre.channels,
+                    pre.height,
+                    pre.width
                 ));
             }
         }
@@ -195,17 +209,17 @@ impl Manifest {
                     enc.n_mels, enc.n_frames, pre.audio.n_mels, pre.audio.n_frames
                 ));
             }
-            if !(pre.normalization.std > 0.0) {
+            if pre.normalization.std.is_nan() || pre.normalization.std <= 0.0 {
                 return Err("preprocess.audio.normalization.std must be > 0".into());
             }
         }
-        if let (Some(enc), Some(pre)) = (&arch.text, &self.preprocess.text) {
-            if pre.max_tokens < 3 || pre.max_tokens > enc.bert.max_position_embeddings {
-                return Err(format!(
-                    "preprocess.text.max_tokens must be in 3..={}",
-                    enc.bert.max_position_embeddings
-                ));
-            }
+        if let (Some(enc), Some(pre)) = (&arch.text, &self.preprocess.text)
+            && (pre.max_tokens < 3 || pre.max_tokens > enc.bert.max_position_embeddings)
+        {
+            return Err(format!(
+                "preprocess.text.max_tokens must be in 3..={}",
+                enc.bert.max_position_embeddings
+            ));
         }
         Ok(())
     }

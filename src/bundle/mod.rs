@@ -75,7 +75,14 @@ impl Bundle {
         if let Some(text) = &manifest.preprocess.text {
             let transformer_path = resolve(dir, &text.transformer_weights);
             let file = WeightFile::read(&transformer_path, &HuggingFaceBert)?;
-            model = weights::load_into(model, &file, &HuggingFaceBert, TRANSFORMER_SCOPE, true, device)?;
+            model = weights::load_into(
+                model,
+                &file,
+                &HuggingFaceBert,
+                TRANSFORMER_SCOPE,
+                true,
+                device,
+            )?;
             let tokenizer_path = resolve(dir, &text.tokenizer);
             tokenizer = Some(TextTokenizer::from_file(&tokenizer_path, text.max_tokens)?);
         }

@@ -261,9 +261,7 @@ pub fn load_into<M: Module>(
     if let Some(error) = loader.error {
         return Err(error);
     }
-    if reject_unused
-        && let Some(extra) = file.names().find(|name| !loader.used.contains(*name))
-    {
+    if reject_unused && let Some(extra) = file.names().find(|name| !loader.used.contains(*name)) {
         return Err(Error::UnexpectedTensor {
             path: file.path.clone(),
             tensor: extra.to_string(),
@@ -298,7 +296,10 @@ impl ModuleVisitor for Collector<'_> {
 }
 
 /// Every float parameter whose path passes `filter`, as host data keyed by path.
-pub fn collect<M: Module>(module: &M, filter: &dyn Fn(&str) -> bool) -> BTreeMap<String, HostTensor> {
+pub fn collect<M: Module>(
+    module: &M,
+    filter: &dyn Fn(&str) -> bool,
+) -> BTreeMap<String, HostTensor> {
     let mut collector = Collector {
         path: Vec::new(),
         filter,
@@ -311,14 +312,23 @@ pub fn collect<M: Module>(module: &M, filter: &dyn Fn(&str) -> bool) -> BTreeMap
 /// Every float parameter of `module` under the tensor names `naming` gives it, transposed
 /// where the naming says so: the inverse of [`load_into`]. Parameters the naming does not map
 /// are left out.
-pub fn export_with_naming<M: Module>(module: &M, naming: &dyn Naming) -> BTreeMap<String, HostTensor> {
+pub fn export_with_naming<M: Module>(
+    module: &M,
+    naming: &dyn Naming,
+) -> BTreeMap<String, HostTensor> {
     collect(module, &|_| true)
         .into_iter()
         .filter_map(|(path, t)| {
             let (name, transposed) = naming.name(&path)?;
             if transposed && t.shape.len() == 2 {
                 let values = transpose_2d(&t.values, t.shape[0], t.shape[1]);
-                Some((name, HostTensor { shape: vec![t.shape[1], t.shape[0]], values }))
+                Some((
+                    name,
+                    HostTensor {
+                        shape: vec![t.shape[1], t.shape[0]],
+                        values,
+                    },
+                ))
             } else {
                 Some((name, t))
             }
@@ -374,4 +384,3 @@ pub fn to_safetensors_bytes(
         .collect::<Result<Vec<_>>>()?;
     safetensors::serialize(views, metadata).map_err(|e| Error::Internal(e.to_string()))
 }
-

@@ -33,7 +33,8 @@ pub fn collect_files(dir: &Path) -> Result<Vec<PathBuf>> {
                 .extension()
                 .map(|e| e.to_string_lossy().to_ascii_lowercase())
                 .unwrap_or_default();
-            if IMAGE_EXTENSIONS.contains(&ext.as_str()) || AUDIO_EXTENSIONS.contains(&ext.as_str()) {
+            if IMAGE_EXTENSIONS.contains(&ext.as_str()) || AUDIO_EXTENSIONS.contains(&ext.as_str())
+            {
                 out.push(path);
                 if out.len() > MAX_INDEX_FILES {
                     return Err(Error::InvalidRequest(format!(
@@ -70,22 +71,38 @@ pub fn run(p: &Pipeline, dir: &Path, out: &Path, use_names: bool, json_out: bool
         ProgressBar::new(files.len() as u64)
     };
     bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} [{elapsed_precise}<{eta_precise}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} {msg} [{elapsed_precise}<{eta_precise}]",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut gallery = Gallery::default();
     let mut media: Vec<(String, Vec<u8>)> = Vec::new();
     let mut skipped: Vec<(String, String)> = Vec::new();
     for path in &files {
-        bar.set_message(path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
+        bar.set_message(
+            path.file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default(),
+        );
         match p.encode(&InputSource::File(path.clone())) {
             Ok(e) => {
                 let n = gallery.len();
                 let media_name = match &e.view {
-                    InputView::Image { preview, width, height, channels, .. } => {
+                    InputView::Image {
+                        preview,
+                        width,
+                        height,
+                        channels,
+                        ..
+                    } => {
                         let name = format!("media/{n:06}.png");
                         let mut bytes = Vec::new();
-                        let color = if *channels == 1 { image::ExtendedColorType::L8 } else { image::ExtendedColorType::Rgb8 };
+                        let color = if *channels == 1 {
+                            image::ExtendedColorType::L8
+                        } else {
+                            image::ExtendedColorType::Rgb8
+                        };
                         image::codecs::png::PngEncoder::new(&mut bytes)
                             .write_image(preview, *width, *height, color)
                             .map_err(|e| Error::Internal(format!("thumbnail: {e}")))?;
@@ -96,7 +113,10 @@ pub fn run(p: &Pipeline, dir: &Path, out: &Path, use_names: bool, json_out: bool
                         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(u64::MAX);
                         if size <= MAX_CLIP_BYTES {
                             let name = format!("media/{n:06}.wav");
-                            media.push((name.clone(), std::fs::read(path).map_err(|e| Error::io(path, e))?));
+                            media.push((
+                                name.clone(),
+                                std::fs::read(path).map_err(|e| Error::io(path, e))?,
+                            ));
                             Some(name)
                         } else {
                             None
@@ -106,14 +126,20 @@ pub fn run(p: &Pipeline, dir: &Path, out: &Path, use_names: bool, json_out: bool
                 };
                 let item = GalleryItem {
                     modality: e.modality,
-                    label: if use_names { label_from_name(path) } else { None },
+                    label: if use_names {
+                        label_from_name(path)
+                    } else {
+                        None
+                    },
                     source: path.strip_prefix(dir).unwrap_or(path).display().to_string(),
                     media: media_name,
                     text: None,
                 };
                 gallery.push(item, &e.item.embedding, e.item.codes)?;
             }
-            Err(err) if err.is_bad_input() => skipped.push((path.display().to_string(), err.to_string())),
+            Err(err) if err.is_bad_input() => {
+                skipped.push((path.display().to_string(), err.to_string()))
+            }
             Err(err) => return Err(err),
         }
         bar.inc(1);
@@ -122,13 +148,19 @@ pub fn run(p: &Pipeline, dir: &Path, out: &Path, use_names: bool, json_out: bool
     gallery.dim = p.bundle.manifest.architecture.d_model;
     let tmp = out.with_extension("tmp-index");
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::Write { path: tmp.clone(), source: e })?;
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::Write {
+        path: tmp.clone(),
+        source: e,
+    })?;
     let write = || -> Result<()> {
         gallery.write(&tmp)?;
         for (name, bytes) in &media {
             let path = tmp.join(name);
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| Error::Write { path: parent.to_path_buf(), source: e })?;
+                std::fs::create_dir_all(parent).map_err(|e| Error::Write {
+                    path: parent.to_path_buf(),
+                    source: e,
+                })?;
             }
             std::fs::write(&path, bytes).map_err(|e| Error::Write { path, source: e })?;
         }
@@ -139,9 +171,15 @@ pub fn run(p: &Pipeline, dir: &Path, out: &Path, use_names: bool, json_out: bool
         return Err(e);
     }
     if out.exists() {
-        std::fs::remove_dir_all(out).map_err(|e| Error::Write { path: out.to_path_buf(), source: e })?;
+        std::fs::remove_dir_all(out).map_err(|e| Error::Write {
+            path: out.to_path_buf(),
+            source: e,
+        })?;
     }
-    std::fs::rename(&tmp, out).map_err(|e| Error::Write { path: out.to_path_buf(), source: e })?;
+    std::fs::rename(&tmp, out).map_err(|e| Error::Write {
+        path: out.to_path_buf(),
+        source: e,
+    })?;
     if json_out {
         println!(
             "{}",

@@ -269,8 +269,14 @@ fn dispatch(cli: Cli) -> Result<()> {
             if cli.json {
                 println!("{}", encoded_json(&e, true));
             } else {
-                println!("{} ({}), {} dimensions:", e.name, e.modality, e.item.embedding.len());
-                let text: Vec<String> = e.item.embedding.iter().map(|v| format!("{v:.5}")).collect();
+                println!(
+                    "{} ({}), {} dimensions:",
+                    e.name,
+                    e.modality,
+                    e.item.embedding.len()
+                );
+                let text: Vec<String> =
+                    e.item.embedding.iter().map(|v| format!("{v:.5}")).collect();
                 println!("{}", text.join(" "));
             }
             Ok(())
@@ -282,7 +288,11 @@ fn dispatch(cli: Cli) -> Result<()> {
         } => {
             let mut p = open(&cli.model, cli.device)?;
             let labels: Vec<String> = match labels {
-                Some(l) => l.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+                Some(l) => l
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
                 None => p.bundle.manifest.labels.names.clone(),
             };
             if labels.is_empty() {
@@ -291,7 +301,11 @@ fn dispatch(cli: Cli) -> Result<()> {
                 ));
             }
             let templates: Vec<String> = match prompts {
-                Some(t) => t.split('|').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+                Some(t) => t
+                    .split('|')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
                 None => p.bundle.manifest.labels.prompts.clone(),
             };
             let e = p.encode(&input.to_source()?)?;
@@ -304,7 +318,10 @@ fn dispatch(cli: Cli) -> Result<()> {
             } else {
                 println!("{} ({}): {}", e.name, e.modality, scores[0].label);
                 for s in &scores {
-                    println!("  {:>12}  p={:.3}  cos={:+.3}", s.label, s.probability, s.cosine);
+                    println!(
+                        "  {:>12}  p={:.3}  cos={:+.3}",
+                        s.label, s.probability, s.cosine
+                    );
                 }
             }
             Ok(())
@@ -320,7 +337,10 @@ fn dispatch(cli: Cli) -> Result<()> {
             let e = p.encode(&input.to_source()?)?;
             let hits = p.retrieve(&e.item.embedding, target, k)?;
             if cli.json {
-                println!("{}", json!({"input": e.name, "modality": e.modality, "neighbours": hits}));
+                println!(
+                    "{}",
+                    json!({"input": e.name, "modality": e.modality, "neighbours": hits})
+                );
             } else {
                 println!("{} ({}): {} neighbours", e.name, e.modality, hits.len());
                 for h in &hits {
@@ -358,7 +378,14 @@ fn dispatch(cli: Cli) -> Result<()> {
             resume,
             ablation_steps,
         } => crate::train::run::train_command(
-            crate::train::run::TrainArgs { config, out, steps, data, resume, ablation_steps },
+            crate::train::run::TrainArgs {
+                config,
+                out,
+                steps,
+                data,
+                resume,
+                ablation_steps,
+            },
             cli.device,
             cli.json,
         ),
@@ -376,10 +403,17 @@ fn dispatch(cli: Cli) -> Result<()> {
             };
             let report = crate::train::eval::evaluate(
                 &mut p,
-                &crate::train::eval::EvalInputs { images_dir: images.as_deref(), audio_dir: audio.as_deref(), data: loaded.as_ref() },
+                &crate::train::eval::EvalInputs {
+                    images_dir: images.as_deref(),
+                    audio_dir: audio.as_deref(),
+                    data: loaded.as_ref(),
+                },
             )?;
             if cli.json {
-                println!("{}", serde_json::to_string(&report).map_err(|e| Error::Internal(e.to_string()))?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).map_err(|e| Error::Internal(e.to_string()))?
+                );
             } else {
                 crate::train::eval::print_report(&report);
             }
@@ -400,7 +434,10 @@ fn encoded_json(e: &EncodedInput, with_embedding: bool) -> serde_json::Value {
     if let crate::engine::InputView::Image { grid, .. } = &e.view {
         v["grid"] = json!(grid);
     }
-    if let crate::engine::InputView::Text { tokens, truncated, .. } = &e.view {
+    if let crate::engine::InputView::Text {
+        tokens, truncated, ..
+    } = &e.view
+    {
         v["tokens"] = json!(tokens);
         v["truncated"] = json!(truncated);
     }
@@ -430,7 +467,9 @@ fn print_codes(e: &EncodedInput) {
                 println!("  {}", cells.join(""));
             }
         }
-        crate::engine::InputView::Text { tokens, truncated, .. } => {
+        crate::engine::InputView::Text {
+            tokens, truncated, ..
+        } => {
             for (t, c) in tokens.iter().zip(&e.item.codes) {
                 println!("  {t:>14}  {c}");
             }
@@ -451,7 +490,10 @@ fn print_info(p: &Pipeline, json_out: bool) {
     let stats = gallery.map(|g| {
         crate::index::stats::CodebookStats::compute(
             m.architecture.codebook_size,
-            g.items.iter().zip(&g.codes).map(|(it, c)| (it.modality, c.as_slice())),
+            g.items
+                .iter()
+                .zip(&g.codes)
+                .map(|(it, c)| (it.modality, c.as_slice())),
         )
     });
     if json_out {
@@ -480,17 +522,34 @@ fn print_info(p: &Pipeline, json_out: bool) {
     if !m.description.is_empty() {
         println!("about      {}", m.description);
     }
-    let mods: Vec<&str> = m.architecture.modalities().iter().map(|x| x.name()).collect();
+    let mods: Vec<&str> = m
+        .architecture
+        .modalities()
+        .iter()
+        .map(|x| x.name())
+        .collect();
     println!("modalities {}", mods.join(", "));
     println!(
         "codebook   {} codes x {} dims, embedding from {:?} vectors",
         m.architecture.codebook_size, m.architecture.d_model, m.architecture.embedding_source
     );
     if let Some(c) = &m.architecture.image {
-        println!("image      {}x{}x{} -> {}x{} positions", c.in_channels, c.input_size[0], c.input_size[1], c.grid()[0], c.grid()[1]);
+        println!(
+            "image      {}x{}x{} -> {}x{} positions",
+            c.in_channels,
+            c.input_size[0],
+            c.input_size[1],
+            c.grid()[0],
+            c.grid()[1]
+        );
     }
     if let Some(c) = &m.architecture.audio {
-        println!("audio      {} mels x {} frames -> {} steps", c.n_mels, c.n_frames, c.positions());
+        println!(
+            "audio      {} mels x {} frames -> {} steps",
+            c.n_mels,
+            c.n_frames,
+            c.positions()
+        );
     }
     if let Some(c) = &m.architecture.text {
         println!(
@@ -538,14 +597,18 @@ fn info_transformer(dir: &Path, json_out: bool) -> Result<()> {
     use crate::bundle::weights::{self, HuggingFaceBert, WeightFile};
     let config_path = dir.join("config.json");
     let text = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
-    let cfg: crate::model::BertConfig = serde_json::from_str(&text).map_err(|e| Error::Manifest {
-        path: config_path.clone(),
-        reason: format!("not a BERT config.json: {e}"),
-    })?;
+    let cfg: crate::model::BertConfig =
+        serde_json::from_str(&text).map_err(|e| Error::Manifest {
+            path: config_path.clone(),
+            reason: format!("not a BERT config.json: {e}"),
+        })?;
     let weights_path = dir.join("model.safetensors");
     let bytes = std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, e))?;
     let dtypes: std::collections::BTreeSet<String> = safetensors::SafeTensors::deserialize(&bytes)
-        .map_err(|e| Error::Safetensors { path: weights_path.clone(), reason: e.to_string() })?
+        .map_err(|e| Error::Safetensors {
+            path: weights_path.clone(),
+            reason: e.to_string(),
+        })?
         .tensors()
         .iter()
         .map(|(_, v)| format!("{:?}", v.dtype()))
@@ -553,8 +616,18 @@ fn info_transformer(dir: &Path, json_out: bool) -> Result<()> {
     let file = WeightFile::from_bytes(&bytes, &weights_path, &HuggingFaceBert)?;
     let device = burn::tensor::Device::flex();
     // Validates every tensor's name, shape, dtype and finiteness against the config.
-    let bert = weights::load_into(cfg.init(&device), &file, &HuggingFaceBert, "", true, &device)?;
-    let params: usize = weights::param_shapes(&bert).values().map(|s| s.iter().product::<usize>()).sum();
+    let bert = weights::load_into(
+        cfg.init(&device),
+        &file,
+        &HuggingFaceBert,
+        "",
+        true,
+        &device,
+    )?;
+    let params: usize = weights::param_shapes(&bert)
+        .values()
+        .map(|s| s.iter().product::<usize>())
+        .sum();
     let tokenizer = dir.join("tokenizer.json");
     if json_out {
         println!(
@@ -563,11 +636,18 @@ fn info_transformer(dir: &Path, json_out: bool) -> Result<()> {
                    "dtypes": dtypes, "tokenizer": tokenizer.exists(), "weights_bytes": bytes.len()})
         );
     } else {
-        println!("folder     {} (a frozen text transformer, not a bundle)", dir.display());
+        println!(
+            "folder     {} (a frozen text transformer, not a bundle)",
+            dir.display()
+        );
         println!(
             "model      BERT: {} layers, hidden {}, {} heads, intermediate {}, vocab {}, max {} positions",
-            cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.intermediate_size,
-            cfg.vocab_size, cfg.max_position_embeddings
+            cfg.num_hidden_layers,
+            cfg.hidden_size,
+            cfg.num_attention_heads,
+            cfg.intermediate_size,
+            cfg.vocab_size,
+            cfg.max_position_embeddings
         );
         println!(
             "weights    {} parameters ({:.1} M), stored as {}, {:.1} MB; every tensor checked",
@@ -576,8 +656,17 @@ fn info_transformer(dir: &Path, json_out: bool) -> Result<()> {
             dtypes.into_iter().collect::<Vec<_>>().join("+"),
             bytes.len() as f64 / 1e6
         );
-        println!("tokenizer  {}", if tokenizer.exists() { "tokenizer.json present" } else { "missing tokenizer.json" });
-        println!("use        referenced by a bundle's preprocess.text.transformer_weights (e.g. models/digits)");
+        println!(
+            "tokenizer  {}",
+            if tokenizer.exists() {
+                "tokenizer.json present"
+            } else {
+                "missing tokenizer.json"
+            }
+        );
+        println!(
+            "use        referenced by a bundle's preprocess.text.transformer_weights (e.g. models/digits)"
+        );
     }
     Ok(())
 }

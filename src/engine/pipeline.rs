@@ -265,7 +265,11 @@ impl Pipeline {
         let preprocess_ms = ms_since(t0);
         let t1 = Instant::now();
         let mel = &prepared.mel;
-        let values: Vec<f32> = mel.data.iter().map(|v| (v - norm.mean) / norm.std).collect();
+        let values: Vec<f32> = mel
+            .data
+            .iter()
+            .map(|v| (v - norm.mean) / norm.std)
+            .collect();
         let x = tensor_from_vec(values, [1, mel.n_mels, mel.n_frames], &self.device.device);
         let batch = self
             .bundle
@@ -364,7 +368,11 @@ impl Pipeline {
 
     /// Class embeddings for labels: the normalised mean of each label's prompt embeddings.
     /// Cached for the last (labels, templates) pair.
-    pub fn class_embeddings(&mut self, labels: &[String], templates: &[String]) -> Result<Vec<f32>> {
+    pub fn class_embeddings(
+        &mut self,
+        labels: &[String],
+        templates: &[String],
+    ) -> Result<Vec<f32>> {
         if let Some((l, t, e)) = &self.class_cache
             && l == labels
             && t == templates
@@ -372,7 +380,9 @@ impl Pipeline {
             return Ok(e.clone());
         }
         if labels.is_empty() {
-            return Err(Error::InvalidRequest("no labels given for zero-shot classification".into()));
+            return Err(Error::InvalidRequest(
+                "no labels given for zero-shot classification".into(),
+            ));
         }
         let d = self.bundle.manifest.architecture.d_model;
         let aliases = self.bundle.manifest.labels.aliases.clone();
@@ -391,7 +401,10 @@ impl Pipeline {
         let items = self.encode_texts(&all_prompts)?;
         let mut classes = vec![0f32; labels.len() * d];
         for (item, &li) in items.iter().zip(&owners) {
-            for (c, v) in classes[li * d..(li + 1) * d].iter_mut().zip(&item.embedding) {
+            for (c, v) in classes[li * d..(li + 1) * d]
+                .iter_mut()
+                .zip(&item.embedding)
+            {
                 *c += v;
             }
         }
@@ -471,7 +484,10 @@ pub fn zero_shot_scores(
         .map(|c| crate::index::search::dot(embedding, c))
         .collect();
     let max = cosines.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exps: Vec<f32> = cosines.iter().map(|c| ((c - max) / temperature).exp()).collect();
+    let exps: Vec<f32> = cosines
+        .iter()
+        .map(|c| ((c - max) / temperature).exp())
+        .collect();
     let sum: f32 = exps.iter().sum();
     let mut scores: Vec<LabelScore> = labels
         .iter()

@@ -11,8 +11,8 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceRequest;
-use crate::engine::pipeline::{EncodedInput, LabelScore, Neighbour, Pipeline};
 use crate::engine::InputSource;
+use crate::engine::pipeline::{EncodedInput, LabelScore, Neighbour, Pipeline};
 use crate::error::{Error, Result};
 use crate::index::pca::Pca2;
 use crate::index::stats::CodebookStats;
@@ -48,7 +48,10 @@ pub enum Job {
     },
     /// Write the gallery (and `extra` rows, e.g. the window's current inputs) as TensorBoard
     /// Embedding Projector files `vectors.tsv` and `metadata.tsv` in `dir`.
-    ExportProjector { dir: PathBuf, extra: Vec<ProjectorRow> },
+    ExportProjector {
+        dir: PathBuf,
+        extra: Vec<ProjectorRow>,
+    },
     /// Stop the thread.
     Shutdown,
 }
@@ -119,16 +122,32 @@ pub struct Analysis {
 /// What the worker reports.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    Loading { dir: PathBuf },
+    Loading {
+        dir: PathBuf,
+    },
     Loaded(Box<ModelSummary>),
-    LoadFailed { dir: PathBuf, error: String },
+    LoadFailed {
+        dir: PathBuf,
+        error: String,
+    },
     Analyzed(Box<Analysis>),
-    Classified { request_id: u64, scores: Vec<LabelScore> },
+    Classified {
+        request_id: u64,
+        scores: Vec<LabelScore>,
+    },
     TransferDone(Box<TransferReport>),
     /// [`Job::ExportProjector`] wrote `files` with `rows` rows each.
-    Exported { dir: PathBuf, files: Vec<PathBuf>, rows: usize },
+    Exported {
+        dir: PathBuf,
+        files: Vec<PathBuf>,
+        rows: usize,
+    },
     /// A job failed; `what` names the job (e.g. the input's file name).
-    Failed { request_id: Option<u64>, what: String, error: String },
+    Failed {
+        request_id: Option<u64>,
+        what: String,
+        error: String,
+    },
 }
 
 /// Handle to the worker thread.
@@ -201,7 +220,9 @@ fn worker_loop(jobs: Receiver<Job>, events: Sender<Event>, notify: impl Fn()) {
         let Some(job) = job else { break };
         let describe = describe(&job);
         let request_id = request_id(&job);
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| handle(&mut state, job, &events, &notify)));
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            handle(&mut state, job, &events, &notify)
+        }));
         match outcome {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
@@ -329,7 +350,10 @@ fn handle(state: &mut State, job: Job, events: &Sender<Event>, notify: &impl Fn(
                     }
                 }
             }
-            let xy = state.pca.as_ref().map(|p| p.project(&encoded.item.embedding));
+            let xy = state
+                .pca
+                .as_ref()
+                .map(|p| p.project(&encoded.item.embedding));
             let _ = events.send(Event::Analyzed(Box::new(Analysis {
                 request_id,
                 input: encoded,
@@ -362,7 +386,10 @@ fn handle(state: &mut State, job: Job, events: &Sender<Event>, notify: &impl Fn(
             Ok(())
         }
         Job::ExportProjector { dir, extra } => {
-            let gallery = state.pipeline.as_ref().and_then(|p| p.bundle.gallery.as_ref());
+            let gallery = state
+                .pipeline
+                .as_ref()
+                .and_then(|p| p.bundle.gallery.as_ref());
             let (files, rows) = write_projector(&dir, gallery, &extra)?;
             let _ = events.send(Event::Exported { dir, files, rows });
             Ok(())
@@ -374,7 +401,13 @@ fn handle(state: &mut State, job: Job, events: &Sender<Event>, notify: &impl Fn(
 /// One TSV field: tabs and line breaks become spaces.
 fn tsv_field(s: &str) -> String {
     s.chars()
-        .map(|c| if matches!(c, '\t' | '\n' | '\r') { ' ' } else { c })
+        .map(|c| {
+            if matches!(c, '\t' | '\n' | '\r') {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -390,14 +423,21 @@ pub fn write_projector(
     let mut rows: Vec<(Modality, String, String, &[f32])> = Vec::new();
     if let Some(g) = gallery {
         for (i, item) in g.items.iter().enumerate() {
-            rows.push((item.modality, item.label.clone().unwrap_or_default(), item.source.clone(), g.embedding(i)));
+            rows.push((
+                item.modality,
+                item.label.clone().unwrap_or_default(),
+                item.source.clone(),
+                g.embedding(i),
+            ));
         }
     }
     for r in extra {
         rows.push((r.modality, r.label.clone(), r.source.clone(), &r.embedding));
     }
     if rows.is_empty() {
-        return Err(Error::InvalidRequest("nothing to export: the model has no gallery and there are no inputs".into()));
+        return Err(Error::InvalidRequest(
+            "nothing to export: the model has no gallery and there are no inputs".into(),
+        ));
     }
     let dim = rows[0].3.len();
     if let Some(bad) = rows.iter().find(|r| r.3.len() != dim) {
@@ -419,11 +459,17 @@ pub fn write_projector(
         vectors.push('\n');
         let _ = writeln!(metadata, "{m}\t{}\t{}", tsv_field(label), tsv_field(source));
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::Write { path: dir.to_path_buf(), source: e })?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::Write {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
     let mut files = Vec::new();
     for (name, text) in [("vectors.tsv", vectors), ("metadata.tsv", metadata)] {
         let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| Error::Write { path: path.clone(), source: e })?;
+        std::fs::write(&path, text).map_err(|e| Error::Write {
+            path: path.clone(),
+            source: e,
+        })?;
         files.push(path);
     }
     Ok((files, rows.len()))
@@ -476,7 +522,9 @@ pub fn gallery_transfer(
     };
     let src = items_of(source);
     if src.is_empty() {
-        return Err(Error::InvalidRequest(format!("the gallery has no labelled {source} items to fit on")));
+        return Err(Error::InvalidRequest(format!(
+            "the gallery has no labelled {source} items to fit on"
+        )));
     }
     transfer::run_transfer(
         source,
@@ -508,7 +556,10 @@ pub fn summarize(pipeline: &Pipeline, load_ms: f64) -> (ModelSummary, Option<Pca
                         source: item.source.clone(),
                         text: item.text.clone(),
                         media: g.media_path(i),
-                        xy: pca.as_ref().map(|p| p.project(g.embedding(i))).unwrap_or([0.0, 0.0]),
+                        xy: pca
+                            .as_ref()
+                            .map(|p| p.project(g.embedding(i)))
+                            .unwrap_or([0.0, 0.0]),
                         codes: g.codes[i].clone(),
                     }
                 })
@@ -532,7 +583,10 @@ pub fn summarize(pipeline: &Pipeline, load_ms: f64) -> (ModelSummary, Option<Pca
     let stats = gallery.map(|g| {
         CodebookStats::compute(
             m.architecture.codebook_size,
-            g.items.iter().zip(&g.codes).map(|(it, c)| (it.modality, c.as_slice())),
+            g.items
+                .iter()
+                .zip(&g.codes)
+                .map(|(it, c)| (it.modality, c.as_slice())),
         )
     });
     let summary = ModelSummary {

@@ -20,7 +20,7 @@ const POWER_ITERATIONS: usize = 200;
 impl Pca2 {
     /// Fits on rows `[N, dim]`. Returns `None` for fewer than 2 rows or dim 0.
     pub fn fit(rows: &[f32], dim: usize) -> Option<Self> {
-        if dim == 0 || rows.len() < 2 * dim || rows.len() % dim != 0 {
+        if dim == 0 || rows.len() < 2 * dim || !rows.len().is_multiple_of(dim) {
             return None;
         }
         let n = rows.len() / dim;
@@ -58,7 +58,9 @@ impl Pca2 {
         let mut comps: Vec<Vec<f64>> = Vec::new();
         let mut vars = Vec::new();
         for c in 0..2 {
-            let mut v: Vec<f64> = (0..dim).map(|i| 1.0 + ((i * 7 + c * 13) % 11) as f64 * 0.1).collect();
+            let mut v: Vec<f64> = (0..dim)
+                .map(|i| 1.0 + ((i * 7 + c * 13) % 11) as f64 * 0.1)
+                .collect();
             let mut lambda = 0.0;
             for _ in 0..POWER_ITERATIONS {
                 let mut w = vec![0f64; dim];
@@ -130,8 +132,16 @@ mod tests {
         }
         let pca = Pca2::fit(&rows, 3).unwrap();
         let c0 = &pca.components[0];
-        assert!((c0[0].abs() - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-3 && (c0[1].abs() - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-3, "{c0:?}");
-        assert!(pca.components[1][2].abs() > 0.999, "{:?}", pca.components[1]);
+        assert!(
+            (c0[0].abs() - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-3
+                && (c0[1].abs() - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-3,
+            "{c0:?}"
+        );
+        assert!(
+            pca.components[1][2].abs() > 0.999,
+            "{:?}",
+            pca.components[1]
+        );
         assert!(pca.explained_fraction > 0.99);
         let p = pca.project(&rows[0..3]);
         assert!(p[0].abs() > 9.0, "{p:?}");

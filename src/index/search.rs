@@ -17,7 +17,7 @@ pub struct Hit {
 }
 
 fn check(queries: &[f32], base: &[f32], dim: usize) -> Result<()> {
-    if dim == 0 || queries.len() % dim != 0 || base.len() % dim != 0 {
+    if dim == 0 || !queries.len().is_multiple_of(dim) || !base.len().is_multiple_of(dim) {
         return Err(Error::InvalidRequest(format!(
             "embedding sizes {} and {} are not multiples of the dimension {dim}",
             queries.len(),
@@ -169,10 +169,14 @@ mod tests {
     use proptest::prelude::*;
 
     fn normalized(rows: usize, dim: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let mut v: Vec<f32> = (0..rows * dim)
             .map(|_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((state >> 33) as f32 / (1u64 << 31) as f32) - 1.0
             })
             .collect();
@@ -190,7 +194,10 @@ mod tests {
                 let mut all: Vec<Hit> = base
                     .chunks_exact(dim)
                     .enumerate()
-                    .map(|(index, row)| Hit { index, score: dot(q, row) })
+                    .map(|(index, row)| Hit {
+                        index,
+                        score: dot(q, row),
+                    })
                     .collect();
                 sort_hits(&mut all);
                 all.truncate(k);

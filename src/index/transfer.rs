@@ -35,7 +35,12 @@ impl FeatureVec {
         for &c in codes {
             *counts.entry(c).or_default() += 1.0;
         }
-        let norm = counts.values().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        let norm = counts
+            .values()
+            .map(|v| v * v)
+            .sum::<f32>()
+            .sqrt()
+            .max(1e-12);
         FeatureVec::Sparse(counts.into_iter().map(|(c, v)| (c, v / norm)).collect())
     }
 
@@ -105,7 +110,9 @@ impl LinearClassifier {
         settings: FitSettings,
     ) -> Result<Self> {
         if data.is_empty() || n_classes == 0 {
-            return Err(Error::InvalidRequest("nothing to fit: no labelled source items".into()));
+            return Err(Error::InvalidRequest(
+                "nothing to fit: no labelled source items".into(),
+            ));
         }
         let (c, f) = (n_classes, n_features);
         let mut w = vec![0f32; c * f];
@@ -207,7 +214,9 @@ pub fn run_transfer(
     settings: FitSettings,
 ) -> Result<TransferReport> {
     if target_items.is_empty() {
-        return Err(Error::InvalidRequest(format!("no labelled {target} items to test on")));
+        return Err(Error::InvalidRequest(format!(
+            "no labelled {target} items to test on"
+        )));
     }
     let n_classes = labels.len();
     let n_features = match features {
@@ -251,19 +260,43 @@ mod tests {
     fn shared_codes_transfer_and_disjoint_codes_do_not() {
         // Class c uses codes {2c, 2c+1}. Source and target share them -> perfect transfer.
         let item = |c: usize, shift: u32| TransferItem {
-            codes: vec![2 * c as u32 + shift, 2 * c as u32 + 1 + shift, 2 * c as u32 + shift],
+            codes: vec![
+                2 * c as u32 + shift,
+                2 * c as u32 + 1 + shift,
+                2 * c as u32 + shift,
+            ],
             embedding: vec![],
             label: c,
         };
         let labels: Vec<String> = (0..4).map(|c| c.to_string()).collect();
         let src: Vec<_> = (0..4).flat_map(|c| [item(c, 0), item(c, 0)]).collect();
         let tgt: Vec<_> = (0..4).map(|c| item(c, 0)).collect();
-        let r = run_transfer(Modality::Image, Modality::Audio, &src, &tgt, &labels, 16, TransferFeatures::BagOfCodes, FitSettings::default()).unwrap();
+        let r = run_transfer(
+            Modality::Image,
+            Modality::Audio,
+            &src,
+            &tgt,
+            &labels,
+            16,
+            TransferFeatures::BagOfCodes,
+            FitSettings::default(),
+        )
+        .unwrap();
         assert_eq!(r.accuracy, 1.0);
         assert_eq!(r.confusion[2][2], 1);
         // Target uses codes the source never used: the classifier can only guess.
         let tgt_disjoint: Vec<_> = (0..4).map(|c| item(c, 8)).collect();
-        let r = run_transfer(Modality::Image, Modality::Audio, &src, &tgt_disjoint, &labels, 16, TransferFeatures::BagOfCodes, FitSettings::default()).unwrap();
+        let r = run_transfer(
+            Modality::Image,
+            Modality::Audio,
+            &src,
+            &tgt_disjoint,
+            &labels,
+            16,
+            TransferFeatures::BagOfCodes,
+            FitSettings::default(),
+        )
+        .unwrap();
         assert!(r.accuracy <= 0.25 + 1e-6, "{}", r.accuracy);
         assert_eq!(r.n_test, 4);
         assert_eq!(r.source_accuracy, 1.0);
@@ -271,7 +304,17 @@ mod tests {
 
     #[test]
     fn empty_target_is_an_error() {
-        let err = run_transfer(Modality::Image, Modality::Audio, &[], &[], &["a".into()], 4, TransferFeatures::BagOfCodes, FitSettings::default()).unwrap_err();
+        let err = run_transfer(
+            Modality::Image,
+            Modality::Audio,
+            &[],
+            &[],
+            &["a".into()],
+            4,
+            TransferFeatures::BagOfCodes,
+            FitSettings::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("audio"), "{err}");
     }
 }

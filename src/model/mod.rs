@@ -256,7 +256,11 @@ pub fn int_to_vec<const D: usize>(t: Tensor<D, Int>) -> Vec<i64> {
 }
 
 /// Uploads host floats as a tensor of the given shape.
-pub fn tensor_from_vec<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) -> Tensor<D> {
+pub fn tensor_from_vec<const D: usize>(
+    values: Vec<f32>,
+    shape: [usize; D],
+    device: &Device,
+) -> Tensor<D> {
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 

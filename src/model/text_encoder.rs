@@ -3,7 +3,9 @@
 //! the codebook dimension D. Every token position is one position of the sequence.
 
 use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, Gelu, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{
+    Embedding, EmbeddingConfig, Gelu, LayerNorm, LayerNormConfig, Linear, LinearConfig,
+};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
@@ -226,7 +228,9 @@ impl TextEncoder {
     /// - `hidden`: `[B, L, H]` transformer output
     /// - returns `[B, L, D]`
     pub fn project(&self, hidden: Tensor<3>) -> Tensor<3> {
-        let x = self.gelu.forward(self.projection_hidden.forward(hidden.clone()));
+        let x = self
+            .gelu
+            .forward(self.projection_hidden.forward(hidden.clone()));
         self.projection.forward(x)
     }
 
@@ -250,7 +254,10 @@ mod tests {
         );
         assert_eq!(
             hf_bert_name("layers.0.attention_norm.gamma"),
-            Some(("encoder.layer.0.attention.output.LayerNorm.weight".into(), false))
+            Some((
+                "encoder.layer.0.attention.output.LayerNorm.weight".into(),
+                false
+            ))
         );
         assert_eq!(
             hf_bert_name("layers.5.output.bias"),

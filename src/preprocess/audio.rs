@@ -64,6 +64,29 @@ pub struct AudioConfig {
     pub trim_threshold_db: f32,
     /// Floor applied to mel energies before the natural log (so silence is `ln(log_floor)`).
     pub log_floor: f32,
+    /// Loudness normalisation: the trimmed clip is scaled to this RMS level (dBFS) before the
+    /// log-mel, so the recording level of a microphone or speaker does not shift the features.
+    /// `None` keeps the level as recorded.
+    pub target_rms_dbfs: Option<f32>,
+}
+
+/// Default loudness of a prepared clip, dBFS RMS (speech recorded at a comfortable level).
+pub const DEFAULT_TARGET_RMS_DBFS: f32 = -20.0;
+
+/// Scales samples so their RMS is `target_dbfs`; silent input is returned unchanged.
+pub fn normalize_rms(samples: &mut [f32], target_dbfs: f32) {
+    let n = samples.len().max(1) as f64;
+    let rms = (samples
+        .iter()
+        .map(|&x| (x as f64) * (x as f64))
+        .sum::<f64>()
+        / n)
+        .sqrt();
+    if rms < 1e-9 {
+        return;
+    }
+    let gain = (10f64.powf(target_dbfs as f64 / 20.0) / rms) as f32;
+    samples.iter_mut().for_each(|x| *x *= gain);
 }
 
 impl Default for AudioConfig {
@@ -80,6 +103,7 @@ impl Default for AudioConfig {
             max_duration_secs: 4.0,
             trim_threshold_db: -35.0,
             log_floor: 1e-6,
+            target_rms_dbfs: Some(DEFAULT_TARGET_RMS_DBFS),
         }
     }
 }
@@ -620,10 +644,13 @@ pub fn prepare_audio(
     if range.is_empty() {
         return Err(silent(resampled.peak_dbfs()));
     }
-    let trimmed = Waveform {
+    let mut trimmed = Waveform {
         samples: resampled.samples[range].to_vec(),
         sample_rate_hz: resampled.sample_rate_hz,
     };
+    if let Some(target) = cfg.target_rms_dbfs {
+        normalize_rms(&mut trimmed.samples, target);
+    }
     let trimmed_duration_secs = trimmed.duration_secs();
     if trimmed_duration_secs > f64::from(cfg.max_duration_secs) {
         return Err(Error::AudioTooLong {
@@ -634,6 +661,11 @@ pub fn prepare_audio(
     }
     let mel = log_mel_spectrogram(&trimmed.samples, cfg);
     let mel = fit_frames(&mel, cfg.n_frames, cfg.log_floor_ln());
+    // The displayed and playable waveform stays within full scale.
+    trimmed
+        .samples
+        .iter_mut()
+        .for_each(|x| *x = x.clamp(-1.0, 1.0));
     Ok(PreparedAudio {
         waveform: trimmed,
         mel,
@@ -1581,5 +1613,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn loudness_normalisation_reaches_the_target_and_keeps_silence() {
+        let mut quiet: Vec<f32> = (0..800).map(|i| 0.01 * (i as f32 * 0.3).sin()).collect();
+        normalize_rms(&mut quiet, -20.0);
+        let rms = (quiet.iter().map(|x| x * x).sum::<f32>() / quiet.len() as f32).sqrt();
+        assert!((20.0 * rms.log10() + 20.0).abs() < 0.01, "{rms}");
+        let mut zeros = vec![0.0f32; 10];
+        normalize_rms(&mut zeros, -20.0);
+        assert!(zeros.iter().all(|&x| x == 0.0));
     }
 }

@@ -102,7 +102,7 @@ impl Default for TrainConfig {
             data_dir: "data/digits".into(),
             transformer_dir: "models/minilm".into(),
             seed: 7,
-            steps: 2000,
+            steps: 2500,
             batch_size: 40,
             learning_rate: 1e-3,
             grad_clip_norm: 0.5,
@@ -151,7 +151,7 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.ema_decay) {
             return Err("ema_decay must be in [0, 1)".into());
         }
-        if !(self.learning_rate > 0.0) {
+        if self.learning_rate.is_nan() || self.learning_rate <= 0.0 {
             return Err("learning_rate must be > 0".into());
         }
         Ok(())

@@ -160,21 +160,24 @@ impl EmaCodebook {
             }
         }
         let decay = settings.decay;
-        for c in 0..k {
-            self.cluster_size[c] = decay * self.cluster_size[c] + (1.0 - decay) * counts[c];
-            for j in 0..d {
-                let i = c * d + j;
-                self.embed_sum[i] = decay * self.embed_sum[i] + (1.0 - decay) * sums[i];
-            }
+        for (size, &count) in self.cluster_size.iter_mut().zip(&counts) {
+            *size = decay * *size + (1.0 - decay) * count;
+        }
+        for (sum, &batch_sum) in self.embed_sum.iter_mut().zip(&sums) {
+            *sum = decay * *sum + (1.0 - decay) * batch_sum;
         }
         let n: f32 = self.cluster_size.iter().sum();
         let eps = settings.epsilon;
-        for c in 0..k {
+        for (c, &count) in counts.iter().enumerate() {
             let smoothed = (self.cluster_size[c] + eps) / (n + k as f32 * eps) * n;
-            for j in 0..d {
-                self.vectors[c * d + j] = self.embed_sum[c * d + j] / smoothed.max(1e-12);
-            }
-            if counts[c] > 0.0 {
+            let (row, sum) = (
+                &mut self.vectors[c * d..(c + 1) * d],
+                &self.embed_sum[c * d..(c + 1) * d],
+            );
+            row.iter_mut()
+                .zip(sum)
+                .for_each(|(v, s)| *v = s / smoothed.max(1e-12));
+            if count > 0.0 {
                 self.idle_steps[c] = 0;
             } else {
                 self.idle_steps[c] += 1;
@@ -191,9 +194,9 @@ impl EmaCodebook {
             let (mi, b, t) = assigned[rng.random_range(0..assigned.len())];
             let source = batches[mi].vector(b, t, d);
             let scale = source.iter().map(|x| x.abs()).sum::<f32>() / d as f32 * 0.01 + 1e-4;
-            for j in 0..d {
+            for (v, &x) in self.vectors[c * d..(c + 1) * d].iter_mut().zip(source) {
                 let noise: f32 = rng.random_range(-1.0..1.0);
-                self.vectors[c * d + j] = source[j] + noise * scale;
+                *v = x + noise * scale;
             }
             self.embed_sum[c * d..(c + 1) * d].copy_from_slice(&self.vectors[c * d..(c + 1) * d]);
             self.cluster_size[c] = 1.0;

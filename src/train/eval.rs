@@ -42,6 +42,30 @@ impl EncodedSet {
     }
 }
 
+/// Encodes items in batches of [`EVAL_BATCH`]: `values` holds `item_len` floats per item,
+/// normalised as `(v - mean) / std`, and `encode` runs one batch of `n` items.
+fn encode_batched(
+    values: &[f32],
+    labels: &[usize],
+    item_len: usize,
+    (mean, std): (f32, f32),
+    modality: Modality,
+    mut encode: impl FnMut(Vec<f32>, usize) -> Option<crate::model::EncodedBatch>,
+) -> Result<EncodedSet> {
+    let mut out = EncodedSet::default();
+    for (chunk, lab) in values
+        .chunks(EVAL_BATCH * item_len)
+        .zip(labels.chunks(EVAL_BATCH))
+    {
+        let normalised = chunk.iter().map(|v| (v - mean) / std).collect();
+        let batch = encode(normalised, lab.len())
+            .ok_or_else(|| Error::InvalidRequest(format!("model has no {modality} encoder")))?;
+        out.items.extend(batch.to_items(modality));
+        out.labels.extend_from_slice(lab);
+    }
+    Ok(out)
+}
+
 /// Encodes model-view images (`[N, 28*28]` in 0..1) in batches.
 pub fn encode_images(p: &Pipeline, pixels: &[f32], labels: &[usize]) -> Result<EncodedSet> {
     let cfg = p
@@ -52,27 +76,19 @@ pub fn encode_images(p: &Pipeline, pixels: &[f32], labels: &[usize]) -> Result<E
         .as_ref()
         .ok_or_else(|| Error::InvalidRequest("model has no image encoder".into()))?;
     let (h, w) = (cfg.height as usize, cfg.width as usize);
-    let (mean, std) = (cfg.mean[0], cfg.std[0]);
-    let mut out = EncodedSet::default();
-    for (chunk, lab) in pixels
-        .chunks(EVAL_BATCH * h * w)
-        .zip(labels.chunks(EVAL_BATCH))
-    {
-        let n = lab.len();
-        let x = tensor_from_vec(
-            chunk.iter().map(|v| (v - mean) / std).collect(),
-            [n, 1, h, w],
-            &p.device.device,
-        );
-        let batch = p
-            .bundle
-            .model
-            .encode_image(x, p.bundle.manifest.architecture.embedding_source)
-            .ok_or_else(|| Error::InvalidRequest("model has no image encoder".into()))?;
-        out.items.extend(batch.to_items(Modality::Image));
-        out.labels.extend_from_slice(lab);
-    }
-    Ok(out)
+    let source = p.bundle.manifest.architecture.embedding_source;
+    encode_batched(
+        pixels,
+        labels,
+        h * w,
+        (cfg.mean[0], cfg.std[0]),
+        Modality::Image,
+        |x, n| {
+            p.bundle
+                .model
+                .encode_image(tensor_from_vec(x, [n, 1, h, w], &p.device.device), source)
+        },
+    )
 }
 
 /// Encodes raw log-mels (`[N, n_mels*n_frames]`) in batches.
@@ -86,26 +102,38 @@ pub fn encode_mels(p: &Pipeline, mels: &[f32], labels: &[usize]) -> Result<Encod
         .ok_or_else(|| Error::InvalidRequest("model has no audio encoder".into()))?;
     let (m, f) = (pre.audio.n_mels, pre.audio.n_frames);
     let norm = pre.normalization;
-    let mut out = EncodedSet::default();
-    for (chunk, lab) in mels
-        .chunks(EVAL_BATCH * m * f)
-        .zip(labels.chunks(EVAL_BATCH))
-    {
-        let n = lab.len();
-        let x = tensor_from_vec(
-            chunk.iter().map(|v| (v - norm.mean) / norm.std).collect(),
-            [n, m, f],
-            &p.device.device,
-        );
-        let batch = p
-            .bundle
-            .model
-            .encode_audio(x, p.bundle.manifest.architecture.embedding_source)
-            .ok_or_else(|| Error::InvalidRequest("model has no audio encoder".into()))?;
-        out.items.extend(batch.to_items(Modality::Audio));
-        out.labels.extend_from_slice(lab);
+    let source = p.bundle.manifest.architecture.embedding_source;
+    encode_batched(
+        mels,
+        labels,
+        m * f,
+        (norm.mean, norm.std),
+        Modality::Audio,
+        |x, n| {
+            p.bundle
+                .model
+                .encode_audio(tensor_from_vec(x, [n, m, f], &p.device.device), source)
+        },
+    )
+}
+
+/// The first `per_class` items of each of the 10 classes: (features, labels, indices).
+pub fn take_per_class(
+    set: &crate::train::data::LabeledSet,
+    per_class: usize,
+) -> (Vec<f32>, Vec<usize>, Vec<usize>) {
+    let mut taken = [0usize; 10];
+    let (mut features, mut labels, mut indices) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..set.len() {
+        let l = set.labels[i] as usize;
+        if l < 10 && taken[l] < per_class {
+            taken[l] += 1;
+            features.extend_from_slice(set.item(i));
+            labels.push(l);
+            indices.push(i);
+        }
     }
-    Ok(out)
+    (features, labels, indices)
 }
 
 /// Label of a file named `{digit}_{anything}.ext`.
@@ -236,7 +264,10 @@ impl EvalReport {
             m.insert(format!("transfer.{k}.accuracy"), v.accuracy as f64);
         }
         for (k, v) in &self.transfer_bag_of_codes {
-            m.insert(format!("transfer_bag_of_codes.{k}.accuracy"), v.accuracy as f64);
+            m.insert(
+                format!("transfer_bag_of_codes.{k}.accuracy"),
+                v.accuracy as f64,
+            );
         }
         for (k, v) in &self.zero_shot {
             m.insert(format!("zero_shot.{k}.accuracy"), v.accuracy as f64);
@@ -407,15 +438,42 @@ pub fn evaluate(p: &mut Pipeline, inputs: &EvalInputs<'_>) -> Result<EvalReport>
     let mut transfer_map = BTreeMap::new();
     let mut transfer_codes = BTreeMap::new();
     for (name, src_m, tgt_m, src, tgt) in [
-        ("image_to_audio", Modality::Image, Modality::Audio, &fit_images, &audio_set),
-        ("audio_to_image", Modality::Audio, Modality::Image, &fit_audio, &images),
+        (
+            "image_to_audio",
+            Modality::Image,
+            Modality::Audio,
+            &fit_images,
+            &audio_set,
+        ),
+        (
+            "audio_to_image",
+            Modality::Audio,
+            Modality::Image,
+            &fit_audio,
+            &images,
+        ),
     ] {
         for (features, map) in [
             (TransferFeatures::Embedding, &mut transfer_map),
             (TransferFeatures::BagOfCodes, &mut transfer_codes),
         ] {
-            let r = transfer::run_transfer(src_m, tgt_m, &src.transfer_items(), &tgt.transfer_items(), &labels, k, features, FitSettings::default())?;
-            map.insert(name.to_string(), Accuracy { accuracy: r.accuracy, n: r.n_test });
+            let r = transfer::run_transfer(
+                src_m,
+                tgt_m,
+                &src.transfer_items(),
+                &tgt.transfer_items(),
+                &labels,
+                k,
+                features,
+                FitSettings::default(),
+            )?;
+            map.insert(
+                name.to_string(),
+                Accuracy {
+                    accuracy: r.accuracy,
+                    n: r.n_test,
+                },
+            );
         }
     }
     // Zero-shot with the bundle's prompts.
@@ -528,7 +586,10 @@ pub fn print_report(r: &EvalReport) {
         println!("transfer     {k:<16} {:.1}%", v.accuracy * 100.0);
     }
     for (k, v) in &r.transfer_bag_of_codes {
-        println!("transfer     {k:<16} {:.1}% (bag of codes)", v.accuracy * 100.0);
+        println!(
+            "transfer     {k:<16} {:.1}% (bag of codes)",
+            v.accuracy * 100.0
+        );
     }
     for (k, v) in &r.zero_shot {
         println!("zero-shot    {k:<16} {:.1}%", v.accuracy * 100.0);

@@ -105,6 +105,9 @@ fn png_gray(pixels01: &[f32], w: u32, h: u32) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Media files for a gallery: (name relative to the gallery folder, bytes).
+pub type MediaFiles = Vec<(String, Vec<u8>)>;
+
 /// Builds the gallery: held-out test images (with thumbnails), generated speech clips (playable)
 /// and validation-speaker recordings (embeddings only; FSDD audio is never copied), and the
 /// bundle's prompts.
@@ -113,22 +116,12 @@ pub fn build_gallery(
     data: &DigitsData,
     data_dir: &Path,
     per_class: usize,
-) -> Result<(Gallery, Vec<(String, Vec<u8>)>)> {
+) -> Result<(Gallery, MediaFiles)> {
     let mut gallery = Gallery::default();
     let mut media = Vec::new();
     let labels = &p.bundle.manifest.labels.names;
     // Images.
-    let mut taken = [0usize; 10];
-    let (mut px, mut lab, mut idx) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..data.image_test.len() {
-        let l = data.image_test.labels[i] as usize;
-        if l < 10 && taken[l] < per_class {
-            taken[l] += 1;
-            px.extend_from_slice(data.image_test.item(i));
-            lab.push(l);
-            idx.push(i);
-        }
-    }
+    let (px, lab, idx) = eval::take_per_class(&data.image_test, per_class);
     let enc = eval::encode_images(p, &px, &lab)?;
     for ((item, &l), &i) in enc.items.into_iter().zip(&lab).zip(&idx) {
         let name = format!("media/image_{i:05}.png");
@@ -185,17 +178,7 @@ pub fn build_gallery(
         )?;
     }
     // Validation-speaker recordings: embeddings and codes only.
-    let mut taken = [0usize; 10];
-    let (mut mels, mut lab, mut idx) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..data.audio_val.len() {
-        let l = data.audio_val.labels[i] as usize;
-        if l < 10 && taken[l] < per_class {
-            taken[l] += 1;
-            mels.extend_from_slice(data.audio_val.item(i));
-            lab.push(l);
-            idx.push(i);
-        }
-    }
+    let (mels, lab, idx) = eval::take_per_class(&data.audio_val, per_class);
     let enc = eval::encode_mels(p, &mels, &lab)?;
     for ((item, &l), &i) in enc.items.into_iter().zip(&lab).zip(&idx) {
         gallery.push(
@@ -245,6 +228,7 @@ pub struct AblationRow {
 }
 
 /// Writes the model card.
+#[allow(clippy::too_many_arguments)]
 pub fn model_card(
     m: &Manifest,
     cfg: &TrainConfig,
@@ -304,10 +288,26 @@ pub fn model_card(
     ));
     s.push_str("| metric | value |\n|---|---|\n");
     for (label, key, f) in [
-        ("cross-modal transfer image → audio (classifier on pooled quantised vectors of images, tested on audio)", "transfer.image_to_audio.accuracy", true),
-        ("cross-modal transfer audio → image (quantised vectors)", "transfer.audio_to_image.accuracy", true),
-        ("cross-modal transfer image → audio (bag of codes only)", "transfer_bag_of_codes.image_to_audio.accuracy", true),
-        ("cross-modal transfer audio → image (bag of codes only)", "transfer_bag_of_codes.audio_to_image.accuracy", true),
+        (
+            "cross-modal transfer image → audio (classifier on pooled quantised vectors of images, tested on audio)",
+            "transfer.image_to_audio.accuracy",
+            true,
+        ),
+        (
+            "cross-modal transfer audio → image (quantised vectors)",
+            "transfer.audio_to_image.accuracy",
+            true,
+        ),
+        (
+            "cross-modal transfer image → audio (bag of codes only)",
+            "transfer_bag_of_codes.image_to_audio.accuracy",
+            true,
+        ),
+        (
+            "cross-modal transfer audio → image (bag of codes only)",
+            "transfer_bag_of_codes.audio_to_image.accuracy",
+            true,
+        ),
         (
             "zero-shot by text, images",
             "zero_shot.image.accuracy",

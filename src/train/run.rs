@@ -20,8 +20,11 @@ pub struct TrainArgs {
     pub ablation_steps: Option<usize>,
 }
 
+/// Changes one config into an ablation variant.
+pub type AblationEdit = fn(&mut TrainConfig);
+
 /// The ablation variants: (name, config edit).
-pub fn ablation_variants() -> Vec<(&'static str, fn(&mut TrainConfig))> {
+pub fn ablation_variants() -> Vec<(&'static str, AblationEdit)> {
     vec![
         ("full", |_| {}),
         ("no multi-modal EMA", |c| {

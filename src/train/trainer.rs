@@ -164,6 +164,10 @@ const MAX_SHIFT_PX: i32 = 2;
 const MAX_SHIFT_FRAMES: i32 = 6;
 /// Largest random gain of training spectrograms, in natural-log units.
 const MAX_GAIN_LOG: f32 = 1.0;
+/// Widest band of mel bins masked in a training spectrogram.
+const MAX_MASKED_MELS: usize = 6;
+/// Longest span of frames masked in a training spectrogram.
+const MAX_MASKED_FRAMES: usize = 12;
 
 /// Samples a paired batch: B classes, and for each an image, a clip and a prompt of it.
 pub fn sample_batch(
@@ -214,10 +218,17 @@ pub fn sample_batch(
         let mel = set.audio.item(ai);
         let shift = rng.random_range(-MAX_SHIFT_FRAMES..=MAX_SHIFT_FRAMES);
         let gain = rng.random_range(-MAX_GAIN_LOG..=MAX_GAIN_LOG);
+        // SpecAugment-style masks: one band of mel bins and one span of frames set to the floor.
+        let band = rng.random_range(0..=MAX_MASKED_MELS);
+        let band_start = rng.random_range(0..n_mels - band.min(n_mels - 1));
+        let span = rng.random_range(0..=MAX_MASKED_FRAMES);
+        let span_start = rng.random_range(0..n_frames - span.min(n_frames - 1));
         for m in 0..n_mels {
             for f in 0..n_frames as i32 {
                 let sf = f - shift;
-                let v = if (0..n_frames as i32).contains(&sf) {
+                let masked = (band_start..band_start + band).contains(&m)
+                    || (span_start..span_start + span).contains(&(f as usize));
+                let v = if (0..n_frames as i32).contains(&sf) && !masked {
                     (mel[m * n_frames + sf as usize] + gain - set.mel_mean) / set.mel_std
                 } else {
                     floor
@@ -462,10 +473,17 @@ pub fn train(
             // On the pooled continuous vectors (a direct gradient) and on the pooled code
             // vectors that the bundle's embedding is made of (through the straight-through path).
             let mut l = Tensor::<1>::zeros([1], &ad);
-            let continuous: Vec<Tensor<2>> = contexts.iter().map(|x| l2_normalize(x.clone())).collect();
+            let continuous: Vec<Tensor<2>> =
+                contexts.iter().map(|x| l2_normalize(x.clone())).collect();
             for set in [&continuous, &embeddings] {
                 for m in 0..2 {
-                    l = l + losses::info_nce(set[m].clone(), set[2].clone(), targets.clone(), targets.clone(), temp);
+                    l = l + losses::info_nce(
+                        set[m].clone(),
+                        set[2].clone(),
+                        targets.clone(),
+                        targets.clone(),
+                        temp,
+                    );
                 }
             }
             let l = l.div_scalar(2.0);
@@ -503,7 +521,8 @@ pub fn train(
                     let spec_n = l2_normalize(specific[m].clone());
                     let net = model.club(m);
                     let (mu_d, lv_d) = net.forward(sem_n.clone().detach());
-                    fit = fit + losses::club_log_likelihood_loss(mu_d, lv_d, spec_n.clone().detach());
+                    fit =
+                        fit + losses::club_log_likelihood_loss(mu_d, lv_d, spec_n.clone().detach());
                     let frozen = net.clone().no_grad();
                     let (mu, lv) = frozen.forward(sem_n);
                     mi = mi + losses::club_upper_bound(mu, lv, spec_n);

@@ -182,7 +182,7 @@ pub fn tiny_digits_data() -> transference::train::data::DigitsData {
     use transference::train::data::*;
     let audio_cfg = AudioConfig::default();
     let (n_mels, n_frames) = (audio_cfg.n_mels, audio_cfg.n_frames);
-    let mut image = |n: usize| {
+    let image = |n: usize| {
         let mut s = LabeledSet::new(vec![28, 28]);
         for c in 0..10u8 {
             for k in 0..n {
