@@ -324,27 +324,25 @@ fn exports_write_projector_tsv_and_chart_pngs() {
 }
 
 #[test]
-fn missing_default_model_is_a_notification() {
-    if transference::cli::default_model_dir()
-        .join(transference::bundle::MANIFEST_FILE)
-        .exists()
-    {
-        eprintln!("skipped: the default model is installed");
-        return;
-    }
+fn a_model_folder_that_does_not_exist_is_a_notification() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("no_such_bundle");
+    let dir = missing.clone();
     let mut h: AppHarness = Harness::builder()
         .with_size(egui::vec2(1200.0, 800.0))
         .build_ui_state(
-            |ui, app: &mut Option<ExplorerApp>| {
+            move |ui, app: &mut Option<ExplorerApp>| {
                 app.get_or_insert_with(|| {
-                    ExplorerApp::new(ui.ctx(), None, None, DeviceRequest::Cpu)
+                    ExplorerApp::new(ui.ctx(), None, Some(dir.clone()), DeviceRequest::Cpu)
                 })
                 .show(ui);
             },
             None,
         );
-    h.step();
-    assert!(has_label(&h, "No default model"));
+    wait_for(&mut h, "the load-failure notification", |h| {
+        has_label(h, "Could not open")
+    });
+    assert!(has_label(&h, "no_such_bundle"));
     assert!(has_label(&h, "No model loaded"));
 }
 
