@@ -751,3 +751,60 @@ fn cli_info_describes_the_minilm_folder() {
     // 22.7M parameters in the published model, minus the unused pooler (384*384 + 384).
     assert_eq!(v["parameters"], 22_713_216 - 147_840);
 }
+
+#[test]
+fn eval_reads_test_folders_named_by_digit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    write_tiny_bundle(&dir);
+    let images = tmp.path().join("images");
+    let audio = tmp.path().join("audio");
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::create_dir_all(&audio).unwrap();
+    write_digit_png(&images.join("1_first.png"));
+    write_digit_png(&images.join("7_second.png"));
+    std::fs::write(images.join("README.txt"), "ignored").unwrap();
+    write_tone_wav(&audio.join("3_a.wav"));
+    let mut p = Pipeline::open(&dir, DeviceRequest::Cpu).unwrap();
+    let report = transference::train::eval::evaluate(
+        &mut p,
+        &transference::train::eval::EvalInputs {
+            images_dir: Some(&images),
+            audio_dir: Some(&audio),
+            data: None,
+        },
+    )
+    .unwrap();
+    assert_eq!((report.n_images, report.n_audio), (2, 1));
+    assert!(report.fit_data.contains("gallery"), "{}", report.fit_data);
+    let json = serde_json::to_value(&report).unwrap();
+    for key in [
+        "/transfer/image_to_audio/accuracy",
+        "/transfer/audio_to_image/accuracy",
+        "/zero_shot/image/accuracy",
+        "/zero_shot/audio/accuracy",
+        "/retrieval/text_to_image/precision_at_10",
+        "/retrieval/text_to_audio/precision_at_10",
+        "/codebook/shared_fraction",
+        "/n_images",
+        "/n_audio",
+    ] {
+        let v = json
+            .pointer(key)
+            .unwrap_or_else(|| panic!("missing {key} in {json}"));
+        assert!(v.as_f64().is_some(), "{key}: {v}");
+    }
+    // A folder without {digit}_ files is refused with its path.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let err = transference::train::eval::evaluate(
+        &mut p,
+        &transference::train::eval::EvalInputs {
+            images_dir: Some(&empty),
+            audio_dir: Some(&audio),
+            data: None,
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("empty"), "{err}");
+}

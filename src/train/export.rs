@@ -388,7 +388,7 @@ pub fn model_card(
                 g("codebook.shared_fraction"),
             ));
         }
-        s.push_str("\n(percentages; \"no codebook\" pools continuous vectors, so its bag-of-codes transfer uses the nearest codes of an unused codebook and is not meaningful — its embedding-based numbers are.)\n\n");
+        s.push_str("\n(percentages; transfer columns use the classifier on pooled quantised vectors — for \"no codebook\" the pooled continuous vectors, since it has no codes; \"shared codes\" is then the nearest-code assignment of its untrained codebook and not meaningful.)\n\n");
     }
     s.push_str(&format!("## Training\n\n{} steps of batch {} on {} in {:.1} min (seed {}). Settings:\n\n```toml\n{}```\n", cfg.steps, cfg.batch_size, device, train_secs / 60.0, cfg.seed, cfg.to_toml()));
     s.push_str("\nReproduce: `transference data --out data/digits && transference train --config models/digits/train.toml --out models/digits`.\n");
