@@ -808,3 +808,53 @@ fn eval_reads_test_folders_named_by_digit() {
     .unwrap_err();
     assert!(err.to_string().contains("empty"), "{err}");
 }
+
+#[test]
+fn the_shipped_default_model_loads_and_reads_digit_words() {
+    let dir = repo().join("models/digits");
+    let mut p = Pipeline::open(&dir, DeviceRequest::Cpu).unwrap();
+    assert_eq!(
+        p.modalities(),
+        vec![Modality::Image, Modality::Audio, Modality::Text]
+    );
+    let g = p.bundle.gallery.clone().unwrap();
+    assert!(
+        g.indices_of(Modality::Image).len() >= 100 && g.indices_of(Modality::Audio).len() >= 100
+    );
+    // Playable gallery clips are ours (generated speech), never FSDD recordings.
+    for i in g.indices_of(Modality::Audio) {
+        if let Some(m) = &g.items[i].media {
+            assert!(
+                g.items[i].source.contains("espeak") || g.items[i].source.contains("flite"),
+                "{m}"
+            );
+            assert!(g.media_path(i).unwrap().exists(), "{m}");
+        }
+    }
+    let labels = p.bundle.manifest.labels.names.clone();
+    let templates = p.bundle.manifest.labels.prompts.clone();
+    for (word, expected) in [
+        ("seven", "seven"),
+        ("the number 3", "three"),
+        ("zero", "zero"),
+    ] {
+        let e = p.encode(&InputSource::Text(word.into())).unwrap();
+        let scores = p.classify(&e.item.embedding, &labels, &templates).unwrap();
+        assert_eq!(scores[0].label, expected, "{word}: {scores:?}");
+    }
+    // A held-out digit from the gallery, as a file, is read as its own class.
+    let first_image = g.indices_of(Modality::Image)[0];
+    let label = g.items[first_image].label.clone().unwrap();
+    let e = p
+        .encode(&InputSource::File(g.media_path(first_image).unwrap()))
+        .unwrap();
+    let scores = p.classify(&e.item.embedding, &labels, &templates).unwrap();
+    assert_eq!(scores[0].label, label, "{scores:?}");
+    for key in [
+        "transfer.audio_to_image.accuracy",
+        "zero_shot.image.accuracy",
+        "codebook.shared_fraction",
+    ] {
+        assert!(p.bundle.manifest.metrics.contains_key(key), "{key}");
+    }
+}
