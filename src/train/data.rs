@@ -2308,8 +2308,24 @@ mod tests {
     #[test]
     fn bad_source_paths_are_refused_clearly() {
         let tmp = tempfile::tempdir().expect("tempdir");
+        // An explicit FSDD folder, so the test never looks for ../shared or the network.
+        let fsdd = tmp.path().join("fsdd");
+        std::fs::create_dir_all(&fsdd).expect("mkdir");
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(fsdd.join("0_george_0.wav"), spec).expect("wav");
+        for i in 0..2000 {
+            w.write_sample(((i as f32 * 0.3).sin() * 8000.0) as i16)
+                .expect("sample");
+        }
+        w.finalize().expect("finalize");
         let opts = DataOptions {
             mnist: Some(tmp.path().join("no-such-package")),
+            fsdd: Some(fsdd),
             synth: false,
             ..DataOptions::new(tmp.path().join("out"))
         };
