@@ -309,6 +309,17 @@ pub fn collect<M: Module>(
     collector.out
 }
 
+/// Loads a BERT encoder with Hugging Face tensor names from a safetensors file, checking
+/// every tensor against `cfg` (the frozen text tower of a bundle, or `models/minilm`).
+pub fn load_bert(
+    path: &Path,
+    cfg: &crate::model::BertConfig,
+    device: &Device,
+) -> Result<crate::model::Bert> {
+    let file = WeightFile::read(path, &HuggingFaceBert)?;
+    load_into(cfg.init(device), &file, &HuggingFaceBert, "", true, device)
+}
+
 /// Every float parameter of `module` under the tensor names `naming` gives it, transposed
 /// where the naming says so: the inverse of [`load_into`]. Parameters the naming does not map
 /// are left out.

@@ -166,7 +166,8 @@ impl Pipeline {
         }
     }
 
-    fn image_config(&self) -> Result<&img::ImageConfig> {
+    /// The image preprocessing, or the missing-modality error.
+    pub fn image_config(&self) -> Result<&img::ImageConfig> {
         self.bundle
             .manifest
             .preprocess
@@ -175,7 +176,8 @@ impl Pipeline {
             .ok_or_else(|| self.missing(Modality::Image))
     }
 
-    fn audio_config(&self) -> Result<&crate::bundle::manifest::AudioPreprocess> {
+    /// The audio preprocessing, or the missing-modality error.
+    pub fn audio_config(&self) -> Result<&crate::bundle::manifest::AudioPreprocess> {
         self.bundle
             .manifest
             .preprocess

@@ -68,13 +68,7 @@ fn encode_batched(
 
 /// Encodes model-view images (`[N, 28*28]` in 0..1) in batches.
 pub fn encode_images(p: &Pipeline, pixels: &[f32], labels: &[usize]) -> Result<EncodedSet> {
-    let cfg = p
-        .bundle
-        .manifest
-        .preprocess
-        .image
-        .as_ref()
-        .ok_or_else(|| Error::InvalidRequest("model has no image encoder".into()))?;
+    let cfg = p.image_config()?;
     let (h, w) = (cfg.height as usize, cfg.width as usize);
     let source = p.bundle.manifest.architecture.embedding_source;
     encode_batched(
@@ -93,13 +87,7 @@ pub fn encode_images(p: &Pipeline, pixels: &[f32], labels: &[usize]) -> Result<E
 
 /// Encodes raw log-mels (`[N, n_mels*n_frames]`) in batches.
 pub fn encode_mels(p: &Pipeline, mels: &[f32], labels: &[usize]) -> Result<EncodedSet> {
-    let pre = p
-        .bundle
-        .manifest
-        .preprocess
-        .audio
-        .as_ref()
-        .ok_or_else(|| Error::InvalidRequest("model has no audio encoder".into()))?;
+    let pre = p.audio_config()?;
     let (m, f) = (pre.audio.n_mels, pre.audio.n_frames);
     let norm = pre.normalization;
     let source = p.bundle.manifest.architecture.embedding_source;
@@ -168,13 +156,7 @@ fn files_with_ext(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
 
 /// Reads `{digit}_*.png` files through the model's own preprocessing.
 pub fn images_from_dir(p: &Pipeline, dir: &Path) -> Result<(Vec<f32>, Vec<usize>)> {
-    let cfg = p
-        .bundle
-        .manifest
-        .preprocess
-        .image
-        .as_ref()
-        .ok_or_else(|| Error::InvalidRequest("model has no image encoder".into()))?;
+    let cfg = p.image_config()?;
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
     for path in files_with_ext(dir, &["png", "jpg", "jpeg", "bmp"])? {
@@ -187,13 +169,7 @@ pub fn images_from_dir(p: &Pipeline, dir: &Path) -> Result<(Vec<f32>, Vec<usize>
 
 /// Reads `{digit}_*.wav` files through the model's own preprocessing (raw log-mel).
 pub fn mels_from_dir(p: &Pipeline, dir: &Path) -> Result<(Vec<f32>, Vec<usize>)> {
-    let pre = p
-        .bundle
-        .manifest
-        .preprocess
-        .audio
-        .as_ref()
-        .ok_or_else(|| Error::InvalidRequest("model has no audio encoder".into()))?;
+    let pre = p.audio_config()?;
     let mut mels = Vec::new();
     let mut labels = Vec::new();
     for path in files_with_ext(dir, &["wav"])? {

@@ -46,13 +46,9 @@ pub fn precompute_prompts(
 ) -> Result<(Vec<PromptStates>, usize)> {
     let device = Device::flex();
     let bert_cfg = BertConfig::minilm_l6();
-    let file = WeightFile::read(&transformer_dir.join("model.safetensors"), &HuggingFaceBert)?;
-    let bert = weights::load_into(
-        bert_cfg.init(&device),
-        &file,
-        &HuggingFaceBert,
-        "",
-        true,
+    let bert = weights::load_bert(
+        &transformer_dir.join("model.safetensors"),
+        &bert_cfg,
         &device,
     )?;
     let tokenizer = TextTokenizer::from_file(&transformer_dir.join("tokenizer.json"), max_tokens)?;
