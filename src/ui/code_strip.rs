@@ -143,12 +143,7 @@ pub fn show_strip(
             code_tooltip(ui, session, code);
         });
         if response.clicked() {
-            let next = if session.selected_code == Some(code) {
-                None
-            } else {
-                Some(code)
-            };
-            commands.push(Command::SelectCode(next));
+            commands.push(session.toggle_code(code));
         }
     }
     (hovered_code, rect)

@@ -257,12 +257,7 @@ fn hover_and_click(
     }
     let code = order[x as usize];
     if response.clicked() {
-        let next = if session.selected_code == Some(code) {
-            None
-        } else {
-            Some(code)
-        };
-        commands.push(Command::SelectCode(next));
+        commands.push(session.toggle_code(code));
     }
     response
         .clone()
