@@ -858,3 +858,27 @@ fn the_shipped_default_model_loads_and_reads_digit_words() {
         assert!(p.bundle.manifest.metrics.contains_key(key), "{key}");
     }
 }
+
+#[test]
+fn saving_the_same_model_twice_gives_identical_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    write_tiny_bundle(&dir);
+    let p = Pipeline::open(&dir, DeviceRequest::Cpu).unwrap();
+    let save = |name: &str| {
+        let out = tmp.path().join(name);
+        transference::bundle::save(
+            &out,
+            &transference::bundle::BundleContents {
+                manifest: &p.bundle.manifest,
+                model: &p.bundle.model,
+                card: "card",
+                gallery: p.bundle.gallery.as_ref(),
+                gallery_media: &[],
+            },
+        )
+        .unwrap();
+        std::fs::read(out.join("model.safetensors")).unwrap()
+    };
+    assert_eq!(save("a"), save("b"));
+}

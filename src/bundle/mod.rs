@@ -188,9 +188,12 @@ fn write_into(tmp: &Path, contents: &BundleContents<'_>) -> Result<()> {
     })?;
     let manifest = contents.manifest;
     let tensors = weights::collect(contents.model, &|path| !path.starts_with(TRANSFORMER_SCOPE));
-    let mut metadata = std::collections::HashMap::new();
-    metadata.insert("format".to_string(), "transference".to_string());
-    metadata.insert("bundle".to_string(), manifest.name.clone());
+    // One metadata entry: safetensors writes a HashMap's entries in random order, and a
+    // single key keeps the file byte-for-byte reproducible.
+    let metadata = std::collections::HashMap::from([(
+        "format".to_string(),
+        format!("transference bundle `{}`", manifest.name),
+    )]);
     let bytes = weights::to_safetensors_bytes(&tensors, Some(metadata))?;
     write_file(&tmp.join(&manifest.weights), &bytes)?;
     write_file(&tmp.join(&manifest.card), contents.card.as_bytes())?;
