@@ -172,27 +172,7 @@ pub enum Command {
         synth_voices: usize,
     },
     /// Train a model CMG-style and write a complete bundle (weights, gallery, card, metrics).
-    Train {
-        /// Trainer config (TOML); missing keys take defaults.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Output bundle folder.
-        #[arg(long)]
-        out: PathBuf,
-        /// Override the number of steps.
-        #[arg(long)]
-        steps: Option<usize>,
-        /// Override the prepared data folder.
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Continue from the last checkpoint of this run.
-        #[arg(long)]
-        resume: bool,
-        /// Also train the ablations (full, no multi-modal EMA, no Cross-CPC, no CLUB, no
-        /// codebook), each for this many steps, and put the table in the model card.
-        #[arg(long)]
-        ablation_steps: Option<usize>,
-    },
+    Train(crate::train::run::TrainArgs),
     /// Evaluate a bundle: cross-modal transfer, zero-shot, retrieval, codebook use.
     Eval {
         /// Bundle folder (default: the bundled default model).
@@ -370,25 +350,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             no_synth,
             synth_voices,
         } => crate::train::data::run_cli(out, mnist, fsdd, no_synth, synth_voices, cli.json),
-        Command::Train {
-            config,
-            out,
-            steps,
-            data,
-            resume,
-            ablation_steps,
-        } => crate::train::run::train_command(
-            crate::train::run::TrainArgs {
-                config,
-                out,
-                steps,
-                data,
-                resume,
-                ablation_steps,
-            },
-            cli.device,
-            cli.json,
-        ),
+        Command::Train(args) => crate::train::run::train_command(args, cli.device, cli.json),
         Command::Eval {
             bundle,
             images,

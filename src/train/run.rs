@@ -11,12 +11,26 @@ use crate::train::export::{self, AblationRow};
 use crate::train::trainer::{self, attach_transformer, inference_model};
 
 /// Arguments of the command.
+#[derive(clap::Args, Debug)]
 pub struct TrainArgs {
+    /// Trainer config (TOML); missing keys take defaults.
+    #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Output bundle folder.
+    #[arg(long)]
     pub out: PathBuf,
+    /// Override the number of steps.
+    #[arg(long)]
     pub steps: Option<usize>,
+    /// Override the prepared data folder.
+    #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Continue from the last checkpoint of this run.
+    #[arg(long)]
     pub resume: bool,
+    /// Also train the ablations (full, no multi-modal EMA, no Cross-CPC, no CLUB, no
+    /// codebook), each for this many steps, and put the table in the model card.
+    #[arg(long)]
     pub ablation_steps: Option<usize>,
 }
 
