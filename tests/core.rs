@@ -578,11 +578,13 @@ fn three_training_steps_save_and_reload_a_bundle() {
     let g = p.bundle.gallery.as_ref().unwrap();
     assert_eq!(g.indices_of(Modality::Image).len(), 10);
     assert!(!g.indices_of(Modality::Text).is_empty());
-    assert!(
-        p.bundle
-            .manifest
-            .metrics
-            .contains_key("transfer.image_to_audio.accuracy")
+    // The figures written at export come from the evaluation's seeded, balanced fit sets.
+    for m in ["image", "audio"] {
+        assert_eq!(report.fit[m].per_class, vec![100; 10], "{m}");
+    }
+    assert_eq!(
+        p.bundle.manifest.metrics["transfer.image_to_audio.accuracy"],
+        report.transfer["image_to_audio"].accuracy as f64
     );
     let card = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(
@@ -766,7 +768,8 @@ fn eval_reads_test_folders_named_by_digit() {
     std::fs::write(images.join("README.txt"), "ignored").unwrap();
     write_tone_wav(&audio.join("3_a.wav"));
     let mut p = Pipeline::open(&dir, DeviceRequest::Cpu).unwrap();
-    let report = transference::train::eval::evaluate(
+    // The tiny bundle's gallery has a few items per class: too few for a balanced fit set.
+    let err = transference::train::eval::evaluate(
         &mut p,
         &transference::train::eval::EvalInputs {
             images_dir: Some(&images),
@@ -774,9 +777,26 @@ fn eval_reads_test_folders_named_by_digit() {
             data: None,
         },
     )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("image fit set") && msg.contains("fewer than the 100 per class"),
+        "{msg}"
+    );
+    // With prepared data the fit sets are seeded, balanced samples; folders replace the
+    // primary test sets.
+    let data = tiny_digits_data();
+    let report = transference::train::eval::evaluate(
+        &mut p,
+        &transference::train::eval::EvalInputs {
+            images_dir: Some(&images),
+            audio_dir: Some(&audio),
+            data: Some(&data),
+        },
+    )
     .unwrap();
     assert_eq!((report.n_images, report.n_audio), (2, 1));
-    assert!(report.fit_data.contains("gallery"), "{}", report.fit_data);
+    assert!(report.fit_data.contains("MNIST"), "{}", report.fit_data);
     let json = serde_json::to_value(&report).unwrap();
     for key in [
         "/transfer/image_to_audio/accuracy",
@@ -794,6 +814,26 @@ fn eval_reads_test_folders_named_by_digit() {
             .unwrap_or_else(|| panic!("missing {key} in {json}"));
         assert!(v.as_f64().is_some(), "{key}: {v}");
     }
+    for m in ["image", "audio"] {
+        assert_eq!(
+            json["fit"][m]["per_class"],
+            serde_json::json!(vec![100; 10])
+        );
+    }
+    for key in [
+        "/transfer/image_to_audio/per_class",
+        "/zero_shot/image/per_class",
+        "/sets/image/transfer/per_class",
+    ] {
+        assert_eq!(
+            json.pointer(key).unwrap().as_array().unwrap().len(),
+            10,
+            "{key}"
+        );
+    }
+    assert_eq!(report.transfer["image_to_audio"].confusion.len(), 10);
+    let confusion_total: u32 = report.zero_shot["image"].confusion.iter().flatten().sum();
+    assert_eq!(confusion_total, 2);
     // A folder without {digit}_ files is refused with its path.
     let empty = tmp.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
@@ -802,7 +842,7 @@ fn eval_reads_test_folders_named_by_digit() {
         &transference::train::eval::EvalInputs {
             images_dir: Some(&empty),
             audio_dir: Some(&audio),
-            data: None,
+            data: Some(&data),
         },
     )
     .unwrap_err();
@@ -881,4 +921,40 @@ fn saving_the_same_model_twice_gives_identical_files() {
         std::fs::read(out.join("model.safetensors")).unwrap()
     };
     assert_eq!(save("a"), save("b"));
+}
+
+/// The Rust evaluation scores a fixture of exported embeddings (real `models/digits`
+/// embeddings, subsampled by `scripts/baseline_eval.py --fixture`) like the independent
+/// numpy/scikit-learn script did when it wrote `expected.json`: within 1 point.
+#[test]
+fn eval_scores_match_the_independent_baseline() {
+    use transference::train::eval::{export, score};
+    let dir = repo().join("tests/fixtures/eval_baseline");
+    let (sets, names, k) = export::read(&dir).unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let scores = score::score(&sets, &names, k).unwrap();
+    let exp_sets = expected["sets"].as_object().unwrap();
+    assert_eq!(scores.sets.len(), exp_sets.len());
+    for (name, e) in exp_sets {
+        let r = &scores.sets[name];
+        assert_eq!(r.n as u64, e["n"].as_u64().unwrap(), "{name}");
+        for (what, ours) in [
+            ("zero_shot", &r.zero_shot),
+            ("transfer", &r.transfer),
+            ("transfer_bag_of_codes", &r.transfer_bag_of_codes),
+        ] {
+            let theirs = e[what].as_f64().unwrap();
+            let diff = (ours.accuracy as f64 - theirs).abs();
+            assert!(
+                diff <= 0.01 + 1e-9,
+                "{name} {what}: Rust {:.4}, baseline {theirs:.4}",
+                ours.accuracy
+            );
+        }
+    }
+    for (m, f) in expected["fit"].as_object().unwrap() {
+        let per_class: Vec<usize> = serde_json::from_value(f["per_class"].clone()).unwrap();
+        assert_eq!(scores.fit[m].per_class, per_class, "{m}");
+    }
 }

@@ -125,6 +125,13 @@ pub fn save(dir: &Path, contents: &BundleContents<'_>) -> Result<()> {
             path: dir.join(MANIFEST_FILE),
             reason,
         })?;
+    replace_dir(dir, |tmp| write_into(tmp, contents))
+}
+
+/// Replaces the folder `dir` safely: `fill` writes the new contents into a temporary sibling
+/// folder, which is renamed into place only when complete; the old folder is kept as a backup
+/// until then and restored if the rename fails. A failed `fill` leaves `dir` untouched.
+pub fn replace_dir(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -136,10 +143,15 @@ pub fn save(dir: &Path, contents: &BundleContents<'_>) -> Result<()> {
     let stem = dir
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "bundle".into());
+        .unwrap_or_else(|| "folder".into());
     let tmp = parent.join(format!(".{stem}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let result = write_into(&tmp, contents);
+    let result = std::fs::create_dir_all(&tmp)
+        .map_err(|e| Error::Write {
+            path: tmp.clone(),
+            source: e,
+        })
+        .and_then(|()| fill(&tmp));
     if let Err(e) = result {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
@@ -168,7 +180,8 @@ pub fn save(dir: &Path, contents: &BundleContents<'_>) -> Result<()> {
     Ok(())
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to `path`, creating its parent folders.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::Write {
             path: parent.to_path_buf(),
@@ -182,10 +195,6 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn write_into(tmp: &Path, contents: &BundleContents<'_>) -> Result<()> {
-    std::fs::create_dir_all(tmp).map_err(|e| Error::Write {
-        path: tmp.to_path_buf(),
-        source: e,
-    })?;
     let manifest = contents.manifest;
     let tensors = weights::collect(contents.model, &|path| !path.starts_with(TRANSFORMER_SCOPE));
     // One metadata entry: safetensors writes a HashMap's entries in random order, and a

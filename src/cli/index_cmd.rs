@@ -146,39 +146,12 @@ pub fn run(p: &Pipeline, dir: &Path, out: &Path, use_names: bool, json_out: bool
     }
     bar.finish_and_clear();
     gallery.dim = p.bundle.manifest.architecture.d_model;
-    let tmp = out.with_extension("tmp-index");
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::Write {
-        path: tmp.clone(),
-        source: e,
-    })?;
-    let write = || -> Result<()> {
-        gallery.write(&tmp)?;
+    crate::bundle::replace_dir(out, |tmp| {
+        gallery.write(tmp)?;
         for (name, bytes) in &media {
-            let path = tmp.join(name);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| Error::Write {
-                    path: parent.to_path_buf(),
-                    source: e,
-                })?;
-            }
-            std::fs::write(&path, bytes).map_err(|e| Error::Write { path, source: e })?;
+            crate::bundle::write_file(&tmp.join(name), bytes)?;
         }
         Ok(())
-    };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    if out.exists() {
-        std::fs::remove_dir_all(out).map_err(|e| Error::Write {
-            path: out.to_path_buf(),
-            source: e,
-        })?;
-    }
-    std::fs::rename(&tmp, out).map_err(|e| Error::Write {
-        path: out.to_path_buf(),
-        source: e,
     })?;
     if json_out {
         println!(

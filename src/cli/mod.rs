@@ -151,7 +151,7 @@ pub enum Command {
         label_from_name: bool,
     },
     /// Prepare the training and evaluation data of the default digits model (MNIST images,
-    /// FSDD recordings, synthetic speech) into a folder.
+    /// printed and scanned digits, FSDD recordings, synthetic speech) into a folder.
     Data {
         /// Output folder.
         #[arg(long, default_value = "data/digits")]
@@ -164,6 +164,12 @@ pub enum Command {
         /// ../shared/data/fsdd/recordings, then OUT/sources, else `git clone` of the public repository.
         #[arg(long)]
         fsdd: Option<PathBuf>,
+        /// Font folder or file for the printed digits (repeatable; default /usr/share/fonts).
+        #[arg(long, value_name = "DIR")]
+        fonts: Vec<PathBuf>,
+        /// Skip the printed digits (no typefaces rendered).
+        #[arg(long, conflicts_with = "fonts")]
+        no_fonts: bool,
         /// Skip synthetic speech (espeak-ng, flite).
         #[arg(long)]
         no_synth: bool,
@@ -186,6 +192,10 @@ pub enum Command {
         /// Prepared data folder (held-out sets and the classifier's training sets).
         #[arg(long, default_value = "data/digits")]
         data: PathBuf,
+        /// Also write every encoded fit, test and class embedding here (a gallery folder)
+        /// for `scripts/baseline_eval.py`.
+        #[arg(long, value_name = "DIR")]
+        export_embeddings: Option<PathBuf>,
     },
 }
 
@@ -347,15 +357,25 @@ fn dispatch(cli: Cli) -> Result<()> {
             out,
             mnist,
             fsdd,
+            fonts,
+            no_fonts,
             no_synth,
             synth_voices,
-        } => crate::train::data::run_cli(out, mnist, fsdd, no_synth, synth_voices, cli.json),
+        } => {
+            let fonts = match (no_fonts, fonts.is_empty()) {
+                (true, _) => None,
+                (false, true) => Some(vec![PathBuf::from(crate::train::fonts::SYSTEM_FONT_DIR)]),
+                (false, false) => Some(fonts),
+            };
+            crate::train::data::run_cli(out, mnist, fsdd, fonts, no_synth, synth_voices, cli.json)
+        }
         Command::Train(args) => crate::train::run::train_command(args, cli.device, cli.json),
         Command::Eval {
             bundle,
             images,
             audio,
             data,
+            export_embeddings,
         } => {
             let mut p = open(&bundle.or(cli.model), cli.device)?;
             let loaded = if data.join(crate::train::data::DATA_FILE).exists() {
@@ -363,13 +383,14 @@ fn dispatch(cli: Cli) -> Result<()> {
             } else {
                 None
             };
-            let report = crate::train::eval::evaluate(
+            let report = crate::train::eval::evaluate_and_export(
                 &mut p,
                 &crate::train::eval::EvalInputs {
                     images_dir: images.as_deref(),
                     audio_dir: audio.as_deref(),
                     data: loaded.as_ref(),
                 },
+                export_embeddings.as_deref(),
             )?;
             if cli.json {
                 println!(

@@ -63,7 +63,7 @@ pub struct FitSettings {
 impl Default for FitSettings {
     fn default() -> Self {
         FitSettings {
-            epochs: 300,
+            epochs: 1500,
             learning_rate: 0.05,
             l2: 1e-4,
         }
@@ -115,40 +115,47 @@ impl LinearClassifier {
             ));
         }
         let (c, f) = (n_classes, n_features);
+        let n_items = data.len();
+        // Dense `[N, F]` features and the gradient's matrix products through an optimised
+        // GEMM: full-batch epochs cost two small matrix products each.
+        let mut x = vec![0f32; n_items * f];
+        for (row, (v, _)) in x.chunks_exact_mut(f.max(1)).zip(data) {
+            v.for_each(|i, val| {
+                if i < f {
+                    row[i] = val;
+                }
+            });
+        }
         let mut w = vec![0f32; c * f];
         let mut b = vec![0f32; c];
         let (mut mw, mut vw) = (vec![0f32; c * f], vec![0f32; c * f]);
         let (mut mb, mut vb) = (vec![0f32; c], vec![0f32; c]);
         let (beta1, beta2, eps) = (0.9f32, 0.999f32, 1e-8f32);
-        let n = data.len() as f32;
-        let mut clf = LinearClassifier {
-            n_features: f,
-            n_classes: c,
-            weights: Vec::new(),
-            bias: Vec::new(),
-        };
+        let n = n_items as f32;
+        let mut scores = vec![0f32; n_items * c];
+        let mut gw = vec![0f32; c * f];
         for step in 1..=settings.epochs {
-            let mut gw = vec![0f32; c * f];
+            // scores[N, C] = x[N, F] . w[C, F]^T
+            gemm((n_items, f, c), (&x, f, 1), (&w, 1, f), &mut scores);
+            // scores become the gradient of the mean cross-entropy: (softmax - onehot) / N.
             let mut gb = vec![0f32; c];
-            clf.weights = std::mem::take(&mut w);
-            clf.bias = std::mem::take(&mut b);
-            for (x, y) in data {
-                let s = clf.scores(x);
-                let max = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let e: Vec<f32> = s.iter().map(|v| (v - max).exp()).collect();
-                let z: f32 = e.iter().sum();
-                for k in 0..c {
-                    let g = e[k] / z - if k == *y { 1.0 } else { 0.0 };
-                    gb[k] += g / n;
-                    x.for_each(|i, v| {
-                        if i < f {
-                            gw[k * f + i] += g * v / n;
-                        }
-                    });
+            for (row, (_, y)) in scores.chunks_exact_mut(c).zip(data) {
+                for (s, bias) in row.iter_mut().zip(&b) {
+                    *s += bias;
+                }
+                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let mut z = 0f32;
+                for s in row.iter_mut() {
+                    *s = (*s - max).exp();
+                    z += *s;
+                }
+                for (k, s) in row.iter_mut().enumerate() {
+                    *s = (*s / z - if k == *y { 1.0 } else { 0.0 }) / n;
+                    gb[k] += *s;
                 }
             }
-            w = std::mem::take(&mut clf.weights);
-            b = std::mem::take(&mut clf.bias);
+            // gw[C, F] = g[N, C]^T . x[N, F]
+            gemm((c, n_items, f), (&scores, 1, c), (&x, f, 1), &mut gw);
             let t = step as i32;
             let (bc1, bc2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
             for i in 0..c * f {
@@ -163,9 +170,61 @@ impl LinearClassifier {
                 b[k] -= settings.learning_rate * (mb[k] / bc1) / ((vb[k] / bc2).sqrt() + eps);
             }
         }
-        clf.weights = w;
-        clf.bias = b;
-        Ok(clf)
+        Ok(LinearClassifier {
+            n_features: f,
+            n_classes: c,
+            weights: w,
+            bias: b,
+        })
+    }
+}
+
+/// `out[M, N] = A[M, K] . B[K, N]`, row-major `out`; each input is given with its row and
+/// column strides (so a transposed view is just swapped strides).
+///
+/// # Panics
+/// When a stride reaches outside its slice or `out` is not `M * N` long.
+fn gemm(
+    (m, k, n): (usize, usize, usize),
+    (a, rsa, csa): (&[f32], usize, usize),
+    (b, rsb, csb): (&[f32], usize, usize),
+    out: &mut [f32],
+) {
+    assert_eq!(out.len(), m * n, "gemm output size");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        out.fill(0.0);
+        return;
+    }
+    assert!(
+        (m - 1) * rsa + (k - 1) * csa < a.len(),
+        "gemm: A out of bounds"
+    );
+    assert!(
+        (k - 1) * rsb + (n - 1) * csb < b.len(),
+        "gemm: B out of bounds"
+    );
+    // SAFETY: the asserts above keep every index of A, B and C inside its slice; C's strides
+    // (n, 1) never alias; beta = 0 so C's previous contents are not read.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa as isize,
+            csa as isize,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            0.0,
+            out.as_mut_ptr(),
+            n as isize,
+            1,
+        );
     }
 }
 
@@ -194,10 +253,11 @@ pub struct TransferReport {
     pub confusion: Vec<Vec<u32>>,
 }
 
-fn features_of(item: &TransferItem, kind: TransferFeatures) -> FeatureVec {
+/// The classifier's input for an item with these codes and this embedding.
+pub fn features_of(codes: &[u32], embedding: &[f32], kind: TransferFeatures) -> FeatureVec {
     match kind {
-        TransferFeatures::BagOfCodes => FeatureVec::bag_of_codes(&item.codes),
-        TransferFeatures::Embedding => FeatureVec::Dense(item.embedding.clone()),
+        TransferFeatures::BagOfCodes => FeatureVec::bag_of_codes(codes),
+        TransferFeatures::Embedding => FeatureVec::Dense(embedding.to_vec()),
     }
 }
 
@@ -226,7 +286,7 @@ pub fn run_transfer(
     let train: Vec<(FeatureVec, usize)> = source_items
         .iter()
         .filter(|i| i.label < n_classes)
-        .map(|i| (features_of(i, features), i.label))
+        .map(|i| (features_of(&i.codes, &i.embedding, features), i.label))
         .collect();
     let clf = LinearClassifier::fit(&train, n_features, n_classes, settings)?;
     let source_correct = train.iter().filter(|(x, y)| clf.predict(x) == *y).count();
@@ -234,7 +294,7 @@ pub fn run_transfer(
     let mut correct = 0;
     let mut n_test = 0;
     for item in target_items.iter().filter(|i| i.label < n_classes) {
-        let p = clf.predict(&features_of(item, features));
+        let p = clf.predict(&features_of(&item.codes, &item.embedding, features));
         confusion[item.label][p] += 1;
         correct += usize::from(p == item.label);
         n_test += 1;
@@ -300,6 +360,24 @@ mod tests {
         assert!(r.accuracy <= 0.25 + 1e-6, "{}", r.accuracy);
         assert_eq!(r.n_test, 4);
         assert_eq!(r.source_accuracy, 1.0);
+    }
+
+    #[test]
+    fn gemm_matches_the_definition_with_transposed_views() {
+        // A [2, 3], B [3, 2] row-major.
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let b = [7.0, 8.0, 9.0, 10.0, 11.0, 12.0];
+        let mut c = [0f32; 4];
+        gemm((2, 3, 2), (&a, 3, 1), (&b, 2, 1), &mut c);
+        assert_eq!(c, [58.0, 64.0, 139.0, 154.0]);
+        // A^T B^T with A read as [3, 2] through swapped strides: (B A)^T.
+        let mut d = [0f32; 9];
+        gemm((3, 2, 3), (&a, 1, 3), (&b, 1, 2), &mut d);
+        // (A^T)[i][k] = a[k*3+i], (B^T)[k][j] = b[j*2+k]
+        let want: Vec<f32> = (0..3)
+            .flat_map(|i| (0..3).map(move |j| (0..2).map(|k| a[k * 3 + i] * b[j * 2 + k]).sum()))
+            .collect();
+        assert_eq!(d.to_vec(), want);
     }
 
     #[test]

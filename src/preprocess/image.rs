@@ -11,7 +11,8 @@
 //!
 //! Decoding is guarded against decompression bombs: the pixel count is read from the header and
 //! checked against [`MAX_IMAGE_PIXELS`] before anything large is allocated, and the decoder runs
-//! under `image::Limits` sized for that header.
+//! under `image::Limits` sized for that header. The EXIF Orientation tag (JPEG, TIFF, WebP, PNG
+//! eXIf) is applied after decoding, so a phone photo is read upright.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -19,9 +20,10 @@ use std::io::{BufRead, BufReader, Cursor, Read, Seek};
 use std::path::Path;
 
 use image::imageops::FilterType;
+use image::metadata::Orientation;
 use image::{
-    DynamicImage, GrayImage, ImageBuffer, ImageError, ImageFormat, ImageReader, Limits, Luma,
-    RgbImage,
+    DynamicImage, GrayImage, ImageBuffer, ImageDecoder, ImageError, ImageFormat, ImageReader,
+    Limits, Luma, RgbImage,
 };
 
 use crate::error::{Error, Result};
@@ -252,10 +254,17 @@ where
             .saturating_add(DECODE_SLACK_BYTES),
     );
     let mut reader = ImageReader::with_format(open()?, format);
-    reader.limits(limits);
-    reader
-        .decode()
-        .map_err(|e| decode_error(path, describe_image_error(&e, &name)))
+    reader.limits(limits.clone());
+    let fail = |e: ImageError| decode_error(path, describe_image_error(&e, &name));
+    let mut decoder = reader.into_decoder().map_err(fail)?;
+    // 3. EXIF orientation (phone photos store the sensor's pixels plus a tag saying how to
+    //    turn them upright). A broken metadata block is no reason to reject the pixels.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    // As `ImageReader::decode` does: the pixel buffer counts against the allocation limit.
+    limits.reserve(decoder.total_bytes()).map_err(fail)?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(fail)?;
+    img.apply_orientation(orientation);
+    Ok(img)
 }
 
 fn format_name(format: ImageFormat) -> String {
@@ -1089,6 +1098,49 @@ mod tests {
             let mem = decode_image_bytes(&bytes, &path).expect("decode bytes");
             assert_eq!(mem.to_rgb8(), back.to_rgb8(), "{name}");
         }
+    }
+
+    #[test]
+    fn exif_orientation_turns_a_phone_photo_upright() {
+        // tests/fixtures/images/make_exif_fixture.sh: upright 8x16 with a black 4x4 mark at the
+        // top left, stored 16x8 (turned 90 degrees counter-clockwise) with EXIF Orientation 6.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/images/exif_orientation_6.jpg");
+        let mean = |g: &GrayImage, x0: u32, y0: u32| -> f64 {
+            let mut sum = 0.0;
+            for y in y0..y0 + 4 {
+                for x in x0..x0 + 4 {
+                    sum += f64::from(g.get_pixel(x, y)[0]);
+                }
+            }
+            sum / 16.0
+        };
+        let from_file = load_image(&path).expect("decode fixture");
+        let bytes = std::fs::read(&path).expect("read fixture");
+        let from_bytes = decode_image_bytes(&bytes, &path).expect("decode bytes");
+        for img in [&from_file, &from_bytes] {
+            assert_eq!((img.width(), img.height()), (8, 16), "upright dimensions");
+            let g = img.to_luma8();
+            assert!(mean(&g, 0, 0) < 60.0, "mark top-left: {}", mean(&g, 0, 0));
+            for (x, y) in [(4, 0), (0, 12), (4, 12)] {
+                assert!(
+                    mean(&g, x, y) > 200.0,
+                    "paper at ({x},{y}): {}",
+                    mean(&g, x, y)
+                );
+            }
+        }
+        // The same JPEG without its APP1 (EXIF) segment is read as stored: 16x8, mark at the
+        // bottom left.
+        assert_eq!(&bytes[2..4], &[0xFF, 0xE1], "APP1 right after SOI");
+        let app1_len = usize::from(u16::from_be_bytes([bytes[4], bytes[5]]));
+        let mut stripped = bytes[..2].to_vec();
+        stripped.extend_from_slice(&bytes[4 + app1_len..]);
+        let stored = decode_image_bytes(&stripped, &path).expect("decode stripped");
+        assert_eq!((stored.width(), stored.height()), (16, 8));
+        let g = stored.to_luma8();
+        assert!(mean(&g, 0, 4) < 60.0, "stored mark bottom-left");
+        assert!(mean(&g, 0, 0) > 200.0 && mean(&g, 12, 4) > 200.0);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 /// Loss weights.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LossWeights {
     pub reconstruction: f32,
     pub commitment: f32,
@@ -29,9 +29,41 @@ impl Default for LossWeights {
     }
 }
 
+/// How often each training source is drawn: relative weights among the pools of a
+/// modality that hold the batch's class (a weight of 0 leaves a pool out).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataMix {
+    /// MNIST training digits as they are (white ink on black, centred).
+    pub mnist: f32,
+    /// MNIST training digits rendered as scans/photos and re-preprocessed.
+    pub scan: f32,
+    /// Printed digits in the training typefaces.
+    pub print: f32,
+    /// FSDD recordings of the training speakers.
+    pub fsdd: f32,
+    /// Synthetic voices (espeak-ng, flite, festival) not held out.
+    pub synth: f32,
+    /// Augmented copies (speed, vocal tract, noise, reverb) of the training clips.
+    pub augmented: f32,
+}
+
+impl Default for DataMix {
+    fn default() -> Self {
+        DataMix {
+            mnist: 0.4,
+            scan: 0.3,
+            print: 0.3,
+            fsdd: 0.3,
+            synth: 0.2,
+            augmented: 0.5,
+        }
+    }
+}
+
 /// Which parts of CMG are on.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Components {
     /// Shared discrete codebook; off = plain continuous embedding.
     pub codebook: bool,
@@ -60,7 +92,7 @@ impl Default for Components {
 
 /// The whole trainer configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     pub name: String,
     /// Prepared data (`transference data --out DIR`).
@@ -86,6 +118,8 @@ pub struct TrainConfig {
     pub zero_shot_temperature: f32,
     pub weights: LossWeights,
     pub components: Components,
+    /// Share of each data source in the batches.
+    pub mix: DataMix,
     /// Add espeak-ng/flite synthetic speech to the audio training set.
     pub use_synthetic_speech: bool,
     pub checkpoint_every: usize,
@@ -118,6 +152,7 @@ impl Default for TrainConfig {
             zero_shot_temperature: 0.05,
             weights: LossWeights::default(),
             components: Components::default(),
+            mix: DataMix::default(),
             use_synthetic_speech: true,
             checkpoint_every: 500,
             gallery_per_class: 30,
@@ -148,6 +183,13 @@ impl TrainConfig {
         if self.image_channels.len() < 2 || self.audio_channels.len() < 2 {
             return Err("image_channels and audio_channels need at least 2 layers".into());
         }
+        let m = &self.mix;
+        if [m.mnist, m.scan, m.print, m.fsdd, m.synth, m.augmented]
+            .iter()
+            .any(|w| !w.is_finite() || *w < 0.0)
+        {
+            return Err("mix weights must be finite and >= 0".into());
+        }
         if !(0.0..1.0).contains(&self.ema_decay) {
             return Err("ema_decay must be in [0, 1)".into());
         }
@@ -160,5 +202,29 @@ impl TrainConfig {
     /// TOML text of this config.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typo_in_the_config_is_an_error_not_a_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train.toml");
+        std::fs::write(&path, "steps = 10\n[mix]\nprnt = 0.5\n").unwrap();
+        let err = TrainConfig::read(&path).unwrap_err().to_string();
+        assert!(err.contains("train.toml") && err.contains("prnt"), "{err}");
+        std::fs::write(&path, "stpes = 10\n").unwrap();
+        let err = TrainConfig::read(&path).unwrap_err().to_string();
+        assert!(err.contains("stpes"), "{err}");
+        std::fs::write(&path, "steps = 10\n[mix]\nprint = -1.0\n").unwrap();
+        let err = TrainConfig::read(&path).unwrap_err().to_string();
+        assert!(err.contains("mix weights"), "{err}");
+        // A config written by to_toml reads back the same.
+        let cfg = TrainConfig::default();
+        std::fs::write(&path, cfg.to_toml()).unwrap();
+        assert_eq!(TrainConfig::read(&path).unwrap(), cfg);
     }
 }

@@ -13,9 +13,19 @@
 //!    raw (unnormalised) log-mel `[40, 128]` is stored. The speaker [`VALIDATION_SPEAKER`] is held
 //!    out as the validation set; the others are training data.
 //! 3. **Synthetic speech** (optional): the digit words spoken by `espeak-ng` (English accents x
-//!    voice variants, one seeded rate/pitch per voice) and `flite` voices (three tempos), generated
-//!    into a temporary folder inside DIR, prepared like FSDD, and deleted. A few voices are kept
-//!    as playable clips in `DIR/clips/`.
+//!    voice variants, one seeded rate/pitch per voice), `flite` voices and Festival voices (three
+//!    tempos each; [`voices`]), generated into a temporary folder inside DIR, prepared like FSDD,
+//!    and deleted. A few voices are kept as playable clips in `DIR/clips/`. Whole voices chosen
+//!    by [`voices::held_out_voices`] (an espeak-ng accent, a flite/Festival speaker) go to
+//!    `audio_synth_val` only, never to training.
+//! 4. **Augmented copies** ([`augment_audio`]): [`augment_audio::AUG_COPIES`] seeded copies of
+//!    every training clip (FSDD training speakers, training voices) with speed, vocal-tract,
+//!    reverb, noise and gain changes, through the same preprocessing, in `audio_aug`.
+//! 5. **Images like users bring** ([`image_sets`]): printed digits of every distinct installed
+//!    typeface ([`crate::train::fonts`]; whole families held out in `image_print_val`, listed
+//!    in `meta.typefaces`) and every MNIST digit "scanned" (drawn as ink on paper, blurred,
+//!    noisy, JPEG-compressed, ...: [`crate::train::augment_image`]), each page through the
+//!    same image preprocessing as the MNIST sets.
 //!
 //! Output in DIR: [`DATA_FILE`] (safetensors), [`META_FILE`] (JSON, [`DataMeta`]), [`CLIPS_DIR`],
 //! and `sources/` for anything fetched (the npm package, a clone of FSDD). [`load`] reads it back
@@ -36,6 +46,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::preprocess::audio::{AudioConfig, Waveform, prepare_wav_file};
 use crate::preprocess::image::{ImageConfig, gray_from_unit_floats, prepare_image};
+use crate::train::fonts::{SYSTEM_FONT_DIR, TypefaceInfo};
+use crate::train::{augment_audio, image_sets, voices};
 
 /// Default output folder, relative to the current directory.
 pub const DEFAULT_OUT_DIR: &str = "data/digits";
@@ -50,7 +62,7 @@ pub const SOURCES_DIR: &str = "sources";
 /// Temporary folder (inside the output folder) for generated speech; removed after use.
 const SYNTH_TMP_DIR: &str = ".synth-tmp";
 /// Version of the [`META_FILE`] layout written by this build.
-pub const META_FORMAT: u32 = 1;
+pub const META_FORMAT: u32 = 2;
 
 /// FSDD speaker whose recordings are all held out as the validation set.
 pub const VALIDATION_SPEAKER: &str = "george";
@@ -116,6 +128,32 @@ pub mod tensor_names {
     pub const IMAGE_TEST: &str = "image_test";
     /// Labels of [`IMAGE_TEST`], I64 `[N]`.
     pub const IMAGE_TEST_LABELS: &str = "image_test_labels";
+    /// Printed digits of the training typefaces, F32 `[P, 28, 28]` in 0..1 (white on black).
+    pub const IMAGE_PRINT_TRAIN: &str = "image_print_train";
+    /// Labels of [`IMAGE_PRINT_TRAIN`], I64 `[P]`.
+    pub const IMAGE_PRINT_TRAIN_LABELS: &str = "image_print_train_labels";
+    /// Typefaces of [`IMAGE_PRINT_TRAIN`], I64 `[P]`, index into `meta.typefaces`.
+    pub const IMAGE_PRINT_TRAIN_TYPEFACES: &str = "image_print_train_typefaces";
+    /// Printed digits of the held-out typefaces, F32 `[Q, 28, 28]`.
+    pub const IMAGE_PRINT_VAL: &str = "image_print_val";
+    /// Labels of [`IMAGE_PRINT_VAL`], I64 `[Q]`.
+    pub const IMAGE_PRINT_VAL_LABELS: &str = "image_print_val_labels";
+    /// Typefaces of [`IMAGE_PRINT_VAL`], I64 `[Q]`, index into `meta.typefaces`.
+    pub const IMAGE_PRINT_VAL_TYPEFACES: &str = "image_print_val_typefaces";
+    /// Every [`IMAGE_TRAIN`] digit "scanned" (ink on paper, degraded, preprocessed again), F32
+    /// `[N, 28, 28]`.
+    pub const IMAGE_SCAN_TRAIN: &str = "image_scan_train";
+    /// Labels of [`IMAGE_SCAN_TRAIN`], I64 `[N]`.
+    pub const IMAGE_SCAN_TRAIN_LABELS: &str = "image_scan_train_labels";
+    /// Sources of [`IMAGE_SCAN_TRAIN`], I64 `[N]`, index into [`IMAGE_TRAIN`].
+    pub const IMAGE_SCAN_TRAIN_SOURCES: &str = "image_scan_train_sources";
+    /// Every [`IMAGE_TEST`] digit scanned with another seed: held-out "scanned handwriting",
+    /// F32 `[T, 28, 28]`.
+    pub const IMAGE_SCAN_TEST: &str = "image_scan_test";
+    /// Labels of [`IMAGE_SCAN_TEST`], I64 `[T]`.
+    pub const IMAGE_SCAN_TEST_LABELS: &str = "image_scan_test_labels";
+    /// Sources of [`IMAGE_SCAN_TEST`], I64 `[T]`, index into [`IMAGE_TEST`].
+    pub const IMAGE_SCAN_TEST_SOURCES: &str = "image_scan_test_sources";
     /// FSDD training log-mels (all speakers but the validation speaker), F32 `[M, 40, 128]`.
     pub const AUDIO_TRAIN: &str = "audio_train";
     /// Labels of [`AUDIO_TRAIN`], I64 `[M]`.
@@ -134,6 +172,21 @@ pub mod tensor_names {
     pub const AUDIO_SYNTH_LABELS: &str = "audio_synth_labels";
     /// Voices of [`AUDIO_SYNTH`], I64 `[S]`, index into `meta.synth_voices`.
     pub const AUDIO_SYNTH_VOICES: &str = "audio_synth_voices";
+    /// Synthetic speech log-mels of the held-out voices (`meta.held_out_voices`), F32
+    /// `[H, 40, 128]`; never in [`AUDIO_SYNTH`].
+    pub const AUDIO_SYNTH_VAL: &str = "audio_synth_val";
+    /// Labels of [`AUDIO_SYNTH_VAL`], I64 `[H]`.
+    pub const AUDIO_SYNTH_VAL_LABELS: &str = "audio_synth_val_labels";
+    /// Voices of [`AUDIO_SYNTH_VAL`], I64 `[H]`, index into `meta.synth_voices`.
+    pub const AUDIO_SYNTH_VAL_VOICES: &str = "audio_synth_val_voices";
+    /// Augmented copies of the training clips ([`AUDIO_TRAIN`] and [`AUDIO_SYNTH`]), F32
+    /// `[A, 40, 128]` (see `crate::train::augment_audio`).
+    pub const AUDIO_AUG: &str = "audio_aug";
+    /// Labels of [`AUDIO_AUG`], I64 `[A]`.
+    pub const AUDIO_AUG_LABELS: &str = "audio_aug_labels";
+    /// Sources of [`AUDIO_AUG`], I64 `[A]`: below `meta.augment.voice_group_offset` an index
+    /// into `meta.speakers`, from it on `offset + index into meta.synth_voices`.
+    pub const AUDIO_AUG_GROUPS: &str = "audio_aug_groups";
 }
 
 use tensor_names as tn;
@@ -156,10 +209,15 @@ pub struct DataOptions {
     /// A folder of FSDD recordings; `None` looks in [`SHARED_FSDD_DIR`], then
     /// `DIR/sources/free-spoken-digit-dataset/recordings`, then runs `git clone`.
     pub fsdd: Option<PathBuf>,
-    /// Generate synthetic speech (espeak-ng, flite) when the engines are installed.
+    /// Font folders (or font files) for the printed digits; `None` = no printed digits.
+    /// Default: [`SYSTEM_FONT_DIR`].
+    pub fonts: Option<Vec<PathBuf>>,
+    /// Generate synthetic speech (espeak-ng, flite, Festival) when the engines are installed.
     pub synth: bool,
     /// Number of synthetic voices (each says all ten digits); 0 = every planned voice.
     pub synth_voices: usize,
+    /// Augmented copies per training clip in `audio_aug` (0 = none).
+    pub augment_copies: usize,
     /// Draw progress bars and warnings on stderr.
     pub show_progress: bool,
 }
@@ -171,8 +229,10 @@ impl DataOptions {
             out: out.into(),
             mnist: None,
             fsdd: None,
+            fonts: Some(vec![PathBuf::from(SYSTEM_FONT_DIR)]),
             synth: true,
             synth_voices: 0,
+            augment_copies: augment_audio::AUG_COPIES,
             show_progress: false,
         }
     }
@@ -225,12 +285,36 @@ pub struct Counts {
     pub image_train: usize,
     /// MNIST held-out test images.
     pub image_test: usize,
+    /// Printed digits of the training typefaces.
+    #[serde(default)]
+    pub image_print_train: usize,
+    /// Printed digits of the held-out typefaces.
+    #[serde(default)]
+    pub image_print_val: usize,
+    /// Scanned MNIST training digits.
+    #[serde(default)]
+    pub image_scan_train: usize,
+    /// Scanned MNIST test digits.
+    #[serde(default)]
+    pub image_scan_test: usize,
+    /// Font files and renderings left out of the print sets.
+    #[serde(default)]
+    pub skipped_print: usize,
+    /// Digits left out of the scan sets.
+    #[serde(default)]
+    pub skipped_scan: usize,
     /// FSDD training clips.
     pub audio_train: usize,
     /// FSDD validation clips.
     pub audio_val: usize,
-    /// Synthetic clips.
+    /// Synthetic clips (training voices).
     pub audio_synth: usize,
+    /// Synthetic clips of the held-out voices.
+    #[serde(default)]
+    pub audio_synth_val: usize,
+    /// Augmented copies of training clips.
+    #[serde(default)]
+    pub audio_aug: usize,
     /// Kept playable clips in `clips/`.
     pub clips: usize,
     /// Images left out.
@@ -239,6 +323,9 @@ pub struct Counts {
     pub skipped_audio: usize,
     /// Synthetic clips left out.
     pub skipped_synth: usize,
+    /// Augmented copies left out.
+    #[serde(default)]
+    pub skipped_aug: usize,
     /// Per set, the number of items of each digit 0..9.
     pub per_digit: BTreeMap<String, Vec<usize>>,
 }
@@ -282,8 +369,21 @@ pub struct DataMeta {
     pub speakers: Vec<String>,
     /// The held-out FSDD speaker.
     pub validation_speaker: String,
-    /// Synthetic voices; `audio_synth_voices` indexes this list.
+    /// Synthetic voices; `audio_synth_voices` and `audio_synth_val_voices` index this list.
     pub synth_voices: Vec<String>,
+    /// The voices (labels as in `synth_voices`) held out of training: their clips are in
+    /// `audio_synth_val` only (rule: [`voices::HELD_OUT_RULE`]).
+    #[serde(default)]
+    pub held_out_voices: Vec<String>,
+    /// Typefaces of the printed digits; `image_print_*_typefaces` index this list.
+    #[serde(default)]
+    pub typefaces: Vec<TypefaceInfo>,
+    /// How the printed and scanned image sets were made.
+    #[serde(default)]
+    pub print: image_sets::PrintInfo,
+    /// How `audio_aug` was made (copies, seed, ranges, the meaning of its groups).
+    #[serde(default)]
+    pub augment: augment_audio::AugmentInfo,
     /// Mean of every log-mel value of `audio_train` (for the model's input normalisation).
     pub mel_mean: f32,
     /// Standard deviation of every log-mel value of `audio_train`.
@@ -330,6 +430,10 @@ pub struct DataSummary {
     pub warnings: Vec<String>,
     /// Synthetic speech details.
     pub synth: SynthInfo,
+    /// The synthetic voices held out of training (`audio_synth_val`).
+    pub held_out_voices: Vec<String>,
+    /// Number of typefaces of the printed digits (`meta.typefaces`).
+    pub typefaces: usize,
     /// Where each source was read from.
     pub sources: Vec<SourceInfo>,
     /// Wall time of the whole preparation, in seconds.
@@ -406,7 +510,7 @@ impl LabeledSet {
         counts
     }
 
-    fn push(&mut self, features: &[f32], label: u8, group: u32) {
+    pub(crate) fn push(&mut self, features: &[f32], label: u8, group: u32) {
         self.features.extend_from_slice(features);
         self.labels.push(label);
         self.groups.push(group);
@@ -420,12 +524,25 @@ pub struct DigitsData {
     pub image_train: LabeledSet,
     /// MNIST held-out test images.
     pub image_test: LabeledSet,
+    /// Printed digits of the training typefaces, groups = index into `meta.typefaces`.
+    pub image_print_train: LabeledSet,
+    /// Printed digits of the held-out typefaces, groups = index into `meta.typefaces`.
+    pub image_print_val: LabeledSet,
+    /// Scanned MNIST training digits, groups = index into `image_train`.
+    pub image_scan_train: LabeledSet,
+    /// Scanned MNIST test digits (another seed), groups = index into `image_test`.
+    pub image_scan_test: LabeledSet,
     /// FSDD training clips (raw log-mel `[n_mels, n_frames]`), groups = speaker index.
     pub audio_train: LabeledSet,
     /// FSDD clips of [`VALIDATION_SPEAKER`], groups = speaker index.
     pub audio_val: LabeledSet,
-    /// Synthetic clips, groups = voice index.
+    /// Synthetic clips of the training voices, groups = voice index.
     pub audio_synth: LabeledSet,
+    /// Synthetic clips of the held-out voices, groups = voice index.
+    pub audio_synth_val: LabeledSet,
+    /// Augmented copies of the training clips, groups = speaker index, or
+    /// `meta.augment.voice_group_offset` + voice index.
+    pub audio_aug: LabeledSet,
     /// The metadata.
     pub meta: DataMeta,
 }
@@ -449,11 +566,19 @@ pub enum SynthVoice {
         /// Duration stretch in percent (100 = normal).
         stretch_percent: u32,
     },
+    /// Festival's `text2wave` with `(voice_VOICE)` and a duration stretch (see
+    /// [`crate::train::voices`]).
+    Festival {
+        /// Festival voice name, e.g. `kal_diphone`.
+        voice: String,
+        /// Duration stretch in percent (100 = normal).
+        stretch_percent: u32,
+    },
 }
 
 impl SynthVoice {
-    /// The voice as stored in `meta.synth_voices`, e.g. `en-us+f2 -s160 -p50` or
-    /// `flite:slt stretch=1.25`.
+    /// The voice as stored in `meta.synth_voices`, e.g. `en-us+f2 -s160 -p50`,
+    /// `flite:slt stretch=1.25` or `festival:kal_diphone stretch=0.80`.
     pub fn label(&self) -> String {
         match self {
             SynthVoice::Espeak {
@@ -466,6 +591,13 @@ impl SynthVoice {
                 stretch_percent,
             } => format!(
                 "flite:{voice} stretch={:.2}",
+                f64::from(*stretch_percent) / 100.0
+            ),
+            SynthVoice::Festival {
+                voice,
+                stretch_percent,
+            } => format!(
+                "festival:{voice} stretch={:.2}",
                 f64::from(*stretch_percent) / 100.0
             ),
         }
@@ -540,6 +672,19 @@ impl SynthVoice {
                     .arg(out);
                 cmd
             }
+            // The word goes on stdin (see `speak`).
+            SynthVoice::Festival {
+                voice,
+                stretch_percent,
+            } => voices::text2wave_command(voice, *stretch_percent, out),
+        }
+    }
+
+    /// Speaks `word` into the WAV file `out` and returns the finished process's output.
+    pub(crate) fn speak(&self, word: &str, out: &Path) -> std::io::Result<std::process::Output> {
+        match self {
+            SynthVoice::Festival { .. } => voices::run_with_stdin(self.command(word, out), word),
+            _ => self.command(word, out).output(),
         }
     }
 }
@@ -615,6 +760,14 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
             let mnist = resolve_mnist(opts, &log)?;
             (mnist, resolve_fsdd(opts, &log)?)
         };
+    for dir in opts.fonts.iter().flatten() {
+        if !dir.exists() {
+            return Err(Error::InvalidRequest(format!(
+                "{}: no such font folder; --fonts expects folders (or files) of .ttf/.otf fonts",
+                dir.display()
+            )));
+        }
+    }
     std::fs::create_dir_all(&out).map_err(|e| Error::Write {
         path: out.clone(),
         source: e,
@@ -635,6 +788,49 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
         note: mnist_note,
     });
 
+    // 1b. Printed digits from the installed typefaces, and every MNIST digit "scanned".
+    let user_images = image_sets::prepare_user_image_sets(
+        opts.fonts.as_deref(),
+        &images.train,
+        &images.test,
+        &image_cfg,
+        &|prefix, len| log.bar(prefix, len),
+    )?;
+    for w in &user_images.warnings {
+        log.warn(w.clone());
+    }
+    skipped.extend(user_images.skipped.iter().cloned());
+    if user_images.info.requested {
+        sources.push(SourceInfo {
+            name: "Installed typefaces (printed digits, rendered at data-build time)".into(),
+            path: Some(user_images.info.font_dirs.join(", ")),
+            url: None,
+            licence: "each font's own licence (Debian fonts-* packages: SIL OFL, GPL with font \
+                      exception, Apache-2.0, ...); see meta.typefaces for the files"
+                .into(),
+            count: user_images.typefaces.len(),
+            note: format!(
+                "{} font files; left out: {} without all ten digits, {} repeats of a kept \
+                 design; {} per digit per training typeface, {} per held-out typeface",
+                user_images.info.font_files,
+                user_images.info.without_digits,
+                user_images.info.duplicates,
+                user_images.info.copies_per_digit.0,
+                user_images.info.copies_per_digit.1
+            ),
+        });
+    }
+    log.info(&format!(
+        "printed digits: {} train, {} held-out ({} typefaces); scanned MNIST: {} train, {} \
+         test; {:.1} s",
+        user_images.print_train.len(),
+        user_images.print_val.len(),
+        user_images.typefaces.len(),
+        user_images.scan_train.len(),
+        user_images.scan_test.len(),
+        user_images.info.elapsed_secs
+    ));
+
     // 2. FSDD recordings.
     let fsdd = prepare_fsdd(&fsdd_dir, &audio_cfg, &mut log)?;
     let skipped_audio = fsdd.skipped.len();
@@ -654,6 +850,9 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
     } else {
         SynthOutcome {
             set: LabeledSet::new(vec![audio_cfg.n_mels, audio_cfg.n_frames]),
+            val: LabeledSet::new(vec![audio_cfg.n_mels, audio_cfg.n_frames]),
+            held_out: Vec::new(),
+            waves: Vec::new(),
             voices: Vec::new(),
             clips: Vec::new(),
             skipped: Vec::new(),
@@ -669,12 +868,27 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
     skipped.extend(synth.skipped);
     sources.extend(synth.sources);
 
+    // 4. Augmented copies of the training clips (FSDD training speakers, training voices).
+    let aug = prepare_augmented(
+        [
+            (&fsdd.train, &fsdd.train_waves[..], 0),
+            (&synth.set, &synth.waves[..], fsdd.speakers.len()),
+        ],
+        &audio_cfg,
+        opts.augment_copies,
+        &log,
+    );
+    let skipped_aug = aug.skipped.len();
+    skipped.extend(aug.skipped);
+
     // Statistics and counts.
     let train_stats = mel_stats(&fsdd.train);
     let mut mel_stats_map = BTreeMap::new();
     mel_stats_map.insert(tn::AUDIO_TRAIN.to_string(), train_stats);
     mel_stats_map.insert(tn::AUDIO_VAL.to_string(), mel_stats(&fsdd.val));
     mel_stats_map.insert(tn::AUDIO_SYNTH.to_string(), mel_stats(&synth.set));
+    mel_stats_map.insert(tn::AUDIO_SYNTH_VAL.to_string(), mel_stats(&synth.val));
+    mel_stats_map.insert(tn::AUDIO_AUG.to_string(), mel_stats(&aug.set));
     let (mel_mean, mel_std) = if fsdd.train.is_empty() {
         log.warn("no FSDD training clips: mel_mean/mel_std set to 0/1".into());
         (0.0, 1.0)
@@ -685,26 +899,41 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
     for (name, set) in [
         (tn::IMAGE_TRAIN, &images.train),
         (tn::IMAGE_TEST, &images.test),
+        (tn::IMAGE_PRINT_TRAIN, &user_images.print_train),
+        (tn::IMAGE_PRINT_VAL, &user_images.print_val),
+        (tn::IMAGE_SCAN_TRAIN, &user_images.scan_train),
+        (tn::IMAGE_SCAN_TEST, &user_images.scan_test),
         (tn::AUDIO_TRAIN, &fsdd.train),
         (tn::AUDIO_VAL, &fsdd.val),
         (tn::AUDIO_SYNTH, &synth.set),
+        (tn::AUDIO_SYNTH_VAL, &synth.val),
+        (tn::AUDIO_AUG, &aug.set),
     ] {
         per_digit.insert(name.to_string(), set.per_digit());
     }
     let counts = Counts {
         image_train: images.train.len(),
         image_test: images.test.len(),
+        image_print_train: user_images.print_train.len(),
+        image_print_val: user_images.print_val.len(),
+        image_scan_train: user_images.scan_train.len(),
+        image_scan_test: user_images.scan_test.len(),
+        skipped_print: user_images.skipped_print,
+        skipped_scan: user_images.skipped_scan,
         audio_train: fsdd.train.len(),
         audio_val: fsdd.val.len(),
         audio_synth: synth.set.len(),
+        audio_synth_val: synth.val.len(),
+        audio_aug: aug.set.len(),
         clips: synth.clips.len(),
         skipped_images,
         skipped_audio,
         skipped_synth,
+        skipped_aug,
         per_digit,
     };
     let mut synth_info = synth.info;
-    synth_info.clips = synth.set.len();
+    synth_info.clips = synth.set.len() + synth.val.len();
 
     // Write.
     log.info("writing tensors");
@@ -714,6 +943,30 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
         &[
             (tn::IMAGE_TRAIN, tn::IMAGE_TRAIN_LABELS, None, &images.train),
             (tn::IMAGE_TEST, tn::IMAGE_TEST_LABELS, None, &images.test),
+            (
+                tn::IMAGE_PRINT_TRAIN,
+                tn::IMAGE_PRINT_TRAIN_LABELS,
+                Some(tn::IMAGE_PRINT_TRAIN_TYPEFACES),
+                &user_images.print_train,
+            ),
+            (
+                tn::IMAGE_PRINT_VAL,
+                tn::IMAGE_PRINT_VAL_LABELS,
+                Some(tn::IMAGE_PRINT_VAL_TYPEFACES),
+                &user_images.print_val,
+            ),
+            (
+                tn::IMAGE_SCAN_TRAIN,
+                tn::IMAGE_SCAN_TRAIN_LABELS,
+                Some(tn::IMAGE_SCAN_TRAIN_SOURCES),
+                &user_images.scan_train,
+            ),
+            (
+                tn::IMAGE_SCAN_TEST,
+                tn::IMAGE_SCAN_TEST_LABELS,
+                Some(tn::IMAGE_SCAN_TEST_SOURCES),
+                &user_images.scan_test,
+            ),
             (
                 tn::AUDIO_TRAIN,
                 tn::AUDIO_TRAIN_LABELS,
@@ -732,6 +985,18 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
                 Some(tn::AUDIO_SYNTH_VOICES),
                 &synth.set,
             ),
+            (
+                tn::AUDIO_SYNTH_VAL,
+                tn::AUDIO_SYNTH_VAL_LABELS,
+                Some(tn::AUDIO_SYNTH_VAL_VOICES),
+                &synth.val,
+            ),
+            (
+                tn::AUDIO_AUG,
+                tn::AUDIO_AUG_LABELS,
+                Some(tn::AUDIO_AUG_GROUPS),
+                &aug.set,
+            ),
         ],
     )?;
     let meta = DataMeta {
@@ -740,6 +1005,10 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
         speakers: fsdd.speakers,
         validation_speaker: VALIDATION_SPEAKER.to_string(),
         synth_voices: synth.voices,
+        held_out_voices: synth.held_out.clone(),
+        typefaces: user_images.typefaces,
+        print: user_images.info,
+        augment: aug.info,
         mel_mean,
         mel_std,
         mel_stats: mel_stats_map,
@@ -767,11 +1036,55 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
         skipped,
         warnings: log.warnings,
         synth: synth_info,
+        held_out_voices: synth.held_out,
+        typefaces: meta.typefaces.len(),
         sources,
         elapsed_secs: start.elapsed().as_secs_f64(),
         data_bytes,
         dir_bytes: dir_size(&out),
     })
+}
+
+/// `(set, its waveforms as (key, waveform), group offset)`, a part of [`prepare_augmented`].
+type AugPart<'a> = (&'a LabeledSet, &'a [(String, Waveform)], usize);
+
+/// `copies` augmented copies of every clip of the `(set, its waveforms, group offset)` parts
+/// (the FSDD training speakers at offset 0, the training voices at the number of speakers):
+/// see [`augment_audio::augment_sources`]. The last part's offset is recorded as
+/// `meta.augment.voice_group_offset`.
+fn prepare_augmented(
+    parts: [AugPart<'_>; 2],
+    cfg: &AudioConfig,
+    copies: usize,
+    log: &Log,
+) -> augment_audio::AugmentOutcome {
+    let offset = parts[1].2;
+    let mut sources = Vec::new();
+    for (set, waves, group_offset) in parts {
+        for (i, (key, wave)) in waves.iter().enumerate() {
+            sources.push(augment_audio::AugSource {
+                key,
+                samples: &wave.samples,
+                sample_rate_hz: wave.sample_rate_hz,
+                label: set.labels[i],
+                group: set.groups[i] + group_offset as u32,
+            });
+        }
+    }
+    let bar = log.bar("augment", (sources.len() * copies) as u64);
+    let mut outcome =
+        augment_audio::augment_sources(&sources, cfg, copies, augment_audio::AUG_SEED, &bar);
+    bar.finish_and_clear();
+    outcome.info.voice_group_offset = offset;
+    log.info(&format!(
+        "augment: {} copies of {} training clips ({} per clip), {} skipped, {:.1} s",
+        outcome.set.len(),
+        sources.len(),
+        copies,
+        outcome.skipped.len(),
+        outcome.info.elapsed_secs
+    ));
+    outcome
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1117,6 +1430,8 @@ pub fn parse_fsdd_name(file_name: &str) -> Option<(u8, String, u32)> {
 struct AudioSets {
     train: LabeledSet,
     val: LabeledSet,
+    /// `(file name, trimmed waveform)` of every item of `train`, for the augmented copies.
+    train_waves: Vec<(String, Waveform)>,
     speakers: Vec<String>,
     read: usize,
     skipped: Vec<SkippedItem>,
@@ -1164,7 +1479,7 @@ fn prepare_fsdd(dir: &Path, cfg: &AudioConfig, log: &mut Log) -> Result<AudioSet
     let bar = log.bar("fsdd", files.len() as u64);
     let results = par_map(&files, |(_, _, _, path)| {
         let r = prepare_wav_file(path, cfg)
-            .map(|p| p.mel.data)
+            .map(|p| (p.mel.data, p.waveform))
             .map_err(|e| e.to_string());
         bar.inc(1);
         r
@@ -1173,20 +1488,22 @@ fn prepare_fsdd(dir: &Path, cfg: &AudioConfig, log: &mut Log) -> Result<AudioSet
     let mut sets = AudioSets {
         train: LabeledSet::new(shape.clone()),
         val: LabeledSet::new(shape),
+        train_waves: Vec::new(),
         read: files.len(),
         speakers,
         skipped,
     };
     for ((digit, speaker, _, path), result) in files.iter().zip(results) {
         match result {
-            Ok(mel) => {
+            Ok((mel, wave)) => {
                 let group = sets.speakers.iter().position(|s| s == speaker).unwrap_or(0) as u32;
-                let set = if speaker == VALIDATION_SPEAKER {
-                    &mut sets.val
+                if speaker == VALIDATION_SPEAKER {
+                    sets.val.push(&mel, *digit, group);
                 } else {
-                    &mut sets.train
-                };
-                set.push(&mel, *digit, group);
+                    sets.train.push(&mel, *digit, group);
+                    let name = path.file_name().unwrap_or_default().to_string_lossy();
+                    sets.train_waves.push((name.into_owned(), wave));
+                }
             }
             Err(reason) => sets.skipped.push(SkippedItem {
                 file: path.display().to_string(),
@@ -1208,7 +1525,14 @@ fn prepare_fsdd(dir: &Path, cfg: &AudioConfig, log: &mut Log) -> Result<AudioSet
 // ---------------------------------------------------------------------------------------------
 
 struct SynthOutcome {
+    /// Clips of the training voices.
     set: LabeledSet,
+    /// Clips of the held-out voices ([`voices::held_out_voices`]).
+    val: LabeledSet,
+    /// Labels of the held-out voices.
+    held_out: Vec<String>,
+    /// `(key, trimmed waveform)` of every item of `set`, for the augmented copies.
+    waves: Vec<(String, Waveform)>,
     voices: Vec<String>,
     clips: Vec<ClipInfo>,
     skipped: Vec<SkippedItem>,
@@ -1296,11 +1620,13 @@ fn detect_flite() -> Option<(Vec<String>, String)> {
 
 /// The deterministic plan of synthetic voices: every espeak-ng voice in `espeak_voices` with
 /// one rate and one pitch drawn with [`SYNTH_SEED`] (the [`CLIP_VOICES`] at `-s160 -p50`), and
-/// every flite voice at each of [`FLITE_STRETCH_PERCENT`]; shuffled with [`SYNTH_SEED`], the
-/// clip voices first. `limit > 0` keeps the first `limit` voices.
+/// every flite voice at each of [`FLITE_STRETCH_PERCENT`], every Festival voice at each of
+/// [`voices::FESTIVAL_STRETCH_PERCENT`]; shuffled with [`SYNTH_SEED`], the clip voices first.
+/// `limit > 0` keeps the first `limit` voices.
 pub fn synth_voice_plan(
     espeak_voices: &[String],
     flite_voices: &[String],
+    festival_voices: &[String],
     limit: usize,
 ) -> Vec<SynthVoice> {
     let mut plan: Vec<SynthVoice> = Vec::new();
@@ -1328,6 +1654,14 @@ pub fn synth_voice_plan(
             });
         }
     }
+    for voice in festival_voices {
+        for stretch_percent in voices::FESTIVAL_STRETCH_PERCENT {
+            plan.push(SynthVoice::Festival {
+                voice: voice.clone(),
+                stretch_percent,
+            });
+        }
+    }
     let mut rng = SplitMix64(SYNTH_SEED);
     for i in (1..plan.len()).rev() {
         let j = rng.below(i + 1);
@@ -1348,6 +1682,9 @@ fn prepare_synth(
 ) -> Result<SynthOutcome> {
     let mut outcome = SynthOutcome {
         set: LabeledSet::new(vec![cfg.n_mels, cfg.n_frames]),
+        val: LabeledSet::new(vec![cfg.n_mels, cfg.n_frames]),
+        held_out: Vec::new(),
+        waves: Vec::new(),
         voices: Vec::new(),
         clips: Vec::new(),
         skipped: Vec::new(),
@@ -1372,7 +1709,18 @@ fn prepare_synth(
         }
     };
     let (flite_voices, flite_version) = flite.unwrap_or_default();
-    let plan = synth_voice_plan(&espeak_voices, &flite_voices, limit);
+    let (festival_voices, festival_version) = match voices::detect_festival() {
+        Some(found) => found,
+        None => {
+            let msg = "festival is not installed (Debian packages festival, festvox-kallpc16k, \
+                       festvox-kdlpc16k, festvox-us-slt-hts): no Festival synthetic speech"
+                .to_string();
+            log.warn(msg.clone());
+            notes.push(msg);
+            (Vec::new(), String::new())
+        }
+    };
+    let plan = synth_voice_plan(&espeak_voices, &flite_voices, &festival_voices, limit);
     if plan.is_empty() {
         let msg = "no speech synthesiser voices found: continuing without synthetic speech";
         log.warn(msg.to_string());
@@ -1384,15 +1732,29 @@ fn prepare_synth(
         .iter()
         .filter(|v| matches!(v, SynthVoice::Espeak { .. }))
         .count();
-    let n_flite = plan.len() - n_espeak;
+    let n_festival = plan
+        .iter()
+        .filter(|v| matches!(v, SynthVoice::Festival { .. }))
+        .count();
+    let n_flite = plan.len() - n_espeak - n_festival;
     if n_espeak > 0 {
         outcome.info.engines.push(espeak_version.clone());
     }
     if n_flite > 0 {
         outcome.info.engines.push(flite_version.clone());
     }
+    if n_festival > 0 {
+        outcome.info.engines.push(festival_version.clone());
+    }
     outcome.voices = plan.iter().map(SynthVoice::label).collect();
     outcome.info.voices = plan.len();
+    let held_out = voices::held_out_voices(&plan);
+    outcome.held_out = plan
+        .iter()
+        .zip(&held_out)
+        .filter(|(_, h)| **h)
+        .map(|(v, _)| v.label())
+        .collect();
 
     let tmp = out.join(SYNTH_TMP_DIR);
     if tmp.exists() {
@@ -1424,13 +1786,23 @@ fn prepare_synth(
 
     let clips_dir = out.join(CLIPS_DIR);
     clear_clips(&clips_dir)?;
-    let mut counts = [0usize; 2];
+    let mut counts = [0usize; 3];
     for (&(v, digit), result) in jobs.iter().zip(results) {
         let voice = &plan[v];
         match result {
             Ok((mel, wave)) => {
-                outcome.set.push(&mel, digit, v as u32);
-                counts[usize::from(matches!(voice, SynthVoice::Flite { .. }))] += 1;
+                if held_out[v] {
+                    outcome.val.push(&mel, digit, v as u32);
+                } else {
+                    outcome.set.push(&mel, digit, v as u32);
+                    let key = format!("{} {}", voice.label(), DIGIT_WORDS[usize::from(digit)]);
+                    outcome.waves.push((key, wave.clone()));
+                }
+                counts[match voice {
+                    SynthVoice::Espeak { .. } => 0,
+                    SynthVoice::Flite { .. } => 1,
+                    SynthVoice::Festival { .. } => 2,
+                }] += 1;
                 if voice.is_clip_voice() {
                     let name = format!("{digit}_{}.wav", voice.file_stem());
                     let path = clips_dir.join(&name);
@@ -1473,10 +1845,29 @@ fn prepare_synth(
             note: format!("{flite_version}; {n_flite} voices x 10 digit words"),
         });
     }
+    if n_festival > 0 {
+        outcome.sources.push(SourceInfo {
+            name: "Synthetic speech: Festival".into(),
+            path: None,
+            url: Some("https://www.cstr.ed.ac.uk/projects/festival/".into()),
+            licence: "engine X11-style (University of Edinburgh, CMU); voices free to use and \
+                      distribute (see /usr/share/doc/festvox-*/copyright); the generated audio \
+                      is not covered by their licences"
+                .into(),
+            count: counts[2],
+            note: format!(
+                "{festival_version}; {n_festival} voices x 10 digit words ({})",
+                festival_voices.join(", ")
+            ),
+        });
+    }
     outcome.info.note = notes.join("; ");
     log.info(&format!(
-        "synth: {} clips from {} voices, {} skipped, {} kept in {}",
+        "synth: {} training clips, {} clips of {} held-out voices, from {} voices, {} skipped, \
+         {} kept in {}",
         outcome.set.len(),
+        outcome.val.len(),
+        outcome.held_out.len(),
         plan.len(),
         outcome.skipped.len(),
         outcome.clips.len(),
@@ -1493,8 +1884,7 @@ fn synthesise(
     cfg: &AudioConfig,
 ) -> std::result::Result<(Vec<f32>, Waveform), String> {
     let output = voice
-        .command(word, wav)
-        .output()
+        .speak(word, wav)
         .map_err(|e| format!("cannot run the synthesiser: {e}"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -1731,9 +2121,36 @@ pub fn load(dir: &Path) -> Result<DigitsData> {
     let audio_shape = [meta.audio_config.n_mels, meta.audio_config.n_frames];
     let n_speakers = meta.speakers.len();
     let n_voices = meta.synth_voices.len();
+    let image_train = reader.read(tn::IMAGE_TRAIN, tn::IMAGE_TRAIN_LABELS, None, &image_shape)?;
+    let image_test = reader.read(tn::IMAGE_TEST, tn::IMAGE_TEST_LABELS, None, &image_shape)?;
+    let n_typefaces = meta.typefaces.len();
     Ok(DigitsData {
-        image_train: reader.read(tn::IMAGE_TRAIN, tn::IMAGE_TRAIN_LABELS, None, &image_shape)?,
-        image_test: reader.read(tn::IMAGE_TEST, tn::IMAGE_TEST_LABELS, None, &image_shape)?,
+        image_print_train: reader.read(
+            tn::IMAGE_PRINT_TRAIN,
+            tn::IMAGE_PRINT_TRAIN_LABELS,
+            Some((tn::IMAGE_PRINT_TRAIN_TYPEFACES, n_typefaces)),
+            &image_shape,
+        )?,
+        image_print_val: reader.read(
+            tn::IMAGE_PRINT_VAL,
+            tn::IMAGE_PRINT_VAL_LABELS,
+            Some((tn::IMAGE_PRINT_VAL_TYPEFACES, n_typefaces)),
+            &image_shape,
+        )?,
+        image_scan_train: reader.read(
+            tn::IMAGE_SCAN_TRAIN,
+            tn::IMAGE_SCAN_TRAIN_LABELS,
+            Some((tn::IMAGE_SCAN_TRAIN_SOURCES, image_train.len())),
+            &image_shape,
+        )?,
+        image_scan_test: reader.read(
+            tn::IMAGE_SCAN_TEST,
+            tn::IMAGE_SCAN_TEST_LABELS,
+            Some((tn::IMAGE_SCAN_TEST_SOURCES, image_test.len())),
+            &image_shape,
+        )?,
+        image_train,
+        image_test,
         audio_train: reader.read(
             tn::AUDIO_TRAIN,
             tn::AUDIO_TRAIN_LABELS,
@@ -1750,6 +2167,18 @@ pub fn load(dir: &Path) -> Result<DigitsData> {
             tn::AUDIO_SYNTH,
             tn::AUDIO_SYNTH_LABELS,
             Some((tn::AUDIO_SYNTH_VOICES, n_voices)),
+            &audio_shape,
+        )?,
+        audio_synth_val: reader.read(
+            tn::AUDIO_SYNTH_VAL,
+            tn::AUDIO_SYNTH_VAL_LABELS,
+            Some((tn::AUDIO_SYNTH_VAL_VOICES, n_voices)),
+            &audio_shape,
+        )?,
+        audio_aug: reader.read(
+            tn::AUDIO_AUG,
+            tn::AUDIO_AUG_LABELS,
+            Some((tn::AUDIO_AUG_GROUPS, n_speakers + n_voices)),
             &audio_shape,
         )?,
         meta,
@@ -1853,6 +2282,7 @@ pub fn run_cli(
     out: PathBuf,
     mnist: Option<PathBuf>,
     fsdd: Option<PathBuf>,
+    fonts: Option<Vec<PathBuf>>,
     no_synth: bool,
     synth_voices: usize,
     json_out: bool,
@@ -1861,8 +2291,10 @@ pub fn run_cli(
         out,
         mnist,
         fsdd,
+        fonts,
         synth: !no_synth,
         synth_voices,
+        augment_copies: augment_audio::AUG_COPIES,
         show_progress: !json_out,
     };
     let summary = prepare(&opts)?;
@@ -1879,8 +2311,24 @@ pub fn run_cli(
         c.image_train, c.image_test, c.skipped_images
     );
     println!(
+        "  printed {} train, {} held-out ({} typefaces; {} skipped)",
+        c.image_print_train, c.image_print_val, summary.typefaces, c.skipped_print
+    );
+    println!(
+        "  scanned {} train, {} test ({} skipped)",
+        c.image_scan_train, c.image_scan_test, c.skipped_scan
+    );
+    println!(
         "  audio   {} train, {} val ({VALIDATION_SPEAKER}), {} synthetic ({} skipped real, {} skipped synthetic)",
         c.audio_train, c.audio_val, c.audio_synth, c.skipped_audio, c.skipped_synth
+    );
+    println!(
+        "  audio   {} synthetic of {} held-out voices (audio_synth_val), {} augmented copies \
+         (audio_aug, {} skipped)",
+        c.audio_synth_val,
+        summary.held_out_voices.len(),
+        c.audio_aug,
+        c.skipped_aug
     );
     println!(
         "  log-mel mean {:.4}, std {:.4} (audio_train)",
@@ -2159,6 +2607,7 @@ mod tests {
         let opts = DataOptions {
             mnist: Some(mnist),
             fsdd: Some(fsdd),
+            fonts: None,
             synth: false,
             ..DataOptions::new(&out)
         };
@@ -2181,6 +2630,7 @@ mod tests {
         assert_eq!((c.image_train, c.image_test, c.skipped_images), (7, 2, 1));
         assert_eq!((c.audio_train, c.audio_val, c.skipped_audio), (3, 2, 2));
         assert_eq!((c.audio_synth, c.clips, c.skipped_synth), (0, 0, 0));
+        assert_eq!((c.audio_synth_val, c.audio_aug, c.skipped_aug), (0, 9, 0));
         assert_eq!(c.per_digit[tn::IMAGE_TRAIN][..2], [4, 3]);
         assert!(summary.warnings.iter().any(|w| w.contains("2.json")));
         let reasons: Vec<&str> = summary.skipped.iter().map(|s| s.reason.as_str()).collect();
@@ -2221,6 +2671,13 @@ mod tests {
         assert_eq!(data.audio_val.item(1).len(), 40 * 128);
         assert!(data.audio_synth.is_empty());
         assert_eq!(data.audio_synth.feature_shape, vec![40, 128]);
+        assert!(data.audio_synth_val.is_empty() && data.meta.held_out_voices.is_empty());
+        // Three augmented copies of each training clip, grouped by speaker (jackson).
+        assert_eq!(data.audio_aug.labels, vec![0, 0, 0, 1, 1, 1, 1, 1, 1]);
+        assert_eq!(data.audio_aug.groups, vec![1; 9]);
+        assert_eq!(data.meta.augment.copies, augment_audio::AUG_COPIES);
+        assert_eq!(data.meta.augment.voice_group_offset, 2);
+        assert_ne!(data.audio_aug.item(0), data.audio_train.item(0));
         assert!(!data.meta.synth.requested);
         assert_eq!(data.meta.mel_mean, summary.mel_mean);
         assert_eq!(data.meta.counts, summary.counts);
@@ -2306,6 +2763,94 @@ mod tests {
     }
 
     #[test]
+    fn printed_and_scanned_image_sets_are_written_and_loaded() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (mnist, fsdd) = make_sources(tmp.path());
+        let out = tmp.path().join("out");
+        // One typeface (fonts-dejavu-core): it trains, none is held out.
+        let font = PathBuf::from("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf");
+        let opts = DataOptions {
+            mnist: Some(mnist),
+            fsdd: Some(fsdd),
+            fonts: Some(vec![font.clone()]),
+            synth: false,
+            ..DataOptions::new(&out)
+        };
+        let summary = prepare(&opts).expect("prepare");
+        let c = &summary.counts;
+        let per_typeface = image_sets::PRINT_TRAIN_PER_DIGIT;
+        assert_eq!(c.image_print_train, 10 * per_typeface);
+        assert_eq!(c.image_print_val, 0);
+        assert_eq!(c.per_digit[tn::IMAGE_PRINT_TRAIN], vec![per_typeface; 10]);
+        assert_eq!((c.image_scan_train, c.image_scan_test), (7, 2));
+        assert_eq!(summary.typefaces, 1);
+        assert!(
+            summary
+                .sources
+                .iter()
+                .any(|s| s.name.contains("typefaces") && s.count == 1),
+            "{:?}",
+            summary.sources
+        );
+
+        let data = load(&out).expect("load");
+        assert_eq!(data.meta.format, 2);
+        assert_eq!(
+            data.meta.typefaces,
+            vec![TypefaceInfo {
+                file: font.display().to_string(),
+                stem: "DejaVuSans".into(),
+                family: "DejaVu Sans".into(),
+                held_out: false,
+            }]
+        );
+        assert_eq!(data.meta.print.copies_per_digit, (per_typeface, 20));
+        assert!(data.meta.print.requested);
+        let print = &data.image_print_train;
+        assert_eq!(print.feature_shape, vec![28, 28]);
+        assert_eq!(print.len(), 10 * per_typeface);
+        assert!(print.groups.iter().all(|&g| g == 0), "typeface 0");
+        assert!(print.features.iter().all(|v| (0.0..=1.0).contains(v)));
+        assert!(data.image_print_val.is_empty());
+        assert_eq!(data.image_print_val.feature_shape, vec![28, 28]);
+        // Scans keep the labels of their MNIST sources and point back at them.
+        assert_eq!(data.image_scan_train.labels, data.image_train.labels);
+        assert_eq!(data.image_scan_train.groups, (0..7).collect::<Vec<u32>>());
+        assert_eq!(data.image_scan_test.labels, data.image_test.labels);
+        assert_ne!(data.image_scan_train.features, data.image_train.features);
+
+        // A font folder that does not exist is refused before any work, naming it.
+        let missing = tmp.path().join("no-fonts-here");
+        let opts = DataOptions {
+            fonts: Some(vec![missing]),
+            out: tmp.path().join("out2"),
+            ..opts
+        };
+        match prepare(&opts) {
+            Err(Error::InvalidRequest(msg)) => {
+                assert!(
+                    msg.contains("no-fonts-here") && msg.contains("--fonts"),
+                    "{msg}"
+                )
+            }
+            other => panic!("expected InvalidRequest, got {other:?}"),
+        }
+        assert!(!tmp.path().join("out2").exists());
+
+        // Data of the previous layout (format 1) asks for a rerun.
+        let meta_path = out.join(META_FILE);
+        let text = std::fs::read_to_string(&meta_path).expect("read meta");
+        let old = text.replacen("\"format\": 2", "\"format\": 1", 1);
+        assert_ne!(old, text);
+        std::fs::write(&meta_path, old).expect("write meta");
+        let err = load(&out).expect_err("format 1").to_string();
+        assert!(
+            err.contains("format 1") && err.contains(RERUN_HINT),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn bad_source_paths_are_refused_clearly() {
         let tmp = tempfile::tempdir().expect("tempdir");
         // An explicit FSDD folder, so the test never looks for ../shared or the network.
@@ -2326,6 +2871,7 @@ mod tests {
         let opts = DataOptions {
             mnist: Some(tmp.path().join("no-such-package")),
             fsdd: Some(fsdd),
+            fonts: None,
             synth: false,
             ..DataOptions::new(tmp.path().join("out"))
         };
@@ -2373,14 +2919,16 @@ mod tests {
             .flat_map(|b| ESPEAK_VARIANTS.iter().map(move |v| format!("{b}{v}")))
             .collect();
         let flite: Vec<String> = ["kal", "slt"].iter().map(|s| s.to_string()).collect();
-        let plan = synth_voice_plan(&espeak, &flite, 0);
-        assert_eq!(plan.len(), 96 + 6);
-        assert_eq!(plan, synth_voice_plan(&espeak, &flite, 0));
+        let festival = vec!["kal_diphone".to_string()];
+        let plan = synth_voice_plan(&espeak, &flite, &festival, 0);
+        assert_eq!(plan.len(), 96 + 6 + 3);
+        assert_eq!(plan, synth_voice_plan(&espeak, &flite, &festival, 0));
         let labels: Vec<String> = plan.iter().map(SynthVoice::label).collect();
         assert_eq!(labels[0], "en-us+f2 -s160 -p50");
         assert_eq!(labels[1], "en-gb-x-rp+m1 -s160 -p50");
         assert_eq!(labels[2], "en-us+m3 -s160 -p50");
         assert!(labels.contains(&"flite:slt stretch=1.25".to_string()));
+        assert!(labels.contains(&"festival:kal_diphone stretch=0.80".to_string()));
         let unique: BTreeSet<&String> = labels.iter().collect();
         assert_eq!(unique.len(), labels.len());
         // Rates and pitches vary across voices.
@@ -2388,14 +2936,14 @@ mod tests {
             .iter()
             .filter_map(|v| match v {
                 SynthVoice::Espeak { rate_wpm, .. } => Some(*rate_wpm),
-                SynthVoice::Flite { .. } => None,
+                SynthVoice::Flite { .. } | SynthVoice::Festival { .. } => None,
             })
             .collect();
         assert_eq!(rates.len(), 3);
-        let short = synth_voice_plan(&espeak, &flite, 10);
+        let short = synth_voice_plan(&espeak, &flite, &festival, 10);
         assert_eq!(short[..], plan[..10]);
         assert_eq!(plan[0].file_stem(), "en-us-f2-s160-p50");
-        assert!(synth_voice_plan(&[], &[], 0).is_empty());
+        assert!(synth_voice_plan(&[], &[], &[], 0).is_empty());
     }
 
     #[test]

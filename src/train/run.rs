@@ -32,6 +32,9 @@ pub struct TrainArgs {
     /// codebook), each for this many steps, and put the table in the model card.
     #[arg(long)]
     pub ablation_steps: Option<usize>,
+    /// Seeds per ablation variant (the config's seed, then the next ones).
+    #[arg(long, default_value_t = 3)]
+    pub ablation_seeds: u64,
 }
 
 /// Changes one config into an ablation variant.
@@ -72,44 +75,48 @@ pub fn train_command(args: TrainArgs, device: DeviceRequest, json_out: bool) -> 
     let mut ablations = Vec::new();
     if let Some(steps) = args.ablation_steps {
         for (name, edit) in ablation_variants() {
-            let mut v = cfg.clone();
-            v.steps = steps;
-            edit(&mut v);
-            if !json_out {
-                eprintln!("ablation `{name}`: {steps} steps");
+            for seed in cfg.seed..cfg.seed + args.ablation_seeds.max(1) {
+                let mut v = cfg.clone();
+                v.steps = steps;
+                v.seed = seed;
+                edit(&mut v);
+                if !json_out {
+                    eprintln!("ablation `{name}`, seed {seed}: {steps} steps");
+                }
+                let trained = trainer::train(&v, &data, &compute.device, None, false, progress)?;
+                let model = attach_transformer(
+                    inference_model(&trained.model),
+                    &v.transformer_dir,
+                    &export::export_device(),
+                )?;
+                let dir = work
+                    .join("ablations")
+                    .join(format!("{}-seed{seed}", name.replace([' ', '(', ')'], "_")));
+                let report = export::export_bundle(
+                    &dir,
+                    &v,
+                    &data,
+                    &model,
+                    trained.model_config.clone(),
+                    trained.elapsed_secs,
+                    &compute.description,
+                    &[],
+                )?;
+                let row = AblationRow {
+                    variant: name.into(),
+                    steps,
+                    seed,
+                    train_secs: trained.elapsed_secs,
+                    metrics: report.flat_metrics(),
+                };
+                if !json_out {
+                    eprintln!(
+                        "  {}",
+                        serde_json::to_string(&row.metrics).unwrap_or_default()
+                    );
+                }
+                ablations.push(row);
             }
-            let trained = trainer::train(&v, &data, &compute.device, None, false, progress)?;
-            let model = attach_transformer(
-                inference_model(&trained.model),
-                &v.transformer_dir,
-                &export::export_device(),
-            )?;
-            let dir = work
-                .join("ablations")
-                .join(name.replace([' ', '(', ')'], "_"));
-            let report = export::export_bundle(
-                &dir,
-                &v,
-                &data,
-                &model,
-                trained.model_config.clone(),
-                trained.elapsed_secs,
-                &compute.description,
-                &[],
-            )?;
-            let row = AblationRow {
-                variant: name.into(),
-                steps,
-                train_secs: trained.elapsed_secs,
-                metrics: report.flat_metrics(),
-            };
-            if !json_out {
-                eprintln!(
-                    "  {}",
-                    serde_json::to_string(&row.metrics).unwrap_or_default()
-                );
-            }
-            ablations.push(row);
         }
         std::fs::create_dir_all(&work).ok();
         std::fs::write(

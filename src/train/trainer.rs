@@ -76,63 +76,144 @@ pub fn precompute_prompts(
     Ok((out, h))
 }
 
-/// Everything the loop samples from, on the host.
+/// Items of one modality from one source, drawn with a weight.
+#[derive(Clone, Debug)]
+pub struct Pool {
+    /// Where the items came from (for messages).
+    pub name: &'static str,
+    pub set: LabeledSet,
+    /// Relative share of the batches this pool supplies (among pools that hold the class).
+    pub weight: f32,
+    /// Item indices of each class 0..9.
+    by_class: Vec<Vec<usize>>,
+}
+
+impl Pool {
+    /// A pool over `set`.
+    pub fn new(name: &'static str, set: LabeledSet, weight: f32) -> Self {
+        let mut by_class = vec![Vec::new(); 10];
+        for (i, &l) in set.labels.iter().enumerate() {
+            if let Some(v) = by_class.get_mut(usize::from(l)) {
+                v.push(i);
+            }
+        }
+        Pool {
+            name,
+            set,
+            weight,
+            by_class,
+        }
+    }
+
+    fn has_class(&self, c: usize) -> bool {
+        self.weight > 0.0 && !self.by_class[c].is_empty()
+    }
+}
+
+/// Picks an item of class `c`: a pool by weight among those that hold `c`, then an item.
+fn pick<'a>(pools: &'a [Pool], c: usize, rng: &mut impl Rng) -> &'a [f32] {
+    let total: f32 = pools
+        .iter()
+        .filter(|p| p.has_class(c))
+        .map(|p| p.weight)
+        .sum();
+    let mut r = rng.random_range(0.0..total.max(f32::MIN_POSITIVE));
+    let pool = pools
+        .iter()
+        .filter(|p| p.has_class(c))
+        .find(|p| {
+            r -= p.weight;
+            r < 0.0
+        })
+        .or_else(|| pools.iter().rfind(|p| p.has_class(c)))
+        .expect("TrainingSet::new checked that every class has a pool");
+    let items = &pool.by_class[c];
+    pool.set.item(items[rng.random_range(0..items.len())])
+}
+
+/// The training data: image and audio pools, the class prompts and the mel statistics.
 pub struct TrainingSet {
-    pub images: LabeledSet,
-    pub audio: LabeledSet,
+    pub images: Vec<Pool>,
+    pub audio: Vec<Pool>,
     pub prompts: Vec<PromptStates>,
     pub hidden_size: usize,
     pub mel_mean: f32,
     pub mel_std: f32,
-    by_class: [Vec<Vec<usize>>; 3],
+    /// Normalised value of the quietest mel bin of the training audio (masks fill with it).
+    pub mel_floor: f32,
+    prompts_by_class: Vec<Vec<usize>>,
 }
 
 impl TrainingSet {
-    /// Builds the set from prepared data (and synthetic speech if enabled).
+    /// Builds the set from prepared data, with the pools and weights of `cfg.mix`.
     pub fn new(
         data: &DigitsData,
         prompts: Vec<PromptStates>,
         hidden_size: usize,
-        use_synth: bool,
+        cfg: &TrainConfig,
     ) -> Result<Self> {
-        let mut audio = data.audio_train.clone();
-        if use_synth && !data.audio_synth.is_empty() {
-            audio.features.extend_from_slice(&data.audio_synth.features);
-            audio.labels.extend_from_slice(&data.audio_synth.labels);
-            audio
-                .groups
-                .extend(data.audio_synth.groups.iter().map(|g| g + 1000));
-        }
-        let group = |labels: &[u8]| {
-            let mut v = vec![Vec::new(); 10];
-            for (i, &l) in labels.iter().enumerate() {
-                if (l as usize) < 10 {
-                    v[l as usize].push(i);
-                }
-            }
-            v
-        };
-        let prompt_labels: Vec<u8> = prompts.iter().map(|p| p.class as u8).collect();
-        let by_class = [
-            group(&data.image_train.labels),
-            group(&audio.labels),
-            group(&prompt_labels),
+        let mix = &cfg.mix;
+        let images = vec![
+            Pool::new("MNIST training split", data.image_train.clone(), mix.mnist),
+            Pool::new(
+                "scanned MNIST training digits",
+                data.image_scan_train.clone(),
+                mix.scan,
+            ),
+            Pool::new(
+                "printed digits, training typefaces",
+                data.image_print_train.clone(),
+                mix.print,
+            ),
         ];
-        for (m, name) in ["image", "audio", "text"].iter().enumerate() {
-            if let Some(c) = (0..10).find(|&c| by_class[m][c].is_empty()) {
+        let mut audio = vec![
+            Pool::new("FSDD training speakers", data.audio_train.clone(), mix.fsdd),
+            Pool::new(
+                "augmented training clips",
+                data.audio_aug.clone(),
+                mix.augmented,
+            ),
+        ];
+        if cfg.use_synthetic_speech {
+            audio.push(Pool::new(
+                "synthetic voices",
+                data.audio_synth.clone(),
+                mix.synth,
+            ));
+        }
+        let mut prompts_by_class = vec![Vec::new(); 10];
+        for (i, p) in prompts.iter().enumerate() {
+            if let Some(v) = prompts_by_class.get_mut(p.class) {
+                v.push(i);
+            }
+        }
+        for (name, pools) in [("image", &images), ("audio", &audio)] {
+            if let Some(c) = (0..10).find(|&c| !pools.iter().any(|p| p.has_class(c))) {
                 return Err(Error::InvalidRequest(format!(
                     "training data has no {name} item of class {c}"
                 )));
             }
         }
+        if let Some(c) = (0..10).find(|&c| prompts_by_class[c].is_empty()) {
+            return Err(Error::InvalidRequest(format!(
+                "training data has no text item of class {c}"
+            )));
+        }
+        let mel_mean = data.meta.mel_mean;
+        let mel_std = data.meta.mel_std.max(1e-3);
+        let quietest = audio
+            .iter()
+            .flat_map(|p| p.set.features.iter().copied())
+            .fold(f32::INFINITY, f32::min);
         Ok(TrainingSet {
-            images: data.image_train.clone(),
+            images,
             audio,
             prompts,
             hidden_size,
-            mel_mean: data.meta.mel_mean,
-            mel_std: data.meta.mel_std.max(1e-3),
-            by_class,
+            mel_mean,
+            mel_std,
+            mel_floor: (quietest - mel_mean) / mel_std,
+            prompts_by_class,
         })
     }
 }
@@ -178,23 +259,15 @@ pub fn sample_batch(
     let mut mels = Vec::with_capacity(batch * n_mels * n_frames);
     let picks: Vec<usize> = labels
         .iter()
-        .map(|&c| set.by_class[2][c][rng.random_range(0..set.by_class[2][c].len())])
+        .map(|&c| set.prompts_by_class[c][rng.random_range(0..set.prompts_by_class[c].len())])
         .collect();
     let text_len = picks.iter().map(|&p| set.prompts[p].len).max().unwrap_or(1);
     let h = set.hidden_size;
     let mut text_hidden = vec![0f32; batch * text_len * h];
     let mut text_mask = vec![0f32; batch * text_len];
-    let floor = (set
-        .audio
-        .features
-        .iter()
-        .copied()
-        .fold(f32::INFINITY, f32::min)
-        - set.mel_mean)
-        / set.mel_std;
+    let floor = set.mel_floor;
     for (b, &c) in labels.iter().enumerate() {
-        let ii = set.by_class[0][c][rng.random_range(0..set.by_class[0][c].len())];
-        let img = set.images.item(ii);
+        let img = pick(&set.images, c, rng);
         let (dx, dy) = (
             rng.random_range(-MAX_SHIFT_PX..=MAX_SHIFT_PX),
             rng.random_range(-MAX_SHIFT_PX..=MAX_SHIFT_PX),
@@ -210,8 +283,7 @@ pub fn sample_batch(
                 images.push((v - IMAGE_MEAN) / IMAGE_STD);
             }
         }
-        let ai = set.by_class[1][c][rng.random_range(0..set.by_class[1][c].len())];
-        let mel = set.audio.item(ai);
+        let mel = pick(&set.audio, c, rng);
         let shift = rng.random_range(-MAX_SHIFT_FRAMES..=MAX_SHIFT_FRAMES);
         let gain = rng.random_range(-MAX_GAIN_LOG..=MAX_GAIN_LOG);
         // SpecAugment-style masks: one band of mel bins and one span of frames set to the floor.
@@ -318,7 +390,7 @@ pub fn train(
     let (n_mels, n_frames) = (audio_cfg.n_mels, audio_cfg.n_frames);
     let prompts = training_prompts();
     let (states, hidden) = precompute_prompts(&prompts, &cfg.transformer_dir, 32)?;
-    let set = TrainingSet::new(data, states, hidden, cfg.use_synthetic_speech)?;
+    let set = TrainingSet::new(data, states, hidden, cfg)?;
     let model_config = cfg.model_config(n_mels, n_frames, BertConfig::minilm_l6());
     let ad = device.clone().autodiff();
     ad.seed(cfg.seed);

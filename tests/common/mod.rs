@@ -180,7 +180,11 @@ pub fn write_tone_wav(path: &Path) {
 /// A tiny in-memory digits data set: bars and tones per class, a few items each.
 pub fn tiny_digits_data() -> transference::train::data::DigitsData {
     use transference::train::data::*;
-    let audio_cfg = AudioConfig::default();
+    // The tiny bundle's clip length, so its model can encode these sets.
+    let audio_cfg = AudioConfig {
+        n_frames: 32,
+        ..AudioConfig::default()
+    };
     let (n_mels, n_frames) = (audio_cfg.n_mels, audio_cfg.n_frames);
     let image = |n: usize| {
         let mut s = LabeledSet::new(vec![28, 28]);
@@ -204,7 +208,7 @@ pub fn tiny_digits_data() -> transference::train::data::DigitsData {
         for c in 0..10u8 {
             for k in 0..n {
                 let mut mel = vec![-10f32; n_mels * n_frames];
-                for f in 10..60 + k {
+                for f in 4..(14 + k % 10).min(n_frames) {
                     mel[(3 + 3 * c as usize) * n_frames + f] = 0.0;
                 }
                 s.features.extend(mel);
@@ -215,17 +219,28 @@ pub fn tiny_digits_data() -> transference::train::data::DigitsData {
         s
     };
     DigitsData {
-        image_train: image(3),
+        // 100 per class: the fewest a transfer fit set accepts.
+        image_train: image(100),
         image_test: image(2),
-        audio_train: audio(3, 0),
+        image_print_train: LabeledSet::new(vec![28, 28]),
+        image_print_val: LabeledSet::new(vec![28, 28]),
+        image_scan_train: LabeledSet::new(vec![28, 28]),
+        image_scan_test: LabeledSet::new(vec![28, 28]),
+        audio_train: audio(100, 0),
         audio_val: audio(2, 1),
         audio_synth: audio(1, 0),
+        audio_synth_val: LabeledSet::new(vec![n_mels, n_frames]),
+        audio_aug: LabeledSet::new(vec![n_mels, n_frames]),
         meta: DataMeta {
             format: META_FORMAT,
             sources: vec![],
             speakers: vec!["jackson".into(), "george".into()],
             validation_speaker: "george".into(),
             synth_voices: vec![],
+            held_out_voices: vec![],
+            typefaces: vec![],
+            print: Default::default(),
+            augment: Default::default(),
             mel_mean: -9.0,
             mel_std: 3.0,
             mel_stats: Default::default(),

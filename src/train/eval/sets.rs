@@ -1,0 +1,359 @@
+//! The evaluation's inputs: encoding labelled items in batches, seeded class-balanced fit
+//! sets, and test folders of `{digit}_*.ext` files read through the model's own preprocessing.
+
+use std::path::{Path, PathBuf};
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::engine::Pipeline;
+use crate::error::{Error, Result};
+use crate::modality::Modality;
+use crate::model::{EncodedItem, tensor_from_vec};
+use crate::preprocess::{audio, image as img};
+use crate::train::data::LabeledSet;
+
+/// Items encoded per forward pass.
+const EVAL_BATCH: usize = 256;
+/// Fewest fit items of every class: below this a transfer figure is refused, not reported.
+pub const MIN_FIT_PER_CLASS: usize = 100;
+/// Most fit items taken of each class (the fit set is `classes x min(smallest class, this)`).
+pub const MAX_FIT_PER_CLASS: usize = 400;
+/// Seed of the fit-set sample; the same data always gives the same fit set.
+pub const FIT_SEED: u64 = 0x6576_616c_5f66_6974;
+
+/// Encoded, labelled items of one modality.
+#[derive(Clone, Debug, Default)]
+pub struct EncodedSet {
+    pub items: Vec<EncodedItem>,
+    pub labels: Vec<usize>,
+}
+
+impl EncodedSet {
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when the set holds no items.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Items of each class `0..n_classes` (labels outside are not counted).
+    pub fn per_class(&self, n_classes: usize) -> Vec<usize> {
+        let mut counts = vec![0; n_classes];
+        for &l in &self.labels {
+            if let Some(c) = counts.get_mut(l) {
+                *c += 1;
+            }
+        }
+        counts
+    }
+
+    /// The items at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> EncodedSet {
+        EncodedSet {
+            items: indices.iter().map(|&i| self.items[i].clone()).collect(),
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+        }
+    }
+}
+
+/// A seeded, class-balanced sample of `labels`: the same number of items of every class
+/// (the smallest class's count, at most `max_per_class`), drawn at random within each class
+/// and interleaved. Never "the first N rows": prepared data is often sorted by class.
+///
+/// Refuses, naming `what` and the class, when any class has fewer than `min_per_class` items.
+pub fn balanced_indices(
+    labels: &[usize],
+    class_names: &[String],
+    min_per_class: usize,
+    max_per_class: usize,
+    seed: u64,
+    what: &str,
+) -> Result<Vec<usize>> {
+    let n_classes = class_names.len();
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    for (i, &l) in labels.iter().enumerate() {
+        if let Some(v) = by_class.get_mut(l) {
+            v.push(i);
+        }
+    }
+    if let Some((c, v)) = by_class
+        .iter()
+        .enumerate()
+        .find(|(_, v)| v.len() < min_per_class)
+    {
+        let counts: Vec<String> = by_class.iter().map(|v| v.len().to_string()).collect();
+        return Err(Error::InvalidRequest(format!(
+            "{what}: class {c} (`{}`) has {} fit items, fewer than the {min_per_class} per class \
+             a balanced fit set needs (items per class: {})",
+            class_names[c],
+            v.len(),
+            counts.join(", ")
+        )));
+    }
+    let take = by_class
+        .iter()
+        .map(Vec::len)
+        .min()
+        .unwrap_or(0)
+        .min(max_per_class);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(take * n_classes);
+    for v in &mut by_class {
+        v.shuffle(&mut rng);
+        v.truncate(take);
+    }
+    for k in 0..take {
+        out.extend(by_class.iter().map(|v| v[k]));
+    }
+    Ok(out)
+}
+
+/// Encodes items in batches of [`EVAL_BATCH`]: `values` holds `item_len` floats per item,
+/// normalised as `(v - mean) / std`, and `encode` runs one batch of `n` items.
+fn encode_batched(
+    values: &[f32],
+    labels: &[usize],
+    item_len: usize,
+    (mean, std): (f32, f32),
+    modality: Modality,
+    mut encode: impl FnMut(Vec<f32>, usize) -> Option<crate::model::EncodedBatch>,
+) -> Result<EncodedSet> {
+    let mut out = EncodedSet::default();
+    for (chunk, lab) in values
+        .chunks(EVAL_BATCH * item_len)
+        .zip(labels.chunks(EVAL_BATCH))
+    {
+        let normalised = chunk.iter().map(|v| (v - mean) / std).collect();
+        let batch = encode(normalised, lab.len())
+            .ok_or_else(|| Error::InvalidRequest(format!("model has no {modality} encoder")))?;
+        out.items.extend(batch.to_items(modality));
+        out.labels.extend_from_slice(lab);
+    }
+    Ok(out)
+}
+
+/// Encodes model-view images (`[N, 28*28]` in 0..1) in batches.
+pub fn encode_images(p: &Pipeline, pixels: &[f32], labels: &[usize]) -> Result<EncodedSet> {
+    let cfg = p.image_config()?;
+    let (h, w) = (cfg.height as usize, cfg.width as usize);
+    let source = p.bundle.manifest.architecture.embedding_source;
+    encode_batched(
+        pixels,
+        labels,
+        h * w,
+        (cfg.mean[0], cfg.std[0]),
+        Modality::Image,
+        |x, n| {
+            p.bundle
+                .model
+                .encode_image(tensor_from_vec(x, [n, 1, h, w], &p.device.device), source)
+        },
+    )
+}
+
+/// Encodes raw log-mels (`[N, n_mels*n_frames]`) in batches.
+pub fn encode_mels(p: &Pipeline, mels: &[f32], labels: &[usize]) -> Result<EncodedSet> {
+    let pre = p.audio_config()?;
+    let (m, f) = (pre.audio.n_mels, pre.audio.n_frames);
+    let norm = pre.normalization;
+    let source = p.bundle.manifest.architecture.embedding_source;
+    encode_batched(
+        mels,
+        labels,
+        m * f,
+        (norm.mean, norm.std),
+        Modality::Audio,
+        |x, n| {
+            p.bundle
+                .model
+                .encode_audio(tensor_from_vec(x, [n, m, f], &p.device.device), source)
+        },
+    )
+}
+
+/// Encodes a prepared set of `modality` (images: `[28, 28]` in 0..1; audio: raw log-mels).
+pub fn encode_set(p: &Pipeline, modality: Modality, set: &LabeledSet) -> Result<EncodedSet> {
+    let expected = match modality {
+        Modality::Image => {
+            let c = p.image_config()?;
+            vec![c.height as usize, c.width as usize]
+        }
+        Modality::Audio => {
+            let a = &p.audio_config()?.audio;
+            vec![a.n_mels, a.n_frames]
+        }
+        Modality::Text => vec![],
+    };
+    if modality != Modality::Text && set.feature_shape != expected {
+        return Err(Error::InvalidRequest(format!(
+            "prepared {modality} items have shape {:?}, the model expects {expected:?}: \
+             prepare data with this model's preprocessing",
+            set.feature_shape
+        )));
+    }
+    let labels: Vec<usize> = set.labels.iter().map(|&l| usize::from(l)).collect();
+    match modality {
+        Modality::Image => encode_images(p, &set.features, &labels),
+        Modality::Audio => encode_mels(p, &set.features, &labels),
+        Modality::Text => Err(Error::InvalidRequest(
+            "text sets are encoded from prompts, not prepared features".into(),
+        )),
+    }
+}
+
+/// Encodes the items of `set` at `indices`.
+pub fn encode_subset(
+    p: &Pipeline,
+    modality: Modality,
+    set: &LabeledSet,
+    indices: &[usize],
+) -> Result<EncodedSet> {
+    let mut sub = LabeledSet::new(set.feature_shape.clone());
+    for &i in indices {
+        sub.features.extend_from_slice(set.item(i));
+        sub.labels.push(set.labels[i]);
+        sub.groups.push(set.groups[i]);
+    }
+    encode_set(p, modality, &sub)
+}
+
+/// The first `per_class` items of each of the 10 classes: (features, labels, indices).
+/// For picking gallery items in data order; fit sets use [`balanced_indices`].
+pub fn take_per_class(set: &LabeledSet, per_class: usize) -> (Vec<f32>, Vec<usize>, Vec<usize>) {
+    let mut taken = [0usize; 10];
+    let (mut features, mut labels, mut indices) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..set.len() {
+        let l = set.labels[i] as usize;
+        if l < 10 && taken[l] < per_class {
+            taken[l] += 1;
+            features.extend_from_slice(set.item(i));
+            labels.push(l);
+            indices.push(i);
+        }
+    }
+    (features, labels, indices)
+}
+
+/// Label of a file named `{digit}_{anything}.ext`.
+pub fn digit_from_name(path: &Path) -> Option<usize> {
+    let stem = path.file_stem()?.to_string_lossy().to_string();
+    let first = stem.split('_').next()?;
+    first.parse::<usize>().ok().filter(|&d| d < 10)
+}
+
+fn files_with_ext(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if exts.contains(&ext.as_str()) && digit_from_name(&path).is_some() {
+            out.push(path);
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        return Err(Error::InvalidRequest(format!(
+            "{}: no files named {{digit}}_{{anything}}.{}",
+            dir.display(),
+            exts.join("|")
+        )));
+    }
+    Ok(out)
+}
+
+/// Reads `{digit}_*.png` files through the model's own preprocessing.
+pub fn images_from_dir(p: &Pipeline, dir: &Path) -> Result<(Vec<f32>, Vec<usize>)> {
+    let cfg = p.image_config()?;
+    let mut pixels = Vec::new();
+    let mut labels = Vec::new();
+    for path in files_with_ext(dir, &["png", "jpg", "jpeg", "bmp"])? {
+        let prepared = img::prepare_image_file(&path, cfg)?;
+        pixels.extend(prepared.preview.iter().map(|&v| v as f32 / 255.0));
+        labels.push(digit_from_name(&path).unwrap_or(0));
+    }
+    Ok((pixels, labels))
+}
+
+/// Reads `{digit}_*.wav` files through the model's own preprocessing (raw log-mel).
+pub fn mels_from_dir(p: &Pipeline, dir: &Path) -> Result<(Vec<f32>, Vec<usize>)> {
+    let pre = p.audio_config()?;
+    let mut mels = Vec::new();
+    let mut labels = Vec::new();
+    for path in files_with_ext(dir, &["wav"])? {
+        let prepared = audio::prepare_wav_file(&path, &pre.audio)?;
+        mels.extend_from_slice(&prepared.mel.data);
+        labels.push(digit_from_name(&path).unwrap_or(0));
+    }
+    Ok((mels, labels))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: usize) -> Vec<String> {
+        (0..n).map(|c| format!("c{c}")).collect()
+    }
+
+    #[test]
+    fn balanced_sample_takes_every_class_equally_from_sorted_data() {
+        // Sorted by class, uneven counts: 150, 120, 300 items.
+        let labels: Vec<usize> = [(0, 150), (1, 120), (2, 300)]
+            .iter()
+            .flat_map(|&(c, n)| std::iter::repeat_n(c, n))
+            .collect();
+        let idx = balanced_indices(&labels, &names(3), 100, 400, 1, "fit").unwrap();
+        assert_eq!(idx.len(), 3 * 120);
+        let mut counts = [0; 3];
+        for &i in &idx {
+            counts[labels[i]] += 1;
+        }
+        assert_eq!(counts, [120, 120, 120]);
+        // Interleaved, not blocks of one class.
+        assert_eq!(
+            idx[..3].iter().map(|&i| labels[i]).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
+        // Class 2 is a random sample of its 300 items, not its first 120.
+        assert!(idx.iter().any(|&i| labels[i] == 2 && i >= 150 + 120 + 120));
+        // Seeded: same seed, same sample; another seed, another sample.
+        assert_eq!(
+            idx,
+            balanced_indices(&labels, &names(3), 100, 400, 1, "fit").unwrap()
+        );
+        assert_ne!(
+            idx,
+            balanced_indices(&labels, &names(3), 100, 400, 2, "fit").unwrap()
+        );
+        // Capped per class.
+        assert_eq!(
+            balanced_indices(&labels, &names(3), 100, 110, 1, "fit")
+                .unwrap()
+                .len(),
+            330
+        );
+    }
+
+    #[test]
+    fn balanced_sample_refuses_a_thin_class() {
+        let mut labels = vec![0; 200];
+        labels.extend(vec![1; 99]);
+        let err = balanced_indices(&labels, &names(2), 100, 400, 1, "image fit set").unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("image fit set") && msg.contains("class 1 (`c1`) has 99"),
+            "{msg}"
+        );
+        // A class with no items at all is refused too.
+        let err = balanced_indices(&[0; 300], &names(2), 100, 400, 1, "x").unwrap_err();
+        assert!(err.to_string().contains("has 0 fit items"), "{err}");
+    }
+}
