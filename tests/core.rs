@@ -958,3 +958,60 @@ fn eval_scores_match_the_independent_baseline() {
         assert_eq!(scores.fit[m].per_class, per_class, "{m}");
     }
 }
+
+/// Zero-shot label of a file through the shipped model, as the app and the CLI read it.
+fn shipped_label(p: &mut Pipeline, path: &Path) -> String {
+    let e = p.encode(&InputSource::File(path.to_path_buf())).unwrap();
+    let names = p.bundle.manifest.labels.names.clone();
+    let templates = p.bundle.manifest.labels.prompts.clone();
+    let scores = p.classify(&e.item.embedding, &names, &templates).unwrap();
+    scores[0].label.clone()
+}
+
+/// The shipped model on inputs like users bring: digits printed in a typeface (rendered here
+/// from DejaVu, installed by `.ci/run`) and digits spoken by espeak-ng voice variants.
+#[test]
+fn the_shipped_model_reads_printed_digits_and_generated_voices() {
+    use transference::train::fonts::{PrintStyle, load_typeface, render_digit};
+    let mut p = Pipeline::open(&repo().join("models/digits"), DeviceRequest::Cpu).unwrap();
+    let names = p.bundle.manifest.labels.names.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut wrong = Vec::new();
+    for font in ["DejaVuSans.ttf", "DejaVuSerif-Bold.ttf"] {
+        let face =
+            load_typeface(&Path::new("/usr/share/fonts/truetype/dejavu").join(font)).unwrap();
+        for digit in 0..10u8 {
+            let mut style = PrintStyle::plain(120, 96, 0.6);
+            style.paper = 225;
+            style.ink = 30;
+            let img = render_digit(&face.font, digit, &style).unwrap();
+            let path = tmp.path().join(format!("{digit}_{font}.png"));
+            img.save(&path).unwrap();
+            let got = shipped_label(&mut p, &path);
+            if got != names[digit as usize] {
+                wrong.push(format!("{font} {digit}: {got}"));
+            }
+        }
+    }
+    assert!(wrong.len() <= 2, "printed digits read wrongly: {wrong:?}");
+    // Spoken digits: two espeak-ng voice variants at their default settings.
+    let words = transference::train::data::DIGIT_WORDS;
+    let mut wrong = Vec::new();
+    for voice in ["en-us+klatt3", "en-gb+croak"] {
+        for (digit, word) in words.iter().enumerate() {
+            let path = tmp.path().join(format!("{digit}_{voice}.wav"));
+            let status = std::process::Command::new("espeak-ng")
+                .args(["-v", voice, "-w"])
+                .arg(&path)
+                .arg(word)
+                .status()
+                .expect("espeak-ng is installed by .ci/run");
+            assert!(status.success());
+            let got = shipped_label(&mut p, &path);
+            if got != names[digit] {
+                wrong.push(format!("{voice} {word}: {got}"));
+            }
+        }
+    }
+    assert!(wrong.len() <= 3, "spoken digits read wrongly: {wrong:?}");
+}
