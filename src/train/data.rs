@@ -18,7 +18,7 @@
 //!    and deleted. A few voices are kept as playable clips in `DIR/clips/`. Whole voices chosen
 //!    by [`voices::held_out_voices`] (an espeak-ng accent, a flite/Festival speaker) go to
 //!    `audio_synth_val` only, never to training.
-//! 4. **Augmented copies** ([`augment_audio`]): [`augment_audio::AUG_COPIES`] seeded copies of
+//! 4. **Augmented copies** ([`augment_clips`]): [`augment_clips::AUG_COPIES`] seeded copies of
 //!    every training clip (FSDD training speakers, training voices) with speed, vocal-tract,
 //!    reverb, noise and gain changes, through the same preprocessing, in `audio_aug`.
 //! 5. **Images like users bring** ([`image_sets`]): printed digits of every distinct installed
@@ -47,7 +47,7 @@ use crate::error::{Error, Result};
 use crate::preprocess::audio::{AudioConfig, Waveform, prepare_wav_file};
 use crate::preprocess::image::{ImageConfig, gray_from_unit_floats, prepare_image};
 use crate::train::fonts::{SYSTEM_FONT_DIR, TypefaceInfo};
-use crate::train::{augment_audio, image_sets, voices};
+use crate::train::{augment_clips, image_sets, voices};
 
 /// Default output folder, relative to the current directory.
 pub const DEFAULT_OUT_DIR: &str = "data/digits";
@@ -232,7 +232,7 @@ impl DataOptions {
             fonts: Some(vec![PathBuf::from(SYSTEM_FONT_DIR)]),
             synth: true,
             synth_voices: 0,
-            augment_copies: augment_audio::AUG_COPIES,
+            augment_copies: augment_clips::AUG_COPIES,
             show_progress: false,
         }
     }
@@ -383,7 +383,7 @@ pub struct DataMeta {
     pub print: image_sets::PrintInfo,
     /// How `audio_aug` was made (copies, seed, ranges, the meaning of its groups).
     #[serde(default)]
-    pub augment: augment_audio::AugmentInfo,
+    pub augment: augment_clips::AugmentInfo,
     /// Mean of every log-mel value of `audio_train` (for the model's input normalisation).
     pub mel_mean: f32,
     /// Standard deviation of every log-mel value of `audio_train`.
@@ -1050,19 +1050,19 @@ type AugPart<'a> = (&'a LabeledSet, &'a [(String, Waveform)], usize);
 
 /// `copies` augmented copies of every clip of the `(set, its waveforms, group offset)` parts
 /// (the FSDD training speakers at offset 0, the training voices at the number of speakers):
-/// see [`augment_audio::augment_sources`]. The last part's offset is recorded as
+/// see [`augment_clips::augment_sources`]. The last part's offset is recorded as
 /// `meta.augment.voice_group_offset`.
 fn prepare_augmented(
     parts: [AugPart<'_>; 2],
     cfg: &AudioConfig,
     copies: usize,
     log: &Log,
-) -> augment_audio::AugmentOutcome {
+) -> augment_clips::AugmentOutcome {
     let offset = parts[1].2;
     let mut sources = Vec::new();
     for (set, waves, group_offset) in parts {
         for (i, (key, wave)) in waves.iter().enumerate() {
-            sources.push(augment_audio::AugSource {
+            sources.push(augment_clips::AugSource {
                 key,
                 samples: &wave.samples,
                 sample_rate_hz: wave.sample_rate_hz,
@@ -1073,7 +1073,7 @@ fn prepare_augmented(
     }
     let bar = log.bar("augment", (sources.len() * copies) as u64);
     let mut outcome =
-        augment_audio::augment_sources(&sources, cfg, copies, augment_audio::AUG_SEED, &bar);
+        augment_clips::augment_sources(&sources, cfg, copies, augment_clips::AUG_SEED, &bar);
     bar.finish_and_clear();
     outcome.info.voice_group_offset = offset;
     log.info(&format!(
@@ -2294,7 +2294,7 @@ pub fn run_cli(
         fonts,
         synth: !no_synth,
         synth_voices,
-        augment_copies: augment_audio::AUG_COPIES,
+        augment_copies: augment_clips::AUG_COPIES,
         show_progress: !json_out,
     };
     let summary = prepare(&opts)?;
@@ -2675,7 +2675,7 @@ mod tests {
         // Three augmented copies of each training clip, grouped by speaker (jackson).
         assert_eq!(data.audio_aug.labels, vec![0, 0, 0, 1, 1, 1, 1, 1, 1]);
         assert_eq!(data.audio_aug.groups, vec![1; 9]);
-        assert_eq!(data.meta.augment.copies, augment_audio::AUG_COPIES);
+        assert_eq!(data.meta.augment.copies, augment_clips::AUG_COPIES);
         assert_eq!(data.meta.augment.voice_group_offset, 2);
         assert_ne!(data.audio_aug.item(0), data.audio_train.item(0));
         assert!(!data.meta.synth.requested);

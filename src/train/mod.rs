@@ -2,7 +2,9 @@
 //! evaluation and bundle export.
 
 pub mod augment_audio;
+pub mod augment_clips;
 pub mod augment_image;
+pub mod batches;
 pub mod cmg;
 pub mod config;
 pub mod data;

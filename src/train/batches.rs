@@ -1,0 +1,254 @@
+//! Training batches: the data as weighted pools per source, and paired class-level batches
+//! (an image, a clip and a prompt of the same digit) with light on-the-fly augmentation.
+
+use rand::Rng;
+
+use crate::error::{Error, Result};
+use crate::train::config::TrainConfig;
+use crate::train::data::{DigitsData, LabeledSet};
+use crate::train::trainer::PromptStates;
+
+/// Items of one modality from one source, drawn with a weight.
+#[derive(Clone, Debug)]
+pub struct Pool {
+    /// Where the items came from (for messages).
+    pub name: &'static str,
+    pub set: LabeledSet,
+    /// Relative share of the batches this pool supplies (among pools that hold the class).
+    pub weight: f32,
+    /// Item indices of each class 0..9.
+    by_class: Vec<Vec<usize>>,
+}
+
+impl Pool {
+    /// A pool over `set`.
+    pub fn new(name: &'static str, set: LabeledSet, weight: f32) -> Self {
+        let mut by_class = vec![Vec::new(); 10];
+        for (i, &l) in set.labels.iter().enumerate() {
+            if let Some(v) = by_class.get_mut(usize::from(l)) {
+                v.push(i);
+            }
+        }
+        Pool {
+            name,
+            set,
+            weight,
+            by_class,
+        }
+    }
+
+    fn has_class(&self, c: usize) -> bool {
+        self.weight > 0.0 && !self.by_class[c].is_empty()
+    }
+}
+
+/// Picks an item of class `c`: a pool by weight among those that hold `c`, then an item.
+fn pick<'a>(pools: &'a [Pool], c: usize, rng: &mut impl Rng) -> &'a [f32] {
+    let total: f32 = pools
+        .iter()
+        .filter(|p| p.has_class(c))
+        .map(|p| p.weight)
+        .sum();
+    let mut r = rng.random_range(0.0..total.max(f32::MIN_POSITIVE));
+    let pool = pools
+        .iter()
+        .filter(|p| p.has_class(c))
+        .find(|p| {
+            r -= p.weight;
+            r < 0.0
+        })
+        .or_else(|| pools.iter().rfind(|p| p.has_class(c)))
+        .expect("TrainingSet::new checked that every class has a pool");
+    let items = &pool.by_class[c];
+    pool.set.item(items[rng.random_range(0..items.len())])
+}
+
+/// The training data: image and audio pools, the class prompts and the mel statistics.
+pub struct TrainingSet {
+    pub images: Vec<Pool>,
+    pub audio: Vec<Pool>,
+    pub prompts: Vec<PromptStates>,
+    pub hidden_size: usize,
+    pub mel_mean: f32,
+    pub mel_std: f32,
+    /// Normalised value of the quietest mel bin of the training audio (masks fill with it).
+    pub mel_floor: f32,
+    prompts_by_class: Vec<Vec<usize>>,
+}
+
+impl TrainingSet {
+    /// Builds the set from prepared data, with the pools and weights of `cfg.mix`.
+    pub fn new(
+        data: &DigitsData,
+        prompts: Vec<PromptStates>,
+        hidden_size: usize,
+        cfg: &TrainConfig,
+    ) -> Result<Self> {
+        let mix = &cfg.mix;
+        let images = vec![
+            Pool::new("MNIST training split", data.image_train.clone(), mix.mnist),
+            Pool::new(
+                "scanned MNIST training digits",
+                data.image_scan_train.clone(),
+                mix.scan,
+            ),
+            Pool::new(
+                "printed digits, training typefaces",
+                data.image_print_train.clone(),
+                mix.print,
+            ),
+        ];
+        let mut audio = vec![
+            Pool::new("FSDD training speakers", data.audio_train.clone(), mix.fsdd),
+            Pool::new(
+                "augmented training clips",
+                data.audio_aug.clone(),
+                mix.augmented,
+            ),
+        ];
+        if cfg.use_synthetic_speech {
+            audio.push(Pool::new(
+                "synthetic voices",
+                data.audio_synth.clone(),
+                mix.synth,
+            ));
+        }
+        let mut prompts_by_class = vec![Vec::new(); 10];
+        for (i, p) in prompts.iter().enumerate() {
+            if let Some(v) = prompts_by_class.get_mut(p.class) {
+                v.push(i);
+            }
+        }
+        for (name, pools) in [("image", &images), ("audio", &audio)] {
+            if let Some(c) = (0..10).find(|&c| !pools.iter().any(|p| p.has_class(c))) {
+                return Err(Error::InvalidRequest(format!(
+                    "training data has no {name} item of class {c}"
+                )));
+            }
+        }
+        if let Some(c) = (0..10).find(|&c| prompts_by_class[c].is_empty()) {
+            return Err(Error::InvalidRequest(format!(
+                "training data has no text item of class {c}"
+            )));
+        }
+        let mel_mean = data.meta.mel_mean;
+        let mel_std = data.meta.mel_std.max(1e-3);
+        let quietest = audio
+            .iter()
+            .flat_map(|p| p.set.features.iter().copied())
+            .fold(f32::INFINITY, f32::min);
+        Ok(TrainingSet {
+            images,
+            audio,
+            prompts,
+            hidden_size,
+            mel_mean,
+            mel_std,
+            mel_floor: (quietest - mel_mean) / mel_std,
+            prompts_by_class,
+        })
+    }
+}
+
+/// One paired batch on the host.
+pub struct HostBatch {
+    pub labels: Vec<usize>,
+    /// `[B, 28*28]` normalised.
+    pub images: Vec<f32>,
+    /// `[B, n_mels*n_frames]` normalised.
+    pub mels: Vec<f32>,
+    /// `[B, L, H]` zero-padded.
+    pub text_hidden: Vec<f32>,
+    /// `[B, L]`
+    pub text_mask: Vec<f32>,
+    pub text_len: usize,
+}
+
+/// MNIST normalisation (as `ImageConfig::default()`).
+const IMAGE_MEAN: f32 = 0.1307;
+const IMAGE_STD: f32 = 0.3081;
+/// Largest random shift of training images, pixels.
+const MAX_SHIFT_PX: i32 = 2;
+/// Largest random shift of training spectrograms, frames.
+const MAX_SHIFT_FRAMES: i32 = 6;
+/// Largest random gain of training spectrograms, in natural-log units.
+const MAX_GAIN_LOG: f32 = 1.0;
+/// Widest band of mel bins masked in a training spectrogram.
+const MAX_MASKED_MELS: usize = 6;
+/// Longest span of frames masked in a training spectrogram.
+const MAX_MASKED_FRAMES: usize = 12;
+
+/// Samples a paired batch: B classes, and for each an image, a clip and a prompt of it.
+pub fn sample_batch(
+    set: &TrainingSet,
+    batch: usize,
+    rng: &mut impl Rng,
+    n_mels: usize,
+    n_frames: usize,
+) -> HostBatch {
+    let labels: Vec<usize> = (0..batch).map(|_| rng.random_range(0..10)).collect();
+    let mut images = Vec::with_capacity(batch * 784);
+    let mut mels = Vec::with_capacity(batch * n_mels * n_frames);
+    let picks: Vec<usize> = labels
+        .iter()
+        .map(|&c| set.prompts_by_class[c][rng.random_range(0..set.prompts_by_class[c].len())])
+        .collect();
+    let text_len = picks.iter().map(|&p| set.prompts[p].len).max().unwrap_or(1);
+    let h = set.hidden_size;
+    let mut text_hidden = vec![0f32; batch * text_len * h];
+    let mut text_mask = vec![0f32; batch * text_len];
+    let floor = set.mel_floor;
+    for (b, &c) in labels.iter().enumerate() {
+        let img = pick(&set.images, c, rng);
+        let (dx, dy) = (
+            rng.random_range(-MAX_SHIFT_PX..=MAX_SHIFT_PX),
+            rng.random_range(-MAX_SHIFT_PX..=MAX_SHIFT_PX),
+        );
+        for y in 0..28i32 {
+            for x in 0..28i32 {
+                let (sx, sy) = (x - dx, y - dy);
+                let v = if (0..28).contains(&sx) && (0..28).contains(&sy) {
+                    img[(sy * 28 + sx) as usize]
+                } else {
+                    0.0
+                };
+                images.push((v - IMAGE_MEAN) / IMAGE_STD);
+            }
+        }
+        let mel = pick(&set.audio, c, rng);
+        let shift = rng.random_range(-MAX_SHIFT_FRAMES..=MAX_SHIFT_FRAMES);
+        let gain = rng.random_range(-MAX_GAIN_LOG..=MAX_GAIN_LOG);
+        // SpecAugment-style masks: one band of mel bins and one span of frames set to the floor.
+        let band = rng.random_range(0..=MAX_MASKED_MELS);
+        let band_start = rng.random_range(0..n_mels - band.min(n_mels - 1));
+        let span = rng.random_range(0..=MAX_MASKED_FRAMES);
+        let span_start = rng.random_range(0..n_frames - span.min(n_frames - 1));
+        for m in 0..n_mels {
+            for f in 0..n_frames as i32 {
+                let sf = f - shift;
+                let masked = (band_start..band_start + band).contains(&m)
+                    || (span_start..span_start + span).contains(&(f as usize));
+                let v = if (0..n_frames as i32).contains(&sf) && !masked {
+                    (mel[m * n_frames + sf as usize] + gain - set.mel_mean) / set.mel_std
+                } else {
+                    floor
+                };
+                mels.push(v);
+            }
+        }
+        let p = &set.prompts[picks[b]];
+        let dst = b * text_len * h;
+        text_hidden[dst..dst + p.len * h].copy_from_slice(&p.hidden);
+        for t in 0..p.len {
+            text_mask[b * text_len + t] = 1.0;
+        }
+    }
+    HostBatch {
+        labels,
+        images,
+        mels,
+        text_hidden,
+        text_mask,
+        text_len,
+    }
+}
