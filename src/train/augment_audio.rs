@@ -652,6 +652,15 @@ impl Augmentation {
     }
 }
 
+/// `secs` of a sine of `freq` Hz at `sample_rate_hz`, peak `amp`: the tests' signal.
+#[cfg(test)]
+pub(crate) fn test_sine(freq: f64, secs: f64, amp: f32, sample_rate_hz: u32) -> Vec<f32> {
+    let sr = f64::from(sample_rate_hz);
+    (0..(secs * sr) as usize)
+        .map(|i| amp * (std::f64::consts::TAU * freq * i as f64 / sr).sin() as f32)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -661,10 +670,7 @@ mod tests {
     const SR: u32 = 8000;
 
     fn sine(freq: f64, secs: f64, amp: f32) -> Vec<f32> {
-        let n = (secs * f64::from(SR)) as usize;
-        (0..n)
-            .map(|i| amp * (std::f64::consts::TAU * freq * i as f64 / f64::from(SR)).sin() as f32)
-            .collect()
+        test_sine(freq, secs, amp, SR)
     }
 
     fn rng(seed: u64) -> ChaCha8Rng {

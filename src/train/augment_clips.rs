@@ -169,10 +169,7 @@ mod tests {
     const SR: u32 = 8000;
 
     fn sine(freq: f64, secs: f64, amp: f32) -> Vec<f32> {
-        let n = (secs * f64::from(SR)) as usize;
-        (0..n)
-            .map(|i| amp * (std::f64::consts::TAU * freq * i as f64 / f64::from(SR)).sin() as f32)
-            .collect()
+        crate::train::augment_audio::test_sine(freq, secs, amp, SR)
     }
 
     #[test]

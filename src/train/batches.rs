@@ -71,6 +71,9 @@ pub struct TrainingSet {
     pub hidden_size: usize,
     pub mel_mean: f32,
     pub mel_std: f32,
+    /// Image normalisation of the data's preprocessing (the bundle's `ImageConfig`).
+    pub image_mean: f32,
+    pub image_std: f32,
     /// Normalised value of the quietest mel bin of the training audio (masks fill with it).
     pub mel_floor: f32,
     prompts_by_class: Vec<Vec<usize>>,
@@ -144,6 +147,15 @@ impl TrainingSet {
             hidden_size,
             mel_mean,
             mel_std,
+            image_mean: data.meta.image_config.mean.first().copied().unwrap_or(0.0),
+            image_std: data
+                .meta
+                .image_config
+                .std
+                .first()
+                .copied()
+                .unwrap_or(1.0)
+                .max(1e-6),
             mel_floor: (quietest - mel_mean) / mel_std,
             prompts_by_class,
         })
@@ -164,9 +176,6 @@ pub struct HostBatch {
     pub text_len: usize,
 }
 
-/// MNIST normalisation (as `ImageConfig::default()`).
-const IMAGE_MEAN: f32 = 0.1307;
-const IMAGE_STD: f32 = 0.3081;
 /// Largest random shift of training images, pixels.
 const MAX_SHIFT_PX: i32 = 2;
 /// Largest random shift of training spectrograms, frames.
@@ -212,7 +221,7 @@ pub fn sample_batch(
                 } else {
                     0.0
                 };
-                images.push((v - IMAGE_MEAN) / IMAGE_STD);
+                images.push((v - set.image_mean) / set.image_std);
             }
         }
         let mel = pick(&set.audio, c, rng);
