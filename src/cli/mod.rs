@@ -170,9 +170,13 @@ pub enum Command {
         /// Skip the printed digits (no typefaces rendered).
         #[arg(long, conflicts_with = "fonts")]
         no_fonts: bool,
-        /// Skip synthetic speech (espeak-ng, flite).
+        /// Skip synthetic speech (espeak-ng, flite, festival).
         #[arg(long)]
         no_synth: bool,
+        /// Augmented copies of every training clip (speed, vocal tract, reverb, noise, gain);
+        /// 0 = none.
+        #[arg(long, default_value_t = crate::train::augment_clips::AUG_COPIES)]
+        augment_copies: usize,
         /// Number of synthetic voices, each saying every digit (0 = all planned voices).
         #[arg(long, default_value_t = 0)]
         synth_voices: usize,
@@ -361,13 +365,23 @@ fn dispatch(cli: Cli) -> Result<()> {
             no_fonts,
             no_synth,
             synth_voices,
+            augment_copies,
         } => {
             let fonts = match (no_fonts, fonts.is_empty()) {
                 (true, _) => None,
                 (false, true) => Some(vec![PathBuf::from(crate::train::fonts::SYSTEM_FONT_DIR)]),
                 (false, false) => Some(fonts),
             };
-            crate::train::data::run_cli(out, mnist, fsdd, fonts, no_synth, synth_voices, cli.json)
+            let opts = crate::train::data::DataOptions {
+                mnist,
+                fsdd,
+                fonts,
+                synth: !no_synth,
+                synth_voices,
+                augment_copies,
+                ..crate::train::data::DataOptions::new(out)
+            };
+            crate::train::data::run_cli(opts, cli.json)
         }
         Command::Train(args) => crate::train::run::train_command(args, cli.device, cli.json),
         Command::Eval {

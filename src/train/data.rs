@@ -2278,24 +2278,10 @@ impl SetReader<'_, '_> {
 
 /// `transference data`: prepares the data with progress bars (none with `--json`) and prints
 /// a human summary or one JSON object.
-pub fn run_cli(
-    out: PathBuf,
-    mnist: Option<PathBuf>,
-    fsdd: Option<PathBuf>,
-    fonts: Option<Vec<PathBuf>>,
-    no_synth: bool,
-    synth_voices: usize,
-    json_out: bool,
-) -> Result<()> {
+pub fn run_cli(opts: DataOptions, json_out: bool) -> Result<()> {
     let opts = DataOptions {
-        out,
-        mnist,
-        fsdd,
-        fonts,
-        synth: !no_synth,
-        synth_voices,
-        augment_copies: augment_clips::AUG_COPIES,
         show_progress: !json_out,
+        ..opts
     };
     let summary = prepare(&opts)?;
     if json_out {
