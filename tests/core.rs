@@ -240,6 +240,42 @@ fn bad_bundles_are_refused_with_file_and_tensor_named() {
         "{msg}"
     );
 
+    // A misspelt key is an error naming the key and the file, not a silent default: at the
+    // top level, inside a section, and in the flattened audio preprocessing section.
+    for (name, from, to, key) in [
+        (
+            "typo_top",
+            "format_version = 1",
+            "format_version = 1\ndescripton = \"x\"",
+            "descripton",
+        ),
+        (
+            "typo_labels",
+            "[labels]",
+            "[labels]\nname = [\"a\"]",
+            "name",
+        ),
+        (
+            "typo_audio",
+            "[preprocess.audio]",
+            "[preprocess.audio]\nsample_rate = 16000",
+            "sample_rate",
+        ),
+    ] {
+        let dir = fresh(name);
+        let text = std::fs::read_to_string(dir.join(MANIFEST_FILE)).unwrap();
+        assert!(
+            text.contains(from),
+            "{name}: the tiny manifest has no `{from}`"
+        );
+        std::fs::write(dir.join(MANIFEST_FILE), text.replacen(from, to, 1)).unwrap();
+        let msg = expect_err(&dir).to_string();
+        assert!(
+            msg.contains("manifest.toml") && msg.contains(key) && msg.contains("unknown field"),
+            "{name}: {msg}"
+        );
+    }
+
     let dir = fresh("truncated");
     let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
     std::fs::write(dir.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
@@ -511,6 +547,70 @@ fn worker_answers_without_blocking_and_survives_bad_jobs() {
         Event::TransferDone(r) => assert_eq!(r.n_test, 1),
         other => panic!("unexpected {other:?}"),
     }
+}
+
+/// Training 4 steps straight and training 2, stopping, and resuming for 2 more give the same
+/// weights only when the Adam moments travel with the checkpoint: without `optimizer.bpk`
+/// the resumed run restarts Adam from zero and lands elsewhere.
+#[test]
+fn resuming_from_a_checkpoint_continues_the_run_exactly() {
+    use transference::bundle::weights;
+    use transference::train::config::TrainConfig;
+    use transference::train::{checkpoint, trainer};
+    let data = tiny_digits_data();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = |steps: usize| TrainConfig {
+        steps,
+        batch_size: 6,
+        d_model: 16,
+        codebook_size: 24,
+        specific_dim: 8,
+        image_channels: vec![4, 4, 4, 4],
+        audio_channels: vec![4, 4, 4, 4],
+        dead_code_steps: 2,
+        gallery_per_class: 1,
+        checkpoint_every: 2,
+        transformer_dir: minilm_dir(),
+        data_dir: tmp.path().join("data"),
+        ..TrainConfig::default()
+    };
+    let all = |m: &transference::train::cmg::CmgModel| {
+        weights::collect(m, &|p| !p.starts_with("semantic.text.bert"))
+            .into_iter()
+            .map(|(k, t)| (k, t.values))
+            .collect::<Vec<_>>()
+    };
+    let dev = Device::flex();
+    let straight = trainer::train(&cfg(4), &data, &dev, None, false, false).unwrap();
+    let ckpt = tmp.path().join("ckpt");
+    trainer::train(&cfg(2), &data, &dev, Some(&ckpt), false, false).unwrap();
+    assert!(ckpt.join(checkpoint::OPTIMIZER_FILE).exists());
+    let backup = tmp.path().join("ckpt-copy");
+    std::fs::create_dir_all(&backup).unwrap();
+    for f in [checkpoint::WEIGHTS_FILE, checkpoint::STATE_FILE] {
+        std::fs::copy(ckpt.join(f), backup.join(f)).unwrap();
+    }
+    let resumed = trainer::train(&cfg(4), &data, &dev, Some(&ckpt), true, false).unwrap();
+    assert_eq!(resumed.log.len(), 2);
+    let (a, b) = (all(&straight.model), all(&resumed.model));
+    assert_eq!(a.len(), b.len());
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        let worst = x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-5, "{name} differs by {worst} after resuming");
+    }
+    // The same resume without the optimiser record drifts: the comparison above can fail.
+    let fresh_adam = trainer::train(&cfg(4), &data, &dev, Some(&backup), true, false).unwrap();
+    let c = all(&fresh_adam.model);
+    let drift = a
+        .iter()
+        .zip(&c)
+        .flat_map(|((_, x), (_, y))| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
+        .fold(0.0f32, f32::max);
+    assert!(drift > 1e-4, "restarting Adam changed nothing ({drift})");
 }
 
 #[test]

@@ -22,6 +22,7 @@ pub const GALLERY_ITEMS: &str = "items.json";
 
 /// One reference item.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GalleryItem {
     pub modality: Modality,
     /// Class label, if known.

@@ -17,6 +17,7 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// Text preprocessing and the frozen transformer's weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TextPreprocess {
     /// tokenizer.json, relative to the bundle folder.
     pub tokenizer: String,
@@ -29,6 +30,7 @@ pub struct TextPreprocess {
 
 /// Normalisation of log-mel features before the audio encoder: (x - mean) / std.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FeatureNormalization {
     pub mean: f32,
     pub std: f32,
@@ -54,6 +56,7 @@ pub struct AudioPreprocess {
 
 /// Preprocessing per modality.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Preprocess {
     pub image: Option<ImageConfig>,
     pub audio: Option<AudioPreprocess>,
@@ -62,6 +65,7 @@ pub struct Preprocess {
 
 /// Class labels and the prompts used for zero-shot classification.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Labels {
     /// Class names in class-index order.
     #[serde(default)]
@@ -76,6 +80,7 @@ pub struct Labels {
 
 /// Where the weights came from.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Provenance {
     #[serde(default)]
     pub created_by: String,
@@ -92,6 +97,7 @@ pub struct Provenance {
 
 /// The whole manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub format_version: u32,
     pub name: String,
@@ -116,6 +122,37 @@ pub struct Manifest {
     /// Measured metrics, e.g. `"transfer.image_to_audio.accuracy" = 0.93`.
     #[serde(default)]
     pub metrics: BTreeMap<String, f64>,
+}
+
+/// `[preprocess.audio]` flattens [`AudioConfig`], which serde cannot combine with
+/// `deny_unknown_fields`; its keys are checked here against the fields the type writes, so a
+/// typo is an error like everywhere else in the manifest rather than a silent default.
+fn check_audio_keys(value: &toml::Value) -> std::result::Result<(), String> {
+    let Some(table) = value
+        .get("preprocess")
+        .and_then(|p| p.get("audio"))
+        .and_then(toml::Value::as_table)
+    else {
+        return Ok(());
+    };
+    let probe = AudioPreprocess {
+        audio: AudioConfig {
+            target_rms_dbfs: Some(0.0),
+            ..AudioConfig::default()
+        },
+        normalization: FeatureNormalization::default(),
+    };
+    let known = toml::Value::try_from(&probe)
+        .ok()
+        .and_then(|v| v.as_table().map(|t| t.keys().cloned().collect::<Vec<_>>()))
+        .unwrap_or_default();
+    match table.keys().find(|k| !known.contains(k)) {
+        Some(key) => Err(format!(
+            "unknown field `{key}` in [preprocess.audio], expected one of: {}",
+            known.join(", ")
+        )),
+        None => Ok(()),
+    }
 }
 
 fn default_weights() -> String {
@@ -146,6 +183,7 @@ impl Manifest {
                 supported: FORMAT_VERSION,
             });
         }
+        check_audio_keys(&value).map_err(err)?;
         let manifest: Manifest = toml::from_str(text).map_err(|e| err(e.to_string()))?;
         manifest.validate().map_err(err)?;
         Ok(manifest)

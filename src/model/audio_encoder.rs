@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// Architecture of the audio encoder.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AudioEncoderConfig {
     /// Mel bins per frame (input channels).
     pub n_mels: usize,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Codebook size and dimension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CodebookConfig {
     /// Number of codes K.
     pub size: usize,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// Architecture of the image encoder.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ImageEncoderConfig {
     /// Input channels (1 gray, 3 RGB).
     pub in_channels: usize,

@@ -33,6 +33,7 @@ pub enum EmbeddingSource {
 
 /// Architecture of the whole model (the `[architecture]` part of the manifest).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     /// Shared dimension D.
     pub d_model: usize,

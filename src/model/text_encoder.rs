@@ -10,7 +10,9 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-/// Hyper-parameters of a BERT encoder (names as in Hugging Face `config.json`).
+/// Hyper-parameters of a BERT encoder (names as in Hugging Face `config.json`). Unknown
+/// fields are accepted on purpose: a Hugging Face `config.json` carries many more keys. Every
+/// field is required, so a misspelt one in a manifest is still an error ("missing field").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BertConfig {
     pub vocab_size: usize,
@@ -194,6 +196,7 @@ pub fn hf_bert_name(path: &str) -> Option<(String, bool)> {
 
 /// Configuration of the text tower: the frozen transformer plus the projection.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TextEncoderConfig {
     pub bert: BertConfig,
     /// Output dimension D (= codebook dimension).

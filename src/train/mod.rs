@@ -5,6 +5,7 @@ pub mod augment_audio;
 pub mod augment_clips;
 pub mod augment_image;
 pub mod batches;
+pub mod checkpoint;
 pub mod cmg;
 pub mod config;
 pub mod data;

@@ -1,7 +1,7 @@
 //! The training loop: paired class-level batches (an image, a clip and a prompt of the same
 //! digit), CMG losses, EMA codebook, checkpoints, resumable and seeded.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use burn::module::{Module, Param};
@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::weights::{self, HuggingFaceBert, Naming, WeightFile};
+use crate::bundle::weights::{self, HuggingFaceBert, WeightFile};
 use crate::error::{Error, Result};
 use crate::index::stats::perplexity;
 use crate::model::{
@@ -22,6 +22,7 @@ use crate::model::{
 };
 use crate::preprocess::text::TextTokenizer;
 use crate::train::batches::{TrainingSet, sample_batch};
+use crate::train::checkpoint::{self, CheckpointState};
 use crate::train::cmg::{CPC_PAIRS, CmgModel, pooled_embedding};
 use crate::train::config::TrainConfig;
 use crate::train::data::DigitsData;
@@ -94,24 +95,6 @@ pub struct StepLog {
     pub resets: usize,
 }
 
-/// State saved in a checkpoint besides the weights.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CheckpointState {
-    pub step: usize,
-    pub config: TrainConfig,
-    pub ema: EmaCodebook,
-    pub elapsed_secs: f64,
-}
-
-/// Naming that leaves the frozen transformer out of checkpoints.
-struct SkipTransformer;
-
-impl Naming for SkipTransformer {
-    fn name(&self, path: &str) -> Option<(String, bool)> {
-        (!path.starts_with("semantic.text.bert")).then(|| (path.to_string(), false))
-    }
-}
-
 /// Result of a training run.
 pub struct Trained {
     pub model: CmgModel,
@@ -155,18 +138,16 @@ pub fn train(
     let mut ema = EmaCodebook::new(init_codebook, cfg.codebook_size, cfg.d_model);
     let mut start_step = 0;
     let mut elapsed_before = 0.0;
+    let mut optimizer_record = None;
     if resume {
         let dir = checkpoint_dir
             .ok_or_else(|| Error::InvalidRequest("--resume needs a checkpoint folder".into()))?;
-        let state_path = dir.join("state.json");
-        let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
-        let state: CheckpointState = serde_json::from_str(&text)
-            .map_err(|e| Error::InvalidRequest(format!("{}: {e}", state_path.display())))?;
-        let file = WeightFile::read(&dir.join("cmg.safetensors"), &SkipTransformer)?;
-        model = weights::load_into(model, &file, &SkipTransformer, "", true, &ad)?;
-        ema = state.ema;
-        start_step = state.step;
-        elapsed_before = state.elapsed_secs;
+        let restored = checkpoint::load(dir, model, &ad)?;
+        model = restored.model;
+        optimizer_record = restored.optimizer;
+        ema = restored.state.ema;
+        start_step = restored.state.step;
+        elapsed_before = restored.state.elapsed_secs;
     }
     if !resume && cfg.components.codebook {
         // Data-dependent initialisation: codes start on encoder outputs of a first batch of
@@ -211,6 +192,9 @@ pub fn train(
     let mut optim = AdamConfig::new()
         .with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.grad_clip_norm)))
         .init();
+    if let Some(record) = optimizer_record {
+        optim = optim.load_record(record);
+    }
     let ema_settings = EmaSettings {
         decay: cfg.ema_decay,
         epsilon: cfg.ema_epsilon,
@@ -426,14 +410,16 @@ pub fn train(
             && cfg.checkpoint_every > 0
             && (done % cfg.checkpoint_every == 0 || done == cfg.steps)
         {
-            save_checkpoint(
+            checkpoint::save(
                 dir,
                 &model,
+                &optim,
                 &CheckpointState {
                     step: done,
                     config: cfg.clone(),
                     ema: ema.clone(),
                     elapsed_secs: elapsed_before + t0.elapsed().as_secs_f64(),
+                    param_ids: Default::default(),
                 },
             )?;
         }
@@ -445,41 +431,6 @@ pub fn train(
         log,
         elapsed_secs: elapsed_before + t0.elapsed().as_secs_f64(),
         set,
-    })
-}
-
-/// Writes a checkpoint folder atomically (temp + rename).
-pub fn save_checkpoint(dir: &Path, model: &CmgModel, state: &CheckpointState) -> Result<()> {
-    let tmp = PathBuf::from(format!("{}.tmp", dir.display()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::Write {
-        path: tmp.clone(),
-        source: e,
-    })?;
-    let tensors = weights::collect(model, &|p| !p.starts_with("semantic.text.bert"));
-    let bytes = weights::to_safetensors_bytes(&tensors, None)?;
-    let write = |name: &str, bytes: &[u8]| {
-        std::fs::write(tmp.join(name), bytes).map_err(|e| Error::Write {
-            path: tmp.join(name),
-            source: e,
-        })
-    };
-    write("cmg.safetensors", &bytes)?;
-    write(
-        "state.json",
-        serde_json::to_string(state)
-            .map_err(|e| Error::Internal(e.to_string()))?
-            .as_bytes(),
-    )?;
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| Error::Write {
-            path: dir.to_path_buf(),
-            source: e,
-        })?;
-    }
-    std::fs::rename(&tmp, dir).map_err(|e| Error::Write {
-        path: dir.to_path_buf(),
-        source: e,
     })
 }
 
