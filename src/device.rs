@@ -96,10 +96,19 @@ impl ComputeDevice {
     }
 }
 
-/// Lists wgpu adapters on every backend wgpu was built with. Never panics; an
-/// initialisation failure yields an empty list.
+/// Lists wgpu adapters on every backend wgpu was built with. Never panics: a failure to
+/// initialise wgpu is logged and yields an empty list (see [`try_enumerate_adapters`]).
 pub fn enumerate_adapters() -> Vec<AdapterSummary> {
-    let result = std::panic::catch_unwind(|| {
+    try_enumerate_adapters().unwrap_or_else(|e| {
+        tracing::warn!("{e}");
+        Vec::new()
+    })
+}
+
+/// Lists wgpu adapters, reporting a wgpu initialisation panic as [`Error::Device`] with its
+/// message instead of hiding it.
+pub fn try_enumerate_adapters() -> Result<Vec<AdapterSummary>> {
+    std::panic::catch_unwind(|| {
         let instance = eframe::wgpu::Instance::new(
             eframe::wgpu::InstanceDescriptor::new_without_display_handle_from_env(),
         );
@@ -116,8 +125,15 @@ pub fn enumerate_adapters() -> Vec<AdapterSummary> {
                 }
             })
             .collect::<Vec<_>>()
-    });
-    result.unwrap_or_default()
+    })
+    .map_err(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into());
+        Error::Device(format!("wgpu could not list adapters: {message}"))
+    })
 }
 
 /// Chooses the adapter `auto` would use: the first discrete, integrated or virtual GPU.

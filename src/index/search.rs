@@ -225,11 +225,19 @@ mod tests {
             let index = DeviceIndex::new(&base, dim, &Device::flex()).unwrap();
             let device_hits = index.top_k(&queries, k).unwrap();
             let cpu_hits = top_k_cpu(&queries, &base, dim, k).unwrap();
-            for (d, c) in device_hits.iter().zip(&cpu_hits) {
+            let expected = brute(&queries, &base, dim, k);
+            let per_query = device_hits.iter().zip(&cpu_hits).zip(&expected).zip(queries.chunks_exact(dim));
+            for (((d, c), e), q) in per_query {
                 prop_assert_eq!(d.len(), c.len());
-                for (a, b) in d.iter().zip(c) {
-                    // Same scores in the same order (indices may differ only between exact ties).
+                for ((a, b), &want) in d.iter().zip(c).zip(e) {
                     prop_assert!((a.score - b.score).abs() < 1e-5, "{} vs {}", a.score, b.score);
+                    // The brute-force id, unless that item ties with it to within float error.
+                    let want_score = dot(q, &base[want * dim..(want + 1) * dim]);
+                    prop_assert!(
+                        a.index == want || (a.score - want_score).abs() < 1e-5,
+                        "device id {} (score {}) where brute force has {} (score {})",
+                        a.index, a.score, want, want_score
+                    );
                 }
             }
         }
