@@ -184,7 +184,7 @@ fn zero_shot_and_retrieval_are_consistent_with_embeddings() {
 /// with and without a modality filter.
 #[test]
 fn retrieval_over_the_shipped_gallery_matches_brute_force() {
-    let mut p = Pipeline::open(&repo().join("models/digits"), DeviceRequest::Cpu).unwrap();
+    let p = Pipeline::open(&repo().join("models/digits"), DeviceRequest::Cpu).unwrap();
     let g = p.bundle.gallery.clone().unwrap();
     assert!(g.len() > 100, "the shipped gallery has {} items", g.len());
     let unit = |v: &[f32]| {
