@@ -1,5 +1,6 @@
 //! Inference: the pipeline (bundle on a device) and the worker thread that owns it for the app.
 
+pub mod batch;
 pub mod input;
 pub mod pipeline;
 

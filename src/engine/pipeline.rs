@@ -114,7 +114,7 @@ impl Pipeline {
         self.bundle.manifest.architecture.modalities()
     }
 
-    fn missing(&self, modality: Modality) -> Error {
+    pub(crate) fn missing(&self, modality: Modality) -> Error {
         Error::MissingModality {
             modality: modality.name().into(),
             available: self
@@ -126,7 +126,7 @@ impl Pipeline {
         }
     }
 
-    fn source(&self) -> crate::model::EmbeddingSource {
+    pub(crate) fn source(&self) -> crate::model::EmbeddingSource {
         self.bundle.manifest.architecture.embedding_source
     }
 

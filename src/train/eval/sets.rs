@@ -10,12 +10,10 @@ use rand_chacha::ChaCha8Rng;
 use crate::engine::Pipeline;
 use crate::error::{Error, Result};
 use crate::modality::Modality;
-use crate::model::{EncodedItem, tensor_from_vec};
+use crate::model::EncodedItem;
 use crate::preprocess::{audio, image as img};
 use crate::train::data::LabeledSet;
 
-/// Items encoded per forward pass.
-const EVAL_BATCH: usize = 256;
 /// Fewest fit items of every class: below this a transfer figure is refused, not reported.
 pub const MIN_FIT_PER_CLASS: usize = 100;
 /// Most fit items taken of each class (the fit set is `classes x min(smallest class, this)`).
@@ -113,67 +111,29 @@ pub fn balanced_indices(
     Ok(out)
 }
 
-/// Encodes items in batches of [`EVAL_BATCH`]: `values` holds `item_len` floats per item,
-/// normalised as `(v - mean) / std`, and `encode` runs one batch of `n` items.
-fn encode_batched(
-    values: &[f32],
-    labels: &[usize],
-    item_len: usize,
-    (mean, std): (f32, f32),
-    modality: Modality,
-    mut encode: impl FnMut(Vec<f32>, usize) -> Option<crate::model::EncodedBatch>,
-) -> Result<EncodedSet> {
-    let mut out = EncodedSet::default();
-    for (chunk, lab) in values
-        .chunks(EVAL_BATCH * item_len)
-        .zip(labels.chunks(EVAL_BATCH))
-    {
-        let normalised = chunk.iter().map(|v| (v - mean) / std).collect();
-        let batch = encode(normalised, lab.len())
-            .ok_or_else(|| Error::InvalidRequest(format!("model has no {modality} encoder")))?;
-        out.items.extend(batch.to_items(modality));
-        out.labels.extend_from_slice(lab);
+/// Pairs encoded items with their labels.
+fn labelled(items: Vec<EncodedItem>, labels: &[usize]) -> Result<EncodedSet> {
+    if items.len() != labels.len() {
+        return Err(Error::InvalidRequest(format!(
+            "{} items encoded for {} labels",
+            items.len(),
+            labels.len()
+        )));
     }
-    Ok(out)
+    Ok(EncodedSet {
+        items,
+        labels: labels.to_vec(),
+    })
 }
 
 /// Encodes model-view images (`[N, 28*28]` in 0..1) in batches.
 pub fn encode_images(p: &Pipeline, pixels: &[f32], labels: &[usize]) -> Result<EncodedSet> {
-    let cfg = p.image_config()?;
-    let (h, w) = (cfg.height as usize, cfg.width as usize);
-    let source = p.bundle.manifest.architecture.embedding_source;
-    encode_batched(
-        pixels,
-        labels,
-        h * w,
-        (cfg.mean[0], cfg.std[0]),
-        Modality::Image,
-        |x, n| {
-            p.bundle
-                .model
-                .encode_image(tensor_from_vec(x, [n, 1, h, w], &p.device.device), source)
-        },
-    )
+    labelled(p.encode_image_batch(pixels)?, labels)
 }
 
 /// Encodes raw log-mels (`[N, n_mels*n_frames]`) in batches.
 pub fn encode_mels(p: &Pipeline, mels: &[f32], labels: &[usize]) -> Result<EncodedSet> {
-    let pre = p.audio_config()?;
-    let (m, f) = (pre.audio.n_mels, pre.audio.n_frames);
-    let norm = pre.normalization;
-    let source = p.bundle.manifest.architecture.embedding_source;
-    encode_batched(
-        mels,
-        labels,
-        m * f,
-        (norm.mean, norm.std),
-        Modality::Audio,
-        |x, n| {
-            p.bundle
-                .model
-                .encode_audio(tensor_from_vec(x, [n, m, f], &p.device.device), source)
-        },
-    )
+    labelled(p.encode_mel_batch(mels)?, labels)
 }
 
 /// Encodes a prepared set of `modality` (images: `[28, 28]` in 0..1; audio: raw log-mels).
