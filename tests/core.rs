@@ -671,25 +671,10 @@ fn worker_answers_without_blocking_and_survives_bad_jobs() {
 #[test]
 fn resuming_from_a_checkpoint_continues_the_run_exactly() {
     use transference::bundle::weights;
-    use transference::train::config::TrainConfig;
     use transference::train::{checkpoint, trainer};
     let data = tiny_digits_data();
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = |steps: usize| TrainConfig {
-        steps,
-        batch_size: 6,
-        d_model: 16,
-        codebook_size: 24,
-        specific_dim: 8,
-        image_channels: vec![4, 4, 4, 4],
-        audio_channels: vec![4, 4, 4, 4],
-        dead_code_steps: 2,
-        gallery_per_class: 1,
-        checkpoint_every: 2,
-        transformer_dir: minilm_dir(),
-        data_dir: tmp.path().join("data"),
-        ..TrainConfig::default()
-    };
+    let cfg = |steps: usize| tiny_train_config(steps, tmp.path());
     let all = |m: &transference::train::cmg::CmgModel| {
         weights::collect(m, &|p| !p.starts_with("semantic.text.bert"))
             .into_iter()
@@ -731,25 +716,10 @@ fn resuming_from_a_checkpoint_continues_the_run_exactly() {
 
 #[test]
 fn three_training_steps_save_and_reload_a_bundle() {
-    use transference::train::config::TrainConfig;
     use transference::train::{export, trainer};
     let data = tiny_digits_data();
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = TrainConfig {
-        steps: 3,
-        batch_size: 6,
-        d_model: 16,
-        codebook_size: 24,
-        specific_dim: 8,
-        image_channels: vec![4, 4, 4, 4],
-        audio_channels: vec![4, 4, 4, 4],
-        dead_code_steps: 2,
-        gallery_per_class: 1,
-        checkpoint_every: 2,
-        transformer_dir: minilm_dir(),
-        data_dir: tmp.path().join("data"),
-        ..TrainConfig::default()
-    };
+    let cfg = tiny_train_config(3, tmp.path());
     let ckpt = tmp.path().join("ckpt");
     let trained = trainer::train(&cfg, &data, &Device::flex(), Some(&ckpt), false, false).unwrap();
     assert_eq!(trained.log.len(), 3);

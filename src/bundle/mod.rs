@@ -13,6 +13,7 @@
 
 pub mod gallery;
 pub mod manifest;
+pub mod param_paths;
 pub mod weights;
 
 use std::path::{Path, PathBuf};

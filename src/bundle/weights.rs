@@ -8,10 +8,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors};
 
+use crate::bundle::param_paths::{self, MapByPath, VisitByPath};
 use crate::error::{Error, Result};
 
 /// How a parameter path maps to a tensor name in a file.
@@ -159,28 +160,26 @@ struct Loader<'a> {
     file: &'a WeightFile,
     naming: &'a dyn Naming,
     scope: &'a str,
-    path: Vec<String>,
     device: Device,
     used: BTreeSet<String>,
     error: Option<Error>,
 }
 
 impl Loader<'_> {
-    fn relative_path(&self) -> Option<String> {
-        let full = self.path.join(".");
+    fn relative_path(&self, full: &str) -> Option<String> {
         if self.scope.is_empty() {
-            return Some(full);
+            return Some(full.to_string());
         }
         full.strip_prefix(self.scope)
             .and_then(|rest| rest.strip_prefix('.'))
             .map(str::to_string)
     }
 
-    fn lookup(&mut self, expected: &[usize]) -> Option<Vec<f32>> {
+    fn lookup(&mut self, path: &str, expected: &[usize]) -> Option<Vec<f32>> {
         if self.error.is_some() {
             return None;
         }
-        let relative = self.relative_path()?;
+        let relative = self.relative_path(path)?;
         let (name, transposed) = self.naming.name(&relative)?;
         let file_path = self.file.path.clone();
         let Some(tensor) = self.file.tensors.get(&name) else {
@@ -214,19 +213,13 @@ impl Loader<'_> {
     }
 }
 
-impl ModuleMapper for Loader<'_> {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
-    }
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+impl MapByPath for Loader<'_> {
+    fn map<const D: usize>(&mut self, path: &str, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let shape: [usize; D] = match param.lazy_shape().dims::<D>().as_slice().try_into() {
             Ok(shape) => shape,
             Err(_) => return param,
         };
-        match self.lookup(&shape) {
+        match self.lookup(path, &shape) {
             Some(values) => {
                 let tensor = Tensor::<D>::from_data(TensorData::new(values, shape), &self.device);
                 let id = param.id;
@@ -252,12 +245,11 @@ pub fn load_into<M: Module>(
         file,
         naming,
         scope,
-        path: Vec::new(),
         device: device.clone(),
         used: BTreeSet::new(),
         error: None,
     };
-    let module = module.map(&mut loader);
+    let module = param_paths::map(module, &mut loader);
     if let Some(error) = loader.error {
         return Err(error);
     }
@@ -271,27 +263,20 @@ pub fn load_into<M: Module>(
 }
 
 struct Collector<'a> {
-    path: Vec<String>,
     filter: &'a dyn Fn(&str) -> bool,
     out: BTreeMap<String, HostTensor>,
 }
 
-impl ModuleVisitor for Collector<'_> {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
-    }
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let path = self.path.join(".");
-        if !(self.filter)(&path) {
+impl VisitByPath for Collector<'_> {
+    fn visit<const D: usize>(&mut self, path: &str, param: &Param<Tensor<D>>) {
+        if !(self.filter)(path) {
             return;
         }
         let tensor = param.transform_for_save().val();
         let shape = tensor.dims().to_vec();
         let values = crate::model::float_to_vec(tensor);
-        self.out.insert(path, HostTensor { shape, values });
+        self.out
+            .insert(path.to_string(), HostTensor { shape, values });
     }
 }
 
@@ -301,11 +286,10 @@ pub fn collect<M: Module>(
     filter: &dyn Fn(&str) -> bool,
 ) -> BTreeMap<String, HostTensor> {
     let mut collector = Collector {
-        path: Vec::new(),
         filter,
         out: BTreeMap::new(),
     };
-    module.visit(&mut collector);
+    param_paths::visit(module, &mut collector);
     collector.out
 }
 
@@ -349,28 +333,16 @@ pub fn export_with_naming<M: Module>(
 
 /// Parameter paths and shapes of a module (no data read), for documentation and checks.
 pub fn param_shapes<M: Module>(module: &M) -> BTreeMap<String, Vec<usize>> {
-    struct Shapes {
-        path: Vec<String>,
-        out: BTreeMap<String, Vec<usize>>,
-    }
-    impl ModuleVisitor for Shapes {
-        fn enter_module(&mut self, name: &str, _container_type: &str) {
-            self.path.push(name.to_string());
-        }
-        fn exit_module(&mut self, _name: &str, _container_type: &str) {
-            self.path.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.out
-                .insert(self.path.join("."), param.lazy_shape().dims::<D>().to_vec());
+    struct Shapes(BTreeMap<String, Vec<usize>>);
+    impl VisitByPath for Shapes {
+        fn visit<const D: usize>(&mut self, path: &str, param: &Param<Tensor<D>>) {
+            self.0
+                .insert(path.to_string(), param.lazy_shape().dims::<D>().to_vec());
         }
     }
-    let mut shapes = Shapes {
-        path: Vec::new(),
-        out: BTreeMap::new(),
-    };
-    module.visit(&mut shapes);
-    shapes.out
+    let mut shapes = Shapes(BTreeMap::new());
+    param_paths::visit(module, &mut shapes);
+    shapes.0
 }
 
 /// Serialises host tensors as float32 safetensors bytes with string metadata.

@@ -10,11 +10,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::module::{Param, ParamId};
 use burn::optim::{ModuleOptimizer, OptimizerRecord};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::bundle::param_paths::{self, MapByPath, VisitByPath};
 use crate::bundle::weights::{self, Naming, WeightFile};
 use crate::error::{Error, Result};
 use crate::train::cmg::CmgModel;
@@ -118,69 +119,44 @@ pub fn load(dir: &Path, model: CmgModel, device: &Device) -> Result<Restored> {
 
 /// Module path -> parameter id of every trainable parameter.
 fn param_ids(model: &CmgModel) -> BTreeMap<String, u64> {
-    struct Ids {
-        path: Vec<String>,
-        out: BTreeMap<String, u64>,
-    }
-    impl ModuleVisitor for Ids {
-        fn enter_module(&mut self, name: &str, _container_type: &str) {
-            self.path.push(name.to_string());
-        }
-        fn exit_module(&mut self, _name: &str, _container_type: &str) {
-            self.path.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let path = self.path.join(".");
-            if !is_frozen(&path) {
-                self.out.insert(path, param.id.val());
+    struct Ids(BTreeMap<String, u64>);
+    impl VisitByPath for Ids {
+        fn visit<const D: usize>(&mut self, path: &str, param: &Param<Tensor<D>>) {
+            if !is_frozen(path) {
+                self.0.insert(path.to_string(), param.id.val());
             }
         }
     }
-    let mut ids = Ids {
-        path: Vec::new(),
-        out: BTreeMap::new(),
-    };
-    model.visit(&mut ids);
-    ids.out
+    let mut ids = Ids(BTreeMap::new());
+    param_paths::visit(model, &mut ids);
+    ids.0
 }
 
 /// Gives every trainable parameter of `model` the id recorded for its path.
 fn reassign_ids(model: CmgModel, ids: &BTreeMap<String, u64>) -> Result<CmgModel> {
     struct Reassign<'a> {
-        path: Vec<String>,
         ids: &'a BTreeMap<String, u64>,
         missing: Option<String>,
     }
-    impl ModuleMapper for Reassign<'_> {
-        fn enter_module(&mut self, name: &str, _container_type: &str) {
-            self.path.push(name.to_string());
-        }
-        fn exit_module(&mut self, _name: &str, _container_type: &str) {
-            self.path.pop();
-        }
-        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-            let path = self.path.join(".");
-            if is_frozen(&path) {
+    impl MapByPath for Reassign<'_> {
+        fn map<const D: usize>(&mut self, path: &str, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            if is_frozen(path) {
                 return param;
             }
-            match self.ids.get(&path) {
+            match self.ids.get(path) {
                 Some(&id) => {
                     let (_, value, mapper) = param.consume();
                     Param::from_mapped_value(ParamId::from(id), value, mapper)
                 }
                 None => {
-                    self.missing.get_or_insert(path);
+                    self.missing.get_or_insert_with(|| path.to_string());
                     param
                 }
             }
         }
     }
-    let mut mapper = Reassign {
-        path: Vec::new(),
-        ids,
-        missing: None,
-    };
-    let model = model.map(&mut mapper);
+    let mut mapper = Reassign { ids, missing: None };
+    let model = param_paths::map(model, &mut mapper);
     match mapper.missing {
         Some(path) => Err(Error::InvalidRequest(format!(
             "checkpoint state names no parameter id for {path}; was it written by another model?"

@@ -263,3 +263,23 @@ pub fn skip_unless_ci(why: &str) {
     }
     eprintln!("SKIPPED: {why}");
 }
+
+/// A training configuration small enough to run a few steps in seconds on the tiny data;
+/// checkpoints every 2 steps, work files under `tmp`.
+pub fn tiny_train_config(steps: usize, tmp: &Path) -> transference::train::config::TrainConfig {
+    transference::train::config::TrainConfig {
+        steps,
+        batch_size: 6,
+        d_model: 16,
+        codebook_size: 24,
+        specific_dim: 8,
+        image_channels: vec![4, 4, 4, 4],
+        audio_channels: vec![4, 4, 4, 4],
+        dead_code_steps: 2,
+        gallery_per_class: 1,
+        checkpoint_every: 2,
+        transformer_dir: minilm_dir(),
+        data_dir: tmp.join("data"),
+        ..Default::default()
+    }
+}
