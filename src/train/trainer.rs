@@ -1,7 +1,7 @@
 //! The training loop: paired class-level batches (an image, a clip and a prompt of the same
 //! digit), CMG losses, EMA codebook, checkpoints, resumable and seeded.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use burn::module::{Module, Param};
@@ -448,38 +448,15 @@ pub fn train(
     })
 }
 
-/// Writes a checkpoint folder atomically (temp + rename).
+/// Writes a checkpoint folder safely ([`crate::bundle::replace_dir`]): the previous
+/// checkpoint stays in place until the new one is complete.
 pub fn save_checkpoint(dir: &Path, model: &CmgModel, state: &CheckpointState) -> Result<()> {
-    let tmp = PathBuf::from(format!("{}.tmp", dir.display()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::Write {
-        path: tmp.clone(),
-        source: e,
-    })?;
     let tensors = weights::collect(model, &|p| !p.starts_with("semantic.text.bert"));
     let bytes = weights::to_safetensors_bytes(&tensors, None)?;
-    let write = |name: &str, bytes: &[u8]| {
-        std::fs::write(tmp.join(name), bytes).map_err(|e| Error::Write {
-            path: tmp.join(name),
-            source: e,
-        })
-    };
-    write("cmg.safetensors", &bytes)?;
-    write(
-        "state.json",
-        serde_json::to_string(state)
-            .map_err(|e| Error::Internal(e.to_string()))?
-            .as_bytes(),
-    )?;
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| Error::Write {
-            path: dir.to_path_buf(),
-            source: e,
-        })?;
-    }
-    std::fs::rename(&tmp, dir).map_err(|e| Error::Write {
-        path: dir.to_path_buf(),
-        source: e,
+    let state_json = serde_json::to_string(state).map_err(|e| Error::Internal(e.to_string()))?;
+    crate::bundle::replace_dir(dir, |tmp| {
+        crate::bundle::write_file(&tmp.join("cmg.safetensors"), &bytes)?;
+        crate::bundle::write_file(&tmp.join("state.json"), state_json.as_bytes())
     })
 }
 

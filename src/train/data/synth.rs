@@ -496,7 +496,7 @@ fn clear_clips(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes a waveform as 16-bit mono PCM WAV.
+/// Writes a waveform as 16-bit mono PCM WAV, safely ([`crate::bundle::write_file_with`]).
 fn write_clip(path: &Path, wave: &Waveform) -> Result<()> {
     let spec = hound::WavSpec {
         channels: 1,
@@ -511,12 +511,14 @@ fn write_clip(path: &Path, wave: &Waveform) -> Result<()> {
             other => std::io::Error::other(other.to_string()),
         },
     };
-    let mut writer = hound::WavWriter::create(path, spec).map_err(werr)?;
-    for &s in &wave.samples {
-        let v = (f64::from(s).clamp(-1.0, 1.0) * 32767.0).round() as i16;
-        writer.write_sample(v).map_err(werr)?;
-    }
-    writer.finalize().map_err(werr)
+    crate::bundle::write_file_with(path, |tmp| {
+        let mut writer = hound::WavWriter::create(tmp, spec).map_err(werr)?;
+        for &s in &wave.samples {
+            let v = (f64::from(s).clamp(-1.0, 1.0) * 32767.0).round() as i16;
+            writer.write_sample(v).map_err(werr)?;
+        }
+        writer.finalize().map_err(werr)
+    })
 }
 
 #[cfg(test)]
