@@ -3,6 +3,9 @@
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+/// The `tracing` target of every event (the data module, not this file).
+const TARGET: &str = "transference::train::data";
+
 /// Collects warnings for the summary and, when asked, shows progress: bars (all under one
 /// [`MultiProgress`]) and `tracing` events, emitted with the bars suspended.
 pub(super) struct Log {
@@ -25,7 +28,7 @@ impl Log {
     /// Records a warning; when showing, also emits it as a `tracing` warning.
     pub(super) fn warn(&mut self, msg: String) {
         if self.show {
-            self.bars.suspend(|| tracing::warn!("{msg}"));
+            self.bars.suspend(|| tracing::warn!(target: TARGET, "{msg}"));
         }
         self.warnings.push(msg);
     }
@@ -33,7 +36,7 @@ impl Log {
     /// When showing, emits a progress line as a `tracing` info event.
     pub(super) fn info(&self, msg: &str) {
         if self.show {
-            self.bars.suspend(|| tracing::info!("{msg}"));
+            self.bars.suspend(|| tracing::info!(target: TARGET, "{msg}"));
         }
     }
 
