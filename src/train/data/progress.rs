@@ -28,7 +28,8 @@ impl Log {
     /// Records a warning; when showing, also emits it as a `tracing` warning.
     pub(super) fn warn(&mut self, msg: String) {
         if self.show {
-            self.bars.suspend(|| tracing::warn!(target: TARGET, "{msg}"));
+            self.bars
+                .suspend(|| tracing::warn!(target: TARGET, "{msg}"));
         }
         self.warnings.push(msg);
     }
@@ -36,7 +37,8 @@ impl Log {
     /// When showing, emits a progress line as a `tracing` info event.
     pub(super) fn info(&self, msg: &str) {
         if self.show {
-            self.bars.suspend(|| tracing::info!(target: TARGET, "{msg}"));
+            self.bars
+                .suspend(|| tracing::info!(target: TARGET, "{msg}"));
         }
     }
 

@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use std::hash::Hasher;
+
+use rand::{RngCore, SeedableRng};
+use rand_xoshiro::SplitMix64;
 use rayon::prelude::*;
 
 use super::progress::Log;
@@ -19,7 +20,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::preprocess::audio::{AudioConfig, Waveform, prepare_wav_file};
-use crate::train::{stable_hash, voices};
+use crate::train::voices;
 
 /// Temporary folder (inside the output folder) for generated speech; removed after use.
 pub(super) const SYNTH_TMP_DIR: &str = ".synth-tmp";
@@ -200,12 +201,12 @@ fn detect_flite() -> Option<(Vec<String>, String)> {
 }
 
 /// The deterministic plan of synthetic voices: every espeak-ng voice in `espeak_voices` with
-/// one rate and one pitch drawn by a generator seeded with the voice's
-/// [`stable_hash`](crate::train::stable_hash) under [`SYNTH_SEED`] (so a voice's rate and pitch
-/// depend only on its name; the [`CLIP_VOICES`] at `-s160 -p50`), and every flite voice at each
-/// of [`FLITE_STRETCH_PERCENT`], every Festival voice at each of
-/// [`voices::FESTIVAL_STRETCH_PERCENT`]; shuffled by a generator seeded with [`SYNTH_SEED`],
-/// the clip voices first.
+/// one rate and one pitch drawn by SplitMix64 seeded with [`SYNTH_SEED`] xor the FNV-1a hash of
+/// the voice's name (so a voice's rate and pitch depend only on its name; the [`CLIP_VOICES`]
+/// at `-s160 -p50`), and every flite voice at each of [`FLITE_STRETCH_PERCENT`], every
+/// Festival voice at each of [`voices::FESTIVAL_STRETCH_PERCENT`]; shuffled by SplitMix64
+/// seeded with [`SYNTH_SEED`], the clip voices first. The same plan as data format 2 was
+/// prepared with, so re-preparing reproduces the shipped model's voices.
 /// `limit > 0` keeps the first `limit` voices.
 pub fn synth_voice_plan(
     espeak_voices: &[String],
@@ -218,10 +219,10 @@ pub fn synth_voice_plan(
         let (rate_wpm, pitch) = if CLIP_VOICES.contains(&voice.as_str()) {
             CLIP_RATE_PITCH
         } else {
-            let mut rng = ChaCha8Rng::seed_from_u64(stable_hash(SYNTH_SEED, voice));
+            let mut rng = SplitMix64::seed_from_u64(SYNTH_SEED ^ fnv1a(voice));
             (
-                ESPEAK_RATES[rng.random_range(0..ESPEAK_RATES.len())],
-                ESPEAK_PITCHES[rng.random_range(0..ESPEAK_PITCHES.len())],
+                ESPEAK_RATES[below(&mut rng, ESPEAK_RATES.len())],
+                ESPEAK_PITCHES[below(&mut rng, ESPEAK_PITCHES.len())],
             )
         };
         plan.push(SynthVoice::Espeak {
@@ -246,7 +247,12 @@ pub fn synth_voice_plan(
             });
         }
     }
-    plan.shuffle(&mut ChaCha8Rng::seed_from_u64(SYNTH_SEED));
+    // Fisher-Yates with the generator's own draws (not `SliceRandom::shuffle`, whose draws
+    // differ), so the plan is the one the shipped model's data was prepared with.
+    let mut rng = SplitMix64::seed_from_u64(SYNTH_SEED);
+    for i in (1..plan.len()).rev() {
+        plan.swap(i, below(&mut rng, i + 1));
+    }
     plan.sort_by_key(|v| v.clip_rank().unwrap_or(usize::MAX));
     if limit > 0 {
         plan.truncate(limit);
@@ -521,6 +527,18 @@ fn write_clip(path: &Path, wave: &Waveform) -> Result<()> {
     })
 }
 
+/// FNV-1a of `text` (the 64-bit hash data format 2 seeds each voice with).
+fn fnv1a(text: &str) -> u64 {
+    let mut h = fnv::FnvHasher::default();
+    h.write(text.as_bytes());
+    h.finish()
+}
+
+/// A draw in `0..n` (`n > 0`) as data format 2 made it: `next_u64() % n`.
+fn below(rng: &mut SplitMix64, n: usize) -> usize {
+    (rng.next_u64() % n.max(1) as u64) as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,5 +581,38 @@ mod tests {
         for voice in synth_voice_plan(&fewer, &[], &[], 0) {
             assert!(labels.contains(&voice.label()), "{}", voice.label());
         }
+    }
+
+    /// The plan the shipped model's data was prepared with (data format 2, `meta.json`'s
+    /// `synth_voices` on the development machine: 96 espeak-ng, 5 flite and 3 Festival
+    /// voices), so re-preparing reproduces it.
+    #[test]
+    fn synth_plan_reproduces_the_prepared_data() {
+        let espeak: Vec<String> = ESPEAK_BASE_VOICES
+            .iter()
+            .flat_map(|b| ESPEAK_VARIANTS.iter().map(move |v| format!("{b}{v}")))
+            .collect();
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let flite = names(&["awb", "kal", "kal16", "rms", "slt"]);
+        let festival = names(&["kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts"]);
+        let plan = synth_voice_plan(&espeak, &flite, &festival, 12);
+        let labels: Vec<String> = plan.iter().map(SynthVoice::label).collect();
+        assert_eq!(
+            labels,
+            [
+                "en-us+f2 -s160 -p50",
+                "en-gb-x-rp+m1 -s160 -p50",
+                "en-us+m3 -s160 -p50",
+                "en-us+f3 -s120 -p50",
+                "en-gb-x-gbcwmd+f3 -s200 -p70",
+                "festival:ked_diphone stretch=0.80",
+                "en-gb-scotland+m2 -s120 -p30",
+                "en -s200 -p50",
+                "en-gb-x-gbclan+f3 -s120 -p70",
+                "en-gb-x-rp+m7 -s120 -p70",
+                "en+m7 -s160 -p70",
+                "en-029+m3 -s120 -p70",
+            ]
+        );
     }
 }
