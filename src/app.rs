@@ -116,8 +116,8 @@ pub struct ExplorerApp {
 
 impl ExplorerApp {
     /// Creates the app on `ctx`: restores settings from `storage`, starts the worker and asks
-    /// it to load `model` (default: [`crate::cli::default_model_dir`]; when that is missing,
-    /// a notification says so and nothing is loaded).
+    /// it to load `model` (default: [`crate::bundle::locate::default_model_dir`]; when that
+    /// is missing, a notification says so and nothing is loaded).
     pub fn new(
         ctx: &egui::Context,
         storage: Option<&dyn eframe::Storage>,
@@ -148,22 +148,14 @@ impl ExplorerApp {
         };
         match model {
             Some(dir) => app.load(dir),
-            None => {
-                let dir = crate::cli::default_model_dir();
-                if dir.join(crate::bundle::MANIFEST_FILE).exists() {
-                    app.load(dir);
-                } else {
-                    app.session.notifications.push(
-                        Level::Warning,
-                        "No default model",
-                        format!(
-                            "{} is not there. Open a bundle folder (Model > Open bundle folder…) \
-                             or start with --model DIR.",
-                            dir.display()
-                        ),
-                    );
-                }
-            }
+            None => match crate::bundle::locate::default_model_dir() {
+                Ok(dir) => app.load(dir),
+                Err(e) => app.session.notifications.push(
+                    Level::Warning,
+                    "No default model",
+                    format!("{e}, or open a bundle folder (Model > Open bundle folder…)."),
+                ),
+            },
         }
         app
     }

@@ -9,30 +9,32 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// What the user asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// What the user asked for. As a command-line value: `auto`, `gpu` (or `wgpu`), `cpu` (or
+/// `flex`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceRequest {
     /// A real GPU when there is one, else the CPU backend.
     #[default]
     Auto,
     /// burn's wgpu backend, on any adapter (software ones included).
+    #[value(alias = "wgpu")]
     Gpu,
     /// burn's flex CPU backend.
+    #[value(alias = "flex")]
     Cpu,
 }
 
 impl std::str::FromStr for DeviceRequest {
     type Err = Error;
+    /// Parses a name as the command line does (any case).
     fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(DeviceRequest::Auto),
-            "gpu" | "wgpu" => Ok(DeviceRequest::Gpu),
-            "cpu" | "flex" => Ok(DeviceRequest::Cpu),
-            other => Err(Error::InvalidRequest(format!(
-                "unknown device `{other}`; expected auto, gpu or cpu"
-            ))),
-        }
+        <Self as clap::ValueEnum>::from_str(s.trim(), true).map_err(|_| {
+            Error::InvalidRequest(format!(
+                "unknown device `{}`; expected auto, gpu or cpu",
+                s.trim()
+            ))
+        })
     }
 }
 

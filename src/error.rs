@@ -141,6 +141,19 @@ pub enum Error {
     #[error("{path}: invalid gallery: {reason}")]
     Gallery { path: PathBuf, reason: String },
 
+    /// No model was named and no default model was found in any of the places searched
+    /// (see [`crate::bundle::locate`]).
+    #[error(
+        "no default model found: none of these folders has a {manifest}: {}; pass --model BUNDLE",
+        join_paths(.searched)
+    )]
+    DefaultModelMissing {
+        /// The manifest file name looked for in each folder.
+        manifest: &'static str,
+        /// Every folder looked at, in lookup order.
+        searched: Vec<PathBuf>,
+    },
+
     /// The model does not have the requested modality.
     #[error("this model has no {modality} encoder (it has: {available})")]
     MissingModality { modality: String, available: String },
@@ -172,4 +185,13 @@ impl Error {
             source,
         }
     }
+}
+
+/// Paths as one line, comma-separated.
+fn join_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

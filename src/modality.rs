@@ -2,12 +2,28 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One input modality.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// One input modality. As a command-line value: `image` (or `images`), `audio`, `text`.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Modality {
+    /// Pictures.
+    #[value(alias = "images")]
     Image,
+    /// Sound clips.
     Audio,
+    /// Written words.
     Text,
 }
 
@@ -29,14 +45,9 @@ impl Modality {
         self as usize
     }
 
-    /// Parses "image" | "audio" | "text".
+    /// Parses a name as the command line does ("image", "audio", "text"; any case).
     pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "image" | "images" => Some(Modality::Image),
-            "audio" => Some(Modality::Audio),
-            "text" => Some(Modality::Text),
-            _ => None,
-        }
+        <Self as clap::ValueEnum>::from_str(s.trim(), true).ok()
     }
 }
 

@@ -941,6 +941,66 @@ fn cli_info_describes_the_minilm_folder() {
 }
 
 #[test]
+fn cli_refuses_a_bad_device_or_modality_and_lists_the_valid_ones() {
+    let (code, out, err) = cli(&["info", "--device", "tpu"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("'tpu'") && err.contains("[possible values: auto, gpu, cpu]"),
+        "{err}"
+    );
+    let (code, _, err) = cli(&["retrieve", "--text", "seven", "--to", "video"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("'video'") && err.contains("[possible values: image, audio, text]"),
+        "{err}"
+    );
+    // Any case and the documented aliases are accepted.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    write_tiny_bundle(&dir);
+    let d = dir.to_str().unwrap();
+    let (code, out, err) = cli(&[
+        "retrieve", "--model", d, "--device", "CPU", "--text", "seven", "--to", "Images", "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["neighbours"][0]["modality"], "image", "{out}");
+}
+
+#[test]
+fn cli_templates_follow_the_window_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    write_tiny_bundle(&dir);
+    let d = dir.to_str().unwrap();
+    let scores = |prompts: &str| {
+        let (code, out, err) = cli(&[
+            "classify",
+            "--model",
+            d,
+            "--device",
+            "cpu",
+            "--text",
+            "seven",
+            "--labels",
+            "seven,three",
+            "--prompts",
+            prompts,
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        v["scores"].clone()
+    };
+    // A template without {label} gets it appended; blanks are dropped.
+    let explicit = scores("{label}|the digit {label}");
+    assert_eq!(scores("{label} | the digit | "), explicit);
+    assert_ne!(scores("{label}"), explicit);
+    assert_eq!(scores(""), scores("{label}"));
+}
+
+#[test]
 fn eval_reads_test_folders_named_by_digit() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("tiny");

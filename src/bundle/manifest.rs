@@ -70,7 +70,8 @@ pub struct Labels {
     /// Class names in class-index order.
     #[serde(default)]
     pub names: Vec<String>,
-    /// Prompt templates; `{label}` is replaced by the label (or each of its aliases).
+    /// Prompt templates; `{label}` is replaced by the label (or each of its aliases); read
+    /// by the rule of [`crate::bundle::prompts`].
     #[serde(default)]
     pub prompts: Vec<String>,
     /// Other spellings of a label (e.g. "7" -> ["seven"]); each gets every template.
@@ -268,7 +269,8 @@ impl Manifest {
     }
 }
 
-/// Prompt texts for one label: every template applied to the label and to each alias.
+/// Prompt texts for one label: every template (read by
+/// [`crate::bundle::prompts::templates_from_parts`]) applied to the label and to each alias.
 pub fn prompts_for(
     templates: &[String],
     aliases: &BTreeMap<String, Vec<String>>,
@@ -278,15 +280,11 @@ pub fn prompts_for(
     if let Some(extra) = aliases.get(label) {
         words.extend(extra.iter().cloned());
     }
-    let templates: Vec<String> = if templates.is_empty() {
-        vec!["{label}".to_string()]
-    } else {
-        templates.to_vec()
-    };
+    let templates = crate::bundle::prompts::templates_from_parts(templates);
     let mut out = Vec::new();
     for word in &words {
         for template in &templates {
-            let prompt = template.replace("{label}", word);
+            let prompt = crate::bundle::prompts::apply_template(template, word);
             if !out.contains(&prompt) {
                 out.push(prompt);
             }

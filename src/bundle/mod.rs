@@ -12,8 +12,10 @@
 //! so the third-party weights are stored once in `models/minilm/`.
 
 pub mod gallery;
+pub mod locate;
 pub mod manifest;
 pub mod param_paths;
+pub mod prompts;
 pub mod weights;
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -15,6 +16,19 @@ use image::ImageEncoder as _;
 pub const MAX_CLIP_BYTES: u64 = 2 * 1024 * 1024;
 /// Largest number of files indexed in one run.
 pub const MAX_INDEX_FILES: usize = 200_000;
+
+/// Arguments of `index`.
+#[derive(Args, Debug, Clone)]
+pub struct IndexArgs {
+    /// Folder to scan (recursively).
+    pub dir: PathBuf,
+    /// Output gallery folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Label items by the file name prefix before the first `_` (e.g. `7_x.png` -> 7).
+    #[arg(long)]
+    pub label_from_name: bool,
+}
 
 /// Files with a supported extension under `dir`, sorted.
 pub fn collect_files(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -56,8 +70,9 @@ pub fn label_from_name(path: &Path) -> Option<String> {
     (!label.is_empty() && label != stem).then_some(label)
 }
 
-/// Runs the command.
-pub fn run(p: &Pipeline, dir: &Path, out: &Path, use_names: bool, json_out: bool) -> Result<()> {
+/// Runs the command with the opened model `p`.
+pub fn run(p: &Pipeline, args: &IndexArgs, json_out: bool) -> Result<()> {
+    let (dir, out, use_names) = (args.dir.as_path(), args.out.as_path(), args.label_from_name);
     let files = collect_files(dir)?;
     if files.is_empty() {
         return Err(Error::InvalidRequest(format!(

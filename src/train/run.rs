@@ -1,40 +1,68 @@
-//! `transference train`: ablations (optional), the main run, export and evaluation.
+//! Training a bundle: ablations (optional), the main run, export and evaluation. Returns a
+//! [`TrainReport`]; `transference train` (in `cli/train_cmd.rs`) prints it.
 
 use std::path::PathBuf;
 
-use serde_json::json;
+use serde::Serialize;
 
 use crate::device::DeviceRequest;
 use crate::error::{Error, Result};
 use crate::train::config::TrainConfig;
+use crate::train::eval::EvalReport;
 use crate::train::export::{self, AblationRow};
-use crate::train::trainer::{self, attach_transformer, inference_model};
+use crate::train::trainer::{self, StepLog, attach_transformer, inference_model};
 
-/// Arguments of the command.
-#[derive(clap::Args, Debug)]
-pub struct TrainArgs {
-    /// Trainer config (TOML); missing keys take defaults.
-    #[arg(long)]
+/// What to train and where to write it.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// Trainer config (TOML); `None` = defaults.
     pub config: Option<PathBuf>,
     /// Output bundle folder.
-    #[arg(long)]
     pub out: PathBuf,
-    /// Override the number of steps.
-    #[arg(long)]
+    /// Overrides the config's number of steps.
     pub steps: Option<usize>,
-    /// Override the prepared data folder.
-    #[arg(long)]
+    /// Overrides the config's prepared data folder.
     pub data: Option<PathBuf>,
     /// Continue from the last checkpoint of this run.
-    #[arg(long)]
     pub resume: bool,
-    /// Also train the ablations (full, no multi-modal EMA, no Cross-CPC, no CLUB, no
-    /// codebook), each for this many steps, and put the table in the model card.
-    #[arg(long)]
+    /// Also train every ablation variant for this many steps (table in the model card).
     pub ablation_steps: Option<usize>,
-    /// Seeds per ablation variant (the config's seed, then the next ones).
-    #[arg(long, default_value_t = 3)]
+    /// Seeds per ablation variant (the config's seed, then the next ones); at least 1.
     pub ablation_seeds: u64,
+    /// Show progress bars.
+    pub progress: bool,
+}
+
+/// What happened during [`train_bundle`], for the caller to show as it goes.
+#[derive(Clone, Copy, Debug)]
+pub enum TrainEvent<'a> {
+    /// An ablation variant starts training.
+    AblationStarted {
+        variant: &'a str,
+        seed: u64,
+        steps: usize,
+    },
+    /// An ablation variant is trained, exported and evaluated.
+    AblationFinished(&'a AblationRow),
+}
+
+/// The result of [`train_bundle`]; `--json` prints it as one object.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainReport {
+    /// The bundle written.
+    pub bundle: PathBuf,
+    /// Wall-clock training time of the main run, seconds.
+    pub train_secs: f64,
+    /// Losses of the last step.
+    pub last_step: StepLog,
+    /// Evaluation of the exported bundle.
+    pub eval: EvalReport,
+    /// Steps of the main run.
+    #[serde(skip)]
+    pub steps: usize,
+    /// The device trained on, in words.
+    #[serde(skip)]
+    pub device: String,
 }
 
 /// Changes one config into an ablation variant.
@@ -55,34 +83,41 @@ pub fn ablation_variants() -> Vec<(&'static str, AblationEdit)> {
     ]
 }
 
-/// Runs the command.
-pub fn train_command(args: TrainArgs, device: DeviceRequest, json_out: bool) -> Result<()> {
-    let mut cfg = match &args.config {
+/// Trains (ablations first when asked), exports the bundle to `opts.out` and evaluates it.
+/// Prints nothing; `on_event` hears about each ablation run.
+pub fn train_bundle(
+    opts: &TrainOptions,
+    device: DeviceRequest,
+    on_event: &mut dyn FnMut(TrainEvent<'_>),
+) -> Result<TrainReport> {
+    let mut cfg = match &opts.config {
         Some(p) => TrainConfig::read(p)?,
         None => TrainConfig::default(),
     };
-    if let Some(s) = args.steps {
+    if let Some(s) = opts.steps {
         cfg.steps = s;
     }
-    if let Some(d) = &args.data {
+    if let Some(d) = &opts.data {
         cfg.data_dir = d.clone();
     }
     cfg.validate().map_err(Error::InvalidRequest)?;
     let data = crate::train::data::load(&cfg.data_dir)?;
     let compute = crate::device::resolve(device)?;
-    let progress = !json_out;
+    let progress = opts.progress;
     let work = cfg.data_dir.join("runs").join(&cfg.name);
     let mut ablations = Vec::new();
-    if let Some(steps) = args.ablation_steps {
+    if let Some(steps) = opts.ablation_steps {
         for (name, edit) in ablation_variants() {
-            for seed in cfg.seed..cfg.seed + args.ablation_seeds.max(1) {
+            for seed in cfg.seed..cfg.seed + opts.ablation_seeds.max(1) {
                 let mut v = cfg.clone();
                 v.steps = steps;
                 v.seed = seed;
                 edit(&mut v);
-                if !json_out {
-                    eprintln!("ablation `{name}`, seed {seed}: {steps} steps");
-                }
+                on_event(TrainEvent::AblationStarted {
+                    variant: name,
+                    seed,
+                    steps,
+                });
                 let trained = trainer::train(&v, &data, &compute.device, None, false, progress)?;
                 let model = attach_transformer(
                     inference_model(&trained.model),
@@ -109,12 +144,7 @@ pub fn train_command(args: TrainArgs, device: DeviceRequest, json_out: bool) -> 
                     train_secs: trained.elapsed_secs,
                     metrics: report.flat_metrics(),
                 };
-                if !json_out {
-                    eprintln!(
-                        "  {}",
-                        serde_json::to_string(&row.metrics).unwrap_or_default()
-                    );
-                }
+                on_event(TrainEvent::AblationFinished(&row));
                 ablations.push(row);
             }
         }
@@ -136,7 +166,7 @@ pub fn train_command(args: TrainArgs, device: DeviceRequest, json_out: bool) -> 
         &data,
         &compute.device,
         Some(&checkpoints),
-        args.resume,
+        opts.resume,
         progress,
     )?;
     let model = attach_transformer(
@@ -145,7 +175,7 @@ pub fn train_command(args: TrainArgs, device: DeviceRequest, json_out: bool) -> 
         &export::export_device(),
     )?;
     let report = export::export_bundle(
-        &args.out,
+        &opts.out,
         &cfg,
         &data,
         &model,
@@ -154,20 +184,12 @@ pub fn train_command(args: TrainArgs, device: DeviceRequest, json_out: bool) -> 
         &compute.description,
         &ablations,
     )?;
-    let last = trained.log.last().cloned().unwrap_or_default();
-    if json_out {
-        println!(
-            "{}",
-            json!({"bundle": args.out, "train_secs": trained.elapsed_secs, "last_step": last, "eval": report})
-        );
-    } else {
-        println!(
-            "trained {} steps in {:.1} min on {}",
-            cfg.steps,
-            trained.elapsed_secs / 60.0,
-            compute.description
-        );
-        crate::train::eval::print_report(&report);
-    }
-    Ok(())
+    Ok(TrainReport {
+        bundle: opts.out.clone(),
+        train_secs: trained.elapsed_secs,
+        last_step: trained.log.last().cloned().unwrap_or_default(),
+        eval: report,
+        steps: cfg.steps,
+        device: compute.description,
+    })
 }

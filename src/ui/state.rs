@@ -368,38 +368,8 @@ pub fn modality_from_extension(path: &Path) -> Option<Modality> {
     }
 }
 
-/// Splits a label list: commas or new lines, trimmed, empty entries and repeats dropped.
-pub fn parse_labels(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for part in text.split([',', '\n']) {
-        let p = part.trim();
-        if !p.is_empty() && !out.iter().any(|o| o == p) {
-            out.push(p.to_string());
-        }
-    }
-    out
-}
-
-/// Splits templates: one per line; lines without `{label}` get it appended; `{label}` if none.
-pub fn parse_templates(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            if l.contains("{label}") {
-                l.to_string()
-            } else {
-                format!("{l} {{label}}")
-            }
-        })
-        .collect();
-    out.dedup();
-    if out.is_empty() {
-        out.push("{label}".into());
-    }
-    out
-}
+/// The editor reads labels and templates by the one rule in [`crate::bundle::prompts`].
+pub use crate::bundle::prompts::{parse_labels, parse_templates};
 
 #[cfg(test)]
 mod tests {

