@@ -1,7 +1,8 @@
-//! The explorer window (eframe). [`ExplorerApp`] owns the worker and the session; every frame
-//! it drains worker events into the session state, draws the panels (which only read state and
-//! emit [`Command`]s), then turns commands into worker jobs. Nothing here blocks: inference,
-//! file dialogs, image decoding and PNG export all run on other threads.
+//! The explorer window (eframe glue and layout). [`ExplorerApp`] owns the worker and the
+//! session; every frame it hands worker events to the session's state machine
+//! ([`Session::apply_event`]), draws the panels (which only read state and emit [`Command`]s),
+//! then turns commands into worker jobs. Nothing here blocks: inference, file dialogs, image
+//! decoding and PNG export all run on other threads.
 //!
 //! Live demos: `TRANSFERENCE_DEMO_INPUTS="digit.png;seven.wav;text:seven"` queues those inputs
 //! at start (`;`-separated; `text:` introduces a text, anything else is a file path).
@@ -9,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
-use egui::{Id, LayerId, Order, RichText};
+use egui::RichText;
 
 use crate::device::DeviceRequest;
 use crate::engine::{Event, InputSource, InputView, Job, Worker};
@@ -20,8 +21,8 @@ use crate::ui::media::{AudioPlayer, MediaCache};
 use crate::ui::notifications::Level;
 use crate::ui::state::{CentralTab, Session, Settings};
 use crate::ui::{
-    Command, export, input_tab, inputs_panel, map_panel, model_panel, theme, transfer_panel,
-    usage_panel,
+    Command, drag_drop, export, input_tab, inputs_panel, map_panel, model_panel, theme,
+    transfer_panel, usage_panel,
 };
 
 /// Environment variable naming inputs to queue at start (see the module docs).
@@ -196,10 +197,10 @@ impl ExplorerApp {
         while let Ok(msg) = self.msgs_rx.try_recv() {
             self.handle_msg(msg);
         }
-        self.take_dropped_files(&ctx);
+        self.commands.extend(drag_drop::dropped_files(&ctx));
         self.draw(ui);
         self.session.notifications.show(&ctx);
-        self.drop_overlay(&ctx);
+        drag_drop::overlay(&ctx);
         for cmd in std::mem::take(&mut self.commands) {
             self.apply(cmd, &ctx);
         }
@@ -316,68 +317,6 @@ impl ExplorerApp {
         });
         session.hovered_code = hovered;
         session.hovered_gallery = hovered_gallery;
-    }
-
-    fn take_dropped_files(&mut self, ctx: &egui::Context) {
-        let dropped: Vec<PathBuf> = ctx.input(|i| {
-            i.raw
-                .dropped_files
-                .iter()
-                .map(|f| f.path().to_path_buf())
-                .collect()
-        });
-        for path in dropped {
-            if path.is_dir() && path.join(crate::bundle::MANIFEST_FILE).exists() {
-                self.commands.push(Command::OpenModel(path));
-            } else {
-                self.commands
-                    .push(Command::AddInput(InputSource::File(path)));
-            }
-        }
-    }
-
-    fn drop_overlay(&self, ctx: &egui::Context) {
-        let hovered: Vec<String> = ctx.input(|i| {
-            i.raw
-                .hovered_files
-                .iter()
-                .map(|f| {
-                    f.path
-                        .as_ref()
-                        .and_then(|p| p.file_name())
-                        .map(|n| n.to_string_lossy().to_string())
-                        .unwrap_or_else(|| f.mime.clone())
-                })
-                .collect()
-        });
-        if hovered.is_empty() {
-            return;
-        }
-        let painter =
-            ctx.layer_painter(LayerId::new(Order::Foreground, Id::unique("drop-overlay")));
-        let rect = ctx.content_rect();
-        painter.rect_filled(rect, 0, theme::drop_overlay());
-        painter.rect_stroke(
-            rect.shrink(16.0),
-            16,
-            egui::Stroke::new(3.0, theme::accent()),
-            egui::StrokeKind::Inside,
-        );
-        painter.text(
-            rect.center() - egui::vec2(0.0, 20.0),
-            egui::Align2::CENTER_CENTER,
-            "Drop to analyse",
-            egui::FontId::proportional(40.0),
-            theme::strong_text(),
-        );
-        let names = hovered.join(", ");
-        painter.text(
-            rect.center() + egui::vec2(0.0, 30.0),
-            egui::Align2::CENTER_CENTER,
-            crate::ui::code_strip::short(&names, 80),
-            egui::FontId::proportional(20.0),
-            theme::muted_text(),
-        );
     }
 
     fn handle_event(&mut self, event: Event) {

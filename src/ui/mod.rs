@@ -5,6 +5,7 @@
 pub mod canvas;
 pub mod code_strip;
 pub mod dialogs;
+pub mod drag_drop;
 pub mod export;
 pub mod input_tab;
 pub mod input_view;
