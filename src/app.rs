@@ -1,7 +1,8 @@
-//! The explorer window (eframe). [`ExplorerApp`] owns the worker and the session; every frame
-//! it drains worker events into the session state, draws the panels (which only read state and
-//! emit [`Command`]s), then turns commands into worker jobs. Nothing here blocks: inference,
-//! file dialogs, image decoding and PNG export all run on other threads.
+//! The explorer window (eframe glue and layout). [`ExplorerApp`] owns the worker and the
+//! session; every frame it hands worker events to the session's state machine
+//! ([`Session::apply_event`]), draws the panels (which only read state and emit [`Command`]s),
+//! then turns commands into worker jobs. Nothing here blocks: inference, file dialogs, image
+//! decoding and PNG export all run on other threads.
 //!
 //! Live demos: `TRANSFERENCE_DEMO_INPUTS="digit.png;seven.wav;text:seven"` queues those inputs
 //! at start (`;`-separated; `text:` introduces a text, anything else is a file path).
@@ -9,18 +10,19 @@
 use std::path::{Path, PathBuf};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
-use egui::{Id, LayerId, Order, RichText};
+use egui::RichText;
 
 use crate::device::DeviceRequest;
-use crate::engine::worker::ProjectorRow;
 use crate::engine::{Event, InputSource, InputView, Job, Worker};
+use crate::index::projector::ProjectorRow;
 use crate::ui::canvas::Canvas;
+use crate::ui::dialogs::{self, DialogKind, Picked};
 use crate::ui::media::{AudioPlayer, MediaCache};
 use crate::ui::notifications::Level;
-use crate::ui::state::{CentralTab, Derived, InputEntry, InputStatus, LabelSet, Session, Settings};
+use crate::ui::state::{CentralTab, Session, Settings};
 use crate::ui::{
-    Command, export, input_view, inputs_panel, map_panel, model_panel, muted, retrieval_panel,
-    section, theme, transfer_panel, usage_panel, zero_shot_panel,
+    Command, drag_drop, export, input_tab, inputs_panel, map_panel, model_panel, theme,
+    transfer_panel, usage_panel,
 };
 
 /// Environment variable naming inputs to queue at start (see the module docs).
@@ -76,27 +78,9 @@ pub fn parse_demo_inputs(spec: &str) -> Vec<InputSource> {
 
 /// Results from helper threads (dialogs, screenshot export).
 enum UiMsg {
-    ModelPicked(Option<PathBuf>),
-    FilesPicked(Vec<PathBuf>),
-    ExportDirPicked(Option<PathBuf>),
+    Dialog(Picked),
     ChartsSaved(Result<Vec<PathBuf>, String>),
-    /// A dialog came back empty at once: no dialog service is running.
-    DialogUnavailable,
 }
-
-impl UiMsg {
-    /// True for a dialog result with nothing picked.
-    fn picked_nothing(&self) -> bool {
-        match self {
-            UiMsg::ModelPicked(d) | UiMsg::ExportDirPicked(d) => d.is_none(),
-            UiMsg::FilesPicked(f) => f.is_empty(),
-            _ => false,
-        }
-    }
-}
-
-/// A dialog answering faster than this with nothing picked was not shown at all.
-const DIALOG_FAILED_WITHIN: std::time::Duration = std::time::Duration::from_millis(400);
 
 /// The explorer application.
 pub struct ExplorerApp {
@@ -111,6 +95,8 @@ pub struct ExplorerApp {
     commands: Vec<Command>,
     msgs_tx: Sender<UiMsg>,
     msgs_rx: Receiver<UiMsg>,
+    dialog_tx: Sender<Picked>,
+    dialog_rx: Receiver<Picked>,
     dialog_open: bool,
 }
 
@@ -132,6 +118,7 @@ impl ExplorerApp {
         let repaint = ctx.clone();
         let worker = Worker::spawn(move || repaint.request_repaint());
         let (msgs_tx, msgs_rx) = unbounded();
+        let (dialog_tx, dialog_rx) = unbounded();
         let mut app = ExplorerApp {
             worker,
             device,
@@ -144,6 +131,8 @@ impl ExplorerApp {
             commands: Vec::new(),
             msgs_tx,
             msgs_rx,
+            dialog_tx,
+            dialog_rx,
             dialog_open: false,
         };
         match model {
@@ -177,56 +166,14 @@ impl ExplorerApp {
 
     /// Starts loading a bundle.
     pub fn load(&mut self, dir: PathBuf) {
-        self.session.loading = Some(dir.clone());
-        self.worker.submit(Job::Load {
-            dir,
-            device: self.device,
-        });
+        let job = self.session.start_loading(dir, self.device);
+        self.worker.submit(job);
     }
 
     /// Queues an input for analysis and selects it.
     pub fn add_input(&mut self, source: InputSource) {
-        let key = self.session.next_id();
-        let request_id = self.session.next_id();
-        let name = self.input_name(&source);
-        let hint = match &source {
-            InputSource::GalleryItem(i) => self
-                .session
-                .summary
-                .as_ref()
-                .and_then(|s| s.gallery.get(*i))
-                .map(|p| p.modality),
-            _ => None,
-        };
-        self.session.inputs.push(InputEntry {
-            key,
-            request_id,
-            source,
-            name,
-            hint,
-            status: InputStatus::Queued,
-            rescored: None,
-        });
-        self.session.queue.push_back(key);
-        self.session.selected = Some(key);
+        self.session.add_input(source);
         self.settings.tab = CentralTab::Input;
-    }
-
-    fn input_name(&self, source: &InputSource) -> String {
-        match source {
-            InputSource::GalleryItem(i) => self
-                .session
-                .summary
-                .as_ref()
-                .and_then(|s| s.gallery.get(*i))
-                .map(|p| match (&p.text, &p.label) {
-                    (Some(t), _) => format!("gallery “{t}”"),
-                    (None, Some(l)) => format!("gallery {} {l}", p.modality),
-                    _ => format!("gallery {}", p.source),
-                })
-                .unwrap_or_else(|| source.display_name()),
-            _ => source.display_name(),
-        }
     }
 
     /// Draws one frame (the whole window) into `ui`. Used by [`eframe::App::ui`] and tests.
@@ -236,13 +183,16 @@ impl ExplorerApp {
         while let Some(event) = self.worker.try_recv() {
             self.handle_event(event);
         }
+        while let Ok(picked) = self.dialog_rx.try_recv() {
+            self.handle_msg(UiMsg::Dialog(picked));
+        }
         while let Ok(msg) = self.msgs_rx.try_recv() {
             self.handle_msg(msg);
         }
-        self.take_dropped_files(&ctx);
+        self.commands.extend(drag_drop::dropped_files(&ctx));
         self.draw(ui);
         self.session.notifications.show(&ctx);
-        self.drop_overlay(&ctx);
+        drag_drop::overlay(&ctx);
         for cmd in std::mem::take(&mut self.commands) {
             self.apply(cmd, &ctx);
         }
@@ -347,7 +297,7 @@ impl ExplorerApp {
                 .auto_shrink([false, false])
                 .show(ui, |ui| match settings.tab {
                     CentralTab::Input => {
-                        let h = input_tab(ui, session, media, play_hint, commands);
+                        let h = input_tab::show(ui, session, media, play_hint, commands);
                         hovered = hovered.or(h);
                     }
                     CentralTab::Transfer => {
@@ -361,203 +311,35 @@ impl ExplorerApp {
         session.hovered_gallery = hovered_gallery;
     }
 
-    fn take_dropped_files(&mut self, ctx: &egui::Context) {
-        let dropped: Vec<PathBuf> = ctx.input(|i| {
-            i.raw
-                .dropped_files
-                .iter()
-                .map(|f| f.path().to_path_buf())
-                .collect()
-        });
-        for path in dropped {
-            if path.is_dir() && path.join(crate::bundle::MANIFEST_FILE).exists() {
-                self.commands.push(Command::OpenModel(path));
-            } else {
-                self.commands
-                    .push(Command::AddInput(InputSource::File(path)));
-            }
-        }
-    }
-
-    fn drop_overlay(&self, ctx: &egui::Context) {
-        let hovered: Vec<String> = ctx.input(|i| {
-            i.raw
-                .hovered_files
-                .iter()
-                .map(|f| {
-                    f.path
-                        .as_ref()
-                        .and_then(|p| p.file_name())
-                        .map(|n| n.to_string_lossy().to_string())
-                        .unwrap_or_else(|| f.mime.clone())
-                })
-                .collect()
-        });
-        if hovered.is_empty() {
-            return;
-        }
-        let painter =
-            ctx.layer_painter(LayerId::new(Order::Foreground, Id::unique("drop-overlay")));
-        let rect = ctx.content_rect();
-        painter.rect_filled(rect, 0, theme::drop_overlay());
-        painter.rect_stroke(
-            rect.shrink(16.0),
-            16,
-            egui::Stroke::new(3.0, theme::accent()),
-            egui::StrokeKind::Inside,
-        );
-        painter.text(
-            rect.center() - egui::vec2(0.0, 20.0),
-            egui::Align2::CENTER_CENTER,
-            "Drop to analyse",
-            egui::FontId::proportional(40.0),
-            theme::strong_text(),
-        );
-        let names = hovered.join(", ");
-        painter.text(
-            rect.center() + egui::vec2(0.0, 30.0),
-            egui::Align2::CENTER_CENTER,
-            crate::ui::code_strip::short(&names, 80),
-            egui::FontId::proportional(20.0),
-            theme::muted_text(),
-        );
-    }
-
     fn handle_event(&mut self, event: Event) {
-        let s = &mut self.session;
-        match event {
-            Event::Loading { dir } => s.loading = Some(dir),
-            Event::Loaded(summary) => {
-                let summary = *summary;
-                let same_model = s.summary.as_ref().is_some_and(|old| old.dir == summary.dir);
-                s.loading = None;
-                s.derived = Derived::new(&summary);
-                let key = summary.dir.display().to_string();
-                match self.settings.label_sets.get(&key) {
-                    Some(set) => {
-                        s.labels_text = set.labels.clone();
-                        s.templates_text = set.templates.clone();
-                    }
-                    None => {
-                        s.labels_text = summary.labels.join(", ");
-                        s.templates_text = summary.prompts.join("\n");
-                    }
-                }
-                s.labels_edited_at = None;
-                self.settings.remember(&summary.dir);
-                s.transfer = None;
-                s.selected_code = None;
-                if !same_model {
-                    s.inputs
-                        .retain(|e| !matches!(e.source, InputSource::GalleryItem(_)));
-                }
-                // Everything analysed before is re-analysed by the new model.
-                s.queue.clear();
-                s.in_flight = None;
-                let mut keys = Vec::new();
-                for e in &mut s.inputs {
-                    keys.push(e.key);
-                }
-                for key in keys {
-                    let request_id = s.next_id();
-                    if let Some(e) = s.inputs.iter_mut().find(|e| e.key == key) {
-                        e.request_id = request_id;
-                        e.status = InputStatus::Queued;
-                        e.rescored = None;
-                    }
-                    s.queue.push_back(key);
-                }
-                if s.selected
-                    .is_some_and(|k| !s.inputs.iter().any(|e| e.key == k))
-                {
-                    s.selected = s.inputs.last().map(|e| e.key);
-                }
-                self.media.forget_prefix("input:");
-                s.summary = Some(summary);
-            }
-            Event::LoadFailed { dir, error } => {
-                s.loading = None;
-                s.notifications
-                    .error(format!("Could not open {}", dir.display()), error);
-            }
-            Event::Analyzed(analysis) => {
-                if s.in_flight == Some(analysis.request_id) {
-                    s.in_flight = None;
-                }
-                s.last_ms = Some(analysis.total_ms);
-                if let Some(e) = s.input_by_request(analysis.request_id) {
-                    e.rescored = None;
-                    e.status = InputStatus::Done(analysis);
-                }
-            }
-            Event::Classified { request_id, scores } => {
-                s.classify_pending = s.classify_pending.saturating_sub(1);
-                if let Some(e) = s.input_by_request(request_id) {
-                    e.rescored = Some(scores);
-                }
-            }
-            Event::TransferDone(report) => {
-                s.transfer_running = false;
-                s.transfer = Some(*report);
-            }
-            Event::Exported { dir, files, rows } => {
-                s.export_running = false;
-                let names: Vec<String> = files
-                    .iter()
-                    .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().to_string()))
-                    .collect();
-                s.notifications.info(
-                    "Embedding Projector export",
-                    format!(
-                        "{rows} rows written to {} in {}",
-                        names.join(" and "),
-                        dir.display()
-                    ),
-                );
-            }
-            Event::Failed {
-                request_id,
-                what,
-                error,
-            } => {
-                match request_id {
-                    Some(id) if s.in_flight == Some(id) => {
-                        s.in_flight = None;
-                        if let Some(e) = s.input_by_request(id) {
-                            e.status = InputStatus::Failed(error.clone());
-                        }
-                    }
-                    Some(_) => s.classify_pending = s.classify_pending.saturating_sub(1),
-                    None if what.starts_with("transfer") => s.transfer_running = false,
-                    None if what.starts_with("export") => s.export_running = false,
-                    None => {}
-                }
-                s.notifications.error(what, error);
-            }
+        if matches!(event, Event::Loaded(_)) {
+            // Every input is analysed again by the new model: its textures are stale.
+            self.media.forget_prefix("input:");
         }
+        self.session.apply_event(event, &mut self.settings);
     }
 
     fn handle_msg(&mut self, msg: UiMsg) {
         match msg {
-            UiMsg::ModelPicked(dir) => {
+            UiMsg::Dialog(Picked::ModelFolder(dir)) => {
                 self.dialog_open = false;
                 if let Some(dir) = dir {
                     self.load(dir);
                 }
             }
-            UiMsg::FilesPicked(files) => {
+            UiMsg::Dialog(Picked::InputFiles(files)) => {
                 self.dialog_open = false;
                 for f in files {
                     self.add_input(InputSource::File(f));
                 }
             }
-            UiMsg::ExportDirPicked(dir) => {
+            UiMsg::Dialog(Picked::ExportFolder(dir)) => {
                 self.dialog_open = false;
                 if let Some(dir) = dir {
                     self.settings.export_dir = dir.display().to_string();
                 }
             }
-            UiMsg::DialogUnavailable => self.session.notifications.push(
+            UiMsg::Dialog(Picked::Unavailable) => self.session.notifications.push(
                 Level::Warning,
                 "No file dialog available",
                 "The desktop's file chooser (xdg-desktop-portal or zenity) did not open. \
@@ -586,105 +368,45 @@ impl ExplorerApp {
         }
     }
 
-    fn spawn_dialog(&mut self, ctx: &egui::Context, pick: impl FnOnce() -> UiMsg + Send + 'static) {
+    /// Opens a dialog unless one is open (see [`dialogs`]: created here, on the UI thread,
+    /// and awaited on a helper thread).
+    fn open_dialog(&mut self, ctx: &egui::Context, kind: DialogKind) {
         if self.dialog_open {
             return;
         }
         self.dialog_open = true;
-        let tx = self.msgs_tx.clone();
         let ctx = ctx.clone();
-        let _ = std::thread::Builder::new()
-            .name("transference-dialog".into())
-            .spawn(move || {
-                let start = std::time::Instant::now();
-                let msg = pick();
-                let unavailable = msg.picked_nothing() && start.elapsed() < DIALOG_FAILED_WITHIN;
-                let _ = tx.send(msg);
-                if unavailable {
-                    let _ = tx.send(UiMsg::DialogUnavailable);
-                }
-                ctx.request_repaint();
-            });
+        dialogs::open(kind, self.dialog_tx.clone(), move || ctx.request_repaint());
     }
 
     fn apply(&mut self, cmd: Command, ctx: &egui::Context) {
         match cmd {
-            Command::OpenModelDialog => self.spawn_dialog(ctx, || {
-                UiMsg::ModelPicked(
-                    rfd::FileDialog::new()
-                        .set_title("Open a model bundle folder")
-                        .pick_folder(),
-                )
-            }),
+            Command::OpenModelDialog => self.open_dialog(ctx, DialogKind::ModelFolder),
             Command::OpenModel(dir) => self.load(dir),
-            Command::OpenFilesDialog => self.spawn_dialog(ctx, || {
-                let mut exts: Vec<&str> = crate::engine::input::IMAGE_EXTENSIONS.to_vec();
-                exts.extend_from_slice(crate::engine::input::AUDIO_EXTENSIONS);
-                UiMsg::FilesPicked(
-                    rfd::FileDialog::new()
-                        .set_title("Choose images or WAV files")
-                        .add_filter("Images and audio", &exts)
-                        .pick_files()
-                        .unwrap_or_default(),
-                )
-            }),
-            Command::ChooseExportDir => self.spawn_dialog(ctx, || {
-                UiMsg::ExportDirPicked(
-                    rfd::FileDialog::new()
-                        .set_title("Export folder")
-                        .pick_folder(),
-                )
-            }),
+            Command::OpenFilesDialog => self.open_dialog(ctx, DialogKind::InputFiles),
+            Command::ChooseExportDir => self.open_dialog(ctx, DialogKind::ExportFolder),
             Command::AddInput(source) => self.add_input(source),
             Command::Drawing(source) => {
-                let existing = self
-                    .session
-                    .inputs
-                    .iter()
-                    .position(|e| matches!(e.source, InputSource::Drawing { .. }));
-                match existing {
-                    Some(i) => {
-                        let request_id = self.session.next_id();
-                        let e = &mut self.session.inputs[i];
-                        e.source = source;
-                        e.request_id = request_id;
-                        e.status = InputStatus::Queued;
-                        e.rescored = None;
-                        let key = e.key;
-                        if !self.session.queue.contains(&key) {
-                            self.session.queue.push_back(key);
-                        }
-                        self.session.selected = Some(key);
-                        self.settings.tab = CentralTab::Input;
-                    }
-                    None => self.add_input(source),
-                }
+                self.session.drawing_replaced(source);
+                self.settings.tab = CentralTab::Input;
             }
             Command::SelectInput(key) => {
                 self.session.selected = Some(key);
                 self.settings.tab = CentralTab::Input;
             }
             Command::RemoveInput(key) => {
-                self.session.inputs.retain(|e| e.key != key);
-                self.session.queue.retain(|k| *k != key);
+                self.session.remove_input(key);
                 self.media.forget_prefix(&format!("input:{key}:"));
-                if self.session.selected == Some(key) {
-                    self.session.selected = self.session.inputs.last().map(|e| e.key);
-                }
             }
             Command::ClearInputs => {
-                self.session.inputs.clear();
-                self.session.queue.clear();
-                self.session.selected = None;
+                self.session.clear_inputs();
                 self.canvas.clear();
                 self.media.forget_prefix("input:");
             }
             Command::SelectCode(code) => self.session.selected_code = code,
             Command::Rescore => self.rescore(),
             Command::ResetLabels => {
-                if let Some(s) = &self.session.summary {
-                    self.session.labels_text = s.labels.join(", ");
-                    self.session.templates_text = s.prompts.join("\n");
+                if self.session.reset_labels() {
                     self.rescore();
                 }
             }
@@ -756,77 +478,15 @@ impl ExplorerApp {
 
     /// Re-scores every analysed input against the edited labels and templates.
     fn rescore(&mut self) {
-        self.session.labels_edited_at = None;
-        let labels = self.session.labels();
-        let templates = self.session.templates();
-        self.store_label_set();
-        for e in &mut self.session.inputs {
-            let InputStatus::Done(a) = &e.status else {
-                continue;
-            };
-            if labels.is_empty() {
-                e.rescored = Some(Vec::new());
-                continue;
-            }
-            if a.zero_shot.is_err()
-                && a.zero_shot
-                    .as_ref()
-                    .err()
-                    .is_some_and(|r| r.contains("no text tower"))
-            {
-                continue;
-            }
-            self.worker.submit(Job::Classify {
-                request_id: e.request_id,
-                embedding: a.input.item.embedding.clone(),
-                labels: labels.clone(),
-                templates: templates.clone(),
-            });
-            self.session.classify_pending += 1;
-        }
-    }
-
-    /// Remembers edited labels for the loaded model (forgets them when they equal the defaults).
-    fn store_label_set(&mut self) {
-        let Some(s) = &self.session.summary else {
-            return;
-        };
-        let key = s.dir.display().to_string();
-        let defaults = (s.labels.join(", "), s.prompts.join("\n"));
-        if self.session.labels_text == defaults.0 && self.session.templates_text == defaults.1 {
-            self.settings.label_sets.remove(&key);
-        } else {
-            self.settings.label_sets.insert(
-                key,
-                LabelSet {
-                    labels: self.session.labels_text.clone(),
-                    templates: self.session.templates_text.clone(),
-                },
-            );
+        for job in self.session.rescore_jobs(&mut self.settings) {
+            self.worker.submit(job);
         }
     }
 
     /// Sends the next queued input when the worker is free.
     fn pump(&mut self) {
-        if self.session.in_flight.is_some() || self.session.loading.is_some() {
-            return;
-        }
-        let labels = self.session.labels();
-        let templates = self.session.templates();
-        while let Some(key) = self.session.queue.pop_front() {
-            let Some(e) = self.session.inputs.iter_mut().find(|e| e.key == key) else {
-                continue;
-            };
-            e.status = InputStatus::Running;
-            self.session.in_flight = Some(e.request_id);
-            self.worker.submit(Job::Analyze {
-                request_id: e.request_id,
-                input: e.source.clone(),
-                labels,
-                templates,
-                k: self.settings.k.max(1),
-            });
-            return;
+        if let Some(job) = self.session.next_job(self.settings.k) {
+            self.worker.submit(job);
         }
     }
 }
@@ -840,82 +500,13 @@ fn export_dir(settings: &Settings) -> PathBuf {
     }
 }
 
-/// The Input tab: selected input, codes of every input, zero-shot and retrieval.
-fn input_tab(
-    ui: &mut egui::Ui,
-    session: &mut Session,
-    media: &mut MediaCache,
-    play_hint: (bool, &str),
-    commands: &mut Vec<Command>,
-) -> Option<u32> {
-    let mut hovered = None;
-    if session.summary.is_none() && session.inputs.is_empty() {
-        model_panel::empty_state(ui, session, commands);
-        return None;
-    }
-    match session.selected_input() {
-        Some(entry) => {
-            let out = section(ui, "As the model sees it", |ui| {
-                input_view::show(ui, session, entry, media, play_hint, commands)
-            });
-            hovered = out.hovered_code;
-            session.chart_rects.code_strip = out.strip_rect;
-        }
-        None => {
-            section(ui, "Start here", |ui| {
-                ui.label(
-                    RichText::new(
-                        "Drop an image or a WAV file anywhere, type a word, or draw a digit.",
-                    )
-                    .size(18.0),
-                );
-                muted(
-                    ui,
-                    "Or click a point on the map to use a gallery item as the query.",
-                );
-            });
-        }
-    }
-    let done: Vec<&InputEntry> = session
-        .inputs
-        .iter()
-        .filter(|e| e.analysis().is_some())
-        .collect();
-    if done.len() > 1 {
-        ui.add_space(8.0);
-        let h = section(ui, "Codes of every input", |ui| {
-            muted(ui, "Hover or click a code to light it up everywhere.");
-            let mut h = None;
-            for e in done {
-                if let Some(a) = e.analysis() {
-                    h = input_view::compact_row(ui, session, e, a, commands).or(h);
-                }
-            }
-            h
-        });
-        hovered = hovered.or(h);
-    }
-    ui.add_space(8.0);
-    if ui.available_width() > 760.0 {
-        ui.columns(2, |cols| {
-            zero_shot_panel::show(&mut cols[0], session, commands);
-            retrieval_panel::show(&mut cols[1], session, media, play_hint, commands);
-        });
-    } else {
-        zero_shot_panel::show(ui, session, commands);
-        ui.add_space(8.0);
-        retrieval_panel::show(ui, session, media, play_hint, commands);
-    }
-    hovered
-}
-
 impl eframe::App for ExplorerApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        self.store_label_set();
+        self.session.store_label_set(&mut self.settings);
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 }

@@ -566,7 +566,7 @@ fn wgpu_and_flex_give_the_same_codes() {
 #[test]
 fn worker_answers_without_blocking_and_survives_bad_jobs() {
     use std::time::Duration;
-    use transference::engine::{Event, Job, Worker};
+    use transference::engine::{ErrorKind, Event, Job, JobKind, Worker};
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("tiny");
     write_tiny_bundle(&dir);
@@ -589,11 +589,16 @@ fn worker_answers_without_blocking_and_survives_bad_jobs() {
         k: 3,
     });
     match wait(&worker) {
-        Event::Failed {
-            request_id, error, ..
-        } => {
-            assert_eq!(request_id, Some(1));
-            assert!(error.contains("no model"), "{error}");
+        Event::Failed { job, error } => {
+            assert_eq!(
+                job,
+                JobKind::Analyze {
+                    request_id: 1,
+                    name: "“seven”".into()
+                }
+            );
+            assert_eq!(error.kind, ErrorKind::NoModel);
+            assert!(error.message.contains("no model"), "{error}");
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -602,7 +607,17 @@ fn worker_answers_without_blocking_and_survives_bad_jobs() {
         device: DeviceRequest::Cpu,
     });
     match wait(&worker) {
-        Event::LoadFailed { error, .. } => assert!(error.contains("nope"), "{error}"),
+        Event::Failed { job, error } => {
+            assert_eq!(
+                job,
+                JobKind::Load {
+                    dir: tmp.path().join("nope")
+                }
+            );
+            assert_eq!(job.to_string(), "Loading model nope failed");
+            assert_eq!(error.kind, ErrorKind::BadInput);
+            assert!(error.message.contains("nope"), "{error}");
+        }
         other => panic!("unexpected {other:?}"),
     }
     worker.submit(Job::Load {
@@ -627,11 +642,10 @@ fn worker_answers_without_blocking_and_survives_bad_jobs() {
         k: 3,
     });
     match wait(&worker) {
-        Event::Failed {
-            request_id, error, ..
-        } => {
-            assert_eq!(request_id, Some(2));
-            assert!(error.contains("broken.png"), "{error}");
+        Event::Failed { job, error } => {
+            assert_eq!(job.request_id(), Some(2));
+            assert_eq!(error.kind, ErrorKind::BadInput);
+            assert!(error.message.contains("broken.png"), "{error}");
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -712,6 +726,62 @@ fn resuming_from_a_checkpoint_continues_the_run_exactly() {
         .flat_map(|((_, x), (_, y))| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
         .fold(0.0f32, f32::max);
     assert!(drift > 1e-4, "restarting Adam changed nothing ({drift})");
+}
+
+#[test]
+fn every_queued_analysis_ends_in_one_result_or_superseded_event() {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+    use transference::engine::{Event, Job, Worker};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    write_tiny_bundle(&dir);
+    let worker = Worker::spawn(|| {});
+    // Analyses queued behind a load pile up; only the newest needs running.
+    worker.submit(Job::Load {
+        dir,
+        device: DeviceRequest::Cpu,
+    });
+    let analyze = |request_id: u64| Job::Analyze {
+        request_id,
+        input: InputSource::Text(format!("seven {request_id}")),
+        labels: vec![],
+        templates: vec![],
+        k: 1,
+    };
+    const N: u64 = 6;
+    for id in 1..=N {
+        worker.submit(analyze(id));
+    }
+    let mut outcome: BTreeMap<u64, &str> = BTreeMap::new();
+    // One more request after the batch: once it is answered, every earlier event is in.
+    let mut last_sent = false;
+    loop {
+        let event = worker
+            .recv_timeout(Duration::from_secs(120))
+            .expect("worker went silent");
+        let (id, what) = match event {
+            Event::Loading { .. } | Event::Loaded(_) => continue,
+            Event::Analyzed(a) => (a.request_id, "result"),
+            Event::Superseded { request_id } => (request_id, "superseded"),
+            other => panic!("unexpected {other:?}"),
+        };
+        if let Some(before) = outcome.insert(id, what) {
+            panic!("request {id} answered twice: {before}, then {what}");
+        }
+        if !last_sent && outcome.len() as u64 == N {
+            worker.submit(analyze(N + 1));
+            last_sent = true;
+        }
+        if outcome.contains_key(&(N + 1)) {
+            break;
+        }
+    }
+    for id in 1..=N + 1 {
+        assert!(outcome.contains_key(&id), "request {id} got no answer");
+    }
+    assert_eq!(outcome[&N], "result", "the newest of the batch is analysed");
+    assert_eq!(outcome[&(N + 1)], "result");
 }
 
 #[test]

@@ -13,7 +13,9 @@ use egui_kittest::kittest::Queryable;
 use transference::Modality;
 use transference::app::ExplorerApp;
 use transference::device::DeviceRequest;
-use transference::engine::{Analysis, EncodedInput, InputView};
+use transference::engine::{
+    Analysis, EncodedInput, InputSource, InputView, Pipeline, ZeroShotUnavailable,
+};
 use transference::index::transfer::{TransferFeatures, TransferReport};
 use transference::model::EncodedItem;
 use transference::ui::state::Session;
@@ -140,6 +142,50 @@ fn typed_text_and_enter_shows_tokens() {
     assert!(has_label(&h, "[CLS]="));
 
     // Editing the labels re-scores through Job::Classify.
+    edit_labels(&mut h, "seven, three");
+    wait_for(&mut h, "the re-scored labels", |h| {
+        h.state().as_ref().unwrap().session().inputs[0]
+            .rescored
+            .as_ref()
+            .is_some_and(|s| s.len() == 2)
+    });
+    assert!(has_label(&h, "2 labels"));
+    // The top label shown is the one the pipeline itself ranks first for this text.
+    let dir = h
+        .state()
+        .as_ref()
+        .unwrap()
+        .session()
+        .summary
+        .as_ref()
+        .unwrap()
+        .dir
+        .clone();
+    let expected = top_label(&dir, "seven", &["seven", "three"]);
+    assert!(
+        has_label(&h, &format!("zero-shot: top {expected}")),
+        "expected {expected} on top"
+    );
+}
+
+/// The label the pipeline ranks first for `text` among `labels` (the bundle's own templates).
+fn top_label(dir: &Path, text: &str, labels: &[&str]) -> String {
+    let mut pipeline = Pipeline::open(dir, DeviceRequest::Cpu).unwrap();
+    let templates = pipeline.bundle.manifest.labels.prompts.clone();
+    let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+    let embedding = pipeline
+        .encode(&InputSource::Text(text.into()))
+        .unwrap()
+        .item
+        .embedding;
+    let scores = pipeline.classify(&embedding, &labels, &templates).unwrap();
+    // Best first; on a tie (a random tiny model can give two words the same codes) the
+    // window keeps this order too.
+    scores[0].label.clone()
+}
+
+/// Types `labels` into the label editor of the window.
+fn edit_labels(h: &mut AppHarness, labels: &str) {
     h.get_by_label("Labels and prompt templates").click();
     h.step();
     h.step();
@@ -148,29 +194,64 @@ fn typed_text_and_enter_shows_tokens() {
     h.step();
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
     h.step();
-    h.get_by_label(labels_box).type_text("seven, three");
-    wait_for(&mut h, "the re-scored labels", |h| {
-        h.state().as_ref().unwrap().session().inputs[0]
-            .rescored
-            .as_ref()
-            .is_some_and(|s| s.len() == 2)
-    });
-    assert!(has_label(&h, "2 labels"));
-    assert!(has_label(&h, "zero-shot: top seven") || has_label(&h, "zero-shot: top three"));
+    h.get_by_label(labels_box).type_text(labels);
+    h.step();
+}
 
-    // The edited labels and the recent bundle persist through eframe storage.
+#[test]
+fn settings_and_edited_labels_are_restored_after_a_restart() {
+    use transference::ui::state::{CentralTab, MapColoring};
+    let (mut h, _tmp) = app_with_tiny_bundle();
+    edit_labels(&mut h, "seven, three");
     let mut storage = MemoryStorage::default();
     let dir = {
         let app = h.state_mut().as_mut().unwrap();
+        let settings = app.settings_mut();
+        settings.k = 3;
+        settings.tab = CentralTab::Model;
+        settings.map_coloring = MapColoring::Class;
+        settings.panels.usage = false;
         eframe::App::save(app, &mut storage);
         app.session().summary.as_ref().unwrap().dir.clone()
     };
-    let ctx = egui::Context::default();
-    let restored = ExplorerApp::new(&ctx, Some(&storage), Some(dir.clone()), DeviceRequest::Cpu);
-    let settings = restored.settings();
+    drop(h);
+
+    // A new window on the same storage, as eframe does after a restart.
+    let model = dir.clone();
+    let mut h: AppHarness = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_ui_state(
+            move |ui, app: &mut Option<ExplorerApp>| {
+                app.get_or_insert_with(|| {
+                    ExplorerApp::new(
+                        ui.ctx(),
+                        Some(&storage),
+                        Some(model.clone()),
+                        DeviceRequest::Cpu,
+                    )
+                })
+                .show(ui);
+            },
+            None,
+        );
+    wait_for(&mut h, "the model to load again", |h| {
+        h.state()
+            .as_ref()
+            .is_some_and(|a| a.session().summary.is_some())
+    });
+    let app = h.state().as_ref().unwrap();
+    assert_eq!(
+        app.session().labels_text,
+        "seven, three",
+        "edited labels are back"
+    );
+    assert_eq!(app.session().labels(), vec!["seven", "three"]);
+    let settings = app.settings();
     assert_eq!(settings.recent.first(), Some(&dir));
-    let set = &settings.label_sets[&dir.display().to_string()];
-    assert_eq!(set.labels, "seven, three");
+    assert_eq!(settings.k, 3);
+    assert_eq!(settings.tab, CentralTab::Model);
+    assert_eq!(settings.map_coloring, MapColoring::Class);
+    assert!(!settings.panels.usage);
 }
 
 /// In-memory eframe storage.
@@ -340,7 +421,7 @@ fn a_model_folder_that_does_not_exist_is_a_notification() {
             None,
         );
     wait_for(&mut h, "the load-failure notification", |h| {
-        has_label(h, "Could not open")
+        has_label(h, "Loading model no_such_bundle failed")
     });
     assert!(has_label(&h, "no_such_bundle"));
     assert!(has_label(&h, "No model loaded"));
@@ -374,7 +455,7 @@ fn synthetic_image_analysis() -> Analysis {
             encode_ms: 0.0,
         },
         xy: None,
-        zero_shot: Err("none".into()),
+        zero_shot: Err(ZeroShotUnavailable::NoLabels),
         neighbours: vec![],
         total_ms: 0.0,
     }

@@ -1,11 +1,17 @@
-//! Inference: the pipeline (bundle on a device) and the worker thread that owns it for the app.
+//! Inference: the pipeline (bundle on a device), the worker thread that owns it for the app,
+//! the job/event protocol between them and the plain-data summaries the window draws.
 
 pub mod batch;
 pub mod input;
 pub mod pipeline;
+pub mod protocol;
+pub mod summary;
+pub mod worker;
 
 pub use input::{InputSource, InputView};
 pub use pipeline::{EncodedInput, LabelScore, Neighbour, Pipeline};
-pub mod worker;
-
-pub use worker::{Analysis, Event, GalleryPoint, Job, ModelSummary, Worker};
+pub use protocol::{
+    Analysis, ErrorKind, Event, GalleryPoint, Job, JobError, JobKind, ModelSummary,
+    ZeroShotUnavailable,
+};
+pub use worker::Worker;

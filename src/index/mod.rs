@@ -1,6 +1,7 @@
-//! Search, projections and codebook statistics over plain data.
+//! Search, projections, codebook statistics and the Embedding Projector export over plain data.
 
 pub mod pca;
+pub mod projector;
 pub mod search;
 pub mod stats;
 pub mod transfer;

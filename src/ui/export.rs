@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use egui::{ColorImage, Rect};
 
-use crate::engine::worker::ProjectorRow;
+use crate::index::projector::ProjectorRow;
 use crate::ui::state::{ChartRects, InputStatus, Session};
 
 /// The current inputs as extra projector rows (label: the top zero-shot label, if any).

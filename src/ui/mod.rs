@@ -4,7 +4,10 @@
 
 pub mod canvas;
 pub mod code_strip;
+pub mod dialogs;
+pub mod drag_drop;
 pub mod export;
+pub mod input_tab;
 pub mod input_view;
 pub mod inputs_panel;
 pub mod map_panel;
@@ -12,6 +15,7 @@ pub mod media;
 pub mod model_panel;
 pub mod notifications;
 pub mod retrieval_panel;
+pub mod session;
 pub mod state;
 pub mod theme;
 pub mod transfer_panel;

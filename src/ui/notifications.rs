@@ -18,6 +18,15 @@ pub enum Level {
     Error,
 }
 
+/// Colour of a notification's level (theme colours; the theme knows nothing of levels).
+pub fn level_color(level: Level) -> egui::Color32 {
+    match level {
+        Level::Info => theme::success(),
+        Level::Warning => theme::warning(),
+        Level::Error => theme::error(),
+    }
+}
+
 /// One notification.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Notification {
@@ -98,7 +107,7 @@ impl Notifications {
                 ui.set_width(430.0);
                 for n in self.items.iter_mut().rev() {
                     let shown_at = *n.shown_at.get_or_insert(now);
-                    let color = theme::level_color(n.level);
+                    let color = level_color(n.level);
                     let frame = egui::Frame::new()
                         .fill(theme::window_fill())
                         .stroke(egui::Stroke::new(1.5, color))

@@ -1,15 +1,16 @@
-//! Session state (plain data the panels draw from) and the persisted settings, kept apart
-//! from runtime handles (worker, textures, child processes).
+//! Plain data the panels draw from (inputs, derived model facts, chart rectangles) and the
+//! persisted settings, kept apart from runtime handles (worker, textures, child processes).
+//! The session itself and its state machine are in [`crate::ui::session`].
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Analysis, InputSource, LabelScore, ModelSummary};
-use crate::index::transfer::{TransferFeatures, TransferReport};
+use crate::engine::{Analysis, InputSource, LabelScore, ModelSummary, ZeroShotUnavailable};
+use crate::index::transfer::TransferFeatures;
 use crate::modality::Modality;
-use crate::ui::notifications::Notifications;
+pub use crate::ui::session::Session;
 
 /// Most recent bundles remembered.
 pub const MAX_RECENT: usize = 8;
@@ -180,13 +181,13 @@ impl InputEntry {
     }
 
     /// Current zero-shot scores, or why there are none.
-    pub fn zero_shot(&self) -> Option<Result<&[LabelScore], &str>> {
+    pub fn zero_shot(&self) -> Option<Result<&[LabelScore], &ZeroShotUnavailable>> {
         if let Some(s) = &self.rescored {
             return Some(Ok(s));
         }
         self.analysis().map(|a| match &a.zero_shot {
             Ok(s) => Ok(s.as_slice()),
-            Err(e) => Err(e.as_str()),
+            Err(e) => Err(e),
         })
     }
 
@@ -264,95 +265,6 @@ pub struct ChartRects {
     pub usage: Option<egui::Rect>,
     pub code_strip: Option<egui::Rect>,
     pub confusion: Option<egui::Rect>,
-}
-
-/// The session: what is loaded, what was analysed, what is selected.
-#[derive(Default)]
-pub struct Session {
-    pub summary: Option<ModelSummary>,
-    pub derived: Derived,
-    /// Bundle being loaded.
-    pub loading: Option<PathBuf>,
-    pub inputs: Vec<InputEntry>,
-    /// Key of the selected input.
-    pub selected: Option<u64>,
-    /// Code highlighted everywhere.
-    pub selected_code: Option<u32>,
-    /// Code under the pointer this frame (strip, chart).
-    pub hovered_code: Option<u32>,
-    /// Gallery item under the pointer on the map.
-    pub hovered_gallery: Option<usize>,
-    /// Input keys waiting to be sent, in order.
-    pub queue: VecDeque<u64>,
-    /// Request id of the analysis the worker is running.
-    pub in_flight: Option<u64>,
-    pub classify_pending: usize,
-    pub transfer: Option<TransferReport>,
-    pub transfer_running: bool,
-    pub export_running: bool,
-    /// A sound is playing.
-    pub playing: bool,
-    /// Last inference time (ms).
-    pub last_ms: Option<f64>,
-    /// Label and template editors, as typed.
-    pub labels_text: String,
-    pub templates_text: String,
-    /// Time (context seconds) of the last edit not yet re-scored.
-    pub labels_edited_at: Option<f64>,
-    pub notifications: Notifications,
-    pub chart_rects: ChartRects,
-    next_key: u64,
-}
-
-impl Session {
-    /// The command a click on `code` means: select it, or clear the selection when it is
-    /// already the selected code.
-    pub fn toggle_code(&self, code: u32) -> crate::ui::Command {
-        crate::ui::Command::SelectCode((self.selected_code != Some(code)).then_some(code))
-    }
-
-    /// A fresh id (input keys and request ids share the counter).
-    pub fn next_id(&mut self) -> u64 {
-        self.next_key += 1;
-        self.next_key
-    }
-
-    /// The selected input.
-    pub fn selected_input(&self) -> Option<&InputEntry> {
-        let key = self.selected?;
-        self.inputs.iter().find(|e| e.key == key)
-    }
-
-    /// Input by request id.
-    pub fn input_by_request(&mut self, request_id: u64) -> Option<&mut InputEntry> {
-        self.inputs.iter_mut().find(|e| e.request_id == request_id)
-    }
-
-    /// Labels as parsed from the editor: comma- or line-separated, trimmed, deduplicated.
-    pub fn labels(&self) -> Vec<String> {
-        parse_labels(&self.labels_text)
-    }
-
-    /// Templates as parsed from the editor: one per line; `{label}` when empty.
-    pub fn templates(&self) -> Vec<String> {
-        parse_templates(&self.templates_text)
-    }
-
-    /// Jobs in flight (for the spinner).
-    pub fn busy(&self) -> bool {
-        self.loading.is_some()
-            || self.in_flight.is_some()
-            || !self.queue.is_empty()
-            || self.classify_pending > 0
-            || self.transfer_running
-            || self.export_running
-    }
-
-    /// True when a code is selected and differs from `code`.
-    pub fn dims(&self, code: u32) -> bool {
-        let focus = self.hovered_code.or(self.selected_code);
-        focus.is_some_and(|c| c != code)
-    }
 }
 
 /// Modality of a file judged by its extension only (no file access).

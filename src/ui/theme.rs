@@ -304,16 +304,6 @@ pub fn selected_row() -> Color32 {
     accent().gamma_multiply(0.25)
 }
 
-/// Colour of a notification's level.
-pub fn level_color(level: crate::ui::notifications::Level) -> Color32 {
-    use crate::ui::notifications::Level;
-    match level {
-        Level::Info => success(),
-        Level::Warning => warning(),
-        Level::Error => error(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,295 @@
+//! What the window and the worker thread say to each other: [`Job`]s in, [`Event`]s out, and
+//! the plain-data payloads they carry (no tensors, no handles). Failures are typed: an
+//! [`Event::Failed`] names the [`JobKind`] that failed and a [`JobError`] with its
+//! [`ErrorKind`], so the window matches on types, never on message text.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::device::DeviceRequest;
+use crate::engine::InputSource;
+use crate::engine::pipeline::{EncodedInput, LabelScore, Neighbour};
+use crate::error::Error;
+use crate::index::projector::ProjectorRow;
+use crate::index::stats::CodebookStats;
+use crate::index::transfer::{TransferFeatures, TransferReport};
+use crate::modality::Modality;
+
+/// Work for the worker.
+#[derive(Clone, Debug)]
+pub enum Job {
+    /// Load a bundle (replacing the current one).
+    Load { dir: PathBuf, device: DeviceRequest },
+    /// Encode an input, classify it zero-shot and find its neighbours in every modality.
+    /// When several are queued, only the newest runs; the others are answered with
+    /// [`Event::Superseded`].
+    Analyze {
+        request_id: u64,
+        input: InputSource,
+        labels: Vec<String>,
+        templates: Vec<String>,
+        k: usize,
+    },
+    /// Re-score an embedding against new labels or templates.
+    Classify {
+        request_id: u64,
+        embedding: Vec<f32>,
+        labels: Vec<String>,
+        templates: Vec<String>,
+    },
+    /// Fit on one modality's gallery items, test on another's.
+    Transfer {
+        source: Modality,
+        target: Modality,
+        features: TransferFeatures,
+    },
+    /// Write the gallery (and `extra` rows, e.g. the window's current inputs) as TensorBoard
+    /// Embedding Projector files in `dir` (see [`crate::index::projector`]).
+    ExportProjector {
+        dir: PathBuf,
+        extra: Vec<ProjectorRow>,
+    },
+    /// Stop the thread.
+    Shutdown,
+}
+
+impl Job {
+    /// Which job this is, for failure reports.
+    pub fn kind(&self) -> JobKind {
+        match self {
+            Job::Load { dir, .. } => JobKind::Load { dir: dir.clone() },
+            Job::Analyze {
+                request_id, input, ..
+            } => JobKind::Analyze {
+                request_id: *request_id,
+                name: input.display_name(),
+            },
+            Job::Classify { request_id, .. } => JobKind::Classify {
+                request_id: *request_id,
+            },
+            Job::Transfer { source, target, .. } => JobKind::Transfer {
+                source: *source,
+                target: *target,
+            },
+            Job::ExportProjector { dir, .. } => JobKind::ExportProjector { dir: dir.clone() },
+            Job::Shutdown => JobKind::Shutdown,
+        }
+    }
+}
+
+/// The job an [`Event::Failed`] is about, with what identifies it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobKind {
+    /// Loading the bundle in `dir`.
+    Load { dir: PathBuf },
+    /// Analysing the input called `name`.
+    Analyze { request_id: u64, name: String },
+    /// Re-scoring an input's embedding.
+    Classify { request_id: u64 },
+    /// The transfer experiment.
+    Transfer { source: Modality, target: Modality },
+    /// The Embedding Projector export to `dir`.
+    ExportProjector { dir: PathBuf },
+    /// Stopping the thread (never fails; here for completeness).
+    Shutdown,
+}
+
+impl JobKind {
+    /// The request id of an analysis or re-scoring.
+    pub fn request_id(&self) -> Option<u64> {
+        match self {
+            JobKind::Analyze { request_id, .. } | JobKind::Classify { request_id } => {
+                Some(*request_id)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for JobKind {
+    /// A title naming the job, e.g. "Loading model tiny failed".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobKind::Load { dir } => {
+                let name = dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_else(|| dir.display().to_string());
+                write!(f, "Loading model {name} failed")
+            }
+            JobKind::Analyze { name, .. } => write!(f, "Analysing {name} failed"),
+            JobKind::Classify { .. } => write!(f, "Zero-shot re-scoring failed"),
+            JobKind::Transfer { source, target } => {
+                write!(f, "Transfer {source} → {target} failed")
+            }
+            JobKind::ExportProjector { dir } => {
+                write!(f, "Export to {} failed", dir.display())
+            }
+            JobKind::Shutdown => write!(f, "Stopping the worker failed"),
+        }
+    }
+}
+
+/// What sort of failure a job met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// No model is loaded yet.
+    NoModel,
+    /// What the user supplied (file, text, bundle, arguments) was refused.
+    BadInput,
+    /// A bug, a panic or a failed write; not caused by the input.
+    Internal,
+}
+
+/// Why a job failed: its kind and the specific message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobError {
+    pub kind: ErrorKind,
+    /// The specific reason (what, which file, what was expected).
+    pub message: String,
+}
+
+impl JobError {
+    /// The error for a job that needs a model when none is loaded.
+    pub fn no_model() -> Self {
+        JobError {
+            kind: ErrorKind::NoModel,
+            message: "no model is loaded; open a bundle first".into(),
+        }
+    }
+
+    /// A panic in the worker.
+    pub fn panic(message: &str) -> Self {
+        JobError {
+            kind: ErrorKind::Internal,
+            message: format!("internal error: {message}"),
+        }
+    }
+}
+
+impl From<Error> for JobError {
+    fn from(e: Error) -> Self {
+        JobError {
+            kind: if e.is_bad_input() {
+                ErrorKind::BadInput
+            } else {
+                ErrorKind::Internal
+            },
+            message: e.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A gallery item placed on the map.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GalleryPoint {
+    pub index: usize,
+    pub modality: Modality,
+    pub label: Option<String>,
+    pub source: String,
+    pub text: Option<String>,
+    pub media: Option<PathBuf>,
+    pub xy: [f32; 2],
+    pub codes: Vec<u32>,
+}
+
+/// Everything the window shows about a loaded model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelSummary {
+    pub dir: PathBuf,
+    pub name: String,
+    pub description: String,
+    /// The model card (Markdown).
+    pub card: String,
+    pub modalities: Vec<Modality>,
+    pub codebook_size: usize,
+    pub d_model: usize,
+    pub temperature: f32,
+    pub labels: Vec<String>,
+    pub prompts: Vec<String>,
+    pub device: String,
+    pub metrics: BTreeMap<String, f64>,
+    pub gallery: Vec<GalleryPoint>,
+    /// Code vectors (normalised) on the same 2-D projection as the gallery.
+    pub codebook_xy: Vec<[f32; 2]>,
+    pub stats: Option<CodebookStats>,
+    /// Fraction of variance the 2-D map shows (0 when there is no map).
+    pub map_explained: f32,
+    /// Image feature grid `[rows, cols]`, if the model reads images.
+    pub image_grid: Option<[usize; 2]>,
+    pub load_ms: f64,
+}
+
+/// Why an analysis has no zero-shot scores.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ZeroShotUnavailable {
+    /// The model cannot read text, so it cannot score labels.
+    NoTextTower,
+    /// The label list is empty.
+    NoLabels,
+    /// Scoring failed; the specific reason.
+    Failed(String),
+}
+
+impl std::fmt::Display for ZeroShotUnavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ZeroShotUnavailable::NoTextTower => f.write_str("this model has no text tower"),
+            ZeroShotUnavailable::NoLabels => f.write_str("no labels"),
+            ZeroShotUnavailable::Failed(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// Result of [`Job::Analyze`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    pub request_id: u64,
+    pub input: EncodedInput,
+    /// Position on the embedding map.
+    pub xy: Option<[f32; 2]>,
+    /// Zero-shot scores, or why there are none.
+    pub zero_shot: std::result::Result<Vec<LabelScore>, ZeroShotUnavailable>,
+    /// Nearest gallery items per modality.
+    pub neighbours: Vec<(Modality, Vec<Neighbour>)>,
+    pub total_ms: f64,
+}
+
+/// What the worker reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// [`Job::Load`] started.
+    Loading {
+        dir: PathBuf,
+    },
+    Loaded(Box<ModelSummary>),
+    Analyzed(Box<Analysis>),
+    /// A queued [`Job::Analyze`] was dropped because a newer one was queued after it.
+    Superseded {
+        request_id: u64,
+    },
+    Classified {
+        request_id: u64,
+        scores: Vec<LabelScore>,
+    },
+    TransferDone(Box<TransferReport>),
+    /// [`Job::ExportProjector`] wrote `files` with `rows` rows each.
+    Exported {
+        dir: PathBuf,
+        files: Vec<PathBuf>,
+        rows: usize,
+    },
+    /// A job failed (a load included); the worker keeps running.
+    Failed {
+        job: JobKind,
+        error: JobError,
+    },
+}

@@ -1,0 +1,149 @@
+//! Plain-data views of a loaded [`Pipeline`] for the window: the model summary (gallery map,
+//! codebook projection, statistics), the gallery's label list and the transfer experiment
+//! on the gallery.
+
+use crate::engine::pipeline::Pipeline;
+use crate::engine::protocol::{GalleryPoint, ModelSummary};
+use crate::error::{Error, Result};
+use crate::index::pca::Pca2;
+use crate::index::stats::CodebookStats;
+use crate::index::transfer::{self, FitSettings, TransferFeatures, TransferItem, TransferReport};
+use crate::modality::Modality;
+use crate::model::float_to_vec;
+
+/// Labels of a gallery: the manifest's names, else the sorted distinct item labels.
+pub fn gallery_labels(pipeline: &Pipeline) -> Vec<String> {
+    let names = &pipeline.bundle.manifest.labels.names;
+    if !names.is_empty() {
+        return names.clone();
+    }
+    let mut set: Vec<String> = pipeline
+        .bundle
+        .gallery
+        .iter()
+        .flat_map(|g| g.items.iter().filter_map(|i| i.label.clone()))
+        .collect();
+    set.sort();
+    set.dedup();
+    set
+}
+
+/// The transfer experiment on the gallery's labelled items.
+pub fn gallery_transfer(
+    pipeline: &Pipeline,
+    source: Modality,
+    target: Modality,
+    features: TransferFeatures,
+) -> Result<TransferReport> {
+    let gallery = pipeline
+        .bundle
+        .gallery
+        .as_ref()
+        .ok_or_else(|| Error::InvalidRequest("this model has no gallery".into()))?;
+    let labels = gallery_labels(pipeline);
+    let items_of = |m: Modality| -> Vec<TransferItem> {
+        gallery
+            .indices_of(m)
+            .into_iter()
+            .filter_map(|i| {
+                let label = gallery.items[i].label.as_ref()?;
+                let idx = labels.iter().position(|l| l == label)?;
+                Some(TransferItem {
+                    codes: gallery.codes[i].clone(),
+                    embedding: gallery.embedding(i).to_vec(),
+                    label: idx,
+                })
+            })
+            .collect()
+    };
+    let src = items_of(source);
+    if src.is_empty() {
+        return Err(Error::InvalidRequest(format!(
+            "the gallery has no labelled {source} items to fit on"
+        )));
+    }
+    transfer::run_transfer(
+        source,
+        target,
+        &src,
+        &items_of(target),
+        &labels,
+        pipeline.bundle.manifest.architecture.codebook_size,
+        features,
+        FitSettings::default(),
+    )
+}
+
+/// Builds the model summary: gallery map (PCA), codebook projection and statistics.
+pub fn summarize(pipeline: &Pipeline, load_ms: f64) -> (ModelSummary, Option<Pca2>) {
+    let m = &pipeline.bundle.manifest;
+    let card = std::fs::read_to_string(pipeline.bundle.dir.join(&m.card)).unwrap_or_default();
+    let gallery = pipeline.bundle.gallery.as_ref();
+    let pca = gallery.and_then(|g| Pca2::fit(&g.embeddings, g.dim));
+    let points = gallery
+        .map(|g| {
+            (0..g.len())
+                .map(|i| {
+                    let item = &g.items[i];
+                    GalleryPoint {
+                        index: i,
+                        modality: item.modality,
+                        label: item.label.clone(),
+                        source: item.source.clone(),
+                        text: item.text.clone(),
+                        media: g.media_path(i),
+                        xy: pca
+                            .as_ref()
+                            .map(|p| p.project(g.embedding(i)))
+                            .unwrap_or([0.0, 0.0]),
+                        codes: g.codes[i].clone(),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let codebook_xy = match &pca {
+        Some(p) => {
+            let vectors = float_to_vec(pipeline.bundle.model.codebook.vectors.val());
+            vectors
+                .chunks_exact(m.architecture.d_model)
+                .map(|v| {
+                    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                    let unit: Vec<f32> = v.iter().map(|x| x / n).collect();
+                    p.project(&unit)
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let stats = gallery.map(|g| {
+        CodebookStats::compute(
+            m.architecture.codebook_size,
+            g.items
+                .iter()
+                .zip(&g.codes)
+                .map(|(it, c)| (it.modality, c.as_slice())),
+        )
+    });
+    let summary = ModelSummary {
+        dir: pipeline.bundle.dir.clone(),
+        name: m.name.clone(),
+        description: m.description.clone(),
+        card,
+        modalities: m.architecture.modalities(),
+        codebook_size: m.architecture.codebook_size,
+        d_model: m.architecture.d_model,
+        temperature: m.architecture.temperature,
+        labels: m.labels.names.clone(),
+        prompts: m.labels.prompts.clone(),
+        device: pipeline.device.description.clone(),
+        metrics: m.metrics.clone(),
+        gallery: points,
+        codebook_xy,
+        stats,
+        map_explained: pca.as_ref().map(|p| p.explained_fraction).unwrap_or(0.0),
+        image_grid: m.architecture.image.as_ref().map(|c| c.grid()),
+        load_ms,
+    };
+    (summary, pca)
+}

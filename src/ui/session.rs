@@ -1,0 +1,673 @@
+//! The session state machine: what is loaded, what was analysed, what is selected, and how
+//! each worker [`Event`] and each user action changes that. Plain data: no egui context, no
+//! worker handle. The window turns what these methods return into worker jobs.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+use crate::engine::{Event, InputSource, Job, JobKind, ModelSummary, ZeroShotUnavailable};
+use crate::index::transfer::TransferReport;
+use crate::ui::notifications::Notifications;
+use crate::ui::state::{ChartRects, Derived, InputEntry, InputStatus, LabelSet, Settings};
+
+/// The session: what is loaded, what was analysed, what is selected.
+#[derive(Default)]
+pub struct Session {
+    pub summary: Option<ModelSummary>,
+    pub derived: Derived,
+    /// Bundle being loaded.
+    pub loading: Option<PathBuf>,
+    pub inputs: Vec<InputEntry>,
+    /// Key of the selected input.
+    pub selected: Option<u64>,
+    /// Code highlighted everywhere.
+    pub selected_code: Option<u32>,
+    /// Code under the pointer this frame (strip, chart).
+    pub hovered_code: Option<u32>,
+    /// Gallery item under the pointer on the map.
+    pub hovered_gallery: Option<usize>,
+    /// Input keys waiting to be sent, in order.
+    pub queue: VecDeque<u64>,
+    /// Request id of the analysis the worker is running.
+    pub in_flight: Option<u64>,
+    pub classify_pending: usize,
+    pub transfer: Option<TransferReport>,
+    pub transfer_running: bool,
+    pub export_running: bool,
+    /// A sound is playing.
+    pub playing: bool,
+    /// Last inference time (ms).
+    pub last_ms: Option<f64>,
+    /// Label and template editors, as typed.
+    pub labels_text: String,
+    pub templates_text: String,
+    /// Time (context seconds) of the last edit not yet re-scored.
+    pub labels_edited_at: Option<f64>,
+    pub notifications: Notifications,
+    pub chart_rects: ChartRects,
+    next_key: u64,
+}
+
+impl Session {
+    /// The command a click on `code` means: select it, or clear the selection when it is
+    /// already the selected code.
+    pub fn toggle_code(&self, code: u32) -> crate::ui::Command {
+        crate::ui::Command::SelectCode((self.selected_code != Some(code)).then_some(code))
+    }
+
+    /// A fresh id (input keys and request ids share the counter).
+    pub fn next_id(&mut self) -> u64 {
+        self.next_key += 1;
+        self.next_key
+    }
+
+    /// The selected input.
+    pub fn selected_input(&self) -> Option<&InputEntry> {
+        let key = self.selected?;
+        self.inputs.iter().find(|e| e.key == key)
+    }
+
+    /// Input by request id.
+    pub fn input_by_request(&mut self, request_id: u64) -> Option<&mut InputEntry> {
+        self.inputs.iter_mut().find(|e| e.request_id == request_id)
+    }
+
+    /// Labels as parsed from the editor: comma- or line-separated, trimmed, deduplicated.
+    pub fn labels(&self) -> Vec<String> {
+        crate::ui::state::parse_labels(&self.labels_text)
+    }
+
+    /// Templates as parsed from the editor: one per line; `{label}` when empty.
+    pub fn templates(&self) -> Vec<String> {
+        crate::ui::state::parse_templates(&self.templates_text)
+    }
+
+    /// Jobs in flight (for the spinner).
+    pub fn busy(&self) -> bool {
+        self.loading.is_some()
+            || self.in_flight.is_some()
+            || !self.queue.is_empty()
+            || self.classify_pending > 0
+            || self.transfer_running
+            || self.export_running
+    }
+
+    /// True when a code is selected and differs from `code`.
+    pub fn dims(&self, code: u32) -> bool {
+        let focus = self.hovered_code.or(self.selected_code);
+        focus.is_some_and(|c| c != code)
+    }
+
+    /// Marks `dir` as loading and returns the job that loads it.
+    pub fn start_loading(&mut self, dir: PathBuf, device: crate::device::DeviceRequest) -> Job {
+        self.loading = Some(dir.clone());
+        Job::Load { dir, device }
+    }
+
+    /// Queues an input for analysis and selects it. Returns its key.
+    pub fn add_input(&mut self, source: InputSource) -> u64 {
+        let key = self.next_id();
+        let request_id = self.next_id();
+        let name = self.input_name(&source);
+        let hint = match &source {
+            InputSource::GalleryItem(i) => self
+                .summary
+                .as_ref()
+                .and_then(|s| s.gallery.get(*i))
+                .map(|p| p.modality),
+            _ => None,
+        };
+        self.inputs.push(InputEntry {
+            key,
+            request_id,
+            source,
+            name,
+            hint,
+            status: InputStatus::Queued,
+            rescored: None,
+        });
+        self.queue.push_back(key);
+        self.selected = Some(key);
+        key
+    }
+
+    /// Name shown for an input (gallery items by their text or label).
+    fn input_name(&self, source: &InputSource) -> String {
+        match source {
+            InputSource::GalleryItem(i) => self
+                .summary
+                .as_ref()
+                .and_then(|s| s.gallery.get(*i))
+                .map(|p| match (&p.text, &p.label) {
+                    (Some(t), _) => format!("gallery “{t}”"),
+                    (None, Some(l)) => format!("gallery {} {l}", p.modality),
+                    _ => format!("gallery {}", p.source),
+                })
+                .unwrap_or_else(|| source.display_name()),
+            _ => source.display_name(),
+        }
+    }
+
+    /// The canvas drawing changed: the existing drawing input (there is at most one) takes the
+    /// new picture under a new request id and is queued again; without one a new input is
+    /// added. Selects it and returns its key.
+    pub fn drawing_replaced(&mut self, source: InputSource) -> u64 {
+        let existing = self
+            .inputs
+            .iter()
+            .position(|e| matches!(e.source, InputSource::Drawing { .. }));
+        let Some(i) = existing else {
+            return self.add_input(source);
+        };
+        let request_id = self.next_id();
+        let e = &mut self.inputs[i];
+        e.source = source;
+        e.request_id = request_id;
+        e.status = InputStatus::Queued;
+        e.rescored = None;
+        let key = e.key;
+        if !self.queue.contains(&key) {
+            self.queue.push_back(key);
+        }
+        self.selected = Some(key);
+        key
+    }
+
+    /// Removes one input; the selection moves to the last input if it was this one.
+    pub fn remove_input(&mut self, key: u64) {
+        self.inputs.retain(|e| e.key != key);
+        self.queue.retain(|k| *k != key);
+        if self.selected == Some(key) {
+            self.selected = self.inputs.last().map(|e| e.key);
+        }
+    }
+
+    /// Removes every input.
+    pub fn clear_inputs(&mut self) {
+        self.inputs.clear();
+        self.queue.clear();
+        self.selected = None;
+    }
+
+    /// The next analysis to send, when the worker is free (nothing in flight, no model
+    /// loading); marks that input running. `k`: neighbours per modality.
+    pub fn next_job(&mut self, k: usize) -> Option<Job> {
+        if self.in_flight.is_some() || self.loading.is_some() {
+            return None;
+        }
+        let labels = self.labels();
+        let templates = self.templates();
+        while let Some(key) = self.queue.pop_front() {
+            let Some(e) = self.inputs.iter_mut().find(|e| e.key == key) else {
+                continue;
+            };
+            e.status = InputStatus::Running;
+            self.in_flight = Some(e.request_id);
+            return Some(Job::Analyze {
+                request_id: e.request_id,
+                input: e.source.clone(),
+                labels,
+                templates,
+                k: k.max(1),
+            });
+        }
+        None
+    }
+
+    /// Re-scoring jobs for every analysed input against the edited labels and templates;
+    /// remembers the edited labels in `settings`. Inputs of a model without a text tower are
+    /// skipped; with no labels each gets an empty score list at once.
+    pub fn rescore_jobs(&mut self, settings: &mut Settings) -> Vec<Job> {
+        self.labels_edited_at = None;
+        let labels = self.labels();
+        let templates = self.templates();
+        self.store_label_set(settings);
+        let mut jobs = Vec::new();
+        for e in &mut self.inputs {
+            let InputStatus::Done(a) = &e.status else {
+                continue;
+            };
+            if labels.is_empty() {
+                e.rescored = Some(Vec::new());
+                continue;
+            }
+            if matches!(a.zero_shot, Err(ZeroShotUnavailable::NoTextTower)) {
+                continue;
+            }
+            jobs.push(Job::Classify {
+                request_id: e.request_id,
+                embedding: a.input.item.embedding.clone(),
+                labels: labels.clone(),
+                templates: templates.clone(),
+            });
+        }
+        self.classify_pending += jobs.len();
+        jobs
+    }
+
+    /// Puts the loaded model's own labels and templates back in the editors. False when no
+    /// model is loaded.
+    pub fn reset_labels(&mut self) -> bool {
+        let Some(s) = &self.summary else {
+            return false;
+        };
+        self.labels_text = s.labels.join(", ");
+        self.templates_text = s.prompts.join("\n");
+        true
+    }
+
+    /// Remembers edited labels for the loaded model in `settings` (forgets them when they
+    /// equal the model's defaults).
+    pub fn store_label_set(&self, settings: &mut Settings) {
+        let Some(s) = &self.summary else {
+            return;
+        };
+        let key = s.dir.display().to_string();
+        if self.labels_text == s.labels.join(", ") && self.templates_text == s.prompts.join("\n") {
+            settings.label_sets.remove(&key);
+        } else {
+            settings.label_sets.insert(
+                key,
+                LabelSet {
+                    labels: self.labels_text.clone(),
+                    templates: self.templates_text.clone(),
+                },
+            );
+        }
+    }
+
+    /// A model finished loading: restore its edited labels from `settings` (else its own),
+    /// remember it as recent, drop gallery inputs of another model and queue every input for
+    /// analysis by the new model.
+    pub fn loaded(&mut self, summary: ModelSummary, settings: &mut Settings) {
+        let same_model = self
+            .summary
+            .as_ref()
+            .is_some_and(|old| old.dir == summary.dir);
+        self.loading = None;
+        self.derived = Derived::new(&summary);
+        match settings.label_sets.get(&summary.dir.display().to_string()) {
+            Some(set) => {
+                self.labels_text = set.labels.clone();
+                self.templates_text = set.templates.clone();
+            }
+            None => {
+                self.labels_text = summary.labels.join(", ");
+                self.templates_text = summary.prompts.join("\n");
+            }
+        }
+        self.labels_edited_at = None;
+        settings.remember(&summary.dir);
+        self.transfer = None;
+        self.selected_code = None;
+        if !same_model {
+            self.inputs
+                .retain(|e| !matches!(e.source, InputSource::GalleryItem(_)));
+        }
+        // Everything analysed before is re-analysed by the new model.
+        self.queue.clear();
+        self.in_flight = None;
+        let keys: Vec<u64> = self.inputs.iter().map(|e| e.key).collect();
+        for key in keys {
+            let request_id = self.next_id();
+            if let Some(e) = self.inputs.iter_mut().find(|e| e.key == key) {
+                e.request_id = request_id;
+                e.status = InputStatus::Queued;
+                e.rescored = None;
+            }
+            self.queue.push_back(key);
+        }
+        if self
+            .selected
+            .is_some_and(|k| !self.inputs.iter().any(|e| e.key == k))
+        {
+            self.selected = self.inputs.last().map(|e| e.key);
+        }
+        self.summary = Some(summary);
+    }
+
+    /// Applies one worker event. Failures become a notification titled with the job that
+    /// failed ("Loading model tiny failed") and the specific reason.
+    pub fn apply_event(&mut self, event: Event, settings: &mut Settings) {
+        match event {
+            Event::Loading { dir } => self.loading = Some(dir),
+            Event::Loaded(summary) => self.loaded(*summary, settings),
+            Event::Analyzed(analysis) => {
+                if self.in_flight == Some(analysis.request_id) {
+                    self.in_flight = None;
+                }
+                self.last_ms = Some(analysis.total_ms);
+                if let Some(e) = self.input_by_request(analysis.request_id) {
+                    e.rescored = None;
+                    e.status = InputStatus::Done(analysis);
+                }
+            }
+            Event::Superseded { request_id } => {
+                if self.in_flight == Some(request_id) {
+                    self.in_flight = None;
+                }
+                // Not analysing any more: an input still waiting on this request goes back
+                // in the queue.
+                if let Some(e) = self.inputs.iter_mut().find(|e| e.request_id == request_id)
+                    && e.status == InputStatus::Running
+                {
+                    e.status = InputStatus::Queued;
+                    let key = e.key;
+                    if !self.queue.contains(&key) {
+                        self.queue.push_back(key);
+                    }
+                }
+            }
+            Event::Classified { request_id, scores } => {
+                self.classify_pending = self.classify_pending.saturating_sub(1);
+                if let Some(e) = self.input_by_request(request_id) {
+                    e.rescored = Some(scores);
+                }
+            }
+            Event::TransferDone(report) => {
+                self.transfer_running = false;
+                self.transfer = Some(*report);
+            }
+            Event::Exported { dir, files, rows } => {
+                self.export_running = false;
+                let names: Vec<String> = files
+                    .iter()
+                    .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().to_string()))
+                    .collect();
+                self.notifications.info(
+                    "Embedding Projector export",
+                    format!(
+                        "{rows} rows written to {} in {}",
+                        names.join(" and "),
+                        dir.display()
+                    ),
+                );
+            }
+            Event::Failed { job, error } => {
+                match &job {
+                    JobKind::Load { .. } => self.loading = None,
+                    JobKind::Analyze { request_id, .. } => {
+                        if self.in_flight == Some(*request_id) {
+                            self.in_flight = None;
+                        }
+                        if let Some(e) = self.input_by_request(*request_id) {
+                            e.status = InputStatus::Failed(error.message.clone());
+                        }
+                    }
+                    JobKind::Classify { .. } => {
+                        self.classify_pending = self.classify_pending.saturating_sub(1);
+                    }
+                    JobKind::Transfer { .. } => self.transfer_running = false,
+                    JobKind::ExportProjector { .. } => self.export_running = false,
+                    JobKind::Shutdown => {}
+                }
+                self.notifications.error(job.to_string(), error.message);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Analysis, EncodedInput, InputView, JobError, LabelScore};
+    use crate::modality::Modality;
+    use crate::model::EncodedItem;
+
+    fn summary(dir: &str) -> ModelSummary {
+        ModelSummary {
+            dir: PathBuf::from(dir),
+            name: "tiny".into(),
+            description: String::new(),
+            card: String::new(),
+            modalities: vec![Modality::Image, Modality::Text],
+            codebook_size: 4,
+            d_model: 2,
+            temperature: 0.07,
+            labels: vec!["one".into(), "two".into()],
+            prompts: vec!["{label}".into()],
+            device: "cpu".into(),
+            metrics: Default::default(),
+            gallery: vec![],
+            codebook_xy: vec![],
+            stats: None,
+            map_explained: 0.0,
+            image_grid: None,
+            load_ms: 0.0,
+        }
+    }
+
+    fn analysis(
+        request_id: u64,
+        zero_shot: Result<Vec<LabelScore>, ZeroShotUnavailable>,
+    ) -> Box<Analysis> {
+        Box::new(Analysis {
+            request_id,
+            input: EncodedInput {
+                name: "“one”".into(),
+                modality: Modality::Text,
+                view: InputView::Text {
+                    text: "one".into(),
+                    tokens: vec!["one".into()],
+                    truncated: false,
+                },
+                item: EncodedItem {
+                    modality: Modality::Text,
+                    codes: vec![1],
+                    distances: vec![0.0],
+                    embedding: vec![1.0, 0.0],
+                },
+                preprocess_ms: 0.0,
+                encode_ms: 0.0,
+            },
+            xy: None,
+            zero_shot,
+            neighbours: vec![],
+            total_ms: 1.0,
+        })
+    }
+
+    fn loaded_session(settings: &mut Settings) -> Session {
+        let mut s = Session::default();
+        let job = s.start_loading(
+            PathBuf::from("models/tiny"),
+            crate::device::DeviceRequest::Cpu,
+        );
+        assert!(matches!(job, Job::Load { .. }));
+        assert!(
+            s.next_job(5).is_none(),
+            "nothing is sent while a model loads"
+        );
+        s.apply_event(Event::Loaded(Box::new(summary("models/tiny"))), settings);
+        s
+    }
+
+    fn analyze_id(job: Option<Job>) -> u64 {
+        match job {
+            Some(Job::Analyze { request_id, .. }) => request_id,
+            other => panic!("expected an analysis, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn loading_restores_edited_labels_and_remembers_the_model() {
+        let mut settings = Settings::default();
+        settings.label_sets.insert(
+            "models/tiny".into(),
+            LabelSet {
+                labels: "three, four".into(),
+                templates: "a {label}".into(),
+            },
+        );
+        let s = loaded_session(&mut settings);
+        assert_eq!(s.loading, None);
+        assert_eq!(s.labels(), vec!["three", "four"]);
+        assert_eq!(s.templates(), vec!["a {label}"]);
+        assert_eq!(settings.recent, vec![PathBuf::from("models/tiny")]);
+        // Without an edited set, the model's own labels.
+        let mut fresh = Settings::default();
+        let s = loaded_session(&mut fresh);
+        assert_eq!(s.labels_text, "one, two");
+    }
+
+    #[test]
+    fn one_analysis_at_a_time_in_order() {
+        let mut settings = Settings::default();
+        let mut s = loaded_session(&mut settings);
+        let a = s.add_input(InputSource::Text("one".into()));
+        let b = s.add_input(InputSource::Text("two".into()));
+        assert_eq!(s.selected, Some(b));
+        let first = analyze_id(s.next_job(5));
+        assert_eq!(s.inputs[0].status, InputStatus::Running);
+        assert!(s.next_job(5).is_none(), "the worker is busy");
+        assert!(s.busy());
+        s.apply_event(Event::Analyzed(analysis(first, Ok(vec![]))), &mut settings);
+        assert!(
+            s.inputs
+                .iter()
+                .find(|e| e.key == a)
+                .unwrap()
+                .analysis()
+                .is_some()
+        );
+        let second = analyze_id(s.next_job(5));
+        assert_ne!(first, second);
+        s.apply_event(
+            Event::Failed {
+                job: JobKind::Analyze {
+                    request_id: second,
+                    name: "“two”".into(),
+                },
+                error: JobError::no_model(),
+            },
+            &mut settings,
+        );
+        assert!(matches!(&s.inputs[1].status, InputStatus::Failed(m) if m.contains("no model")));
+        assert_eq!(s.notifications.items()[0].title, "Analysing “two” failed");
+        assert!(!s.busy());
+    }
+
+    #[test]
+    fn a_superseded_analysis_is_queued_again() {
+        let mut settings = Settings::default();
+        let mut s = loaded_session(&mut settings);
+        s.add_input(InputSource::Text("one".into()));
+        let id = analyze_id(s.next_job(5));
+        s.apply_event(Event::Superseded { request_id: id }, &mut settings);
+        assert_eq!(s.in_flight, None);
+        assert_eq!(s.inputs[0].status, InputStatus::Queued);
+        assert_eq!(analyze_id(s.next_job(5)), id, "sent again");
+    }
+
+    #[test]
+    fn a_new_drawing_replaces_the_old_one_under_a_new_request() {
+        let mut s = Session::default();
+        let drawing = |v: f32| InputSource::Drawing {
+            width: 2,
+            height: 2,
+            values: vec![v; 4],
+        };
+        let key = s.drawing_replaced(drawing(0.5));
+        let old_request = s.inputs[0].request_id;
+        let _ = s.next_job(5);
+        assert_eq!(s.drawing_replaced(drawing(1.0)), key);
+        assert_eq!(s.inputs.len(), 1);
+        assert_ne!(s.inputs[0].request_id, old_request);
+        assert_eq!(s.inputs[0].status, InputStatus::Queued);
+        assert_eq!(s.queue, VecDeque::from([key]));
+    }
+
+    #[test]
+    fn failures_name_the_job_and_clear_its_running_state() {
+        let mut settings = Settings::default();
+        let mut s = loaded_session(&mut settings);
+        s.transfer_running = true;
+        s.export_running = true;
+        let fail = |job| Event::Failed {
+            job,
+            error: JobError::no_model(),
+        };
+        s.apply_event(
+            fail(JobKind::Transfer {
+                source: Modality::Image,
+                target: Modality::Audio,
+            }),
+            &mut settings,
+        );
+        assert!(!s.transfer_running);
+        assert!(s.export_running);
+        s.apply_event(
+            fail(JobKind::ExportProjector {
+                dir: PathBuf::from("out"),
+            }),
+            &mut settings,
+        );
+        assert!(!s.export_running);
+        s.loading = Some(PathBuf::from("models/other"));
+        s.apply_event(
+            fail(JobKind::Load {
+                dir: PathBuf::from("models/other"),
+            }),
+            &mut settings,
+        );
+        assert_eq!(s.loading, None);
+        let titles: Vec<&str> = s
+            .notifications
+            .items()
+            .iter()
+            .map(|n| n.title.as_str())
+            .collect();
+        assert_eq!(
+            titles,
+            vec![
+                "Transfer image → audio failed",
+                "Export to out failed",
+                "Loading model other failed"
+            ]
+        );
+    }
+
+    #[test]
+    fn rescoring_skips_models_without_text_and_stores_the_labels() {
+        let mut settings = Settings::default();
+        let mut s = loaded_session(&mut settings);
+        for text in ["one", "two"] {
+            s.add_input(InputSource::Text(text.into()));
+        }
+        let id = analyze_id(s.next_job(5));
+        s.apply_event(Event::Analyzed(analysis(id, Ok(vec![]))), &mut settings);
+        let id = analyze_id(s.next_job(5));
+        s.apply_event(
+            Event::Analyzed(analysis(id, Err(ZeroShotUnavailable::NoTextTower))),
+            &mut settings,
+        );
+        s.labels_text = "three".into();
+        let jobs = s.rescore_jobs(&mut settings);
+        assert_eq!(jobs.len(), 1, "the input without a text tower is skipped");
+        assert!(matches!(&jobs[0], Job::Classify { labels, .. } if labels == &["three"]));
+        assert_eq!(s.classify_pending, 1);
+        assert_eq!(settings.label_sets["models/tiny"].labels, "three");
+        // Back to the defaults: the stored set is forgotten.
+        assert!(s.reset_labels());
+        s.store_label_set(&mut settings);
+        assert!(settings.label_sets.is_empty());
+    }
+
+    #[test]
+    fn loading_another_model_requeues_inputs_and_drops_gallery_items() {
+        let mut settings = Settings::default();
+        let mut s = loaded_session(&mut settings);
+        s.add_input(InputSource::Text("one".into()));
+        s.add_input(InputSource::GalleryItem(0));
+        let _ = s.next_job(5);
+        s.apply_event(
+            Event::Loaded(Box::new(summary("models/other"))),
+            &mut settings,
+        );
+        assert_eq!(s.inputs.len(), 1);
+        assert_eq!(s.inputs[0].status, InputStatus::Queued);
+        assert_eq!(s.in_flight, None);
+        assert_eq!(s.selected, Some(s.inputs[0].key));
+        assert_eq!(settings.recent[0], PathBuf::from("models/other"));
+    }
+}
