@@ -74,12 +74,12 @@ impl Session {
 
     /// Labels as parsed from the editor: comma- or line-separated, trimmed, deduplicated.
     pub fn labels(&self) -> Vec<String> {
-        crate::ui::state::parse_labels(&self.labels_text)
+        crate::bundle::prompts::parse_labels(&self.labels_text)
     }
 
     /// Templates as parsed from the editor: one per line; `{label}` when empty.
     pub fn templates(&self) -> Vec<String> {
-        crate::ui::state::parse_templates(&self.templates_text)
+        crate::bundle::prompts::parse_templates(&self.templates_text)
     }
 
     /// Jobs in flight (for the spinner).
