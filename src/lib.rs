@@ -11,6 +11,8 @@ pub mod index;
 pub mod modality;
 pub mod model;
 pub mod preprocess;
+#[doc(hidden)]
+pub mod test_support;
 pub mod train;
 pub mod ui;
 

@@ -513,7 +513,9 @@ fn auto_device_falls_back_on_flex_when_only_a_software_adapter_exists() {
     use transference::device::{BackendKind, pick_hardware_adapter, resolve};
     let adapters = transference::device::try_enumerate_adapters().unwrap();
     if adapters.is_empty() {
-        skip_unless_ci("no wgpu adapter on this machine (install mesa-vulkan-drivers)");
+        transference::test_support::skip_unless_ci(
+            "no wgpu adapter on this machine (install mesa-vulkan-drivers)",
+        );
         return;
     }
     let chosen = resolve(DeviceRequest::Auto).unwrap();
@@ -542,7 +544,9 @@ fn auto_device_falls_back_on_flex_when_only_a_software_adapter_exists() {
 fn wgpu_and_flex_give_the_same_codes() {
     let adapters = transference::device::try_enumerate_adapters().unwrap();
     if adapters.is_empty() {
-        skip_unless_ci("no wgpu adapter on this machine (install mesa-vulkan-drivers)");
+        transference::test_support::skip_unless_ci(
+            "no wgpu adapter on this machine (install mesa-vulkan-drivers)",
+        );
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

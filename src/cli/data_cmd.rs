@@ -1,11 +1,11 @@
 //! `transference data`: prepare the default digits model's training and evaluation data.
-//! The work and its summary are in [`crate::train::data::run_cli`].
+//! The work is [`crate::train::data::prepare`]; this prints its summary as text or JSON.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::train::data::DataOptions;
 
 /// Arguments of `data`.
@@ -58,5 +58,17 @@ pub fn run(args: DataArgs, json_out: bool) -> Result<()> {
         augment_copies: args.augment_copies,
         ..DataOptions::new(args.out)
     };
-    crate::train::data::run_cli(opts, json_out)
+    let opts = DataOptions {
+        show_progress: !json_out,
+        ..opts
+    };
+    let summary = crate::train::data::prepare(&opts)?;
+    if json_out {
+        let text = serde_json::to_string(&summary)
+            .map_err(|e| Error::Internal(format!("summary serialisation: {e}")))?;
+        println!("{text}");
+    } else {
+        print!("{}", summary.to_text());
+    }
+    Ok(())
 }

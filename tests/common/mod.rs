@@ -255,15 +255,6 @@ pub fn tiny_digits_data() -> transference::train::data::DigitsData {
     }
 }
 
-/// For a test that cannot run on this machine: passes with a note locally, but fails under CI
-/// (`CI` set), where `.ci/run` installs everything the test needs.
-pub fn skip_unless_ci(why: &str) {
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0") {
-        panic!("cannot run under CI: {why}");
-    }
-    eprintln!("SKIPPED: {why}");
-}
-
 /// A training configuration small enough to run a few steps in seconds on the tiny data;
 /// checkpoints every 2 steps, work files under `tmp`.
 pub fn tiny_train_config(steps: usize, tmp: &Path) -> transference::train::config::TrainConfig {

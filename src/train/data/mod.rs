@@ -40,7 +40,7 @@
 //! [`prepare`] orchestration), `progress.rs` (progress bars and warnings), `mnist.rs`,
 //! `fsdd.rs`, `synth.rs` (espeak-ng / flite / Festival subprocesses), `fetch.rs` (downloading
 //! sources), `store.rs` (the safetensors file: writing and [`load`]) and `report.rs` (the
-//! `transference data` summary, [`run_cli`]).
+//! `transference data` summary).
 
 mod fetch;
 mod fsdd;
@@ -60,7 +60,6 @@ use crate::train::{augment_clips, image_sets, voices};
 pub use fetch::MAX_DOWNLOAD_BYTES;
 pub use fsdd::parse_fsdd_name;
 pub use prepare::prepare;
-pub use report::run_cli;
 pub use store::load;
 pub use synth::synth_voice_plan;
 pub use types::{

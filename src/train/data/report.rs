@@ -1,8 +1,7 @@
-//! `transference data`: runs [`prepare`] and reports what it did, as text
-//! ([`DataSummary::to_text`]) or as one JSON object.
+//! The text report of `transference data` ([`DataSummary::to_text`]); the CLI prints it, or
+//! the [`DataSummary`] as one JSON object.
 
-use super::{CLIPS_DIR, DataOptions, DataSummary, VALIDATION_SPEAKER, prepare};
-use crate::error::{Error, Result};
+use super::{CLIPS_DIR, DataSummary, VALIDATION_SPEAKER};
 
 /// Skipped inputs listed one by one in the text report; the rest are counted.
 const SKIPPED_SHOWN: usize = 20;
@@ -94,24 +93,6 @@ impl DataSummary {
         ));
         text
     }
-}
-
-/// `transference data`: prepares the data with progress bars (none with `--json`) and prints
-/// the text report ([`DataSummary::to_text`]) or one JSON object (the [`DataSummary`]).
-pub fn run_cli(opts: DataOptions, json_out: bool) -> Result<()> {
-    let opts = DataOptions {
-        show_progress: !json_out,
-        ..opts
-    };
-    let summary = prepare(&opts)?;
-    if json_out {
-        let text = serde_json::to_string(&summary)
-            .map_err(|e| Error::Internal(format!("summary serialisation: {e}")))?;
-        println!("{text}");
-    } else {
-        print!("{}", summary.to_text());
-    }
-    Ok(())
 }
 
 #[cfg(test)]
