@@ -44,10 +44,7 @@ fn random_unit_rows(n: usize, d: usize, seed: u64) -> Vec<f32> {
             ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
         })
         .collect();
-    for row in v.chunks_exact_mut(d) {
-        let n = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-        row.iter_mut().for_each(|x| *x /= n);
-    }
+    transference::index::l2_normalize_rows(&mut v, d);
     v
 }
 

@@ -1,6 +1,9 @@
 //! Search, projections and codebook statistics over plain data.
 
+pub mod norm;
 pub mod pca;
 pub mod search;
 pub mod stats;
 pub mod transfer;
+
+pub use norm::{L2_NORM_FLOOR, l2_normalize, l2_normalize_rows};

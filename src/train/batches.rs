@@ -4,6 +4,7 @@
 use rand::Rng;
 
 use crate::error::{Error, Result};
+use crate::preprocess::mel::floored_mel_std;
 use crate::train::config::TrainConfig;
 use crate::train::data::{DigitsData, LabeledSet};
 use crate::train::trainer::PromptStates;
@@ -135,7 +136,7 @@ impl TrainingSet {
             )));
         }
         let mel_mean = data.meta.mel_mean;
-        let mel_std = data.meta.mel_std.max(1e-3);
+        let mel_std = floored_mel_std(data.meta.mel_std);
         let quietest = audio
             .iter()
             .flat_map(|p| p.set.features.iter().copied())

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::modality::Modality;
 use crate::model::MultimodalModel;
 use crate::preprocess::image::ImageConfig;
+use crate::preprocess::mel::floored_mel_std;
 use crate::train::config::TrainConfig;
 use crate::train::data::{DIGIT_WORDS, DigitsData};
 use crate::train::eval::{self, EvalInputs, EvalReport};
@@ -69,7 +70,7 @@ pub fn digits_manifest(
             image: Some(ImageConfig::default()),
             audio: Some(AudioPreprocess {
                 audio: data.meta.audio_config.clone(),
-                normalization: FeatureNormalization { mean: data.meta.mel_mean, std: data.meta.mel_std.max(1e-3) },
+                normalization: FeatureNormalization { mean: data.meta.mel_mean, std: floored_mel_std(data.meta.mel_std) },
             }),
             text: Some(TextPreprocess {
                 tokenizer: transformer("tokenizer.json"),

@@ -115,8 +115,7 @@ pub fn write_tiny_bundle(dir: &Path) -> Manifest {
                 (rng >> 8) as f32 / (1u32 << 24) as f32 - 0.5
             })
             .collect();
-        let n = e.iter().map(|x| x * x).sum::<f32>().sqrt();
-        e.iter_mut().for_each(|x| *x /= n);
+        transference::index::l2_normalize(&mut e);
         gallery
             .push(
                 GalleryItem {
