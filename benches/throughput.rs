@@ -15,6 +15,7 @@ use transference::device::{ComputeDevice, DeviceRequest};
 use transference::engine::{InputSource, Pipeline};
 use transference::index::search::{DeviceIndex, top_k_cpu};
 use transference::model::tensor_from_vec;
+use transference::preprocess::mnist::MNIST_SIDE_PX;
 
 fn median_ms(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(|a, b| a.total_cmp(b));
@@ -132,7 +133,7 @@ fn main() {
             let _ = p.class_embeddings(&labels, &templates);
             let index = DeviceIndex::new(&gallery, d, &device.device).unwrap();
             let png = tmp.join("digit.png");
-            let mut img = image::GrayImage::new(28, 28);
+            let mut img = image::GrayImage::new(MNIST_SIDE_PX, MNIST_SIDE_PX);
             for y in 5..23 {
                 for x in 12..16 {
                     img.put_pixel(x, y, image::Luma([255]));

@@ -19,6 +19,7 @@ use crate::modality::Modality;
 use crate::model::MultimodalModel;
 use crate::preprocess::image::ImageConfig;
 use crate::preprocess::mel::floored_mel_std;
+use crate::preprocess::mnist::MNIST_SIDE_PX;
 use crate::train::config::TrainConfig;
 use crate::train::data::{DIGIT_WORDS, DigitsData};
 use crate::train::eval::{self, EvalInputs, EvalReport};
@@ -126,7 +127,10 @@ pub fn build_gallery(
     let enc = eval::encode_images(p, &px, &lab)?;
     for ((item, &l), &i) in enc.items.into_iter().zip(&lab).zip(&idx) {
         let name = format!("media/image_{i:05}.png");
-        media.push((name.clone(), png_gray(data.image_test.item(i), 28, 28)?));
+        media.push((
+            name.clone(),
+            png_gray(data.image_test.item(i), MNIST_SIDE_PX, MNIST_SIDE_PX)?,
+        ));
         gallery.push(
             GalleryItem {
                 modality: Modality::Image,
