@@ -475,8 +475,8 @@ pub fn peak_dbfs(samples: &[f32]) -> f32 {
 
 /// Resamples `wave` to `target_hz` with rubato's synchronous FFT resampler over the whole clip.
 ///
-/// Identity (a copy) when the rates are equal. The resampler's delay is removed and the tail
-/// flushed, so the output has `round(len * target_hz / source_hz)` samples aligned with the
+/// Identity (a copy) when the rates are equal. rubato's `process_all` removes the resampler's
+/// delay (`output_delay`) and flushes the tail, so the output has `round(len * target_hz / source_hz)` samples aligned with the
 /// input (sample `m` of the output is at time `m / target_hz`). The output is clamped to
 /// `[-1, 1]` (the anti-aliasing filter can overshoot slightly).
 ///
