@@ -7,24 +7,76 @@
 //! 100k x 256 no slower than numpy matmul + argpartition; CLI peak memory with a MiniLM
 //! bundle <= 600 MB.
 
+//! Throughput and latency of the core, printed as a table (p50 and p95 over the runs) with
+//! ratios against references measured in the same run (numpy for batched top-k, whose indices
+//! are also checked against the Rust ones). Run with `cargo bench --bench throughput` (release
+//! profile) or `-- --quick` (fewer runs).
+//!
+//! Inputs: a small digit and a short 8 kHz clip, and real-size ones generated here: a
+//! 12-megapixel JPEG photo (4000 x 3000) and a 48 kHz stereo 16-bit WAV recording.
+//!
+//! Targets (release build, CPU backend): one input -> codes + embedding + zero-shot + top-10
+//! over a 10k gallery <= 15 ms p50 (image, audio), <= 25 ms (text); batched top-10 over
+//! 100k x 256 no slower than numpy matmul + argpartition; CLI peak memory with a MiniLM
+//! bundle <= 600 MB.
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use transference::device::{ComputeDevice, DeviceRequest};
 use transference::engine::{InputSource, Pipeline};
-use transference::index::search::{DeviceIndex, top_k_cpu};
+use transference::index::search::{DeviceIndex, Hit, top_k_cpu};
 use transference::model::tensor_from_vec;
+use transference::preprocess::audio::{AudioConfig, prepare_wav_file};
+use transference::preprocess::image::{ImageConfig, prepare_image_file};
+use transference::preprocess::mnist::MNIST_SIDE_PX;
 
-fn median_ms(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(|a, b| a.total_cmp(b));
-    samples[samples.len() / 2]
+/// Real-size photo: 12 megapixels.
+const PHOTO_SIZE_PX: (u32, u32) = (4000, 3000);
+/// Real-size recording: 48 kHz stereo.
+const RECORDING_RATE_HZ: u32 = 48_000;
+/// Length of the real-size recording, in seconds (within the default 4 s clip limit).
+const RECORDING_SECS: f64 = 3.0;
+
+/// Latency percentiles of one measurement, in milliseconds.
+#[derive(Clone, Copy, Debug)]
+struct Latency {
+    p50_ms: f64,
+    p95_ms: f64,
+    runs: usize,
 }
 
-fn time_ms<T>(runs: usize, mut f: impl FnMut() -> T) -> f64 {
+impl Latency {
+    /// Nearest-rank percentiles of the samples (at least one).
+    fn of(mut samples_ms: Vec<f64>) -> Self {
+        samples_ms.sort_by(|a, b| a.total_cmp(b));
+        let rank = |q: f64| {
+            let i = (q * samples_ms.len() as f64).ceil() as usize;
+            samples_ms[i.clamp(1, samples_ms.len()) - 1]
+        };
+        Latency {
+            p50_ms: rank(0.50),
+            p95_ms: rank(0.95),
+            runs: samples_ms.len(),
+        }
+    }
+}
+
+impl std::fmt::Display for Latency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "p50 {:8.2} ms, p95 {:8.2} ms ({} runs)",
+            self.p50_ms, self.p95_ms, self.runs
+        )
+    }
+}
+
+fn time_ms<T>(runs: usize, mut f: impl FnMut() -> T) -> Latency {
     let _ = f(); // warm-up (first use of a shape may compile kernels)
-    median_ms(
-        (0..runs)
+    Latency::of(
+        (0..runs.max(1))
             .map(|_| {
                 let t = Instant::now();
                 std::hint::black_box(f());
@@ -44,11 +96,53 @@ fn random_unit_rows(n: usize, d: usize, seed: u64) -> Vec<f32> {
             ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
         })
         .collect();
-    for row in v.chunks_exact_mut(d) {
-        let n = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-        row.iter_mut().for_each(|x| *x /= n);
-    }
+    transference::index::l2_normalize_rows(&mut v, d);
     v
+}
+
+/// A 12-megapixel JPEG: a dark "7" on uneven, noisy paper, as a phone would photograph it.
+fn write_photo(path: &Path) {
+    let (w, h) = PHOTO_SIZE_PX;
+    let mut noise = 0x9e37_79b9_7f4a_7c15u64;
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        noise ^= noise << 13;
+        noise ^= noise >> 7;
+        noise ^= noise << 17;
+        let n = ((noise >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 12.0;
+        let (u, v) = (x as f32 / w as f32, y as f32 / h as f32);
+        let top_bar = (0.35..0.65).contains(&u) && (0.25..0.31).contains(&v);
+        let stem_x = 0.65 - (v - 0.25) * 0.45;
+        let stem = (0.25..0.80).contains(&v) && (u - stem_x).abs() < 0.025;
+        let paper = 200.0 + 30.0 * u + 15.0 * v;
+        let level = if top_bar || stem { 40.0 } else { paper } + n;
+        let g = level.clamp(0.0, 255.0) as u8;
+        image::Rgb([g, g.saturating_sub(4), g.saturating_sub(10)])
+    });
+    img.save(path).expect("write the 12-megapixel JPEG");
+}
+
+/// A 48 kHz stereo 16-bit WAV: a falling two-tone chirp, a little louder on the left.
+fn write_recording(path: &Path) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: RECORDING_RATE_HZ,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("create the 48 kHz WAV");
+    let n = (f64::from(RECORDING_RATE_HZ) * RECORDING_SECS) as usize;
+    for i in 0..n {
+        let t = i as f64 / f64::from(RECORDING_RATE_HZ);
+        let f = 900.0 - 200.0 * t;
+        let x = (t * f * std::f64::consts::TAU).sin() * 0.6
+            + (t * 2.3 * f * std::f64::consts::TAU).sin() * 0.2;
+        let env = (t * 8.0).min(1.0) * (1.0 - t / RECORDING_SECS);
+        for gain in [1.0, 0.8] {
+            w.write_sample((x * env * gain * 20_000.0) as i16)
+                .expect("write a sample");
+        }
+    }
+    w.finalize().expect("finish the 48 kHz WAV");
 }
 
 fn write_npy(path: &Path, data: &[f32], shape: [usize; 2]) {
@@ -68,10 +162,35 @@ fn write_npy(path: &Path, data: &[f32], shape: [usize; 2]) {
     std::fs::write(path, out).expect("write npy");
 }
 
-/// numpy matmul + argpartition top-10 on the same data, median ms, or None without numpy.
-fn numpy_top_k_ms(queries: &Path, base: &Path, runs: usize) -> Option<f64> {
+/// numpy's answer for the batched top-10: its latency and, per query, the indices it found.
+struct NumpyTopK {
+    latency: Latency,
+    indices: Vec<Vec<usize>>,
+}
+
+/// Whether `python3 -c "import numpy"` works; prints a loud banner on stderr when it does not.
+fn numpy_available() -> bool {
+    let ok = Command::new("python3")
+        .arg("-c")
+        .arg("import numpy")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!(
+            "\n{bar}\n!! numpy NOT AVAILABLE (python3 -c 'import numpy' failed):\n!! the batched top-k \
+             reference timings and the Rust-vs-numpy agreement check are SKIPPED.\n{bar}\n",
+            bar = "!".repeat(78)
+        );
+    }
+    ok
+}
+
+/// numpy matmul + argpartition top-10 on the same data, `runs` timed runs; `None` when the
+/// script fails.
+fn numpy_top_k(queries: &Path, base: &Path, runs: usize) -> Option<NumpyTopK> {
     let script = format!(
-        "import numpy as np, time\nq=np.load('{}'); b=np.load('{}')\ndef f():\n    s=q@b.T\n    i=np.argpartition(-s,10,axis=1)[:,:10]\n    return np.take_along_axis(s,i,axis=1)\nf()\nts=[]\nfor _ in range({runs}):\n    t=time.perf_counter(); f(); ts.append((time.perf_counter()-t)*1000)\nts.sort(); print(ts[len(ts)//2])",
+        "import numpy as np, time\nq=np.load('{}'); b=np.load('{}')\ndef f():\n    s=q@b.T\n    i=np.argpartition(-s,10,axis=1)[:,:10]\n    return i, np.take_along_axis(s,i,axis=1)\nf()\nts=[]\nfor _ in range({runs}):\n    t=time.perf_counter(); f(); ts.append((time.perf_counter()-t)*1000)\nprint(' '.join(map(str,ts)))\ni,_=f()\nfor row in i: print(' '.join(map(str,sorted(row.tolist()))))",
         queries.display(),
         base.display()
     );
@@ -81,9 +200,38 @@ fn numpy_top_k_ms(queries: &Path, base: &Path, runs: usize) -> Option<f64> {
         .output()
         .ok()?;
     if !out.status.success() {
+        eprintln!(
+            "numpy top-k script failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
         return None;
     }
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let times: Vec<f64> = lines
+        .next()?
+        .split_whitespace()
+        .map(|t| t.parse().ok())
+        .collect::<Option<_>>()?;
+    let indices: Vec<Vec<usize>> = lines
+        .map(|l| l.split_whitespace().map(|t| t.parse().ok()).collect())
+        .collect::<Option<_>>()?;
+    (!times.is_empty()).then(|| NumpyTopK {
+        latency: Latency::of(times),
+        indices,
+    })
+}
+
+/// How many queries have exactly the same top-k set of rows in `hits` as in `reference`.
+fn agreeing_queries(hits: &[Vec<Hit>], reference: &[Vec<usize>]) -> usize {
+    hits.iter()
+        .zip(reference)
+        .filter(|(h, r)| {
+            let mut got: Vec<usize> = h.iter().map(|x| x.index).collect();
+            got.sort_unstable();
+            got == **r
+        })
+        .count()
 }
 
 fn peak_rss_mb(args: &[&str]) -> Option<f64> {
@@ -104,7 +252,8 @@ fn peak_rss_mb(args: &[&str]) -> Option<f64> {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let runs = if quick { 5 } else { 30 };
+    // Enough runs for a p95 that is not just the maximum.
+    let runs = if quick { 20 } else { 60 };
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let bundle = repo.join("models/digits");
     let tmp = std::env::temp_dir().join(format!("transference-bench-{}", std::process::id()));
@@ -125,6 +274,29 @@ fn main() {
     }
     let (d, gallery_n) = (256usize, 10_000usize);
     let gallery = random_unit_rows(gallery_n, d, 1);
+    let have_numpy = numpy_available();
+
+    // Preprocessing alone on real-size inputs (default configs, the digits model's).
+    let photo = tmp.join("photo-12mp.jpg");
+    let recording = tmp.join("recording-48k-stereo.wav");
+    write_photo(&photo);
+    write_recording(&recording);
+    let (image_cfg, audio_cfg) = (ImageConfig::default(), AudioConfig::default());
+    let real_runs = runs.min(20);
+    let lat = time_ms(real_runs, || {
+        prepare_image_file(&photo, &image_cfg).unwrap()
+    });
+    println!(
+        "\nprepare a {}x{} JPEG photo (decode + MNIST recipe): {lat}",
+        PHOTO_SIZE_PX.0, PHOTO_SIZE_PX.1
+    );
+    let lat = time_ms(real_runs, || {
+        prepare_wav_file(&recording, &audio_cfg).unwrap()
+    });
+    println!(
+        "prepare a {RECORDING_SECS} s {} kHz stereo WAV (decode + resample + log-mel): {lat}",
+        RECORDING_RATE_HZ / 1000
+    );
     for device in &devices {
         println!("\n## device: {}", device.description);
         // Single-input latency through the real pipeline (bundle's gallery replaced by 10k items).
@@ -135,7 +307,7 @@ fn main() {
             let _ = p.class_embeddings(&labels, &templates);
             let index = DeviceIndex::new(&gallery, d, &device.device).unwrap();
             let png = tmp.join("digit.png");
-            let mut img = image::GrayImage::new(28, 28);
+            let mut img = image::GrayImage::new(MNIST_SIDE_PX, MNIST_SIDE_PX);
             for y in 5..23 {
                 for x in 12..16 {
                     img.put_pixel(x, y, image::Luma([255]));
@@ -158,30 +330,46 @@ fn main() {
                 .unwrap();
             }
             w.finalize().unwrap();
-            for (name, input, target_ms) in [
-                ("image", InputSource::File(png.clone()), 15.0),
-                ("audio", InputSource::File(wav.clone()), 15.0),
-                ("text", InputSource::Text("the digit seven".into()), 25.0),
+            for (name, input, target_ms, n) in [
+                ("image", InputSource::File(png.clone()), Some(15.0), runs),
+                ("audio", InputSource::File(wav.clone()), Some(15.0), runs),
+                (
+                    "text",
+                    InputSource::Text("the digit seven".into()),
+                    Some(25.0),
+                    runs,
+                ),
+                ("photo", InputSource::File(photo.clone()), None, real_runs),
+                (
+                    "recording",
+                    InputSource::File(recording.clone()),
+                    None,
+                    real_runs,
+                ),
             ] {
-                let ms = time_ms(runs, || {
+                let lat = time_ms(n, || {
                     let e = p.encode(&input).unwrap();
                     let z = p.classify(&e.item.embedding, &labels, &templates).unwrap();
                     let hits = index.top_k(&e.item.embedding, 10).unwrap();
                     (e.item.codes.len(), z.len(), hits.len())
                 });
+                let verdict = match target_ms {
+                    Some(t) if lat.p50_ms <= t => format!(" (target p50 <= {t} ms: met)"),
+                    Some(t) => format!(" (target p50 <= {t} ms: NOT met)"),
+                    None => String::new(),
+                };
                 println!(
-                    "one {name:5} -> codes + embedding + zero-shot + top-10/10k: p50 {ms:7.2} ms (target <= {target_ms} ms: {})",
-                    if ms <= target_ms { "met" } else { "NOT met" }
+                    "one {name:9} -> codes + embedding + zero-shot + top-10/10k: {lat}{verdict}"
                 );
             }
             // VQ lookup alone: 64 x 16 positions against the codebook.
             let k = p.bundle.manifest.architecture.codebook_size;
             let x = random_unit_rows(64 * 16, d, 5);
-            let ms = time_ms(runs, || {
+            let lat = time_ms(runs, || {
                 let t = tensor_from_vec(x.clone(), [64, 16, d], &device.device);
                 transference::model::int_to_vec(p.bundle.model.codebook.quantize(t).codes)
             });
-            println!("VQ lookup 1024 positions x {k} codes: p50 {ms:.2} ms");
+            println!("VQ lookup 1024 positions x {k} codes: {lat}");
         } else {
             println!("(models/digits missing: single-input latency skipped)");
         }
@@ -194,29 +382,50 @@ fn main() {
             };
             let q = random_unit_rows(64, d, 3);
             let index = DeviceIndex::new(&base, d, &device.device).unwrap();
-            let dev_ms = time_ms(runs.min(10), || index.top_k(&q, 10).unwrap());
-            let cpu_ms = time_ms(runs.min(5), || top_k_cpu(&q, &base, d, 10).unwrap());
+            let dev = time_ms(runs.min(20), || index.top_k(&q, 10).unwrap());
+            let cpu = time_ms(runs.min(10), || top_k_cpu(&q, &base, d, 10).unwrap());
+            println!("top-10, 64 queries over {n} x {d}: device    {dev}");
+            println!("top-10, 64 queries over {n} x {d}: CPU loop  {cpu}");
+            if !have_numpy {
+                println!(
+                    "top-10, 64 queries over {n} x {d}: numpy     SKIPPED (numpy not available)"
+                );
+                continue;
+            }
             let qp = tmp.join("q.npy");
             let bp = tmp.join(format!("b{n}.npy"));
             write_npy(&qp, &q, [64, d]);
             write_npy(&bp, &base, [n, d]);
-            match numpy_top_k_ms(&qp, &bp, runs.min(10)) {
-                Some(np_ms) => println!(
-                    "top-10, 64 queries over {n} x {d}: device {dev_ms:8.2} ms, plain CPU loop {cpu_ms:8.2} ms, numpy {np_ms:8.2} ms -> device/numpy = {:.2}{}",
-                    dev_ms / np_ms,
-                    if n == 100_000 {
-                        if dev_ms <= np_ms {
-                            " (target met)"
-                        } else {
-                            " (target NOT met)"
-                        }
-                    } else {
-                        ""
-                    }
-                ),
-                None => println!(
-                    "top-10, 64 queries over {n} x {d}: device {dev_ms:.2} ms, plain CPU loop {cpu_ms:.2} ms (numpy not available for the reference)"
-                ),
+            let Some(np) = numpy_top_k(&qp, &bp, runs.min(20)) else {
+                eprintln!("!! numpy top-k reference FAILED to run for {n} x {d}");
+                continue;
+            };
+            let ratio = dev.p50_ms / np.latency.p50_ms;
+            let verdict = match (n == 100_000, ratio <= 1.0) {
+                (true, true) => " (target met)",
+                (true, false) => " (target NOT met)",
+                _ => "",
+            };
+            println!(
+                "top-10, 64 queries over {n} x {d}: numpy     {} -> device/numpy p50 = {ratio:.2}{verdict}",
+                np.latency
+            );
+            let dev_hits = index.top_k(&q, 10).unwrap();
+            let cpu_hits = top_k_cpu(&q, &base, d, 10).unwrap();
+            let (dev_ok, cpu_ok) = (
+                agreeing_queries(&dev_hits, &np.indices),
+                agreeing_queries(&cpu_hits, &np.indices),
+            );
+            let total = np.indices.len();
+            println!(
+                "top-10 sets equal to numpy's: device {dev_ok}/{total}, CPU loop {cpu_ok}/{total} queries"
+            );
+            if dev_ok < total || cpu_ok < total {
+                eprintln!(
+                    "!! Rust top-10 DISAGREES with numpy on {} (device) / {} (CPU) of {total} queries over {n} x {d}",
+                    total - dev_ok,
+                    total - cpu_ok
+                );
             }
         }
     }

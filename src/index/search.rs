@@ -180,10 +180,7 @@ mod tests {
                 ((state >> 33) as f32 / (1u64 << 31) as f32) - 1.0
             })
             .collect();
-        for row in v.chunks_exact_mut(dim) {
-            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            row.iter_mut().for_each(|x| *x /= norm);
-        }
+        crate::index::l2_normalize_rows(&mut v, dim);
         v
     }
 

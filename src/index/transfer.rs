@@ -35,13 +35,9 @@ impl FeatureVec {
         for &c in codes {
             *counts.entry(c).or_default() += 1.0;
         }
-        let norm = counts
-            .values()
-            .map(|v| v * v)
-            .sum::<f32>()
-            .sqrt()
-            .max(1e-12);
-        FeatureVec::Sparse(counts.into_iter().map(|(c, v)| (c, v / norm)).collect())
+        let mut values: Vec<f32> = counts.values().copied().collect();
+        crate::index::l2_normalize(&mut values);
+        FeatureVec::Sparse(counts.into_keys().zip(values).collect())
     }
 
     fn for_each(&self, mut f: impl FnMut(usize, f32)) {

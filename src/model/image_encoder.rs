@@ -7,6 +7,8 @@ use burn::nn::{PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::preprocess::mnist::MNIST_SIDE_PX;
+
 /// Architecture of the image encoder.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,7 +27,7 @@ impl Default for ImageEncoderConfig {
     fn default() -> Self {
         ImageEncoderConfig {
             in_channels: 1,
-            input_size: [28, 28],
+            input_size: [MNIST_SIDE_PX as usize; 2],
             hidden_channels: vec![32, 64, 128, 128],
             d_model: 256,
         }

@@ -232,11 +232,17 @@ pub fn masked_mean(x: Tensor<3>, mask: Tensor<2>) -> Tensor<2> {
     summed / count
 }
 
-/// Rows scaled to unit L2 norm (rows of zeros stay zero).
+/// Rows scaled to unit L2 norm (rows of zeros stay zero). For tensors only: plain `f32` rows
+/// use [`crate::index::l2_normalize_rows`], with the same [`crate::index::L2_NORM_FLOOR`].
 ///
 /// - `x`: `[B, D]` -> `[B, D]`
 pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
-    let norm = x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
+    let norm = x
+        .clone()
+        .powi_scalar(2)
+        .sum_dim(1)
+        .sqrt()
+        .clamp_min(crate::index::L2_NORM_FLOOR);
     x / norm
 }
 

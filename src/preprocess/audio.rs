@@ -9,10 +9,11 @@ use std::io::{Cursor, Read};
 use std::ops::Range;
 use std::path::Path;
 
-use rubato::{FftFixedInOut, Resampler};
+use rubato::audioadapter_buffers::direct::InterleavedSlice;
+use rubato::{Fft, FixedSync, Resampler, WindowFunction};
 
 use crate::error::{Error, Result};
-use crate::preprocess::mel::{LogMel, fit_frames, log_mel_spectrogram};
+use crate::preprocess::mel::{LogMel, MelConfig, fit_frames, log_mel_spectrogram};
 
 /// Hard limit on the duration of an input file, in seconds, checked from the WAV header before
 /// any sample is read so that a huge (or lying) file cannot exhaust memory.
@@ -91,18 +92,19 @@ pub fn normalize_rms(samples: &mut [f32], target_dbfs: f32) {
 
 impl Default for AudioConfig {
     fn default() -> Self {
+        let mel = MelConfig::default();
         Self {
-            sample_rate_hz: 8000,
-            n_fft: 256,
-            win_length: 256,
-            hop_length: 64,
-            n_mels: 40,
-            f_min_hz: 20.0,
-            f_max_hz: 4000.0,
+            sample_rate_hz: mel.sample_rate_hz,
+            n_fft: mel.n_fft,
+            win_length: mel.win_length,
+            hop_length: mel.hop_length,
+            n_mels: mel.n_mels,
+            f_min_hz: mel.f_min_hz,
+            f_max_hz: mel.f_max_hz,
             n_frames: 128,
             max_duration_secs: 4.0,
             trim_threshold_db: -35.0,
-            log_floor: 1e-6,
+            log_floor: mel.log_floor,
             target_rms_dbfs: Some(DEFAULT_TARGET_RMS_DBFS),
         }
     }
@@ -186,7 +188,21 @@ impl AudioConfig {
     /// The value of silence in the log-mel domain, `ln(log_floor)`: the padding value of
     /// [`fit_frames`].
     pub fn log_floor_ln(&self) -> f32 {
-        self.log_floor.ln()
+        self.mel().log_floor_ln()
+    }
+
+    /// The log-mel spectrogram's parameters (the STFT and mel fields of this config).
+    pub fn mel(&self) -> MelConfig {
+        MelConfig {
+            sample_rate_hz: self.sample_rate_hz,
+            n_fft: self.n_fft,
+            win_length: self.win_length,
+            hop_length: self.hop_length,
+            n_mels: self.n_mels,
+            f_min_hz: self.f_min_hz,
+            f_max_hz: self.f_max_hz,
+            log_floor: self.log_floor,
+        }
     }
 }
 
@@ -459,8 +475,8 @@ pub fn peak_dbfs(samples: &[f32]) -> f32 {
 
 /// Resamples `wave` to `target_hz` with rubato's synchronous FFT resampler over the whole clip.
 ///
-/// Identity (a copy) when the rates are equal. The resampler's delay is removed and the tail
-/// flushed, so the output has `round(len * target_hz / source_hz)` samples aligned with the
+/// Identity (a copy) when the rates are equal. rubato's `process_all` removes the resampler's
+/// delay (`output_delay`) and flushes the tail, so the output has `round(len * target_hz / source_hz)` samples aligned with the
 /// input (sample `m` of the output is at time `m / target_hz`). The output is clamped to
 /// `[-1, 1]` (the anti-aliasing filter can overshoot slightly).
 ///
@@ -489,51 +505,46 @@ pub fn resample(wave: &Waveform, target_hz: u32) -> Result<Waveform> {
     }
     // rubato's FFT resampler works on blocks of `k * source / gcd` input frames and
     // `k * target / gcd` output frames; its anti-aliasing filter is centred on input frame
-    // `block_in / 2` (integer division). With an even `k` both blocks are even, so the delay is
-    // exactly `block_out / 2` output frames and removing it leaves no fractional shift (an odd
-    // block would leave a shift of a fraction of a frame).
+    // `block_in / 2` (integer division) and it reports a delay of `block_out / 2` output frames
+    // (`output_delay`, which `process_all` trims). With an even `k` both blocks are even, so
+    // trimming that delay leaves no fractional shift (an odd block would leave a shift of a
+    // fraction of a frame). One sub-chunk per chunk keeps the block at the chunk size.
     let gcd = gcd_u64(u64::from(source_hz), u64::from(target_hz));
     let min_block_in = (u64::from(source_hz) / gcd) as usize;
     let mut blocks = RESAMPLER_CHUNK_FRAMES.div_ceil(min_block_in).max(1);
     if blocks % 2 == 1 {
         blocks += 1;
     }
-    let mut resampler = FftFixedInOut::<f32>::new(
+    let mut resampler = Fft::<f32>::new_custom(
         source_hz as usize,
         target_hz as usize,
         blocks * min_block_in,
         1,
+        1,
+        WindowFunction::BlackmanHarris2,
+        FixedSync::Both,
     )
     .map_err(|e| Error::Internal(format!("cannot build resampler: {e}")))?;
-    let chunk_in = resampler.input_frames_next();
-    let chunk_out = resampler.output_frames_next();
-    if chunk_in % 2 != 0 || chunk_out % 2 != 0 {
+    if resampler.fft_size_in() % 2 != 0 || resampler.fft_size_out() % 2 != 0 {
         return Err(Error::Internal(format!(
-            "resampler block of {chunk_in} -> {chunk_out} frames is not even"
+            "resampler block of {} -> {} frames is not even",
+            resampler.fft_size_in(),
+            resampler.fft_size_out()
         )));
     }
-    let delay = chunk_out / 2;
-    let needed = delay + len_out;
-
-    let mut out = Vec::with_capacity(needed + chunk_out);
-    let mut input = vec![vec![0.0f32; chunk_in]];
-    let mut output = vec![vec![0.0f32; chunk_out]];
-    let mut pos = 0usize;
-    while out.len() < needed {
-        let end = (pos + chunk_in).min(len_in);
-        let available = end.saturating_sub(pos);
-        input[0][..available].copy_from_slice(&wave.samples[pos.min(len_in)..end]);
-        input[0][available..].fill(0.0);
-        let (_, written) = resampler
-            .process_into_buffer(&input, &mut output, None)
-            .map_err(|e| Error::Internal(format!("resampling failed: {e}")))?;
-        out.extend_from_slice(&output[0][..written]);
-        pos += chunk_in;
+    let input = InterleavedSlice::new(&wave.samples, 1, len_in)
+        .map_err(|e| Error::Internal(format!("resampler input: {e}")))?;
+    let out = resampler
+        .process_all(&input, len_in, None)
+        .map_err(|e| Error::Internal(format!("resampling failed: {e}")))?
+        .take_data();
+    if out.len() < len_out {
+        return Err(Error::Internal(format!(
+            "resampler gave {} frames, expected at least {len_out}",
+            out.len()
+        )));
     }
-    let samples = out[delay..needed]
-        .iter()
-        .map(|x| x.clamp(-1.0, 1.0))
-        .collect();
+    let samples = out[..len_out].iter().map(|x| x.clamp(-1.0, 1.0)).collect();
     Ok(Waveform {
         samples,
         sample_rate_hz: target_hz,
@@ -659,7 +670,7 @@ pub fn prepare_audio(
             limit_secs: f64::from(cfg.max_duration_secs),
         });
     }
-    let mel = log_mel_spectrogram(&trimmed.samples, cfg);
+    let mel = log_mel_spectrogram(&trimmed.samples, &cfg.mel());
     let mel = fit_frames(&mel, cfg.n_frames, cfg.log_floor_ln());
     // The displayed and playable waveform stays within full scale.
     trimmed

@@ -15,7 +15,61 @@
 
 use realfft::RealFftPlanner;
 
-use crate::preprocess::audio::AudioConfig;
+/// Divisor floor for the log-mel standardisation `(x - mean) / std`: a measured std below this
+/// (a training set of near-identical clips) is raised to it, so features never blow up.
+pub const MEL_STD_FLOOR: f32 = 1e-3;
+
+/// The std used to standardise log-mel features: `std` raised to [`MEL_STD_FLOOR`].
+pub fn floored_mel_std(std: f32) -> f32 {
+    std.max(MEL_STD_FLOOR)
+}
+
+/// STFT and mel parameters of the log-mel spectrogram. `Default` is the digits model's.
+///
+/// [`crate::preprocess::audio::AudioConfig`] carries the same fields (flat, as the manifest
+/// stores them) and gives this with `AudioConfig::mel`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MelConfig {
+    /// Sample rate of the clip, in Hz.
+    pub sample_rate_hz: u32,
+    /// FFT size of the STFT, in samples (a power of two).
+    pub n_fft: usize,
+    /// Hann window length, in samples (`<= n_fft`; centred and zero-padded to `n_fft`).
+    pub win_length: usize,
+    /// Hop between STFT frames, in samples.
+    pub hop_length: usize,
+    /// Number of mel bins.
+    pub n_mels: usize,
+    /// Lowest mel filter edge, in Hz.
+    pub f_min_hz: f32,
+    /// Highest mel filter edge, in Hz (at most the Nyquist frequency `sample_rate_hz / 2`).
+    pub f_max_hz: f32,
+    /// Floor applied to mel energies before the natural log (so silence is `ln(log_floor)`).
+    pub log_floor: f32,
+}
+
+impl Default for MelConfig {
+    fn default() -> Self {
+        Self {
+            sample_rate_hz: 8000,
+            n_fft: 256,
+            win_length: 256,
+            hop_length: 64,
+            n_mels: 40,
+            f_min_hz: 20.0,
+            f_max_hz: 4000.0,
+            log_floor: 1e-6,
+        }
+    }
+}
+
+impl MelConfig {
+    /// The value of silence in the log-mel domain, `ln(log_floor)`: the padding value of
+    /// [`fit_frames`].
+    pub fn log_floor_ln(&self) -> f32 {
+        self.log_floor.ln()
+    }
+}
 
 /// Slaney mel scale: width of one mel in the linear region, in Hz per mel (200/3 Hz).
 pub const SLANEY_F_SP_HZ: f64 = 200.0 / 3.0;
@@ -206,11 +260,12 @@ fn centre_pad(samples: &[f32], pad: usize) -> Vec<f64> {
 /// default even `n_fft`; an empty clip gives 1 frame of `ln(log_floor)`. Clips shorter than or
 /// as long as `n_fft / 2` are zero-padded instead of reflected (reflection needs more samples).
 ///
-/// Never panics: `cfg` is expected to pass [`AudioConfig::validate`], and degenerate values are
+/// Never panics: `cfg` is expected to come from a config that passes
+/// [`crate::preprocess::audio::AudioConfig::validate`], and degenerate values are
 /// clamped to the nearest usable ones (`n_fft >= 1`, `hop_length >= 1`, `win_length` in
 /// `1..=n_fft`, a non-positive or non-finite `log_floor` becomes `f32::MIN_POSITIVE`).
 /// Non-finite samples are read as 0.
-pub fn log_mel_spectrogram(samples: &[f32], cfg: &AudioConfig) -> LogMel {
+pub fn log_mel_spectrogram(samples: &[f32], cfg: &MelConfig) -> LogMel {
     let n_fft = cfg.n_fft.max(1);
     let hop = cfg.hop_length.max(1);
     let win_length = cfg.win_length.clamp(1, n_fft);
@@ -352,7 +407,7 @@ mod tests {
     #[test]
     fn log_mel_matches_numpy_reference() {
         let reference = reference();
-        let cfg = AudioConfig::default();
+        let cfg = MelConfig::default();
         let signal = reference_signal(reference.n_samples, f64::from(cfg.sample_rate_hz));
         for (a, b) in signal.iter().zip(&reference.signal_head) {
             assert_eq!(a, b, "test signal differs from the reference script's");
@@ -393,7 +448,7 @@ mod tests {
     #[test]
     fn filterbank_matches_reference_rows_and_sums() {
         let reference = reference();
-        let cfg = AudioConfig::default();
+        let cfg = MelConfig::default();
         let fb = mel_filterbank(
             cfg.n_fft,
             cfg.n_mels,
@@ -470,7 +525,7 @@ mod tests {
 
     #[test]
     fn frame_count_follows_torch_center_true() {
-        let cfg = AudioConfig::default();
+        let cfg = MelConfig::default();
         for len in [0usize, 1, 63, 64, 65, 127, 128, 129, 1000, 8000] {
             let mel = log_mel_spectrogram(&vec![0.1; len], &cfg);
             assert_eq!(mel.n_frames, 1 + len / cfg.hop_length, "len {len}");
@@ -481,7 +536,7 @@ mod tests {
 
     #[test]
     fn empty_and_silent_clips_are_the_log_floor() {
-        let cfg = AudioConfig::default();
+        let cfg = MelConfig::default();
         let floor = cfg.log_floor.ln();
         let mel = log_mel_spectrogram(&[], &cfg);
         assert_eq!((mel.n_mels, mel.n_frames), (40, 1));
@@ -493,7 +548,7 @@ mod tests {
     #[test]
     fn short_clips_are_zero_padded_not_reflected() {
         // 100 samples <= n_fft / 2 = 128: reflection impossible, zero padding used.
-        let cfg = AudioConfig::default();
+        let cfg = MelConfig::default();
         let mel = log_mel_spectrogram(&[0.5; 100], &cfg);
         assert_eq!(mel.n_frames, 2);
         assert!(mel.data.iter().all(|v| v.is_finite()));
@@ -521,7 +576,7 @@ mod tests {
 
     #[test]
     fn tone_energy_lands_in_the_right_mel_bin() {
-        let cfg = AudioConfig::default();
+        let cfg = MelConfig::default();
         let sr = f64::from(cfg.sample_rate_hz);
         let tone: Vec<f32> = (0..4000)
             .map(|n| (0.5 * (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / sr).sin()) as f32)
@@ -602,47 +657,47 @@ mod tests {
 
     #[test]
     fn degenerate_configs_do_not_panic() {
-        let base = AudioConfig::default();
+        let base = MelConfig::default();
         let configs = [
-            AudioConfig {
+            MelConfig {
                 n_fft: 0,
                 ..base.clone()
             },
-            AudioConfig {
+            MelConfig {
                 hop_length: 0,
                 ..base.clone()
             },
-            AudioConfig {
+            MelConfig {
                 win_length: 1000,
                 ..base.clone()
             },
-            AudioConfig {
+            MelConfig {
                 win_length: 0,
                 ..base.clone()
             },
-            AudioConfig {
+            MelConfig {
                 n_mels: 0,
                 ..base.clone()
             },
-            AudioConfig {
+            MelConfig {
                 n_fft: 255,
                 win_length: 200,
                 ..base.clone()
             },
-            AudioConfig {
+            MelConfig {
                 log_floor: 0.0,
                 ..base.clone()
             },
-            AudioConfig {
+            MelConfig {
                 log_floor: f32::NAN,
                 ..base.clone()
             },
-            AudioConfig {
+            MelConfig {
                 f_min_hz: 5000.0,
                 f_max_hz: 100.0,
                 ..base.clone()
             },
-            AudioConfig {
+            MelConfig {
                 f_max_hz: 1.0e9,
                 ..base.clone()
             },
@@ -673,7 +728,7 @@ mod tests {
                     ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * gain
                 })
                 .collect();
-            let cfg = AudioConfig::default();
+            let cfg = MelConfig::default();
             let mel = log_mel_spectrogram(&samples, &cfg);
             prop_assert_eq!(mel.n_frames, 1 + len / cfg.hop_length);
             prop_assert_eq!(mel.n_mels, cfg.n_mels);

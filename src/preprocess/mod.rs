@@ -2,5 +2,10 @@
 
 pub mod audio;
 pub mod image;
+pub mod image_decode;
 pub mod mel;
+pub mod mnist;
+pub mod pixels;
+#[cfg(test)]
+pub(crate) mod test_images;
 pub mod text;

@@ -23,7 +23,7 @@
 //! seeded generator, so the same seed gives the same image on every machine and run.
 //!
 //! The default ranges stop where the model's MNIST recipe
-//! ([`crate::preprocess::image::mnist_recipe`]) still finds the digit: it thresholds against the
+//! ([`crate::preprocess::mnist::mnist_recipe`]) still finds the digit: it thresholds against the
 //! border's paper level, so strong shading or noise is taken for ink and the digit comes back
 //! shrunk beside a grey patch. Measured on 400 DejaVu renderings per setting (share of 28x28
 //! views whose ink spans fewer than 16 px; 1.5 % with no degradation): noise sigma 12 / 18 gave

@@ -4,6 +4,8 @@
 use rand::Rng;
 
 use crate::error::{Error, Result};
+use crate::preprocess::mel::floored_mel_std;
+use crate::preprocess::mnist::{MNIST_PIXELS, MNIST_SIDE_PX};
 use crate::train::config::TrainConfig;
 use crate::train::data::{DigitsData, LabeledSet};
 use crate::train::trainer::PromptStates;
@@ -135,7 +137,7 @@ impl TrainingSet {
             )));
         }
         let mel_mean = data.meta.mel_mean;
-        let mel_std = data.meta.mel_std.max(1e-3);
+        let mel_std = floored_mel_std(data.meta.mel_std);
         let quietest = audio
             .iter()
             .flat_map(|p| p.set.features.iter().copied())
@@ -165,7 +167,7 @@ impl TrainingSet {
 /// One paired batch on the host.
 pub struct HostBatch {
     pub labels: Vec<usize>,
-    /// `[B, 28*28]` normalised.
+    /// `[B, 28*28]` ([`MNIST_PIXELS`] per image) normalised.
     pub images: Vec<f32>,
     /// `[B, n_mels*n_frames]` normalised.
     pub mels: Vec<f32>,
@@ -196,7 +198,7 @@ pub fn sample_batch(
     n_frames: usize,
 ) -> HostBatch {
     let labels: Vec<usize> = (0..batch).map(|_| rng.random_range(0..10)).collect();
-    let mut images = Vec::with_capacity(batch * 784);
+    let mut images = Vec::with_capacity(batch * MNIST_PIXELS);
     let mut mels = Vec::with_capacity(batch * n_mels * n_frames);
     let picks: Vec<usize> = labels
         .iter()
@@ -213,11 +215,12 @@ pub fn sample_batch(
             rng.random_range(-MAX_SHIFT_PX..=MAX_SHIFT_PX),
             rng.random_range(-MAX_SHIFT_PX..=MAX_SHIFT_PX),
         );
-        for y in 0..28i32 {
-            for x in 0..28i32 {
+        let side = MNIST_SIDE_PX as i32;
+        for y in 0..side {
+            for x in 0..side {
                 let (sx, sy) = (x - dx, y - dy);
-                let v = if (0..28).contains(&sx) && (0..28).contains(&sy) {
-                    img[(sy * 28 + sx) as usize]
+                let v = if (0..side).contains(&sx) && (0..side).contains(&sy) {
+                    img[(sy * side + sx) as usize]
                 } else {
                     0.0
                 };

@@ -10,12 +10,11 @@ use crate::model::{
     AudioEncoder, AudioEncoderConfig, BertConfig, EmbeddingSource, ImageEncoder,
     ImageEncoderConfig, ModelConfig, MultimodalModel, TextEncoderConfig, l2_normalize, masked_mean,
 };
+use crate::preprocess::mnist::{MNIST_PIXELS, MNIST_SIDE_PX};
 use crate::train::config::TrainConfig;
 
 /// Hidden width of the decoders.
 const DECODER_HIDDEN: usize = 256;
-/// Pixels of a 28x28 digit.
-pub const IMAGE_FEATURES: usize = 28 * 28;
 
 /// Two-layer perceptron.
 #[derive(Module, Debug)]
@@ -101,7 +100,7 @@ impl TrainConfig {
             temperature: self.zero_shot_temperature,
             image: Some(ImageEncoderConfig {
                 in_channels: 1,
-                input_size: [28, 28],
+                input_size: [MNIST_SIDE_PX as usize; 2],
                 hidden_channels: self.image_channels.clone(),
                 d_model: self.d_model,
             }),
@@ -132,7 +131,7 @@ impl TrainConfig {
             semantic: model.init(device),
             image_specific: ImageEncoderConfig {
                 in_channels: 1,
-                input_size: [28, 28],
+                input_size: [MNIST_SIDE_PX as usize; 2],
                 hidden_channels: half(&self.image_channels),
                 d_model: s,
             }
@@ -145,7 +144,7 @@ impl TrainConfig {
             }
             .init(device),
             text_specific: LinearConfig::new(bert_hidden, s).init(device),
-            image_decoder: Mlp::new(d + s, DECODER_HIDDEN, IMAGE_FEATURES, device),
+            image_decoder: Mlp::new(d + s, DECODER_HIDDEN, MNIST_PIXELS, device),
             audio_decoder: Mlp::new(
                 d + s,
                 DECODER_HIDDEN * 2,

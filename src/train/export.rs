@@ -18,6 +18,8 @@ use crate::error::{Error, Result};
 use crate::modality::Modality;
 use crate::model::MultimodalModel;
 use crate::preprocess::image::ImageConfig;
+use crate::preprocess::mel::floored_mel_std;
+use crate::preprocess::mnist::MNIST_SIDE_PX;
 use crate::train::config::TrainConfig;
 use crate::train::data::{DIGIT_WORDS, DigitsData};
 use crate::train::eval::{self, EvalInputs, EvalReport};
@@ -69,7 +71,7 @@ pub fn digits_manifest(
             image: Some(ImageConfig::default()),
             audio: Some(AudioPreprocess {
                 audio: data.meta.audio_config.clone(),
-                normalization: FeatureNormalization { mean: data.meta.mel_mean, std: data.meta.mel_std.max(1e-3) },
+                normalization: FeatureNormalization { mean: data.meta.mel_mean, std: floored_mel_std(data.meta.mel_std) },
             }),
             text: Some(TextPreprocess {
                 tokenizer: transformer("tokenizer.json"),
@@ -125,7 +127,10 @@ pub fn build_gallery(
     let enc = eval::encode_images(p, &px, &lab)?;
     for ((item, &l), &i) in enc.items.into_iter().zip(&lab).zip(&idx) {
         let name = format!("media/image_{i:05}.png");
-        media.push((name.clone(), png_gray(data.image_test.item(i), 28, 28)?));
+        media.push((
+            name.clone(),
+            png_gray(data.image_test.item(i), MNIST_SIDE_PX, MNIST_SIDE_PX)?,
+        ));
         gallery.push(
             GalleryItem {
                 modality: Modality::Image,

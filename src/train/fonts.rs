@@ -372,8 +372,7 @@ pub fn consensus_recognition(typefaces: &[Typeface]) -> Vec<usize> {
                         .unwrap_or_else(|_| vec![0.0; n]);
                     let mean = v.iter().sum::<f32>() / n as f32;
                     v.iter_mut().for_each(|x| *x -= mean);
-                    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
-                    v.iter_mut().for_each(|x| *x /= norm);
+                    crate::index::l2_normalize(&mut v);
                     v
                 })
                 .collect()

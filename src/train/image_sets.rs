@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::preprocess::image::{ImageConfig, gray_from_unit_floats, prepare_image};
+use crate::preprocess::mnist::MNIST_SIDE_PX;
 use crate::train::augment_image::ScanAugmentation;
 use crate::train::data::{LabeledSet, SkippedItem};
 use crate::train::fonts::{
@@ -61,8 +62,6 @@ pub const SCAN_INK_LEVEL_RANGE: (u8, u8) = (0, 110);
 pub const SCAN_MIN_INK_CONTRAST: u8 = 60;
 /// A source digit whose brightest value is below this has no ink to scan.
 pub const MIN_SOURCE_INK: f32 = 0.1;
-/// Side of an MNIST digit.
-const MNIST_SIDE: u32 = 28;
 
 /// The degradation applied after [`render_digit`]: the default ranges, without the rotation
 /// and stroke weight the print style already drew.
@@ -276,7 +275,7 @@ pub fn scan_mnist_digit(
             path: name.to_path_buf(),
         });
     }
-    let digit = gray_from_unit_floats(values, MNIST_SIDE, MNIST_SIDE)?;
+    let digit = gray_from_unit_floats(values, MNIST_SIDE_PX, MNIST_SIDE_PX)?;
     let side = rng.random_range(SCAN_DIGIT_SIDE_RANGE.0..=SCAN_DIGIT_SIDE_RANGE.1);
     let big = image::imageops::resize(&digit, side, side, FilterType::CatmullRom);
     let mut margin = || {
@@ -457,6 +456,10 @@ pub fn prepare_user_image_sets(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preprocess::mnist::MNIST_PIXELS;
+
+    /// Side of an MNIST digit as an index.
+    const SIDE: usize = MNIST_SIDE_PX as usize;
 
     const DEJAVU_DIR: &str = "/usr/share/fonts/truetype/dejavu";
 
@@ -470,10 +473,10 @@ mod tests {
 
     /// A 28x28 MNIST-like '1': a vertical bar, white on black.
     fn bar_one() -> Vec<f32> {
-        let mut v = vec![0.0f32; 784];
+        let mut v = vec![0.0f32; MNIST_PIXELS];
         for y in 4..24 {
             for x in 13..16 {
-                v[y * 28 + x] = 1.0;
+                v[y * SIDE + x] = 1.0;
             }
         }
         v
@@ -483,8 +486,8 @@ mod tests {
         let (mut m, mut mx, mut my) = (0.0, 0.0, 0.0);
         for (i, &p) in v.iter().enumerate() {
             m += p;
-            mx += p * (i % 28) as f32;
-            my += p * (i / 28) as f32;
+            mx += p * (i % SIDE) as f32;
+            my += p * (i / SIDE) as f32;
         }
         (mx / m, my / m)
     }
@@ -507,13 +510,13 @@ mod tests {
         for seed in 0..12 {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let v = scan_mnist_digit(&one, &aug, &cfg, &name, &mut rng).expect("scan");
-            assert_eq!(v.len(), 784);
+            assert_eq!(v.len(), MNIST_PIXELS);
             assert!(v.iter().all(|x| (0.0..=1.0).contains(x)));
             // White ink on black, centred by the MNIST recipe: a tall narrow bar. (A page
             // whose noise or shading the recipe takes for ink comes back smaller: allow 2.)
-            let inked: Vec<usize> = (0..784).filter(|&i| v[i] > 0.5).collect();
-            let cols = inked.iter().map(|i| i % 28);
-            let rows = inked.iter().map(|i| i / 28);
+            let inked: Vec<usize> = (0..MNIST_PIXELS).filter(|&i| v[i] > 0.5).collect();
+            let cols = inked.iter().map(|i| i % SIDE);
+            let rows = inked.iter().map(|i| i / SIDE);
             let col_span = cols.clone().max().expect("ink") - cols.min().expect("ink") + 1;
             let row_span = rows.clone().max().expect("ink") - rows.min().expect("ink") + 1;
             let (cx, cy) = centre_of_mass(&v);
@@ -528,7 +531,10 @@ mod tests {
         let none = ScanAugmentation::none();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let v = scan_mnist_digit(&one, &none, &cfg, &name, &mut rng).expect("scan");
-        let rows: Vec<usize> = (0..784).filter(|&i| v[i] > 0.5).map(|i| i / 28).collect();
+        let rows: Vec<usize> = (0..MNIST_PIXELS)
+            .filter(|&i| v[i] > 0.5)
+            .map(|i| i / SIDE)
+            .collect();
         let span = rows.iter().max().expect("ink") - rows.iter().min().expect("ink") + 1;
         assert!((19..=21).contains(&span), "clean bar is {span} rows tall");
     }
@@ -536,9 +542,9 @@ mod tests {
     #[test]
     fn scan_set_is_seeded_and_keeps_labels_and_sources() {
         let cfg = ImageConfig::default();
-        let mut source = LabeledSet::new(vec![28, 28]);
+        let mut source = LabeledSet::new(vec![SIDE, SIDE]);
         source.push(&bar_one(), 1, 0);
-        source.push(&[0.0f32; 784], 0, 0);
+        source.push(&[0.0f32; MNIST_PIXELS], 0, 0);
         source.push(&bar_one(), 7, 0);
         let bar = ProgressBar::hidden();
         let (a, skipped) = scan_set(&source, &cfg, 5, "src", &bar).expect("scan set");
@@ -592,7 +598,7 @@ mod tests {
                 .all(|&g| sets.typefaces[g as usize].held_out)
         );
         // Model views: 28x28 in 0..1 with ink.
-        assert_eq!(sets.train.feature_shape, vec![28, 28]);
+        assert_eq!(sets.train.feature_shape, vec![SIDE, SIDE]);
         assert!(sets.train.features.iter().all(|v| (0.0..=1.0).contains(v)));
         assert!((0..sets.train.len()).all(|i| sets.train.item(i).iter().any(|&v| v > 0.5)));
         // Seeded.

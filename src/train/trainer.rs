@@ -20,6 +20,7 @@ use crate::model::{
     BertConfig, ModelConfig, float_to_vec, int_tensor_from_vec, int_to_vec, l2_normalize,
     masked_mean, tensor_from_vec,
 };
+use crate::preprocess::mnist::{MNIST_PIXELS, MNIST_SIDE_PX};
 use crate::preprocess::text::TextTokenizer;
 use crate::train::batches::{TrainingSet, sample_batch};
 use crate::train::checkpoint::{self, CheckpointState};
@@ -158,7 +159,11 @@ pub fn train(
         // Probe on the training model itself: cloning and moving it off the autodiff device
         // would materialise the lazily initialised parameters without gradient tracking.
         let out = model.semantic_forward(
-            tensor_from_vec(hb.images, [b, 1, 28, 28], &ad),
+            tensor_from_vec(
+                hb.images,
+                [b, 1, MNIST_SIDE_PX as usize, MNIST_SIDE_PX as usize],
+                &ad,
+            ),
             tensor_from_vec(hb.mels, [b, n_mels, n_frames], &ad),
             tensor_from_vec(hb.text_hidden, [b, hb.text_len, hidden], &ad),
             tensor_from_vec(hb.text_mask.clone(), [b, hb.text_len], &ad),
@@ -222,7 +227,11 @@ pub fn train(
         let mut rng = step_rng(cfg.seed, step);
         let hb = sample_batch(&set, cfg.batch_size, &mut rng, n_mels, n_frames);
         let b = cfg.batch_size;
-        let images = tensor_from_vec(hb.images.clone(), [b, 1, 28, 28], &ad);
+        let images = tensor_from_vec(
+            hb.images.clone(),
+            [b, 1, MNIST_SIDE_PX as usize, MNIST_SIDE_PX as usize],
+            &ad,
+        );
         let mels = tensor_from_vec(hb.mels.clone(), [b, n_mels, n_frames], &ad);
         let text_hidden = tensor_from_vec(hb.text_hidden.clone(), [b, hb.text_len, hidden], &ad);
         let text_mask = tensor_from_vec(hb.text_mask.clone(), [b, hb.text_len], &ad);
@@ -340,7 +349,7 @@ pub fn train(
             }
             if c.reconstruction {
                 let targets_rec = [
-                    images.clone().reshape([b, 784]),
+                    images.clone().reshape([b, MNIST_PIXELS]),
                     mels.clone().reshape([b, n_mels * n_frames]),
                     text_pooled_hidden.clone(),
                 ];

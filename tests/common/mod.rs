@@ -18,6 +18,10 @@ use transference::model::{
 };
 use transference::preprocess::audio::AudioConfig;
 use transference::preprocess::image::ImageConfig;
+use transference::preprocess::mnist::MNIST_SIDE_PX;
+
+/// Side of an MNIST digit as an index.
+const SIDE: usize = MNIST_SIDE_PX as usize;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -63,7 +67,7 @@ pub fn tiny_manifest() -> Manifest {
             temperature: 0.1,
             image: Some(ImageEncoderConfig {
                 in_channels: 1,
-                input_size: [28, 28],
+                input_size: [MNIST_SIDE_PX as usize; 2],
                 hidden_channels: vec![4, 4, 4, 4],
                 d_model: TINY_D,
             }),
@@ -115,8 +119,7 @@ pub fn write_tiny_bundle(dir: &Path) -> Manifest {
                 (rng >> 8) as f32 / (1u32 << 24) as f32 - 0.5
             })
             .collect();
-        let n = e.iter().map(|x| x * x).sum::<f32>().sqrt();
-        e.iter_mut().for_each(|x| *x /= n);
+        transference::index::l2_normalize(&mut e);
         gallery
             .push(
                 GalleryItem {
@@ -151,7 +154,7 @@ pub fn write_tiny_bundle(dir: &Path) -> Manifest {
 
 /// A 28x28 gray PNG with a white "1" stroke on black.
 pub fn write_digit_png(path: &Path) {
-    let mut img = image::GrayImage::new(28, 28);
+    let mut img = image::GrayImage::new(MNIST_SIDE_PX, MNIST_SIDE_PX);
     for y in 5..23 {
         for x in 13..16 {
             img.put_pixel(x, y, image::Luma([255]));
@@ -187,13 +190,13 @@ pub fn tiny_digits_data() -> transference::train::data::DigitsData {
     };
     let (n_mels, n_frames) = (audio_cfg.n_mels, audio_cfg.n_frames);
     let image = |n: usize| {
-        let mut s = LabeledSet::new(vec![28, 28]);
+        let mut s = LabeledSet::new(vec![SIDE, SIDE]);
         for c in 0..10u8 {
             for k in 0..n {
-                let mut px = vec![0f32; 784];
+                let mut px = vec![0f32; MNIST_PIXELS];
                 for y in 4..24 {
                     for x in 0..3 {
-                        px[y * 28 + 2 + 2 * c as usize + x + (k % 2)] = 1.0;
+                        px[y * SIDE + 2 + 2 * c as usize + x + (k % 2)] = 1.0;
                     }
                 }
                 s.features.extend(px);
@@ -222,10 +225,10 @@ pub fn tiny_digits_data() -> transference::train::data::DigitsData {
         // 100 per class: the fewest a transfer fit set accepts.
         image_train: image(100),
         image_test: image(2),
-        image_print_train: LabeledSet::new(vec![28, 28]),
-        image_print_val: LabeledSet::new(vec![28, 28]),
-        image_scan_train: LabeledSet::new(vec![28, 28]),
-        image_scan_test: LabeledSet::new(vec![28, 28]),
+        image_print_train: LabeledSet::new(vec![SIDE, SIDE]),
+        image_print_val: LabeledSet::new(vec![SIDE, SIDE]),
+        image_scan_train: LabeledSet::new(vec![SIDE, SIDE]),
+        image_scan_test: LabeledSet::new(vec![SIDE, SIDE]),
         audio_train: audio(100, 0),
         audio_val: audio(2, 1),
         audio_synth: audio(1, 0),

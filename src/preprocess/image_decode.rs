@@ -1,0 +1,474 @@
+//! Image decoding: any supported format (detected from the content, never the extension),
+//! guarded against decompression bombs, turned upright by its EXIF Orientation tag.
+//!
+//! The pixel count is read from the header and checked against [`MAX_IMAGE_PIXELS`] before
+//! anything large is allocated, and the decoder runs under `image::Limits` sized for that
+//! header. The EXIF Orientation tag (JPEG, TIFF, WebP, PNG eXIf) is applied after decoding, so
+//! a phone photo is read upright.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Cursor, Read, Seek};
+use std::path::Path;
+
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits};
+
+use crate::error::{Error, Result};
+
+/// Largest image (width x height, from the file header) that is decoded at all.
+pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
+
+/// Decoder allocation budget per pixel (RGBA with 32-bit float channels is the widest layout).
+const DECODE_BYTES_PER_PIXEL: u64 = 16;
+/// Extra decoder allocation budget on top of the output buffer (tables, row buffers).
+const DECODE_SLACK_BYTES: u64 = 64 << 20;
+/// How many leading bytes are inspected to explain an unknown format.
+const SNIFF_BYTES: usize = 64;
+
+pub fn load_image(path: &Path) -> Result<DynamicImage> {
+    load_image_with_limit(path, MAX_IMAGE_PIXELS)
+}
+
+/// Decode an image held in memory; `path` only names the input in errors.
+pub fn decode_image_bytes(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
+    decode_image_bytes_with_limit(bytes, path, MAX_IMAGE_PIXELS)
+}
+
+fn load_image_with_limit(path: &Path, limit: u64) -> Result<DynamicImage> {
+    let open = || -> Result<BufReader<File>> {
+        File::open(path)
+            .map(BufReader::new)
+            .map_err(|e| Error::io(path, e))
+    };
+    decode_with(open, path, limit)
+}
+
+fn decode_image_bytes_with_limit(bytes: &[u8], path: &Path, limit: u64) -> Result<DynamicImage> {
+    decode_with(|| Ok(Cursor::new(bytes)), path, limit)
+}
+
+fn decode_error(path: &Path, reason: impl Into<String>) -> Error {
+    Error::ImageDecode {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// Detect the format, check the header size against `limit`, then decode under tight limits.
+/// `open` gives a fresh reader positioned at the start each time it is called.
+fn decode_with<R, F>(open: F, path: &Path, limit: u64) -> Result<DynamicImage>
+where
+    R: BufRead + Seek,
+    F: Fn() -> Result<R>,
+{
+    let guessed = ImageReader::new(open()?)
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?;
+    let Some(format) = guessed.format() else {
+        let mut head = Vec::with_capacity(SNIFF_BYTES);
+        open()?
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| Error::io(path, e))?;
+        return Err(decode_error(path, unknown_format_reason(&head)));
+    };
+    drop(guessed);
+    let name = format_name(format);
+    if !format.reading_enabled() {
+        return Err(decode_error(
+            path,
+            format!("{name} images are not supported by this build"),
+        ));
+    }
+
+    // 1. Header only: the decoders read the dimensions without allocating the pixel buffer.
+    let header = ImageReader::with_format(open()?, format);
+    let (width, height) = header
+        .into_dimensions()
+        .map_err(|e| decode_error(path, describe_image_error(&e, &name)))?;
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limit {
+        return Err(Error::ImageTooLarge {
+            path: path.to_path_buf(),
+            width,
+            height,
+            pixels,
+            limit,
+        });
+    }
+    if pixels == 0 {
+        return Err(decode_error(
+            path,
+            format!("the {name} header declares a {width}x{height} image (no pixels)"),
+        ));
+    }
+
+    // 2. Full decode under limits sized for that header.
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
+    limits.max_alloc = Some(
+        pixels
+            .saturating_mul(DECODE_BYTES_PER_PIXEL)
+            .saturating_add(DECODE_SLACK_BYTES),
+    );
+    let mut reader = ImageReader::with_format(open()?, format);
+    reader.limits(limits.clone());
+    let fail = |e: ImageError| decode_error(path, describe_image_error(&e, &name));
+    let mut decoder = reader.into_decoder().map_err(fail)?;
+    // 3. EXIF orientation (phone photos store the sensor's pixels plus a tag saying how to
+    //    turn them upright). A broken metadata block is no reason to reject the pixels.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    // As `ImageReader::decode` does: the pixel buffer counts against the allocation limit.
+    limits.reserve(decoder.total_bytes()).map_err(fail)?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(fail)?;
+    img.apply_orientation(orientation);
+    Ok(img)
+}
+
+fn format_name(format: ImageFormat) -> String {
+    format!("{format:?}").to_uppercase()
+}
+
+/// A specific reason for a decoder failure, saying when the data ends early.
+fn describe_image_error(e: &ImageError, name: &str) -> String {
+    match e {
+        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            format!("truncated {name} data: the file ends before the image does")
+        }
+        ImageError::IoError(io) => format!("read error in {name} data: {io}"),
+        ImageError::Decoding(d) => {
+            let text = d.to_string().trim().to_string();
+            let lower = text.to_lowercase();
+            if [
+                "eof",
+                "end of file",
+                "truncat",
+                "unexpected end",
+                "no more data",
+                "not enough",
+                "enough data",
+            ]
+            .iter()
+            .any(|k| lower.contains(k))
+            {
+                format!("truncated {name} data: {text}")
+            } else {
+                format!("corrupt {name} data: {text}")
+            }
+        }
+        ImageError::Limits(l) => {
+            format!("decoding this {name} would need more memory than allowed: {l}")
+        }
+        ImageError::Unsupported(u) => format!("unsupported {name} variant: {u}"),
+        other => format!("{name}: {other}"),
+    }
+}
+
+/// Explain why the leading bytes are not an image we know.
+fn unknown_format_reason(head: &[u8]) -> String {
+    if head.is_empty() {
+        return "the file is empty".to_string();
+    }
+    let known: &[(&[u8], usize, &str)] = &[
+        (b"WAVE", 8, "a WAV audio file"),
+        (b"ID3", 0, "an MP3 audio file"),
+        (b"OggS", 0, "an Ogg audio file"),
+        (b"fLaC", 0, "a FLAC audio file"),
+        (b"%PDF", 0, "a PDF document"),
+        (b"PK\x03\x04", 0, "a ZIP archive"),
+        (b"\x1f\x8b", 0, "a gzip archive"),
+        (b"ftyp", 4, "an MP4/HEIC/AVIF container"),
+    ];
+    for (magic, at, what) in known {
+        if head.get(*at..at + magic.len()) == Some(*magic) {
+            return format!("unknown format: this looks like {what}, not an image");
+        }
+    }
+    let is_text = match std::str::from_utf8(head) {
+        Ok(s) => s.chars().all(|c| !c.is_control() || c.is_whitespace()),
+        // Cut in the middle of a multi-byte character by the sniff window: still text.
+        Err(e) => e.error_len().is_none() && e.valid_up_to() > 0,
+    };
+    if is_text {
+        return "unknown format: the file looks like text, not an image".to_string();
+    }
+    let hex: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "unknown format: unrecognised file signature {}",
+        hex.join(" ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preprocess::test_images::*;
+    use image::{GrayImage, Luma, Rgb, RgbImage, Rgba, RgbaImage};
+    use proptest::prelude::*;
+
+    fn wav_header() -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(b"RIFF");
+        b.extend_from_slice(&36u32.to_le_bytes());
+        b.extend_from_slice(b"WAVEfmt ");
+        b.extend_from_slice(&16u32.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&16000u32.to_le_bytes());
+        b.extend_from_slice(&32000u32.to_le_bytes());
+        b.extend_from_slice(&2u16.to_le_bytes());
+        b.extend_from_slice(&16u16.to_le_bytes());
+        b.extend_from_slice(b"data");
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b
+    }
+
+    fn decode_reason(err: Error, expected_path: &Path) -> String {
+        match err {
+            Error::ImageDecode { path, reason } => {
+                assert_eq!(path, expected_path);
+                reason
+            }
+            other => panic!("expected ImageDecode, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decodes_real_files_by_content_not_extension() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let gray = GrayImage::from_fn(40, 30, |x, _| Luma([(x * 6) as u8]));
+        let rgb = RgbImage::from_fn(40, 30, |x, y| Rgb([(x * 6) as u8, (y * 8) as u8, 77]));
+        let rgba = RgbaImage::from_fn(40, 30, |x, _| Rgba([10, 20, 30, (x * 6) as u8]));
+        let cases: Vec<(&str, ImageFormat, DynamicImage)> = vec![
+            (
+                "gray",
+                ImageFormat::Png,
+                DynamicImage::ImageLuma8(gray.clone()),
+            ),
+            (
+                "rgb",
+                ImageFormat::Png,
+                DynamicImage::ImageRgb8(rgb.clone()),
+            ),
+            ("rgba", ImageFormat::Png, DynamicImage::ImageRgba8(rgba)),
+            (
+                "jpeg",
+                ImageFormat::Jpeg,
+                DynamicImage::ImageRgb8(rgb.clone()),
+            ),
+            (
+                "bmp",
+                ImageFormat::Bmp,
+                DynamicImage::ImageRgb8(rgb.clone()),
+            ),
+            (
+                "gif",
+                ImageFormat::Gif,
+                DynamicImage::ImageRgb8(rgb.clone()),
+            ),
+            (
+                "tiff",
+                ImageFormat::Tiff,
+                DynamicImage::ImageRgb8(rgb.clone()),
+            ),
+            (
+                "pnm",
+                ImageFormat::Pnm,
+                DynamicImage::ImageLuma8(gray.clone()),
+            ),
+            (
+                "webp",
+                ImageFormat::WebP,
+                DynamicImage::ImageRgb8(rgb.clone()),
+            ),
+        ];
+        for (name, format, img) in cases {
+            // A misleading extension: detection must go by content.
+            let path = dir.path().join(format!("{name}.dat"));
+            img.save_with_format(&path, format)
+                .unwrap_or_else(|e| panic!("{name}: save: {e}"));
+            let back = load_image(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!((back.width(), back.height()), (40, 30), "{name}");
+            let (a, b) = (img.to_rgb8(), back.to_rgb8());
+            // JPEG is lossy; GIF quantises to a 256-colour palette.
+            let tol = match format {
+                ImageFormat::Jpeg => 24,
+                ImageFormat::Gif => 48,
+                _ => 0,
+            };
+            let worst = a
+                .as_raw()
+                .iter()
+                .zip(b.as_raw())
+                .map(|(&x, &y)| x.abs_diff(y))
+                .max()
+                .unwrap_or(0);
+            assert!(worst <= tol, "{name}: max pixel difference {worst}");
+            // The same bytes through decode_image_bytes.
+            let bytes = std::fs::read(&path).expect("read back");
+            let mem = decode_image_bytes(&bytes, &path).expect("decode bytes");
+            assert_eq!(mem.to_rgb8(), back.to_rgb8(), "{name}");
+        }
+    }
+
+    #[test]
+    fn exif_orientation_turns_a_phone_photo_upright() {
+        // tests/fixtures/images/make_exif_fixture.sh: upright 8x16 with a black 4x4 mark at the
+        // top left, stored 16x8 (turned 90 degrees counter-clockwise) with EXIF Orientation 6.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/images/exif_orientation_6.jpg");
+        let mean = |g: &GrayImage, x0: u32, y0: u32| -> f64 {
+            let mut sum = 0.0;
+            for y in y0..y0 + 4 {
+                for x in x0..x0 + 4 {
+                    sum += f64::from(g.get_pixel(x, y)[0]);
+                }
+            }
+            sum / 16.0
+        };
+        let from_file = load_image(&path).expect("decode fixture");
+        let bytes = std::fs::read(&path).expect("read fixture");
+        let from_bytes = decode_image_bytes(&bytes, &path).expect("decode bytes");
+        for img in [&from_file, &from_bytes] {
+            assert_eq!((img.width(), img.height()), (8, 16), "upright dimensions");
+            let g = img.to_luma8();
+            assert!(mean(&g, 0, 0) < 60.0, "mark top-left: {}", mean(&g, 0, 0));
+            for (x, y) in [(4, 0), (0, 12), (4, 12)] {
+                assert!(
+                    mean(&g, x, y) > 200.0,
+                    "paper at ({x},{y}): {}",
+                    mean(&g, x, y)
+                );
+            }
+        }
+        // The same JPEG without its APP1 (EXIF) segment is read as stored: 16x8, mark at the
+        // bottom left.
+        assert_eq!(&bytes[2..4], &[0xFF, 0xE1], "APP1 right after SOI");
+        let app1_len = usize::from(u16::from_be_bytes([bytes[4], bytes[5]]));
+        let mut stripped = bytes[..2].to_vec();
+        stripped.extend_from_slice(&bytes[4 + app1_len..]);
+        let stored = decode_image_bytes(&stripped, &path).expect("decode stripped");
+        assert_eq!((stored.width(), stored.height()), (16, 8));
+        let g = stored.to_luma8();
+        assert!(mean(&g, 0, 4) < 60.0, "stored mark bottom-left");
+        assert!(mean(&g, 0, 0) > 200.0 && mean(&g, 12, 4) > 200.0);
+    }
+
+    #[test]
+    fn missing_file_is_an_io_error_naming_the_path() {
+        let path = p("/nonexistent/dir/digit.png");
+        match load_image(&path) {
+            Err(Error::Io { path: got, .. }) => assert_eq!(got, path),
+            other => panic!("expected Io, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn not_an_image_is_rejected_with_a_specific_reason() {
+        let path = p("notes/readme.png");
+        let reason = decode_reason(
+            decode_image_bytes(b"hello, this is just some text\n", &path).unwrap_err(),
+            &path,
+        );
+        assert!(reason.contains("text"), "{reason}");
+
+        let wav = p("clip.wav");
+        let reason = decode_reason(decode_image_bytes(&wav_header(), &wav).unwrap_err(), &wav);
+        assert!(reason.contains("WAV"), "{reason}");
+
+        let reason = decode_reason(decode_image_bytes(&[], &path).unwrap_err(), &path);
+        assert!(reason.contains("empty"), "{reason}");
+
+        let bin = [0x00u8, 0x13, 0x37, 0xfe, 0x01, 0x02, 0x03, 0x04, 0x05];
+        let reason = decode_reason(decode_image_bytes(&bin, &path).unwrap_err(), &path);
+        assert!(reason.contains("00 13 37 fe"), "{reason}");
+
+        // The same through a real file with an image extension.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fake = dir.path().join("fake.png");
+        std::fs::write(&fake, wav_header()).expect("write");
+        let err = load_image(&fake).unwrap_err();
+        assert!(err.to_string().contains("fake.png"), "{err}");
+        assert!(err.is_bad_input());
+    }
+
+    #[test]
+    fn truncated_png_is_rejected() {
+        let mut noise = Noise(42);
+        let img = RgbImage::from_fn(64, 64, |_, _| {
+            Rgb([
+                (noise.next() * 127.0 + 128.0) as u8,
+                (noise.next() * 127.0 + 128.0) as u8,
+                (noise.next() * 127.0 + 128.0) as u8,
+            ])
+        });
+        let bytes = png_bytes(&DynamicImage::ImageRgb8(img));
+        let path = p("cut.png");
+        for cut in [bytes.len() / 2, 40, 20] {
+            let err = decode_image_bytes(&bytes[..cut], &path).unwrap_err();
+            let reason = decode_reason(err, &path);
+            assert!(reason.contains("PNG"), "cut at {cut}: {reason}");
+            assert!(
+                reason.contains("truncated") || reason.contains("corrupt"),
+                "cut at {cut}: {reason}"
+            );
+        }
+        let err = decode_image_bytes(&bytes[..bytes.len() / 2], &path).unwrap_err();
+        assert!(decode_reason(err, &path).contains("truncated"));
+    }
+
+    #[test]
+    fn huge_header_is_rejected_before_decoding() {
+        let path = p("bomb.png");
+        let bytes = png_claiming(100_000, 100_000);
+        match decode_image_bytes(&bytes, &path) {
+            Err(Error::ImageTooLarge {
+                path: got,
+                width,
+                height,
+                pixels,
+                limit,
+            }) => {
+                assert_eq!(got, path);
+                assert_eq!((width, height), (100_000, 100_000));
+                assert_eq!(pixels, 10_000_000_000);
+                assert_eq!(limit, MAX_IMAGE_PIXELS);
+            }
+            other => panic!("expected ImageTooLarge, got {other:?}"),
+        }
+        // Just above the limit through a file.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("big.png");
+        std::fs::write(&file, png_claiming(8000, 5001)).expect("write");
+        assert!(matches!(
+            load_image(&file),
+            Err(Error::ImageTooLarge { .. })
+        ));
+        // A real (small) image over a lowered limit.
+        let real = png_bytes(&DynamicImage::ImageLuma8(GrayImage::new(64, 64)));
+        assert!(matches!(
+            decode_image_bytes_with_limit(&real, &path, 1000),
+            Err(Error::ImageTooLarge { pixels: 4096, .. })
+        ));
+        assert!(decode_image_bytes_with_limit(&real, &path, 4096).is_ok());
+        // A header within the limit but with no pixel data behind it: a decode error.
+        let err = decode_image_bytes(&png_claiming(6000, 6000), &path).unwrap_err();
+        assert!(matches!(err, Error::ImageDecode { .. }), "{err:?}");
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics_on_garbage(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode_image_bytes(&bytes, Path::new("garbage"));
+        }
+
+        #[test]
+        fn decode_never_panics_on_corrupted_png(pos in 0usize..200, val in any::<u8>()) {
+            let mut bytes = png_bytes(&DynamicImage::ImageLuma8(mnist_seven()));
+            let i = pos % bytes.len();
+            bytes[i] = val;
+            let _ = decode_image_bytes(&bytes, Path::new("corrupt.png"));
+        }
+    }
+}
