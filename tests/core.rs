@@ -108,17 +108,7 @@ fn bundle_round_trip_gives_identical_outputs() {
     let first = Pipeline::open(&dir, DeviceRequest::Cpu).unwrap();
     // Save the loaded model again elsewhere and reload: outputs must be identical.
     let dir2 = tmp.path().join("tiny2");
-    transference::bundle::save(
-        &dir2,
-        &transference::bundle::BundleContents {
-            manifest: &first.bundle.manifest,
-            model: &first.bundle.model,
-            card: "copy",
-            gallery: first.bundle.gallery.as_ref(),
-            gallery_media: &[],
-        },
-    )
-    .unwrap();
+    save_copy(&first, &dir2).unwrap();
     std::fs::copy(dir.join("bert.safetensors"), dir2.join("bert.safetensors")).unwrap();
     let second = Pipeline::open(&dir2, DeviceRequest::Cpu).unwrap();
     for input in [
@@ -1227,17 +1217,7 @@ fn saving_the_same_model_twice_gives_identical_files() {
     let p = Pipeline::open(&dir, DeviceRequest::Cpu).unwrap();
     let save = |name: &str| {
         let out = tmp.path().join(name);
-        transference::bundle::save(
-            &out,
-            &transference::bundle::BundleContents {
-                manifest: &p.bundle.manifest,
-                model: &p.bundle.model,
-                card: "card",
-                gallery: p.bundle.gallery.as_ref(),
-                gallery_media: &[],
-            },
-        )
-        .unwrap();
+        save_copy(&p, &out).unwrap();
         std::fs::read(out.join("model.safetensors")).unwrap()
     };
     assert_eq!(save("a"), save("b"));

@@ -229,7 +229,7 @@ pub fn write_file_with(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> R
 }
 
 /// The folder holding `path` (`.` for a bare name), created if missing.
-fn parent_folder(path: &Path) -> Result<PathBuf> {
+pub fn parent_folder(path: &Path) -> Result<PathBuf> {
     let parent = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

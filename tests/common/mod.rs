@@ -277,3 +277,17 @@ pub fn tiny_train_config(steps: usize, tmp: &Path) -> transference::train::confi
         ..Default::default()
     }
 }
+
+/// Saves the bundle `p` has loaded (manifest, weights, gallery; card "copy") to `dir`.
+pub fn save_copy(p: &transference::engine::Pipeline, dir: &Path) -> transference::Result<()> {
+    bundle_mod::save(
+        dir,
+        &BundleContents {
+            manifest: &p.bundle.manifest,
+            model: &p.bundle.model,
+            card: "copy",
+            gallery: p.bundle.gallery.as_ref(),
+            gallery_media: &[],
+        },
+    )
+}

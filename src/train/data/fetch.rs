@@ -39,18 +39,11 @@ pub(super) fn fetch_tar_gz(
     what: &str,
     hint: &str,
 ) -> Result<usize> {
-    let parent = dest
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::Write {
-        path: parent.to_path_buf(),
-        source: e,
-    })?;
+    let parent = crate::bundle::parent_folder(dest)?;
     let mut archive = tempfile::Builder::new()
         .prefix(".download-")
         .suffix(".tar.gz")
-        .tempfile_in(parent)
+        .tempfile_in(&parent)
         .map_err(|e| Error::Write {
             path: parent.to_path_buf(),
             source: e,
