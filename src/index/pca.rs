@@ -21,11 +21,18 @@ pub struct Pca2 {
     pub explained_fraction: f32,
 }
 
+/// SVD iterations allowed per singular value before the fit gives up (typical is a few).
+const SVD_ITERATIONS_PER_VALUE: usize = 100;
+
 impl Pca2 {
     /// Fits on rows `[N, dim]`. Returns `None` for fewer than 2 rows, dim 0, a length that is
-    /// not a multiple of `dim`, or an SVD that fails to converge.
+    /// not a multiple of `dim`, a non-finite value, or an SVD that fails to converge.
     pub fn fit(rows: &[f32], dim: usize) -> Option<Self> {
-        if dim == 0 || rows.len() < 2 * dim || !rows.len().is_multiple_of(dim) {
+        if dim == 0
+            || rows.len() < 2 * dim
+            || !rows.len().is_multiple_of(dim)
+            || rows.iter().any(|x| !x.is_finite())
+        {
             return None;
         }
         let n = rows.len() / dim;
@@ -40,9 +47,14 @@ impl Pca2 {
             DMatrix::<f64>::from_fn(n, dim, |i, j| f64::from(rows[i * dim + j]) - mean[j]);
         let divisor = (n as f64 - 1.0).max(1.0);
         let total = centred.iter().map(|x| x * x).sum::<f64>() / divisor;
-        let svd = centred.try_svd(false, true, f64::EPSILON, 0)?;
+        let svd = centred.try_svd(
+            false,
+            true,
+            f64::EPSILON,
+            SVD_ITERATIONS_PER_VALUE * n.min(dim),
+        )?;
         let v_t = svd.v_t.as_ref()?;
-        // Axes by decreasing singular value (nalgebra does not promise an order here).
+        // Axes by decreasing singular value (`try_svd` sorts them; kept explicit here).
         let mut order: Vec<usize> = (0..svd.singular_values.len()).collect();
         order.sort_by(|&a, &b| svd.singular_values[b].total_cmp(&svd.singular_values[a]));
         let axis = |k: usize| -> (Vec<f64>, f64) {
@@ -204,6 +216,12 @@ mod tests {
         assert_eq!(pca.components, [vec![1.0], vec![0.0]]);
         assert_eq!(pca.explained_variance[1], 0.0);
         assert!((pca.explained_fraction - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn non_finite_rows_give_none() {
+        assert!(Pca2::fit(&[1.0, 2.0, f32::NAN, 0.0], 2).is_none());
+        assert!(Pca2::fit(&[1.0, 2.0, f32::INFINITY, 0.0], 2).is_none());
     }
 
     #[test]
