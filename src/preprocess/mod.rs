@@ -1,6 +1,7 @@
 //! Plain-math preprocessing: files to the feature arrays the encoders read. No tensors here.
 
 pub mod audio;
+pub mod audio_decode;
 pub mod image;
 pub mod image_decode;
 pub mod mel;
