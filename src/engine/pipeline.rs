@@ -410,10 +410,7 @@ impl Pipeline {
                 *c += v;
             }
         }
-        for row in classes.chunks_exact_mut(d) {
-            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            row.iter_mut().for_each(|x| *x /= norm);
-        }
+        crate::index::l2_normalize_rows(&mut classes, d);
         self.class_cache = Some((labels.to_vec(), templates.to_vec(), classes.clone()));
         Ok(classes)
     }

@@ -108,8 +108,8 @@ pub fn summarize(pipeline: &Pipeline, load_ms: f64) -> (ModelSummary, Option<Pca
             vectors
                 .chunks_exact(m.architecture.d_model)
                 .map(|v| {
-                    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-                    let unit: Vec<f32> = v.iter().map(|x| x / n).collect();
+                    let mut unit = v.to_vec();
+                    crate::index::l2_normalize(&mut unit);
                     p.project(&unit)
                 })
                 .collect()

@@ -47,6 +47,7 @@ pub enum ImageRecipe {
 
 /// Image input description, embedded in the model manifest. `Default` is the digits model.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ImageConfig {
     /// Model input width in pixels.
     pub width: u32,
