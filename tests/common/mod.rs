@@ -291,3 +291,24 @@ pub fn save_copy(p: &transference::engine::Pipeline, dir: &Path) -> transference
         },
     )
 }
+
+/// A temporary folder holding the tiny bundle at `tmp/tiny` (keep the `TempDir` alive).
+pub fn tiny_bundle() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    write_tiny_bundle(&dir);
+    (tmp, dir)
+}
+
+/// The wgpu adapters of this machine; `None` (the test skips, or fails under CI) when there
+/// are none. Enumeration errors are not swallowed.
+pub fn wgpu_adapters() -> Option<Vec<transference::device::AdapterSummary>> {
+    let adapters = transference::device::try_enumerate_adapters().unwrap();
+    if adapters.is_empty() {
+        transference::test_support::skip_unless_ci(
+            "no wgpu adapter on this machine (install mesa-vulkan-drivers)",
+        );
+        return None;
+    }
+    Some(adapters)
+}
