@@ -54,6 +54,13 @@ pub enum Error {
     )]
     AudioDecode { path: PathBuf, reason: String },
 
+    /// The bytes are not a WAV file and no other decoder (FLAC, MP3, OGG/Vorbis, M4A/AAC) could
+    /// read them.
+    #[error(
+        "{path}: cannot decode audio ({reason}); expected WAV, FLAC, MP3, OGG/Vorbis or M4A/AAC"
+    )]
+    AudioFormat { path: PathBuf, reason: String },
+
     /// The audio is longer than the model's limit.
     #[error(
         "{path}: audio lasts {duration_secs:.2} s, longer than the limit of {limit_secs:.2} s; cut it to one utterance"

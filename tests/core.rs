@@ -1189,6 +1189,53 @@ fn shipped_label(p: &mut Pipeline, path: &Path) -> String {
     scores[0].label.clone()
 }
 
+/// Every audio format reads like the WAV it was made from (`tests/fixtures/audio_formats`,
+/// made by its `make_fixtures.sh`): the shipped model gives each the WAV's zero-shot label, in
+/// the library and through `transference classify --audio clip.mp3`.
+#[test]
+fn every_audio_format_is_classified_like_the_wav_it_came_from() {
+    let fixtures = repo().join("tests/fixtures/audio_formats");
+    let mut p = Pipeline::open(&repo().join("models/digits"), DeviceRequest::Cpu).unwrap();
+    let want = shipped_label(&mut p, &fixtures.join("seven.wav"));
+    assert_eq!(want, "seven", "the reference WAV itself");
+    for name in ["seven.flac", "seven.mp3", "seven.ogg", "seven.m4a"] {
+        assert_eq!(shipped_label(&mut p, &fixtures.join(name)), want, "{name}");
+    }
+    let model = repo().join("models/digits");
+    let mp3 = fixtures.join("seven.mp3");
+    let (code, out, err) = cli(&[
+        "classify",
+        "--model",
+        model.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--audio",
+        mp3.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["scores"][0]["label"], "seven", "{out}");
+    // Not audio at all, whatever the extension says: exit 2, the file and the formats named.
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = tmp.path().join("fake.mp3");
+    std::fs::write(&fake, [0x5au8; 2048]).unwrap();
+    let (code, _, err) = cli(&[
+        "classify",
+        "--model",
+        model.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--audio",
+        fake.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("fake.mp3") && err.contains("FLAC, MP3"),
+        "{err}"
+    );
+}
+
 /// The shipped model on inputs like users bring: digits printed in a typeface (rendered here
 /// from DejaVu, installed by `.ci/run`) and digits spoken by espeak-ng voice variants.
 #[test]

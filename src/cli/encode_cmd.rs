@@ -17,7 +17,8 @@ pub struct InputArgs {
     /// An image file (PNG, JPEG, BMP, GIF, TIFF, WebP, PNM).
     #[arg(long)]
     pub image: Option<PathBuf>,
-    /// A WAV file (8/16/24/32-bit integer or 32-bit float, any rate, mono or stereo).
+    /// An audio file: WAV (8/16/24/32-bit integer or 32-bit float), FLAC, MP3, OGG/Vorbis or
+    /// M4A/AAC, detected from the content; any rate, any channel count.
     #[arg(long)]
     pub audio: Option<PathBuf>,
     /// A text.

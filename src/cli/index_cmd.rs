@@ -76,7 +76,7 @@ pub fn run(p: &Pipeline, args: &IndexArgs, json_out: bool) -> Result<()> {
     let files = collect_files(dir)?;
     if files.is_empty() {
         return Err(Error::InvalidRequest(format!(
-            "{}: no image or WAV files found",
+            "{}: no image or audio files found",
             dir.display()
         )));
     }

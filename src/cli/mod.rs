@@ -62,7 +62,7 @@ pub enum Command {
     Classify(encode_cmd::ClassifyArgs),
     /// Nearest gallery items of one modality.
     Retrieve(encode_cmd::RetrieveArgs),
-    /// Embed a folder of images and WAV files into a gallery.
+    /// Embed a folder of images and audio files into a gallery.
     Index(index_cmd::IndexArgs),
     /// Prepare the training and evaluation data of the default digits model (MNIST images,
     /// printed and scanned digits, FSDD recordings, synthetic speech) into a folder.

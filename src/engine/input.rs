@@ -11,13 +11,14 @@ use crate::modality::Modality;
 pub const IMAGE_EXTENSIONS: &[&str] = &[
     "png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp", "pgm", "ppm", "pnm", "pbm",
 ];
-/// Extensions read as audio.
-pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave"];
+/// Extensions read as audio (WAV, FLAC, MP3, OGG/Vorbis, M4A/AAC; the decoder is then chosen
+/// from the content).
+pub use crate::preprocess::audio_formats::AUDIO_EXTENSIONS;
 
 /// One input to encode.
 #[derive(Clone, Debug, PartialEq)]
 pub enum InputSource {
-    /// An image or WAV file; the modality is decided from the extension, then the content.
+    /// An image or audio file; the modality is decided from the extension, then the content.
     File(PathBuf),
     /// Text typed by the user.
     Text(String),

@@ -144,7 +144,7 @@ impl Pipeline {
                 Modality::Audio => {
                     let cfg = self.audio_config()?;
                     let t0 = Instant::now();
-                    let prepared = audio::prepare_wav_file(path, &cfg.audio)?;
+                    let prepared = audio::prepare_audio_file(path, &cfg.audio)?;
                     self.encode_prepared_audio(name, prepared, t0)
                 }
                 Modality::Text => Err(Error::UnsupportedInput { path: path.clone() }),

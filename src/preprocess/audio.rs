@@ -463,6 +463,19 @@ pub fn prepare_wav_file(path: &Path, cfg: &AudioConfig) -> Result<PreparedAudio>
     prepare_audio(wave, info.channels, cfg, path)
 }
 
+/// Reads an audio file of any supported format (WAV, FLAC, MP3, OGG/Vorbis, M4A/AAC; detected
+/// from the content, [`crate::preprocess::audio_formats`]) and prepares it.
+pub fn prepare_audio_file(path: &Path, cfg: &AudioConfig) -> Result<PreparedAudio> {
+    let decoded = crate::preprocess::audio_formats::read_audio(path)?;
+    prepare_audio(decoded.wave, decoded.channels, cfg, path)
+}
+
+/// Like [`prepare_audio_file`], from bytes; `path` only names the audio in errors.
+pub fn prepare_audio_bytes(bytes: &[u8], path: &Path, cfg: &AudioConfig) -> Result<PreparedAudio> {
+    let decoded = crate::preprocess::audio_formats::decode_audio_bytes(bytes, path)?;
+    prepare_audio(decoded.wave, decoded.channels, cfg, path)
+}
+
 /// Decodes WAV bytes and prepares them ([`decode_wav_bytes_with_info`] then
 /// [`prepare_audio`]); `path` only names the audio in errors.
 pub fn prepare_wav_bytes(bytes: &[u8], path: &Path, cfg: &AudioConfig) -> Result<PreparedAudio> {

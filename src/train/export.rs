@@ -161,11 +161,11 @@ pub fn build_gallery(
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
-        let prepared = match crate::preprocess::audio::prepare_wav_bytes(&bytes, &path, &pre.audio)
-        {
-            Ok(p) => p,
-            Err(_) => continue,
-        };
+        let prepared =
+            match crate::preprocess::audio::prepare_audio_bytes(&bytes, &path, &pre.audio) {
+                Ok(p) => p,
+                Err(_) => continue,
+            };
         let enc = eval::encode_mels(p, &prepared.mel.data, &[clip.digit as usize])?;
         let name = format!("media/{file_name}");
         media.push((name.clone(), bytes));

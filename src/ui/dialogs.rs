@@ -81,7 +81,7 @@ fn spawn_dialog(kind: DialogKind) -> PendingDialog {
             let mut exts: Vec<&str> = crate::engine::input::IMAGE_EXTENSIONS.to_vec();
             exts.extend_from_slice(crate::engine::input::AUDIO_EXTENSIONS);
             let pick = rfd::AsyncFileDialog::new()
-                .set_title("Choose images or WAV files")
+                .set_title("Choose images or audio files")
                 .add_filter("Images and audio", &exts)
                 .pick_files();
             Box::pin(async move {

@@ -34,7 +34,7 @@ pub fn show(
             section(ui, "Start here", |ui| {
                 ui.label(
                     RichText::new(
-                        "Drop an image or a WAV file anywhere, type a word, or draw a digit.",
+                        "Drop an image or an audio file anywhere, type a word, or draw a digit.",
                     )
                     .size(18.0),
                 );

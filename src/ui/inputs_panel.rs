@@ -28,11 +28,13 @@ pub fn show(
             .show(ui, |ui| {
                 ui.set_min_width(ui.available_width());
                 ui.vertical_centered(|ui| {
-                    ui.label(RichText::new("Drop images or WAV files").strong());
+                    ui.label(RichText::new("Drop images or audio files").strong());
                     muted(ui, "anywhere on the window");
                     if ui
                         .button("Open files…")
-                        .on_hover_text("Choose images (PNG, JPEG, …) or WAV files")
+                        .on_hover_text(
+                            "Choose images (PNG, JPEG, …) or audio (WAV, FLAC, MP3, OGG, M4A)",
+                        )
                         .clicked()
                     {
                         commands.push(Command::OpenFilesDialog);

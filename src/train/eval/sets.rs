@@ -247,8 +247,8 @@ pub fn mels_from_dir(p: &Pipeline, dir: &Path) -> Result<(Vec<f32>, Vec<usize>)>
     let pre = p.audio_config()?;
     let mut mels = Vec::new();
     let mut labels = Vec::new();
-    for path in files_with_ext(dir, &["wav"])? {
-        let prepared = audio::prepare_wav_file(&path, &pre.audio)?;
+    for path in files_with_ext(dir, crate::preprocess::audio_formats::AUDIO_EXTENSIONS)? {
+        let prepared = audio::prepare_audio_file(&path, &pre.audio)?;
         mels.extend_from_slice(&prepared.mel.data);
         labels.push(digit_from_name(&path).unwrap_or(0));
     }
