@@ -789,6 +789,13 @@ fn cli(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs the CLI expecting success and one JSON object on stdout.
+fn cli_json(args: &[&str]) -> serde_json::Value {
+    let (code, out, err) = cli(args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+}
+
 #[test]
 fn cli_commands_and_exit_codes() {
     let (tmp, dir) = tiny_bundle();
@@ -805,7 +812,7 @@ fn cli_commands_and_exit_codes() {
         "{out}"
     );
 
-    let (code, out, err) = cli(&[
+    let v = cli_json(&[
         "codes",
         "--model",
         d,
@@ -815,12 +822,10 @@ fn cli_commands_and_exit_codes() {
         png.to_str().unwrap(),
         "--json",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["codes"].as_array().unwrap().len(), 16);
     assert_eq!(v["grid"], serde_json::json!([4, 4]));
 
-    let (code, out, err) = cli(&[
+    let v = cli_json(&[
         "embed",
         "--model",
         d,
@@ -830,11 +835,9 @@ fn cli_commands_and_exit_codes() {
         wav.to_str().unwrap(),
         "--json",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["embedding"].as_array().unwrap().len(), TINY_D);
 
-    let (code, out, err) = cli(&[
+    let v = cli_json(&[
         "classify",
         "--model",
         d,
@@ -848,23 +851,19 @@ fn cli_commands_and_exit_codes() {
         "{label}",
         "--json",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(v["prediction"], "seven", "{out}");
+    assert_eq!(v["prediction"], "seven", "{v}");
 
-    let (code, out, err) = cli(&[
+    let v = cli_json(&[
         "retrieve", "--model", d, "--device", "cpu", "--text", "seven", "--to", "image", "-k", "3",
         "--json",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     let n = v["neighbours"].as_array().unwrap();
     assert_eq!(n.len(), 1, "the tiny gallery has one image");
     assert_eq!(n[0]["modality"], "image");
 
     // Index a folder into a gallery.
     let gal = tmp.path().join("gallery_out");
-    let (code, out, err) = cli(&[
+    let v = cli_json(&[
         "index",
         tmp.path().to_str().unwrap(),
         "--model",
@@ -876,9 +875,7 @@ fn cli_commands_and_exit_codes() {
         "--label-from-name",
         "--json",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(v["items"], 2, "{out}");
+    assert_eq!(v["items"], 2, "{v}");
     let g = transference::bundle::Gallery::read(&gal, TINY_D, TINY_K).unwrap();
     assert_eq!(g.items[0].label.as_deref(), Some("1"));
     assert!(g.media_path(0).unwrap().exists());
@@ -924,9 +921,7 @@ fn cli_commands_and_exit_codes() {
 
 #[test]
 fn cli_info_describes_the_minilm_folder() {
-    let (code, out, err) = cli(&["info", minilm_dir().to_str().unwrap(), "--json"]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let v = cli_json(&["info", minilm_dir().to_str().unwrap(), "--json"]);
     assert_eq!(v["kind"], "huggingface_bert");
     assert_eq!(v["config"]["num_hidden_layers"], 6);
     // 22.7M parameters in the published model, minus the unused pooler (384*384 + 384).
@@ -951,12 +946,10 @@ fn cli_refuses_a_bad_device_or_modality_and_lists_the_valid_ones() {
     // Any case and the documented aliases are accepted.
     let (_tmp, dir) = tiny_bundle();
     let d = dir.to_str().unwrap();
-    let (code, out, err) = cli(&[
+    let v = cli_json(&[
         "retrieve", "--model", d, "--device", "CPU", "--text", "seven", "--to", "Images", "--json",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(v["neighbours"][0]["modality"], "image", "{out}");
+    assert_eq!(v["neighbours"][0]["modality"], "image", "{v}");
 }
 
 #[test]
@@ -964,7 +957,7 @@ fn cli_templates_follow_the_window_rule() {
     let (_tmp, dir) = tiny_bundle();
     let d = dir.to_str().unwrap();
     let scores = |prompts: &str| {
-        let (code, out, err) = cli(&[
+        let v = cli_json(&[
             "classify",
             "--model",
             d,
@@ -978,8 +971,6 @@ fn cli_templates_follow_the_window_rule() {
             prompts,
             "--json",
         ]);
-        assert_eq!(code, 0, "{err}");
-        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         v["scores"].clone()
     };
     // A template without {label} gets it appended; blanks are dropped.
@@ -1203,7 +1194,7 @@ fn every_audio_format_is_classified_like_the_wav_it_came_from() {
     }
     let model = repo().join("models/digits");
     let mp3 = fixtures.join("seven.mp3");
-    let (code, out, err) = cli(&[
+    let v = cli_json(&[
         "classify",
         "--model",
         model.to_str().unwrap(),
@@ -1213,9 +1204,7 @@ fn every_audio_format_is_classified_like_the_wav_it_came_from() {
         mp3.to_str().unwrap(),
         "--json",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(v["scores"][0]["label"], "seven", "{out}");
+    assert_eq!(v["scores"][0]["label"], "seven", "{v}");
     // Not audio at all, whatever the extension says: exit 2, the file and the formats named.
     let tmp = tempfile::tempdir().unwrap();
     let fake = tmp.path().join("fake.mp3");
