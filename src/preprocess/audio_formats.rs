@@ -3,7 +3,7 @@
 //! and M4A/AAC through symphonia. Both give a mono [`Waveform`] under the same limits
 //! ([`MAX_INPUT_DURATION_SECS`], the sample-rate range) and the same kind of errors.
 
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use symphonia::core::audio::SampleBuffer;
@@ -55,7 +55,9 @@ pub fn read_audio(path: &Path) -> Result<DecodedAudio> {
             truncated: info.truncated,
         });
     }
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // Not WAV: hand the same open file, rewound, to symphonia.
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io(path, e))?;
     decode_compressed(Box::new(file), path)
 }
 
