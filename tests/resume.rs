@@ -18,7 +18,7 @@ fn resuming_from_a_checkpoint_continues_the_run_exactly() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = |steps: usize| tiny_train_config(steps, tmp.path());
     let all = |m: &transference::train::cmg::CmgModel| {
-        weights::collect(m, &|p| !p.starts_with("semantic.text.bert"))
+        weights::collect(m, &|p| !checkpoint::is_frozen(p))
             .into_iter()
             .map(|(k, t)| (k, t.values))
             .collect::<Vec<_>>()

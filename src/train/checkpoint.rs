@@ -59,8 +59,12 @@ impl Naming for SkipTransformer {
     }
 }
 
-fn is_frozen(path: &str) -> bool {
-    path.starts_with("semantic.text.bert")
+/// True for the frozen transformer's parameters inside the training model (its `semantic`
+/// field is the inference model, whose transformer sits under
+/// [`crate::bundle::TRANSFORMER_SCOPE`]); they are never trained, so never checkpointed.
+pub fn is_frozen(path: &str) -> bool {
+    path.strip_prefix("semantic.")
+        .is_some_and(|p| p.starts_with(crate::bundle::TRANSFORMER_SCOPE))
 }
 
 /// Writes a checkpoint folder; the previous checkpoint stays in place until the new one is
