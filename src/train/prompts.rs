@@ -28,7 +28,7 @@ pub fn training_prompts() -> Vec<(usize, String)> {
     for class in 0..DIGIT_WORDS.len() {
         for word in class_words(class) {
             for t in TRAIN_TEMPLATES {
-                out.push((class, t.replace("{label}", &word)));
+                out.push((class, crate::bundle::prompts::apply_template(t, &word)));
             }
         }
     }
