@@ -12,12 +12,14 @@ use std::path::{Path, PathBuf};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use egui::RichText;
 
+use crate::audio_io::{AudioBackend, AudioRequest, AudioService, AutoStopConfig, Clip, ClipId};
 use crate::device::DeviceRequest;
 use crate::engine::{Event, InputSource, InputView, Job, Worker};
 use crate::index::projector::ProjectorRow;
+use crate::ui::audio_state::{AudioOutcome, RecorderState};
 use crate::ui::canvas::Canvas;
 use crate::ui::dialogs::{self, DialogKind, Picked};
-use crate::ui::media::{AudioPlayer, MediaCache};
+use crate::ui::media::MediaCache;
 use crate::ui::notifications::Level;
 use crate::ui::state::{CentralTab, Session, Settings};
 use crate::ui::{
@@ -80,6 +82,7 @@ pub fn parse_demo_inputs(spec: &str) -> Vec<InputSource> {
 enum UiMsg {
     Dialog(Picked),
     ChartsSaved(Result<Vec<PathBuf>, String>),
+    RecordingSaved(Result<PathBuf, String>),
 }
 
 /// The explorer application.
@@ -90,7 +93,9 @@ pub struct ExplorerApp {
     session: Session,
     media: MediaCache,
     canvas: Canvas,
-    player: AudioPlayer,
+    audio: AudioService,
+    /// The window's context, for helper threads to ask for a repaint.
+    ctx: egui::Context,
     text_input: String,
     commands: Vec<Command>,
     msgs_tx: Sender<UiMsg>,
@@ -110,6 +115,32 @@ impl ExplorerApp {
         model: Option<PathBuf>,
         device: DeviceRequest,
     ) -> Self {
+        let repaint = ctx.clone();
+        let audio = AudioService::system(move || repaint.request_repaint());
+        Self::with_audio(ctx, storage, model, device, audio)
+    }
+
+    /// Like [`ExplorerApp::new`], with sound from `backend` (tests use
+    /// [`crate::audio_io::simulated::SimulatedAudio`]).
+    pub fn with_audio_backend(
+        ctx: &egui::Context,
+        storage: Option<&dyn eframe::Storage>,
+        model: Option<PathBuf>,
+        device: DeviceRequest,
+        backend: Box<dyn AudioBackend>,
+    ) -> Self {
+        let repaint = ctx.clone();
+        let audio = AudioService::spawn(backend, move || repaint.request_repaint());
+        Self::with_audio(ctx, storage, model, device, audio)
+    }
+
+    fn with_audio(
+        ctx: &egui::Context,
+        storage: Option<&dyn eframe::Storage>,
+        model: Option<PathBuf>,
+        device: DeviceRequest,
+        audio: AudioService,
+    ) -> Self {
         theme::apply(ctx);
         theme::install_fallback_font(ctx);
         let settings: Settings = storage
@@ -119,6 +150,7 @@ impl ExplorerApp {
         let worker = Worker::spawn(move || repaint.request_repaint());
         let (msgs_tx, msgs_rx) = unbounded();
         let (dialog_tx, dialog_rx) = unbounded();
+        audio.send(AudioRequest::SetVolume(settings.volume));
         let mut app = ExplorerApp {
             worker,
             device,
@@ -126,7 +158,8 @@ impl ExplorerApp {
             session: Session::default(),
             media: MediaCache::new(ctx),
             canvas: Canvas::default(),
-            player: AudioPlayer::new(),
+            audio,
+            ctx: ctx.clone(),
             text_input: String::new(),
             commands: Vec::new(),
             msgs_tx,
@@ -189,6 +222,11 @@ impl ExplorerApp {
         while let Ok(msg) = self.msgs_rx.try_recv() {
             self.handle_msg(msg);
         }
+        while let Some(event) = self.audio.try_recv() {
+            self.handle_audio_event(event);
+        }
+        self.session.audio.status = self.audio.status();
+        self.hold_to_talk(&ctx);
         self.commands.extend(drag_drop::dropped_files(&ctx));
         self.draw(ui);
         self.session.notifications.show(&ctx);
@@ -205,8 +243,7 @@ impl ExplorerApp {
             }
         }
         self.pump();
-        self.session.playing = self.player.is_playing();
-        if self.session.playing || self.session.busy() {
+        if self.session.busy() || self.session.audio.recorder.active() {
             ctx.request_repaint_after(std::time::Duration::from_millis(250));
         }
     }
@@ -217,13 +254,10 @@ impl ExplorerApp {
             settings,
             media,
             canvas,
-            player,
             text_input,
             commands,
             ..
         } = self;
-        let play = (player.available(), player.hint());
-        let play_hint = (play.0, play.1.as_str());
         let mut hovered: Option<u32> = None;
         let mut hovered_gallery: Option<usize> = None;
         session.chart_rects = Default::default();
@@ -241,7 +275,9 @@ impl ExplorerApp {
                 egui::Frame::side_top_panel(&ui.ctx().global_style())
                     .inner_margin(egui::Margin::symmetric(10, 4)),
             )
-            .show(ui, |ui| model_panel::status_bar(ui, session, commands));
+            .show(ui, |ui| {
+                model_panel::status_bar(ui, session, settings, commands)
+            });
         if settings.panels.inputs {
             egui::Panel::left("inputs-panel")
                 .default_size(320.0)
@@ -297,7 +333,7 @@ impl ExplorerApp {
                 .auto_shrink([false, false])
                 .show(ui, |ui| match settings.tab {
                     CentralTab::Input => {
-                        let h = input_tab::show(ui, session, media, play_hint, commands);
+                        let h = input_tab::show(ui, session, media, commands);
                         hovered = hovered.or(h);
                     }
                     CentralTab::Transfer => {
@@ -339,6 +375,22 @@ impl ExplorerApp {
                     self.settings.export_dir = dir.display().to_string();
                 }
             }
+            UiMsg::Dialog(Picked::SaveRecording(key, path)) => {
+                self.dialog_open = false;
+                if let Some(path) = path {
+                    self.save_recording(key, path);
+                }
+            }
+            UiMsg::RecordingSaved(result) => match result {
+                Ok(path) => self
+                    .session
+                    .notifications
+                    .info("Recording saved", path.display().to_string()),
+                Err(e) => self
+                    .session
+                    .notifications
+                    .error("Could not save the recording", e),
+            },
             UiMsg::Dialog(Picked::Unavailable) => self.session.notifications.push(
                 Level::Warning,
                 "No file dialog available",
@@ -423,11 +475,7 @@ impl ExplorerApp {
                     features: self.settings.transfer_features,
                 });
             }
-            Command::PlayFile(path) => {
-                if let Err(e) = self.player.play_file(&path) {
-                    self.session.notifications.error("Cannot play audio", e);
-                }
-            }
+            Command::PlayFile(path) => self.audio.send(AudioRequest::PlayFile(path)),
             Command::PlayInput(key) => {
                 let samples = self
                     .session
@@ -443,13 +491,26 @@ impl ExplorerApp {
                         } => Some((samples.clone(), *sample_rate_hz)),
                         _ => None,
                     });
-                if let Some((samples, rate)) = samples
-                    && let Err(e) = self.player.play_samples(&samples, rate)
-                {
-                    self.session.notifications.error("Cannot play audio", e);
+                if let Some((samples, sample_rate_hz)) = samples {
+                    self.audio.send(AudioRequest::Play(Clip {
+                        id: ClipId::Input(key),
+                        samples,
+                        sample_rate_hz,
+                    }));
                 }
             }
-            Command::StopAudio => self.player.stop(),
+            Command::StopAudio => self.audio.send(AudioRequest::StopPlayback),
+            Command::SetVolume(volume) => {
+                self.settings.volume = volume;
+                self.audio.send(AudioRequest::SetVolume(volume));
+            }
+            Command::StartRecording { hold } => self.start_recording(hold),
+            Command::StopRecording => self.stop_recording(),
+            Command::SelectInputDevice(id) => self.settings.input_device = Some(id),
+            Command::RefreshInputDevices => self.audio.send(AudioRequest::ListInputs),
+            Command::SaveRecording(key) => {
+                self.open_dialog(ctx, DialogKind::SaveRecording(key));
+            }
             Command::ExportProjector => {
                 let dir = export_dir(&self.settings);
                 self.session.export_running = true;
@@ -474,6 +535,112 @@ impl ExplorerApp {
                 });
             }
         }
+    }
+
+    /// Asks the audio service to record, with the model's clip length as the limit.
+    fn start_recording(&mut self, hold: bool) {
+        let audio = &mut self.session.audio;
+        if audio.recorder.active() || audio.can_record().is_err() {
+            return;
+        }
+        let Some(clip_secs) = self
+            .session
+            .summary
+            .as_ref()
+            .and_then(|s| s.audio_clip_secs)
+        else {
+            return;
+        };
+        let device = audio
+            .preselected(self.settings.input_device.as_deref())
+            .map(|d| d.id.clone());
+        audio.recorder = RecorderState::Starting { hold };
+        self.audio.send(AudioRequest::StartRecording {
+            device,
+            limits: AutoStopConfig::for_clip_length(clip_secs),
+        });
+    }
+
+    /// Stops recording; the recording comes back as an event and is analysed then.
+    fn stop_recording(&mut self) {
+        match self.session.audio.recorder {
+            RecorderState::Recording { .. } => self.audio.send(AudioRequest::StopRecording),
+            RecorderState::Starting { .. } => {
+                // Not open yet: nothing to analyse.
+                self.audio.send(AudioRequest::CancelRecording);
+                self.session.audio.recorder = RecorderState::Idle;
+            }
+            RecorderState::Idle => {}
+        }
+    }
+
+    /// Hold-to-talk: pressing Space (while no text field has the keyboard) starts a
+    /// recording, releasing it stops that recording.
+    fn hold_to_talk(&mut self, ctx: &egui::Context) {
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        let (pressed, released) = ctx.input(|i| {
+            let pressed = i.events.iter().any(|e| {
+                matches!(
+                    e,
+                    egui::Event::Key {
+                        key: egui::Key::Space,
+                        pressed: true,
+                        repeat: false,
+                        ..
+                    }
+                )
+            });
+            (pressed, i.key_released(egui::Key::Space))
+        });
+        if pressed && !self.session.audio.recorder.active() {
+            self.start_recording(true);
+        } else if released && self.session.audio.recorder.held() {
+            self.stop_recording();
+        }
+    }
+
+    fn handle_audio_event(&mut self, event: crate::audio_io::AudioEvent) {
+        match self.session.audio.apply(event) {
+            AudioOutcome::None => {}
+            AudioOutcome::Analyse(source) => self.add_input(source),
+            AudioOutcome::Warn { title, message } => {
+                self.session
+                    .notifications
+                    .push(Level::Warning, title, message)
+            }
+        }
+    }
+
+    /// Writes a recording's samples (as they came from the microphone) to `path` on a
+    /// helper thread.
+    fn save_recording(&mut self, key: u64, path: PathBuf) {
+        let Some(InputSource::Recording {
+            samples,
+            sample_rate_hz,
+            ..
+        }) = self
+            .session
+            .inputs
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| e.source.clone())
+        else {
+            return;
+        };
+        let tx = self.msgs_tx.clone();
+        let repaint = self.ctx.clone();
+        let _ = std::thread::Builder::new()
+            .name("transference-save-wav".into())
+            .spawn(move || {
+                let result =
+                    crate::preprocess::wav_write::write_wav_mono(&path, &samples, sample_rate_hz)
+                        .map(|()| path)
+                        .map_err(|e| e.to_string());
+                let _ = tx.send(UiMsg::RecordingSaved(result));
+                repaint.request_repaint();
+            });
     }
 
     /// Re-scores every analysed input against the edited labels and templates.

@@ -85,7 +85,7 @@ pub enum Error {
 
     /// A file's extension is not one of the supported input kinds.
     #[error(
-        "{path}: unsupported input type; expected an image (png, jpg, bmp, gif, tiff, webp) or a WAV file"
+        "{path}: unsupported input type; expected an image (png, jpg, bmp, gif, tiff, webp) or audio (wav, flac, mp3, ogg, m4a)"
     )]
     UnsupportedInput { path: PathBuf },
 

@@ -2,6 +2,7 @@
 //! made visible. The library holds everything; `main.rs` only parses arguments.
 
 pub mod app;
+pub mod audio_io;
 pub mod bundle;
 pub mod cli;
 pub mod device;

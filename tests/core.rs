@@ -1272,3 +1272,176 @@ fn the_shipped_model_reads_printed_digits_and_generated_voices() {
     }
     assert!(wrong.len() <= 3, "spoken digits read wrongly: {wrong:?}");
 }
+
+/// The shipped model's zero-shot label for an input of any kind.
+fn label_of(p: &mut Pipeline, input: &InputSource) -> String {
+    let e = p.encode(input).unwrap();
+    let names = p.bundle.manifest.labels.names.clone();
+    let templates = p.bundle.manifest.labels.prompts.clone();
+    p.classify(&e.item.embedding, &names, &templates).unwrap()[0]
+        .label
+        .clone()
+}
+
+/// Waits for the audio event `pick` accepts, for at most `secs` seconds.
+fn wait_audio<T>(
+    svc: &transference::audio_io::AudioService,
+    secs: u64,
+    what: &str,
+    mut pick: impl FnMut(transference::audio_io::AudioEvent) -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if let Some(e) = svc.recv_timeout(std::time::Duration::from_millis(100)) {
+            if let transference::audio_io::AudioEvent::RecordingFailed(err) = &e {
+                panic!("waiting for {what}: recording failed: {err}");
+            }
+            if let Some(v) = pick(e) {
+                return v;
+            }
+        }
+    }
+    panic!("no {what} within {secs} s");
+}
+
+/// Records "seven" through an audio service and returns the recording as an input.
+fn record_seven(
+    svc: &transference::audio_io::AudioService,
+    clip_secs: f64,
+    feed: impl FnOnce(),
+) -> (InputSource, transference::audio_io::Recording) {
+    use transference::audio_io::{AudioEvent, AudioRequest, AutoStopConfig};
+    svc.send(AudioRequest::StartRecording {
+        device: None,
+        limits: AutoStopConfig::for_clip_length(clip_secs),
+    });
+    wait_audio(svc, 20, "the recording to start", |e| {
+        matches!(e, AudioEvent::RecordingStarted { .. }).then_some(())
+    });
+    feed();
+    let rec = wait_audio(svc, 30, "the finished recording", |e| match e {
+        AudioEvent::Recorded(r) => Some(r),
+        _ => None,
+    });
+    let input = InputSource::Recording {
+        name: "recording 1".into(),
+        samples: rec.samples.clone(),
+        sample_rate_hz: rec.sample_rate_hz,
+    };
+    (input, rec)
+}
+
+/// A recording runs through the same capture code whatever the device: here a simulated
+/// microphone "hears" the fixture "seven" in real time (4x faster), the recording stops by
+/// itself on the silence after it, and the shipped model labels it like the file.
+#[test]
+fn a_recording_from_a_simulated_microphone_is_classified_like_the_file() {
+    use transference::audio_io::simulated::SimulatedAudio;
+    use transference::audio_io::{AudioService, StopReason};
+    let wav = repo().join("tests/fixtures/audio_formats/seven.wav");
+    let mut p = Pipeline::open(&repo().join("models/digits"), DeviceRequest::Cpu).unwrap();
+    let want = label_of(&mut p, &InputSource::File(wav.clone()));
+    let clip = transference::preprocess::audio_decode::read_wav(&wav).unwrap();
+    let mut backend = SimulatedAudio::with_clip(clip);
+    backend.speed = 4.0;
+    let svc = AudioService::spawn(Box::new(backend), || {});
+    let clip_secs = f64::from(p.audio_config().unwrap().audio.max_duration_secs);
+    let (input, rec) = record_seven(&svc, clip_secs, || {});
+    assert_eq!(rec.reason, StopReason::TrailingSilence);
+    assert_eq!(label_of(&mut p, &input), want);
+}
+
+/// End to end through the operating system: cpal records from the default input, which CI
+/// makes a PulseAudio pipe source fed "seven" (`.ci/virtual-audio.sh`, `.ci/feed-mic.sh`);
+/// the recording stops by itself and the shipped model labels it like the file.
+#[test]
+fn a_recording_from_the_system_microphone_is_classified_like_the_file() {
+    use transference::audio_io::{AudioEvent, AudioService};
+    let Some(spool) = std::env::var_os("TRANSFERENCE_MIC_SPOOL") else {
+        transference::test_support::skip_unless_ci(
+            "no virtual microphone (source .ci/virtual-audio.sh to make one)",
+        );
+        return;
+    };
+    let mic_rate: u32 = std::env::var("TRANSFERENCE_MIC_RATE")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(16_000);
+    let wav = repo().join("tests/fixtures/audio_formats/seven.wav");
+    let mut p = Pipeline::open(&repo().join("models/digits"), DeviceRequest::Cpu).unwrap();
+    let want = label_of(&mut p, &InputSource::File(wav.clone()));
+    let clip_secs = f64::from(p.audio_config().unwrap().audio.max_duration_secs);
+    let svc = AudioService::system(|| {});
+    let inputs = wait_audio(&svc, 20, "the input devices", |e| match e {
+        AudioEvent::Inputs(r) => Some(r),
+        _ => None,
+    });
+    let inputs = inputs.expect("the virtual microphone is listed");
+    assert!(inputs.iter().any(|d| d.is_default), "{inputs:?}");
+    let (input, rec) = record_seven(&svc, clip_secs, || {
+        // The clip as the pipe source reads it: raw s16le mono at its rate.
+        let clip = transference::preprocess::audio_decode::read_wav(&wav).unwrap();
+        let clip = transference::preprocess::audio::resample(&clip, mic_rate).unwrap();
+        let raw: Vec<u8> = clip
+            .samples
+            .iter()
+            .flat_map(|s| ((s * 32767.0).round() as i16).to_le_bytes())
+            .collect();
+        let spool = Path::new(&spool);
+        std::fs::write(spool.join("seven.tmp"), raw).unwrap();
+        std::fs::rename(spool.join("seven.tmp"), spool.join("seven.raw")).unwrap();
+    });
+    assert!(rec.heard_speech, "the recording heard the clip");
+    assert_eq!(
+        label_of(&mut p, &input),
+        want,
+        "recorded from {}",
+        rec.device
+    );
+}
+
+/// Playback inside the app through the system's output (CI: a PulseAudio null sink): the
+/// output is found, a file plays with a moving playhead, and it ends by itself.
+#[test]
+fn clips_play_through_the_system_output_with_a_moving_playhead() {
+    use transference::audio_io::{AudioEvent, AudioRequest, AudioService, ClipId};
+    if std::env::var_os("PULSE_SERVER").is_none() {
+        transference::test_support::skip_unless_ci(
+            "no virtual sound server (source .ci/virtual-audio.sh to make one)",
+        );
+        return;
+    }
+    let svc = AudioService::system(|| {});
+    let output = wait_audio(&svc, 20, "the output check", |e| match e {
+        AudioEvent::Output(r) => Some(r),
+        _ => None,
+    });
+    output.expect("an output device");
+    let wav = repo().join("tests/fixtures/audio_formats/seven.wav");
+    svc.send(AudioRequest::PlayFile(wav.clone()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut positions = Vec::new();
+    while std::time::Instant::now() < deadline {
+        if let Some(AudioEvent::PlaybackFailed { error, .. }) = svc.try_recv() {
+            panic!("playback failed: {error}");
+        }
+        match svc.status().playback {
+            Some(p) => {
+                assert_eq!(p.id, ClipId::File(wav.clone()));
+                positions.push(p.position_secs);
+            }
+            None if !positions.is_empty() => break,
+            None => {}
+        }
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+    assert!(
+        svc.status().playback.is_none(),
+        "playback ended: {positions:?}"
+    );
+    let last = positions.last().copied().unwrap_or(0.0);
+    assert!(
+        positions.len() >= 5 && last > 0.3,
+        "the playhead moved: {positions:?}"
+    );
+}

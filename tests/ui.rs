@@ -9,15 +9,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use transference::Modality;
 use transference::app::ExplorerApp;
+use transference::audio_io::simulated::SimulatedAudio;
 use transference::device::DeviceRequest;
 use transference::engine::{
     Analysis, EncodedInput, InputSource, InputView, Pipeline, ZeroShotUnavailable,
 };
 use transference::index::transfer::{TransferFeatures, TransferReport};
 use transference::model::EncodedItem;
+use transference::preprocess::audio::Waveform;
+use transference::ui::audio_controls::STOP_PLAYING_LABEL;
+use transference::ui::record_panel::{RECORD_LABEL, STOP_RECORDING_LABEL};
 use transference::ui::state::Session;
 use transference::ui::{code_strip, transfer_panel};
 
@@ -39,8 +43,18 @@ impl egui::DroppedFile for DroppedPath {
 
 type AppHarness = Harness<'static, Option<ExplorerApp>>;
 
-/// The app on a fresh tiny bundle, at the real window size. Returns the temp dir too.
+/// The app on a fresh tiny bundle, at the real window size, with a simulated sound card
+/// (a microphone hearing a short tone, and speakers). Returns the temp dir too.
 fn app_with_tiny_bundle() -> (AppHarness, tempfile::TempDir) {
+    let tone = Waveform {
+        samples: (0..8_000).map(|i| 0.3 * (i as f32 * 0.2).sin()).collect(),
+        sample_rate_hz: 16_000,
+    };
+    app_with_audio(SimulatedAudio::with_clip(tone))
+}
+
+/// The app on a fresh tiny bundle with sound from `audio`.
+fn app_with_audio(audio: SimulatedAudio) -> (AppHarness, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("tiny");
     common::write_tiny_bundle(&dir);
@@ -49,7 +63,13 @@ fn app_with_tiny_bundle() -> (AppHarness, tempfile::TempDir) {
         .build_ui_state(
             move |ui, app: &mut Option<ExplorerApp>| {
                 let app = app.get_or_insert_with(|| {
-                    ExplorerApp::new(ui.ctx(), None, Some(dir.clone()), DeviceRequest::Cpu)
+                    ExplorerApp::with_audio_backend(
+                        ui.ctx(),
+                        None,
+                        Some(dir.clone()),
+                        DeviceRequest::Cpu,
+                        Box::new(audio.clone()),
+                    )
                 });
                 app.show(ui);
             },
@@ -507,4 +527,101 @@ fn confusion_heat_map_snapshot() {
         });
     h.run();
     h.snapshot("confusion_heat_map");
+}
+
+/// True when the widget labelled exactly `label` exists and is disabled.
+fn is_disabled(h: &AppHarness, label: &str) -> bool {
+    h.query_by_label(label)
+        .is_some_and(|n| n.accesskit_node().is_disabled())
+}
+
+/// "seven" spoken by espeak-ng (the committed format fixture).
+fn seven_clip() -> Waveform {
+    transference::preprocess::audio_decode::read_wav(
+        &common::repo().join("tests/fixtures/audio_formats/seven.wav"),
+    )
+    .unwrap()
+}
+
+/// Record: the button turns into "Stop recording" with a level meter while the (simulated)
+/// microphone streams "seven", the recording stops by itself, is analysed like a dropped
+/// file, and plays back with a stop button while it plays.
+#[test]
+fn the_record_button_records_analyses_and_plays_back() {
+    let (mut h, _tmp) = app_with_audio(SimulatedAudio::with_clip(seven_clip()));
+    wait_for(&mut h, "an enabled record button", |h| {
+        has_label(h, RECORD_LABEL) && !is_disabled(h, RECORD_LABEL)
+    });
+    assert!(
+        has_label(&h, "Simulated microphone (default)"),
+        "device preselected"
+    );
+    h.get_by_label(RECORD_LABEL).click();
+    wait_for(&mut h, "the recording state", |h| {
+        has_label(h, STOP_RECORDING_LABEL) && has_label(h, "input level")
+    });
+    assert!(!has_label(&h, RECORD_LABEL));
+    wait_for(&mut h, "the analysed recording", |h| {
+        has_label(h, "recording 1") && has_label(h, "codes: ") && has_label(h, RECORD_LABEL)
+    });
+    let app = h.state().as_ref().unwrap();
+    let entry = app.session().selected_input().unwrap();
+    assert_eq!(entry.name, "recording 1");
+    assert_eq!(entry.modality(), Some(transference::Modality::Audio));
+    assert!(has_label(&h, "Save as WAV"));
+
+    h.get_by_label("Play as the model hears it").click();
+    wait_for(&mut h, "the stop button while playing", |h| {
+        has_label(h, STOP_PLAYING_LABEL)
+    });
+    wait_for(&mut h, "the end of playback", |h| {
+        !has_label(h, STOP_PLAYING_LABEL)
+    });
+}
+
+/// Hold-to-talk: holding Space records, releasing it stops and analyses.
+#[test]
+fn holding_space_records_until_released() {
+    let (mut h, _tmp) = app_with_audio(SimulatedAudio::with_clip(seven_clip()));
+    wait_for(&mut h, "an enabled record button", |h| {
+        has_label(h, RECORD_LABEL) && !is_disabled(h, RECORD_LABEL)
+    });
+    h.key_down(egui::Key::Space);
+    wait_for(&mut h, "the recording state", |h| {
+        has_label(h, STOP_RECORDING_LABEL) && has_label(h, "input level")
+    });
+    // Hold until the word has been heard, then let go.
+    wait_for(&mut h, "speech", |h| has_label(h, "hearing speech"));
+    h.key_up(egui::Key::Space);
+    wait_for(&mut h, "the analysed recording", |h| {
+        has_label(h, "recording 1") && has_label(h, "codes: ")
+    });
+    let app = h.state().as_ref().unwrap();
+    assert_eq!(
+        app.session().audio.last_stop,
+        Some(transference::audio_io::StopReason::User)
+    );
+}
+
+/// No sound devices: the record and play buttons are disabled and the window says why.
+#[test]
+fn without_sound_devices_record_and_play_are_disabled_and_say_why() {
+    let (mut h, tmp) = app_with_audio(SimulatedAudio::no_devices());
+    wait_for(&mut h, "the missing microphone", |h| {
+        has_label(h, "no microphone found")
+    });
+    assert!(is_disabled(&h, RECORD_LABEL));
+    assert!(has_label(&h, "no sound output"));
+    let wav = tmp.path().join("tone.wav");
+    common::write_tone_wav(&wav);
+    drop_file(&mut h, &wav);
+    wait_for(&mut h, "the analysed clip", |h| {
+        has_label(h, "Play as the model hears it")
+    });
+    assert!(is_disabled(&h, "Play as the model hears it"));
+    assert!(is_disabled(&h, "Play original"));
+    // Space does nothing without a microphone.
+    h.key_press(egui::Key::Space);
+    h.step();
+    assert!(!has_label(&h, STOP_RECORDING_LABEL));
 }

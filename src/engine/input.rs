@@ -30,6 +30,14 @@ pub enum InputSource {
     },
     /// A gallery item of the loaded bundle, by index.
     GalleryItem(usize),
+    /// A recording from a microphone: mono samples at the device's rate, analysed exactly
+    /// like a decoded audio file.
+    Recording {
+        /// Name for lists and errors, e.g. "recording 1".
+        name: String,
+        samples: Vec<f32>,
+        sample_rate_hz: u32,
+    },
 }
 
 impl InputSource {
@@ -50,6 +58,7 @@ impl InputSource {
             }
             InputSource::Drawing { .. } => "drawing".into(),
             InputSource::GalleryItem(i) => format!("gallery item {i}"),
+            InputSource::Recording { name, .. } => name.clone(),
         }
     }
 }
@@ -106,6 +115,8 @@ pub enum InputView {
         mel: Vec<f32>,
         n_mels: usize,
         n_frames: usize,
+        /// Hop between mel frames, in seconds (places a playhead on the spectrogram).
+        mel_frame_secs: f64,
         original_sample_rate_hz: u32,
         original_duration_secs: f64,
         trimmed_duration_secs: f64,

@@ -163,6 +163,20 @@ impl Pipeline {
                 self.encode_prepared_image(name, prepared, t0)
             }
             InputSource::GalleryItem(i) => self.encode_gallery_item(*i),
+            InputSource::Recording {
+                name,
+                samples,
+                sample_rate_hz,
+            } => {
+                let cfg = self.audio_config()?;
+                let t0 = Instant::now();
+                let wave = audio::Waveform {
+                    samples: samples.clone(),
+                    sample_rate_hz: *sample_rate_hz,
+                };
+                let prepared = audio::prepare_audio(wave, 1, &cfg.audio, Path::new(name))?;
+                self.encode_prepared_audio(name.clone(), prepared, t0)
+            }
         }
     }
 
@@ -263,7 +277,10 @@ impl Pipeline {
         prepared: audio::PreparedAudio,
         t0: Instant,
     ) -> Result<EncodedInput> {
-        let norm = self.audio_config()?.normalization;
+        let audio_cfg = self.audio_config()?;
+        let norm = audio_cfg.normalization;
+        let mel_frame_secs =
+            audio_cfg.audio.hop_length as f64 / f64::from(audio_cfg.audio.sample_rate_hz.max(1));
         let preprocess_ms = ms_since(t0);
         let t1 = Instant::now();
         let mel = &prepared.mel;
@@ -288,6 +305,7 @@ impl Pipeline {
                 mel: mel.data.clone(),
                 n_mels: mel.n_mels,
                 n_frames: mel.n_frames,
+                mel_frame_secs,
                 original_sample_rate_hz: prepared.original_sample_rate_hz,
                 original_duration_secs: prepared.original_duration_secs,
                 trimmed_duration_secs: prepared.trimmed_duration_secs,

@@ -225,6 +225,9 @@ pub struct ModelSummary {
     pub map_explained: f32,
     /// Image feature grid `[rows, cols]`, if the model reads images.
     pub image_grid: Option<[usize; 2]>,
+    /// Longest audio clip the model takes after silence trimming, in seconds (recordings stop
+    /// there), if it reads audio.
+    pub audio_clip_secs: Option<f64>,
     pub load_ms: f64,
 }
 

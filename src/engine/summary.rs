@@ -143,6 +143,11 @@ pub fn summarize(pipeline: &Pipeline, load_ms: f64) -> (ModelSummary, Option<Pca
         stats,
         map_explained: pca.as_ref().map(|p| p.explained_fraction).unwrap_or(0.0),
         image_grid: m.architecture.image.as_ref().map(|c| c.grid()),
+        audio_clip_secs: m
+            .preprocess
+            .audio
+            .as_ref()
+            .map(|a| f64::from(a.audio.max_duration_secs)),
         load_ms,
     };
     (summary, pca)

@@ -11,3 +11,4 @@ pub mod pixels;
 #[cfg(test)]
 pub(crate) mod test_images;
 pub mod text;
+pub mod wav_write;

@@ -22,6 +22,8 @@ pub enum DialogKind {
     InputFiles,
     /// The folder exports are written to.
     ExportFolder,
+    /// Where to save a recording (by input key) as WAV.
+    SaveRecording(u64),
 }
 
 /// What a dialog gave back.
@@ -30,6 +32,7 @@ pub enum Picked {
     ModelFolder(Option<PathBuf>),
     InputFiles(Vec<PathBuf>),
     ExportFolder(Option<PathBuf>),
+    SaveRecording(u64, Option<PathBuf>),
     /// A dialog came back empty at once: no dialog service is running.
     Unavailable,
 }
@@ -38,7 +41,9 @@ impl Picked {
     /// True for a dialog result with nothing picked.
     fn is_empty(&self) -> bool {
         match self {
-            Picked::ModelFolder(d) | Picked::ExportFolder(d) => d.is_none(),
+            Picked::ModelFolder(d) | Picked::ExportFolder(d) | Picked::SaveRecording(_, d) => {
+                d.is_none()
+            }
             Picked::InputFiles(f) => f.is_empty(),
             Picked::Unavailable => false,
         }
@@ -99,6 +104,14 @@ fn spawn_dialog(kind: DialogKind) -> PendingDialog {
                 .set_title("Export folder")
                 .pick_folder();
             Box::pin(async move { Picked::ExportFolder(pick.await.map(path)) })
+        }
+        DialogKind::SaveRecording(key) => {
+            let pick = rfd::AsyncFileDialog::new()
+                .set_title("Save the recording as WAV")
+                .add_filter("WAV audio", &["wav"])
+                .set_file_name(format!("recording-{key}.wav"))
+                .save_file();
+            Box::pin(async move { Picked::SaveRecording(key, pick.await.map(path)) })
         }
     }
 }

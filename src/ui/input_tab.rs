@@ -14,7 +14,6 @@ pub fn show(
     ui: &mut egui::Ui,
     session: &mut Session,
     media: &mut MediaCache,
-    play_hint: (bool, &str),
     commands: &mut Vec<Command>,
 ) -> Option<u32> {
     let mut hovered = None;
@@ -25,7 +24,7 @@ pub fn show(
     match session.selected_input() {
         Some(entry) => {
             let out = section(ui, "As the model sees it", |ui| {
-                input_view::show(ui, session, entry, media, play_hint, commands)
+                input_view::show(ui, session, entry, media, commands)
             });
             hovered = out.hovered_code;
             session.chart_rects.code_strip = out.strip_rect;
@@ -68,12 +67,12 @@ pub fn show(
     if ui.available_width() > 760.0 {
         ui.columns(2, |cols| {
             zero_shot_panel::show(&mut cols[0], session, commands);
-            retrieval_panel::show(&mut cols[1], session, media, play_hint, commands);
+            retrieval_panel::show(&mut cols[1], session, media, commands);
         });
     } else {
         zero_shot_panel::show(ui, session, commands);
         ui.add_space(8.0);
-        retrieval_panel::show(ui, session, media, play_hint, commands);
+        retrieval_panel::show(ui, session, media, commands);
     }
     hovered
 }

@@ -3,13 +3,13 @@
 
 use egui::{Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Ui, Vec2};
 
+use crate::audio_io::ClipId;
 use crate::engine::{Analysis, InputSource, InputView};
 use crate::modality::Modality;
+use crate::ui::audio_controls::{mel_fraction, paint_playhead, play_toggle};
 use crate::ui::media::{self, MediaCache};
 use crate::ui::state::{InputEntry, InputStatus, Session};
-use crate::ui::{
-    Command, Icon, code_strip, format_ms, icon, modality_chip, muted, play_button, theme,
-};
+use crate::ui::{Command, Icon, code_strip, format_ms, icon, modality_chip, muted, theme};
 
 /// Side of the image views (points).
 const IMAGE_SIDE: f32 = 168.0;
@@ -29,7 +29,6 @@ pub fn show(
     session: &Session,
     entry: &InputEntry,
     media: &mut MediaCache,
-    play_hint: (bool, &str),
     commands: &mut Vec<Command>,
 ) -> ViewOutput {
     let mut out = ViewOutput::default();
@@ -125,6 +124,7 @@ pub fn show(
             mel,
             n_mels,
             n_frames,
+            mel_frame_secs,
             original_sample_rate_hz,
             original_duration_secs,
             trimmed_duration_secs,
@@ -137,19 +137,35 @@ pub fn show(
                      {n_mels} mels × {n_frames} frames"
                 ),
             );
+            let audio = &session.audio;
+            let model_clip = ClipId::Input(entry.key);
             ui.horizontal(|ui| {
-                let (available, hint) = play_hint;
-                if let Some(path) = original_of(session, entry)
-                    && play_button(ui, available, "Play original", hint).clicked()
-                {
-                    commands.push(Command::PlayFile(path));
+                if let Some(path) = original_of(session, entry) {
+                    play_toggle(ui, audio, &ClipId::File(path), "Play original", commands);
                 }
-                if play_button(ui, available, "Play as the model hears it", hint).clicked() {
-                    commands.push(Command::PlayInput(entry.key));
+                play_toggle(
+                    ui,
+                    audio,
+                    &model_clip,
+                    "Play as the model hears it",
+                    commands,
+                );
+                if matches!(entry.source, InputSource::Recording { .. })
+                    && ui
+                        .button("Save as WAV…")
+                        .on_hover_text("Save the recording as it came from the microphone")
+                        .clicked()
+                {
+                    commands.push(Command::SaveRecording(entry.key));
                 }
             });
+            let playhead = audio
+                .status
+                .playback
+                .as_ref()
+                .filter(|p| p.id == model_clip);
             let width = ui.available_width();
-            waveform(ui, samples, Vec2::new(width, 64.0));
+            let wave_rect = waveform(ui, samples, Vec2::new(width, 64.0));
             let key = format!("input:{}:{}:mel", entry.key, entry.request_id);
             let tex = media.generated(ui.ctx(), &key, || {
                 media::spectrogram_image(mel, *n_mels, *n_frames)
@@ -157,6 +173,11 @@ pub fn show(
             let (rect, _) = ui.allocate_exact_size(Vec2::new(width, 96.0), Sense::hover());
             ui.painter()
                 .image(tex.id(), rect, unit_uv(), theme::white());
+            if let Some(p) = playhead {
+                paint_playhead(ui, wave_rect, p.fraction());
+                let f = mel_fraction(p.position_secs, *mel_frame_secs, *n_frames);
+                paint_playhead(ui, rect, f);
+            }
             ui.painter().text(
                 rect.left_top() + Vec2::new(4.0, 2.0),
                 egui::Align2::LEFT_TOP,
@@ -268,8 +289,8 @@ fn paint_grid_overlay(ui: &Ui, session: &Session, rect: Rect, grid: [usize; 2], 
     }
 }
 
-/// A min/max waveform of `size`.
-pub fn waveform(ui: &mut Ui, samples: &[f32], size: Vec2) {
+/// A min/max waveform of `size`; returns where it was drawn.
+pub fn waveform(ui: &mut Ui, samples: &[f32], size: Vec2) -> Rect {
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 4, theme::extreme_bg());
@@ -278,8 +299,11 @@ pub fn waveform(ui: &mut Ui, samples: &[f32], size: Vec2) {
     let mid = rect.center().y;
     let half = rect.height() / 2.0 - 2.0;
     let stroke = Stroke::new(1.0, theme::waveform());
+    // Buckets spread over the whole width, so a playhead at a fraction of the clip lands on
+    // the same fraction of the drawing.
+    let step = rect.width() / env.len().max(1) as f32;
     for (i, (lo, hi)) in env.iter().enumerate() {
-        let x = rect.left() + i as f32 + 0.5;
+        let x = rect.left() + (i as f32 + 0.5) * step;
         painter.line_segment(
             [
                 Pos2::new(x, mid - hi / peak * half),
@@ -288,6 +312,7 @@ pub fn waveform(ui: &mut Ui, samples: &[f32], size: Vec2) {
             stroke,
         );
     }
+    rect
 }
 
 /// Compact view of one analysis for the "all inputs" comparison: name and its codes.

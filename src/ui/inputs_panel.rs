@@ -1,12 +1,12 @@
 //! The inputs side panel: drop zone and file dialog, a text box (Enter analyses), the
-//! drawing canvas, and the list of inputs with their status.
+//! recorder, the drawing canvas, and the list of inputs with their status.
 
 use egui::{Key, RichText, Sense, Ui, Vec2};
 
 use crate::engine::InputSource;
 use crate::ui::canvas::{Canvas, CanvasEvent};
 use crate::ui::state::{InputStatus, Session, Settings};
-use crate::ui::{Command, Icon, code_strip::short, icon, muted, section, theme};
+use crate::ui::{Command, Icon, code_strip::short, icon, muted, record_panel, section, theme};
 
 /// Accessible name of the text box.
 pub const TEXT_BOX_LABEL: &str = "Type text";
@@ -58,6 +58,9 @@ pub fn show(
             }
         });
     });
+    ui.add_space(8.0);
+    let clip_secs = session.summary.as_ref().and_then(|s| s.audio_clip_secs);
+    record_panel::show(ui, &session.audio, settings, clip_secs, commands);
     ui.add_space(8.0);
     section(ui, "Draw", |ui| {
         let side = ui.available_width().min(220.0);

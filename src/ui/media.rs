@@ -1,14 +1,10 @@
-//! Textures and sound for the window: a texture cache keyed by path or id (files are decoded
-//! on a background thread, so the UI never waits on the disk), builders for the preprocessed
-//! image and the log-mel spectrogram, and audio playback through an external player.
-//!
-//! Playback shells out to the first of `paplay`, `pw-play` or `aplay` found on `PATH`
-//! (spawned, never waited on). Without one, play buttons are disabled with a tooltip saying
-//! so: the crate carries no audio output library.
+//! Textures for the window: a texture cache keyed by path or id (files are decoded on a
+//! background thread, so the UI never waits on the disk), and builders for the preprocessed
+//! image, the log-mel spectrogram and the waveform envelope. Sound is played by
+//! [`crate::audio_io`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use egui::{ColorImage, TextureHandle, TextureOptions};
@@ -190,131 +186,6 @@ pub fn waveform_envelope(samples: &[f32], columns: usize) -> Vec<(f32, f32)> {
                 })
         })
         .collect()
-}
-
-/// Plays WAV files through an external player, one at a time.
-pub struct AudioPlayer {
-    program: Option<&'static str>,
-    child: Option<Child>,
-    temp: PathBuf,
-}
-
-impl Default for AudioPlayer {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl AudioPlayer {
-    /// Finds a player on `PATH`.
-    pub fn new() -> Self {
-        let program = ["paplay", "pw-play", "aplay"]
-            .into_iter()
-            .find(|p| on_path(p));
-        AudioPlayer {
-            program,
-            child: None,
-            temp: std::env::temp_dir()
-                .join(format!("transference-play-{}.wav", std::process::id())),
-        }
-    }
-
-    /// True when a player was found.
-    pub fn available(&self) -> bool {
-        self.program.is_some()
-    }
-
-    /// Tooltip of a play button.
-    pub fn hint(&self) -> String {
-        match self.program {
-            Some(p) => format!("Play (through {p})"),
-            None => "No audio player found: playback uses paplay, pw-play or aplay \
-                     (install pulseaudio-utils or alsa-utils)"
-                .into(),
-        }
-    }
-
-    /// Plays a WAV file; stops what was playing.
-    pub fn play_file(&mut self, path: &Path) -> Result<(), String> {
-        let program = self.program.ok_or_else(|| self.hint())?;
-        self.stop();
-        let mut cmd = Command::new(program);
-        if program == "aplay" {
-            cmd.arg("-q");
-        }
-        let child = cmd
-            .arg(path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {program}: {e}"))?;
-        self.child = Some(child);
-        Ok(())
-    }
-
-    /// Plays samples (mono, -1..1) by writing a temporary 16-bit WAV.
-    pub fn play_samples(&mut self, samples: &[f32], sample_rate_hz: u32) -> Result<(), String> {
-        if self.program.is_none() {
-            return Err(self.hint());
-        }
-        self.stop();
-        write_wav(&self.temp, samples, sample_rate_hz)?;
-        let temp = self.temp.clone();
-        self.play_file(&temp)
-    }
-
-    /// True while a sound plays.
-    pub fn is_playing(&mut self) -> bool {
-        match &mut self.child {
-            Some(c) => match c.try_wait() {
-                Ok(None) => true,
-                _ => {
-                    self.child = None;
-                    false
-                }
-            },
-            None => false,
-        }
-    }
-
-    /// Stops playback.
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for AudioPlayer {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_file(&self.temp);
-    }
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
-}
-
-/// Writes mono samples as a 16-bit PCM WAV.
-pub fn write_wav(path: &Path, samples: &[f32], sample_rate_hz: u32) -> Result<(), String> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: sample_rate_hz.max(1),
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w =
-        hound::WavWriter::create(path, spec).map_err(|e| format!("{}: {e}", path.display()))?;
-    for &s in samples {
-        let v = (s.clamp(-1.0, 1.0) * i16::MAX as f32) as i16;
-        w.write_sample(v).map_err(|e| e.to_string())?;
-    }
-    w.finalize().map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! [`Command`]s; the app turns commands into worker jobs; worker events update the state.
 //! Nothing here touches a tensor or waits on the worker.
 
+pub mod audio_controls;
+pub mod audio_state;
 pub mod canvas;
 pub mod code_strip;
 pub mod dialogs;
@@ -14,6 +16,7 @@ pub mod map_panel;
 pub mod media;
 pub mod model_panel;
 pub mod notifications;
+pub mod record_panel;
 pub mod retrieval_panel;
 pub mod session;
 pub mod state;
@@ -56,12 +59,25 @@ pub enum Command {
     ResetLabels,
     /// Run the transfer experiment with the lab's settings.
     Fit,
-    /// Play a WAV file.
+    /// Play an audio file (any supported format).
     PlayFile(PathBuf),
     /// Play an input's waveform as the model hears it (by input key).
     PlayInput(u64),
     /// Stop playback.
     StopAudio,
+    /// Playback volume, 0..1.
+    SetVolume(f32),
+    /// Start recording from the chosen input device; `hold` for hold-to-talk (releasing the
+    /// key stops it).
+    StartRecording { hold: bool },
+    /// Stop recording and analyse what was recorded.
+    StopRecording,
+    /// Use this input device (an [`crate::audio_io::InputDevice::id`]) from now on.
+    SelectInputDevice(String),
+    /// List the input devices again.
+    RefreshInputDevices,
+    /// Save a recording (by input key) as a WAV file, choosing where with a dialog.
+    SaveRecording(u64),
     /// Choose the export folder with a dialog.
     ChooseExportDir,
     /// Write the gallery and inputs as Embedding Projector TSV.
@@ -111,6 +127,10 @@ pub enum Icon {
     Info,
     /// A right arrow.
     Arrow,
+    /// A filled square (stop).
+    Stop,
+    /// A filled circle (record).
+    Record,
 }
 
 /// Paints `icon` centred in `rect`.
@@ -137,6 +157,13 @@ pub fn paint_icon(painter: &egui::Painter, rect: egui::Rect, icon: Icon, color: 
                 theme::text_on(color),
             );
         }
+        Icon::Stop => {
+            let square = egui::Rect::from_center_size(c, egui::Vec2::splat(r * 1.1));
+            painter.rect_filled(square, 1.5, color);
+        }
+        Icon::Record => {
+            painter.circle_filled(c, r * 0.6, color);
+        }
         Icon::Arrow => {
             let from = c - egui::vec2(r * 0.9, 0.0);
             painter.arrow(
@@ -157,6 +184,20 @@ pub fn icon(ui: &mut Ui, icon: Icon, size: f32, color: egui::Color32) -> egui::R
 
 /// A button with a painted play triangle before its text.
 pub fn play_button(ui: &mut Ui, enabled: bool, text: &str, hint: &str) -> egui::Response {
+    icon_button(ui, Icon::Play, None, enabled, text, hint)
+}
+
+/// A button with a painted `icon` (in `icon_color`, else the text colour) before its text;
+/// its accessible name is `text` ("Play" when empty). A disabled button still shows `hint`
+/// on hover, so it can say why it is disabled.
+pub fn icon_button(
+    ui: &mut Ui,
+    icon: Icon,
+    icon_color: Option<egui::Color32>,
+    enabled: bool,
+    text: &str,
+    hint: &str,
+) -> egui::Response {
     let galley = ui.painter().layout_no_wrap(
         text.to_string(),
         egui::TextStyle::Button.resolve(ui.style()),
@@ -178,7 +219,12 @@ pub fn play_button(ui: &mut Ui, enabled: bool, text: &str, hint: &str) -> egui::
         egui::Sense::hover()
     };
     let (rect, response) = ui.allocate_exact_size(size, sense);
-    let label = if text.is_empty() { "Play" } else { text };
+    let label = match (text.is_empty(), icon) {
+        (false, _) => text,
+        (true, Icon::Stop) => "Stop",
+        (true, Icon::Record) => "Record",
+        (true, _) => "Play",
+    };
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, enabled, label));
     let visuals = if enabled {
         *ui.style().interact(&response)
@@ -201,7 +247,11 @@ pub fn play_button(ui: &mut Ui, enabled: bool, text: &str, hint: &str) -> egui::
         egui::pos2(rect.left() + pad.x + icon_w / 2.0, rect.center().y),
         egui::Vec2::splat(icon_w),
     );
-    paint_icon(ui.painter(), icon_rect, Icon::Play, color);
+    let icon_color = match icon_color {
+        Some(c) if enabled => c,
+        _ => color,
+    };
+    paint_icon(ui.painter(), icon_rect, icon, icon_color);
     ui.painter().galley_with_override_text_color(
         egui::pos2(
             icon_rect.right() + gap,

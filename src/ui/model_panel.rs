@@ -121,7 +121,12 @@ fn device_chip(ui: &mut Ui, device: &str) {
 }
 
 /// Draws the status bar.
-pub fn status_bar(ui: &mut Ui, session: &Session, commands: &mut Vec<Command>) {
+pub fn status_bar(
+    ui: &mut Ui,
+    session: &Session,
+    settings: &mut crate::ui::state::Settings,
+    commands: &mut Vec<Command>,
+) {
     ui.horizontal(|ui| {
         match (&session.summary, &session.loading) {
             (_, Some(dir)) => {
@@ -143,9 +148,13 @@ pub fn status_bar(ui: &mut Ui, session: &Session, commands: &mut Vec<Command>) {
             Some(ms) => ui.label(format!("last inference {}", format_ms(ms))),
             None => muted(ui, "no inference yet"),
         };
-        if session.playing && ui.button("Stop sound").clicked() {
-            commands.push(Command::StopAudio);
-        }
+        ui.separator();
+        crate::ui::audio_controls::status_bar_part(
+            ui,
+            &session.audio,
+            &mut settings.volume,
+            commands,
+        );
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if session.busy() {
                 let mut parts = Vec::new();

@@ -3,8 +3,11 @@
 
 use egui::{RichText, Sense, Ui, Vec2};
 
+use crate::audio_io::ClipId;
 use crate::engine::{InputSource, Neighbour};
 use crate::modality::Modality;
+use crate::ui::audio_controls::play_toggle;
+use crate::ui::audio_state::AudioUi;
 use crate::ui::input_view::{fit_rect, unit_uv};
 use crate::ui::media::MediaCache;
 use crate::ui::state::Session;
@@ -14,13 +17,7 @@ use crate::ui::{Command, code_strip::short, modality_chip, muted, play_button, s
 const THUMB: f32 = 40.0;
 
 /// Draws the section.
-pub fn show(
-    ui: &mut Ui,
-    session: &Session,
-    media: &mut MediaCache,
-    play_hint: (bool, &str),
-    commands: &mut Vec<Command>,
-) {
+pub fn show(ui: &mut Ui, session: &Session, media: &mut MediaCache, commands: &mut Vec<Command>) {
     section(ui, "Nearest in the gallery", |ui| {
         let Some(analysis) = session.selected_input().and_then(|e| e.analysis()) else {
             muted(
@@ -41,7 +38,7 @@ pub fn show(
                     muted(ui, format!("top {}", hits.len()));
                 });
                 for n in hits {
-                    neighbour_row(col, n, media, play_hint, commands);
+                    neighbour_row(col, n, &session.audio, media, commands);
                 }
             }
         });
@@ -51,8 +48,8 @@ pub fn show(
 fn neighbour_row(
     ui: &mut Ui,
     n: &Neighbour,
+    audio: &AudioUi,
     media: &mut MediaCache,
-    play_hint: (bool, &str),
     commands: &mut Vec<Command>,
 ) {
     ui.horizontal(|ui| {
@@ -72,20 +69,12 @@ fn neighbour_row(
                     );
                 }
             }
-            Modality::Audio => {
-                let (available, hint) = play_hint;
-                let enabled = available && n.media.is_some();
-                let hint = if n.media.is_none() {
-                    "this item has no clip"
-                } else {
-                    hint
-                };
-                if play_button(ui, enabled, "", hint).clicked()
-                    && let Some(path) = &n.media
-                {
-                    commands.push(Command::PlayFile(path.clone()));
+            Modality::Audio => match &n.media {
+                Some(path) => play_toggle(ui, audio, &ClipId::File(path.clone()), "", commands),
+                None => {
+                    play_button(ui, false, "", "This item has no clip");
                 }
-            }
+            },
             Modality::Text => {}
         }
         ui.vertical(|ui| {

@@ -34,8 +34,8 @@ pub struct Session {
     pub transfer: Option<TransferReport>,
     pub transfer_running: bool,
     pub export_running: bool,
-    /// A sound is playing.
-    pub playing: bool,
+    /// Sound: devices, the recorder, the live level and playhead.
+    pub audio: crate::ui::audio_state::AudioUi,
     /// Last inference time (ms).
     pub last_ms: Option<f64>,
     /// Label and template editors, as typed.
@@ -433,6 +433,7 @@ mod tests {
             stats: None,
             map_explained: 0.0,
             image_grid: None,
+            audio_clip_secs: None,
             load_ms: 0.0,
         }
     }

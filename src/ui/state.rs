@@ -97,6 +97,11 @@ pub struct Settings {
     pub transfer_source: Option<Modality>,
     pub transfer_target: Option<Modality>,
     pub transfer_features: TransferFeatures,
+    /// The input device to record from (an [`crate::audio_io::InputDevice::id`]); `None`: the
+    /// system default.
+    pub input_device: Option<String>,
+    /// Playback volume, 0..1.
+    pub volume: f32,
 }
 
 impl Default for Settings {
@@ -116,6 +121,8 @@ impl Default for Settings {
             transfer_source: None,
             transfer_target: None,
             transfer_features: TransferFeatures::default(),
+            input_device: None,
+            volume: 0.8,
         }
     }
 }
@@ -175,6 +182,7 @@ impl InputEntry {
         match &self.source {
             InputSource::Text(_) => Some(Modality::Text),
             InputSource::Drawing { .. } => Some(Modality::Image),
+            InputSource::Recording { .. } => Some(Modality::Audio),
             InputSource::File(p) => modality_from_extension(p),
             InputSource::GalleryItem(_) => self.hint,
         }

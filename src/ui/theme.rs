@@ -304,6 +304,28 @@ pub fn selected_row() -> Color32 {
     accent().gamma_multiply(0.25)
 }
 
+/// The record button's dot and the "recording" state.
+pub fn recording() -> Color32 {
+    Color32::from_rgb(239, 68, 68)
+}
+
+/// Playhead line over a waveform or spectrogram.
+pub fn playhead() -> Color32 {
+    Color32::from_rgb(250, 250, 250)
+}
+
+/// Level meter fill for a level in dBFS: below the speech threshold, speech, near clipping
+/// (within 3 dB of full scale).
+pub fn level_meter(level_dbfs: f32, speech_threshold_dbfs: f32) -> Color32 {
+    if level_dbfs > -3.0 {
+        error()
+    } else if level_dbfs >= speech_threshold_dbfs {
+        success()
+    } else {
+        muted_text()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
