@@ -494,8 +494,10 @@ impl ExplorerApp {
                 if let Some((samples, sample_rate_hz)) = samples {
                     self.audio.send(AudioRequest::Play(Clip {
                         id: ClipId::Input(key),
-                        samples,
-                        sample_rate_hz,
+                        wave: crate::preprocess::audio::Waveform {
+                            samples,
+                            sample_rate_hz,
+                        },
                     }));
                 }
             }

@@ -24,6 +24,8 @@ use std::path::PathBuf;
 
 use crossbeam_channel::Sender;
 
+use crate::preprocess::audio::Waveform;
+
 pub use auto_stop::{AutoStopConfig, StopReason};
 pub use capture::{CaptureBuffer, Recording};
 pub use error::AudioIoError;
@@ -54,20 +56,8 @@ pub enum ClipId {
 pub struct Clip {
     /// What is played.
     pub id: ClipId,
-    /// Mono samples in `[-1, 1]`.
-    pub samples: Vec<f32>,
-    /// Sample rate, in Hz.
-    pub sample_rate_hz: u32,
-}
-
-impl Clip {
-    /// Duration in seconds.
-    pub fn duration_secs(&self) -> f64 {
-        if self.sample_rate_hz == 0 {
-            return 0.0;
-        }
-        self.samples.len() as f64 / f64::from(self.sample_rate_hz)
-    }
+    /// The sound: mono samples in `[-1, 1]` at their rate.
+    pub wave: Waveform,
 }
 
 /// What the window asks of the audio service.

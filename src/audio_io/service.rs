@@ -204,8 +204,7 @@ impl ServiceThread {
                 match crate::preprocess::audio_formats::read_audio(&path) {
                     Ok(decoded) => self.play(Clip {
                         id: ClipId::File(path),
-                        samples: decoded.wave.samples,
-                        sample_rate_hz: decoded.wave.sample_rate_hz,
+                        wave: decoded.wave,
                     }),
                     Err(e) => {
                         let id = ClipId::File(path);
@@ -245,7 +244,7 @@ impl ServiceThread {
         match self.backend.play(&clip, self.volume) {
             Ok(playing) => {
                 self.playing = Some(ActivePlayback {
-                    duration_secs: clip.duration_secs(),
+                    duration_secs: clip.wave.duration_secs(),
                     id: clip.id,
                     clip: playing,
                 });
@@ -363,8 +362,10 @@ mod tests {
         svc.send(AudioRequest::SetVolume(0.5));
         svc.send(AudioRequest::Play(Clip {
             id: ClipId::Input(7),
-            samples: vec![0.1; 8_000],
-            sample_rate_hz: 8_000,
+            wave: Waveform {
+                samples: vec![0.1; 8_000],
+                sample_rate_hz: 8_000,
+            },
         }));
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut positions = Vec::new();

@@ -138,7 +138,7 @@ impl AudioBackend for SimulatedAudio {
         self.check_output()?;
         Ok(Box::new(ClockClip {
             start: Instant::now(),
-            duration_secs: clip.duration_secs(),
+            duration_secs: clip.wave.duration_secs(),
             speed: self.speed.max(1e-3),
             volume: AtomicU32::new(volume.to_bits()),
         }))

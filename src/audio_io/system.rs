@@ -190,7 +190,7 @@ impl AudioBackend for SystemAudio {
     }
 
     fn play(&mut self, clip: &Clip, volume: f32) -> Result<Box<dyn PlayingClip>, AudioIoError> {
-        let rate = NonZero::new(clip.sample_rate_hz).ok_or_else(|| AudioIoError::Clip {
+        let rate = NonZero::new(clip.wave.sample_rate_hz).ok_or_else(|| AudioIoError::Clip {
             what: describe(&clip.id),
             detail: "sample rate 0 Hz".into(),
         })?;
@@ -200,7 +200,7 @@ impl AudioBackend for SystemAudio {
         player.append(rodio::buffer::SamplesBuffer::new(
             NonZero::<u16>::MIN,
             rate,
-            clip.samples.clone(),
+            clip.wave.samples.clone(),
         ));
         Ok(Box::new(RodioClip { player }))
     }

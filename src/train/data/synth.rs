@@ -390,7 +390,11 @@ pub(super) fn prepare_synth(
                 if voice.is_clip_voice() {
                     let name = format!("{digit}_{}.wav", voice.file_stem());
                     let path = clips_dir.join(&name);
-                    write_clip(&path, &wave)?;
+                    crate::preprocess::wav_write::write_wav_mono(
+                        &path,
+                        &wave.samples,
+                        wave.sample_rate_hz,
+                    )?;
                     outcome.clips.push(ClipInfo {
                         file: format!("{CLIPS_DIR}/{name}"),
                         digit,
@@ -500,31 +504,6 @@ fn clear_clips(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Writes a waveform as 16-bit mono PCM WAV, safely ([`crate::bundle::write_file_with`]).
-fn write_clip(path: &Path, wave: &Waveform) -> Result<()> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: wave.sample_rate_hz,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let werr = |e: hound::Error| Error::Write {
-        path: path.to_path_buf(),
-        source: match e {
-            hound::Error::IoError(io) => io,
-            other => std::io::Error::other(other.to_string()),
-        },
-    };
-    crate::bundle::write_file_with(path, |tmp| {
-        let mut writer = hound::WavWriter::create(tmp, spec).map_err(werr)?;
-        for &s in &wave.samples {
-            let v = (f64::from(s).clamp(-1.0, 1.0) * 32767.0).round() as i16;
-            writer.write_sample(v).map_err(werr)?;
-        }
-        writer.finalize().map_err(werr)
-    })
 }
 
 /// FNV-1a of `text` (the 64-bit hash data format 2 seeds each voice with).
