@@ -112,7 +112,7 @@ impl ItemStream {
         }
         self.items
             .next()
-            .ok_or_else(|| Error::InvalidRequest("batch encoding gave too few items".into()))
+            .ok_or_else(|| Error::Internal("batch encoding gave too few items".into()))
     }
 }
 

@@ -186,7 +186,7 @@ fn handle(
                 request_id,
                 encoded,
                 (&labels, &templates, k),
-                t0,
+                t0.elapsed().as_secs_f64() * 1000.0,
             )?;
             let _ = events.send(Event::Analyzed(Box::new(analysis)));
             Ok(())
@@ -249,15 +249,17 @@ fn handle(
 type Scoring<'a> = (&'a [String], &'a [String], usize);
 
 /// Zero-shot scores, neighbours and map position of an encoded input: the rest of an analysis.
-/// `t0`: when its analysis started (for `total_ms`).
+/// `before_ms`: the time already spent on this input (preprocessing and encoding), to which
+/// `total_ms` adds this part's.
 fn finish(
     pipeline: &mut Pipeline,
     pca: Option<&Pca2>,
     request_id: u64,
     encoded: EncodedInput,
     (labels, templates, k): Scoring,
-    t0: Instant,
+    before_ms: f64,
 ) -> Result<Analysis, JobError> {
+    let t0 = Instant::now();
     let zero_shot = if !pipeline.modalities().contains(&Modality::Text) {
         Err(ZeroShotUnavailable::NoTextTower)
     } else if labels.is_empty() {
@@ -283,7 +285,7 @@ fn finish(
         xy,
         zero_shot,
         neighbours,
-        total_ms: t0.elapsed().as_secs_f64() * 1000.0,
+        total_ms: before_ms + t0.elapsed().as_secs_f64() * 1000.0,
     })
 }
 
@@ -324,7 +326,6 @@ fn analyze_chunk(
     chunk: &[BatchItem],
     scoring: Scoring,
 ) -> Vec<Result<Box<Analysis>, ItemFailure>> {
-    let t0 = Instant::now();
     let State { pipeline, pca } = state;
     let Some(pipeline) = pipeline.as_mut() else {
         return chunk
@@ -372,6 +373,7 @@ fn analyze_chunk(
                 other => guarded(|| Ok(pipeline.encode(other)?)),
             };
             let analysis = encoded.and_then(|encoded| {
+                let before_ms = encoded.preprocess_ms + encoded.encode_ms;
                 guarded(|| {
                     finish(
                         pipeline,
@@ -379,7 +381,7 @@ fn analyze_chunk(
                         item.request_id,
                         encoded,
                         scoring,
-                        t0,
+                        before_ms,
                     )
                 })
             });
