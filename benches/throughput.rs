@@ -251,6 +251,10 @@ fn peak_rss_mb(args: &[&str]) -> Option<f64> {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--many-only") {
+        many_inputs(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/digits"));
+        return;
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     // Enough runs for a p95 that is not just the maximum.
     let runs = if quick { 20 } else { 60 };
@@ -439,5 +443,140 @@ fn main() {
             None => println!("\nCLI peak memory: /usr/bin/time not available"),
         }
     }
+    many_inputs(&bundle);
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+// Many inputs at once (issue 10)
+// ---------------------------------------------------------------------------------------------
+
+/// Small files analysed by the "many inputs" section.
+const MANY_FILES: usize = 1_000;
+
+/// 1,000 small files (PNG digits and short WAVs alternating) through the worker with
+/// `bundle` on the CPU: one `Job::AnalyzeBatch` (parallel preprocessing, batched encoding,
+/// chunked results) against one `Job::Analyze` at a time, each awaited before the next is sent
+/// (how the window sent them before, less its frame time). Run alone with
+/// `-- --many-only`.
+fn many_inputs(bundle: &Path) {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+    use transference::engine::protocol::BatchItem;
+    use transference::engine::{Event, Job, Worker};
+
+    if !bundle.join("manifest.toml").exists() {
+        println!("\n(models/digits missing: many-inputs section skipped)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("transference-many-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files: Vec<PathBuf> = (0..MANY_FILES)
+        .map(|i| {
+            if i % 2 == 0 {
+                let p = dir.join(format!("f{i:04}.png"));
+                let mut img = image::GrayImage::new(MNIST_SIDE_PX, MNIST_SIDE_PX);
+                let x0 = 4 + (i % 18) as u32;
+                for y in 5..23 {
+                    for x in x0..x0 + 4 {
+                        img.put_pixel(x, y, image::Luma([255]));
+                    }
+                }
+                img.save(&p).unwrap();
+                p
+            } else {
+                let p = dir.join(format!("f{i:04}.wav"));
+                let spec = hound::WavSpec {
+                    channels: 1,
+                    sample_rate: 8000,
+                    bits_per_sample: 16,
+                    sample_format: hound::SampleFormat::Int,
+                };
+                let hz = 200.0 + 37.0 * (i % 40) as f32;
+                let mut w = hound::WavWriter::create(&p, spec).unwrap();
+                for n in 0..4000 {
+                    let t = n as f32 / 8000.0;
+                    w.write_sample(((t * hz * std::f32::consts::TAU).sin() * 9000.0) as i16)
+                        .unwrap();
+                }
+                w.finalize().unwrap();
+                p
+            }
+        })
+        .collect();
+    let worker = Worker::spawn(|| {});
+    worker.submit(Job::Load {
+        dir: bundle.to_path_buf(),
+        device: DeviceRequest::Cpu,
+    });
+    let wait = || {
+        worker
+            .recv_timeout(Duration::from_secs(600))
+            .expect("worker went silent")
+    };
+    let labels = loop {
+        match wait() {
+            Event::Loaded(summary) => break summary.labels.clone(),
+            Event::Loading { .. } => {}
+            other => panic!("loading models/digits: {other:?}"),
+        }
+    };
+    let templates = vec!["{label}".to_string()];
+    let t0 = Instant::now();
+    for (i, p) in files.iter().enumerate() {
+        worker.submit(Job::Analyze {
+            request_id: i as u64,
+            input: InputSource::File(p.clone()),
+            labels: labels.clone(),
+            templates: templates.clone(),
+            k: 5,
+        });
+        match wait() {
+            Event::Analyzed(_) => {}
+            other => panic!("{}: {other:?}", p.display()),
+        }
+    }
+    let one_by_one = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    worker.submit(Job::AnalyzeBatch {
+        items: files
+            .iter()
+            .enumerate()
+            .map(|(i, p)| BatchItem {
+                request_id: i as u64,
+                input: InputSource::File(p.clone()),
+            })
+            .collect(),
+        labels,
+        templates,
+        k: 5,
+        cancel: Arc::new(AtomicBool::new(false)),
+    });
+    let (mut answered, mut chunks) = (0, 0);
+    while answered < files.len() {
+        match wait() {
+            Event::AnalyzedChunk(results) => {
+                chunks += 1;
+                answered += results.iter().filter(|r| r.is_ok()).count();
+                if let Some(Err(f)) = results.iter().find(|r| r.is_err()) {
+                    panic!("{}: {}", f.name, f.error.message);
+                }
+            }
+            other => panic!("batch: {other:?}"),
+        }
+    }
+    let batched = t0.elapsed().as_secs_f64();
+    println!(
+        "\n{MANY_FILES} small files (PNG 28x28 and 0.5 s WAV) through the worker, models/digits, CPU:"
+    );
+    println!(
+        "  one Job::Analyze at a time: {one_by_one:.2} s ({:.2} ms per file)",
+        one_by_one * 1000.0 / MANY_FILES as f64
+    );
+    println!(
+        "  one Job::AnalyzeBatch:      {batched:.2} s ({:.2} ms per file, {chunks} chunks) -> {:.1}x faster",
+        batched * 1000.0 / MANY_FILES as f64,
+        one_by_one / batched
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -455,6 +455,7 @@ impl ExplorerApp {
                 self.canvas.clear();
                 self.media.forget_prefix("input:");
             }
+            Command::CancelAnalyses => self.session.cancel_analyses(),
             Command::SelectCode(code) => self.session.selected_code = code,
             Command::Rescore => self.rescore(),
             Command::ResetLabels => {

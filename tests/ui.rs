@@ -625,3 +625,348 @@ fn without_sound_devices_record_and_play_are_disabled_and_say_why() {
     h.step();
     assert!(!has_label(&h, STOP_RECORDING_LABEL));
 }
+
+// Many inputs at once (issue 10)
+// ---------------------------------------------------------------------------------------------
+
+/// A 28x28 gray PNG with a vertical bar whose column depends on `i` (inputs differ).
+fn write_bar_png(path: &Path, i: usize) {
+    let mut img = image::GrayImage::new(28, 28);
+    let x0 = 3 + (i % 20) as u32;
+    for y in 4..24 {
+        for x in x0..x0 + 4 {
+            img.put_pixel(x, y, image::Luma([255]));
+        }
+    }
+    img.save(path).unwrap();
+}
+
+/// A 0.25 s 16-bit mono WAV at 8 kHz with a tone whose pitch depends on `i`.
+fn write_pitch_wav(path: &Path, i: usize) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let hz = 200.0 + 37.0 * (i % 40) as f32;
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for n in 0..2000 {
+        let t = n as f32 / 8000.0;
+        w.write_sample(((2.0 * std::f32::consts::PI * hz * t).sin() * 12000.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// `n` small files in `dir`, PNGs and WAVs alternating, named in order (`f0000.png`, …).
+fn small_files(dir: &Path, n: usize) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    (0..n)
+        .map(|i| {
+            if i % 2 == 0 {
+                let p = dir.join(format!("f{i:04}.png"));
+                write_bar_png(&p, i);
+                p
+            } else {
+                let p = dir.join(format!("f{i:04}.wav"));
+                write_pitch_wav(&p, i);
+                p
+            }
+        })
+        .collect()
+}
+
+/// The worker's batch gives what one-by-one analysis gives, keeps the order across chunks,
+/// fails a bad file alone (named) and answers a cancelled batch with every input cancelled.
+#[test]
+fn a_batch_analyses_like_one_by_one_and_a_bad_file_fails_alone() {
+    use std::sync::atomic::AtomicBool;
+    use transference::engine::protocol::BatchItem;
+    use transference::engine::{Event, Job, Worker};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    common::write_tiny_bundle(&dir);
+    let mut inputs: Vec<InputSource> = small_files(&tmp.path().join("in"), 9)
+        .into_iter()
+        .map(InputSource::File)
+        .collect();
+    let bad = tmp.path().join("not-an-image.png");
+    std::fs::write(&bad, "this is text, not pixels").unwrap();
+    inputs.insert(3, InputSource::File(bad));
+    inputs.push(InputSource::Text("seven".into()));
+    let labels = vec!["one".to_string(), "seven".to_string()];
+    let templates = vec!["a {label}".to_string()];
+
+    let worker = Worker::spawn(|| {});
+    worker.submit(Job::Load {
+        dir: dir.clone(),
+        device: DeviceRequest::Cpu,
+    });
+    let batch = |first_id: u64, cancelled: bool| Job::AnalyzeBatch {
+        items: inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| BatchItem {
+                request_id: first_id + i as u64,
+                input: input.clone(),
+            })
+            .collect(),
+        labels: labels.clone(),
+        templates: templates.clone(),
+        k: 2,
+        cancel: Arc::new(AtomicBool::new(cancelled)),
+    };
+    worker.submit(batch(100, false));
+    worker.submit(batch(200, true));
+    let mut results = Vec::new();
+    let mut chunks = 0;
+    let cancelled = loop {
+        match worker.recv_timeout(TIMEOUT).expect("worker went silent") {
+            Event::AnalyzedChunk(chunk) => {
+                chunks += 1;
+                results.extend(chunk);
+            }
+            Event::Cancelled { request_ids } => break request_ids,
+            Event::Loading { .. } | Event::Loaded(_) => {}
+            other => panic!("unexpected event {other:?}"),
+        }
+    };
+    assert_eq!(
+        cancelled,
+        (200..200 + inputs.len() as u64).collect::<Vec<_>>(),
+        "a batch cancelled before it starts answers every input, in order"
+    );
+    assert!(chunks > 1, "results come back in chunks, not at the end");
+    assert_eq!(results.len(), inputs.len());
+
+    let mut pipeline = Pipeline::open(&dir, DeviceRequest::Cpu).unwrap();
+    for (i, (input, result)) in inputs.iter().zip(results).enumerate() {
+        let expected_id = 100 + i as u64;
+        if i == 3 {
+            let failure = result.expect_err("the bad file fails");
+            assert_eq!(failure.request_id, expected_id);
+            assert_eq!(failure.name, "not-an-image.png");
+            assert!(
+                failure.error.message.contains("not a decodable image"),
+                "{}",
+                failure.error.message
+            );
+            continue;
+        }
+        let a = result.unwrap_or_else(|f| panic!("{} failed: {}", f.name, f.error.message));
+        assert_eq!(a.request_id, expected_id, "order kept");
+        let single = pipeline.encode(input).unwrap();
+        assert_eq!(a.input.name, single.name);
+        assert_eq!(
+            a.input.view, single.view,
+            "{}: same preprocessing",
+            single.name
+        );
+        assert_eq!(a.input.item.codes, single.item.codes, "{}", single.name);
+        for (x, y) in a.input.item.embedding.iter().zip(&single.item.embedding) {
+            assert!(
+                (x - y).abs() < 1e-4,
+                "{}: embedding {x} vs {y}",
+                single.name
+            );
+        }
+        let scores = pipeline
+            .classify(&single.item.embedding, &labels, &templates)
+            .unwrap();
+        let got = a.zero_shot.as_ref().unwrap();
+        assert_eq!(got.len(), scores.len());
+        for (g, s) in got.iter().zip(&scores) {
+            assert_eq!(g.label, s.label);
+            assert!((g.probability - s.probability).abs() < 1e-3);
+        }
+        assert_eq!(a.neighbours.len(), 3, "neighbours in every modality");
+    }
+}
+
+/// Drops `paths` on the window in one frame.
+fn drop_files(harness: &mut AppHarness, paths: &[PathBuf]) {
+    for p in paths {
+        drop_file(harness, p);
+    }
+}
+
+/// Steps until nothing is analysing, returning each `step()` duration.
+fn step_until_idle(h: &mut AppHarness, what: &str) -> Vec<Duration> {
+    let start = Instant::now();
+    let mut steps = Vec::new();
+    loop {
+        let t = Instant::now();
+        h.step();
+        steps.push(t.elapsed());
+        if !h.state().as_ref().unwrap().session().busy() {
+            return steps;
+        }
+        assert!(
+            start.elapsed() < TIMEOUT * 5,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Names of the session's inputs, in order.
+fn input_names(h: &AppHarness) -> Vec<String> {
+    let app = h.state().as_ref().unwrap();
+    app.session()
+        .inputs
+        .iter()
+        .map(|e| e.name.clone())
+        .collect()
+}
+
+#[test]
+fn a_thousand_dropped_files_are_all_analysed_in_order() {
+    let (mut h, tmp) = app_with_tiny_bundle();
+    let files = small_files(&tmp.path().join("drop"), 1000);
+    drop_files(&mut h, &files);
+    step_until_idle(&mut h, "1,000 analyses");
+    let expected: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(input_names(&h), expected, "every file, in drop order");
+    let app = h.state().as_ref().unwrap();
+    for e in &app.session().inputs {
+        let a = e
+            .analysis()
+            .unwrap_or_else(|| panic!("{} not analysed: {:?}", e.name, e.status));
+        let m = if e.name.ends_with(".png") {
+            transference::Modality::Image
+        } else {
+            transference::Modality::Audio
+        };
+        assert_eq!(a.input.modality, m, "{}", e.name);
+    }
+    assert!(app.session().notifications.items().is_empty());
+    // The lists draw only what is in view, yet the newest input is there and selected.
+    assert!(has_label(&h, "f0999.wav"));
+}
+
+#[test]
+fn cancel_stops_the_analyses_and_marks_the_rest_cancelled() {
+    use transference::ui::model_panel::CANCEL_ANALYSES_LABEL;
+    use transference::ui::state::InputStatus;
+
+    let (mut h, tmp) = app_with_tiny_bundle();
+    // More than two batches: the inputs after the first batches wait in the window, so some
+    // still wait when the click lands, however fast the worker is.
+    let n = 2 * transference::ui::batch_queue::MAX_BATCH_INPUTS + 88;
+    let files = small_files(&tmp.path().join("drop"), n);
+    drop_files(&mut h, &files);
+    h.step(); // the drop is read and the first batch sent
+    h.step(); // the status bar shows the progress
+    assert!(has_label(&h, &format!("/{n}")), "progress shows done/total");
+    h.get_by_label(CANCEL_ANALYSES_LABEL).click();
+    step_until_idle(&mut h, "the cancelled analyses");
+    assert_eq!(input_names(&h).len(), n, "no input is lost");
+    let app = h.state().as_ref().unwrap();
+    let inputs = &app.session().inputs;
+    let cancelled = inputs
+        .iter()
+        .filter(|e| e.status == InputStatus::Cancelled)
+        .count();
+    let done = inputs.iter().filter(|e| e.analysis().is_some()).count();
+    assert_eq!(done + cancelled, n, "each input is analysed or cancelled");
+    assert!(cancelled >= 88, "the waiting inputs are cancelled");
+    // Analysed inputs come first: the worker stops after a chunk, never skips one.
+    assert!(inputs[..done].iter().all(|e| e.analysis().is_some()));
+    assert!(
+        app.session().notifications.items().is_empty(),
+        "cancelling is not an error"
+    );
+}
+
+/// Timing report (not a test of speed): drops 1,000 small files into the window and prints
+/// the wall time until all are analysed and the frame (`step()`) times while they run. Run
+/// with `cargo test --test ui many_dropped_files_timing_report -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn many_dropped_files_timing_report() {
+    /// Sorted `step()` times of `n` idle frames, in milliseconds.
+    fn idle_frames_ms(h: &mut AppHarness, n: usize) -> Vec<f64> {
+        let mut ms: Vec<f64> = (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                h.step();
+                t.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        ms.sort_by(|a, b| a.total_cmp(b));
+        ms
+    }
+    let (mut h, tmp) = app_with_tiny_bundle();
+    let files = small_files(&tmp.path().join("drop"), 1000);
+    let empty = idle_frames_ms(&mut h, 50);
+    let t0 = Instant::now();
+    drop_files(&mut h, &files);
+    let steps = step_until_idle(&mut h, "1,000 analyses");
+    let wall = t0.elapsed();
+    let mut ms: Vec<f64> = steps.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(|a, b| a.total_cmp(b));
+    let rank = |q: f64| ms[((q * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
+    let idle_sorted = idle_frames_ms(&mut h, 50);
+    println!(
+        "frame with no input, idle: p50 {:.1} ms, max {:.1} ms",
+        empty[empty.len() / 2],
+        empty[empty.len() - 1]
+    );
+    println!(
+        "1,000 dropped files (500 PNG 28x28, 500 WAV 0.25 s): all analysed in {:.2} s over {} frames",
+        wall.as_secs_f64(),
+        ms.len()
+    );
+    println!(
+        "frame (harness.step) while analysing: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        rank(0.5),
+        rank(0.95),
+        ms[ms.len() - 1]
+    );
+    println!(
+        "frame with 1,000 analysed inputs, idle: p50 {:.1} ms, max {:.1} ms",
+        idle_sorted[idle_sorted.len() / 2],
+        idle_sorted[idle_sorted.len() - 1]
+    );
+    assert_eq!(input_names(&h).len(), 1000);
+
+    // The same files straight through the worker, no window: the compute time alone.
+    use transference::engine::protocol::BatchItem;
+    use transference::engine::{Event, Job, Worker};
+    let worker = Worker::spawn(|| {});
+    worker.submit(Job::Load {
+        dir: tmp.path().join("tiny"),
+        device: DeviceRequest::Cpu,
+    });
+    while !matches!(worker.recv_timeout(TIMEOUT), Some(Event::Loaded(_))) {}
+    let t0 = Instant::now();
+    worker.submit(Job::AnalyzeBatch {
+        items: files
+            .iter()
+            .enumerate()
+            .map(|(i, p)| BatchItem {
+                request_id: i as u64,
+                input: InputSource::File(p.clone()),
+            })
+            .collect(),
+        labels: vec!["one".into(), "two".into()],
+        templates: vec!["{label}".into()],
+        k: 5,
+        cancel: Default::default(),
+    });
+    let mut answered = 0;
+    while answered < files.len() {
+        if let Some(Event::AnalyzedChunk(chunk)) = worker.recv_timeout(TIMEOUT) {
+            answered += chunk.len();
+        }
+    }
+    println!(
+        "the same 1,000 files through the worker alone: {:.2} s",
+        t0.elapsed().as_secs_f64()
+    );
+}

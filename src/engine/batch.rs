@@ -1,10 +1,21 @@
 //! Batch encoding of already prepared items (evaluation, index building): the encoders and
 //! normalisation of [`Pipeline::encode`], many items per forward pass, no per-item views.
+//! Also the window's many-inputs path: files preprocessed in parallel ([`prepare_files`]),
+//! then encoded a modality at a time into full [`EncodedInput`]s
+//! ([`Pipeline::encode_prepared_batch`]).
 
-use crate::engine::Pipeline;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::bundle::manifest::AudioPreprocess;
+use crate::engine::input::{InputView, modality_of_file};
+use crate::engine::{EncodedInput, Pipeline};
 use crate::error::{Error, Result};
 use crate::modality::Modality;
 use crate::model::{EncodedItem, tensor_from_vec};
+use crate::preprocess::{audio, image as img};
 
 /// Items per forward pass.
 pub const BATCH_ITEMS: usize = 256;
@@ -58,4 +69,266 @@ impl Pipeline {
         }
         Ok(out)
     }
+}
+
+/// A file preprocessed off the model, ready for [`Pipeline::encode_prepared_batch`].
+pub enum PreparedFile {
+    Image {
+        name: String,
+        prepared: img::PreparedImage,
+        preprocess_ms: f64,
+    },
+    Audio {
+        name: String,
+        prepared: audio::PreparedAudio,
+        preprocess_ms: f64,
+    },
+}
+
+/// The items of one modality's forward pass, handed out in order; when the pass failed, its
+/// error for each item.
+struct ItemStream {
+    items: std::vec::IntoIter<EncodedItem>,
+    error: Option<String>,
+}
+
+impl ItemStream {
+    /// Runs `encode` when there is anything to encode.
+    fn new(n: usize, encode: impl FnOnce() -> Result<Vec<EncodedItem>>) -> Self {
+        let (items, error) = match (n > 0).then(encode) {
+            Some(Ok(items)) => (items, None),
+            Some(Err(e)) => (Vec::new(), Some(e.to_string())),
+            None => (Vec::new(), None),
+        };
+        ItemStream {
+            items: items.into_iter(),
+            error,
+        }
+    }
+
+    fn next(&mut self) -> Result<EncodedItem> {
+        if let Some(e) = &self.error {
+            return Err(Error::InvalidRequest(e.clone()));
+        }
+        self.items
+            .next()
+            .ok_or_else(|| Error::Internal("batch encoding gave too few items".into()))
+    }
+}
+
+/// What file preprocessing needs from a bundle (plain data, shareable across threads).
+#[derive(Clone, Debug)]
+pub struct FileConfigs {
+    pub image: Option<img::ImageConfig>,
+    pub audio: Option<AudioPreprocess>,
+    /// The model's modalities, for the missing-modality error.
+    pub modalities: Vec<Modality>,
+}
+
+impl Pipeline {
+    /// The preprocessing settings for files, to use away from the pipeline.
+    pub fn file_configs(&self) -> FileConfigs {
+        FileConfigs {
+            image: self.image_config().ok().cloned(),
+            audio: self.audio_config().ok().cloned(),
+            modalities: self.modalities(),
+        }
+    }
+
+    /// Encodes preprocessed files into full [`EncodedInput`]s, the same as
+    /// [`Pipeline::encode`] gives for each file, one forward pass per modality (in chunks of
+    /// [`BATCH_ITEMS`]). Results keep the order of `files`; a failed forward pass fails every
+    /// item of that modality with the same error.
+    pub fn encode_prepared_batch(&self, files: Vec<PreparedFile>) -> Vec<Result<EncodedInput>> {
+        let mut image_pixels = Vec::new();
+        let mut mels = Vec::new();
+        for f in &files {
+            match f {
+                PreparedFile::Image { prepared, .. } => {
+                    image_pixels.extend_from_slice(&prepared.pixels);
+                }
+                PreparedFile::Audio { prepared, .. } => mels.extend_from_slice(&prepared.mel.data),
+            }
+        }
+        let n_images = files
+            .iter()
+            .filter(|f| matches!(f, PreparedFile::Image { .. }))
+            .count();
+        let n_audio = files.len() - n_images;
+        let t = Instant::now();
+        let mut images = ItemStream::new(n_images, || {
+            self.encode_normalised_image_batch(&image_pixels)
+        });
+        let image_ms = ms_since(t) / n_images.max(1) as f64;
+        let t = Instant::now();
+        let mut clips = ItemStream::new(n_audio, || self.encode_mel_batch(&mels));
+        let audio_ms = ms_since(t) / n_audio.max(1) as f64;
+        files
+            .into_iter()
+            .map(|f| match f {
+                PreparedFile::Image {
+                    name,
+                    prepared,
+                    preprocess_ms,
+                } => {
+                    let item = images.next()?;
+                    self.image_input(name, prepared, item, preprocess_ms, image_ms)
+                }
+                PreparedFile::Audio {
+                    name,
+                    prepared,
+                    preprocess_ms,
+                } => {
+                    let item = clips.next()?;
+                    self.audio_input(name, prepared, item, preprocess_ms, audio_ms)
+                }
+            })
+            .collect()
+    }
+
+    /// Encodes images already normalised by the preprocessing: `pixels` is `[N, C * H * W]`
+    /// (CHW per image, the bundle's channels and size).
+    fn encode_normalised_image_batch(&self, pixels: &[f32]) -> Result<Vec<EncodedItem>> {
+        let cfg = self.image_config()?;
+        let (c, h, w) = (
+            usize::from(cfg.channels),
+            cfg.height as usize,
+            cfg.width as usize,
+        );
+        self.batched(pixels, c * h * w, Modality::Image, |values, n| {
+            let x = tensor_from_vec(values.to_vec(), [n, c, h, w], &self.device.device);
+            self.bundle.model.encode_image(x, self.source())
+        })
+    }
+
+    /// The full result for one encoded image, as [`Pipeline::encode_prepared_image`] gives.
+    fn image_input(
+        &self,
+        name: String,
+        prepared: img::PreparedImage,
+        item: EncodedItem,
+        preprocess_ms: f64,
+        encode_ms: f64,
+    ) -> Result<EncodedInput> {
+        let grid = self
+            .bundle
+            .manifest
+            .architecture
+            .image
+            .as_ref()
+            .ok_or_else(|| self.missing(Modality::Image))?
+            .grid();
+        Ok(EncodedInput {
+            name,
+            modality: Modality::Image,
+            view: InputView::Image {
+                preview: prepared.preview,
+                width: prepared.width,
+                height: prepared.height,
+                channels: prepared.channels,
+                original_width: prepared.original_width,
+                original_height: prepared.original_height,
+                grid,
+            },
+            item,
+            preprocess_ms,
+            encode_ms,
+        })
+    }
+
+    /// The full result for one encoded clip, as [`Pipeline::encode_prepared_audio`] gives.
+    fn audio_input(
+        &self,
+        name: String,
+        prepared: audio::PreparedAudio,
+        item: EncodedItem,
+        preprocess_ms: f64,
+        encode_ms: f64,
+    ) -> Result<EncodedInput> {
+        let cfg = &self.audio_config()?.audio;
+        let mel_frame_secs = cfg.hop_length as f64 / f64::from(cfg.sample_rate_hz.max(1));
+        let mel = prepared.mel;
+        Ok(EncodedInput {
+            name,
+            modality: Modality::Audio,
+            view: InputView::Audio {
+                samples: prepared.waveform.samples,
+                sample_rate_hz: prepared.waveform.sample_rate_hz,
+                mel: mel.data,
+                n_mels: mel.n_mels,
+                n_frames: mel.n_frames,
+                mel_frame_secs,
+                original_sample_rate_hz: prepared.original_sample_rate_hz,
+                original_duration_secs: prepared.original_duration_secs,
+                trimmed_duration_secs: prepared.trimmed_duration_secs,
+            },
+            item,
+            preprocess_ms,
+            encode_ms,
+        })
+    }
+}
+
+/// Preprocesses image and audio files in parallel (rayon), in order. Each file succeeds or
+/// fails alone (a panic in a decoder included); a file of another kind (text) is refused as
+/// [`Error::UnsupportedInput`].
+pub fn prepare_files(paths: &[PathBuf], configs: &FileConfigs) -> Vec<Result<PreparedFile>> {
+    paths
+        .par_iter()
+        .map(|p| {
+            std::panic::catch_unwind(|| prepare_file(p, configs)).unwrap_or_else(|_| {
+                Err(Error::Internal(format!(
+                    "{}: preprocessing panicked",
+                    p.display()
+                )))
+            })
+        })
+        .collect()
+}
+
+fn prepare_file(path: &Path, configs: &FileConfigs) -> Result<PreparedFile> {
+    let name = crate::engine::InputSource::File(path.to_path_buf()).display_name();
+    let t0 = Instant::now();
+    let missing = |m: Modality| Error::MissingModality {
+        modality: m.name().into(),
+        available: configs
+            .modalities
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    match modality_of_file(path)? {
+        Modality::Image => {
+            let cfg = configs
+                .image
+                .as_ref()
+                .ok_or_else(|| missing(Modality::Image))?;
+            let prepared = img::prepare_image_file(path, cfg)?;
+            Ok(PreparedFile::Image {
+                name,
+                prepared,
+                preprocess_ms: ms_since(t0),
+            })
+        }
+        Modality::Audio => {
+            let cfg = configs
+                .audio
+                .as_ref()
+                .ok_or_else(|| missing(Modality::Audio))?;
+            let prepared = audio::prepare_audio_file(path, &cfg.audio)?;
+            Ok(PreparedFile::Audio {
+                name,
+                prepared,
+                preprocess_ms: ms_since(t0),
+            })
+        }
+        Modality::Text => Err(Error::UnsupportedInput {
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
 }

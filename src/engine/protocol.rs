@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +33,18 @@ pub enum Job {
         labels: Vec<String>,
         templates: Vec<String>,
         k: usize,
+    },
+    /// Analyse many inputs, in order, as [`Job::Analyze`] would each: preprocessing in
+    /// parallel, encoding in batches of one modality. Results come back in chunks
+    /// ([`Event::AnalyzedChunk`], one per [`analysis_chunk_len`] inputs or so); when `cancel`
+    /// is set, the worker stops after the current chunk and answers the rest with
+    /// [`Event::Cancelled`]. Every request ends in exactly one result, failure or cancellation.
+    AnalyzeBatch {
+        items: Vec<BatchItem>,
+        labels: Vec<String>,
+        templates: Vec<String>,
+        k: usize,
+        cancel: Arc<AtomicBool>,
     },
     /// Re-score an embedding against new labels or templates.
     Classify {
@@ -66,6 +80,9 @@ impl Job {
                 request_id: *request_id,
                 name: input.display_name(),
             },
+            Job::AnalyzeBatch { items, .. } => JobKind::AnalyzeBatch {
+                inputs: items.len(),
+            },
             Job::Classify { request_id, .. } => JobKind::Classify {
                 request_id: *request_id,
             },
@@ -86,6 +103,9 @@ pub enum JobKind {
     Load { dir: PathBuf },
     /// Analysing the input called `name`.
     Analyze { request_id: u64, name: String },
+    /// A batch of `inputs` analyses as a whole (a failure of one input is reported per input
+    /// in [`Event::AnalyzedChunk`]; this is the batch itself failing, e.g. no model).
+    AnalyzeBatch { inputs: usize },
     /// Re-scoring an input's embedding.
     Classify { request_id: u64 },
     /// The transfer experiment.
@@ -120,6 +140,7 @@ impl std::fmt::Display for JobKind {
                 write!(f, "Loading model {name} failed")
             }
             JobKind::Analyze { name, .. } => write!(f, "Analysing {name} failed"),
+            JobKind::AnalyzeBatch { inputs } => write!(f, "Analysing {inputs} inputs failed"),
             JobKind::Classify { .. } => write!(f, "Zero-shot re-scoring failed"),
             JobKind::Transfer { source, target } => {
                 write!(f, "Transfer {source} → {target} failed")
@@ -266,6 +287,40 @@ pub struct Analysis {
     pub total_ms: f64,
 }
 
+/// One input of a [`Job::AnalyzeBatch`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchItem {
+    pub request_id: u64,
+    pub input: InputSource,
+}
+
+/// One input of a batch that could not be analysed (the others go on).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ItemFailure {
+    pub request_id: u64,
+    /// The input's name, for the notification.
+    pub name: String,
+    pub error: JobError,
+}
+
+/// Longest time the worker works on a batch before sending what it has, in milliseconds.
+pub const CHUNK_TARGET_MS: f64 = 100.0;
+/// Most inputs in one [`Event::AnalyzedChunk`].
+pub const MAX_CHUNK_INPUTS: usize = 50;
+
+/// Inputs for the next chunk of a batch, given the mean time per input so far (milliseconds;
+/// `None` before the first chunk): about [`CHUNK_TARGET_MS`] of work, 1 to
+/// [`MAX_CHUNK_INPUTS`] inputs, starting small so the first results show at once.
+pub fn analysis_chunk_len(ms_per_input: Option<f64>) -> usize {
+    match ms_per_input {
+        None => 4,
+        Some(ms) if ms > 0.0 && ms.is_finite() => {
+            ((CHUNK_TARGET_MS / ms).floor() as usize).clamp(1, MAX_CHUNK_INPUTS)
+        }
+        Some(_) => MAX_CHUNK_INPUTS,
+    }
+}
+
 /// What the worker reports.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
@@ -278,6 +333,12 @@ pub enum Event {
     /// A queued [`Job::Analyze`] was dropped because a newer one was queued after it.
     Superseded {
         request_id: u64,
+    },
+    /// Results of a chunk of a [`Job::AnalyzeBatch`], in the batch's order.
+    AnalyzedChunk(Vec<Result<Box<Analysis>, ItemFailure>>),
+    /// Inputs of a [`Job::AnalyzeBatch`] left unanalysed because it was cancelled.
+    Cancelled {
+        request_ids: Vec<u64>,
     },
     Classified {
         request_id: u64,

@@ -2,15 +2,24 @@
 //! plain-data [`Event`]s (see [`crate::engine::protocol`]); they never block on inference and
 //! never see a tensor. A failed or panicking job produces an [`Event::Failed`]; the worker
 //! keeps running. Of several queued analyses only the newest runs; each older one is answered
-//! with [`Event::Superseded`], so every request ends in exactly one event.
+//! with [`Event::Superseded`], so every request ends in exactly one event. A
+//! [`Job::AnalyzeBatch`] runs many analyses in chunks: files preprocessed in parallel, encoded
+//! a modality at a time, results sent per chunk, one failure per bad input, and a cancel flag
+//! checked between chunks.
 
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-use crate::engine::pipeline::Pipeline;
-use crate::engine::protocol::{Analysis, Event, Job, JobError, ZeroShotUnavailable};
+use crate::engine::InputSource;
+use crate::engine::batch::{PreparedFile, prepare_files};
+use crate::engine::pipeline::{EncodedInput, Pipeline};
+use crate::engine::protocol::{
+    Analysis, BatchItem, Event, ItemFailure, Job, JobError, ZeroShotUnavailable, analysis_chunk_len,
+};
 use crate::engine::summary::{gallery_transfer, summarize};
 use crate::index::pca::Pca2;
 use crate::index::projector::write_projector;
@@ -97,16 +106,24 @@ fn run_guarded(state: &mut State, job: Job, events: &Sender<Event>, notify: &imp
     let error = match outcome {
         Ok(Ok(())) => return,
         Ok(Err(e)) => e,
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
-            JobError::panic(&msg)
-        }
+        Err(panic) => panic_error(panic),
     };
     let _ = events.send(Event::Failed { job: kind, error });
+}
+
+/// The error for a caught panic, with its message.
+fn panic_error(panic: Box<dyn std::any::Any + Send>) -> JobError {
+    let msg = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into());
+    JobError::panic(&msg)
+}
+
+/// Runs `f`, turning a panic into an error (one input's panic fails that input alone).
+fn guarded<T>(f: impl FnOnce() -> Result<T, JobError>) -> Result<T, JobError> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| Err(panic_error(p)))
 }
 
 /// Drains queued analyses, keeping the newest one and answering each dropped one with
@@ -163,36 +180,35 @@ fn handle(
             let pipeline = state.pipeline.as_mut().ok_or_else(JobError::no_model)?;
             let t0 = Instant::now();
             let encoded = pipeline.encode(&input)?;
-            let zero_shot = if !pipeline.modalities().contains(&Modality::Text) {
-                Err(ZeroShotUnavailable::NoTextTower)
-            } else if labels.is_empty() {
-                Err(ZeroShotUnavailable::NoLabels)
-            } else {
-                pipeline
-                    .classify(&encoded.item.embedding, &labels, &templates)
-                    .map_err(|e| ZeroShotUnavailable::Failed(e.to_string()))
-            };
-            let mut neighbours = Vec::new();
-            if pipeline.bundle.gallery.is_some() {
-                for m in Modality::ALL {
-                    let hits = pipeline.retrieve(&encoded.item.embedding, Some(m), k)?;
-                    if !hits.is_empty() {
-                        neighbours.push((m, hits));
-                    }
-                }
-            }
-            let xy = state
-                .pca
-                .as_ref()
-                .map(|p| p.project(&encoded.item.embedding));
-            let _ = events.send(Event::Analyzed(Box::new(Analysis {
+            let analysis = finish(
+                pipeline,
+                state.pca.as_ref(),
                 request_id,
-                input: encoded,
-                xy,
-                zero_shot,
-                neighbours,
-                total_ms: t0.elapsed().as_secs_f64() * 1000.0,
-            })));
+                encoded,
+                (&labels, &templates, k),
+                t0.elapsed().as_secs_f64() * 1000.0,
+            )?;
+            let _ = events.send(Event::Analyzed(Box::new(analysis)));
+            Ok(())
+        }
+        Job::AnalyzeBatch {
+            items,
+            labels,
+            templates,
+            k,
+            cancel,
+        } => {
+            if state.pipeline.is_none() {
+                return Err(JobError::no_model());
+            }
+            analyze_batch(
+                state,
+                &items,
+                (&labels, &templates, k),
+                &cancel,
+                events,
+                notify,
+            );
             Ok(())
         }
         Job::Classify {
@@ -226,5 +242,158 @@ fn handle(
             Ok(())
         }
         Job::Shutdown => Ok(()),
+    }
+}
+
+/// Labels, templates and neighbours per modality for an analysis.
+type Scoring<'a> = (&'a [String], &'a [String], usize);
+
+/// Zero-shot scores, neighbours and map position of an encoded input: the rest of an analysis.
+/// `before_ms`: the time already spent on this input (preprocessing and encoding), to which
+/// `total_ms` adds this part's.
+fn finish(
+    pipeline: &mut Pipeline,
+    pca: Option<&Pca2>,
+    request_id: u64,
+    encoded: EncodedInput,
+    (labels, templates, k): Scoring,
+    before_ms: f64,
+) -> Result<Analysis, JobError> {
+    let t0 = Instant::now();
+    let zero_shot = if !pipeline.modalities().contains(&Modality::Text) {
+        Err(ZeroShotUnavailable::NoTextTower)
+    } else if labels.is_empty() {
+        Err(ZeroShotUnavailable::NoLabels)
+    } else {
+        pipeline
+            .classify(&encoded.item.embedding, labels, templates)
+            .map_err(|e| ZeroShotUnavailable::Failed(e.to_string()))
+    };
+    let mut neighbours = Vec::new();
+    if pipeline.bundle.gallery.is_some() {
+        for m in Modality::ALL {
+            let hits = pipeline.retrieve(&encoded.item.embedding, Some(m), k)?;
+            if !hits.is_empty() {
+                neighbours.push((m, hits));
+            }
+        }
+    }
+    let xy = pca.map(|p| p.project(&encoded.item.embedding));
+    Ok(Analysis {
+        request_id,
+        input: encoded,
+        xy,
+        zero_shot,
+        neighbours,
+        total_ms: before_ms + t0.elapsed().as_secs_f64() * 1000.0,
+    })
+}
+
+/// Runs a batch chunk by chunk (about [`analysis_chunk_len`] inputs each), sending one
+/// [`Event::AnalyzedChunk`] and one `notify` per chunk; when `cancel` is set, answers the
+/// inputs not yet started with [`Event::Cancelled`].
+fn analyze_batch(
+    state: &mut State,
+    items: &[BatchItem],
+    scoring: Scoring,
+    cancel: &AtomicBool,
+    events: &Sender<Event>,
+    notify: &impl Fn(),
+) {
+    let mut rest = items;
+    let mut ms_per_input = None;
+    while !rest.is_empty() {
+        if cancel.load(Ordering::Relaxed) {
+            let request_ids = rest.iter().map(|i| i.request_id).collect();
+            let _ = events.send(Event::Cancelled { request_ids });
+            notify();
+            return;
+        }
+        let (chunk, tail) = rest.split_at(analysis_chunk_len(ms_per_input).min(rest.len()));
+        let t0 = Instant::now();
+        let results = analyze_chunk(state, chunk, scoring);
+        ms_per_input = Some(t0.elapsed().as_secs_f64() * 1000.0 / chunk.len() as f64);
+        let _ = events.send(Event::AnalyzedChunk(results));
+        notify();
+        rest = tail;
+    }
+}
+
+/// Analyses a chunk: files preprocessed in parallel and encoded in one pass per modality,
+/// other inputs one by one. One result per item, in order.
+fn analyze_chunk(
+    state: &mut State,
+    chunk: &[BatchItem],
+    scoring: Scoring,
+) -> Vec<Result<Box<Analysis>, ItemFailure>> {
+    let State { pipeline, pca } = state;
+    let Some(pipeline) = pipeline.as_mut() else {
+        return chunk
+            .iter()
+            .map(|i| Err(failure(i, JobError::no_model())))
+            .collect();
+    };
+    // Files: preprocess in parallel, then encode the good ones together.
+    let paths: Vec<PathBuf> = chunk
+        .iter()
+        .filter_map(|i| match &i.input {
+            InputSource::File(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    let prepared = prepare_files(&paths, &pipeline.file_configs());
+    let mut prepared_errors: Vec<Option<JobError>> = Vec::with_capacity(prepared.len());
+    let mut good: Vec<PreparedFile> = Vec::new();
+    for p in prepared {
+        match p {
+            Ok(f) => {
+                good.push(f);
+                prepared_errors.push(None);
+            }
+            Err(e) => prepared_errors.push(Some(JobError::from(e))),
+        }
+    }
+    let mut encoded_files =
+        guarded(|| Ok(pipeline.encode_prepared_batch(good))).map(|v| v.into_iter());
+    let mut prepared_errors = prepared_errors.into_iter();
+    chunk
+        .iter()
+        .map(|item| {
+            let encoded = match &item.input {
+                InputSource::File(_) => match prepared_errors.next().flatten() {
+                    Some(e) => Err(e),
+                    None => match &mut encoded_files {
+                        Ok(files) => match files.next() {
+                            Some(r) => r.map_err(JobError::from),
+                            None => Err(JobError::panic("batch encoding gave too few items")),
+                        },
+                        Err(e) => Err(e.clone()),
+                    },
+                },
+                other => guarded(|| Ok(pipeline.encode(other)?)),
+            };
+            let analysis = encoded.and_then(|encoded| {
+                let before_ms = encoded.preprocess_ms + encoded.encode_ms;
+                guarded(|| {
+                    finish(
+                        pipeline,
+                        pca.as_ref(),
+                        item.request_id,
+                        encoded,
+                        scoring,
+                        before_ms,
+                    )
+                })
+            });
+            analysis.map(Box::new).map_err(|e| failure(item, e))
+        })
+        .collect()
+}
+
+fn failure(item: &BatchItem, error: JobError) -> ItemFailure {
+    ItemFailure {
+        request_id: item.request_id,
+        name: item.input.display_name(),
+        error,
     }
 }

@@ -1,6 +1,8 @@
 //! The Input tab of the central area: the selected input as the model sees it, the codes of
 //! every analysed input, zero-shot scores and retrieval.
 
+use std::collections::HashMap;
+
 use egui::RichText;
 
 use crate::ui::media::MediaCache;
@@ -54,11 +56,13 @@ pub fn show(
         let h = section(ui, "Codes of every input", |ui| {
             muted(ui, "Hover or click a code to light it up everywhere.");
             let mut h = None;
-            for e in done {
+            let keys: Vec<u64> = done.iter().map(|e| e.key).collect();
+            virtual_rows(ui, "codes-of-every-input", &keys, |ui, i| {
+                let e = done[i];
                 if let Some(a) = e.analysis() {
                     h = input_view::compact_row(ui, session, e, a, commands).or(h);
                 }
-            }
+            });
             h
         });
         hovered = hovered.or(h);
@@ -75,4 +79,55 @@ pub fn show(
         retrieval_panel::show(ui, session, media, commands);
     }
     hovered
+}
+
+/// Height of the "Codes of every input" list before it scrolls, in points.
+const CODES_LIST_MAX_HEIGHT: f32 = 360.0;
+/// Height assumed for a row not drawn yet, in points.
+const ROW_HEIGHT_GUESS: f32 = 24.0;
+
+/// A scrolling list of rows of different heights (one per key) that draws only the rows in
+/// view: the others take their last measured height (or a guess) as empty space, so the
+/// frame time does not grow with the number of rows.
+fn virtual_rows(
+    ui: &mut egui::Ui,
+    id_salt: &str,
+    keys: &[u64],
+    mut draw: impl FnMut(&mut egui::Ui, usize),
+) {
+    let id = ui.make_persistent_id(id_salt);
+    let mut heights: HashMap<u64, f32> = ui.data(|d| d.get_temp(id)).unwrap_or_default();
+    let spacing = ui.spacing().item_spacing.y;
+    let guess = if heights.is_empty() {
+        ROW_HEIGHT_GUESS
+    } else {
+        heights.values().sum::<f32>() / heights.len() as f32
+    };
+    egui::ScrollArea::vertical()
+        .id_salt(id_salt)
+        .max_height(CODES_LIST_MAX_HEIGHT)
+        .auto_shrink([false, true])
+        .show_viewport(ui, |ui, viewport| {
+            let height = |h: &HashMap<u64, f32>, k: &u64| h.get(k).copied().unwrap_or(guess);
+            let mut i = 0;
+            let mut above = 0.0;
+            while i < keys.len() && above + height(&heights, &keys[i]) + spacing < viewport.min.y {
+                above += height(&heights, &keys[i]) + spacing;
+                i += 1;
+            }
+            ui.add_space(above);
+            let mut y = above;
+            while i < keys.len() && y < viewport.max.y {
+                let rect = ui.scope(|ui| draw(ui, i)).response.rect;
+                heights.insert(keys[i], rect.height());
+                y += rect.height() + spacing;
+                i += 1;
+            }
+            let below: f32 = keys[i..]
+                .iter()
+                .map(|k| height(&heights, k) + spacing)
+                .sum();
+            ui.add_space(below);
+        });
+    ui.data_mut(|d| d.insert_temp(id, heights));
 }

@@ -64,6 +64,13 @@ pub fn show(
             );
             return out;
         }
+        InputStatus::Cancelled => {
+            muted(
+                ui,
+                "Cancelled before it was analysed; add it again to analyse it.",
+            );
+            return out;
+        }
         InputStatus::Done(a) => a,
     };
     let n = analysis.input.item.codes.len();

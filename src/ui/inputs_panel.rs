@@ -5,7 +5,7 @@ use egui::{Key, RichText, Sense, Ui, Vec2};
 
 use crate::engine::InputSource;
 use crate::ui::canvas::{Canvas, CanvasEvent};
-use crate::ui::state::{InputStatus, Session, Settings};
+use crate::ui::state::{InputEntry, InputStatus, Session, Settings};
 use crate::ui::{Command, Icon, code_strip::short, icon, muted, record_panel, section, theme};
 
 /// Accessible name of the text box.
@@ -81,68 +81,101 @@ pub fn show(
             muted(ui, "Nothing yet: drop a file, type a word or draw.");
             return;
         }
-        for entry in session.inputs.iter().rev() {
-            let selected = session.selected == Some(entry.key);
-            egui::Frame::new()
-                .fill(if selected {
-                    theme::selected_row()
-                } else {
-                    theme::faint_bg()
-                })
-                .corner_radius(6)
-                .inner_margin(egui::Margin::symmetric(6, 3))
-                .show(ui, |ui| {
-                    ui.set_min_width(ui.available_width());
-                    ui.horizontal(|ui| {
-                        let color = entry
-                            .modality()
-                            .map(theme::modality_color)
-                            .unwrap_or(theme::muted_text());
-                        let (dot, _) = ui.allocate_exact_size(Vec2::splat(10.0), Sense::hover());
-                        ui.painter().circle_filled(dot.center(), 5.0, color);
-                        match &entry.status {
-                            InputStatus::Queued | InputStatus::Running => {
-                                ui.spinner();
-                            }
-                            InputStatus::Failed(reason) => {
-                                icon(ui, Icon::Warning, 16.0, theme::error()).on_hover_text(reason);
-                            }
-                            InputStatus::Done(_) => {}
-                        }
-                        if ui
-                            .add(
-                                egui::Button::new(RichText::new(short(&entry.name, 22)).strong())
-                                    .frame(false),
-                            )
-                            .on_hover_text("Show this input")
-                            .clicked()
-                        {
-                            commands.push(Command::SelectInput(entry.key));
-                        }
-                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                            if ui
-                                .add(egui::Button::new("×").frame(false))
-                                .on_hover_text("Remove this input")
-                                .clicked()
-                            {
-                                commands.push(Command::RemoveInput(entry.key));
-                            }
-                            if let Some(Ok(scores)) = entry.zero_shot()
-                                && let Some(top) = scores.first()
-                            {
-                                muted(
-                                    ui,
-                                    format!("{} · {:.0} %", top.label, top.probability * 100.0),
-                                );
-                            }
-                        });
-                    });
-                });
-            ui.add_space(2.0);
-        }
+        // Only the visible rows are drawn: the frame time does not grow with the inputs.
+        let row_height = ui.spacing().interact_size.y + 2.0 * f32::from(ROW_MARGIN_Y);
+        let n = session.inputs.len();
+        egui::ScrollArea::vertical()
+            .id_salt("analysed-list")
+            .max_height(ANALYSED_LIST_MAX_HEIGHT)
+            .show_rows(ui, row_height, n, |ui, rows| {
+                for i in rows {
+                    analysed_row(
+                        ui,
+                        session,
+                        &session.inputs[n - 1 - i],
+                        row_height,
+                        commands,
+                    );
+                }
+            });
         ui.add_space(4.0);
         if ui.button("Clear all").clicked() {
             commands.push(Command::ClearInputs);
         }
     });
+}
+
+/// Height of the "Analysed" list before it scrolls, in points.
+const ANALYSED_LIST_MAX_HEIGHT: f32 = 420.0;
+/// Vertical margin inside a row of the list, in points.
+const ROW_MARGIN_Y: i8 = 3;
+
+/// One row of the "Analysed" list: modality dot, status, name, top label, remove button.
+fn analysed_row(
+    ui: &mut Ui,
+    session: &Session,
+    entry: &InputEntry,
+    row_height: f32,
+    commands: &mut Vec<Command>,
+) {
+    let selected = session.selected == Some(entry.key);
+    egui::Frame::new()
+        .fill(if selected {
+            theme::selected_row()
+        } else {
+            theme::faint_bg()
+        })
+        .corner_radius(6)
+        .inner_margin(egui::Margin::symmetric(6, ROW_MARGIN_Y))
+        .show(ui, |ui| {
+            ui.set_min_width(ui.available_width());
+            ui.set_height(row_height - 2.0 * f32::from(ROW_MARGIN_Y));
+            ui.horizontal(|ui| {
+                let color = entry
+                    .modality()
+                    .map(theme::modality_color)
+                    .unwrap_or(theme::muted_text());
+                let (dot, _) = ui.allocate_exact_size(Vec2::splat(10.0), Sense::hover());
+                ui.painter().circle_filled(dot.center(), 5.0, color);
+                match &entry.status {
+                    InputStatus::Queued | InputStatus::Running => {
+                        ui.spinner();
+                    }
+                    InputStatus::Failed(reason) => {
+                        icon(ui, Icon::Warning, 16.0, theme::error()).on_hover_text(reason);
+                    }
+                    InputStatus::Cancelled => {
+                        muted(ui, "cancelled");
+                    }
+                    InputStatus::Done(_) => {}
+                }
+                if ui
+                    .add(
+                        egui::Button::new(RichText::new(short(&entry.name, 22)).strong())
+                            .frame(false),
+                    )
+                    .on_hover_text("Show this input")
+                    .clicked()
+                {
+                    commands.push(Command::SelectInput(entry.key));
+                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if ui
+                        .add(egui::Button::new("×").frame(false))
+                        .on_hover_text("Remove this input")
+                        .clicked()
+                    {
+                        commands.push(Command::RemoveInput(entry.key));
+                    }
+                    if let Some(Ok(scores)) = entry.zero_shot()
+                        && let Some(top) = scores.first()
+                    {
+                        muted(
+                            ui,
+                            format!("{} · {:.0} %", top.label, top.probability * 100.0),
+                        );
+                    }
+                });
+            });
+        });
 }

@@ -1,7 +1,8 @@
 //! The embedding map: gallery items on the model's 2-D projection, coloured by modality or
-//! class, codebook vectors optionally overlaid, current inputs marked with lines to their
-//! nearest neighbours. Zoom and pan with the mouse, hover for details, click an item to make
-//! it the query.
+//! class, codebook vectors optionally overlaid, current inputs as marks (the selected and the
+//! hovered one labelled, the selected one with lines to its nearest neighbours). Zoom and pan
+//! with the mouse, hover for details, click a gallery item to make it the query or an input to
+//! select it.
 
 use std::collections::BTreeMap;
 
@@ -9,13 +10,16 @@ use egui::{Rect, RichText, Sense, Ui, Vec2};
 use egui_plot::{Legend, Line, MarkerShape, Plot, PlotPoint, Points, Text};
 
 use crate::engine::{GalleryPoint, InputSource};
+use crate::modality::Modality;
 use crate::ui::input_view::{fit_rect, unit_uv};
 use crate::ui::media::MediaCache;
 use crate::ui::state::{MapColoring, Session, Settings};
 use crate::ui::{Command, code_strip::short, modality_chip, muted, theme};
 
-/// Pointer distance (points) within which a gallery item counts as hovered.
+/// Pointer distance (points) within which a gallery item or an input counts as hovered.
 const HOVER_RADIUS: f32 = 10.0;
+/// Radius of an input's mark on the map, in points.
+const INPUT_MARK_RADIUS: f32 = 9.0;
 
 /// A colour group of map points: colour and positions.
 type Group = (egui::Color32, Vec<[f64; 2]>);
@@ -180,38 +184,78 @@ pub fn show(
                     .allow_hover(false),
             );
         }
+        // Inputs: one set of marks per modality; the selected and the hovered input get a
+        // ring, a label and (the selected one) lines to its neighbours.
+        let transform = *plot_ui.transform();
+        let pointer = plot_ui
+            .pointer_coordinate()
+            .map(|p| transform.position_from_point(&p));
+        let hovered_input = pointer.and_then(|pointer| {
+            inputs
+                .iter()
+                .map(|(e, _, pos)| {
+                    let s = transform
+                        .position_from_point(&PlotPoint::new(pos[0] as f64, pos[1] as f64));
+                    (e.key, s.distance(pointer))
+                })
+                .filter(|(_, d)| *d <= HOVER_RADIUS)
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(key, _)| key)
+        });
+        let mut marks: BTreeMap<usize, Vec<[f64; 2]>> = BTreeMap::new();
+        for (_, analysis, pos) in &inputs {
+            marks
+                .entry(analysis.input.modality.index())
+                .or_default()
+                .push([pos[0] as f64, pos[1] as f64]);
+        }
+        for m in Modality::ALL {
+            if let Some(pts) = marks.remove(&m.index()) {
+                plot_ui.points(
+                    Points::new("", pts)
+                        .shape(theme::modality_marker(m))
+                        .radius(INPUT_MARK_RADIUS)
+                        .color(theme::modality_color(m))
+                        .allow_hover(false),
+                );
+            }
+        }
         for (entry, analysis, pos) in &inputs {
+            let selected = session.selected == Some(entry.key);
+            if !selected && hovered_input != Some(entry.key) {
+                continue;
+            }
             let m = analysis.input.modality;
             let here = [pos[0] as f64, pos[1] as f64];
-            let selected = session.selected == Some(entry.key);
-            if settings.map_show_links {
+            if selected && settings.map_show_links {
                 for (_, hits) in &analysis.neighbours {
                     for n in hits {
                         if let Some(g) = gallery.get(n.index) {
-                            let alpha = if selected { 0.9 } else { 0.35 };
                             plot_ui.line(
                                 Line::new("", vec![here, xy(g)])
-                                    .color(theme::neighbour_line(n.modality).gamma_multiply(alpha))
-                                    .width(if selected { 1.5 } else { 1.0 })
+                                    .color(theme::neighbour_line(n.modality).gamma_multiply(0.9))
+                                    .width(1.5)
                                     .allow_hover(false),
                             );
                         }
                     }
                 }
             }
-            if selected {
-                plot_ui.points(
-                    Points::new("", here)
-                        .shape(theme::modality_marker(m))
-                        .radius(13.0)
-                        .color(theme::highlight())
-                        .allow_hover(false),
-                );
-            }
             plot_ui.points(
                 Points::new("", here)
                     .shape(theme::modality_marker(m))
-                    .radius(9.0)
+                    .radius(INPUT_MARK_RADIUS + 4.0)
+                    .color(if selected {
+                        theme::highlight()
+                    } else {
+                        theme::strong_text()
+                    })
+                    .allow_hover(false),
+            );
+            plot_ui.points(
+                Points::new("", here)
+                    .shape(theme::modality_marker(m))
+                    .radius(INPUT_MARK_RADIUS)
                     .color(theme::modality_color(m))
                     .allow_hover(false),
             );
@@ -226,11 +270,25 @@ pub fn show(
                 .allow_hover(false),
             );
         }
+        hovered_input
     });
 
     // Our own hover and click: nearest gallery item in screen space.
     let transform = response.transform;
+    let hovered_input = response.inner;
     let r = response.response;
+    if let Some(key) = hovered_input {
+        if r.clicked() {
+            commands.push(Command::SelectInput(key));
+        }
+        if let Some(e) = session.inputs.iter().find(|e| e.key == key) {
+            r.clone().on_hover_text_at_pointer(&e.name);
+        }
+        return MapOutput {
+            rect: Some(r.rect),
+            hovered: None,
+        };
+    }
     let nearest = r.hover_pos().and_then(|pointer| {
         gallery
             .iter()

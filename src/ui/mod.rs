@@ -4,6 +4,7 @@
 
 pub mod audio_controls;
 pub mod audio_state;
+pub mod batch_queue;
 pub mod canvas;
 pub mod code_strip;
 pub mod dialogs;
@@ -51,6 +52,8 @@ pub enum Command {
     RemoveInput(u64),
     /// Forget every input.
     ClearInputs,
+    /// Stop analysing: inputs not analysed yet are marked cancelled.
+    CancelAnalyses,
     /// Highlight a code everywhere (or none).
     SelectCode(Option<u32>),
     /// Re-score every input against the edited labels/templates.

@@ -120,6 +120,9 @@ fn device_chip(ui: &mut Ui, device: &str) {
         });
 }
 
+/// The status bar's button that cancels the analyses.
+pub const CANCEL_ANALYSES_LABEL: &str = "Cancel";
+
 /// Draws the status bar.
 pub fn status_bar(
     ui: &mut Ui,
@@ -158,8 +161,15 @@ pub fn status_bar(
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if session.busy() {
                 let mut parts = Vec::new();
-                if session.in_flight.is_some() || !session.queue.is_empty() {
-                    parts.push(format!("analysing ({} queued)", session.queue.len()));
+                if let Some((done, total)) = session.queue.progress() {
+                    if ui
+                        .button(CANCEL_ANALYSES_LABEL)
+                        .on_hover_text("Stop analysing; inputs not analysed yet are cancelled")
+                        .clicked()
+                    {
+                        commands.push(Command::CancelAnalyses);
+                    }
+                    parts.push(format!("analysing {done}/{total}"));
                 }
                 if session.classify_pending > 0 {
                     parts.push("re-scoring".to_string());

@@ -2,11 +2,12 @@
 //! each worker [`Event`] and each user action changes that. Plain data: no egui context, no
 //! worker handle. The window turns what these methods return into worker jobs.
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 
+use crate::engine::protocol::{BatchItem, ItemFailure};
 use crate::engine::{Event, InputSource, Job, JobKind, ModelSummary, ZeroShotUnavailable};
 use crate::index::transfer::TransferReport;
+use crate::ui::batch_queue::AnalysisQueue;
 use crate::ui::notifications::Notifications;
 use crate::ui::state::{ChartRects, Derived, InputEntry, InputStatus, LabelSet, Settings};
 
@@ -26,10 +27,8 @@ pub struct Session {
     pub hovered_code: Option<u32>,
     /// Gallery item under the pointer on the map.
     pub hovered_gallery: Option<usize>,
-    /// Input keys waiting to be sent, in order.
-    pub queue: VecDeque<u64>,
-    /// Request id of the analysis the worker is running.
-    pub in_flight: Option<u64>,
+    /// Analyses waiting and running, progress and cancel.
+    pub queue: AnalysisQueue,
     pub classify_pending: usize,
     pub transfer: Option<TransferReport>,
     pub transfer_running: bool,
@@ -85,8 +84,7 @@ impl Session {
     /// Jobs in flight (for the spinner).
     pub fn busy(&self) -> bool {
         self.loading.is_some()
-            || self.in_flight.is_some()
-            || !self.queue.is_empty()
+            || self.queue.busy()
             || self.classify_pending > 0
             || self.transfer_running
             || self.export_running
@@ -99,8 +97,11 @@ impl Session {
     }
 
     /// Marks `dir` as loading and returns the job that loads it.
+    /// The batch the worker is running, if any, is told to stop (the new model analyses
+    /// everything again); waiting inputs stay queued, in case the load fails.
     pub fn start_loading(&mut self, dir: PathBuf, device: crate::device::DeviceRequest) -> Job {
         self.loading = Some(dir.clone());
+        self.queue.stop_running();
         Job::Load { dir, device }
     }
 
@@ -126,7 +127,7 @@ impl Session {
             status: InputStatus::Queued,
             rescored: None,
         });
-        self.queue.push_back(key);
+        self.queue.push(key);
         self.selected = Some(key);
         key
     }
@@ -166,9 +167,7 @@ impl Session {
         e.status = InputStatus::Queued;
         e.rescored = None;
         let key = e.key;
-        if !self.queue.contains(&key) {
-            self.queue.push_back(key);
-        }
+        self.queue.push(key);
         self.selected = Some(key);
         key
     }
@@ -176,42 +175,60 @@ impl Session {
     /// Removes one input; the selection moves to the last input if it was this one.
     pub fn remove_input(&mut self, key: u64) {
         self.inputs.retain(|e| e.key != key);
-        self.queue.retain(|k| *k != key);
+        self.queue.remove(key);
         if self.selected == Some(key) {
             self.selected = self.inputs.last().map(|e| e.key);
         }
     }
 
-    /// Removes every input.
+    /// Removes every input; the worker's batch is told to stop.
     pub fn clear_inputs(&mut self) {
         self.inputs.clear();
-        self.queue.clear();
+        self.queue.cancel();
         self.selected = None;
     }
 
-    /// The next analysis to send, when the worker is free (nothing in flight, no model
-    /// loading); marks that input running. `k`: neighbours per modality.
+    /// Stops analysing: inputs still waiting are marked cancelled at once, and the worker's
+    /// batch stops after its current chunk (its unstarted inputs come back cancelled).
+    pub fn cancel_analyses(&mut self) {
+        for key in self.queue.cancel() {
+            if let Some(e) = self.inputs.iter_mut().find(|e| e.key == key) {
+                e.status = InputStatus::Cancelled;
+            }
+        }
+    }
+
+    /// The next batch of analyses to send, when the worker is free (nothing running, no model
+    /// loading): every waiting input, in order, up to
+    /// [`crate::ui::batch_queue::MAX_BATCH_INPUTS`]; marks them running. `k`: neighbours per
+    /// modality.
     pub fn next_job(&mut self, k: usize) -> Option<Job> {
-        if self.in_flight.is_some() || self.loading.is_some() {
+        if self.loading.is_some() {
             return None;
         }
-        let labels = self.labels();
-        let templates = self.templates();
-        while let Some(key) = self.queue.pop_front() {
-            let Some(e) = self.inputs.iter_mut().find(|e| e.key == key) else {
-                continue;
-            };
+        let inputs = &mut self.inputs;
+        let (batch, cancel) = self.queue.start_batch(|key| {
+            let e = inputs.iter_mut().find(|e| e.key == key)?;
             e.status = InputStatus::Running;
-            self.in_flight = Some(e.request_id);
-            return Some(Job::Analyze {
-                request_id: e.request_id,
-                input: e.source.clone(),
-                labels,
-                templates,
-                k: k.max(1),
-            });
-        }
-        None
+            Some(e.request_id)
+        })?;
+        let items = batch
+            .into_iter()
+            .filter_map(|(key, request_id)| {
+                let e = self.inputs.iter().find(|e| e.key == key)?;
+                Some(BatchItem {
+                    request_id,
+                    input: e.source.clone(),
+                })
+            })
+            .collect();
+        Some(Job::AnalyzeBatch {
+            items,
+            labels: self.labels(),
+            templates: self.templates(),
+            k: k.max(1),
+            cancel,
+        })
     }
 
     /// Re-scoring jobs for every analysed input against the edited labels and templates;
@@ -305,8 +322,7 @@ impl Session {
                 .retain(|e| !matches!(e.source, InputSource::GalleryItem(_)));
         }
         // Everything analysed before is re-analysed by the new model.
-        self.queue.clear();
-        self.in_flight = None;
+        self.queue.reset();
         let keys: Vec<u64> = self.inputs.iter().map(|e| e.key).collect();
         for key in keys {
             let request_id = self.next_id();
@@ -315,7 +331,7 @@ impl Session {
                 e.status = InputStatus::Queued;
                 e.rescored = None;
             }
-            self.queue.push_back(key);
+            self.queue.push(key);
         }
         if self
             .selected
@@ -332,20 +348,35 @@ impl Session {
         match event {
             Event::Loading { dir } => self.loading = Some(dir),
             Event::Loaded(summary) => self.loaded(*summary, settings),
-            Event::Analyzed(analysis) => {
-                if self.in_flight == Some(analysis.request_id) {
-                    self.in_flight = None;
+            Event::Analyzed(analysis) => self.analyzed(analysis),
+            Event::AnalyzedChunk(results) => {
+                let mut failures = Vec::new();
+                for result in results {
+                    match result {
+                        Ok(analysis) => self.analyzed(analysis),
+                        Err(failure) => {
+                            self.queue.answered(failure.request_id);
+                            if let Some(e) = self.input_by_request(failure.request_id) {
+                                e.status = InputStatus::Failed(failure.error.message.clone());
+                                failures.push(failure);
+                            }
+                        }
+                    }
                 }
-                self.last_ms = Some(analysis.total_ms);
-                if let Some(e) = self.input_by_request(analysis.request_id) {
-                    e.rescored = None;
-                    e.status = InputStatus::Done(analysis);
+                self.notify_failures(failures);
+            }
+            Event::Cancelled { request_ids } => {
+                for request_id in request_ids {
+                    self.queue.answered(request_id);
+                    if let Some(e) = self.input_by_request(request_id)
+                        && e.status == InputStatus::Running
+                    {
+                        e.status = InputStatus::Cancelled;
+                    }
                 }
             }
             Event::Superseded { request_id } => {
-                if self.in_flight == Some(request_id) {
-                    self.in_flight = None;
-                }
+                self.queue.dropped(request_id);
                 // Not analysing any more: an input still waiting on this request goes back
                 // in the queue.
                 if let Some(e) = self.inputs.iter_mut().find(|e| e.request_id == request_id)
@@ -353,9 +384,7 @@ impl Session {
                 {
                     e.status = InputStatus::Queued;
                     let key = e.key;
-                    if !self.queue.contains(&key) {
-                        self.queue.push_back(key);
-                    }
+                    self.queue.push(key);
                 }
             }
             Event::Classified { request_id, scores } => {
@@ -387,11 +416,18 @@ impl Session {
                 match &job {
                     JobKind::Load { .. } => self.loading = None,
                     JobKind::Analyze { request_id, .. } => {
-                        if self.in_flight == Some(*request_id) {
-                            self.in_flight = None;
-                        }
+                        self.queue.answered(*request_id);
                         if let Some(e) = self.input_by_request(*request_id) {
                             e.status = InputStatus::Failed(error.message.clone());
+                        }
+                    }
+                    JobKind::AnalyzeBatch { .. } => {
+                        for request_id in self.queue.fail_running() {
+                            if let Some(e) = self.input_by_request(request_id)
+                                && e.status == InputStatus::Running
+                            {
+                                e.status = InputStatus::Failed(error.message.clone());
+                            }
                         }
                     }
                     JobKind::Classify { .. } => {
@@ -405,7 +441,50 @@ impl Session {
             }
         }
     }
+
+    /// An analysis arrived (ignored when its input was removed or re-queued since).
+    fn analyzed(&mut self, analysis: Box<crate::engine::Analysis>) {
+        self.queue.answered(analysis.request_id);
+        self.last_ms = Some(analysis.total_ms);
+        if let Some(e) = self.input_by_request(analysis.request_id) {
+            e.rescored = None;
+            e.status = InputStatus::Done(analysis);
+        }
+    }
+
+    /// One notification for the inputs of a chunk that failed: titled with the input when
+    /// one failed, with the count and each name and reason when several did.
+    fn notify_failures(&mut self, failures: Vec<ItemFailure>) {
+        match failures.as_slice() {
+            [] => {}
+            [one] => {
+                let job = JobKind::Analyze {
+                    request_id: one.request_id,
+                    name: one.name.clone(),
+                };
+                self.notifications
+                    .error(job.to_string(), one.error.message.clone());
+            }
+            many => {
+                let lines: Vec<String> = many
+                    .iter()
+                    .take(MAX_FAILURES_LISTED)
+                    .map(|f| format!("{}: {}", f.name, f.error.message))
+                    .collect();
+                let more = many.len().saturating_sub(MAX_FAILURES_LISTED);
+                let mut message = lines.join("\n");
+                if more > 0 {
+                    message.push_str(&format!("\n… and {more} more"));
+                }
+                self.notifications
+                    .error(format!("Analysing {} inputs failed", many.len()), message);
+            }
+        }
+    }
 }
+
+/// Failed inputs named in one notification (the rest are counted).
+const MAX_FAILURES_LISTED: usize = 8;
 
 #[cfg(test)]
 mod tests {
@@ -483,11 +562,30 @@ mod tests {
         s
     }
 
-    fn analyze_id(job: Option<Job>) -> u64 {
+    /// Request ids of a batch of analyses, in order.
+    fn batch_ids(job: Option<Job>) -> Vec<u64> {
         match job {
-            Some(Job::Analyze { request_id, .. }) => request_id,
-            other => panic!("expected an analysis, got {other:?}"),
+            Some(Job::AnalyzeBatch { items, .. }) => items.iter().map(|i| i.request_id).collect(),
+            other => panic!("expected a batch of analyses, got {other:?}"),
         }
+    }
+
+    fn analyze_id(job: Option<Job>) -> u64 {
+        match batch_ids(job).as_slice() {
+            [id] => *id,
+            ids => panic!("expected one analysis, got {ids:?}"),
+        }
+    }
+
+    fn failure(request_id: u64, name: &str) -> Result<Box<Analysis>, ItemFailure> {
+        Err(ItemFailure {
+            request_id,
+            name: name.into(),
+            error: JobError {
+                kind: crate::engine::ErrorKind::BadInput,
+                message: format!("{name}: not an image"),
+            },
+        })
     }
 
     #[test]
@@ -512,27 +610,42 @@ mod tests {
     }
 
     #[test]
-    fn one_analysis_at_a_time_in_order() {
+    fn waiting_inputs_go_in_one_batch_in_order_and_fail_alone() {
         let mut settings = Settings::default();
         let mut s = loaded_session(&mut settings);
         let a = s.add_input(InputSource::Text("one".into()));
         let b = s.add_input(InputSource::Text("two".into()));
-        assert_eq!(s.selected, Some(b));
-        let first = analyze_id(s.next_job(5));
-        assert_eq!(s.inputs[0].status, InputStatus::Running);
+        let c = s.add_input(InputSource::Text("three".into()));
+        assert_eq!(s.selected, Some(c));
+        let ids = batch_ids(s.next_job(5));
+        assert_eq!(ids.len(), 3);
+        assert!(s.inputs.iter().all(|e| e.status == InputStatus::Running));
         assert!(s.next_job(5).is_none(), "the worker is busy");
-        assert!(s.busy());
-        s.apply_event(Event::Analyzed(analysis(first, Ok(vec![]))), &mut settings);
-        assert!(
-            s.inputs
-                .iter()
-                .find(|e| e.key == a)
-                .unwrap()
-                .analysis()
-                .is_some()
+        let late = s.add_input(InputSource::Text("four".into()));
+        assert!(s.next_job(5).is_none(), "one batch at a time");
+        assert_eq!(s.queue.progress(), Some((0, 4)));
+        s.apply_event(
+            Event::AnalyzedChunk(vec![
+                Ok(analysis(ids[0], Ok(vec![]))),
+                failure(ids[1], "two.png"),
+            ]),
+            &mut settings,
         );
-        let second = analyze_id(s.next_job(5));
-        assert_ne!(first, second);
+        assert_eq!(s.queue.progress(), Some((2, 4)));
+        let entry =
+            |s: &Session, key: u64| s.inputs.iter().find(|e| e.key == key).cloned().unwrap();
+        assert!(entry(&s, a).analysis().is_some());
+        assert!(matches!(&entry(&s, b).status, InputStatus::Failed(m) if m.contains("two.png")));
+        assert_eq!(entry(&s, c).status, InputStatus::Running);
+        assert_eq!(s.notifications.items()[0].title, "Analysing two.png failed");
+        s.apply_event(
+            Event::AnalyzedChunk(vec![Ok(analysis(ids[2], Ok(vec![])))]),
+            &mut settings,
+        );
+        let next = batch_ids(s.next_job(5));
+        assert_eq!(next, vec![entry(&s, late).request_id]);
+        assert!(s.busy());
+        let second = next[0];
         s.apply_event(
             Event::Failed {
                 job: JobKind::Analyze {
@@ -543,8 +656,142 @@ mod tests {
             },
             &mut settings,
         );
-        assert!(matches!(&s.inputs[1].status, InputStatus::Failed(m) if m.contains("no model")));
-        assert_eq!(s.notifications.items()[0].title, "Analysing “two” failed");
+        assert!(matches!(&s.inputs[3].status, InputStatus::Failed(m) if m.contains("no model")));
+        assert_eq!(s.notifications.items()[1].title, "Analysing “two” failed");
+        assert!(!s.busy());
+        assert_eq!(s.queue.progress(), None);
+    }
+
+    #[test]
+    fn failures_in_one_chunk_share_a_notification_naming_each() {
+        let mut settings = Settings::default();
+        let mut s = loaded_session(&mut settings);
+        for i in 0..12 {
+            s.add_input(InputSource::File(PathBuf::from(format!("bad{i}.png"))));
+        }
+        let ids = batch_ids(s.next_job(5));
+        let results = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| failure(*id, &format!("bad{i}.png")))
+            .collect();
+        s.apply_event(Event::AnalyzedChunk(results), &mut settings);
+        let notes = s.notifications.items();
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].title, "Analysing 12 inputs failed");
+        assert!(
+            notes[0]
+                .message
+                .contains("bad0.png: bad0.png: not an image")
+        );
+        assert!(notes[0].message.contains("and 4 more"));
+        assert!(!s.busy());
+    }
+
+    #[test]
+    fn cancel_marks_waiting_and_unstarted_inputs_cancelled_not_failed() {
+        let mut settings = Settings::default();
+        let mut s = loaded_session(&mut settings);
+        for text in ["one", "two", "three"] {
+            s.add_input(InputSource::Text(text.into()));
+        }
+        let job = s.next_job(5);
+        let Some(Job::AnalyzeBatch { items, cancel, .. }) = job else {
+            panic!("expected a batch, got {job:?}");
+        };
+        s.add_input(InputSource::Text("four".into()));
+        s.cancel_analyses();
+        assert!(
+            cancel.load(std::sync::atomic::Ordering::Relaxed),
+            "the worker is told to stop"
+        );
+        assert_eq!(
+            s.inputs[3].status,
+            InputStatus::Cancelled,
+            "waiting: at once"
+        );
+        assert!(s.next_job(5).is_none(), "nothing more is sent");
+        // The worker finishes its chunk and answers the rest as cancelled.
+        s.apply_event(
+            Event::AnalyzedChunk(vec![Ok(analysis(items[0].request_id, Ok(vec![])))]),
+            &mut settings,
+        );
+        s.apply_event(
+            Event::Cancelled {
+                request_ids: vec![items[1].request_id, items[2].request_id],
+            },
+            &mut settings,
+        );
+        assert!(s.inputs[0].analysis().is_some());
+        for e in &s.inputs[1..] {
+            assert_eq!(e.status, InputStatus::Cancelled, "{}", e.name);
+        }
+        assert!(
+            s.notifications.items().is_empty(),
+            "cancelling is not an error"
+        );
+        assert!(!s.busy());
+    }
+
+    #[test]
+    fn loading_a_model_stops_the_running_batch_but_keeps_waiting_inputs() {
+        let mut settings = Settings::default();
+        let mut s = loaded_session(&mut settings);
+        s.add_input(InputSource::Text("one".into()));
+        let Some(Job::AnalyzeBatch { items, cancel, .. }) = s.next_job(5) else {
+            panic!("expected a batch");
+        };
+        let waiting = s.add_input(InputSource::Text("two".into()));
+        let _ = s.start_loading(
+            PathBuf::from("models/other"),
+            crate::device::DeviceRequest::Cpu,
+        );
+        assert!(cancel.load(std::sync::atomic::Ordering::Relaxed));
+        s.apply_event(
+            Event::Cancelled {
+                request_ids: vec![items[0].request_id],
+            },
+            &mut settings,
+        );
+        assert_eq!(s.inputs[0].status, InputStatus::Cancelled);
+        // The load fails: the old model analyses what still waits.
+        s.apply_event(
+            Event::Failed {
+                job: JobKind::Load {
+                    dir: PathBuf::from("models/other"),
+                },
+                error: JobError::no_model(),
+            },
+            &mut settings,
+        );
+        let ids = batch_ids(s.next_job(5));
+        assert_eq!(ids, vec![s.inputs[1].request_id]);
+        assert_eq!(s.inputs[1].key, waiting);
+    }
+
+    #[test]
+    fn a_failed_batch_fails_its_running_inputs() {
+        let mut settings = Settings::default();
+        let mut s = loaded_session(&mut settings);
+        s.add_input(InputSource::Text("one".into()));
+        s.add_input(InputSource::Text("two".into()));
+        let _ = batch_ids(s.next_job(5));
+        s.apply_event(
+            Event::Failed {
+                job: JobKind::AnalyzeBatch { inputs: 2 },
+                error: JobError::no_model(),
+            },
+            &mut settings,
+        );
+        assert!(
+            s.inputs
+                .iter()
+                .all(|e| matches!(&e.status, InputStatus::Failed(m) if m.contains("no model")))
+        );
+        assert_eq!(
+            s.notifications.items()[0].title,
+            "Analysing 2 inputs failed"
+        );
         assert!(!s.busy());
     }
 
@@ -555,7 +802,7 @@ mod tests {
         s.add_input(InputSource::Text("one".into()));
         let id = analyze_id(s.next_job(5));
         s.apply_event(Event::Superseded { request_id: id }, &mut settings);
-        assert_eq!(s.in_flight, None);
+        assert_eq!(s.queue.running(), 0);
         assert_eq!(s.inputs[0].status, InputStatus::Queued);
         assert_eq!(analyze_id(s.next_job(5)), id, "sent again");
     }
@@ -575,7 +822,7 @@ mod tests {
         assert_eq!(s.inputs.len(), 1);
         assert_ne!(s.inputs[0].request_id, old_request);
         assert_eq!(s.inputs[0].status, InputStatus::Queued);
-        assert_eq!(s.queue, VecDeque::from([key]));
+        assert_eq!(s.queue.waiting().collect::<Vec<_>>(), vec![key]);
     }
 
     #[test]
@@ -635,11 +882,12 @@ mod tests {
         for text in ["one", "two"] {
             s.add_input(InputSource::Text(text.into()));
         }
-        let id = analyze_id(s.next_job(5));
-        s.apply_event(Event::Analyzed(analysis(id, Ok(vec![]))), &mut settings);
-        let id = analyze_id(s.next_job(5));
+        let ids = batch_ids(s.next_job(5));
         s.apply_event(
-            Event::Analyzed(analysis(id, Err(ZeroShotUnavailable::NoTextTower))),
+            Event::AnalyzedChunk(vec![
+                Ok(analysis(ids[0], Ok(vec![]))),
+                Ok(analysis(ids[1], Err(ZeroShotUnavailable::NoTextTower))),
+            ]),
             &mut settings,
         );
         s.labels_text = "three".into();
@@ -667,7 +915,7 @@ mod tests {
         );
         assert_eq!(s.inputs.len(), 1);
         assert_eq!(s.inputs[0].status, InputStatus::Queued);
-        assert_eq!(s.in_flight, None);
+        assert_eq!(s.queue.running(), 0);
         assert_eq!(s.selected, Some(s.inputs[0].key));
         assert_eq!(settings.recent[0], PathBuf::from("models/other"));
     }

@@ -147,6 +147,8 @@ pub enum InputStatus {
     Done(Box<Analysis>),
     /// The worker refused it; the specific reason.
     Failed(String),
+    /// The user cancelled the analyses before this one ran.
+    Cancelled,
 }
 
 /// One input of the session.

@@ -10,6 +10,8 @@ use crate::ui::{Command, code_strip::short, muted, section, theme};
 
 /// Most labels drawn as bars.
 const MAX_BARS: usize = 10;
+/// Height of the "every input" list before it scrolls, in points.
+const EVERY_INPUT_MAX_HEIGHT: f32 = 240.0;
 
 /// Draws the section.
 pub fn show(ui: &mut Ui, session: &mut Session, commands: &mut Vec<Command>) {
@@ -49,34 +51,43 @@ pub fn show(ui: &mut Ui, session: &mut Session, commands: &mut Vec<Command>) {
                 );
             }
         }
-        let others: Vec<(String, String)> = session
+        // The top label of every input; only the rows in view are drawn.
+        let others: Vec<(&str, &LabelScore)> = session
             .inputs
             .iter()
             .filter_map(|e| match e.zero_shot() {
                 Some(Ok(s)) => s
                     .iter()
                     .max_by(|a, b| a.probability.total_cmp(&b.probability))
-                    .map(|t| {
-                        (
-                            short(&e.name, 24),
-                            format!("{} · {:.0} %", t.label, t.probability * 100.0),
-                        )
-                    }),
+                    .map(|t| (e.name.as_str(), t)),
                 _ => None,
             })
             .collect();
         if others.len() > 1 {
             ui.add_space(6.0);
             ui.label(RichText::new("every input").color(theme::muted_text()));
-            egui::Grid::new("zero-shot-all")
-                .num_columns(2)
-                .striped(true)
-                .show(ui, |ui| {
-                    for (name, top) in others {
-                        ui.label(name);
-                        ui.label(RichText::new(top).strong());
-                        ui.end_row();
-                    }
+            let row_height = ui.text_style_height(&egui::TextStyle::Body);
+            egui::ScrollArea::vertical()
+                .id_salt("zero-shot-all-scroll")
+                .max_height(EVERY_INPUT_MAX_HEIGHT)
+                .show_rows(ui, row_height, others.len(), |ui, rows| {
+                    egui::Grid::new("zero-shot-all")
+                        .num_columns(2)
+                        .striped(true)
+                        .show(ui, |ui| {
+                            for (name, top) in &others[rows] {
+                                ui.label(short(name, 24));
+                                ui.label(
+                                    RichText::new(format!(
+                                        "{} · {:.0} %",
+                                        top.label,
+                                        top.probability * 100.0
+                                    ))
+                                    .strong(),
+                                );
+                                ui.end_row();
+                            }
+                        });
                 });
         }
         ui.add_space(6.0);
