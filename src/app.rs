@@ -23,8 +23,8 @@ use crate::ui::media::MediaCache;
 use crate::ui::notifications::Level;
 use crate::ui::state::{CentralTab, Session, Settings};
 use crate::ui::{
-    Command, drag_drop, export, input_tab, inputs_panel, map_panel, model_panel, theme,
-    transfer_panel, usage_panel,
+    Command, drag_drop, export, input_tab, inputs_panel, map_panel, model_panel, selection_panel,
+    theme, transfer_panel, usage_panel,
 };
 
 /// Environment variable naming inputs to queue at start (see the module docs).
@@ -83,6 +83,7 @@ enum UiMsg {
     Dialog(Picked),
     ChartsSaved(Result<Vec<PathBuf>, String>),
     RecordingSaved(Result<PathBuf, String>),
+    SelectionSaved(Result<Vec<PathBuf>, String>),
 }
 
 /// The explorer application.
@@ -323,6 +324,7 @@ impl ExplorerApp {
                     (CentralTab::Input, "Input"),
                     (CentralTab::Transfer, "Transfer lab"),
                     (CentralTab::Model, "Model card"),
+                    (CentralTab::Selection, "Selection"),
                 ] {
                     let text = RichText::new(name).size(18.0);
                     ui.selectable_value(&mut settings.tab, tab, text);
@@ -341,6 +343,9 @@ impl ExplorerApp {
                             transfer_panel::show(ui, session, settings, commands);
                     }
                     CentralTab::Model => model_panel::card(ui, session, commands),
+                    CentralTab::Selection => {
+                        selection_panel::show(ui, session, settings, media, commands)
+                    }
                 });
         });
         session.hovered_code = hovered;
@@ -381,6 +386,19 @@ impl ExplorerApp {
                     self.save_recording(key, path);
                 }
             }
+            UiMsg::SelectionSaved(result) => match result {
+                Ok(files) => {
+                    let names: Vec<String> =
+                        files.iter().map(|f| f.display().to_string()).collect();
+                    self.session
+                        .notifications
+                        .info("Selection exported", names.join(", "));
+                }
+                Err(e) => self
+                    .session
+                    .notifications
+                    .error("Could not export the selection", e),
+            },
             UiMsg::RecordingSaved(result) => match result {
                 Ok(path) => self
                     .session
@@ -514,6 +532,17 @@ impl ExplorerApp {
             Command::SaveRecording(key) => {
                 self.open_dialog(ctx, DialogKind::SaveRecording(key));
             }
+            Command::SelectRegion(shape) => {
+                self.select_region(shape);
+                self.settings.tab = CentralTab::Selection;
+            }
+            Command::FilterChanged => {
+                if let Some(shape) = self.session.selection.as_ref().map(|s| s.shape.clone()) {
+                    self.select_region(shape);
+                }
+            }
+            Command::ClearSelection => self.session.selection = None,
+            Command::ExportSelection => self.export_selection(),
             Command::ExportProjector => {
                 let dir = export_dir(&self.settings);
                 self.session.export_running = true;
@@ -538,6 +567,38 @@ impl ExplorerApp {
                 });
             }
         }
+    }
+
+    /// Selects the gallery items inside `shape` that pass the map's filter.
+    fn select_region(&mut self, shape: crate::ui::selection::SelectionShape) {
+        let Some(summary) = &self.session.summary else {
+            return;
+        };
+        self.session.selection = Some(crate::ui::selection::Selection::new(
+            shape,
+            &summary.gallery,
+            map_xy,
+            &self.settings.map_filter,
+        ));
+    }
+
+    /// Writes the selection as CSV and JSON into the export folder, on a helper thread.
+    fn export_selection(&mut self) {
+        let (Some(summary), Some(selection)) = (&self.session.summary, &self.session.selection)
+        else {
+            return;
+        };
+        let rows = crate::ui::selection::rows(&summary.gallery, &selection.items, map_xy);
+        let dir = export_dir(&self.settings);
+        let tx = self.msgs_tx.clone();
+        let repaint = self.ctx.clone();
+        let _ = std::thread::Builder::new()
+            .name("transference-export-selection".into())
+            .spawn(move || {
+                let result = crate::ui::selection::export(&dir, &rows).map_err(|e| e.to_string());
+                let _ = tx.send(UiMsg::SelectionSaved(result));
+                repaint.request_repaint();
+            });
     }
 
     /// Asks the audio service to record, with the model's clip length as the limit.
@@ -659,6 +720,11 @@ impl ExplorerApp {
             self.worker.submit(job);
         }
     }
+}
+
+/// A gallery item's position on the map.
+fn map_xy(p: &crate::engine::GalleryPoint) -> [f64; 2] {
+    [f64::from(p.xy[0]), f64::from(p.xy[1])]
 }
 
 fn export_dir(settings: &Settings) -> PathBuf {

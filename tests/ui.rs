@@ -970,3 +970,134 @@ fn many_dropped_files_timing_report() {
         t0.elapsed().as_secs_f64()
     );
 }
+
+/// Drags the primary button along `path` (window points) in small steps, one frame each.
+fn drag_along(h: &mut AppHarness, path: &[egui::Pos2]) {
+    let press = |h: &mut AppHarness, pos, pressed| {
+        h.input_mut().events.push(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+    };
+    h.input_mut()
+        .events
+        .push(egui::Event::PointerMoved(path[0]));
+    h.step();
+    press(h, path[0], true);
+    h.step();
+    for w in path.windows(2) {
+        for i in 1..=8 {
+            let p = w[0] + (w[1] - w[0]) * (i as f32 / 8.0);
+            h.input_mut().events.push(egui::Event::PointerMoved(p));
+            h.step();
+        }
+    }
+    press(h, *path.last().unwrap(), false);
+    h.step();
+    h.step();
+}
+
+fn map_rect(h: &AppHarness) -> egui::Rect {
+    h.state()
+        .as_ref()
+        .unwrap()
+        .session()
+        .chart_rects
+        .map
+        .expect("the map is drawn")
+}
+
+fn selected_items(h: &AppHarness) -> Vec<usize> {
+    h.state()
+        .as_ref()
+        .unwrap()
+        .session()
+        .selection
+        .as_ref()
+        .map(|s| s.items.clone())
+        .unwrap_or_default()
+}
+
+/// Box selection on the map opens the linked Selection view; filters narrow it; export
+/// writes CSV and JSON with the real gallery ids.
+#[test]
+fn box_selection_filters_and_export() {
+    use transference::ui::selection_panel::{EXPORT_SELECTION, LABEL_FILTER};
+    let (mut h, tmp) = app_with_tiny_bundle();
+    let export = tmp.path().join("export");
+    h.state_mut().as_mut().unwrap().settings_mut().export_dir = export.display().to_string();
+    h.get_by_label("box").click();
+    h.step();
+    // From one corner of the map to the other (the plot keeps a margin around its points).
+    let r = map_rect(&h).shrink(2.0);
+    drag_along(&mut h, &[r.left_top(), r.right_bottom()]);
+    wait_for(&mut h, "the selection view", |h| {
+        has_label(h, "items selected (box)")
+    });
+    assert!(
+        has_label(&h, "3 of 3 items selected (box)"),
+        "{:?}",
+        selected_items(&h)
+    );
+    assert_eq!(selected_items(&h), vec![0, 1, 2]);
+    assert!(has_label(&h, "codes used most:"));
+
+    // Narrow by label: only the item labelled "1" is left.
+    h.get_by_label(LABEL_FILTER).focus();
+    h.step();
+    h.get_by_label(LABEL_FILTER).type_text("1");
+    h.step();
+    wait_for(&mut h, "the filtered selection", |h| {
+        has_label(h, "1 of 3 items selected (box)")
+    });
+    assert_eq!(selected_items(&h), vec![1]);
+
+    h.get_by_label(EXPORT_SELECTION).click();
+    wait_for(&mut h, "the exported files", |_| {
+        export.join("selection.json").is_file() && export.join("selection.csv").is_file()
+    });
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(export.join("selection.json")).unwrap()).unwrap();
+    assert_eq!(json["count"], 1);
+    assert_eq!(json["items"][0]["id"], 1);
+    assert_eq!(json["items"][0]["source"], "test item 1");
+    let csv = std::fs::read_to_string(export.join("selection.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 2, "header and one row: {csv}");
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("1,audio,1,test item 1"),
+        "{csv}"
+    );
+}
+
+/// Lasso: an outline drawn around the whole map selects every item; an outline drawn in an
+/// empty corner selects none and leaves no selection.
+#[test]
+fn lasso_selects_what_is_inside_the_outline() {
+    let (mut h, _tmp) = app_with_tiny_bundle();
+    h.get_by_label("lasso").click();
+    h.step();
+    let r = map_rect(&h).shrink(6.0);
+    drag_along(
+        &mut h,
+        &[
+            r.left_top(),
+            r.right_top(),
+            r.right_bottom(),
+            r.left_bottom(),
+            r.left_top() + egui::vec2(0.0, 4.0),
+        ],
+    );
+    wait_for(&mut h, "the lasso selection", |h| {
+        has_label(h, "3 of 3 items selected (lasso)")
+    });
+    let app = h.state().as_ref().unwrap();
+    assert!(matches!(
+        app.session().selection.as_ref().unwrap().shape,
+        transference::ui::selection::SelectionShape::Lasso(ref outline) if outline.len() >= 3
+    ));
+}

@@ -13,6 +13,7 @@ use crate::engine::{GalleryPoint, InputSource};
 use crate::modality::Modality;
 use crate::ui::input_view::{fit_rect, unit_uv};
 use crate::ui::media::MediaCache;
+use crate::ui::selection::{MapTool, SelectionShape};
 use crate::ui::state::{MapColoring, Session, Settings};
 use crate::ui::{Command, code_strip::short, modality_chip, muted, theme};
 
@@ -66,6 +67,24 @@ pub fn show(
         ui.separator();
         ui.checkbox(&mut settings.map_show_codebook, "codebook");
         ui.checkbox(&mut settings.map_show_links, "neighbour links");
+        ui.separator();
+        muted(ui, "drag to");
+        for (tool, name, hint) in [
+            (MapTool::Pan, "pan", "Drag pans, scroll zooms"),
+            (
+                MapTool::Box,
+                "box",
+                "Drag a rectangle to select gallery items",
+            ),
+            (
+                MapTool::Lasso,
+                "lasso",
+                "Draw an outline to select gallery items",
+            ),
+        ] {
+            ui.selectable_value(&mut settings.map_tool, tool, name)
+                .on_hover_text(hint);
+        }
     });
     let Some(summary) = &session.summary else {
         muted(ui, "Open a model to see its map.");
@@ -78,9 +97,15 @@ pub fn show(
     let gallery = &summary.gallery;
     let xy = |p: &GalleryPoint| [p.xy[0] as f64, p.xy[1] as f64];
 
-    // Group gallery items by the chosen colouring.
+    // Group gallery items by the chosen colouring; items the filter hides are faint.
+    let filter = &settings.map_filter;
     let mut groups: BTreeMap<(usize, String), Group> = BTreeMap::new();
+    let mut filtered_out: Vec<[f64; 2]> = Vec::new();
     for p in gallery {
+        if !filter.matches(p) {
+            filtered_out.push(xy(p));
+            continue;
+        }
         let (order, name, color) = match settings.map_coloring {
             MapColoring::Modality => (
                 p.modality.index(),
@@ -118,8 +143,22 @@ pub fn show(
         .filter_map(|e| e.analysis().and_then(|a| a.xy.map(|pos| (e, a, pos))))
         .collect();
 
+    let selected_xy: Vec<[f64; 2]> = session
+        .selection
+        .as_ref()
+        .map(|s| {
+            s.items
+                .iter()
+                .filter_map(|&i| gallery.get(i))
+                .map(xy)
+                .collect()
+        })
+        .unwrap_or_default();
+    let tool = settings.map_tool;
     let height = ui.available_height().max(200.0);
     let plot = Plot::new("embedding-map")
+        .allow_drag(tool == MapTool::Pan)
+        .allow_boxed_zoom(tool == MapTool::Pan)
         .height(height)
         .data_aspect(1.0)
         .show_x(false)
@@ -143,6 +182,15 @@ pub fn show(
                     .shape(MarkerShape::Plus)
                     .radius(3.0)
                     .color(theme::codebook_point())
+                    .allow_hover(false),
+            );
+        }
+        if !filtered_out.is_empty() {
+            plot_ui.points(
+                Points::new("filtered out", filtered_out)
+                    .radius(2.5)
+                    .color(theme::filtered_out())
+                    .filled(true)
                     .allow_hover(false),
             );
         }
@@ -174,6 +222,23 @@ pub fn show(
                         .allow_hover(false),
                 );
             }
+        }
+        if !selected_xy.is_empty() {
+            plot_ui.points(
+                Points::new(format!("selected ({})", selected_xy.len()), selected_xy)
+                    .radius(5.5)
+                    .filled(false)
+                    .color(theme::selection())
+                    .allow_hover(false),
+            );
+        }
+        if let Some(shape) = drag_selection(plot_ui, tool, commands) {
+            plot_ui.line(
+                Line::new("", shape)
+                    .color(theme::selection())
+                    .width(1.5)
+                    .allow_hover(false),
+            );
         }
         if let Some(p) = session.hovered_gallery.and_then(|i| gallery.get(i)) {
             plot_ui.points(
@@ -312,6 +377,67 @@ pub fn show(
     MapOutput {
         rect: Some(r.rect),
         hovered: nearest.map(|p| p.index),
+    }
+}
+
+/// Box and lasso selection: while the pointer drags on the plot with a selection tool, the
+/// outline so far (map coordinates) is kept in egui's temporary memory and returned for
+/// drawing; on release, [`Command::SelectRegion`] carries the finished shape.
+fn drag_selection(
+    plot_ui: &mut egui_plot::PlotUi<'_>,
+    tool: MapTool,
+    commands: &mut Vec<Command>,
+) -> Option<Vec<[f64; 2]>> {
+    if tool == MapTool::Pan {
+        return None;
+    }
+    let response = plot_ui.response().clone();
+    let id = response.id.with("selection-outline");
+    let ctx = plot_ui.ctx().clone();
+    let here = plot_ui.pointer_coordinate().map(|p| [p.x, p.y]);
+    if response.drag_started() {
+        // Start where the button went down, not where the drag was recognised.
+        let transform = *plot_ui.transform();
+        let origin = ctx
+            .input(|i| i.pointer.press_origin())
+            .map(|pos| transform.value_from_position(pos))
+            .map(|p| [p.x, p.y]);
+        let start: Vec<[f64; 2]> = origin.into_iter().chain(here).collect();
+        ctx.data_mut(|d| d.insert_temp::<Vec<[f64; 2]>>(id, start));
+    } else if response.dragged()
+        && let Some(p) = here
+    {
+        ctx.data_mut(|d| d.get_temp_mut_or_default::<Vec<[f64; 2]>>(id).push(p));
+    }
+    let mut outline: Vec<[f64; 2]> = ctx.data(|d| d.get_temp(id)).unwrap_or_default();
+    if response.drag_stopped() {
+        // End where the button came up.
+        let transform = *plot_ui.transform();
+        if let Some(pos) = ctx.input(|i| i.pointer.latest_pos()) {
+            let p = transform.value_from_position(pos);
+            outline.push([p.x, p.y]);
+        }
+        ctx.data_mut(|d| d.remove::<Vec<[f64; 2]>>(id));
+        let shape = match (tool, outline.first(), outline.last()) {
+            (MapTool::Box, Some(a), Some(b)) => Some(SelectionShape::Box { a: *a, b: *b }),
+            (MapTool::Lasso, _, _) if outline.len() >= 3 => {
+                Some(SelectionShape::Lasso(outline.clone()))
+            }
+            _ => None,
+        };
+        if let Some(shape) = shape {
+            commands.push(Command::SelectRegion(shape));
+        }
+        return None;
+    }
+    match (tool, outline.first(), outline.last()) {
+        (MapTool::Box, Some(a), Some(b)) => Some(vec![*a, [b[0], a[1]], *b, [a[0], b[1]], *a]),
+        (MapTool::Lasso, Some(first), _) => {
+            let mut closed = outline.clone();
+            closed.push(*first);
+            Some(closed)
+        }
+        _ => None,
     }
 }
 

@@ -19,6 +19,8 @@ pub mod model_panel;
 pub mod notifications;
 pub mod record_panel;
 pub mod retrieval_panel;
+pub mod selection;
+pub mod selection_panel;
 pub mod session;
 pub mod state;
 pub mod theme;
@@ -81,6 +83,14 @@ pub enum Command {
     RefreshInputDevices,
     /// Save a recording (by input key) as a WAV file, choosing where with a dialog.
     SaveRecording(u64),
+    /// Select the gallery items inside a region of the map (narrowed by the map's filter).
+    SelectRegion(crate::ui::selection::SelectionShape),
+    /// The map's filter changed: narrow the selection again.
+    FilterChanged,
+    /// Forget the map selection.
+    ClearSelection,
+    /// Write the selection as CSV and JSON into the export folder.
+    ExportSelection,
     /// Choose the export folder with a dialog.
     ChooseExportDir,
     /// Write the gallery and inputs as Embedding Projector TSV.

@@ -35,6 +35,8 @@ pub struct Session {
     pub export_running: bool,
     /// Sound: devices, the recorder, the live level and playhead.
     pub audio: crate::ui::audio_state::AudioUi,
+    /// Gallery items selected on the map.
+    pub selection: Option<crate::ui::selection::Selection>,
     /// Last inference time (ms).
     pub last_ms: Option<f64>,
     /// Label and template editors, as typed.
@@ -302,6 +304,8 @@ impl Session {
             .as_ref()
             .is_some_and(|old| old.dir == summary.dir);
         self.loading = None;
+        // Gallery indices belong to the previous model.
+        self.selection = None;
         self.derived = Derived::new(&summary);
         match settings.label_sets.get(&summary.dir.display().to_string()) {
             Some(set) => {

@@ -55,6 +55,8 @@ pub enum CentralTab {
     Transfer,
     /// The model card and manifest facts.
     Model,
+    /// The gallery items selected on the map.
+    Selection,
 }
 
 /// How map points are coloured.
@@ -102,6 +104,10 @@ pub struct Settings {
     pub input_device: Option<String>,
     /// Playback volume, 0..1.
     pub volume: f32,
+    /// What a drag on the map does.
+    pub map_tool: crate::ui::selection::MapTool,
+    /// Which gallery items the map and the selection show.
+    pub map_filter: crate::ui::selection::MapFilter,
 }
 
 impl Default for Settings {
@@ -123,6 +129,8 @@ impl Default for Settings {
             transfer_features: TransferFeatures::default(),
             input_device: None,
             volume: 0.8,
+            map_tool: Default::default(),
+            map_filter: Default::default(),
         }
     }
 }

@@ -304,6 +304,16 @@ pub fn selected_row() -> Color32 {
     accent().gamma_multiply(0.25)
 }
 
+/// Rings around selected gallery items and the selection outline on the map.
+pub fn selection() -> Color32 {
+    Color32::from_rgb(250, 204, 21)
+}
+
+/// Gallery items the map's filter hides (drawn faint).
+pub fn filtered_out() -> Color32 {
+    Color32::from_rgba_unmultiplied(120, 120, 130, 60)
+}
+
 /// The record button's dot and the "recording" state.
 pub fn recording() -> Color32 {
     Color32::from_rgb(239, 68, 68)
