@@ -23,8 +23,8 @@ use crate::ui::media::MediaCache;
 use crate::ui::notifications::Level;
 use crate::ui::state::{CentralTab, Session, Settings};
 use crate::ui::{
-    Command, drag_drop, export, input_tab, inputs_panel, map_panel, model_panel, theme,
-    transfer_panel, usage_panel,
+    Command, drag_drop, export, input_tab, inputs_panel, map_panel, model_panel, no_encoders,
+    theme, transfer_panel, usage_panel,
 };
 
 /// Environment variable naming inputs to queue at start (see the module docs).
@@ -205,6 +205,12 @@ impl ExplorerApp {
 
     /// Queues an input for analysis and selects it.
     pub fn add_input(&mut self, source: InputSource) {
+        if let Some(reason) = no_encoders::refusal(&self.session, &source) {
+            self.session
+                .notifications
+                .error(no_encoders::NOTICE_TITLE, reason);
+            return;
+        }
         self.session.add_input(source);
         self.settings.tab = CentralTab::Input;
     }
@@ -285,7 +291,13 @@ impl ExplorerApp {
                 .show(ui, |ui| {
                     egui::ScrollArea::vertical().show(ui, |ui| {
                         ui.add_space(6.0);
-                        inputs_panel::show(ui, session, settings, text_input, canvas, commands);
+                        let enabled = !no_encoders::vectors_only(session);
+                        if !enabled {
+                            no_encoders::notice(ui);
+                        }
+                        ui.add_enabled_ui(enabled, |ui| {
+                            inputs_panel::show(ui, session, settings, text_input, canvas, commands)
+                        });
                     });
                 });
         }

@@ -4,11 +4,12 @@
 //!
 //! This file holds the argument types and the dispatch; each command group lives in its own
 //! file: [`info_cmd`], [`encode_cmd`] (codes, embed, classify, retrieve), [`index_cmd`],
-//! [`data_cmd`], [`train_cmd`], [`eval_cmd`]. Nothing outside `cli` prints results.
+//! [`data_cmd`], [`train_cmd`], [`eval_cmd`], [`import_cmd`]. Nothing outside `cli` prints results.
 
 pub mod data_cmd;
 pub mod encode_cmd;
 pub mod eval_cmd;
+pub mod import_cmd;
 pub mod index_cmd;
 pub mod info_cmd;
 pub mod train_cmd;
@@ -71,6 +72,9 @@ pub enum Command {
     Train(train_cmd::TrainArgs),
     /// Evaluate a bundle: cross-modal transfer, zero-shot, retrieval, codebook use.
     Eval(eval_cmd::EvalArgs),
+    /// Bring your own vectors: turn embeddings (and codes, a codebook, metadata) computed
+    /// elsewhere into a vectors-only bundle for the map, neighbours, usage and transfer views.
+    Import(import_cmd::ImportArgs),
 }
 
 /// Entry point for every subcommand; returns the process exit code.
@@ -111,6 +115,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Index(args) => index_cmd::run(&open(model, cli.device)?, &args, cli.json),
         Command::Data(args) => data_cmd::run(args, cli.json),
         Command::Train(args) => train_cmd::run(args, cli.device, cli.json),
+        Command::Import(args) => import_cmd::run(&args, cli.json),
         Command::Eval(args) => {
             let mut p = open(args.bundle.as_deref().or(model), cli.device)?;
             eval_cmd::run(&mut p, &args, cli.json)

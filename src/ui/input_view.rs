@@ -213,6 +213,17 @@ pub fn show(
             out.hovered_code = h;
             out.strip_rect = Some(r);
         }
+        InputView::Stored { text, .. } => {
+            // A vectors-only bundle: the embedding and codes were imported, not computed.
+            muted(ui, "stored vectors (imported; this bundle has no encoders)");
+            if let Some(text) = text {
+                ui.label(text.as_str());
+            }
+            ui.label(RichText::new(format!("codes: {n} positions")).strong());
+            let (h, r) = code_strip::show_strip(ui, session, analysis, 32.0, true, false, commands);
+            out.hovered_code = h;
+            out.strip_rect = Some(r);
+        }
     }
     out
 }
