@@ -1909,4 +1909,45 @@ fn import_refuses_bad_inputs_naming_the_file_and_leaves_no_bundle() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no text encoder"), "{err}");
+    let (code, _, err) = cli(&[
+        "index",
+        t.to_str().unwrap(),
+        "--out",
+        &p("g"),
+        "--model",
+        &out,
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("vectors-only bundle"), "{err}");
+
+    // Media named in the metadata (relative to it) are copied into the bundle.
+    common::write_digit_png(&t.join("thumb.png"));
+    std::fs::write(
+        t.join("meta-ok.tsv"),
+        "label\tpath\na\tthumb.png\nb\t\nc\t\n",
+    )
+    .unwrap();
+    let media_out = t.join("with-media");
+    let v = cli_json(&[
+        "import",
+        "--embeddings",
+        &p("ok.npy"),
+        "--metadata",
+        &p("meta-ok.tsv"),
+        "--out",
+        media_out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(v["media_copied"], 1);
+    let pipe = Pipeline::open_on(&media_out, ComputeDevice::cpu("test")).expect("open");
+    let g = pipe.bundle.gallery.as_ref().expect("gallery");
+    let copied = g.media_path(0).expect("media");
+    assert!(copied.starts_with(&media_out), "{copied:?}");
+    assert_eq!(
+        std::fs::read(&copied).unwrap(),
+        std::fs::read(t.join("thumb.png")).unwrap()
+    );
+    assert!(g.media_path(1).is_none());
 }

@@ -99,6 +99,19 @@ fn open(model: Option<&Path>, device: DeviceRequest) -> Result<Pipeline> {
     Pipeline::open(&dir, device)
 }
 
+/// `p`, or an error naming the bundle when it has no encoders (a vectors-only bundle from
+/// `import` cannot encode a folder or test sets).
+fn with_encoders(p: Pipeline) -> Result<Pipeline> {
+    if p.bundle.has_encoders() {
+        return Ok(p);
+    }
+    Err(Error::InvalidRequest(format!(
+        "{} is a vectors-only bundle (made by `transference import`): it has no encoders to \
+         index or evaluate new files with",
+        p.bundle.dir.display()
+    )))
+}
+
 fn dispatch(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
         return Err(Error::InvalidRequest("no subcommand".into()));
@@ -112,12 +125,14 @@ fn dispatch(cli: Cli) -> Result<()> {
             encode_cmd::classify(&mut open(model, cli.device)?, &args, cli.json)
         }
         Command::Retrieve(args) => encode_cmd::retrieve(&open(model, cli.device)?, &args, cli.json),
-        Command::Index(args) => index_cmd::run(&open(model, cli.device)?, &args, cli.json),
+        Command::Index(args) => {
+            index_cmd::run(&with_encoders(open(model, cli.device)?)?, &args, cli.json)
+        }
         Command::Data(args) => data_cmd::run(args, cli.json),
         Command::Train(args) => train_cmd::run(args, cli.device, cli.json),
         Command::Import(args) => import_cmd::run(&args, cli.json),
         Command::Eval(args) => {
-            let mut p = open(args.bundle.as_deref().or(model), cli.device)?;
+            let mut p = with_encoders(open(args.bundle.as_deref().or(model), cli.device)?)?;
             eval_cmd::run(&mut p, &args, cli.json)
         }
     }
