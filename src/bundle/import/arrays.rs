@@ -307,13 +307,13 @@ fn safetensors_matrix<T>(
     })?;
     let allow_1d = kind == Kind::Int;
     let wanted = match kind {
-        Kind::Float => "a 2-D float tensor",
-        Kind::Int => "an integer tensor",
+        Kind::Float => "2-D float tensor",
+        Kind::Int => "integer tensor",
     };
     let chosen = if st.names().contains(&name) {
         name.to_string()
     } else {
-        let candidates: Vec<String> = st
+        let mut candidates: Vec<String> = st
             .tensors()
             .into_iter()
             .filter(|(_, v)| {
@@ -322,12 +322,13 @@ fn safetensors_matrix<T>(
             })
             .map(|(n, _)| n)
             .collect();
+        candidates.sort();
         match candidates.as_slice() {
             [only] => only.clone(),
             [] => {
                 return Err(import_err(
                     path,
-                    format!("no tensor `{name}` and no {wanted} in the file"),
+                    format!("no tensor `{name}` and no {wanted} in the file; expected one"),
                 ));
             }
             many => {
@@ -349,7 +350,7 @@ fn safetensors_matrix<T>(
         return Err(import_err(
             path,
             format!(
-                "tensor `{chosen}` has unsupported dtype {:?}; expected {wanted}",
+                "tensor `{chosen}` has unsupported dtype {:?}; expected a {wanted}",
                 view.dtype()
             ),
         ));
@@ -424,4 +425,109 @@ fn tsv_matrix<T>(
         ));
     }
     Ok(Matrix { rows, cols, values })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A little-endian `.npy` file with dtype `descr`, `shape` and row-major or Fortran data.
+    fn npy(descr: &str, shape: &str, fortran: bool, data: &[u8]) -> Vec<u8> {
+        let order = if fortran { "True" } else { "False" };
+        let mut header =
+            format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        bytes.extend(data);
+        bytes
+    }
+
+    fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).expect("write");
+        path
+    }
+
+    #[test]
+    fn npy_float64_and_fortran_order_read_row_major() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        // [[1, 2, 3], [4, 5, 6]] stored column by column.
+        let data: Vec<u8> = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let path = write(tmp.path(), "f.npy", &npy("<f8", "(2, 3)", true, &data));
+        let m = read_floats(&path, "embeddings").expect("read");
+        assert_eq!((m.rows, m.cols), (2, 3));
+        assert_eq!(m.values, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        // uint16 codes, 1-D read as one column.
+        let codes: Vec<u8> = [7u16, 0, 3].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let path = write(tmp.path(), "c.npy", &npy("<u2", "(3,)", false, &codes));
+        let c = read_ints(&path, "codes").expect("codes");
+        assert_eq!((c.rows, c.cols, c.values), (3, 1, vec![7, 0, 3]));
+        // A 3-D array is refused with its shape.
+        let path = write(
+            tmp.path(),
+            "3d.npy",
+            &npy("<f4", "(1, 1, 1)", false, &[0; 4]),
+        );
+        let err = read_floats(&path, "embeddings").unwrap_err().to_string();
+        assert!(
+            err.contains("[1, 1, 1]") && err.contains("2 dimensions"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn safetensors_picks_the_named_tensor_or_the_only_candidate() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let a: Vec<u8> = [1.0f32, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let h: Vec<u8> = [half::f16::from_f32(0.5), half::f16::from_f32(-2.0)]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let view = |dtype, shape: Vec<usize>, bytes| {
+            safetensors::tensor::TensorView::new(dtype, shape, bytes).expect("view")
+        };
+        let two = safetensors::serialize(
+            vec![
+                ("a", view(Dtype::F32, vec![1, 2], &a)),
+                ("b", view(Dtype::F16, vec![2, 1], &h)),
+            ],
+            None,
+        )
+        .expect("serialize");
+        let path = write(tmp.path(), "two.safetensors", &two);
+        let err = read_floats(&path, "embeddings").unwrap_err().to_string();
+        assert!(err.contains("2 candidates (a, b)"), "{err}");
+        let b = read_floats(&path, "b").expect("named");
+        assert_eq!((b.rows, b.cols, b.values), (2, 1, vec![0.5, -2.0]));
+        let err = read_ints(&path, "codes").unwrap_err().to_string();
+        assert!(err.contains("no integer tensor"), "{err}");
+    }
+
+    #[test]
+    fn tsv_rows_must_agree_and_hold_numbers() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = write(tmp.path(), "v.tsv", b"1\t2\n3\t4\n\n");
+        let m = read_floats(&path, "embeddings").expect("tsv");
+        assert_eq!((m.rows, m.cols), (2, 2));
+        let path = write(tmp.path(), "r.tsv", b"1\t2\n3\n");
+        let err = read_floats(&path, "embeddings").unwrap_err().to_string();
+        assert!(err.contains("line 2 has 1 values, expected 2"), "{err}");
+        let path = write(tmp.path(), "x.tsv", b"1\tx\n");
+        let err = read_floats(&path, "embeddings").unwrap_err().to_string();
+        assert!(
+            err.contains("line 1, column 2: `x` is not a number"),
+            "{err}"
+        );
+        let path = write(tmp.path(), "v.csv", b"1,2\n");
+        let err = read_floats(&path, "embeddings").unwrap_err().to_string();
+        assert!(err.contains("unknown array format `.csv`"), "{err}");
+    }
 }
