@@ -291,13 +291,7 @@ impl ExplorerApp {
                 .show(ui, |ui| {
                     egui::ScrollArea::vertical().show(ui, |ui| {
                         ui.add_space(6.0);
-                        let enabled = !no_encoders::vectors_only(session);
-                        if !enabled {
-                            no_encoders::notice(ui);
-                        }
-                        ui.add_enabled_ui(enabled, |ui| {
-                            inputs_panel::show(ui, session, settings, text_input, canvas, commands)
-                        });
+                        inputs_panel::show(ui, session, settings, text_input, canvas, commands);
                     });
                 });
         }

@@ -677,6 +677,8 @@ fn an_imported_vectors_bundle_shows_map_usage_and_stored_items_without_encoders(
         app.session().inputs[0].analysis().is_some(),
         "analysed without error"
     );
+    // The analysed list stays usable.
+    assert!(h.query_by_label("Clear all").is_some() && !is_disabled(&h, "Clear all"));
     // A dropped file is refused with the reason, not queued.
     let png = tmp.path().join("one.png");
     common::write_digit_png(&png);
