@@ -1755,6 +1755,7 @@ fn import_refuses_bad_inputs_naming_the_file_and_leaves_no_bundle() {
         &f32_bytes(&[0.0; 6]),
     );
     std::fs::write(t.join("meta-2.tsv"), "a\nb\n").unwrap();
+    std::fs::write(t.join("meta-header.tsv"), "label\na\nb\nc\n").unwrap();
     std::fs::write(
         t.join("meta-ragged.tsv"),
         "label\tmodality\na\timage\nb\nc\taudio\n",
@@ -1796,6 +1797,16 @@ fn import_refuses_bad_inputs_naming_the_file_and_leaves_no_bundle() {
             ],
             p("meta-2.tsv"),
             "2 metadata rows but",
+        ),
+        (
+            vec![
+                "--embeddings".into(),
+                p("ok.npy"),
+                "--metadata".into(),
+                p("meta-header.tsv"),
+            ],
+            p("meta-header.tsv"),
+            "a single-column file has no header line",
         ),
         (
             vec![
@@ -1908,7 +1919,10 @@ fn import_refuses_bad_inputs_naming_the_file_and_leaves_no_bundle() {
         "codes", "--model", &out, "--text", "seven", "--device", "cpu",
     ]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("no text encoder"), "{err}");
+    assert!(
+        err.contains("no text encoder") && err.contains("vectors-only"),
+        "{err}"
+    );
     let (code, _, err) = cli(&[
         "index",
         t.to_str().unwrap(),

@@ -115,14 +115,18 @@ impl Pipeline {
     }
 
     pub(crate) fn missing(&self, modality: Modality) -> Error {
-        Error::MissingModality {
-            modality: modality.name().into(),
-            available: self
-                .modalities()
+        let available = if self.bundle.has_encoders() {
+            self.modalities()
                 .iter()
                 .map(|m| m.name())
                 .collect::<Vec<_>>()
-                .join(", "),
+                .join(", ")
+        } else {
+            "no encoder at all: a vectors-only bundle from `transference import`".into()
+        };
+        Error::MissingModality {
+            modality: modality.name().into(),
+            available,
         }
     }
 

@@ -32,6 +32,8 @@ pub struct MetadataRow {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Metadata {
     pub rows: Vec<MetadataRow>,
+    /// False for a single-column file (labels only, no header line).
+    pub has_header: bool,
     pub ignored_columns: Vec<String>,
 }
 
@@ -133,6 +135,7 @@ pub fn parse_metadata(text: &str, path: &Path, base: &Path, max_rows: usize) -> 
     }
     Ok(Metadata {
         rows,
+        has_header: body_start == 1,
         ignored_columns,
     })
 }

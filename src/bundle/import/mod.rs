@@ -210,10 +210,17 @@ pub fn import(req: &ImportRequest) -> Result<ImportReport> {
         Some(path) => {
             let m = read_metadata(path, MAX_ROWS)?;
             if m.rows.len() != n {
+                // A header line in a single-column file is read as a label (the Projector's rule).
+                let hint = if !m.has_header && m.rows.len() == n + 1 {
+                    " (a single-column file has no header line: its first line is a label)"
+                } else {
+                    ""
+                };
                 return Err(import_err(
                     path,
                     format!(
-                        "{} metadata rows but {} has {n} embeddings; expected one row per embedding",
+                        "{} metadata rows but {} has {n} embeddings; expected one row per \
+                         embedding{hint}",
                         m.rows.len(),
                         req.embeddings.display()
                     ),
