@@ -23,8 +23,8 @@ use crate::ui::media::MediaCache;
 use crate::ui::notifications::Level;
 use crate::ui::state::{CentralTab, Session, Settings};
 use crate::ui::{
-    Command, drag_drop, export, input_tab, inputs_panel, map_panel, model_panel, selection_panel,
-    theme, transfer_panel, usage_panel,
+    Command, drag_drop, export, input_tab, inputs_panel, map_panel, model_panel, no_encoders,
+    selection_panel, theme, transfer_panel, usage_panel,
 };
 
 /// Environment variable naming inputs to queue at start (see the module docs).
@@ -206,6 +206,12 @@ impl ExplorerApp {
 
     /// Queues an input for analysis and selects it.
     pub fn add_input(&mut self, source: InputSource) {
+        if let Some(reason) = no_encoders::refusal(&self.session, &source) {
+            self.session
+                .notifications
+                .error(no_encoders::NOTICE_TITLE, reason);
+            return;
+        }
         self.session.add_input(source);
         self.settings.tab = CentralTab::Input;
     }

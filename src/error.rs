@@ -144,6 +144,10 @@ pub enum Error {
     #[error("{path}: unexpected tensor `{tensor}` (not part of this architecture)")]
     UnexpectedTensor { path: PathBuf, tensor: String },
 
+    /// An input of `transference import` is not what was expected.
+    #[error("{path}: {reason}")]
+    Import { path: PathBuf, reason: String },
+
     /// The gallery is malformed or does not match the model.
     #[error("{path}: invalid gallery: {reason}")]
     Gallery { path: PathBuf, reason: String },

@@ -1445,3 +1445,523 @@ fn clips_play_through_the_system_output_with_a_moving_playhead() {
         "the playhead moved: {positions:?}"
     );
 }
+
+// ---- Bring your own vectors: `transference import` and vectors-only bundles ----
+
+/// The committed fixture of `tests/reference/import_reference.py`.
+fn import_fixture() -> std::path::PathBuf {
+    repo().join("tests/fixtures/import")
+}
+
+/// Writes a little-endian `.npy` file with dtype `descr` (e.g. `<f4`) and `shape`.
+fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape_text = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(data);
+    std::fs::write(path, bytes).expect("write npy");
+}
+
+fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn import_request(out: &Path) -> transference::bundle::import::ImportRequest {
+    let f = import_fixture();
+    transference::bundle::import::ImportRequest {
+        embeddings: f.join("embeddings.npy"),
+        metadata: Some(f.join("metadata.tsv")),
+        codes: Some(f.join("codes.npy")),
+        codebook: Some(f.join("codebook.npy")),
+        codebook_size: None,
+        default_modality: Modality::Image,
+        name: None,
+        out: out.to_path_buf(),
+    }
+}
+
+#[test]
+fn imported_vectors_show_the_numpy_reference_figures_in_every_codebook_view() {
+    use transference::bundle::import::arrays::{read_floats, read_ints};
+    use transference::engine::InputView;
+    use transference::engine::summary::{gallery_labels, gallery_transfer, summarize};
+    use transference::index::transfer::{self, FitSettings, TransferFeatures, TransferItem};
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(import_fixture().join("expected.json")).expect("expected"),
+    )
+    .expect("json");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("byov");
+    let report = transference::bundle::import::import(&import_request(&out)).expect("import");
+    assert_eq!(
+        (report.items, report.dim, report.codebook_size),
+        (18, 6, 10)
+    );
+    assert_eq!(report.ignored_columns, ["speaker"]);
+    assert!(report.has_codes && report.has_codebook);
+
+    let mut p = Pipeline::open_on(&out, ComputeDevice::cpu("test")).expect("open imported");
+    assert!(p.bundle.manifest.is_vectors_only() && !p.bundle.has_encoders());
+    assert!(p.modalities().is_empty());
+
+    // Usage, perplexity, dead and shared codes against numpy.
+    let (summary, _) = summarize(&p, 0.0);
+    let stats = summary.stats.as_ref().expect("stats");
+    assert_eq!(stats.codebook_size, 10);
+    assert_eq!(
+        stats.active_any as u64,
+        expected["active_any"].as_u64().unwrap()
+    );
+    assert_eq!(stats.dead as u64, expected["dead"].as_u64().unwrap());
+    assert_eq!(stats.shared as u64, expected["shared"].as_u64().unwrap());
+    for u in &stats.per_modality {
+        let e = &expected["per_modality"][u.modality.name()];
+        let counts: Vec<u64> = serde_json::from_value(e["counts"].clone()).unwrap();
+        assert_eq!(u.counts, counts, "{}", u.modality);
+        assert_eq!(u.items as u64, e["items"].as_u64().unwrap());
+        assert_eq!(u.positions as u64, e["positions"].as_u64().unwrap());
+        assert_eq!(u.active as u64, e["active"].as_u64().unwrap());
+        let perplexity = e["perplexity"].as_f64().unwrap();
+        assert!(
+            (f64::from(u.perplexity) - perplexity).abs() < 1e-4,
+            "{}",
+            u.modality
+        );
+    }
+    // The map: every item and every code vector projected.
+    assert_eq!(summary.gallery.len(), 18);
+    assert_eq!(summary.codebook_xy.len(), 10);
+    assert!(summary.map_explained > 0.0 && summary.map_explained <= 1.0);
+    assert!(!summary.has_encoders());
+
+    // Neighbours of item 0 by its stored embedding, against numpy's cosine ranking.
+    let stored = p.encode(&InputSource::GalleryItem(0)).expect("stored item");
+    assert!(matches!(stored.view, InputView::Stored { .. }));
+    assert_eq!(stored.item.codes.len(), 4, "padding dropped");
+    let hits = p
+        .retrieve(&stored.item.embedding, None, 3)
+        .expect("retrieve");
+    let want: Vec<usize> = serde_json::from_value(expected["neighbours_of_0"].clone()).unwrap();
+    let want_scores: Vec<f32> =
+        serde_json::from_value(expected["neighbour_scores_of_0"].clone()).unwrap();
+    assert_eq!(hits.iter().map(|h| h.index).collect::<Vec<_>>(), want);
+    for (h, s) in hits.iter().zip(&want_scores) {
+        assert!((h.score - s).abs() < 1e-5, "{} vs {s}", h.score);
+    }
+
+    // The transfer lab equals the same experiment run directly on the input arrays.
+    let emb = read_floats(&import_fixture().join("embeddings.npy"), "embeddings").unwrap();
+    let codes = read_ints(&import_fixture().join("codes.npy"), "codes").unwrap();
+    let labels = gallery_labels(&p);
+    assert_eq!(labels, ["one", "two", "zero"]);
+    let names = ["zero", "one", "two"];
+    let items = |block: usize| -> Vec<TransferItem> {
+        (block * 6..block * 6 + 6)
+            .map(|i| {
+                let mut e = emb.row(i).to_vec();
+                transference::index::l2_normalize(&mut e);
+                TransferItem {
+                    codes: codes
+                        .row(i)
+                        .iter()
+                        .filter(|&&c| c >= 0)
+                        .map(|&c| c as u32)
+                        .collect(),
+                    embedding: e,
+                    label: labels.iter().position(|l| l == names[i % 3]).unwrap(),
+                }
+            })
+            .collect()
+    };
+    for features in [TransferFeatures::BagOfCodes, TransferFeatures::Embedding] {
+        let lab = gallery_transfer(&p, Modality::Image, Modality::Audio, features).expect("lab");
+        let direct = transfer::run_transfer(
+            Modality::Image,
+            Modality::Audio,
+            &items(0),
+            &items(1),
+            &labels,
+            10,
+            features,
+            FitSettings::default(),
+        )
+        .expect("direct");
+        assert_eq!(lab, direct, "{features:?}");
+    }
+
+    // No encoders: new inputs are refused with the modality named, not a crash.
+    let err = p.encode(&InputSource::Text("seven".into())).unwrap_err();
+    assert!(matches!(err, Error::MissingModality { .. }), "{err}");
+
+    // Without a codebook (codes only) the bundle loads and the map has no code points.
+    let out2 = tmp.path().join("codes-only");
+    let mut req = import_request(&out2);
+    req.codebook = None;
+    req.codebook_size = Some(12);
+    transference::bundle::import::import(&req).expect("codes only");
+    p = Pipeline::open_on(&out2, ComputeDevice::cpu("test")).expect("open");
+    let (summary, _) = summarize(&p, 0.0);
+    assert!(summary.codebook_xy.is_empty());
+    assert_eq!(summary.stats.expect("stats").dead, 12 - 9);
+    assert!(!out2.join("model.safetensors").exists());
+}
+
+#[test]
+fn model_bundle_manifests_are_unchanged_by_the_vectors_section() {
+    let dir = repo().join("models/digits");
+    let text = std::fs::read_to_string(dir.join(MANIFEST_FILE)).expect("manifest");
+    let m = transference::bundle::Manifest::read(&dir).expect("digits manifest");
+    assert!(!m.is_vectors_only() && m.has_codebook());
+    assert!(!m.to_toml().expect("toml").contains("[vectors]"));
+    assert!(!text.contains("[vectors]"));
+}
+
+#[test]
+fn import_reads_the_projector_export_and_safetensors() {
+    use transference::bundle::import::{ImportRequest, import};
+    use transference::index::projector::{
+        METADATA_FILE, ProjectorRow, VECTORS_FILE, write_projector,
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let rows: Vec<ProjectorRow> = (0..5)
+        .map(|i| ProjectorRow {
+            modality: Modality::ALL[i % 3],
+            label: format!("label\t{i}"),
+            source: format!("src {i}"),
+            embedding: vec![1.0 + i as f32, -0.5, 0.25 * i as f32, 3.0],
+        })
+        .collect();
+    let export = tmp.path().join("export");
+    write_projector(&export, None, &rows).expect("export");
+    let out = tmp.path().join("from-tsv");
+    let req = ImportRequest {
+        embeddings: export.join(VECTORS_FILE),
+        metadata: Some(export.join(METADATA_FILE)),
+        codes: None,
+        codebook: None,
+        codebook_size: None,
+        default_modality: Modality::Image,
+        name: Some("tsv".into()),
+        out: out.clone(),
+    };
+    let report = import(&req).expect("import tsv");
+    assert!(!report.has_codes && report.defaulted_modality == 0);
+    let p = Pipeline::open_on(&out, ComputeDevice::cpu("test")).expect("open");
+    let g = p.bundle.gallery.as_ref().expect("gallery");
+    assert_eq!(g.len(), 5);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(g.items[i].modality, r.modality);
+        // The export turns the tab inside the label into a space; reading splits on tabs only.
+        assert_eq!(
+            g.items[i].label.as_deref(),
+            Some(format!("label {i}").as_str())
+        );
+        assert_eq!(g.items[i].source, r.source);
+        let mut unit = r.embedding.clone();
+        transference::index::l2_normalize(&mut unit);
+        for (a, b) in g.embedding(i).iter().zip(&unit) {
+            assert!((a - b).abs() < 1e-6);
+        }
+    }
+
+    // Safetensors: `embeddings` and `codes` tensors in one file.
+    let st = tmp.path().join("vectors.safetensors");
+    let emb: Vec<f32> = (0..12).map(|v| v as f32 + 1.0).collect();
+    let codes: Vec<u8> = [0i32, 1, 2, -1, 3, 3]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let emb_bytes = f32_bytes(&emb);
+    let views = vec![
+        (
+            "embeddings",
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![3, 4], &emb_bytes)
+                .unwrap(),
+        ),
+        (
+            "codes",
+            safetensors::tensor::TensorView::new(safetensors::Dtype::I32, vec![3, 2], &codes)
+                .unwrap(),
+        ),
+    ];
+    std::fs::write(&st, safetensors::serialize(views, None).unwrap()).unwrap();
+    let out = tmp.path().join("from-st");
+    let req = ImportRequest {
+        embeddings: st.clone(),
+        metadata: None,
+        codes: Some(st),
+        codebook: None,
+        codebook_size: None,
+        default_modality: Modality::Audio,
+        name: None,
+        out: out.clone(),
+    };
+    let report = import(&req).expect("import safetensors");
+    assert_eq!(
+        (report.items, report.codebook_size, report.code_positions),
+        (3, 4, 5)
+    );
+    let p = Pipeline::open_on(&out, ComputeDevice::cpu("test")).expect("open");
+    let g = p.bundle.gallery.as_ref().expect("gallery");
+    assert_eq!(g.codes, vec![vec![0, 1], vec![2], vec![3, 3]]);
+    assert!(g.items.iter().all(|i| i.modality == Modality::Audio));
+}
+
+#[test]
+fn import_refuses_bad_inputs_naming_the_file_and_leaves_no_bundle() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let f = import_fixture();
+    let fx = |name: &str| f.join(name).display().to_string();
+    let p = |name: &str| t.join(name).display().to_string();
+    // Embeddings [3, 2] with a NaN in row 1; [3, 2] fine; int embeddings; empty file.
+    write_npy(
+        &t.join("nan.npy"),
+        "<f4",
+        &[3, 2],
+        &f32_bytes(&[1.0, 0.0, f32::NAN, 1.0, 0.5, 0.5]),
+    );
+    write_npy(
+        &t.join("ok.npy"),
+        "<f4",
+        &[3, 2],
+        &f32_bytes(&[1.0, 0.0, 0.0, 1.0, 0.5, 0.5]),
+    );
+    write_npy(&t.join("ints.npy"), "<i4", &[3, 2], &[0u8; 24]);
+    write_npy(&t.join("zero-rows.npy"), "<f4", &[0, 2], &[]);
+    std::fs::write(t.join("empty.npy"), b"").unwrap();
+    let codes: Vec<u8> = [0i64, 1, 2, 10, 1, -1]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    write_npy(&t.join("codes-big.npy"), "<i8", &[3, 2], &codes);
+    write_npy(&t.join("codes-2rows.npy"), "<i8", &[2, 2], &codes[..32]);
+    write_npy(
+        &t.join("codebook-3d.npy"),
+        "<f4",
+        &[2, 3],
+        &f32_bytes(&[0.0; 6]),
+    );
+    std::fs::write(t.join("meta-2.tsv"), "a\nb\n").unwrap();
+    std::fs::write(t.join("meta-header.tsv"), "label\na\nb\nc\n").unwrap();
+    std::fs::write(
+        t.join("meta-ragged.tsv"),
+        "label\tmodality\na\timage\nb\nc\taudio\n",
+    )
+    .unwrap();
+    std::fs::write(
+        t.join("meta-media.tsv"),
+        "label\tpath\na\tmissing.png\nb\t\nc\t\n",
+    )
+    .unwrap();
+    let out = p("out");
+    let cases: Vec<(Vec<String>, String, &str)> = vec![
+        (
+            vec!["--embeddings".into(), p("nan.npy")],
+            p("nan.npy"),
+            "row 1",
+        ),
+        (
+            vec!["--embeddings".into(), p("ints.npy")],
+            p("ints.npy"),
+            "unsupported dtype <i4",
+        ),
+        (
+            vec!["--embeddings".into(), p("empty.npy")],
+            p("empty.npy"),
+            "file is empty",
+        ),
+        (
+            vec!["--embeddings".into(), p("zero-rows.npy")],
+            p("zero-rows.npy"),
+            "array is empty",
+        ),
+        (
+            vec![
+                "--embeddings".into(),
+                p("ok.npy"),
+                "--metadata".into(),
+                p("meta-2.tsv"),
+            ],
+            p("meta-2.tsv"),
+            "2 metadata rows but",
+        ),
+        (
+            vec![
+                "--embeddings".into(),
+                p("ok.npy"),
+                "--metadata".into(),
+                p("meta-header.tsv"),
+            ],
+            p("meta-header.tsv"),
+            "a single-column file has no header line",
+        ),
+        (
+            vec![
+                "--embeddings".into(),
+                p("ok.npy"),
+                "--metadata".into(),
+                p("meta-ragged.tsv"),
+            ],
+            p("meta-ragged.tsv"),
+            "line 3 has 1 columns, expected 2",
+        ),
+        (
+            vec![
+                "--embeddings".into(),
+                p("ok.npy"),
+                "--metadata".into(),
+                p("meta-media.tsv"),
+            ],
+            p("meta-media.tsv"),
+            "row 0: media file",
+        ),
+        (
+            vec![
+                "--embeddings".into(),
+                p("ok.npy"),
+                "--codes".into(),
+                p("codes-2rows.npy"),
+            ],
+            p("codes-2rows.npy"),
+            "2 rows of codes but",
+        ),
+        (
+            vec![
+                "--embeddings".into(),
+                p("ok.npy"),
+                "--codes".into(),
+                p("codes-big.npy"),
+                "--codebook-size".into(),
+                "8".into(),
+            ],
+            p("codes-big.npy"),
+            "row 1, position 1: code 10 is outside 0..8",
+        ),
+        (
+            vec![
+                "--embeddings".into(),
+                p("ok.npy"),
+                "--codebook".into(),
+                p("codebook-3d.npy"),
+            ],
+            p("codebook-3d.npy"),
+            "codebook vectors have 3 dimensions but the embeddings have 2",
+        ),
+        (
+            vec![
+                "--embeddings".into(),
+                fx("embeddings.npy"),
+                "--codes".into(),
+                fx("codes.npy"),
+                "--codebook".into(),
+                p("codebook-3d.npy"),
+            ],
+            p("codebook-3d.npy"),
+            "dimensions",
+        ),
+    ];
+    for (args, file, phrase) in cases {
+        let mut full: Vec<&str> = vec!["import"];
+        full.extend(args.iter().map(String::as_str));
+        full.extend(["--out", &out]);
+        let (code, _, err) = cli(&full);
+        assert_eq!(code, 2, "{full:?}: {err}");
+        assert!(
+            err.contains(&file) && err.contains(phrase),
+            "{full:?}: {err}"
+        );
+        assert!(!Path::new(&out).exists(), "{full:?} left a bundle behind");
+    }
+    // A good import over the CLI, then `info` and `retrieve --gallery-item` on it.
+    let v = cli_json(&[
+        "import",
+        "--embeddings",
+        &fx("embeddings.npy"),
+        "--metadata",
+        &fx("metadata.tsv"),
+        "--codes",
+        &fx("codes.npy"),
+        "--codebook",
+        &fx("codebook.npy"),
+        "--out",
+        &out,
+        "--json",
+    ]);
+    assert_eq!(v["items"], 18);
+    let info = cli_json(&["info", &out, "--device", "cpu", "--json"]);
+    assert_eq!(info["vectors_only"], true);
+    assert_eq!(info["gallery_items"], 18);
+    let hits = cli_json(&[
+        "retrieve",
+        "--model",
+        &out,
+        "--gallery-item",
+        "0",
+        "--device",
+        "cpu",
+        "--json",
+    ]);
+    assert_eq!(hits["neighbours"][0]["index"], 0);
+    let (code, _, err) = cli(&[
+        "codes", "--model", &out, "--text", "seven", "--device", "cpu",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no text encoder") && err.contains("vectors-only"),
+        "{err}"
+    );
+    let (code, _, err) = cli(&[
+        "index",
+        t.to_str().unwrap(),
+        "--out",
+        &p("g"),
+        "--model",
+        &out,
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("vectors-only bundle"), "{err}");
+
+    // Media named in the metadata (relative to it) are copied into the bundle.
+    common::write_digit_png(&t.join("thumb.png"));
+    std::fs::write(
+        t.join("meta-ok.tsv"),
+        "label\tpath\na\tthumb.png\nb\t\nc\t\n",
+    )
+    .unwrap();
+    let media_out = t.join("with-media");
+    let v = cli_json(&[
+        "import",
+        "--embeddings",
+        &p("ok.npy"),
+        "--metadata",
+        &p("meta-ok.tsv"),
+        "--out",
+        media_out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(v["media_copied"], 1);
+    let pipe = Pipeline::open_on(&media_out, ComputeDevice::cpu("test")).expect("open");
+    let g = pipe.bundle.gallery.as_ref().expect("gallery");
+    let copied = g.media_path(0).expect("media");
+    assert!(copied.starts_with(&media_out), "{copied:?}");
+    assert_eq!(
+        std::fs::read(&copied).unwrap(),
+        std::fs::read(t.join("thumb.png")).unwrap()
+    );
+    assert!(g.media_path(1).is_none());
+}

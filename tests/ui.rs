@@ -58,6 +58,11 @@ fn app_with_audio(audio: SimulatedAudio) -> (AppHarness, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("tiny");
     common::write_tiny_bundle(&dir);
+    (app_on(dir, audio), tmp)
+}
+
+/// The app on the bundle `dir` with sound from `audio`, once the model has loaded.
+fn app_on(dir: PathBuf, audio: SimulatedAudio) -> AppHarness {
     let harness = Harness::builder()
         .with_size(egui::vec2(1500.0, 950.0))
         .build_ui_state(
@@ -81,7 +86,7 @@ fn app_with_audio(audio: SimulatedAudio) -> (AppHarness, tempfile::TempDir) {
             .as_ref()
             .is_some_and(|a| a.session().summary.is_some())
     });
-    (harness, tmp)
+    harness
 }
 
 /// Steps the harness until `done` holds, panicking after [`TIMEOUT`].
@@ -1100,4 +1105,72 @@ fn lasso_selects_what_is_inside_the_outline() {
         app.session().selection.as_ref().unwrap().shape,
         transference::ui::selection::SelectionShape::Lasso(ref outline) if outline.len() >= 3
     ));
+}
+
+#[test]
+fn an_imported_vectors_bundle_shows_map_usage_and_stored_items_without_encoders() {
+    use transference::bundle::import::{ImportRequest, import};
+    use transference::ui::no_encoders;
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = common::repo().join("tests/fixtures/import");
+    let out = tmp.path().join("byov");
+    import(&ImportRequest {
+        embeddings: fixture.join("embeddings.npy"),
+        metadata: Some(fixture.join("metadata.tsv")),
+        codes: Some(fixture.join("codes.npy")),
+        codebook: Some(fixture.join("codebook.npy")),
+        codebook_size: None,
+        default_modality: Modality::Image,
+        name: None,
+        out: out.clone(),
+    })
+    .expect("import");
+    let mut h = app_on(out, SimulatedAudio::with_clip(seven_clip()));
+    h.step();
+    // The inputs panel says why it is off instead of failing input by input.
+    assert!(has_label(&h, no_encoders::NOTICE_TITLE));
+    assert!(is_disabled(&h, "Analyse"), "typing is off");
+    assert!(is_disabled(&h, RECORD_LABEL), "recording is off");
+    // Codebook usage of the imported codes (numbers from tests/fixtures/import/expected.json).
+    assert!(has_label(&h, "active 9/10 · dead 1"), "usage panel");
+    let session = h.state().as_ref().unwrap().session();
+    assert_eq!(session.summary.as_ref().unwrap().gallery.len(), 18);
+    assert!(
+        has_label(&h, "PCA · "),
+        "the map of the imported embeddings"
+    );
+    // A gallery item (what a map click sends) is analysed by its stored codes.
+    h.state_mut()
+        .as_mut()
+        .unwrap()
+        .add_input(InputSource::GalleryItem(0));
+    wait_for(&mut h, "the stored item", |h| {
+        has_label(h, "codes: 4 positions")
+    });
+    assert!(has_label(&h, "stored vectors"));
+    let app = h.state().as_ref().unwrap();
+    assert!(
+        app.session().inputs[0].analysis().is_some(),
+        "analysed without error"
+    );
+    // The analysed list stays usable.
+    assert!(h.query_by_label("Clear all").is_some() && !is_disabled(&h, "Clear all"));
+    // A dropped file is refused with the reason, not queued.
+    let png = tmp.path().join("one.png");
+    common::write_digit_png(&png);
+    drop_file(&mut h, &png);
+    wait_for(&mut h, "the refusal", |h| {
+        let notes = h.state().as_ref().unwrap().session().notifications.items();
+        notes.iter().any(|n| n.title == no_encoders::NOTICE_TITLE)
+    });
+    assert_eq!(h.state().as_ref().unwrap().session().inputs.len(), 1);
+    // The transfer lab fits on the imported codes.
+    h.get_by_label("Transfer lab").click();
+    h.step();
+    h.step();
+    h.get_by_label(transfer_panel::FIT_LABEL).click();
+    wait_for(&mut h, "the transfer accuracy", |h| {
+        has_label(h, "accuracy on")
+    });
+    assert!(has_label(&h, "confusion matrix 3×3"));
 }

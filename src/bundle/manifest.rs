@@ -96,6 +96,23 @@ pub struct Provenance {
     pub settings: BTreeMap<String, toml::Value>,
 }
 
+/// `[vectors]`: present only in a vectors-only bundle, one imported from embeddings (and
+/// optionally codes and a codebook) computed elsewhere by `transference import`. Such a bundle
+/// has no encoder: `[architecture]` names no image/audio/text encoder, there is no
+/// `[preprocess]`, and everything is read from the gallery. Its presence is the one fact
+/// telling the two kinds of bundle apart (see [`Manifest::is_vectors_only`]); the imported
+/// files are listed in `[provenance] data`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorsSection {
+    /// True when the bundle weights hold an imported codebook (`codebook.vectors`
+    /// `[codebook_size, d_model]`); false when there is none (no weights file is read).
+    pub codebook: bool,
+    /// True when gallery items carry imported codes; false when they have none (codebook
+    /// statistics and the bag-of-codes transfer are then empty).
+    pub codes: bool,
+}
+
 /// The whole manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,6 +140,9 @@ pub struct Manifest {
     /// Measured metrics, e.g. `"transfer.image_to_audio.accuracy" = 0.93`.
     #[serde(default)]
     pub metrics: BTreeMap<String, f64>,
+    /// Present only in a vectors-only bundle (no encoders); see [`VectorsSection`].
+    #[serde(default)]
+    pub vectors: Option<VectorsSection>,
 }
 
 /// `[preprocess.audio]` flattens [`AudioConfig`], which serde cannot combine with
@@ -202,8 +222,36 @@ impl Manifest {
         toml::to_string_pretty(self).map_err(|e| Error::Internal(format!("manifest: {e}")))
     }
 
+    /// True for a bundle imported by `transference import`: embeddings (and codes) without
+    /// encoders.
+    pub fn is_vectors_only(&self) -> bool {
+        self.vectors.is_some()
+    }
+
+    /// True when the bundle weights hold a codebook (every model bundle; a vectors-only
+    /// bundle only when one was imported).
+    pub fn has_codebook(&self) -> bool {
+        self.vectors.as_ref().is_none_or(|v| v.codebook)
+    }
+
     /// Consistency between architecture and preprocessing.
     pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.is_vectors_only() {
+            self.architecture.validate_dims()?;
+            if !self.architecture.modalities().is_empty()
+                || self.preprocess != Preprocess::default()
+            {
+                return Err(
+                    "a bundle with [vectors] has no encoders: [architecture] must name \
+                            no image/audio/text encoder and there must be no [preprocess]"
+                        .into(),
+                );
+            }
+            if self.gallery.is_none() {
+                return Err("a bundle with [vectors] needs a `gallery` (its vectors)".into());
+            }
+            return Ok(());
+        }
         self.architecture.validate()?;
         let arch = &self.architecture;
         if arch.image.is_some() != self.preprocess.image.is_some() {

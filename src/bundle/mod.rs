@@ -10,8 +10,13 @@
 //! ```
 //! The frozen text transformer is referenced by path (`preprocess.text.transformer_weights`),
 //! so the third-party weights are stored once in `models/minilm/`.
+//!
+//! A vectors-only bundle (manifest section `[vectors]`, written by [`import`]) has the same
+//! layout without encoders: the weights hold only the imported codebook (or are absent), and
+//! the gallery holds the imported embeddings and codes.
 
 pub mod gallery;
+pub mod import;
 pub mod locate;
 pub mod manifest;
 pub mod param_paths;
@@ -69,11 +74,14 @@ impl Bundle {
             });
         }
         let manifest = Manifest::read(dir)?;
-        let model = manifest.architecture.init(device);
-        let weights_path = resolve(dir, &manifest.weights);
-        let file = WeightFile::read(&weights_path, &BundleNaming)?;
-        let mut model = weights::load_into(model, &file, &BundleNaming, "", true, device)?;
-        drop(file);
+        let mut model = manifest.architecture.init(device);
+        // A vectors-only bundle without an imported codebook has no weights file; its model is
+        // then an unused placeholder codebook (`has_codebook` says so) and no encoder.
+        if manifest.has_codebook() {
+            let weights_path = resolve(dir, &manifest.weights);
+            let file = WeightFile::read(&weights_path, &BundleNaming)?;
+            model = weights::load_into(model, &file, &BundleNaming, "", true, device)?;
+        }
         let mut tokenizer = None;
         if let Some(text) = &manifest.preprocess.text {
             let transformer_path = resolve(dir, &text.transformer_weights);
@@ -104,6 +112,22 @@ impl Bundle {
             tokenizer,
             gallery,
         })
+    }
+}
+
+impl Bundle {
+    /// True when the bundle has encoders (a model bundle); false for a vectors-only bundle,
+    /// whose items are read from the gallery and cannot be re-encoded.
+    pub fn has_encoders(&self) -> bool {
+        !self.manifest.is_vectors_only()
+    }
+
+    /// The codebook vectors, row-major `[codebook_size, d_model]`; `None` when a vectors-only
+    /// bundle was imported without a codebook.
+    pub fn codebook_vectors(&self) -> Option<Vec<f32>> {
+        self.manifest
+            .has_codebook()
+            .then(|| crate::model::float_to_vec(self.model.codebook.vectors.val()))
     }
 }
 
@@ -250,8 +274,10 @@ fn write_into(tmp: &Path, contents: &BundleContents<'_>) -> Result<()> {
         "format".to_string(),
         format!("transference bundle `{}`", manifest.name),
     )]);
-    let bytes = weights::to_safetensors_bytes(&tensors, Some(metadata))?;
-    write_file(&tmp.join(&manifest.weights), &bytes)?;
+    if manifest.has_codebook() {
+        let bytes = weights::to_safetensors_bytes(&tensors, Some(metadata))?;
+        write_file(&tmp.join(&manifest.weights), &bytes)?;
+    }
     write_file(&tmp.join(&manifest.card), contents.card.as_bytes())?;
     if let (Some(gallery), Some(rel)) = (contents.gallery, &manifest.gallery) {
         let gdir = tmp.join(rel);

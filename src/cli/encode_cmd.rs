@@ -27,6 +27,12 @@ pub struct InputArgs {
     /// A file whose contents are the text.
     #[arg(long)]
     pub text_file: Option<PathBuf>,
+    /// A gallery item of the bundle, by index (as `info --json` and the map number them).
+    /// A vectors-only bundle (`transference import`) answers with the item's stored embedding
+    /// and codes; a model bundle re-encodes the item's media or text. The item itself is its
+    /// own nearest neighbour.
+    #[arg(long)]
+    pub gallery_item: Option<usize>,
 }
 
 impl InputArgs {
@@ -47,8 +53,13 @@ impl InputArgs {
             let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
             return Ok(InputSource::Text(text));
         }
+        if let Some(i) = self.gallery_item {
+            return Ok(InputSource::GalleryItem(i));
+        }
         Err(Error::InvalidRequest(
-            "give one input: --image FILE, --audio FILE, --text TEXT or --text-file FILE".into(),
+            "give one input: --image FILE, --audio FILE, --text TEXT, --text-file FILE or \
+             --gallery-item INDEX"
+                .into(),
         ))
     }
 }
@@ -244,6 +255,10 @@ fn codes_text(e: &EncodedInput) -> String {
         InputView::Audio { .. } => {
             let cells: Vec<String> = e.item.codes.iter().map(|c| c.to_string()).collect();
             out.push_str(&format!("  time → {}\n", cells.join(" ")));
+        }
+        InputView::Stored { .. } => {
+            let cells: Vec<String> = e.item.codes.iter().map(|c| c.to_string()).collect();
+            out.push_str(&format!("  stored codes: {}\n", cells.join(" ")));
         }
     }
     out

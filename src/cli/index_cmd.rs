@@ -137,7 +137,7 @@ pub fn run(p: &Pipeline, args: &IndexArgs, json_out: bool) -> Result<()> {
                             None
                         }
                     }
-                    InputView::Text { .. } => None,
+                    InputView::Text { .. } | InputView::Stored { .. } => None,
                 };
                 let item = GalleryItem {
                     modality: e.modality,

@@ -57,6 +57,8 @@ fn print_info(p: &Pipeline, json_out: bool) {
             "codebook_size": m.architecture.codebook_size,
             "d_model": m.architecture.d_model,
             "embedding_source": m.architecture.embedding_source,
+            "vectors_only": m.is_vectors_only(),
+            "vectors": m.vectors,
             "labels": m.labels.names,
             "prompts": m.labels.prompts,
             "gallery_items": gallery.map(|g| g.len()).unwrap_or(0),
@@ -79,11 +81,29 @@ fn print_info(p: &Pipeline, json_out: bool) {
         .iter()
         .map(|x| x.name())
         .collect();
-    println!("modalities {}", mods.join(", "));
-    println!(
-        "codebook   {} codes x {} dims, embedding from {:?} vectors",
-        m.architecture.codebook_size, m.architecture.d_model, m.architecture.embedding_source
-    );
+    match &m.vectors {
+        Some(v) => println!(
+            "modalities none: vectors-only bundle (imported; no encoders{}{})",
+            if v.codes { ", codes" } else { ", no codes" },
+            if v.codebook {
+                ", codebook"
+            } else {
+                ", no codebook vectors"
+            }
+        ),
+        None => println!("modalities {}", mods.join(", ")),
+    }
+    if m.is_vectors_only() {
+        println!(
+            "codebook   {} codes x {} dims, embeddings imported",
+            m.architecture.codebook_size, m.architecture.d_model
+        );
+    } else {
+        println!(
+            "codebook   {} codes x {} dims, embedding from {:?} vectors",
+            m.architecture.codebook_size, m.architecture.d_model, m.architecture.embedding_source
+        );
+    }
     if let Some(c) = &m.architecture.image {
         println!(
             "image      {}x{}x{} -> {}x{} positions",

@@ -4,11 +4,12 @@
 //!
 //! This file holds the argument types and the dispatch; each command group lives in its own
 //! file: [`info_cmd`], [`encode_cmd`] (codes, embed, classify, retrieve), [`index_cmd`],
-//! [`data_cmd`], [`train_cmd`], [`eval_cmd`]. Nothing outside `cli` prints results.
+//! [`data_cmd`], [`train_cmd`], [`eval_cmd`], [`import_cmd`]. Nothing outside `cli` prints results.
 
 pub mod data_cmd;
 pub mod encode_cmd;
 pub mod eval_cmd;
+pub mod import_cmd;
 pub mod index_cmd;
 pub mod info_cmd;
 pub mod train_cmd;
@@ -71,6 +72,9 @@ pub enum Command {
     Train(train_cmd::TrainArgs),
     /// Evaluate a bundle: cross-modal transfer, zero-shot, retrieval, codebook use.
     Eval(eval_cmd::EvalArgs),
+    /// Bring your own vectors: turn embeddings (and codes, a codebook, metadata) computed
+    /// elsewhere into a vectors-only bundle for the map, neighbours, usage and transfer views.
+    Import(import_cmd::ImportArgs),
 }
 
 /// Entry point for every subcommand; returns the process exit code.
@@ -95,6 +99,19 @@ fn open(model: Option<&Path>, device: DeviceRequest) -> Result<Pipeline> {
     Pipeline::open(&dir, device)
 }
 
+/// `p`, or an error naming the bundle when it has no encoders (a vectors-only bundle from
+/// `import` cannot encode a folder or test sets).
+fn with_encoders(p: Pipeline) -> Result<Pipeline> {
+    if p.bundle.has_encoders() {
+        return Ok(p);
+    }
+    Err(Error::InvalidRequest(format!(
+        "{} is a vectors-only bundle (made by `transference import`): it has no encoders to \
+         index or evaluate new files with",
+        p.bundle.dir.display()
+    )))
+}
+
 fn dispatch(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
         return Err(Error::InvalidRequest("no subcommand".into()));
@@ -108,11 +125,14 @@ fn dispatch(cli: Cli) -> Result<()> {
             encode_cmd::classify(&mut open(model, cli.device)?, &args, cli.json)
         }
         Command::Retrieve(args) => encode_cmd::retrieve(&open(model, cli.device)?, &args, cli.json),
-        Command::Index(args) => index_cmd::run(&open(model, cli.device)?, &args, cli.json),
+        Command::Index(args) => {
+            index_cmd::run(&with_encoders(open(model, cli.device)?)?, &args, cli.json)
+        }
         Command::Data(args) => data_cmd::run(args, cli.json),
         Command::Train(args) => train_cmd::run(args, cli.device, cli.json),
+        Command::Import(args) => import_cmd::run(&args, cli.json),
         Command::Eval(args) => {
-            let mut p = open(args.bundle.as_deref().or(model), cli.device)?;
+            let mut p = with_encoders(open(args.bundle.as_deref().or(model), cli.device)?)?;
             eval_cmd::run(&mut p, &args, cli.json)
         }
     }

@@ -127,4 +127,13 @@ pub enum InputView {
         tokens: Vec<String>,
         truncated: bool,
     },
+    /// A gallery item of a vectors-only bundle (no encoders): its embedding and codes were
+    /// read from the gallery as imported, not computed here, so there is no model input to
+    /// show and no code distances.
+    Stored {
+        /// The item's media file (thumbnail or clip), if it has one.
+        media: Option<PathBuf>,
+        /// The item's text, if it has one.
+        text: Option<String>,
+    },
 }

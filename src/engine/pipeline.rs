@@ -115,14 +115,18 @@ impl Pipeline {
     }
 
     pub(crate) fn missing(&self, modality: Modality) -> Error {
-        Error::MissingModality {
-            modality: modality.name().into(),
-            available: self
-                .modalities()
+        let available = if self.bundle.has_encoders() {
+            self.modalities()
                 .iter()
                 .map(|m| m.name())
                 .collect::<Vec<_>>()
-                .join(", "),
+                .join(", ")
+        } else {
+            "no encoder at all: a vectors-only bundle from `transference import`".into()
+        };
+        Error::MissingModality {
+            modality: modality.name().into(),
+            available,
         }
     }
 
@@ -209,6 +213,9 @@ impl Pipeline {
         let item = gallery.items.get(i).ok_or_else(|| {
             Error::InvalidRequest(format!("gallery has {} items, no item {i}", gallery.len()))
         })?;
+        if !self.bundle.has_encoders() {
+            return Ok(stored_gallery_item(gallery, i));
+        }
         match (&item.text, gallery.media_path(i)) {
             (Some(text), _) if item.modality == Modality::Text => self.encode_text(text),
             (_, Some(path)) => {
@@ -485,6 +492,28 @@ impl Pipeline {
                 }
             })
             .collect())
+    }
+}
+
+/// A gallery item as stored (a vectors-only bundle cannot re-encode it): its embedding and
+/// codes as imported, no distances, no preprocessing.
+fn stored_gallery_item(gallery: &Gallery, i: usize) -> EncodedInput {
+    let item = &gallery.items[i];
+    EncodedInput {
+        name: format!("gallery: {}", item.source),
+        modality: item.modality,
+        view: InputView::Stored {
+            media: gallery.media_path(i),
+            text: item.text.clone(),
+        },
+        item: EncodedItem {
+            modality: item.modality,
+            codes: gallery.codes[i].clone(),
+            distances: Vec::new(),
+            embedding: gallery.embedding(i).to_vec(),
+        },
+        preprocess_ms: 0.0,
+        encode_ms: 0.0,
     }
 }
 

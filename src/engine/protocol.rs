@@ -252,6 +252,14 @@ pub struct ModelSummary {
     pub load_ms: f64,
 }
 
+impl ModelSummary {
+    /// False for a vectors-only bundle (`transference import`): no modality can be encoded,
+    /// only gallery items analysed by their stored embedding and codes.
+    pub fn has_encoders(&self) -> bool {
+        !self.modalities.is_empty()
+    }
+}
+
 /// Why an analysis has no zero-shot scores.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ZeroShotUnavailable {

@@ -9,7 +9,6 @@ use crate::index::pca::Pca2;
 use crate::index::stats::CodebookStats;
 use crate::index::transfer::{self, FitSettings, TransferFeatures, TransferItem, TransferReport};
 use crate::modality::Modality;
-use crate::model::float_to_vec;
 
 /// Labels of a gallery: the manifest's names, else the sorted distinct item labels.
 pub fn gallery_labels(pipeline: &Pipeline) -> Vec<String> {
@@ -102,19 +101,16 @@ pub fn summarize(pipeline: &Pipeline, load_ms: f64) -> (ModelSummary, Option<Pca
                 .collect()
         })
         .unwrap_or_default();
-    let codebook_xy = match &pca {
-        Some(p) => {
-            let vectors = float_to_vec(pipeline.bundle.model.codebook.vectors.val());
-            vectors
-                .chunks_exact(m.architecture.d_model)
-                .map(|v| {
-                    let mut unit = v.to_vec();
-                    crate::index::l2_normalize(&mut unit);
-                    p.project(&unit)
-                })
-                .collect()
-        }
-        None => Vec::new(),
+    let codebook_xy = match (&pca, pipeline.bundle.codebook_vectors()) {
+        (Some(p), Some(vectors)) => vectors
+            .chunks_exact(m.architecture.d_model)
+            .map(|v| {
+                let mut unit = v.to_vec();
+                crate::index::l2_normalize(&mut unit);
+                p.project(&unit)
+            })
+            .collect(),
+        _ => Vec::new(),
     };
     let stats = gallery.map(|g| {
         CodebookStats::compute(

@@ -81,6 +81,16 @@ impl ModelConfig {
 
     /// Checks internal consistency (every encoder outputs D).
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_dims()?;
+        if self.modalities().is_empty() {
+            return Err("the model has no encoder".into());
+        }
+        Ok(())
+    }
+
+    /// Every check of [`Self::validate`] except that some encoder is present (a vectors-only
+    /// bundle has a codebook and embeddings but no encoder).
+    pub fn validate_dims(&self) -> Result<(), String> {
         if self.d_model == 0 || self.codebook_size == 0 {
             return Err("d_model and codebook_size must be positive".into());
         }
@@ -101,9 +111,6 @@ impl ModelConfig {
                     self.d_model
                 ));
             }
-        }
-        if self.modalities().is_empty() {
-            return Err("the model has no encoder".into());
         }
         Ok(())
     }

@@ -92,6 +92,7 @@ pub fn digits_manifest(
             settings: BTreeMap::new(),
         },
         metrics: BTreeMap::new(),
+        vectors: None,
     }
 }
 

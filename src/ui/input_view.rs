@@ -220,6 +220,35 @@ pub fn show(
             out.hovered_code = h;
             out.strip_rect = Some(r);
         }
+        InputView::Stored {
+            media: media_path,
+            text,
+        } => {
+            // A vectors-only bundle: the embedding and codes were imported, not computed.
+            muted(ui, "stored vectors (imported; this bundle has no encoders)");
+            if let Some(text) = text {
+                ui.label(text.as_str());
+            }
+            match (analysis.input.modality, media_path) {
+                (Modality::Image, Some(path)) => {
+                    let (rect, _) = ui.allocate_exact_size(Vec2::splat(IMAGE_SIDE), Sense::hover());
+                    ui.painter().rect_filled(rect, 4, theme::extreme_bg());
+                    if let Some(tex) = media.file_image(path, 256) {
+                        let fit = fit_rect(rect, tex.size_vec2());
+                        ui.painter().image(tex.id(), fit, unit_uv(), theme::white());
+                    }
+                }
+                (Modality::Audio, Some(path)) => {
+                    let clip = ClipId::File(path.clone());
+                    play_toggle(ui, &session.audio, &clip, "Play clip", commands);
+                }
+                _ => {}
+            }
+            ui.label(RichText::new(format!("codes: {n} positions")).strong());
+            let (h, r) = code_strip::show_strip(ui, session, analysis, 32.0, true, false, commands);
+            out.hovered_code = h;
+            out.strip_rect = Some(r);
+        }
     }
     out
 }

@@ -6,13 +6,35 @@ use egui::{Key, RichText, Sense, Ui, Vec2};
 use crate::engine::InputSource;
 use crate::ui::canvas::{Canvas, CanvasEvent};
 use crate::ui::state::{InputEntry, InputStatus, Session, Settings};
-use crate::ui::{Command, Icon, code_strip::short, icon, muted, record_panel, section, theme};
+use crate::ui::{
+    Command, Icon, code_strip::short, icon, muted, no_encoders, record_panel, section, theme,
+};
 
 /// Accessible name of the text box.
 pub const TEXT_BOX_LABEL: &str = "Type text";
 
-/// Draws the panel.
+/// Draws the panel. For a bundle without encoders the new-input widgets are shown disabled
+/// under a notice saying why ([`no_encoders`]); the analysed list works either way.
 pub fn show(
+    ui: &mut Ui,
+    session: &Session,
+    settings: &mut Settings,
+    text: &mut String,
+    canvas: &mut Canvas,
+    commands: &mut Vec<Command>,
+) {
+    let encoders = !no_encoders::vectors_only(session);
+    if !encoders {
+        no_encoders::notice(ui);
+    }
+    ui.add_enabled_ui(encoders, |ui| {
+        new_inputs(ui, session, settings, text, canvas, commands)
+    });
+    analysed(ui, session, commands);
+}
+
+/// The drop zone, text box, recorder and canvas.
+fn new_inputs(
     ui: &mut Ui,
     session: &Session,
     settings: &mut Settings,
@@ -76,6 +98,10 @@ pub fn show(
         });
     });
     ui.add_space(8.0);
+}
+
+/// The analysed inputs, newest first, with their status.
+fn analysed(ui: &mut Ui, session: &Session, commands: &mut Vec<Command>) {
     section(ui, "Analysed", |ui| {
         if session.inputs.is_empty() {
             muted(ui, "Nothing yet: drop a file, type a word or draw.");

@@ -16,6 +16,7 @@ pub mod inputs_panel;
 pub mod map_panel;
 pub mod media;
 pub mod model_panel;
+pub mod no_encoders;
 pub mod notifications;
 pub mod record_panel;
 pub mod retrieval_panel;

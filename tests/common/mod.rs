@@ -101,6 +101,7 @@ pub fn tiny_manifest() -> Manifest {
         },
         provenance: Provenance::default(),
         metrics: BTreeMap::new(),
+        vectors: None,
     }
 }
 
