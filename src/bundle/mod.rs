@@ -11,6 +11,7 @@
 //! The frozen text transformer is referenced by path (`preprocess.text.transformer_weights`),
 //! so the third-party weights are stored once in `models/minilm/`.
 
+pub mod embedding_store;
 pub mod gallery;
 pub mod locate;
 pub mod manifest;
@@ -25,6 +26,7 @@ use burn::tensor::Device;
 use crate::error::{Error, Result};
 use crate::model::MultimodalModel;
 use crate::preprocess::text::TextTokenizer;
+pub use embedding_store::EmbeddingStore;
 pub use gallery::{Gallery, GalleryItem};
 pub use manifest::{MANIFEST_FILE, Manifest};
 use weights::{HuggingFaceBert, Identity, Naming, WeightFile};
