@@ -263,14 +263,28 @@ impl EmbeddingStore {
                 Cow::Borrowed(bytemuck::cast_slice(v.reinterpret_cast()))
             }
             (_, RowDtype::F32) => {
-                Cow::Owned(self.to_f32().iter().flat_map(|v| v.to_le_bytes()).collect())
+                let values = self.to_f32();
+                Cow::Owned(if cfg!(target_endian = "little") {
+                    bytemuck::cast_slice(&values).to_vec()
+                } else {
+                    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+                })
             }
             (rows, RowDtype::F16) => {
-                let values = match rows {
-                    Rows::F32(v) => v.iter().map(|&x| f16::from_f32(x)).collect::<Vec<_>>(),
+                let values: Vec<f16> = match rows {
+                    Rows::F32(v) => {
+                        let mut out = vec![f16::ZERO; v.len()];
+                        out.convert_from_f32_slice(v);
+                        out
+                    }
                     Rows::F16(v) => v.to_vec(),
                 };
-                Cow::Owned(values.iter().flat_map(|v| v.to_le_bytes()).collect())
+                let bits: &[u16] = values.reinterpret_cast();
+                Cow::Owned(if cfg!(target_endian = "little") {
+                    bytemuck::cast_slice(bits).to_vec()
+                } else {
+                    bits.iter().flat_map(|v| v.to_le_bytes()).collect()
+                })
             }
         }
     }

@@ -17,6 +17,8 @@ use crate::index::{ExactIndex, GalleryIndex as _};
 
 /// Largest k.
 pub const MAX_SEARCH_K: usize = 10_000;
+/// Largest number of hits one run prints (queries x k).
+pub const MAX_SEARCH_HITS: usize = 10_000_000;
 
 /// Arguments of `search`.
 #[derive(Args, Debug, Clone)]
@@ -94,6 +96,12 @@ pub fn run(args: &SearchArgs, json_out: bool) -> Result<()> {
     {
         return Err(Error::InvalidRequest(format!(
             "{qpath}: query row {row} holds NaN/infinite values; expected finite embeddings"
+        )));
+    }
+    if q.rows.saturating_mul(args.k.min(index.len())) > MAX_SEARCH_HITS {
+        return Err(Error::InvalidRequest(format!(
+            "{qpath}: {} queries x k = {} would print more than {MAX_SEARCH_HITS} hits; search fewer queries at a time",
+            q.rows, args.k
         )));
     }
     crate::index::l2_normalize_rows(&mut q.values, dim);

@@ -156,12 +156,24 @@ impl Best {
 
     /// Offers the scores of rows `first_index..`.
     fn offer(&mut self, scores: &[f32], first_index: usize) {
-        for (j, &score) in scores.iter().enumerate() {
-            if score > self.threshold || self.heap.len() < self.k {
+        // Fill the heap, then only scores above the threshold reach it (the common case is
+        // one comparison per score).
+        let mut j = 0;
+        while self.heap.len() < self.k && j < scores.len() {
+            self.push(Hit {
+                index: first_index + j,
+                score: scores[j],
+            });
+            j += 1;
+        }
+        let mut threshold = self.threshold;
+        for (offset, &score) in scores[j..].iter().enumerate() {
+            if score > threshold {
                 self.push(Hit {
-                    index: first_index + j,
+                    index: first_index + j + offset,
                     score,
                 });
+                threshold = self.threshold;
             }
         }
     }
