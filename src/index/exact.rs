@@ -9,8 +9,8 @@ use std::collections::BinaryHeap;
 use rayon::prelude::*;
 
 use crate::index::gemm::gemm;
+use crate::index::hit::{Hit, better, sort_hits};
 use crate::index::rows::Rows;
-use crate::index::search::{Hit, better, sort_hits};
 
 /// Scores per block (`queries x rows`): 256 KiB of f32, so a block stays in cache.
 const BLOCK_SCORES: usize = 64 * 1024;

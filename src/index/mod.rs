@@ -3,6 +3,7 @@
 pub mod exact;
 pub mod gallery_index;
 pub mod gemm;
+pub mod hit;
 pub mod norm;
 pub mod pca;
 pub mod projector;

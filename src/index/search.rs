@@ -2,21 +2,12 @@
 //! queries on the chosen device, or the fused exact CPU scan of [`crate::index::exact`].
 
 use burn::tensor::{Device, Tensor};
-use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::index::exact::{ScanError, top_k_exact};
+pub use crate::index::hit::{Hit, sort_hits};
 use crate::index::rows::Rows;
 use crate::model::{float_to_vec, int_to_vec, tensor_from_vec};
-
-/// One search hit.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Hit {
-    /// Row index in the searched matrix.
-    pub index: usize,
-    /// Cosine similarity (dot product of normalised vectors).
-    pub score: f32,
-}
 
 pub(crate) fn check(queries: &[f32], base: &[f32], dim: usize) -> Result<()> {
     if dim == 0 || !queries.len().is_multiple_of(dim) || !base.len().is_multiple_of(dim) {
@@ -54,20 +45,6 @@ pub fn scan_error(e: ScanError, what: &str) -> Error {
 /// Dot product.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-pub(crate) fn better(score: f32, index: usize, other_score: f32, other_index: usize) -> bool {
-    score > other_score || (score == other_score && index < other_index)
-}
-
-/// Best first; ties by lower index.
-pub fn sort_hits(hits: &mut [Hit]) {
-    hits.sort_by(|a, b| {
-        b.score
-            .partial_cmp(&a.score)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then(a.index.cmp(&b.index))
-    });
 }
 
 /// A search base uploaded once to a device, for repeated queries.
