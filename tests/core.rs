@@ -157,10 +157,12 @@ fn zero_shot_and_retrieval_are_consistent_with_embeddings() {
     assert!((scores[0].cosine - 1.0).abs() < 1e-4, "{scores:?}");
     // Retrieval: a gallery embedding as the query finds itself first with score 1.
     let g = p.bundle.gallery.clone().unwrap();
-    let hits = p.retrieve(g.embedding(1), None, 3).unwrap();
+    let hits = p.retrieve(&g.embedding(1), None, 3).unwrap();
     assert_eq!(hits[0].index, 1);
     assert!((hits[0].score - 1.0).abs() < 1e-5);
-    let only_text = p.retrieve(g.embedding(1), Some(Modality::Text), 5).unwrap();
+    let only_text = p
+        .retrieve(&g.embedding(1), Some(Modality::Text), 5)
+        .unwrap();
     assert_eq!(only_text.len(), 1);
     assert_eq!(only_text[0].modality, Modality::Text);
 }
@@ -188,7 +190,7 @@ fn retrieval_over_the_shipped_gallery_matches_brute_force() {
             let mut expected: Vec<(usize, f32)> = (0..g.len())
                 .filter(|&i| target.is_none_or(|m| g.items[i].modality == m))
                 .map(|i| {
-                    let e = unit(g.embedding(i));
+                    let e = unit(&g.embedding(i));
                     (i, e.iter().zip(&qn).map(|(a, b)| a * b).sum())
                 })
                 .collect();
@@ -1964,4 +1966,142 @@ fn import_refuses_bad_inputs_naming_the_file_and_leaves_no_bundle() {
         std::fs::read(t.join("thumb.png")).unwrap()
     );
     assert!(g.media_path(1).is_none());
+}
+
+/// Writes the search fixture's gallery rows into `dir` as a gallery stored as `dtype`.
+fn write_search_fixture_gallery(
+    dir: &Path,
+    fixture: &serde_json::Value,
+    dtype: transference::index::RowDtype,
+) {
+    let mut g = transference::bundle::Gallery::default();
+    for (i, row) in fixture["rows"].as_array().unwrap().iter().enumerate() {
+        let e: Vec<f32> = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        let item = transference::bundle::GalleryItem {
+            modality: Modality::Image,
+            label: None,
+            source: format!("row {i}"),
+            media: None,
+            text: None,
+        };
+        g.push(item, &e, vec![]).unwrap();
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    g.write_as(dir, dtype).unwrap();
+}
+
+fn ids_of(v: &serde_json::Value) -> Vec<Vec<u64>> {
+    serde_json::from_value(v.clone()).unwrap()
+}
+
+/// `search` over a gallery written by the code (f32 and f16), with numpy-written float64
+/// queries, ranks exactly as the independent numpy reference (`tests/reference/
+/// search_reference.py`), exact ties by lower row index, k beyond the gallery giving every row.
+#[test]
+fn search_cli_matches_the_numpy_reference() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.join("tests/fixtures/search_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let queries = repo.join("tests/fixtures/search/queries.npy");
+    let q = queries.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let k = fixture["k"].as_u64().unwrap().to_string();
+    for (dtype, ids_key, scores_key) in [
+        (transference::index::RowDtype::F32, "ids", "scores"),
+        (transference::index::RowDtype::F16, "ids_f16", "scores_f16"),
+    ] {
+        let gdir = tmp.path().join(format!("gallery-{dtype}"));
+        write_search_fixture_gallery(&gdir, &fixture, dtype);
+        let g = gdir.to_str().unwrap();
+        let v = cli_json(&["search", g, "--queries", q, "-k", &k, "--json"]);
+        assert_eq!(ids_of(&v["ids"]), ids_of(&fixture[ids_key]), "{dtype}");
+        assert_eq!(v["dtype"], dtype.to_string());
+        assert_eq!(v["rows"], 60);
+        let got: Vec<Vec<f64>> = serde_json::from_value(v["scores"].clone()).unwrap();
+        let want: Vec<Vec<f64>> = serde_json::from_value(fixture[scores_key].clone()).unwrap();
+        for (g_row, w_row) in got.iter().zip(&want) {
+            for (a, b) in g_row.iter().zip(w_row) {
+                assert!((a - b).abs() < 1e-5, "{dtype}: score {a} vs numpy {b}");
+            }
+        }
+        assert!(v["open_seconds"].as_f64().unwrap() >= 0.0);
+        assert!(v["search_seconds"].as_f64().unwrap() >= 0.0);
+    }
+    // k beyond the gallery: every row, in the reference's full order.
+    let g = tmp.path().join("gallery-f32");
+    let v = cli_json(&[
+        "search",
+        g.to_str().unwrap(),
+        "--queries",
+        q,
+        "-k",
+        "70",
+        "--json",
+    ]);
+    assert_eq!(ids_of(&v["ids"]), ids_of(&fixture["ids_all"]));
+}
+
+/// Bad query files and galleries are refused with exit code 2 and a message naming the file
+/// and what was expected.
+#[test]
+fn search_cli_refuses_bad_input() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.join("tests/fixtures/search_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let gdir = tmp.path().join("gallery");
+    write_search_fixture_gallery(&gdir, &fixture, transference::index::RowDtype::F32);
+    let g = gdir.to_str().unwrap();
+    let expect_bad = |args: &[&str], needles: &[&str]| {
+        let (code, _, err) = cli(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
+        }
+    };
+    let wrong_dim = tmp.path().join("wrong_dim.npy");
+    transference::cli::npy::write_matrix(&wrong_dim, &[0.5; 6], 2, 3).unwrap();
+    expect_bad(
+        &["search", g, "--queries", wrong_dim.to_str().unwrap()],
+        &["wrong_dim.npy", "3 dimensions, expected 8"],
+    );
+    let nan = tmp.path().join("nan.npy");
+    let mut values = vec![0.25f32; 16];
+    values[11] = f32::NAN;
+    transference::cli::npy::write_matrix(&nan, &values, 2, 8).unwrap();
+    expect_bad(
+        &["search", g, "--queries", nan.to_str().unwrap()],
+        &["nan.npy", "query row 1", "NaN"],
+    );
+    let not_npy = tmp.path().join("queries.txt");
+    std::fs::write(&not_npy, "0.1 0.2 0.3\n").unwrap();
+    expect_bad(
+        &["search", g, "--queries", not_npy.to_str().unwrap()],
+        &["queries.txt", "expected a .npy file"],
+    );
+    let ok = repo.join("tests/fixtures/search/queries.npy");
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    expect_bad(
+        &[
+            "search",
+            empty.to_str().unwrap(),
+            "--queries",
+            ok.to_str().unwrap(),
+        ],
+        &["empty", "neither a model bundle"],
+    );
+    expect_bad(
+        &["search", g, "--queries", ok.to_str().unwrap(), "-k", "0"],
+        &["-k 0"],
+    );
 }

@@ -2,23 +2,30 @@
 //! neighbours, on the embedding map and in the codebook statistics.
 //!
 //! On disk (folder `gallery/` of a bundle):
-//! - `gallery.safetensors`: `embeddings` F32 `[N, D]`, `codes` I32 `[total]`,
+//! - `gallery.safetensors`: `embeddings` F32 or F16 `[N, D]` (chosen when written, see
+//!   [`Gallery::write_as`]; memory-mapped when read, see [`EmbeddingStore`]), `codes` I32 `[total]`,
 //!   `code_offsets` I64 `[N + 1]` (item i uses `codes[offsets[i]..offsets[i+1]]`);
 //! - `items.json`: per item modality, label, source, optional media file and text;
 //! - media files (PNG thumbnails, short WAV clips) referenced by `items.json`.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
+use crate::bundle::embedding_store::{EmbeddingStore, map_file};
 use crate::error::{Error, Result};
+use crate::index::RowDtype;
 use crate::modality::Modality;
 
 /// Tensor file inside the gallery folder.
 pub const GALLERY_TENSORS: &str = "gallery.safetensors";
 /// Item list inside the gallery folder.
 pub const GALLERY_ITEMS: &str = "items.json";
+/// Name of the embeddings tensor in [`GALLERY_TENSORS`].
+pub const EMBEDDINGS_TENSOR: &str = "embeddings";
 
 /// One reference item.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,8 +51,8 @@ pub struct Gallery {
     /// Folder the gallery was read from (media paths are relative to it).
     pub dir: PathBuf,
     pub items: Vec<GalleryItem>,
-    /// Row-major `[N, D]`, rows L2-normalised.
-    pub embeddings: Vec<f32>,
+    /// Row-major `[N, D]`, rows L2-normalised: owned, or mapped from the gallery file.
+    pub embeddings: EmbeddingStore,
     pub dim: usize,
     /// Codes of each item.
     pub codes: Vec<Vec<u32>>,
@@ -62,9 +69,18 @@ impl Gallery {
         self.items.is_empty()
     }
 
-    /// Embedding of item `i`.
-    pub fn embedding(&self, i: usize) -> &[f32] {
-        &self.embeddings[i * self.dim..(i + 1) * self.dim]
+    /// Embedding of item `i`: borrowed when stored as f32, decoded when stored as f16.
+    pub fn embedding(&self, i: usize) -> Cow<'_, [f32]> {
+        self.embeddings.row(i, self.dim)
+    }
+
+    /// An exact search index over every item's embedding (borrowing the gallery).
+    pub fn index(&self) -> Result<crate::index::ExactIndex<'_>> {
+        let index = crate::index::ExactIndex::new(self.embeddings.rows(), self.dim.max(1))?;
+        Ok(match self.embeddings.source() {
+            Some((path, tensor)) => index.with_source(path, tensor),
+            None => index,
+        })
     }
 
     /// Adds one item.
@@ -80,7 +96,7 @@ impl Gallery {
             )));
         }
         self.items.push(item);
-        self.embeddings.extend_from_slice(embedding);
+        self.embeddings.make_owned().extend_from_slice(embedding);
         self.codes.push(codes);
         Ok(())
     }
@@ -109,12 +125,19 @@ impl Gallery {
         let items: Vec<GalleryItem> =
             serde_json::from_str(&items_text).map_err(|e| gerr(&items_path, e.to_string()))?;
         let tensors_path = dir.join(GALLERY_TENSORS);
-        let bytes = std::fs::read(&tensors_path).map_err(|e| Error::io(&tensors_path, e))?;
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| Error::Safetensors {
+        let map = Arc::new(map_file(&tensors_path)?);
+        let n = items.len();
+        let (embeddings, _) = EmbeddingStore::from_map(
+            map.clone(),
+            &tensors_path,
+            EMBEDDINGS_TENSOR,
+            Some(n),
+            Some(expected_dim),
+        )?;
+        let st = SafeTensors::deserialize(&map).map_err(|e| Error::Safetensors {
             path: tensors_path.clone(),
             reason: e.to_string(),
         })?;
-        let n = items.len();
         let get = |name: &str, dtype: Dtype| {
             let view = st.tensor(name).map_err(|_| Error::MissingTensor {
                 path: tensors_path.clone(),
@@ -130,28 +153,6 @@ impl Gallery {
             }
             Ok(view)
         };
-        let emb = get("embeddings", Dtype::F32)?;
-        if emb.shape() != [n, expected_dim] {
-            return Err(Error::TensorShape {
-                path: tensors_path.clone(),
-                tensor: "embeddings".into(),
-                expected: vec![n, expected_dim],
-                found: emb.shape().to_vec(),
-            });
-        }
-        let embeddings: Vec<f32> = emb
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        let bad = embeddings.iter().filter(|v| !v.is_finite()).count();
-        if bad > 0 {
-            return Err(Error::NonFinite {
-                path: tensors_path.clone(),
-                tensor: "embeddings".into(),
-                count: bad,
-            });
-        }
         let offsets_view = get("code_offsets", Dtype::I64)?;
         if offsets_view.shape() != [n + 1] {
             return Err(Error::TensorShape {
@@ -205,21 +206,26 @@ impl Gallery {
         })
     }
 
-    /// Writes `items.json` and `gallery.safetensors` into `dir` (media files are the
-    /// caller's). The folder must exist.
+    /// Writes `items.json` and `gallery.safetensors` (embeddings as f32) into `dir` (media
+    /// files are the caller's). The folder must exist.
     pub fn write(&self, dir: &Path) -> Result<()> {
+        self.write_as(dir, RowDtype::F32)
+    }
+
+    /// [`Gallery::write`] with the embeddings stored as `dtype` (f16 halves the file and the
+    /// memory a search maps). Each file is written beside its destination and renamed into
+    /// place, so a gallery that is memory-mapped from `dir` can be rewritten safely.
+    pub fn write_as(&self, dir: &Path, dtype: RowDtype) -> Result<()> {
         let items_path = dir.join(GALLERY_ITEMS);
         let json = serde_json::to_string_pretty(&self.items)
             .map_err(|e| Error::Internal(e.to_string()))?;
-        std::fs::write(&items_path, json).map_err(|e| Error::Write {
-            path: items_path.clone(),
-            source: e,
+        write_replacing(&items_path, |tmp| {
+            std::fs::write(tmp, json.as_bytes()).map_err(|e| Error::Write {
+                path: tmp.to_path_buf(),
+                source: e,
+            })
         })?;
-        let emb_bytes: Vec<u8> = self
-            .embeddings
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
+        let emb_bytes = self.embeddings.to_le_bytes(dtype);
         let mut offsets = vec![0i64];
         let mut flat = Vec::new();
         for item_codes in &self.codes {
@@ -240,7 +246,14 @@ impl Gallery {
         let views = vec![
             (
                 "embeddings".to_string(),
-                view(Dtype::F32, vec![n, self.dim], &emb_bytes)?,
+                view(
+                    match dtype {
+                        RowDtype::F32 => Dtype::F32,
+                        RowDtype::F16 => Dtype::F16,
+                    },
+                    vec![n, self.dim],
+                    &emb_bytes,
+                )?,
             ),
             (
                 "code_offsets".to_string(),
@@ -251,9 +264,133 @@ impl Gallery {
                 view(Dtype::I32, vec![flat.len()], &code_bytes)?,
             ),
         ];
-        let bytes =
-            safetensors::serialize(views, None).map_err(|e| Error::Internal(e.to_string()))?;
         let path = dir.join(GALLERY_TENSORS);
-        std::fs::write(&path, bytes).map_err(|e| Error::Write { path, source: e })
+        write_replacing(&path, |tmp| {
+            safetensors::serialize_to_file(views, None, tmp).map_err(|e| Error::Write {
+                path: tmp.to_path_buf(),
+                source: std::io::Error::other(e.to_string()),
+            })
+        })
+    }
+}
+
+/// Writes `path` through `write` into a temporary sibling, then renames it into place.
+fn write_replacing(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(name);
+    let result = write(&tmp).and_then(|()| {
+        std::fs::rename(&tmp, path).map_err(|e| Error::Write {
+            path: path.to_path_buf(),
+            source: e,
+        })
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::GalleryIndex as _;
+
+    fn item(i: usize) -> GalleryItem {
+        GalleryItem {
+            modality: Modality::Image,
+            label: Some(format!("{}", i % 3)),
+            source: format!("row {i}"),
+            media: None,
+            text: None,
+        }
+    }
+
+    /// A gallery of `n` unit rows of dimension `dim` (values are multiples of 1/8, exact in f16).
+    fn gallery(n: usize, dim: usize) -> Gallery {
+        let mut g = Gallery::default();
+        for i in 0..n {
+            let mut e: Vec<f32> = (0..dim)
+                .map(|j| ((i * 7 + j * 3) % 9) as f32 / 8.0)
+                .collect();
+            e[i % dim] += 1.0;
+            crate::index::l2_normalize(&mut e);
+            g.push(item(i), &e, vec![(i % 4) as u32]).unwrap();
+        }
+        g
+    }
+
+    #[test]
+    fn read_maps_the_file_and_round_trips_f32_and_f16() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = gallery(50, 6);
+        for dtype in [RowDtype::F32, RowDtype::F16] {
+            g.write_as(dir.path(), dtype).unwrap();
+            let back = Gallery::read(dir.path(), 6, 4).unwrap();
+            assert!(
+                matches!(back.embeddings, EmbeddingStore::Mapped(_)),
+                "{dtype}"
+            );
+            assert_eq!(back.embeddings.dtype(), dtype);
+            assert_eq!(back.len(), 50);
+            assert_eq!(back.items, g.items);
+            assert_eq!(back.codes, g.codes);
+            for i in 0..50 {
+                let tolerance = if dtype == RowDtype::F16 { 1e-3 } else { 0.0 };
+                for (a, b) in back.embedding(i).iter().zip(g.embedding(i).iter()) {
+                    assert!((a - b).abs() <= tolerance, "{dtype} row {i}: {a} vs {b}");
+                }
+            }
+            // Searching the mapped rows equals searching the in-memory ones (f16: the same
+            // ids; the rows are far enough apart that rounding does not reorder them).
+            let queries: Vec<f32> = (0..3).flat_map(|i| g.embedding(i * 7).to_vec()).collect();
+            let want = g.index().unwrap().top_k(&queries, 5).unwrap();
+            let got = back.index().unwrap().top_k(&queries, 5).unwrap();
+            for (w, h) in want.iter().zip(&got) {
+                assert_eq!(w[0].index, h[0].index, "{dtype}");
+            }
+        }
+        // f16 saves two bytes a value.
+        g.write_as(dir.path(), RowDtype::F32).unwrap();
+        let f32_len = std::fs::metadata(dir.path().join(GALLERY_TENSORS))
+            .unwrap()
+            .len();
+        g.write_as(dir.path(), RowDtype::F16).unwrap();
+        let f16_len = std::fs::metadata(dir.path().join(GALLERY_TENSORS))
+            .unwrap()
+            .len();
+        assert!(f32_len - f16_len >= 50 * 6 * 2, "{f16_len} vs {f32_len}");
+    }
+
+    #[test]
+    fn a_mapped_gallery_can_grow_and_be_rewritten_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        gallery(10, 4).write(dir.path()).unwrap();
+        let mut g = Gallery::read(dir.path(), 4, 4).unwrap();
+        // Rewriting the file it is mapped from (rename into place) keeps the map valid.
+        g.write_as(dir.path(), RowDtype::F16).unwrap();
+        assert_eq!(g.embedding(3).len(), 4);
+        let extra = [0.0, 0.0, 0.6, 0.8];
+        g.push(item(10), &extra, vec![1]).unwrap();
+        assert!(matches!(g.embeddings, EmbeddingStore::Owned(_)));
+        g.write(dir.path()).unwrap();
+        let back = Gallery::read(dir.path(), 4, 4).unwrap();
+        assert_eq!(back.len(), 11);
+        assert_eq!(&*back.embedding(10), &extra);
+    }
+
+    #[test]
+    fn bad_embeddings_are_refused_naming_file_tensor_and_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut g = gallery(5, 4);
+        g.embeddings.make_owned()[3 * 4 + 1] = f32::NAN;
+        g.write(dir.path()).unwrap();
+        let err = Gallery::read(dir.path(), 4, 4).unwrap_err().to_string();
+        assert!(
+            err.contains(GALLERY_TENSORS) && err.contains("`embeddings` row 3"),
+            "{err}"
+        );
+        let err = Gallery::read(dir.path(), 5, 4).unwrap_err().to_string();
+        assert!(err.contains("[5, 5]") && err.contains("[5, 4]"), "{err}");
     }
 }

@@ -15,6 +15,7 @@
 //! layout without encoders: the weights hold only the imported codebook (or are absent), and
 //! the gallery holds the imported embeddings and codes.
 
+pub mod embedding_store;
 pub mod gallery;
 pub mod import;
 pub mod locate;
@@ -30,6 +31,7 @@ use burn::tensor::Device;
 use crate::error::{Error, Result};
 use crate::model::MultimodalModel;
 use crate::preprocess::text::TextTokenizer;
+pub use embedding_store::EmbeddingStore;
 pub use gallery::{Gallery, GalleryItem};
 pub use manifest::{MANIFEST_FILE, Manifest};
 use weights::{HuggingFaceBert, Identity, Naming, WeightFile};

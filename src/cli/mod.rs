@@ -4,7 +4,8 @@
 //!
 //! This file holds the argument types and the dispatch; each command group lives in its own
 //! file: [`info_cmd`], [`encode_cmd`] (codes, embed, classify, retrieve), [`index_cmd`],
-//! [`data_cmd`], [`train_cmd`], [`eval_cmd`], [`import_cmd`]. Nothing outside `cli` prints results.
+//! [`data_cmd`], [`train_cmd`], [`eval_cmd`], [`import_cmd`], [`search_cmd`] (with [`npy`] for
+//! its query files). Nothing outside `cli` prints results.
 
 pub mod data_cmd;
 pub mod encode_cmd;
@@ -12,6 +13,8 @@ pub mod eval_cmd;
 pub mod import_cmd;
 pub mod index_cmd;
 pub mod info_cmd;
+pub mod npy;
+pub mod search_cmd;
 pub mod train_cmd;
 
 use std::path::{Path, PathBuf};
@@ -75,6 +78,8 @@ pub enum Command {
     /// Bring your own vectors: turn embeddings (and codes, a codebook, metadata) computed
     /// elsewhere into a vectors-only bundle for the map, neighbours, usage and transfer views.
     Import(import_cmd::ImportArgs),
+    /// Exact top-k of a batch of query embeddings (.npy) over a gallery, without a model.
+    Search(search_cmd::SearchArgs),
 }
 
 /// Entry point for every subcommand; returns the process exit code.
@@ -135,5 +140,6 @@ fn dispatch(cli: Cli) -> Result<()> {
             let mut p = with_encoders(open(args.bundle.as_deref().or(model), cli.device)?)?;
             eval_cmd::run(&mut p, &args, cli.json)
         }
+        Command::Search(args) => search_cmd::run(&args, cli.json),
     }
 }

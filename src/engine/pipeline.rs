@@ -95,7 +95,7 @@ impl Pipeline {
             }
             let mut base = Vec::with_capacity(rows.len() * gallery.dim);
             for &r in &rows {
-                base.extend_from_slice(gallery.embedding(r));
+                base.extend_from_slice(&gallery.embedding(r));
             }
             let index = DeviceIndex::new(&base, gallery.dim, &self.device.device)?;
             self.gallery_indices.push((modality, rows, index));

@@ -78,7 +78,7 @@ pub fn summarize(pipeline: &Pipeline, load_ms: f64) -> (ModelSummary, Option<Pca
     let m = &pipeline.bundle.manifest;
     let card = std::fs::read_to_string(pipeline.bundle.dir.join(&m.card)).unwrap_or_default();
     let gallery = pipeline.bundle.gallery.as_ref();
-    let pca = gallery.and_then(|g| Pca2::fit(&g.embeddings, g.dim));
+    let pca = gallery.and_then(|g| Pca2::fit(&g.embeddings.to_f32(), g.dim));
     let points = gallery
         .map(|g| {
             (0..g.len())
@@ -93,7 +93,7 @@ pub fn summarize(pipeline: &Pipeline, load_ms: f64) -> (ModelSummary, Option<Pca
                         media: g.media_path(i),
                         xy: pca
                             .as_ref()
-                            .map(|p| p.project(g.embedding(i)))
+                            .map(|p| p.project(&g.embedding(i)))
                             .unwrap_or([0.0, 0.0]),
                         codes: g.codes[i].clone(),
                     }

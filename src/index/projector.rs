@@ -46,7 +46,7 @@ pub fn write_projector(
     extra: &[ProjectorRow],
 ) -> Result<(Vec<PathBuf>, usize)> {
     use std::fmt::Write as _;
-    let mut rows: Vec<(Modality, String, String, &[f32])> = Vec::new();
+    let mut rows: Vec<(Modality, String, String, std::borrow::Cow<'_, [f32]>)> = Vec::new();
     if let Some(g) = gallery {
         for (i, item) in g.items.iter().enumerate() {
             rows.push((
@@ -58,7 +58,12 @@ pub fn write_projector(
         }
     }
     for r in extra {
-        rows.push((r.modality, r.label.clone(), r.source.clone(), &r.embedding));
+        rows.push((
+            r.modality,
+            r.label.clone(),
+            r.source.clone(),
+            std::borrow::Cow::Borrowed(&r.embedding),
+        ));
     }
     if rows.is_empty() {
         return Err(Error::InvalidRequest(
@@ -124,7 +129,7 @@ mod tests {
                 media: None,
                 text: None,
             }],
-            embeddings: vec![0.5, -0.25],
+            embeddings: vec![0.5, -0.25].into(),
             dim: 2,
             codes: vec![vec![1, 2]],
             ..Default::default()

@@ -1,0 +1,152 @@
+//! `transference search GALLERY --queries Q.npy -k K`: exact top-k of a batch of query
+//! embeddings over a gallery's embeddings, without a model. The gallery's tensor file is
+//! memory-mapped (see [`crate::bundle::embedding_store`]); `items.json` is not read.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+use serde_json::json;
+
+use crate::bundle::embedding_store::EmbeddingStore;
+use crate::bundle::gallery::{EMBEDDINGS_TENSOR, GALLERY_TENSORS};
+use crate::bundle::{MANIFEST_FILE, Manifest};
+use crate::cli::npy;
+use crate::error::{Error, Result};
+use crate::index::{ExactIndex, GalleryIndex as _};
+
+/// Largest k.
+pub const MAX_SEARCH_K: usize = 10_000;
+/// Largest number of hits one run prints (queries x k).
+pub const MAX_SEARCH_HITS: usize = 10_000_000;
+
+/// Arguments of `search`.
+#[derive(Args, Debug, Clone)]
+pub struct SearchArgs {
+    /// A model bundle folder (its gallery is searched) or a gallery folder (with
+    /// gallery.safetensors).
+    pub gallery: PathBuf,
+    /// Query embeddings: a .npy float32 or float64 array of shape [Q, D] (D = the gallery's
+    /// dimension). Each row is L2-normalised, so scores are cosine similarities.
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// Hits per query.
+    #[arg(short = 'k', default_value_t = 10)]
+    pub k: usize,
+}
+
+/// The gallery tensor file of `dir` (a bundle or a gallery folder) and, for a bundle, the
+/// embedding dimension its manifest promises.
+pub fn gallery_tensors(dir: &Path) -> Result<(PathBuf, Option<usize>)> {
+    if dir.join(MANIFEST_FILE).is_file() {
+        let manifest = Manifest::read(dir)?;
+        let rel = manifest.gallery.as_ref().ok_or_else(|| Error::Gallery {
+            path: dir.join(MANIFEST_FILE),
+            reason: "this bundle has no gallery to search".into(),
+        })?;
+        let gdir = crate::bundle::resolve(dir, rel);
+        return Ok((
+            gdir.join(GALLERY_TENSORS),
+            Some(manifest.architecture.d_model),
+        ));
+    }
+    if dir.join(GALLERY_TENSORS).is_file() {
+        return Ok((dir.join(GALLERY_TENSORS), None));
+    }
+    Err(Error::Gallery {
+        path: dir.to_path_buf(),
+        reason: format!(
+            "neither a model bundle (no {MANIFEST_FILE}) nor a gallery folder (no {GALLERY_TENSORS})"
+        ),
+    })
+}
+
+/// Runs the command.
+pub fn run(args: &SearchArgs, json_out: bool) -> Result<()> {
+    if args.k == 0 || args.k > MAX_SEARCH_K {
+        return Err(Error::InvalidRequest(format!(
+            "-k {} is out of range; expected 1 to {MAX_SEARCH_K}",
+            args.k
+        )));
+    }
+    let opened = Instant::now();
+    let (tensors, expected_dim) = gallery_tensors(&args.gallery)?;
+    let (store, dim) = EmbeddingStore::open(&tensors, EMBEDDINGS_TENSOR, None, expected_dim)?;
+    let index = ExactIndex::new(store.rows(), dim)?.with_source(&tensors, EMBEDDINGS_TENSOR);
+    let open_seconds = opened.elapsed().as_secs_f64();
+
+    let mut q = npy::read_matrix(&args.queries)?;
+    let qpath = args.queries.display();
+    if q.cols != dim {
+        return Err(Error::InvalidRequest(format!(
+            "{qpath}: queries have {} dimensions, expected {dim} (the gallery's, from {})",
+            q.cols,
+            tensors.display()
+        )));
+    }
+    if q.rows == 0 {
+        return Err(Error::InvalidRequest(format!(
+            "{qpath}: no query rows; expected shape [Q, {dim}] with Q >= 1"
+        )));
+    }
+    if let Some(row) = q
+        .values
+        .chunks_exact(dim)
+        .position(|r| r.iter().any(|v| !v.is_finite()))
+    {
+        return Err(Error::InvalidRequest(format!(
+            "{qpath}: query row {row} holds NaN/infinite values; expected finite embeddings"
+        )));
+    }
+    if q.rows.saturating_mul(args.k.min(index.len())) > MAX_SEARCH_HITS {
+        return Err(Error::InvalidRequest(format!(
+            "{qpath}: {} queries x k = {} would print more than {MAX_SEARCH_HITS} hits; search fewer queries at a time",
+            q.rows, args.k
+        )));
+    }
+    crate::index::l2_normalize_rows(&mut q.values, dim);
+
+    let searched = Instant::now();
+    let hits = index.top_k(&q.values, args.k)?;
+    let search_seconds = searched.elapsed().as_secs_f64();
+
+    let ids: Vec<Vec<usize>> = hits
+        .iter()
+        .map(|h| h.iter().map(|x| x.index).collect())
+        .collect();
+    let scores: Vec<Vec<f32>> = hits
+        .iter()
+        .map(|h| h.iter().map(|x| x.score).collect())
+        .collect();
+    if json_out {
+        let obj = json!({
+            "gallery": tensors.display().to_string(),
+            "rows": index.len(),
+            "dim": dim,
+            "dtype": store.dtype().to_string(),
+            "queries": q.rows,
+            "k": args.k,
+            "ids": ids,
+            "scores": scores,
+            "open_seconds": open_seconds,
+            "search_seconds": search_seconds,
+        });
+        println!("{obj}");
+    } else {
+        println!(
+            "{} queries over {} rows x {dim} ({}) from {}: opened in {open_seconds:.3} s, searched in {search_seconds:.3} s",
+            q.rows,
+            index.len(),
+            store.dtype(),
+            tensors.display()
+        );
+        for (i, h) in hits.iter().enumerate() {
+            let list: Vec<String> = h
+                .iter()
+                .map(|x| format!("{} ({:.4})", x.index, x.score))
+                .collect();
+            println!("query {i}: {}", list.join(", "));
+        }
+    }
+    Ok(())
+}
