@@ -2,6 +2,7 @@
 
 pub mod norm;
 pub mod pca;
+pub mod projection;
 pub mod projector;
 pub mod search;
 pub mod stats;

@@ -180,7 +180,7 @@ impl LinearClassifier {
 ///
 /// # Panics
 /// When a stride reaches outside its slice or `out` is not `M * N` long.
-fn gemm(
+pub(crate) fn gemm(
     (m, k, n): (usize, usize, usize),
     (a, rsa, csa): (&[f32], usize, usize),
     (b, rsb, csb): (&[f32], usize, usize),
