@@ -658,6 +658,9 @@ impl ExplorerApp {
         if let Some(job) = self.session.next_job(self.settings.k) {
             self.worker.submit(job);
         }
+        if let Some(job) = self.session.projection_job(&self.settings) {
+            self.worker.submit(job);
+        }
     }
 }
 

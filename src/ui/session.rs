@@ -2,14 +2,18 @@
 //! each worker [`Event`] and each user action changes that. Plain data: no egui context, no
 //! worker handle. The window turns what these methods return into worker jobs.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::engine::protocol::{BatchItem, ItemFailure};
 use crate::engine::{Event, InputSource, Job, JobKind, ModelSummary, ZeroShotUnavailable};
+use crate::index::projection::Projection;
 use crate::index::transfer::TransferReport;
 use crate::ui::batch_queue::AnalysisQueue;
 use crate::ui::notifications::Notifications;
-use crate::ui::state::{ChartRects, Derived, InputEntry, InputStatus, LabelSet, Settings};
+use crate::ui::state::{
+    ChartRects, Derived, InputEntry, InputStatus, LabelSet, MapLayout, Settings,
+};
 
 /// The session: what is loaded, what was analysed, what is selected.
 #[derive(Default)]
@@ -33,6 +37,10 @@ pub struct Session {
     pub transfer: Option<TransferReport>,
     pub transfer_running: bool,
     pub export_running: bool,
+    /// t-SNE and UMAP layouts of this model's gallery (PCA's is in the summary).
+    pub layouts: BTreeMap<Projection, MapLayout>,
+    /// The map the worker is computing.
+    pub projection_running: Option<Projection>,
     /// Sound: devices, the recorder, the live level and playhead.
     pub audio: crate::ui::audio_state::AudioUi,
     /// Last inference time (ms).
@@ -316,6 +324,10 @@ impl Session {
         self.labels_edited_at = None;
         settings.remember(&summary.dir);
         self.transfer = None;
+        // The worker stopped any map of the previous model; the chosen one is asked for again
+        // by `projection_job`.
+        self.layouts.clear();
+        self.projection_running = None;
         self.selected_code = None;
         if !same_model {
             self.inputs
@@ -340,6 +352,38 @@ impl Session {
             self.selected = self.inputs.last().map(|e| e.key);
         }
         self.summary = Some(summary);
+    }
+
+    /// The job the chosen map needs, if any (the window calls this every frame): t-SNE or
+    /// UMAP not computed yet for this model, or a stop when the chosen map is ready but
+    /// another is still being computed. A failed map is not asked for again until the next
+    /// model.
+    pub fn projection_job(&mut self, settings: &Settings) -> Option<Job> {
+        let want = settings.map_projection;
+        let has_gallery = self.summary.as_ref().is_some_and(|s| !s.gallery.is_empty());
+        if !has_gallery || self.projection_running == Some(want) {
+            return None;
+        }
+        let ready =
+            want == Projection::Pca || self.layouts.get(&want).is_some_and(MapLayout::finished);
+        if ready {
+            // `Project { Pca }` stops the running map and is answered at once.
+            return self.projection_running.take().map(|_| Job::Project {
+                projection: Projection::Pca,
+            });
+        }
+        self.projection_running = Some(want);
+        self.layouts.insert(want, MapLayout::default());
+        Some(Job::Project { projection: want })
+    }
+
+    /// The chosen non-linear map's layout, once it has one (partial or complete); `None`: the
+    /// map shows PCA positions.
+    pub fn map_layout(&self, settings: &Settings) -> Option<&MapLayout> {
+        let items = self.summary.as_ref()?.gallery.len();
+        self.layouts
+            .get(&settings.map_projection)
+            .filter(|l| settings.map_projection != Projection::Pca && l.xy.len() == items)
     }
 
     /// Applies one worker event. Failures become a notification titled with the job that
@@ -397,6 +441,41 @@ impl Session {
                 self.transfer_running = false;
                 self.transfer = Some(*report);
             }
+            Event::ProjectionProgress {
+                projection,
+                fraction,
+                xy,
+            } => {
+                let items = self.summary.as_ref().map_or(0, |s| s.gallery.len());
+                if self.projection_running == Some(projection) {
+                    let layout = self.layouts.entry(projection).or_default();
+                    layout.fraction = fraction;
+                    if let Some(xy) = xy.filter(|xy| xy.len() == items) {
+                        layout.xy = xy;
+                    }
+                }
+            }
+            Event::Projected {
+                projection,
+                xy,
+                seconds,
+            } => {
+                let items = self.summary.as_ref().map_or(0, |s| s.gallery.len());
+                if self.projection_running == Some(projection) {
+                    self.projection_running = None;
+                    if projection != Projection::Pca && xy.len() == items {
+                        self.layouts.insert(
+                            projection,
+                            MapLayout {
+                                xy,
+                                fraction: 1.0,
+                                seconds: Some(seconds),
+                                failed: None,
+                            },
+                        );
+                    }
+                }
+            }
             Event::Exported { dir, files, rows } => {
                 self.export_running = false;
                 let names: Vec<String> = files
@@ -435,6 +514,13 @@ impl Session {
                     }
                     JobKind::Transfer { .. } => self.transfer_running = false,
                     JobKind::ExportProjector { .. } => self.export_running = false,
+                    JobKind::Project { projection } => {
+                        if self.projection_running == Some(*projection) {
+                            self.projection_running = None;
+                        }
+                        self.layouts.entry(*projection).or_default().failed =
+                            Some(error.message.clone());
+                    }
                     JobKind::Shutdown => {}
                 }
                 self.notifications.error(job.to_string(), error.message);
@@ -543,6 +629,7 @@ mod tests {
             xy: None,
             zero_shot,
             neighbours: vec![],
+            map_neighbours: vec![],
             total_ms: 1.0,
         })
     }
