@@ -19,6 +19,9 @@
 //! over a 10k gallery <= 15 ms p50 (image, audio), <= 25 ms (text); batched top-10 over
 //! 100k x 256 no slower than numpy matmul + argpartition; CLI peak memory with a MiniLM
 //! bundle <= 600 MB.
+//!
+//! `-- --maps-only` times the t-SNE and UMAP maps alone (10k 256-d clustered points; 100k is
+//! past `MAX_PROJECTION_POINTS` and only shows the refusal).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -251,6 +254,10 @@ fn peak_rss_mb(args: &[&str]) -> Option<f64> {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--maps-only") {
+        maps();
+        return;
+    }
     if std::env::args().any(|a| a == "--many-only") {
         many_inputs(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/digits"));
         return;
@@ -444,6 +451,7 @@ fn main() {
         }
     }
     many_inputs(&bundle);
+    maps();
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
@@ -579,4 +587,74 @@ fn many_inputs(bundle: &Path) {
         one_by_one / batched
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `count` unit rows in `clusters` Gaussian clusters (`[count, d]` row-major), each row's
+/// cluster centre a random unit vector plus noise of norm about 0.3.
+fn clustered_unit_rows(count: usize, d: usize, clusters: usize, seed: u64) -> Vec<f32> {
+    let centres = random_unit_rows(clusters, d, seed);
+    let noise = random_unit_rows(count, d, seed + 1);
+    let mut rows = Vec::with_capacity(count * d);
+    for i in 0..count {
+        let c = &centres[(i % clusters) * d..(i % clusters + 1) * d];
+        let e = &noise[i * d..(i + 1) * d];
+        rows.extend(c.iter().zip(e).map(|(c, e)| c + 0.3 * e));
+    }
+    transference::index::l2_normalize_rows(&mut rows, d);
+    rows
+}
+
+/// t-SNE (one thread: the deterministic default; and all cores) and UMAP at 10k x 256, and
+/// the refusal at 100k. One run each (they take seconds to minutes).
+fn maps() {
+    use transference::index::projection::{
+        Flow, MAX_PROJECTION_POINTS, TsneParams, UmapParams, nearest_neighbours, tsne_layout,
+        umap_layout,
+    };
+    let d = 256;
+    println!("\nGallery maps, {d}-d points in 20 clusters (one run each):");
+    for n in [10_000usize, 100_000] {
+        if n > MAX_PROJECTION_POINTS {
+            let rows = clustered_unit_rows(MAX_PROJECTION_POINTS + 1, d, 20, 7);
+            let err = tsne_layout(&rows, d, &TsneParams::default(), &mut |_| Flow::Continue)
+                .expect_err("past the limit");
+            println!("  {n} points: refused past {MAX_PROJECTION_POINTS}: {err}");
+            continue;
+        }
+        let rows = clustered_unit_rows(n, d, 20, 7);
+        let t0 = Instant::now();
+        let _ = nearest_neighbours(&rows, d, 90);
+        println!(
+            "  {n} points: exact 90 nearest neighbours (part of each map): {:.1} s",
+            t0.elapsed().as_secs_f64()
+        );
+        for threads in [1usize, 0] {
+            let params = TsneParams {
+                threads,
+                ..Default::default()
+            };
+            let t0 = Instant::now();
+            tsne_layout(&rows, d, &params, &mut |_| Flow::Continue).unwrap();
+            println!(
+                "  {n} points: t-SNE perplexity {}, {} epochs, {}: {:.1} s",
+                params.perplexity,
+                params.epochs,
+                if threads == 1 {
+                    "1 thread"
+                } else {
+                    "all cores"
+                },
+                t0.elapsed().as_secs_f64()
+            );
+        }
+        let params = UmapParams::default();
+        let t0 = Instant::now();
+        umap_layout(&rows, d, &params, &mut |_| Flow::Continue).unwrap();
+        println!(
+            "  {n} points: UMAP {} neighbours, {} epochs: {:.1} s",
+            params.neighbours,
+            params.epochs,
+            t0.elapsed().as_secs_f64()
+        );
+    }
 }
