@@ -1007,3 +1007,155 @@ mod tests {
         assert_eq!(settings.recent[0], PathBuf::from("models/other"));
     }
 }
+
+#[cfg(test)]
+mod projection_tests {
+    use super::*;
+    use crate::engine::GalleryPoint;
+    use crate::engine::protocol::{ErrorKind, JobError};
+    use crate::modality::Modality;
+
+    /// A session with a model whose gallery has `items` points.
+    fn session(items: usize) -> (Session, Settings) {
+        let mut settings = Settings::default();
+        let mut s = Session::default();
+        let point = |index| GalleryPoint {
+            index,
+            modality: Modality::Text,
+            label: None,
+            source: String::new(),
+            text: None,
+            media: None,
+            xy: [index as f32, 0.0],
+            codes: vec![],
+        };
+        let summary = ModelSummary {
+            gallery: (0..items).map(point).collect(),
+            ..tests_summary()
+        };
+        s.apply_event(Event::Loaded(Box::new(summary)), &mut settings);
+        (s, settings)
+    }
+
+    /// The map a job asks for, if it is a `Job::Project`.
+    fn asked(job: Option<Job>) -> Option<Projection> {
+        match job {
+            Some(Job::Project { projection }) => Some(projection),
+            _ => None,
+        }
+    }
+
+    fn tests_summary() -> ModelSummary {
+        ModelSummary {
+            dir: PathBuf::from("models/tiny"),
+            name: "tiny".into(),
+            description: String::new(),
+            card: String::new(),
+            modalities: vec![Modality::Text],
+            codebook_size: 4,
+            d_model: 2,
+            temperature: 0.07,
+            labels: vec![],
+            prompts: vec![],
+            device: "cpu".into(),
+            metrics: Default::default(),
+            gallery: vec![],
+            codebook_xy: vec![],
+            stats: None,
+            map_explained: 0.5,
+            image_grid: None,
+            audio_clip_secs: None,
+            load_ms: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_chosen_map_is_asked_for_once_shown_as_it_comes_and_kept() {
+        let (mut s, mut settings) = session(3);
+        assert!(s.projection_job(&settings).is_none(), "PCA needs no job");
+        settings.map_projection = Projection::Tsne;
+        assert_eq!(asked(s.projection_job(&settings)), Some(Projection::Tsne));
+        assert!(s.projection_job(&settings).is_none(), "asked once");
+        assert_eq!(
+            s.map_layout(&settings),
+            None,
+            "PCA positions until a snapshot"
+        );
+        let snapshot = vec![[1.0, 1.0]; 3];
+        s.apply_event(
+            Event::ProjectionProgress {
+                projection: Projection::Tsne,
+                fraction: 0.5,
+                xy: Some(snapshot.clone()),
+            },
+            &mut settings,
+        );
+        assert_eq!(s.map_layout(&settings).unwrap().xy, snapshot);
+        // A snapshot of the wrong size (another model's) is ignored.
+        s.apply_event(
+            Event::ProjectionProgress {
+                projection: Projection::Tsne,
+                fraction: 0.6,
+                xy: Some(vec![[9.0, 9.0]; 5]),
+            },
+            &mut settings,
+        );
+        assert_eq!(s.map_layout(&settings).unwrap().xy, snapshot);
+        s.apply_event(
+            Event::Projected {
+                projection: Projection::Tsne,
+                xy: vec![[2.0, 2.0]; 3],
+                seconds: 1.5,
+            },
+            &mut settings,
+        );
+        assert_eq!(s.projection_running, None);
+        assert_eq!(s.map_layout(&settings).unwrap().seconds, Some(1.5));
+        // Back to PCA and to t-SNE again: nothing to compute.
+        settings.map_projection = Projection::Pca;
+        assert!(s.projection_job(&settings).is_none());
+        settings.map_projection = Projection::Tsne;
+        assert!(s.projection_job(&settings).is_none());
+    }
+
+    #[test]
+    fn choosing_pca_stops_a_running_map_and_a_failed_one_is_not_retried() {
+        let (mut s, mut settings) = session(3);
+        settings.map_projection = Projection::Umap;
+        assert!(s.projection_job(&settings).is_some());
+        settings.map_projection = Projection::Pca;
+        assert_eq!(
+            asked(s.projection_job(&settings)),
+            Some(Projection::Pca),
+            "a stop"
+        );
+        assert_eq!(s.projection_running, None);
+        settings.map_projection = Projection::Tsne;
+        assert!(s.projection_job(&settings).is_some());
+        s.apply_event(
+            Event::Failed {
+                job: JobKind::Project {
+                    projection: Projection::Tsne,
+                },
+                error: JobError {
+                    kind: ErrorKind::BadInput,
+                    message: "too few".into(),
+                },
+            },
+            &mut settings,
+        );
+        assert!(s.projection_job(&settings).is_none(), "not retried");
+        assert_eq!(
+            s.layouts[&Projection::Tsne].failed.as_deref(),
+            Some("too few")
+        );
+        // A new model clears the layouts: the map is asked for again.
+        let (mut s2, _) = session(3);
+        s2.layouts = s.layouts.clone();
+        s2.apply_event(
+            Event::Loaded(Box::new(s.summary.clone().unwrap())),
+            &mut settings,
+        );
+        assert!(s2.projection_job(&settings).is_some());
+    }
+}
