@@ -608,8 +608,16 @@ fn clustered_unit_rows(count: usize, d: usize, clusters: usize, seed: u64) -> Ve
 /// the refusal at 100k. One run each (they take seconds to minutes).
 fn maps() {
     use transference::index::projection::{
-        Flow, MAX_PROJECTION_POINTS, TsneParams, UmapParams, nearest_neighbours, tsne_layout,
-        umap_layout,
+        Flow, MAX_PROJECTION_POINTS, TsneParams, UmapParams, knn_class_agreement,
+        nearest_neighbours, tsne_layout, umap_layout,
+    };
+    /// Points (every n/SAMPLE-th) whose 2-D neighbours are checked for their cluster.
+    const SAMPLE: usize = 2_000;
+    let agreement = |xy: &[[f32; 2]]| {
+        let step = (xy.len() / SAMPLE).max(1);
+        let pts: Vec<[f32; 2]> = xy.iter().step_by(step).copied().collect();
+        let classes: Vec<usize> = (0..xy.len()).step_by(step).map(|i| i % 20).collect();
+        knn_class_agreement(&pts, &classes, 10)
     };
     let d = 256;
     println!("\nGallery maps, {d}-d points in 20 clusters (one run each):");
@@ -634,27 +642,33 @@ fn maps() {
                 ..Default::default()
             };
             let t0 = Instant::now();
-            tsne_layout(&rows, d, &params, &mut |_| Flow::Continue).unwrap();
+            let xy = tsne_layout(&rows, d, &params, &mut |_| Flow::Continue)
+                .unwrap()
+                .unwrap();
+            let threads = if threads == 1 {
+                "1 thread"
+            } else {
+                "all cores"
+            };
             println!(
-                "  {n} points: t-SNE perplexity {}, {} epochs, {}: {:.1} s",
+                "  {n} points: t-SNE perplexity {}, {} epochs, {threads}: {:.1} s (10-NN cluster agreement in 2-D {:.3})",
                 params.perplexity,
                 params.epochs,
-                if threads == 1 {
-                    "1 thread"
-                } else {
-                    "all cores"
-                },
-                t0.elapsed().as_secs_f64()
+                t0.elapsed().as_secs_f64(),
+                agreement(&xy)
             );
         }
         let params = UmapParams::default();
         let t0 = Instant::now();
-        umap_layout(&rows, d, &params, &mut |_| Flow::Continue).unwrap();
+        let xy = umap_layout(&rows, d, &params, &mut |_| Flow::Continue)
+            .unwrap()
+            .unwrap();
         println!(
-            "  {n} points: UMAP {} neighbours, {} epochs: {:.1} s",
+            "  {n} points: UMAP {} neighbours, {} epochs: {:.1} s (10-NN cluster agreement in 2-D {:.3})",
             params.neighbours,
             params.epochs,
-            t0.elapsed().as_secs_f64()
+            t0.elapsed().as_secs_f64(),
+            agreement(&xy)
         );
     }
 }
