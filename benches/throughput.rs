@@ -14,6 +14,9 @@
 //! bundle <= 600 MB. Search at scale: the exact CPU top-10 for 64 queries over 100k and 1M x 256
 //! in at most half numpy's time (matmul + argpartition + sort of the 10); a 1M x 256 gallery
 //! opens (maps) in <= 2 s.
+//!
+//! `-- --maps-only` times the t-SNE and UMAP maps alone (10k 256-d clustered points; 100k is
+//! past `MAX_PROJECTION_POINTS` and only shows the refusal).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -377,6 +380,10 @@ fn peak_rss_mb(args: &[&str]) -> Option<f64> {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--maps-only") {
+        maps();
+        return;
+    }
     if std::env::args().any(|a| a == "--many-only") {
         many_inputs(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/digits"));
         return;
@@ -577,6 +584,7 @@ fn main() {
         }
     }
     many_inputs(&bundle);
+    maps();
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
@@ -712,4 +720,88 @@ fn many_inputs(bundle: &Path) {
         one_by_one / batched
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `count` unit rows in `clusters` Gaussian clusters (`[count, d]` row-major), each row's
+/// cluster centre a random unit vector plus noise of norm about 0.3.
+fn clustered_unit_rows(count: usize, d: usize, clusters: usize, seed: u64) -> Vec<f32> {
+    let centres = random_unit_rows(clusters, d, seed);
+    let noise = random_unit_rows(count, d, seed + 1);
+    let mut rows = Vec::with_capacity(count * d);
+    for i in 0..count {
+        let c = &centres[(i % clusters) * d..(i % clusters + 1) * d];
+        let e = &noise[i * d..(i + 1) * d];
+        rows.extend(c.iter().zip(e).map(|(c, e)| c + 0.3 * e));
+    }
+    transference::index::l2_normalize_rows(&mut rows, d);
+    rows
+}
+
+/// t-SNE (one thread: the deterministic default; and all cores) and UMAP at 10k x 256, and
+/// the refusal at 100k. One run each (they take seconds to minutes).
+fn maps() {
+    use transference::index::projection::{
+        Flow, MAX_PROJECTION_POINTS, TsneParams, UmapParams, knn_class_agreement,
+        nearest_neighbours, tsne_layout, umap_layout,
+    };
+    /// Points (every n/SAMPLE-th) whose 2-D neighbours are checked for their cluster.
+    const SAMPLE: usize = 2_000;
+    let agreement = |xy: &[[f32; 2]]| {
+        let step = (xy.len() / SAMPLE).max(1);
+        let pts: Vec<[f32; 2]> = xy.iter().step_by(step).copied().collect();
+        let classes: Vec<usize> = (0..xy.len()).step_by(step).map(|i| i % 20).collect();
+        knn_class_agreement(&pts, &classes, 10)
+    };
+    let d = 256;
+    println!("\nGallery maps, {d}-d points in 20 clusters (one run each):");
+    for n in [10_000usize, 100_000] {
+        if n > MAX_PROJECTION_POINTS {
+            let rows = clustered_unit_rows(MAX_PROJECTION_POINTS + 1, d, 20, 7);
+            let err = tsne_layout(&rows, d, &TsneParams::default(), &mut |_| Flow::Continue)
+                .expect_err("past the limit");
+            println!("  {n} points: refused past {MAX_PROJECTION_POINTS}: {err}");
+            continue;
+        }
+        let rows = clustered_unit_rows(n, d, 20, 7);
+        let t0 = Instant::now();
+        let _ = nearest_neighbours(&rows, d, 90);
+        println!(
+            "  {n} points: exact 90 nearest neighbours (part of each map): {:.1} s",
+            t0.elapsed().as_secs_f64()
+        );
+        for threads in [1usize, 0] {
+            let params = TsneParams {
+                threads,
+                ..Default::default()
+            };
+            let t0 = Instant::now();
+            let xy = tsne_layout(&rows, d, &params, &mut |_| Flow::Continue)
+                .unwrap()
+                .unwrap();
+            let threads = if threads == 1 {
+                "1 thread"
+            } else {
+                "all cores"
+            };
+            println!(
+                "  {n} points: t-SNE perplexity {}, {} epochs, {threads}: {:.1} s (10-NN cluster agreement in 2-D {:.3})",
+                params.perplexity,
+                params.epochs,
+                t0.elapsed().as_secs_f64(),
+                agreement(&xy)
+            );
+        }
+        let params = UmapParams::default();
+        let t0 = Instant::now();
+        let xy = umap_layout(&rows, d, &params, &mut |_| Flow::Continue)
+            .unwrap()
+            .unwrap();
+        println!(
+            "  {n} points: UMAP {} neighbours, {} epochs: {:.1} s (10-NN cluster agreement in 2-D {:.3})",
+            params.neighbours,
+            params.epochs,
+            t0.elapsed().as_secs_f64(),
+            agreement(&xy)
+        );
+    }
 }

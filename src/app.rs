@@ -580,12 +580,15 @@ impl ExplorerApp {
         let Some(summary) = &self.session.summary else {
             return;
         };
-        self.session.selection = Some(crate::ui::selection::Selection::new(
+        let session = &self.session;
+        let xy = |p: &crate::engine::GalleryPoint| session.gallery_xy(&self.settings, p);
+        let selection = crate::ui::selection::Selection::new(
             shape,
             &summary.gallery,
-            map_xy,
+            xy,
             &self.settings.map_filter,
-        ));
+        );
+        self.session.selection = Some(selection);
     }
 
     /// Writes the selection as CSV and JSON into the export folder, on a helper thread.
@@ -594,7 +597,8 @@ impl ExplorerApp {
         else {
             return;
         };
-        let rows = crate::ui::selection::rows(&summary.gallery, &selection.items, map_xy);
+        let xy = |p: &crate::engine::GalleryPoint| self.session.gallery_xy(&self.settings, p);
+        let rows = crate::ui::selection::rows(&summary.gallery, &selection.items, xy);
         let dir = export_dir(&self.settings);
         let tx = self.msgs_tx.clone();
         let repaint = self.ctx.clone();
@@ -725,12 +729,10 @@ impl ExplorerApp {
         if let Some(job) = self.session.next_job(self.settings.k) {
             self.worker.submit(job);
         }
+        if let Some(job) = self.session.projection_job(&self.settings) {
+            self.worker.submit(job);
+        }
     }
-}
-
-/// A gallery item's position on the map.
-fn map_xy(p: &crate::engine::GalleryPoint) -> [f64; 2] {
-    [f64::from(p.xy[0]), f64::from(p.xy[1])]
 }
 
 fn export_dir(settings: &Settings) -> PathBuf {

@@ -2105,3 +2105,99 @@ fn search_cli_refuses_bad_input() {
         &["-k 0"],
     );
 }
+
+#[test]
+fn worker_computes_maps_in_the_background_and_stops_them_on_a_new_model() {
+    use std::time::Duration;
+    use transference::engine::{Event, Job, Worker};
+    use transference::index::projection::Projection;
+    let tmp = tempfile::tempdir().unwrap();
+    let small = tmp.path().join("small");
+    let large = tmp.path().join("large");
+    common::write_tiny_bundle_with_gallery(&small, 40);
+    common::write_tiny_bundle_with_gallery(&large, 3000);
+    let worker = Worker::spawn(|| {});
+    let next = |worker: &Worker| {
+        worker
+            .recv_timeout(Duration::from_secs(300))
+            .expect("worker went silent")
+    };
+    worker.submit(Job::Load {
+        dir: small.clone(),
+        device: DeviceRequest::Cpu,
+    });
+    worker.submit(Job::Project {
+        projection: Projection::Tsne,
+    });
+    // An analysis queued behind the t-SNE is answered while it runs or after; the map arrives
+    // with snapshots before it.
+    worker.submit(Job::Analyze {
+        request_id: 1,
+        input: InputSource::Text("seven".into()),
+        labels: vec![],
+        templates: vec![],
+        k: 1,
+    });
+    let (mut snapshots, mut analysed, mut map) = (0, false, None);
+    while map.is_none() || !analysed {
+        match next(&worker) {
+            Event::Loading { .. } | Event::Loaded(_) => {}
+            Event::ProjectionProgress { projection, xy, .. } => {
+                assert_eq!(projection, Projection::Tsne);
+                snapshots += xy.is_some_and(|xy| xy.len() == 40) as usize;
+            }
+            Event::Projected { projection, xy, .. } => map = Some((projection, xy)),
+            Event::Analyzed(a) => {
+                assert_eq!(a.map_neighbours.len(), 10, "k = 10 gallery neighbours");
+                analysed = true;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let (projection, xy) = map.unwrap();
+    assert_eq!(projection, Projection::Tsne);
+    assert_eq!(xy.len(), 40);
+    assert!(snapshots > 0, "intermediate layouts");
+    // A long t-SNE stopped by loading another model sends nothing after the new model.
+    worker.submit(Job::Load {
+        dir: large,
+        device: DeviceRequest::Cpu,
+    });
+    worker.submit(Job::Project {
+        projection: Projection::Tsne,
+    });
+    // Wait for the first snapshot of the long run, then change model.
+    loop {
+        match next(&worker) {
+            Event::ProjectionProgress { fraction, .. } if fraction > 0.0 => break,
+            Event::Loading { .. } | Event::Loaded(_) | Event::ProjectionProgress { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    worker.submit(Job::Load {
+        dir: small,
+        device: DeviceRequest::Cpu,
+    });
+    loop {
+        match next(&worker) {
+            Event::Loaded(_) => break,
+            Event::Loading { .. } | Event::ProjectionProgress { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    worker.submit(Job::Project {
+        projection: Projection::Pca,
+    });
+    match next(&worker) {
+        Event::Projected { projection, xy, .. } => {
+            assert_eq!(
+                projection,
+                Projection::Pca,
+                "nothing from the stopped t-SNE"
+            );
+            assert_eq!(xy.len(), 40);
+        }
+        other => panic!("nothing from the stopped t-SNE, got {other:?}"),
+    }
+}

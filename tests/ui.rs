@@ -55,9 +55,14 @@ fn app_with_tiny_bundle() -> (AppHarness, tempfile::TempDir) {
 
 /// The app on a fresh tiny bundle with sound from `audio`.
 fn app_with_audio(audio: SimulatedAudio) -> (AppHarness, tempfile::TempDir) {
+    app_with(audio, 3)
+}
+
+/// The app on a fresh tiny bundle with `gallery_items` gallery items and sound from `audio`.
+fn app_with(audio: SimulatedAudio, gallery_items: usize) -> (AppHarness, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("tiny");
-    common::write_tiny_bundle(&dir);
+    common::write_tiny_bundle_with_gallery(&dir, gallery_items);
     (app_on(dir, audio), tmp)
 }
 
@@ -482,6 +487,7 @@ fn synthetic_image_analysis() -> Analysis {
         xy: None,
         zero_shot: Err(ZeroShotUnavailable::NoLabels),
         neighbours: vec![],
+        map_neighbours: vec![],
         total_ms: 0.0,
     }
 }
@@ -1173,4 +1179,31 @@ fn an_imported_vectors_bundle_shows_map_usage_and_stored_items_without_encoders(
         has_label(h, "accuracy on")
     });
     assert!(has_label(&h, "confusion matrix 3×3"));
+}
+
+#[test]
+fn the_map_switches_to_tsne_in_the_background_and_says_so() {
+    use transference::index::projection::Projection;
+    let silent = SimulatedAudio {
+        input: None,
+        output: true,
+        speed: 1.0,
+    };
+    let (mut h, _tmp) = app_with(silent, 40);
+    assert!(
+        h.query_by_label_contains("PCA ·").is_some(),
+        "the map starts on PCA"
+    );
+    h.get_by_label("t-SNE").click();
+    wait_for(&mut h, "the t-SNE map", |h| {
+        h.query_by_label_contains("t-SNE · perplexity 13").is_some()
+            && h.state()
+                .as_ref()
+                .is_some_and(|a| a.session().projection_running.is_none())
+    });
+    let app = h.state().as_ref().unwrap();
+    assert_eq!(app.settings().map_projection, Projection::Tsne);
+    let layout = &app.session().layouts[&Projection::Tsne];
+    assert_eq!(layout.xy.len(), 40);
+    assert!(layout.seconds.is_some() && layout.failed.is_none());
 }

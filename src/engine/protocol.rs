@@ -14,6 +14,7 @@ use crate::device::DeviceRequest;
 use crate::engine::InputSource;
 use crate::engine::pipeline::{EncodedInput, LabelScore, Neighbour};
 use crate::error::Error;
+use crate::index::projection::Projection;
 use crate::index::projector::ProjectorRow;
 use crate::index::stats::CodebookStats;
 use crate::index::transfer::{TransferFeatures, TransferReport};
@@ -65,6 +66,12 @@ pub enum Job {
         dir: PathBuf,
         extra: Vec<ProjectorRow>,
     },
+    /// Compute a 2-D map of the gallery. t-SNE and UMAP run on a thread of their own (the
+    /// worker goes on with other jobs), reporting [`Event::ProjectionProgress`] with
+    /// intermediate layouts and then [`Event::Projected`]; a new `Project` job or a new model
+    /// stops the running one, which then reports nothing more. PCA (computed at load) is
+    /// answered at once, so `Project { projection: Pca }` also stops a running map.
+    Project { projection: Projection },
     /// Stop the thread.
     Shutdown,
 }
@@ -91,6 +98,9 @@ impl Job {
                 target: *target,
             },
             Job::ExportProjector { dir, .. } => JobKind::ExportProjector { dir: dir.clone() },
+            Job::Project { projection } => JobKind::Project {
+                projection: *projection,
+            },
             Job::Shutdown => JobKind::Shutdown,
         }
     }
@@ -112,6 +122,8 @@ pub enum JobKind {
     Transfer { source: Modality, target: Modality },
     /// The Embedding Projector export to `dir`.
     ExportProjector { dir: PathBuf },
+    /// Computing a map of the gallery.
+    Project { projection: Projection },
     /// Stopping the thread (never fails; here for completeness).
     Shutdown,
 }
@@ -147,6 +159,9 @@ impl std::fmt::Display for JobKind {
             }
             JobKind::ExportProjector { dir } => {
                 write!(f, "Export to {} failed", dir.display())
+            }
+            JobKind::Project { projection } => {
+                write!(f, "Computing the {projection} map failed")
             }
             JobKind::Shutdown => write!(f, "Stopping the worker failed"),
         }
@@ -292,6 +307,11 @@ pub struct Analysis {
     pub zero_shot: std::result::Result<Vec<LabelScore>, ZeroShotUnavailable>,
     /// Nearest gallery items per modality.
     pub neighbours: Vec<(Modality, Vec<Neighbour>)>,
+    /// The [`crate::index::projection::PLACEMENT_NEIGHBOURS`] most similar gallery items of
+    /// any modality, as (gallery index, cosine similarity): they place the input on a t-SNE or
+    /// UMAP map ([`crate::index::projection::place_by_neighbours`]).
+    #[serde(default)]
+    pub map_neighbours: Vec<(usize, f32)>,
     pub total_ms: f64,
 }
 
@@ -358,6 +378,19 @@ pub enum Event {
         dir: PathBuf,
         files: Vec<PathBuf>,
         rows: usize,
+    },
+    /// A [`Job::Project`] got this far (`fraction` 0..1); `xy`: the layout so far (one point
+    /// per gallery item, in gallery order), every few epochs.
+    ProjectionProgress {
+        projection: Projection,
+        fraction: f32,
+        xy: Option<Vec<[f32; 2]>>,
+    },
+    /// A [`Job::Project`] finished: one point per gallery item, in gallery order.
+    Projected {
+        projection: Projection,
+        xy: Vec<[f32; 2]>,
+        seconds: f64,
     },
     /// A job failed (a load included); the worker keeps running.
     Failed {

@@ -5,10 +5,13 @@
 //! with [`Event::Superseded`], so every request ends in exactly one event. A
 //! [`Job::AnalyzeBatch`] runs many analyses in chunks: files preprocessed in parallel, encoded
 //! a modality at a time, results sent per chunk, one failure per bad input, and a cancel flag
-//! checked between chunks.
+//! checked between chunks. A [`Job::Project`] (t-SNE, UMAP) runs on a thread of its own over a
+//! copy of the gallery embeddings, so analyses go on meanwhile; it is stopped when another map
+//! is asked for, a model is loaded or the worker shuts down.
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -18,10 +21,15 @@ use crate::engine::InputSource;
 use crate::engine::batch::{PreparedFile, prepare_files};
 use crate::engine::pipeline::{EncodedInput, Pipeline};
 use crate::engine::protocol::{
-    Analysis, BatchItem, Event, ItemFailure, Job, JobError, ZeroShotUnavailable, analysis_chunk_len,
+    Analysis, BatchItem, Event, ItemFailure, Job, JobError, JobKind, ZeroShotUnavailable,
+    analysis_chunk_len,
 };
 use crate::engine::summary::{gallery_transfer, summarize};
 use crate::index::pca::Pca2;
+use crate::index::projection::{
+    Flow, LayoutProgress, PLACEMENT_NEIGHBOURS, Projection, TsneParams, UmapParams, tsne_layout,
+    umap_layout,
+};
 use crate::index::projector::write_projector;
 use crate::modality::Modality;
 
@@ -33,8 +41,9 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts the thread. `notify` is called after every event (e.g. to request a repaint).
-    pub fn spawn(notify: impl Fn() + Send + 'static) -> Self {
+    /// Starts the thread. `notify` is called after every event (e.g. to request a repaint),
+    /// from the worker thread or a projection thread.
+    pub fn spawn(notify: impl Fn() + Send + Sync + 'static) -> Self {
         let (jobs_tx, jobs_rx) = unbounded::<Job>();
         let (events_tx, events_rx) = unbounded::<Event>();
         let thread = std::thread::Builder::new()
@@ -73,16 +82,42 @@ impl Drop for Worker {
     }
 }
 
+/// Shared repaint request, callable from the projection thread too.
+type Notify = Arc<dyn Fn() + Send + Sync>;
+
 /// What the thread holds between jobs.
 struct State {
     pipeline: Option<Pipeline>,
     pca: Option<Pca2>,
+    /// Stop flag of the running t-SNE or UMAP, if any.
+    projection: Option<Arc<AtomicBool>>,
+    notify: Notify,
 }
 
-fn worker_loop(jobs: Receiver<Job>, events: Sender<Event>, notify: impl Fn()) {
+impl State {
+    /// Stops the running projection (it sends nothing more).
+    fn stop_projection(&mut self) {
+        if let Some(stop) = self.projection.take() {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+fn worker_loop(
+    jobs: Receiver<Job>,
+    events: Sender<Event>,
+    notify: impl Fn() + Send + Sync + 'static,
+) {
+    let shared: Notify = Arc::new(notify);
+    let notify = {
+        let shared = shared.clone();
+        move || shared()
+    };
     let mut state = State {
         pipeline: None,
         pca: None,
+        projection: None,
+        notify: shared,
     };
     while let Ok(job) = jobs.recv() {
         if matches!(job, Job::Shutdown) {
@@ -97,6 +132,7 @@ fn worker_loop(jobs: Receiver<Job>, events: Sender<Event>, notify: impl Fn()) {
         run_guarded(&mut state, job, &events, &notify);
         notify();
     }
+    state.stop_projection();
 }
 
 /// Runs one job, turning an error or a panic into [`Event::Failed`] naming the job.
@@ -160,6 +196,7 @@ fn handle(
 ) -> Result<(), JobError> {
     match job {
         Job::Load { dir, device } => {
+            state.stop_projection();
             let _ = events.send(Event::Loading { dir: dir.clone() });
             notify();
             let t0 = Instant::now();
@@ -241,8 +278,101 @@ fn handle(
             let _ = events.send(Event::Exported { dir, files, rows });
             Ok(())
         }
+        Job::Project { projection } => {
+            state.stop_projection();
+            start_projection(state, projection, events)
+        }
         Job::Shutdown => Ok(()),
     }
+}
+
+/// Answers a PCA map at once; starts t-SNE or UMAP on a thread of its own over a copy of the
+/// gallery embeddings (`[N, D]`, L2-normalised), which sends progress, snapshots and the
+/// result unless stopped.
+fn start_projection(
+    state: &mut State,
+    projection: Projection,
+    events: &Sender<Event>,
+) -> Result<(), JobError> {
+    let pipeline = state.pipeline.as_ref().ok_or_else(JobError::no_model)?;
+    let gallery = pipeline.bundle.gallery.as_ref().filter(|g| !g.is_empty());
+    let Some(gallery) = gallery else {
+        return Err(crate::error::Error::InvalidRequest(
+            "this model has no gallery, so there is no map to compute".into(),
+        )
+        .into());
+    };
+    if projection == Projection::Pca {
+        let pca = state
+            .pca
+            .as_ref()
+            .ok_or_else(|| JobError::panic("the gallery has no PCA map"))?;
+        let xy = (0..gallery.len())
+            .map(|i| pca.project(&gallery.embedding(i)))
+            .collect();
+        let _ = events.send(Event::Projected {
+            projection,
+            xy,
+            seconds: 0.0,
+        });
+        return Ok(());
+    }
+    let n = gallery.len();
+    let mut rows: Vec<f32> = Vec::new();
+    for i in 0..n {
+        rows.extend_from_slice(&gallery.embedding(i));
+    }
+    let dim = rows.len() / n;
+    crate::index::l2_normalize_rows(&mut rows, dim);
+    let stop = Arc::new(AtomicBool::new(false));
+    state.projection = Some(stop.clone());
+    let events = events.clone();
+    let notify = state.notify.clone();
+    let spawned = std::thread::Builder::new()
+        .name("transference-projection".into())
+        .spawn(move || {
+            let t0 = Instant::now();
+            let send = |event: Event| {
+                if !stop.load(Ordering::Relaxed) {
+                    let _ = events.send(event);
+                    notify();
+                }
+            };
+            let mut progress = |p: LayoutProgress| {
+                if stop.load(Ordering::Relaxed) {
+                    return Flow::Stop;
+                }
+                send(Event::ProjectionProgress {
+                    projection,
+                    fraction: p.fraction,
+                    xy: p.xy,
+                });
+                Flow::Continue
+            };
+            let outcome = guarded(|| {
+                Ok(match projection {
+                    Projection::Tsne => {
+                        tsne_layout(&rows, dim, &TsneParams::default(), &mut progress)?
+                    }
+                    _ => umap_layout(&rows, dim, &UmapParams::default(), &mut progress)?,
+                })
+            });
+            match outcome {
+                Ok(Some(xy)) => send(Event::Projected {
+                    projection,
+                    xy,
+                    seconds: t0.elapsed().as_secs_f64(),
+                }),
+                Ok(None) => {}
+                Err(error) => send(Event::Failed {
+                    job: JobKind::Project { projection },
+                    error,
+                }),
+            }
+        });
+    spawned
+        .map(|_| ())
+        .map_err(|e| JobError::panic(&format!("cannot start the projection thread: {e}")))
 }
 
 /// Labels, templates and neighbours per modality for an analysis.
@@ -279,12 +409,22 @@ fn finish(
         }
     }
     let xy = pca.map(|p| p.project(&encoded.item.embedding));
+    let map_neighbours = if pipeline.bundle.gallery.is_some() {
+        pipeline
+            .retrieve(&encoded.item.embedding, None, PLACEMENT_NEIGHBOURS)?
+            .into_iter()
+            .map(|n| (n.index, n.score))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Analysis {
         request_id,
         input: encoded,
         xy,
         zero_shot,
         neighbours,
+        map_neighbours,
         total_ms: before_ms + t0.elapsed().as_secs_f64() * 1000.0,
     })
 }
@@ -326,7 +466,7 @@ fn analyze_chunk(
     chunk: &[BatchItem],
     scoring: Scoring,
 ) -> Vec<Result<Box<Analysis>, ItemFailure>> {
-    let State { pipeline, pca } = state;
+    let State { pipeline, pca, .. } = state;
     let Some(pipeline) = pipeline.as_mut() else {
         return chunk
             .iter()

@@ -6,6 +6,7 @@ pub mod gemm;
 pub mod hit;
 pub mod norm;
 pub mod pca;
+pub mod projection;
 pub mod projector;
 pub mod rows;
 pub mod search;

@@ -2,14 +2,18 @@
 //! class, codebook vectors optionally overlaid, current inputs as marks (the selected and the
 //! hovered one labelled, the selected one with lines to its nearest neighbours). Zoom and pan
 //! with the mouse, hover for details, click a gallery item to make it the query or an input to
-//! select it.
+//! select it. The header picks the projection (PCA, instant; t-SNE or UMAP, computed by the
+//! worker in the background with a progress bar, points moving as snapshots arrive); on a
+//! t-SNE or UMAP map inputs sit among their nearest gallery items and code vectors are not
+//! shown.
 
 use std::collections::BTreeMap;
 
 use egui::{Rect, RichText, Sense, Ui, Vec2};
 use egui_plot::{Legend, Line, MarkerShape, Plot, PlotPoint, Points, Text};
 
-use crate::engine::{GalleryPoint, InputSource};
+use crate::engine::{Analysis, GalleryPoint, InputSource};
+use crate::index::projection::{Projection, TsneParams, UmapParams, place_by_neighbours};
 use crate::modality::Modality;
 use crate::ui::input_view::{fit_rect, unit_uv};
 use crate::ui::media::MediaCache;
@@ -41,21 +45,7 @@ pub fn show(
     media: &mut MediaCache,
     commands: &mut Vec<Command>,
 ) -> MapOutput {
-    ui.horizontal(|ui| {
-        ui.label(
-            RichText::new("Embedding map")
-                .heading()
-                .color(theme::strong_text()),
-        );
-        if let Some(s) = &session.summary
-            && s.map_explained > 0.0
-        {
-            muted(
-                ui,
-                format!("PCA · {:.0} % of variance", s.map_explained * 100.0),
-            );
-        }
-    });
+    header(ui, session, settings);
     ui.horizontal_wrapped(|ui| {
         muted(ui, "colour by");
         ui.selectable_value(
@@ -95,7 +85,14 @@ pub fn show(
         return MapOutput::default();
     }
     let gallery = &summary.gallery;
-    let xy = |p: &GalleryPoint| [p.xy[0] as f64, p.xy[1] as f64];
+    // Positions: the chosen t-SNE or UMAP layout once it has one, else the PCA in the summary.
+    let layout = session.map_layout(settings).map(|l| l.xy.as_slice());
+    let xy = |p: &GalleryPoint| crate::ui::session::layout_xy(layout, p);
+    // Code vectors have PCA positions only.
+    let codebook_xy: &[[f32; 2]] = match layout {
+        Some(_) => &[],
+        None => &summary.codebook_xy,
+    };
 
     // Group gallery items by the chosen colouring; items the filter hides are faint.
     let filter = &settings.map_filter;
@@ -140,7 +137,10 @@ pub fn show(
     let inputs: Vec<_> = session
         .inputs
         .iter()
-        .filter_map(|e| e.analysis().and_then(|a| a.xy.map(|pos| (e, a, pos))))
+        .filter_map(|e| {
+            e.analysis()
+                .and_then(|a| input_xy(a, layout).map(|pos| (e, a, pos)))
+        })
         .collect();
 
     let selected_xy: Vec<[f64; 2]> = session
@@ -171,9 +171,8 @@ pub fn show(
                 .follow_insertion_order(true),
         );
     let response = plot.show(ui, |plot_ui| {
-        if settings.map_show_codebook && !summary.codebook_xy.is_empty() {
-            let pts: Vec<[f64; 2]> = summary
-                .codebook_xy
+        if settings.map_show_codebook && !codebook_xy.is_empty() {
+            let pts: Vec<[f64; 2]> = codebook_xy
                 .iter()
                 .map(|v| [v[0] as f64, v[1] as f64])
                 .collect();
@@ -212,7 +211,7 @@ pub fn show(
                     .allow_hover(false),
             );
             if settings.map_show_codebook
-                && let Some(v) = summary.codebook_xy.get(code as usize)
+                && let Some(v) = codebook_xy.get(code as usize)
             {
                 plot_ui.points(
                     Points::new(format!("code {code}"), [v[0] as f64, v[1] as f64])
@@ -358,8 +357,8 @@ pub fn show(
         gallery
             .iter()
             .map(|p| {
-                let s =
-                    transform.position_from_point(&PlotPoint::new(p.xy[0] as f64, p.xy[1] as f64));
+                let [x, y] = xy(p);
+                let s = transform.position_from_point(&PlotPoint::new(x, y));
                 (p, s.distance(pointer))
             })
             .filter(|(_, d)| *d <= HOVER_RADIUS)
@@ -438,6 +437,72 @@ fn drag_selection(
             Some(closed)
         }
         _ => None,
+    }
+}
+
+/// The map's title, which projection it shows (and its parameters), the projection selector,
+/// and a progress bar while a t-SNE or UMAP map is computed.
+fn header(ui: &mut Ui, session: &Session, settings: &mut Settings) {
+    let items = session.summary.as_ref().map_or(0, |s| s.gallery.len());
+    ui.horizontal(|ui| {
+        ui.label(
+            RichText::new("Embedding map")
+                .heading()
+                .color(theme::strong_text()),
+        );
+        let shown = match session.map_layout(settings) {
+            Some(_) => settings.map_projection,
+            None => Projection::Pca,
+        };
+        let text = match shown {
+            Projection::Pca => session
+                .summary
+                .as_ref()
+                .filter(|s| s.map_explained > 0.0)
+                .map(|s| format!("PCA · {:.0} % of variance", s.map_explained * 100.0)),
+            Projection::Tsne => Some(format!(
+                "t-SNE · perplexity {}",
+                TsneParams::default().effective_perplexity(items)
+            )),
+            Projection::Umap => Some(format!(
+                "UMAP · {} neighbours",
+                UmapParams::default().effective_neighbours(items)
+            )),
+        };
+        if let Some(text) = text {
+            muted(ui, text);
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        muted(ui, "map");
+        for p in Projection::ALL {
+            ui.selectable_value(&mut settings.map_projection, p, p.name());
+        }
+        let chosen = settings.map_projection;
+        let layout = session.layouts.get(&chosen);
+        if session.projection_running == Some(chosen) {
+            let fraction = layout.map_or(0.0, |l| l.fraction);
+            ui.add(
+                egui::ProgressBar::new(fraction)
+                    .desired_width(140.0)
+                    .text(format!("{chosen} {:.0} %", fraction * 100.0)),
+            );
+        } else if let Some(l) = layout {
+            if let Some(reason) = &l.failed {
+                muted(ui, format!("{chosen} unavailable: {reason}"));
+            } else if let Some(secs) = l.seconds {
+                muted(ui, format!("computed in {secs:.1} s"));
+            }
+        }
+    });
+}
+
+/// Where an input sits: projected by PCA, or placed among its nearest gallery items on a
+/// t-SNE or UMAP `layout` ([`place_by_neighbours`]).
+fn input_xy(analysis: &Analysis, layout: Option<&[[f32; 2]]>) -> Option<[f32; 2]> {
+    match layout {
+        None => analysis.xy,
+        Some(layout) => place_by_neighbours(layout, &analysis.map_neighbours),
     }
 }
 

@@ -2,14 +2,25 @@
 //! each worker [`Event`] and each user action changes that. Plain data: no egui context, no
 //! worker handle. The window turns what these methods return into worker jobs.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::engine::protocol::{BatchItem, ItemFailure};
 use crate::engine::{Event, InputSource, Job, JobKind, ModelSummary, ZeroShotUnavailable};
+use crate::index::projection::Projection;
 use crate::index::transfer::TransferReport;
 use crate::ui::batch_queue::AnalysisQueue;
 use crate::ui::notifications::Notifications;
-use crate::ui::state::{ChartRects, Derived, InputEntry, InputStatus, LabelSet, Settings};
+use crate::ui::state::{
+    ChartRects, Derived, InputEntry, InputStatus, LabelSet, MapLayout, Settings,
+};
+
+/// Position of gallery item `p` on `layout` (a t-SNE or UMAP layout of the whole gallery), or
+/// its PCA position when there is none.
+pub fn layout_xy(layout: Option<&[[f32; 2]]>, p: &crate::engine::GalleryPoint) -> [f64; 2] {
+    let v = layout.and_then(|l| l.get(p.index)).copied().unwrap_or(p.xy);
+    [f64::from(v[0]), f64::from(v[1])]
+}
 
 /// The session: what is loaded, what was analysed, what is selected.
 #[derive(Default)]
@@ -33,6 +44,10 @@ pub struct Session {
     pub transfer: Option<TransferReport>,
     pub transfer_running: bool,
     pub export_running: bool,
+    /// t-SNE and UMAP layouts of this model's gallery (PCA's is in the summary).
+    pub layouts: BTreeMap<Projection, MapLayout>,
+    /// The map the worker is computing.
+    pub projection_running: Option<Projection>,
     /// Sound: devices, the recorder, the live level and playhead.
     pub audio: crate::ui::audio_state::AudioUi,
     /// Gallery items selected on the map.
@@ -320,6 +335,10 @@ impl Session {
         self.labels_edited_at = None;
         settings.remember(&summary.dir);
         self.transfer = None;
+        // The worker stopped any map of the previous model; the chosen one is asked for again
+        // by `projection_job`.
+        self.layouts.clear();
+        self.projection_running = None;
         self.selected_code = None;
         if !same_model {
             self.inputs
@@ -344,6 +363,48 @@ impl Session {
             self.selected = self.inputs.last().map(|e| e.key);
         }
         self.summary = Some(summary);
+    }
+
+    /// The job the chosen map needs, if any (the window calls this every frame): t-SNE or
+    /// UMAP not computed yet for this model, or a stop when the chosen map is ready but
+    /// another is still being computed. A failed map is not asked for again until the next
+    /// model.
+    pub fn projection_job(&mut self, settings: &Settings) -> Option<Job> {
+        let want = settings.map_projection;
+        let has_gallery = self.summary.as_ref().is_some_and(|s| !s.gallery.is_empty());
+        if !has_gallery || self.projection_running == Some(want) {
+            return None;
+        }
+        let ready =
+            want == Projection::Pca || self.layouts.get(&want).is_some_and(MapLayout::finished);
+        if ready {
+            // `Project { Pca }` stops the running map and is answered at once.
+            return self.projection_running.take().map(|_| Job::Project {
+                projection: Projection::Pca,
+            });
+        }
+        self.projection_running = Some(want);
+        self.layouts.insert(want, MapLayout::default());
+        Some(Job::Project { projection: want })
+    }
+
+    /// The chosen non-linear map's layout, once it has one (partial or complete); `None`: the
+    /// map shows PCA positions.
+    pub fn map_layout(&self, settings: &Settings) -> Option<&MapLayout> {
+        self.map_layout_for(settings)
+    }
+
+    /// Where gallery item `p` sits on the map shown: on the chosen t-SNE or UMAP layout once
+    /// it has one, else on the PCA of the summary. Drawing and selecting both use this.
+    pub fn gallery_xy(&self, settings: &Settings, p: &crate::engine::GalleryPoint) -> [f64; 2] {
+        layout_xy(self.map_layout(settings).map(|l| l.xy.as_slice()), p)
+    }
+
+    fn map_layout_for(&self, settings: &Settings) -> Option<&MapLayout> {
+        let items = self.summary.as_ref()?.gallery.len();
+        self.layouts
+            .get(&settings.map_projection)
+            .filter(|l| settings.map_projection != Projection::Pca && l.xy.len() == items)
     }
 
     /// Applies one worker event. Failures become a notification titled with the job that
@@ -401,6 +462,41 @@ impl Session {
                 self.transfer_running = false;
                 self.transfer = Some(*report);
             }
+            Event::ProjectionProgress {
+                projection,
+                fraction,
+                xy,
+            } => {
+                let items = self.summary.as_ref().map_or(0, |s| s.gallery.len());
+                if self.projection_running == Some(projection) {
+                    let layout = self.layouts.entry(projection).or_default();
+                    layout.fraction = fraction;
+                    if let Some(xy) = xy.filter(|xy| xy.len() == items) {
+                        layout.xy = xy;
+                    }
+                }
+            }
+            Event::Projected {
+                projection,
+                xy,
+                seconds,
+            } => {
+                let items = self.summary.as_ref().map_or(0, |s| s.gallery.len());
+                if self.projection_running == Some(projection) {
+                    self.projection_running = None;
+                    if projection != Projection::Pca && xy.len() == items {
+                        self.layouts.insert(
+                            projection,
+                            MapLayout {
+                                xy,
+                                fraction: 1.0,
+                                seconds: Some(seconds),
+                                failed: None,
+                            },
+                        );
+                    }
+                }
+            }
             Event::Exported { dir, files, rows } => {
                 self.export_running = false;
                 let names: Vec<String> = files
@@ -439,6 +535,13 @@ impl Session {
                     }
                     JobKind::Transfer { .. } => self.transfer_running = false,
                     JobKind::ExportProjector { .. } => self.export_running = false,
+                    JobKind::Project { projection } => {
+                        if self.projection_running == Some(*projection) {
+                            self.projection_running = None;
+                        }
+                        self.layouts.entry(*projection).or_default().failed =
+                            Some(error.message.clone());
+                    }
                     JobKind::Shutdown => {}
                 }
                 self.notifications.error(job.to_string(), error.message);
@@ -547,6 +650,7 @@ mod tests {
             xy: None,
             zero_shot,
             neighbours: vec![],
+            map_neighbours: vec![],
             total_ms: 1.0,
         })
     }
@@ -922,5 +1026,157 @@ mod tests {
         assert_eq!(s.queue.running(), 0);
         assert_eq!(s.selected, Some(s.inputs[0].key));
         assert_eq!(settings.recent[0], PathBuf::from("models/other"));
+    }
+}
+
+#[cfg(test)]
+mod projection_tests {
+    use super::*;
+    use crate::engine::GalleryPoint;
+    use crate::engine::protocol::{ErrorKind, JobError};
+    use crate::modality::Modality;
+
+    /// A session with a model whose gallery has `items` points.
+    fn session(items: usize) -> (Session, Settings) {
+        let mut settings = Settings::default();
+        let mut s = Session::default();
+        let point = |index| GalleryPoint {
+            index,
+            modality: Modality::Text,
+            label: None,
+            source: String::new(),
+            text: None,
+            media: None,
+            xy: [index as f32, 0.0],
+            codes: vec![],
+        };
+        let summary = ModelSummary {
+            gallery: (0..items).map(point).collect(),
+            ..tests_summary()
+        };
+        s.apply_event(Event::Loaded(Box::new(summary)), &mut settings);
+        (s, settings)
+    }
+
+    /// The map a job asks for, if it is a `Job::Project`.
+    fn asked(job: Option<Job>) -> Option<Projection> {
+        match job {
+            Some(Job::Project { projection }) => Some(projection),
+            _ => None,
+        }
+    }
+
+    fn tests_summary() -> ModelSummary {
+        ModelSummary {
+            dir: PathBuf::from("models/tiny"),
+            name: "tiny".into(),
+            description: String::new(),
+            card: String::new(),
+            modalities: vec![Modality::Text],
+            codebook_size: 4,
+            d_model: 2,
+            temperature: 0.07,
+            labels: vec![],
+            prompts: vec![],
+            device: "cpu".into(),
+            metrics: Default::default(),
+            gallery: vec![],
+            codebook_xy: vec![],
+            stats: None,
+            map_explained: 0.5,
+            image_grid: None,
+            audio_clip_secs: None,
+            load_ms: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_chosen_map_is_asked_for_once_shown_as_it_comes_and_kept() {
+        let (mut s, mut settings) = session(3);
+        assert!(s.projection_job(&settings).is_none(), "PCA needs no job");
+        settings.map_projection = Projection::Tsne;
+        assert_eq!(asked(s.projection_job(&settings)), Some(Projection::Tsne));
+        assert!(s.projection_job(&settings).is_none(), "asked once");
+        assert_eq!(
+            s.map_layout(&settings),
+            None,
+            "PCA positions until a snapshot"
+        );
+        let snapshot = vec![[1.0, 1.0]; 3];
+        s.apply_event(
+            Event::ProjectionProgress {
+                projection: Projection::Tsne,
+                fraction: 0.5,
+                xy: Some(snapshot.clone()),
+            },
+            &mut settings,
+        );
+        assert_eq!(s.map_layout(&settings).unwrap().xy, snapshot);
+        // A snapshot of the wrong size (another model's) is ignored.
+        s.apply_event(
+            Event::ProjectionProgress {
+                projection: Projection::Tsne,
+                fraction: 0.6,
+                xy: Some(vec![[9.0, 9.0]; 5]),
+            },
+            &mut settings,
+        );
+        assert_eq!(s.map_layout(&settings).unwrap().xy, snapshot);
+        s.apply_event(
+            Event::Projected {
+                projection: Projection::Tsne,
+                xy: vec![[2.0, 2.0]; 3],
+                seconds: 1.5,
+            },
+            &mut settings,
+        );
+        assert_eq!(s.projection_running, None);
+        assert_eq!(s.map_layout(&settings).unwrap().seconds, Some(1.5));
+        // Back to PCA and to t-SNE again: nothing to compute.
+        settings.map_projection = Projection::Pca;
+        assert!(s.projection_job(&settings).is_none());
+        settings.map_projection = Projection::Tsne;
+        assert!(s.projection_job(&settings).is_none());
+    }
+
+    #[test]
+    fn choosing_pca_stops_a_running_map_and_a_failed_one_is_not_retried() {
+        let (mut s, mut settings) = session(3);
+        settings.map_projection = Projection::Umap;
+        assert!(s.projection_job(&settings).is_some());
+        settings.map_projection = Projection::Pca;
+        assert_eq!(
+            asked(s.projection_job(&settings)),
+            Some(Projection::Pca),
+            "a stop"
+        );
+        assert_eq!(s.projection_running, None);
+        settings.map_projection = Projection::Tsne;
+        assert!(s.projection_job(&settings).is_some());
+        s.apply_event(
+            Event::Failed {
+                job: JobKind::Project {
+                    projection: Projection::Tsne,
+                },
+                error: JobError {
+                    kind: ErrorKind::BadInput,
+                    message: "too few".into(),
+                },
+            },
+            &mut settings,
+        );
+        assert!(s.projection_job(&settings).is_none(), "not retried");
+        assert_eq!(
+            s.layouts[&Projection::Tsne].failed.as_deref(),
+            Some("too few")
+        );
+        // A new model clears the layouts: the map is asked for again.
+        let (mut s2, _) = session(3);
+        s2.layouts = s.layouts.clone();
+        s2.apply_event(
+            Event::Loaded(Box::new(s.summary.clone().unwrap())),
+            &mut settings,
+        );
+        assert!(s2.projection_job(&settings).is_some());
     }
 }

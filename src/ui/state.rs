@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Analysis, InputSource, LabelScore, ModelSummary, ZeroShotUnavailable};
+use crate::index::projection::Projection;
 use crate::index::transfer::TransferFeatures;
 use crate::modality::Modality;
 pub use crate::ui::session::Session;
@@ -87,6 +88,8 @@ pub struct Settings {
     pub panels: Panels,
     pub tab: CentralTab,
     pub map_coloring: MapColoring,
+    /// Which map of the gallery is shown (PCA, t-SNE, UMAP).
+    pub map_projection: Projection,
     pub map_show_codebook: bool,
     pub map_show_links: bool,
     pub usage_sort: UsageSort,
@@ -118,6 +121,7 @@ impl Default for Settings {
             panels: Panels::default(),
             tab: CentralTab::Input,
             map_coloring: MapColoring::Modality,
+            map_projection: Projection::Pca,
             map_show_codebook: false,
             map_show_links: true,
             usage_sort: UsageSort::Usage,
@@ -141,6 +145,26 @@ impl Settings {
         self.recent.retain(|d| d != dir);
         self.recent.insert(0, dir.to_path_buf());
         self.recent.truncate(MAX_RECENT);
+    }
+}
+
+/// A t-SNE or UMAP layout of the current model's gallery, complete or in progress.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MapLayout {
+    /// One point per gallery item (empty until the first snapshot).
+    pub xy: Vec<[f32; 2]>,
+    /// 0..1.
+    pub fraction: f32,
+    /// Time it took, once complete.
+    pub seconds: Option<f64>,
+    /// Why it could not be computed.
+    pub failed: Option<String>,
+}
+
+impl MapLayout {
+    /// Complete or failed: nothing more will come.
+    pub fn finished(&self) -> bool {
+        self.seconds.is_some() || self.failed.is_some()
     }
 }
 

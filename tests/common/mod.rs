@@ -108,12 +108,19 @@ pub fn tiny_manifest() -> Manifest {
 /// Writes a tiny bundle with random weights and a 3-item gallery into `dir`.
 /// The tiny transformer is written with Hugging Face names, like a converted model.
 pub fn write_tiny_bundle(dir: &Path) -> Manifest {
+    write_tiny_bundle_with_gallery(dir, 3)
+}
+
+/// [`write_tiny_bundle`] with `items` random gallery items (modality and label cycle through
+/// the three modalities and labels "0", "1", "2").
+pub fn write_tiny_bundle_with_gallery(dir: &Path, items: usize) -> Manifest {
     let manifest = tiny_manifest();
     let device = Device::flex();
     let model = manifest.architecture.init(&device);
     let mut gallery = Gallery::default();
     let mut rng = 1u32;
-    for (i, modality) in Modality::ALL.iter().enumerate() {
+    for i in 0..items {
+        let modality = &Modality::ALL[i % Modality::ALL.len()];
         let mut e: Vec<f32> = (0..TINY_D)
             .map(|_| {
                 rng = rng.wrapping_mul(1664525).wrapping_add(1013904223);
@@ -125,13 +132,13 @@ pub fn write_tiny_bundle(dir: &Path) -> Manifest {
             .push(
                 GalleryItem {
                     modality: *modality,
-                    label: Some(i.to_string()),
+                    label: Some((i % Modality::ALL.len()).to_string()),
                     source: format!("test item {i}"),
                     media: None,
                     text: (*modality == Modality::Text).then(|| "seven".to_string()),
                 },
                 &e,
-                vec![i as u32, 1, 2],
+                vec![(i % Modality::ALL.len()) as u32, 1, 2],
             )
             .unwrap();
     }
