@@ -52,7 +52,7 @@ pub fn show(
     let gallery = &summary.gallery;
     let counts = summarize(gallery, &selection.items);
     section(ui, "Selection", |ui| {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label(
                 RichText::new(format!(
                     "{} of {} items selected ({})",
