@@ -2069,7 +2069,7 @@ fn search_cli_refuses_bad_input() {
         }
     };
     let wrong_dim = tmp.path().join("wrong_dim.npy");
-    transference::cli::npy::write_matrix(&wrong_dim, &[0.5; 6], 2, 3).unwrap();
+    transference::bundle::import::arrays::write_npy(&wrong_dim, &[0.5; 6], 2, 3).unwrap();
     expect_bad(
         &["search", g, "--queries", wrong_dim.to_str().unwrap()],
         &["wrong_dim.npy", "3 dimensions, expected 8"],
@@ -2077,16 +2077,16 @@ fn search_cli_refuses_bad_input() {
     let nan = tmp.path().join("nan.npy");
     let mut values = vec![0.25f32; 16];
     values[11] = f32::NAN;
-    transference::cli::npy::write_matrix(&nan, &values, 2, 8).unwrap();
+    transference::bundle::import::arrays::write_npy(&nan, &values, 2, 8).unwrap();
     expect_bad(
         &["search", g, "--queries", nan.to_str().unwrap()],
         &["nan.npy", "query row 1", "NaN"],
     );
-    let not_npy = tmp.path().join("queries.txt");
+    let not_npy = tmp.path().join("queries.bin");
     std::fs::write(&not_npy, "0.1 0.2 0.3\n").unwrap();
     expect_bad(
         &["search", g, "--queries", not_npy.to_str().unwrap()],
-        &["queries.txt", "expected a .npy file"],
+        &["queries.bin", "expected one of .npy"],
     );
     let ok = repo.join("tests/fixtures/search/queries.npy");
     let empty = tmp.path().join("empty");

@@ -4,8 +4,8 @@
 //!
 //! This file holds the argument types and the dispatch; each command group lives in its own
 //! file: [`info_cmd`], [`encode_cmd`] (codes, embed, classify, retrieve), [`index_cmd`],
-//! [`data_cmd`], [`train_cmd`], [`eval_cmd`], [`import_cmd`], [`search_cmd`] (with [`npy`] for
-//! its query files). Nothing outside `cli` prints results.
+//! [`data_cmd`], [`train_cmd`], [`eval_cmd`], [`import_cmd`], [`search_cmd`]. Nothing outside
+//! `cli` prints results.
 
 pub mod data_cmd;
 pub mod encode_cmd;
@@ -13,7 +13,6 @@ pub mod eval_cmd;
 pub mod import_cmd;
 pub mod index_cmd;
 pub mod info_cmd;
-pub mod npy;
 pub mod search_cmd;
 pub mod train_cmd;
 

@@ -11,7 +11,6 @@ use serde_json::json;
 use crate::bundle::embedding_store::EmbeddingStore;
 use crate::bundle::gallery::{EMBEDDINGS_TENSOR, GALLERY_TENSORS};
 use crate::bundle::{MANIFEST_FILE, Manifest};
-use crate::cli::npy;
 use crate::error::{Error, Result};
 use crate::index::{ExactIndex, GalleryIndex as _};
 
@@ -26,8 +25,9 @@ pub struct SearchArgs {
     /// A model bundle folder (its gallery is searched) or a gallery folder (with
     /// gallery.safetensors).
     pub gallery: PathBuf,
-    /// Query embeddings: a .npy float32 or float64 array of shape [Q, D] (D = the gallery's
-    /// dimension). Each row is L2-normalised, so scores are cosine similarities.
+    /// Query embeddings of shape [Q, D] (D = the gallery's dimension): a .npy float16/32/64
+    /// array, a safetensors tensor `queries` (or its only 2-D float tensor) or a Projector
+    /// vectors TSV. Each row is L2-normalised, so scores are cosine similarities.
     #[arg(long)]
     pub queries: PathBuf,
     /// Hits per query.
@@ -75,7 +75,7 @@ pub fn run(args: &SearchArgs, json_out: bool) -> Result<()> {
     let index = ExactIndex::new(store.rows(), dim)?.with_source(&tensors, EMBEDDINGS_TENSOR);
     let open_seconds = opened.elapsed().as_secs_f64();
 
-    let mut q = npy::read_matrix(&args.queries)?;
+    let mut q = crate::bundle::import::arrays::read_floats(&args.queries, "queries")?;
     let qpath = args.queries.display();
     if q.cols != dim {
         return Err(Error::InvalidRequest(format!(

@@ -1,11 +1,11 @@
-//! Reading the 2-D arrays of `transference import`: `.npy` (through `npyz`), safetensors and
-//! TensorBoard Projector TSV (one row per line, tab-separated values, as
+//! Reading the 2-D arrays of `transference import` and the query files of `transference
+//! search`: `.npy` (through `npyz`), safetensors and TensorBoard Projector TSV (one row per line, tab-separated values, as
 //! [`crate::index::projector`] writes `vectors.tsv`). Every reader checks the explicit limits
 //! below before allocating and names the file in its errors.
 
 use std::path::Path;
 
-use npyz::{DType, NpyFile, Order, TypeChar};
+use npyz::{DType, NpyFile, Order, TypeChar, WriterBuilder as _};
 use safetensors::{Dtype, SafeTensors};
 
 use crate::error::{Error, Result};
@@ -116,6 +116,30 @@ pub fn read_ints(path: &Path, name: &str) -> Result<Matrix<i64>> {
         }
         ArrayFormat::Tsv => tsv_matrix(path, &bytes, |s| s.parse::<i64>().ok()),
     }
+}
+
+/// Writes `values` (`[rows, cols]` row-major) as a float32 `.npy` file.
+pub fn write_npy(path: &Path, values: &[f32], rows: usize, cols: usize) -> Result<()> {
+    let werr = |e: std::io::Error| Error::Write {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    if values.len() != rows * cols {
+        return Err(Error::InvalidRequest(format!(
+            "{}: {} values do not make a {rows} x {cols} matrix",
+            path.display(),
+            values.len()
+        )));
+    }
+    let file = std::fs::File::create(path).map_err(werr)?;
+    let mut writer = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(&[rows as u64, cols as u64])
+        .writer(std::io::BufWriter::new(file))
+        .begin_nd()
+        .map_err(werr)?;
+    writer.extend(values.iter().copied()).map_err(werr)?;
+    writer.finish().map_err(werr)
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>> {
@@ -529,5 +553,26 @@ mod tests {
         let path = write(tmp.path(), "v.csv", b"1,2\n");
         let err = read_floats(&path, "embeddings").unwrap_err().to_string();
         assert!(err.contains("unknown array format `.csv`"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod npy_writer_tests {
+    use super::*;
+
+    #[test]
+    fn written_npy_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("q.npy");
+        let v = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        write_npy(&p, &v, 2, 3).unwrap();
+        let m = read_floats(&p, "queries").unwrap();
+        assert_eq!((m.rows, m.cols, m.values.as_slice()), (2, 3, &v[..]));
+        assert!(
+            write_npy(&p, &v, 4, 4)
+                .unwrap_err()
+                .to_string()
+                .contains("4 x 4")
+        );
     }
 }
