@@ -201,8 +201,8 @@ impl Pipeline {
         })
     }
 
-    /// The full result for one encoded image, as [`Pipeline::encode_prepared_image`] gives.
-    fn image_input(
+    /// The full result for one encoded image (the one place an image's view is built).
+    pub(crate) fn image_input(
         &self,
         name: String,
         prepared: img::PreparedImage,
@@ -236,8 +236,8 @@ impl Pipeline {
         })
     }
 
-    /// The full result for one encoded clip, as [`Pipeline::encode_prepared_audio`] gives.
-    fn audio_input(
+    /// The full result for one encoded clip (the one place a clip's view is built).
+    pub(crate) fn audio_input(
         &self,
         name: String,
         prepared: audio::PreparedAudio,

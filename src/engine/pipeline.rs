@@ -237,13 +237,6 @@ impl Pipeline {
         prepared: img::PreparedImage,
         t0: Instant,
     ) -> Result<EncodedInput> {
-        let encoder_cfg = self
-            .bundle
-            .manifest
-            .architecture
-            .image
-            .as_ref()
-            .ok_or_else(|| self.missing(Modality::Image))?;
         let preprocess_ms = ms_since(t0);
         let t1 = Instant::now();
         let shape = [
@@ -259,22 +252,8 @@ impl Pipeline {
             .encode_image(x, self.source())
             .ok_or_else(|| self.missing(Modality::Image))?;
         let item = batch.to_items(Modality::Image).remove(0);
-        Ok(EncodedInput {
-            name,
-            modality: Modality::Image,
-            view: InputView::Image {
-                preview: prepared.preview,
-                width: prepared.width,
-                height: prepared.height,
-                channels: prepared.channels,
-                original_width: prepared.original_width,
-                original_height: prepared.original_height,
-                grid: encoder_cfg.grid(),
-            },
-            item,
-            preprocess_ms,
-            encode_ms: ms_since(t1),
-        })
+        let encode_ms = ms_since(t1);
+        self.image_input(name, prepared, item, preprocess_ms, encode_ms)
     }
 
     /// Encodes already preprocessed audio.
@@ -284,10 +263,7 @@ impl Pipeline {
         prepared: audio::PreparedAudio,
         t0: Instant,
     ) -> Result<EncodedInput> {
-        let audio_cfg = self.audio_config()?;
-        let norm = audio_cfg.normalization;
-        let mel_frame_secs =
-            audio_cfg.audio.hop_length as f64 / f64::from(audio_cfg.audio.sample_rate_hz.max(1));
+        let norm = self.audio_config()?.normalization;
         let preprocess_ms = ms_since(t0);
         let t1 = Instant::now();
         let mel = &prepared.mel;
@@ -303,24 +279,8 @@ impl Pipeline {
             .encode_audio(x, self.source())
             .ok_or_else(|| self.missing(Modality::Audio))?;
         let item = batch.to_items(Modality::Audio).remove(0);
-        Ok(EncodedInput {
-            name,
-            modality: Modality::Audio,
-            view: InputView::Audio {
-                samples: prepared.waveform.samples.clone(),
-                sample_rate_hz: prepared.waveform.sample_rate_hz,
-                mel: mel.data.clone(),
-                n_mels: mel.n_mels,
-                n_frames: mel.n_frames,
-                mel_frame_secs,
-                original_sample_rate_hz: prepared.original_sample_rate_hz,
-                original_duration_secs: prepared.original_duration_secs,
-                trimmed_duration_secs: prepared.trimmed_duration_secs,
-            },
-            item,
-            preprocess_ms,
-            encode_ms: ms_since(t1),
-        })
+        let encode_ms = ms_since(t1);
+        self.audio_input(name, prepared, item, preprocess_ms, encode_ms)
     }
 
     /// Encodes one text.
