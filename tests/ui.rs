@@ -1207,3 +1207,46 @@ fn the_map_switches_to_tsne_in_the_background_and_says_so() {
     assert_eq!(layout.xy.len(), 40);
     assert!(layout.seconds.is_some() && layout.failed.is_none());
 }
+
+/// A gallery past the map's drawing limit (60,000 imported vectors) opens, the map draws an
+/// even subsample and says so, and a box over the whole map still selects every item.
+#[test]
+fn a_large_imported_gallery_draws_a_subsample_and_selects_everything() {
+    use transference::bundle::import::{ImportRequest, arrays::write_npy, import};
+    use transference::ui::map_panel::MAX_DRAWN_POINTS;
+    let n = MAX_DRAWN_POINTS + 10_000;
+    let d = 4;
+    let tmp = tempfile::tempdir().unwrap();
+    let embeddings = tmp.path().join("big.npy");
+    let mut state = 7u32;
+    let values: Vec<f32> = (0..n * d)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        })
+        .collect();
+    write_npy(&embeddings, &values, n, d).unwrap();
+    let out = tmp.path().join("big");
+    import(&ImportRequest {
+        embeddings,
+        metadata: None,
+        codes: None,
+        codebook: None,
+        codebook_size: None,
+        default_modality: Modality::Image,
+        name: None,
+        out: out.clone(),
+    })
+    .expect("import");
+    let mut h = app_on(out, SimulatedAudio::no_devices());
+    wait_for(&mut h, "the subsample note", |h| {
+        has_label(h, "drawing 1 in 2 of 60000 items")
+    });
+    h.get_by_label("box").click();
+    h.step();
+    let r = map_rect(&h).shrink(2.0);
+    drag_along(&mut h, &[r.left_top(), r.right_bottom()]);
+    wait_for(&mut h, "the selection", |h| {
+        has_label(h, "60000 of 60000 items selected (box)")
+    });
+}

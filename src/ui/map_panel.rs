@@ -23,6 +23,11 @@ use crate::ui::{Command, code_strip::short, modality_chip, muted, theme};
 
 /// Pointer distance (points) within which a gallery item or an input counts as hovered.
 const HOVER_RADIUS: f32 = 10.0;
+/// Most gallery items drawn (and hovered) per frame. A larger gallery is drawn as an even
+/// subsample (every n-th item) so the window stays responsive; selections still cover every
+/// item. Rasterising all points on the worker is the way past this (issue 10, open).
+pub const MAX_DRAWN_POINTS: usize = 50_000;
+
 /// Radius of an input's mark on the map, in points.
 const INPUT_MARK_RADIUS: f32 = 9.0;
 
@@ -98,7 +103,18 @@ pub fn show(
     let filter = &settings.map_filter;
     let mut groups: BTreeMap<(usize, String), Group> = BTreeMap::new();
     let mut filtered_out: Vec<[f64; 2]> = Vec::new();
-    for p in gallery {
+    let stride = gallery.len().div_ceil(MAX_DRAWN_POINTS).max(1);
+    let drawn = || gallery.iter().step_by(stride);
+    if stride > 1 {
+        muted(
+            ui,
+            format!(
+                "drawing 1 in {stride} of {} items (at most {MAX_DRAWN_POINTS} a frame)",
+                gallery.len()
+            ),
+        );
+    }
+    for p in drawn() {
         if !filter.matches(p) {
             filtered_out.push(xy(p));
             continue;
@@ -126,13 +142,7 @@ pub fn show(
     }
     let focus = session.hovered_code.or(session.selected_code);
     let users: Vec<[f64; 2]> = focus
-        .map(|c| {
-            gallery
-                .iter()
-                .filter(|p| p.codes.contains(&c))
-                .map(xy)
-                .collect()
-        })
+        .map(|c| drawn().filter(|p| p.codes.contains(&c)).map(xy).collect())
         .unwrap_or_default();
     let inputs: Vec<_> = session
         .inputs
@@ -149,6 +159,7 @@ pub fn show(
         .map(|s| {
             s.items
                 .iter()
+                .step_by(stride)
                 .filter_map(|&i| gallery.get(i))
                 .map(xy)
                 .collect()
@@ -354,8 +365,7 @@ pub fn show(
         };
     }
     let nearest = r.hover_pos().and_then(|pointer| {
-        gallery
-            .iter()
+        drawn()
             .map(|p| {
                 let [x, y] = xy(p);
                 let s = transform.position_from_point(&PlotPoint::new(x, y));
