@@ -195,7 +195,7 @@ impl ServiceThread {
                 self.drain_capture();
                 if let Some(active) = self.recording.take() {
                     let recording = active.buffer.finish(StopReason::User);
-                    self.emit(AudioEvent::Recorded(recording));
+                    self.ended(AudioEvent::Recorded(recording));
                 }
             }
             AudioRequest::CancelRecording => self.recording = None,
@@ -274,12 +274,19 @@ impl ServiceThread {
         }
         if let Some(e) = failed {
             self.recording = None;
-            self.emit(AudioEvent::RecordingFailed(e));
+            self.ended(AudioEvent::RecordingFailed(e));
         } else if let Some(reason) = active.buffer.stopped()
             && let Some(active) = self.recording.take()
         {
-            self.emit(AudioEvent::Recorded(active.buffer.finish(reason)));
+            self.ended(AudioEvent::Recorded(active.buffer.finish(reason)));
         }
+    }
+
+    /// A recording ended: the live status says so before the event is sent, so whoever reads
+    /// the status after the event never sees the finished recording as live.
+    fn ended(&self, event: AudioEvent) {
+        self.publish();
+        self.emit(event);
     }
 
     fn publish(&self) {
