@@ -863,7 +863,9 @@ fn cli_commands_and_exit_codes() {
     assert_eq!(n.len(), 1, "the tiny gallery has one image");
     assert_eq!(n[0]["modality"], "image");
 
-    // Index a folder into a gallery.
+    // Index a folder into a gallery (in batches); a broken file is skipped, named.
+    let broken = tmp.path().join("broken.png");
+    std::fs::write(&broken, b"\x89PNG but not really").unwrap();
     let gal = tmp.path().join("gallery_out");
     let v = cli_json(&[
         "index",
@@ -878,6 +880,10 @@ fn cli_commands_and_exit_codes() {
         "--json",
     ]);
     assert_eq!(v["items"], 2, "{v}");
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 1, "{v}");
+    assert!(v["skipped"][0]["file"].as_str().unwrap().ends_with("broken.png"));
+    assert!(v["items_per_second"].as_f64().unwrap() > 0.0, "{v}");
+    std::fs::remove_file(&broken).unwrap();
     let g = transference::bundle::Gallery::read(&gal, TINY_D, TINY_K).unwrap();
     assert_eq!(g.items[0].label.as_deref(), Some("1"));
     assert!(g.media_path(0).unwrap().exists());

@@ -8,12 +8,14 @@ use serde_json::json;
 
 use crate::bundle::{Gallery, GalleryItem};
 use crate::engine::input::{AUDIO_EXTENSIONS, IMAGE_EXTENSIONS};
-use crate::engine::{InputSource, InputView, Pipeline};
+use crate::engine::{InputView, Pipeline};
 use crate::error::{Error, Result};
 use image::ImageEncoder as _;
 
 /// Largest audio file copied into a gallery as a playable clip.
 pub const MAX_CLIP_BYTES: u64 = 2 * 1024 * 1024;
+/// Files preprocessed (in parallel) and encoded (one forward pass per modality) together.
+pub const INDEX_CHUNK_FILES: usize = 256;
 /// Largest number of files indexed in one run.
 pub const MAX_INDEX_FILES: usize = 200_000;
 
@@ -70,6 +72,37 @@ pub fn label_from_name(path: &Path) -> Option<String> {
     (!label.is_empty() && label != stem).then_some(label)
 }
 
+/// Encodes `chunk` (image and audio files) as [`Pipeline::encode`] would, one result per file
+/// in order: preprocessing in parallel, then one forward pass per modality.
+fn encode_chunk(
+    p: &Pipeline,
+    chunk: &[PathBuf],
+    configs: &crate::engine::batch::FileConfigs,
+) -> Vec<Result<crate::engine::EncodedInput>> {
+    let prepared = crate::engine::batch::prepare_files(chunk, configs);
+    let mut ok = Vec::new();
+    let mut slots: Vec<Option<Error>> = Vec::with_capacity(prepared.len());
+    for r in prepared {
+        match r {
+            Ok(f) => {
+                ok.push(f);
+                slots.push(None);
+            }
+            Err(e) => slots.push(Some(e)),
+        }
+    }
+    let mut encoded = p.encode_prepared_batch(ok).into_iter();
+    slots
+        .into_iter()
+        .map(|slot| match slot {
+            Some(e) => Err(e),
+            None => encoded
+                .next()
+                .unwrap_or_else(|| Err(Error::Internal("a batch returned too few items".into()))),
+        })
+        .collect()
+}
+
 /// Runs the command with the opened model `p`.
 pub fn run(p: &Pipeline, args: &IndexArgs, json_out: bool) -> Result<()> {
     let (dir, out, use_names) = (args.dir.as_path(), args.out.as_path(), args.label_from_name);
@@ -94,13 +127,20 @@ pub fn run(p: &Pipeline, args: &IndexArgs, json_out: bool) -> Result<()> {
     let mut gallery = Gallery::default();
     let mut media: Vec<(String, Vec<u8>)> = Vec::new();
     let mut skipped: Vec<(String, String)> = Vec::new();
-    for path in &files {
+    let started = std::time::Instant::now();
+    let configs = p.file_configs();
+    // Files go in chunks: preprocessed in parallel, encoded one forward pass per modality.
+    let encoded = files.chunks(INDEX_CHUNK_FILES).flat_map(|chunk| {
         bar.set_message(
-            path.file_name()
+            chunk[0]
+                .file_name()
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_default(),
         );
-        match p.encode(&InputSource::File(path.clone())) {
+        encode_chunk(p, chunk, &configs)
+    });
+    for (path, result) in files.iter().zip(encoded) {
+        match result {
             Ok(e) => {
                 let n = gallery.len();
                 let media_name = match &e.view {
@@ -160,6 +200,8 @@ pub fn run(p: &Pipeline, args: &IndexArgs, json_out: bool) -> Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let items_per_second = files.len() as f64 / seconds.max(1e-9);
     gallery.dim = p.bundle.manifest.architecture.d_model;
     crate::bundle::replace_dir(out, |tmp| {
         gallery.write(tmp)?;
@@ -171,10 +213,14 @@ pub fn run(p: &Pipeline, args: &IndexArgs, json_out: bool) -> Result<()> {
     if json_out {
         println!(
             "{}",
-            json!({"gallery": out, "items": gallery.len(), "skipped": skipped.iter().map(|(p, r)| json!({"file": p, "reason": r})).collect::<Vec<_>>()})
+            json!({"gallery": out, "items": gallery.len(), "seconds": seconds, "items_per_second": items_per_second, "skipped": skipped.iter().map(|(p, r)| json!({"file": p, "reason": r})).collect::<Vec<_>>()})
         );
     } else {
-        println!("indexed {} items into {}", gallery.len(), out.display());
+        println!(
+            "indexed {} items into {} in {seconds:.1} s ({items_per_second:.0} files/s)",
+            gallery.len(),
+            out.display()
+        );
         for (p, r) in &skipped {
             eprintln!("skipped {p}: {r}");
         }
