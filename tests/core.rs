@@ -881,7 +881,12 @@ fn cli_commands_and_exit_codes() {
     ]);
     assert_eq!(v["items"], 2, "{v}");
     assert_eq!(v["skipped"].as_array().unwrap().len(), 1, "{v}");
-    assert!(v["skipped"][0]["file"].as_str().unwrap().ends_with("broken.png"));
+    assert!(
+        v["skipped"][0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("broken.png")
+    );
     assert!(v["items_per_second"].as_f64().unwrap() > 0.0, "{v}");
     std::fs::remove_file(&broken).unwrap();
     let g = transference::bundle::Gallery::read(&gal, TINY_D, TINY_K).unwrap();

@@ -231,12 +231,7 @@ pub fn show(
             }
             match (analysis.input.modality, media_path) {
                 (Modality::Image, Some(path)) => {
-                    let (rect, _) = ui.allocate_exact_size(Vec2::splat(IMAGE_SIDE), Sense::hover());
-                    ui.painter().rect_filled(rect, 4, theme::extreme_bg());
-                    if let Some(tex) = media.file_image(path, 256) {
-                        let fit = fit_rect(rect, tex.size_vec2());
-                        ui.painter().image(tex.id(), fit, unit_uv(), theme::white());
-                    }
+                    thumbnail(ui, media, Some(path), IMAGE_SIDE, 256);
                 }
                 (Modality::Audio, Some(path)) => {
                     let clip = ClipId::File(path.clone());
@@ -263,6 +258,23 @@ fn original_of(session: &Session, entry: &InputEntry) -> Option<std::path::PathB
             .and_then(|s| s.gallery.get(*i))
             .and_then(|p| p.media.clone()),
         _ => None,
+    }
+}
+
+/// A square thumbnail of `side` points showing the image file `path` (decoded off the UI
+/// thread at most `max_px` on a side; an empty square until it is ready).
+pub fn thumbnail(
+    ui: &mut Ui,
+    media: &mut MediaCache,
+    path: Option<&std::path::Path>,
+    side: f32,
+    max_px: u32,
+) {
+    let (rect, _) = ui.allocate_exact_size(Vec2::splat(side), Sense::hover());
+    ui.painter().rect_filled(rect, 3, theme::extreme_bg());
+    if let Some(tex) = path.and_then(|p| media.file_image(p, max_px)) {
+        let fit = fit_rect(rect, tex.size_vec2());
+        ui.painter().image(tex.id(), fit, unit_uv(), theme::white());
     }
 }
 

@@ -9,13 +9,13 @@
 
 use std::collections::BTreeMap;
 
-use egui::{Rect, RichText, Sense, Ui, Vec2};
+use egui::{Rect, RichText, Ui};
 use egui_plot::{Legend, Line, MarkerShape, Plot, PlotPoint, Points, Text};
 
 use crate::engine::{Analysis, GalleryPoint, InputSource};
 use crate::index::projection::{Projection, TsneParams, UmapParams, place_by_neighbours};
 use crate::modality::Modality;
-use crate::ui::input_view::{fit_rect, unit_uv};
+use crate::ui::input_view::thumbnail;
 use crate::ui::media::MediaCache;
 use crate::ui::selection::{MapTool, SelectionShape};
 use crate::ui::state::{MapColoring, Session, Settings};
@@ -535,16 +535,7 @@ pub fn gallery_tooltip(ui: &mut Ui, p: &GalleryPoint, media: &mut MediaCache) {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("png"))
     {
-        let (rect, _) = ui.allocate_exact_size(Vec2::splat(96.0), Sense::hover());
-        ui.painter().rect_filled(rect, 4, theme::extreme_bg());
-        if let Some(tex) = media.file_image(path, 128) {
-            ui.painter().image(
-                tex.id(),
-                fit_rect(rect, tex.size_vec2()),
-                unit_uv(),
-                theme::white(),
-            );
-        }
+        thumbnail(ui, media, Some(path), 96.0, 128);
     }
     muted(
         ui,

@@ -1,17 +1,17 @@
 //! Retrieval: the selected input's nearest gallery items in each modality, with score,
 //! thumbnail, play button (audio) or text. Clicking an item makes it the query.
 
-use egui::{RichText, Sense, Ui, Vec2};
+use egui::{RichText, Ui};
 
 use crate::audio_io::ClipId;
 use crate::engine::{InputSource, Neighbour};
 use crate::modality::Modality;
 use crate::ui::audio_controls::play_toggle;
 use crate::ui::audio_state::AudioUi;
-use crate::ui::input_view::{fit_rect, unit_uv};
+use crate::ui::input_view::thumbnail;
 use crate::ui::media::MediaCache;
 use crate::ui::state::Session;
-use crate::ui::{Command, code_strip::short, modality_chip, muted, play_button, section, theme};
+use crate::ui::{Command, code_strip::short, modality_chip, muted, play_button, section};
 
 /// Side of a thumbnail.
 const THUMB: f32 = 40.0;
@@ -55,20 +55,7 @@ fn neighbour_row(
     ui.horizontal(|ui| {
         ui.set_min_height(THUMB);
         match n.modality {
-            Modality::Image => {
-                let (rect, _) = ui.allocate_exact_size(Vec2::splat(THUMB), Sense::hover());
-                ui.painter().rect_filled(rect, 3, theme::extreme_bg());
-                if let Some(path) = &n.media
-                    && let Some(tex) = media.file_image(path, 128)
-                {
-                    ui.painter().image(
-                        tex.id(),
-                        fit_rect(rect, tex.size_vec2()),
-                        unit_uv(),
-                        theme::white(),
-                    );
-                }
-            }
+            Modality::Image => thumbnail(ui, media, n.media.as_deref(), THUMB, 128),
             Modality::Audio => match &n.media {
                 Some(path) => play_toggle(ui, audio, &ClipId::File(path.clone()), "", commands),
                 None => {

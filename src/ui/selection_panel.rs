@@ -3,12 +3,12 @@
 //! (click one to light it up everywhere), the items themselves with thumbnails, play buttons
 //! and texts (only the visible rows are drawn), and export as CSV and JSON.
 
-use egui::{RichText, Sense, Ui, Vec2};
+use egui::{RichText, Ui};
 
 use crate::audio_io::ClipId;
 use crate::modality::Modality;
 use crate::ui::audio_controls::play_toggle;
-use crate::ui::input_view::{fit_rect, unit_uv};
+use crate::ui::input_view::thumbnail;
 use crate::ui::media::MediaCache;
 use crate::ui::selection::{MapFilter, summarize};
 use crate::ui::state::{Session, Settings};
@@ -160,17 +160,7 @@ fn item_row(
         ui.set_height(ROW_HEIGHT - 4.0);
         match (&p.modality, &p.media) {
             (Modality::Image, Some(path)) => {
-                let (rect, _) =
-                    ui.allocate_exact_size(Vec2::splat(ROW_HEIGHT - 6.0), Sense::hover());
-                ui.painter().rect_filled(rect, 3, theme::extreme_bg());
-                if let Some(tex) = media.file_image(path, 96) {
-                    ui.painter().image(
-                        tex.id(),
-                        fit_rect(rect, tex.size_vec2()),
-                        unit_uv(),
-                        theme::white(),
-                    );
-                }
+                thumbnail(ui, media, Some(path), ROW_HEIGHT - 6.0, 96);
             }
             (Modality::Audio, Some(path)) => {
                 play_toggle(
