@@ -2,21 +2,24 @@
 //! session; every frame it hands worker events to the session's state machine
 //! ([`Session::apply_event`]), draws the panels (which only read state and emit [`Command`]s),
 //! then turns commands into worker jobs. Nothing here blocks: inference, file dialogs, image
-//! decoding and PNG export all run on other threads.
+//! decoding and PNG export all run on other threads. What the app does for sound (recording,
+//! hold-to-talk, saving recordings) is in [`audio`], for the map selection in [`selection`].
 //!
 //! Live demos: `TRANSFERENCE_DEMO_INPUTS="digit.png;seven.wav;text:seven"` queues those inputs
 //! at start (`;`-separated; `text:` introduces a text, anything else is a file path).
+
+mod audio;
+mod selection;
 
 use std::path::{Path, PathBuf};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use egui::RichText;
 
-use crate::audio_io::{AudioBackend, AudioRequest, AudioService, AutoStopConfig, Clip, ClipId};
+use crate::audio_io::{AudioBackend, AudioRequest, AudioService, Clip, ClipId};
 use crate::device::DeviceRequest;
 use crate::engine::{Event, InputSource, InputView, Job, Worker};
 use crate::index::projector::ProjectorRow;
-use crate::ui::audio_state::{AudioOutcome, RecorderState};
 use crate::ui::canvas::Canvas;
 use crate::ui::dialogs::{self, DialogKind, Picked};
 use crate::ui::media::MediaCache;
@@ -573,148 +576,6 @@ impl ExplorerApp {
                 });
             }
         }
-    }
-
-    /// Selects the gallery items inside `shape` that pass the map's filter.
-    fn select_region(&mut self, shape: crate::ui::selection::SelectionShape) {
-        let Some(summary) = &self.session.summary else {
-            return;
-        };
-        let session = &self.session;
-        let xy = |p: &crate::engine::GalleryPoint| session.gallery_xy(&self.settings, p);
-        let selection = crate::ui::selection::Selection::new(
-            shape,
-            &summary.gallery,
-            xy,
-            &self.settings.map_filter,
-        );
-        self.session.selection = Some(selection);
-    }
-
-    /// Writes the selection as CSV and JSON into the export folder, on a helper thread.
-    fn export_selection(&mut self) {
-        let (Some(summary), Some(selection)) = (&self.session.summary, &self.session.selection)
-        else {
-            return;
-        };
-        let xy = |p: &crate::engine::GalleryPoint| self.session.gallery_xy(&self.settings, p);
-        let rows = crate::ui::selection::rows(&summary.gallery, &selection.items, xy);
-        let dir = export_dir(&self.settings);
-        let tx = self.msgs_tx.clone();
-        let repaint = self.ctx.clone();
-        let _ = std::thread::Builder::new()
-            .name("transference-export-selection".into())
-            .spawn(move || {
-                let result = crate::ui::selection::export(&dir, &rows).map_err(|e| e.to_string());
-                let _ = tx.send(UiMsg::SelectionSaved(result));
-                repaint.request_repaint();
-            });
-    }
-
-    /// Asks the audio service to record, with the model's clip length as the limit.
-    fn start_recording(&mut self, hold: bool) {
-        let audio = &mut self.session.audio;
-        if audio.recorder.active() || audio.can_record().is_err() {
-            return;
-        }
-        let Some(clip_secs) = self
-            .session
-            .summary
-            .as_ref()
-            .and_then(|s| s.audio_clip_secs)
-        else {
-            return;
-        };
-        let device = audio
-            .preselected(self.settings.input_device.as_deref())
-            .map(|d| d.id.clone());
-        audio.recorder = RecorderState::Starting { hold };
-        self.audio.send(AudioRequest::StartRecording {
-            device,
-            limits: AutoStopConfig::for_clip_length(clip_secs),
-        });
-    }
-
-    /// Stops recording; the recording comes back as an event and is analysed then.
-    fn stop_recording(&mut self) {
-        match self.session.audio.recorder {
-            RecorderState::Recording { .. } => self.audio.send(AudioRequest::StopRecording),
-            RecorderState::Starting { .. } => {
-                // Not open yet: nothing to analyse.
-                self.audio.send(AudioRequest::CancelRecording);
-                self.session.audio.recorder = RecorderState::Idle;
-            }
-            RecorderState::Idle => {}
-        }
-    }
-
-    /// Hold-to-talk: pressing Space (while no text field has the keyboard) starts a
-    /// recording, releasing it stops that recording.
-    fn hold_to_talk(&mut self, ctx: &egui::Context) {
-        if ctx.egui_wants_keyboard_input() {
-            return;
-        }
-        let (pressed, released) = ctx.input(|i| {
-            let pressed = i.events.iter().any(|e| {
-                matches!(
-                    e,
-                    egui::Event::Key {
-                        key: egui::Key::Space,
-                        pressed: true,
-                        repeat: false,
-                        ..
-                    }
-                )
-            });
-            (pressed, i.key_released(egui::Key::Space))
-        });
-        if pressed && !self.session.audio.recorder.active() {
-            self.start_recording(true);
-        } else if released && self.session.audio.recorder.held() {
-            self.stop_recording();
-        }
-    }
-
-    fn handle_audio_event(&mut self, event: crate::audio_io::AudioEvent) {
-        match self.session.audio.apply(event) {
-            AudioOutcome::None => {}
-            AudioOutcome::Analyse(source) => self.add_input(source),
-            AudioOutcome::Warn { title, message } => {
-                self.session
-                    .notifications
-                    .push(Level::Warning, title, message)
-            }
-        }
-    }
-
-    /// Writes a recording's samples (as they came from the microphone) to `path` on a
-    /// helper thread.
-    fn save_recording(&mut self, key: u64, path: PathBuf) {
-        let Some(InputSource::Recording {
-            samples,
-            sample_rate_hz,
-            ..
-        }) = self
-            .session
-            .inputs
-            .iter()
-            .find(|e| e.key == key)
-            .map(|e| e.source.clone())
-        else {
-            return;
-        };
-        let tx = self.msgs_tx.clone();
-        let repaint = self.ctx.clone();
-        let _ = std::thread::Builder::new()
-            .name("transference-save-wav".into())
-            .spawn(move || {
-                let result =
-                    crate::preprocess::wav_write::write_wav_mono(&path, &samples, sample_rate_hz)
-                        .map(|()| path)
-                        .map_err(|e| e.to_string());
-                let _ = tx.send(UiMsg::RecordingSaved(result));
-                repaint.request_repaint();
-            });
     }
 
     /// Re-scores every analysed input against the edited labels and templates.
