@@ -14,3 +14,21 @@ pub fn skip_unless_ci(why: &str) {
     }
     eprintln!("SKIPPED: {why}");
 }
+
+/// A little-endian `.npy` file's bytes with dtype `descr` (e.g. `<f4`, `<u2`), a Python shape
+/// tuple `shape` (e.g. `(2, 3)`, `(3,)`) and `data` in C or Fortran order, written by hand so
+/// tests can make dtypes and orders the library's own writer does not.
+pub fn npy_bytes(descr: &str, shape: &str, fortran: bool, data: &[u8]) -> Vec<u8> {
+    let order = if fortran { "True" } else { "False" };
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(data);
+    bytes
+}

@@ -1474,16 +1474,7 @@ fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) {
     } else {
         format!("({})", dims.join(", "))
     };
-    let mut header =
-        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend(data);
+    let bytes = transference::test_support::npy_bytes(descr, &shape_text, false, data);
     std::fs::write(path, bytes).expect("write npy");
 }
 

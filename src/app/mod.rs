@@ -3,7 +3,7 @@
 //! ([`Session::apply_event`]), draws the panels (which only read state and emit [`Command`]s),
 //! then turns commands into worker jobs. Nothing here blocks: inference, file dialogs, image
 //! decoding and PNG export all run on other threads. What the app does for sound (recording,
-//! hold-to-talk, saving recordings) is in [`audio`], for the map selection in [`selection`].
+//! hold-to-talk, saving recordings) is in `app/audio.rs`, for the map selection in `app/selection.rs`.
 //!
 //! Live demos: `TRANSFERENCE_DEMO_INPUTS="digit.png;seven.wav;text:seven"` queues those inputs
 //! at start (`;`-separated; `text:` introduces a text, anything else is a file path).

@@ -455,21 +455,7 @@ fn tsv_matrix<T>(
 mod tests {
     use super::*;
 
-    /// A little-endian `.npy` file with dtype `descr`, `shape` and row-major or Fortran data.
-    fn npy(descr: &str, shape: &str, fortran: bool, data: &[u8]) -> Vec<u8> {
-        let order = if fortran { "True" } else { "False" };
-        let mut header =
-            format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {shape}, }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-        bytes.extend((header.len() as u16).to_le_bytes());
-        bytes.extend(header.as_bytes());
-        bytes.extend(data);
-        bytes
-    }
+    use crate::test_support::npy_bytes as npy;
 
     fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
         let path = dir.join(name);
