@@ -1338,8 +1338,8 @@ fn record_seven(
     });
     let input = InputSource::Recording {
         name: "recording 1".into(),
-        samples: rec.samples.clone(),
-        sample_rate_hz: rec.sample_rate_hz,
+        samples: rec.wave.samples.clone(),
+        sample_rate_hz: rec.wave.sample_rate_hz,
     };
     (input, rec)
 }

@@ -21,10 +21,8 @@ pub const METER_HOLD_FRAMES: usize = 8;
 /// speech (the pre-roll) to the stop.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Recording {
-    /// Mono samples in `[-1, 1]`.
-    pub samples: Vec<f32>,
-    /// Sample rate, in Hz.
-    pub sample_rate_hz: u32,
+    /// The sound: mono samples in `[-1, 1]` at the device's rate.
+    pub wave: Waveform,
     /// The device it came from.
     pub device: String,
     /// Why it ended.
@@ -36,21 +34,17 @@ pub struct Recording {
 impl Recording {
     /// Duration, in seconds.
     pub fn duration_secs(&self) -> f64 {
-        self.to_waveform().duration_secs()
-    }
-
-    /// The samples as a [`Waveform`] (a copy).
-    pub fn to_waveform(&self) -> Waveform {
-        Waveform {
-            samples: self.samples.clone(),
-            sample_rate_hz: self.sample_rate_hz,
-        }
+        self.wave.duration_secs()
     }
 
     /// Saves the recording as a mono 16-bit WAV (written safely: a temporary file renamed
     /// into place).
     pub fn save_wav(&self, path: &Path) -> crate::Result<()> {
-        crate::preprocess::wav_write::write_wav_mono(path, &self.samples, self.sample_rate_hz)
+        crate::preprocess::wav_write::write_wav_mono(
+            path,
+            &self.wave.samples,
+            self.wave.sample_rate_hz,
+        )
     }
 }
 
@@ -214,8 +208,10 @@ impl CaptureBuffer {
             self.kept.extend(self.partial.drain(..));
         }
         Recording {
-            samples: self.kept.into_iter().collect(),
-            sample_rate_hz: self.sample_rate_hz,
+            wave: Waveform {
+                samples: self.kept.into_iter().collect(),
+                sample_rate_hz: self.sample_rate_hz,
+            },
             device: self.device,
             reason: self.stop.unwrap_or(reason),
             heard_speech,
@@ -287,9 +283,13 @@ mod tests {
             rec.duration_secs()
         );
         let speech_start = (0.1 * f64::from(RATE)) as usize;
-        assert!(rec.samples[..speech_start - 10].iter().all(|&s| s == 0.0));
         assert!(
-            rec.samples[speech_start + 10..speech_start + 200]
+            rec.wave.samples[..speech_start - 10]
+                .iter()
+                .all(|&s| s == 0.0)
+        );
+        assert!(
+            rec.wave.samples[speech_start + 10..speech_start + 200]
                 .iter()
                 .any(|&s| s.abs() > 0.1)
         );
@@ -301,7 +301,7 @@ mod tests {
         assert_eq!(buf.push(&tone(0.255, 0.5)), None);
         let rec = buf.finish(StopReason::User);
         assert_eq!(rec.reason, StopReason::User);
-        assert_eq!(rec.samples.len(), (0.255 * f64::from(RATE)) as usize);
+        assert_eq!(rec.wave.samples.len(), (0.255 * f64::from(RATE)) as usize);
     }
 
     #[test]
@@ -328,6 +328,6 @@ mod tests {
         let mut buf = CaptureBuffer::new("mic", RATE, limits());
         buf.push(&[f32::NAN, f32::INFINITY, 2.0]);
         let rec = buf.finish(StopReason::User);
-        assert_eq!(rec.samples, vec![0.0, 0.0, 1.0]);
+        assert_eq!(rec.wave.samples, vec![0.0, 0.0, 1.0]);
     }
 }

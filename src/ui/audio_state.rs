@@ -150,8 +150,8 @@ impl AudioUi {
         self.recordings_made += 1;
         AudioOutcome::Analyse(InputSource::Recording {
             name: format!("recording {}", self.recordings_made),
-            samples: recording.samples,
-            sample_rate_hz: recording.sample_rate_hz,
+            samples: recording.wave.samples,
+            sample_rate_hz: recording.wave.sample_rate_hz,
         })
     }
 }
@@ -171,8 +171,10 @@ mod tests {
 
     fn recording(heard_speech: bool) -> Recording {
         Recording {
-            samples: vec![0.1; 800],
-            sample_rate_hz: 8_000,
+            wave: crate::preprocess::audio::Waveform {
+                samples: vec![0.1; 800],
+                sample_rate_hz: 8_000,
+            },
             device: "mic".into(),
             reason: StopReason::TrailingSilence,
             heard_speech,
