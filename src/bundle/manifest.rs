@@ -77,6 +77,10 @@ pub struct Labels {
     /// Other spellings of a label (e.g. "7" -> ["seven"]); each gets every template.
     #[serde(default)]
     pub aliases: BTreeMap<String, Vec<String>>,
+    /// Labels the model never saw an image or a sound of in training (held out; present only
+    /// as text prompts): zero-shot to these is zero-shot to unseen classes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unseen: Vec<String>,
 }
 
 /// Where the weights came from.
@@ -143,6 +147,9 @@ pub struct Manifest {
     /// Present only in a vectors-only bundle (no encoders); see [`VectorsSection`].
     #[serde(default)]
     pub vectors: Option<VectorsSection>,
+    /// Cross-modal generation decoders, when the bundle has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<crate::model::GenerationConfig>,
 }
 
 /// `[preprocess.audio]` flattens [`AudioConfig`], which serde cannot combine with
@@ -306,6 +313,24 @@ impl Manifest {
             return Err(format!(
                 "preprocess.text.max_tokens must be in 3..={}",
                 enc.bert.max_position_embeddings
+            ));
+        }
+        if let Some(g) = &self.generation {
+            g.validate()?;
+            if let Some(m) = g.modalities.iter().find(|m| !arch.modalities().contains(m)) {
+                return Err(format!(
+                    "[generation] lists a {m} decoder but the model has no {m} encoder"
+                ));
+            }
+        }
+        if let Some(u) = self
+            .labels
+            .unseen
+            .iter()
+            .find(|u| !self.labels.names.contains(u))
+        {
+            return Err(format!(
+                "labels.unseen names {u:?}, which is not one of labels.names"
             ));
         }
         Ok(())

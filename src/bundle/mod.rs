@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 
 use crate::error::{Error, Result};
-use crate::model::MultimodalModel;
+use crate::model::{GenerationConfig, GenerationDecoders, MultimodalModel};
 use crate::preprocess::text::TextTokenizer;
 pub use embedding_store::EmbeddingStore;
 pub use gallery::{Gallery, GalleryItem};
@@ -46,6 +46,8 @@ pub struct Bundle {
     pub model: MultimodalModel,
     pub tokenizer: Option<TextTokenizer>,
     pub gallery: Option<Gallery>,
+    /// Cross-modal generation decoders (`[generation]`), when the bundle has them.
+    pub decoders: Option<GenerationDecoders>,
 }
 
 /// Bundle weights hold every parameter except the frozen transformer.
@@ -107,14 +109,48 @@ impl Bundle {
             )?),
             None => None,
         };
+        let decoders = match &manifest.generation {
+            Some(g) => Some(load_decoders(dir, &manifest, g, device)?),
+            None => None,
+        };
         Ok(Bundle {
             dir: dir.to_path_buf(),
             manifest,
             model,
             tokenizer,
             gallery,
+            decoders,
         })
     }
+}
+
+/// Flat sizes of one image and one log-mel of `manifest`'s model (0 for a missing encoder):
+/// the output widths of its generation decoders.
+pub fn decoder_output_lens(manifest: &Manifest) -> (usize, usize) {
+    let image = manifest
+        .architecture
+        .image
+        .as_ref()
+        .map_or(0, |c| c.input_size[0] * c.input_size[1]);
+    let audio = manifest
+        .architecture
+        .audio
+        .as_ref()
+        .map_or(0, |c| c.n_mels * c.n_frames);
+    (image, audio)
+}
+
+/// Loads the generation decoders of `[generation]`, checking every tensor's shape.
+fn load_decoders(
+    dir: &Path,
+    manifest: &Manifest,
+    g: &GenerationConfig,
+    device: &Device,
+) -> Result<GenerationDecoders> {
+    let (image_len, audio_len) = decoder_output_lens(manifest);
+    let fresh = g.init(manifest.architecture.d_model, image_len, audio_len, device);
+    let file = WeightFile::read(&resolve(dir, &g.weights), &Identity)?;
+    weights::load_into(fresh, &file, &Identity, "", true, device)
 }
 
 impl Bundle {

@@ -4,12 +4,14 @@
 //!
 //! This file holds the argument types and the dispatch; each command group lives in its own
 //! file: [`info_cmd`], [`encode_cmd`] (codes, embed, classify, retrieve), [`index_cmd`],
-//! [`data_cmd`], [`train_cmd`], [`eval_cmd`], [`import_cmd`], [`search_cmd`]. Nothing outside
+//! [`data_cmd`], [`train_cmd`], [`eval_cmd`], [`import_cmd`], [`search_cmd`], [`generate_cmd`]
+//! (decoders, generate). Nothing outside
 //! `cli` prints results.
 
 pub mod data_cmd;
 pub mod encode_cmd;
 pub mod eval_cmd;
+pub mod generate_cmd;
 pub mod import_cmd;
 pub mod index_cmd;
 pub mod info_cmd;
@@ -79,6 +81,12 @@ pub enum Command {
     Import(import_cmd::ImportArgs),
     /// Exact top-k of a batch of query embeddings (.npy) over a gallery, without a model.
     Search(search_cmd::SearchArgs),
+    /// Train a bundle's cross-modal generation decoders (embedding -> image, -> log-mel) on
+    /// prepared data, score their cycle accuracy and add them to the bundle.
+    Decoders(generate_cmd::DecodersArgs),
+    /// Show one input in another modality: decode its codes to an image (PNG) or a sound
+    /// (WAV), and print how the model itself reads the result.
+    Generate(generate_cmd::GenerateArgs),
 }
 
 /// Entry point for every subcommand; returns the process exit code.
@@ -140,5 +148,9 @@ fn dispatch(cli: Cli) -> Result<()> {
             eval_cmd::run(&mut p, &args, cli.json)
         }
         Command::Search(args) => search_cmd::run(&args, cli.json),
+        Command::Decoders(args) => generate_cmd::decoders(&args, model, cli.json),
+        Command::Generate(args) => {
+            generate_cmd::generate(&mut open(model, cli.device)?, &args, cli.json)
+        }
     }
 }

@@ -38,6 +38,12 @@ pub enum InputSource {
         samples: Vec<f32>,
         sample_rate_hz: u32,
     },
+    /// Another input shown in the modality `to`: `from` is encoded, its embedding decoded by
+    /// the bundle's generation decoders, and the generated image or sound encoded again.
+    Generated {
+        from: Box<InputSource>,
+        to: Modality,
+    },
 }
 
 impl InputSource {
@@ -59,6 +65,7 @@ impl InputSource {
             InputSource::Drawing { .. } => "drawing".into(),
             InputSource::GalleryItem(i) => format!("gallery item {i}"),
             InputSource::Recording { name, .. } => name.clone(),
+            InputSource::Generated { from, to } => format!("{to} of {}", from.display_name()),
         }
     }
 }

@@ -181,6 +181,11 @@ impl Pipeline {
                 let prepared = audio::prepare_audio(wave, 1, &cfg.audio, Path::new(name))?;
                 self.encode_prepared_audio(name.clone(), prepared, t0)
             }
+            InputSource::Generated { from, to } => {
+                let mut generated = self.generate(&self.encode(from)?, *to)?;
+                generated.name = name;
+                Ok(generated)
+            }
         }
     }
 

@@ -141,6 +141,15 @@ pub fn hann_window(win_length: usize) -> Vec<f32> {
         .collect()
 }
 
+/// The STFT analysis window: a periodic Hann window of `win_length` (`1..=n_fft`), zero-padded
+/// and centred in `n_fft` (as `torch.stft` does). Griffin–Lim synthesis uses the same one.
+pub(crate) fn stft_window(n_fft: usize, win_length: usize) -> Vec<f64> {
+    let mut window = vec![0.0f64; n_fft];
+    let offset = (n_fft - win_length) / 2;
+    window[offset..offset + win_length].copy_from_slice(&hann_window_f64(win_length));
+    window
+}
+
 fn hann_window_f64(win_length: usize) -> Vec<f64> {
     if win_length == 1 {
         return vec![1.0];
@@ -178,7 +187,7 @@ pub fn mel_filterbank(
     .collect()
 }
 
-fn mel_filterbank_f64(
+pub(crate) fn mel_filterbank_f64(
     n_fft: usize,
     n_mels: usize,
     sample_rate_hz: u32,
@@ -280,10 +289,7 @@ pub fn log_mel_spectrogram(samples: &[f32], cfg: &MelConfig) -> LogMel {
     let n_frames = n_stft_frames(samples.len(), n_fft, hop);
     let padded = centre_pad(samples, n_fft / 2);
 
-    // Window of win_length, zero-padded and centred in n_fft (as torch.stft does).
-    let mut window = vec![0.0f64; n_fft];
-    let offset = (n_fft - win_length) / 2;
-    window[offset..offset + win_length].copy_from_slice(&hann_window_f64(win_length));
+    let window = stft_window(n_fft, win_length);
 
     let filters = mel_filterbank_f64(
         n_fft,

@@ -79,6 +79,8 @@ pub struct TrainingSet {
     /// Normalised value of the quietest mel bin of the training audio (masks fill with it).
     pub mel_floor: f32,
     prompts_by_class: Vec<Vec<usize>>,
+    /// Classes batches are drawn from (every class but the held-out ones).
+    classes: Vec<usize>,
 }
 
 impl TrainingSet {
@@ -124,14 +126,18 @@ impl TrainingSet {
                 v.push(i);
             }
         }
+        let classes = cfg.trained_classes().map_err(Error::InvalidRequest)?;
         for (name, pools) in [("image", &images), ("audio", &audio)] {
-            if let Some(c) = (0..10).find(|&c| !pools.iter().any(|p| p.has_class(c))) {
+            if let Some(&c) = classes
+                .iter()
+                .find(|&&c| !pools.iter().any(|p| p.has_class(c)))
+            {
                 return Err(Error::InvalidRequest(format!(
                     "training data has no {name} item of class {c}"
                 )));
             }
         }
-        if let Some(c) = (0..10).find(|&c| prompts_by_class[c].is_empty()) {
+        if let Some(&c) = classes.iter().find(|&&c| prompts_by_class[c].is_empty()) {
             return Err(Error::InvalidRequest(format!(
                 "training data has no text item of class {c}"
             )));
@@ -160,6 +166,7 @@ impl TrainingSet {
                 .max(1e-6),
             mel_floor: (quietest - mel_mean) / mel_std,
             prompts_by_class,
+            classes,
         })
     }
 }
@@ -189,7 +196,8 @@ const MAX_MASKED_MELS: usize = 6;
 /// Longest span of frames masked in a training spectrogram.
 const MAX_MASKED_FRAMES: usize = 12;
 
-/// Samples a paired batch: B classes, and for each an image, a clip and a prompt of it.
+/// Samples a paired batch: B classes (among the trained ones; held-out classes never appear),
+/// and for each an image, a clip and a prompt of it.
 pub fn sample_batch(
     set: &TrainingSet,
     batch: usize,
@@ -197,7 +205,9 @@ pub fn sample_batch(
     n_mels: usize,
     n_frames: usize,
 ) -> HostBatch {
-    let labels: Vec<usize> = (0..batch).map(|_| rng.random_range(0..10)).collect();
+    let labels: Vec<usize> = (0..batch)
+        .map(|_| set.classes[rng.random_range(0..set.classes.len())])
+        .collect();
     let mut images = Vec::with_capacity(batch * MNIST_PIXELS);
     let mut mels = Vec::with_capacity(batch * n_mels * n_frames);
     let picks: Vec<usize> = labels

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::train::data::DIGIT_WORDS;
 
 /// Loss weights.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -127,6 +128,10 @@ pub struct TrainConfig {
     pub gallery_per_class: usize,
     /// Evaluate every this many steps (0 = only at the end).
     pub eval_every: usize,
+    /// Classes (digit words) kept out of image and audio training and of the text-contrastive
+    /// term: they exist only as text prompts, for zero-shot to unseen classes (Socher et al.,
+    /// 2013). Empty: every class is trained.
+    pub held_out_classes: Vec<String>,
 }
 
 impl Default for TrainConfig {
@@ -157,6 +162,7 @@ impl Default for TrainConfig {
             checkpoint_every: 500,
             gallery_per_class: 30,
             eval_every: 0,
+            held_out_classes: Vec::new(),
         }
     }
 }
@@ -196,7 +202,39 @@ impl TrainConfig {
         if self.learning_rate.is_nan() || self.learning_rate <= 0.0 {
             return Err("learning_rate must be > 0".into());
         }
+        self.held_out_ids()?;
         Ok(())
+    }
+
+    /// Class ids of [`Self::held_out_classes`], sorted; an unknown word, a repeat, or fewer
+    /// than two trained classes left is an error.
+    pub fn held_out_ids(&self) -> std::result::Result<Vec<usize>, String> {
+        let mut ids = Vec::new();
+        for word in &self.held_out_classes {
+            let id = DIGIT_WORDS.iter().position(|w| w == word).ok_or_else(|| {
+                format!(
+                    "held_out_classes: unknown class {word:?}; expected digit words: {}",
+                    DIGIT_WORDS.join(", ")
+                )
+            })?;
+            if ids.contains(&id) {
+                return Err(format!("held_out_classes: {word:?} is listed twice"));
+            }
+            ids.push(id);
+        }
+        if DIGIT_WORDS.len() - ids.len() < 2 {
+            return Err("held_out_classes: at least two classes must stay in training".into());
+        }
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// The classes training batches are drawn from: every class not held out.
+    pub fn trained_classes(&self) -> std::result::Result<Vec<usize>, String> {
+        let held = self.held_out_ids()?;
+        Ok((0..DIGIT_WORDS.len())
+            .filter(|c| !held.contains(c))
+            .collect())
     }
 
     /// TOML text of this config.
@@ -208,6 +246,32 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_out_classes_are_checked_words_and_leave_the_rest_trained() {
+        let cfg = TrainConfig {
+            held_out_classes: vec!["seven".into(), "three".into()],
+            ..TrainConfig::default()
+        };
+        assert_eq!(cfg.held_out_ids().unwrap(), vec![3, 7]);
+        assert_eq!(cfg.trained_classes().unwrap(), vec![0, 1, 2, 4, 5, 6, 8, 9]);
+        let typo = TrainConfig {
+            held_out_classes: vec!["sevn".into()],
+            ..TrainConfig::default()
+        };
+        let err = typo.validate().unwrap_err();
+        assert!(err.contains("\"sevn\"") && err.contains("seven"), "{err}");
+        let twice = TrainConfig {
+            held_out_classes: vec!["one".into(), "one".into()],
+            ..TrainConfig::default()
+        };
+        assert!(twice.validate().unwrap_err().contains("twice"));
+        let all_but_one = TrainConfig {
+            held_out_classes: DIGIT_WORDS[1..].iter().map(|w| w.to_string()).collect(),
+            ..TrainConfig::default()
+        };
+        assert!(all_but_one.validate().unwrap_err().contains("at least two"));
+    }
 
     #[test]
     fn a_typo_in_the_config_is_an_error_not_a_default() {

@@ -83,6 +83,7 @@ pub fn digits_manifest(
             names: DIGIT_WORDS.iter().map(|s| s.to_string()).collect(),
             prompts: BUNDLE_TEMPLATES.iter().map(|s| s.to_string()).collect(),
             aliases,
+            unseen: cfg.held_out_classes.clone(),
         },
         provenance: Provenance {
             created_by: format!("transference {} train", env!("CARGO_PKG_VERSION")),
@@ -93,6 +94,7 @@ pub fn digits_manifest(
         },
         metrics: BTreeMap::new(),
         vectors: None,
+        generation: None,
     }
 }
 
@@ -456,8 +458,8 @@ pub fn model_card(
     s.push_str(&held_out_section(data));
     s.push_str("The frozen text tower is all-MiniLM-L6-v2 (Apache-2.0), stored once in `models/minilm/` and referenced by path. These weights: MIT OR Apache-2.0, like the code; the training data licences above apply to what the weights learned (FSDD is CC BY-SA 4.0).\n\n");
     s.push_str(&format!(
-        "## Metrics (`transference eval {}`)\n\nTest data: {}. Classifier fit data: {}.\n\n",
-        "models/digits", report.test_data, report.fit_data
+        "## Metrics (`transference eval models/{}`)\n\nTest data: {}. Classifier fit data: {}.\n\n",
+        m.name, report.test_data, report.fit_data
     ));
     s.push_str("| metric | value |\n|---|---|\n");
     for (label, key, f) in [
@@ -539,10 +541,13 @@ pub fn model_card(
         }
         s.push('\n');
     }
+    s.push_str(&crate::train::eval::unseen::card_section(
+        report.unseen.as_ref(),
+    ));
     s.push_str(&validation_table(report));
     s.push_str(&ablation_table(ablations));
     s.push_str(&format!("## Training\n\n{} steps of batch {} on {} in {:.1} min (seed {}). Settings:\n\n```toml\n{}```\n", cfg.steps, cfg.batch_size, device, train_secs / 60.0, cfg.seed, cfg.to_toml()));
-    s.push_str("\nReproduce: `transference data --out data/digits && transference train --config models/digits/train.toml --out models/digits`.\n");
+    s.push_str(&format!("\nReproduce: `transference data --out data/digits && transference train --config models/{0}/train.toml --out models/{0}`.\n", m.name));
     s
 }
 

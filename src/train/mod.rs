@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod cmg;
 pub mod config;
 pub mod data;
+pub mod decoders;
 pub mod ema;
 pub mod eval;
 pub mod export;

@@ -217,6 +217,7 @@ impl InputEntry {
             InputSource::Text(_) => Some(Modality::Text),
             InputSource::Drawing { .. } => Some(Modality::Image),
             InputSource::Recording { .. } => Some(Modality::Audio),
+            InputSource::Generated { to, .. } => Some(*to),
             InputSource::File(p) => modality_from_extension(p),
             InputSource::GalleryItem(_) => self.hint,
         }

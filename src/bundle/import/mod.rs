@@ -357,6 +357,7 @@ pub fn import(req: &ImportRequest) -> Result<ImportReport> {
             codebook: codebook.is_some(),
             codes: codes.is_some(),
         }),
+        generation: None,
     };
     manifest.validate().map_err(|reason| Error::Manifest {
         path: req.out.join(MANIFEST_FILE),

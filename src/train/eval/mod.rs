@@ -4,11 +4,16 @@
 //!
 //! - [`sets`]: encoding, seeded class-balanced fit sets, test folders;
 //! - [`score`]: the figures, from encoded sets only;
-//! - [`export`]: the encoded sets as a gallery for the independent baseline script.
+//! - [`export`]: the encoded sets as a gallery for the independent baseline script;
+//! - [`unseen`]: zero-shot split into seen and unseen classes, for bundles trained with classes
+//!   held out;
+//! - [`generation`]: cycle accuracy of the cross-modal generation decoders, when a bundle has them.
 
 pub mod export;
+pub mod generation;
 pub mod score;
 pub mod sets;
+pub mod unseen;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -52,6 +57,13 @@ pub struct EvalReport {
     pub codebook: CodebookReport,
     /// Every test set (the primary ones and the held-out validation sets) with all figures.
     pub sets: BTreeMap<String, SetReport>,
+    /// Cross-modal generation (`image_to_audio`, `audio_to_image`), when the bundle has
+    /// decoders: the model's own zero-shot label for generated outputs of held-out inputs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub generation: BTreeMap<String, generation::GenerationReport>,
+    /// Zero-shot on seen and unseen classes, for a bundle with `labels.unseen`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unseen: Option<unseen::UnseenReport>,
 }
 
 impl EvalReport {
@@ -89,6 +101,25 @@ impl EvalReport {
                 format!("sets.{k}.transfer.accuracy"),
                 v.transfer.accuracy as f64,
             );
+        }
+        for (k, v) in &self.generation {
+            m.insert(
+                format!("generation.{k}.cycle_accuracy"),
+                v.cycle_accuracy as f64,
+            );
+        }
+        if let Some(u) = &self.unseen {
+            for (k, v) in &u.sets {
+                m.insert(format!("unseen.{k}.seen_accuracy"), v.seen_accuracy as f64);
+                m.insert(
+                    format!("unseen.{k}.unseen_accuracy"),
+                    v.unseen_accuracy as f64,
+                );
+                m.insert(
+                    format!("unseen.{k}.unseen_only_accuracy"),
+                    v.unseen_only_accuracy as f64,
+                );
+            }
         }
         m.insert(
             "codebook.shared_fraction".into(),
@@ -405,8 +436,40 @@ pub fn evaluate_and_export(
         export::write(dir, &sets, &class_names, k)?;
     }
     let scores = score::score(&sets, &class_names, k)?;
-    Ok(EvalReport::from_scores(
-        p.bundle.dir.display().to_string(),
-        scores,
-    ))
+    let mut report = EvalReport::from_scores(p.bundle.dir.display().to_string(), scores);
+    report.generation = generation_reports(p, &sets)?;
+    report.unseen = unseen::unseen_report(&sets, &class_names, &p.bundle.manifest.labels.unseen)?;
+    Ok(report)
+}
+
+/// Cycle accuracy of each generation direction the bundle has a decoder for, on the primary
+/// test sets.
+pub fn generation_reports(
+    p: &Pipeline,
+    sets: &EvalSets,
+) -> Result<BTreeMap<String, generation::GenerationReport>> {
+    let targets = p.generation_targets();
+    let mut out = BTreeMap::new();
+    for (set_name, from, to) in [
+        (PRIMARY_IMAGE, Modality::Image, Modality::Audio),
+        (PRIMARY_AUDIO, Modality::Audio, Modality::Image),
+    ] {
+        let Some(test) = sets.tests.iter().find(|t| t.name == set_name) else {
+            continue;
+        };
+        if !targets.contains(&to) {
+            continue;
+        }
+        let detail = generation::cycle_accuracy(p, &test.set, to, &sets.classes)?;
+        out.insert(
+            generation::direction_key(from, to),
+            generation::GenerationReport {
+                cycle_accuracy: detail.accuracy,
+                n: detail.n,
+                source: test.source.clone(),
+                detail,
+            },
+        );
+    }
+    Ok(out)
 }

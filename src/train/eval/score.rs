@@ -180,7 +180,7 @@ fn fit_classifier(
 }
 
 /// Nearest class embedding (cosine: rows are unit length) of every item.
-fn zero_shot_predictions(set: &EncodedSet, classes: &[Vec<f32>]) -> Result<Vec<usize>> {
+pub(crate) fn zero_shot_predictions(set: &EncodedSet, classes: &[Vec<f32>]) -> Result<Vec<usize>> {
     let dim = classes.first().map(Vec::len).unwrap_or(0);
     let flat_classes: Vec<f32> = classes.iter().flatten().copied().collect();
     let flat_q: Vec<f32> = set
