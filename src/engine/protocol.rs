@@ -264,6 +264,8 @@ pub struct ModelSummary {
     /// Longest audio clip the model takes after silence trimming, in seconds (recordings stop
     /// there), if it reads audio.
     pub audio_clip_secs: Option<f64>,
+    /// Modalities the bundle's generation decoders produce (empty without decoders).
+    pub generation_targets: Vec<Modality>,
     pub load_ms: f64,
 }
 

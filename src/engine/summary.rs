@@ -144,6 +144,7 @@ pub fn summarize(pipeline: &Pipeline, load_ms: f64) -> (ModelSummary, Option<Pca
             .audio
             .as_ref()
             .map(|a| f64::from(a.audio.max_duration_secs)),
+        generation_targets: pipeline.generation_targets(),
         load_ms,
     };
     (summary, pca)

@@ -7,8 +7,8 @@
 //! - *cross* pairs: an audio clip's embedding -> an image of the same class (and an image's ->
 //!   a clip of the same class), the class-level pairing the CMG model itself was trained on.
 //!
-//! The loss is the mean squared error in the decoder's output space (pixels in 0..1; the
-//! normalised log-mel). The decoders are written to `decoders.safetensors` first and the
+//! The loss is the squared error in the decoder's output space (pixels in 0..1; the normalised
+//! log-mel), to the nearest of several same-class targets for cross pairs (see [`sample`]). The decoders are written to `decoders.safetensors` first and the
 //! manifest's `[generation]` section (with the cycle figures in `[metrics]`) after it, each
 //! through the one safe-write routine, so a failed run leaves the bundle as it was.
 
@@ -32,7 +32,7 @@ use crate::model::{GenerationConfig, float_to_vec, tensor_from_vec};
 use crate::train::data::DigitsData;
 use crate::train::eval::generation::{GenerationReport, cycle_accuracy, direction_key};
 use crate::train::eval::{EncodedSet, encode_set};
-use crate::train::losses;
+use burn::tensor::Tensor;
 
 /// The decoders' weights file inside a bundle.
 pub const DECODERS_FILE: &str = "decoders.safetensors";
@@ -117,8 +117,14 @@ impl Pairs {
     }
 }
 
-/// A batch for the decoder whose targets are `own`: half self pairs from `own`, half cross
-/// pairs (an embedding from `other`, a target of the same class from `own`).
+/// Candidate targets of one cross pair: the loss takes the nearest of them (see [`sample`]).
+const CROSS_CANDIDATES: usize = 8;
+
+/// A batch for the decoder whose targets are `own`: inputs `[B, D]` and candidate targets
+/// `[B, K, out]`. Even rows are self pairs (K copies of the item's own target); odd rows are
+/// cross pairs: an embedding from `other` and K targets of its class from `own`. Scored by the
+/// nearest candidate ("multiple choice" loss), a cross pair teaches one sharp member of the
+/// class rather than the blurred class mean a plain squared error would.
 fn sample(
     own: &Pairs,
     other: &Pairs,
@@ -126,26 +132,42 @@ fn sample(
     d: usize,
     rng: &mut impl Rng,
 ) -> (Vec<f32>, Vec<f32>) {
+    let k = CROSS_CANDIDATES;
     let mut inputs = Vec::with_capacity(batch * d);
-    let mut targets = Vec::with_capacity(batch * own.target_len);
+    let mut targets = Vec::with_capacity(batch * k * own.target_len);
     for b in 0..batch {
         if b % 2 == 0 {
             let i = rng.random_range(0..own.len());
             inputs.extend_from_slice(own.embedding(i, d));
-            targets.extend_from_slice(own.target(i));
+            for _ in 0..k {
+                targets.extend_from_slice(own.target(i));
+            }
         } else {
             let j = rng.random_range(0..other.len());
             let same = &own.by_class[other.labels[j]];
-            let i = if same.is_empty() {
-                rng.random_range(0..own.len())
-            } else {
-                same[rng.random_range(0..same.len())]
-            };
             inputs.extend_from_slice(other.embedding(j, d));
-            targets.extend_from_slice(own.target(i));
+            for _ in 0..k {
+                let i = if same.is_empty() {
+                    rng.random_range(0..own.len())
+                } else {
+                    same[rng.random_range(0..same.len())]
+                };
+                targets.extend_from_slice(own.target(i));
+            }
         }
     }
     (inputs, targets)
+}
+
+/// Mean over the batch of the squared error to the nearest candidate.
+///
+/// - `out`: `[B, P]`, `candidates`: `[B, K, P]` -> `[1]`
+fn nearest_candidate_mse(out: Tensor<2>, candidates: Tensor<3>) -> Tensor<1> {
+    let [b, p] = out.dims();
+    let per_candidate = (out.reshape([b, 1, p]) - candidates)
+        .powi_scalar(2)
+        .mean_dim(2); // [B, K, 1]
+    per_candidate.min_dim(1).mean()
 }
 
 /// Trains image and audio decoders for the bundle at `dir` on `data`'s training splits,
@@ -212,8 +234,11 @@ pub fn train_decoders(
         let audio_out = decoders
             .forward(tensor_from_vec(xa, [b, d], &ad), Modality::Audio)
             .ok_or_else(|| Error::Internal("audio decoder missing".into()))?;
-        let image_loss = losses::mse(image_out, tensor_from_vec(ti, [b, image_len], &ad));
-        let audio_loss = losses::mse(audio_out, tensor_from_vec(ta, [b, audio_len], &ad));
+        let k = CROSS_CANDIDATES;
+        let image_loss =
+            nearest_candidate_mse(image_out, tensor_from_vec(ti, [b, k, image_len], &ad));
+        let audio_loss =
+            nearest_candidate_mse(audio_out, tensor_from_vec(ta, [b, k, audio_len], &ad));
         for (name, l) in [("image", &image_loss), ("audio", &audio_loss)] {
             let v = recent.entry(name.into()).or_default();
             v.push(float_to_vec(l.clone().detach())[0]);

@@ -73,6 +73,7 @@ pub fn show(
         }
         InputStatus::Done(a) => a,
     };
+    crate::ui::generate_button::show(ui, session, entry, commands);
     let n = analysis.input.item.codes.len();
     match &analysis.input.view {
         InputView::Image {

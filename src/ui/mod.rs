@@ -10,6 +10,7 @@ pub mod code_strip;
 pub mod dialogs;
 pub mod drag_drop;
 pub mod export;
+pub mod generate_button;
 pub mod input_tab;
 pub mod input_view;
 pub mod inputs_panel;

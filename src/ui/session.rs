@@ -620,6 +620,7 @@ mod tests {
             map_explained: 0.0,
             image_grid: None,
             audio_clip_secs: None,
+            generation_targets: vec![],
             load_ms: 0.0,
         }
     }
@@ -1086,6 +1087,7 @@ mod projection_tests {
             map_explained: 0.5,
             image_grid: None,
             audio_clip_secs: None,
+            generation_targets: vec![],
             load_ms: 0.0,
         }
     }
