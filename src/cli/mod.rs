@@ -4,7 +4,7 @@
 //!
 //! This file holds the argument types and the dispatch; each command group lives in its own
 //! file: [`info_cmd`], [`encode_cmd`] (codes, embed, classify, retrieve), [`index_cmd`],
-//! [`data_cmd`], [`train_cmd`], [`eval_cmd`], [`import_cmd`], [`search_cmd`]. Nothing outside
+//! [`data_cmd`], [`train_cmd`], [`eval_cmd`], [`import_cmd`], [`search_cmd`], [`lesson_cmd`]. Nothing outside
 //! `cli` prints results.
 
 pub mod data_cmd;
@@ -13,6 +13,7 @@ pub mod eval_cmd;
 pub mod import_cmd;
 pub mod index_cmd;
 pub mod info_cmd;
+pub mod lesson_cmd;
 pub mod search_cmd;
 pub mod train_cmd;
 
@@ -51,6 +52,10 @@ pub struct Cli {
     /// Print one JSON object instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// A folder of your own lesson files (*.toml), added to the built-in lessons and those in
+    /// the user data folder's transference/lessons.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub lessons: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -79,6 +84,8 @@ pub enum Command {
     Import(import_cmd::ImportArgs),
     /// Exact top-k of a batch of query embeddings (.npy) over a gallery, without a model.
     Search(search_cmd::SearchArgs),
+    /// Guided lessons: list them, or run one headless against a bundle.
+    Lesson(lesson_cmd::LessonArgs),
 }
 
 /// Entry point for every subcommand; returns the process exit code.
@@ -140,5 +147,8 @@ fn dispatch(cli: Cli) -> Result<()> {
             eval_cmd::run(&mut p, &args, cli.json)
         }
         Command::Search(args) => search_cmd::run(&args, cli.json),
+        Command::Lesson(args) => {
+            lesson_cmd::run(&args, cli.lessons.as_deref(), model, cli.device, cli.json)
+        }
     }
 }

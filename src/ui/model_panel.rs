@@ -6,6 +6,11 @@ use egui::{RichText, Ui};
 use crate::ui::state::{CentralTab, Session, Settings};
 use crate::ui::{Command, code_strip::short, format_ms, modality_chip, muted, section, theme};
 
+/// The top bar's toggle of the Lessons panel.
+pub const LESSONS_LABEL: &str = "Lessons";
+/// The View menu's presenter mode entry.
+pub const PRESENTER_LABEL: &str = "Presenter mode";
+
 /// Draws the menu bar.
 pub fn top_bar(
     ui: &mut Ui,
@@ -48,6 +53,10 @@ pub fn top_bar(
             }
         });
         ui.menu_button("View", |ui| {
+            ui.checkbox(&mut settings.presenter, PRESENTER_LABEL)
+                .on_hover_text("Large text and one panel, for a projector");
+            ui.checkbox(&mut settings.panels.lessons, "Lessons panel");
+            ui.separator();
             ui.checkbox(&mut settings.panels.inputs, "Inputs panel");
             ui.checkbox(&mut settings.panels.map, "Embedding map");
             ui.checkbox(&mut settings.panels.usage, "Codebook usage");
@@ -90,6 +99,8 @@ pub fn top_bar(
                 ui.close();
             }
         });
+        ui.toggle_value(&mut settings.panels.lessons, LESSONS_LABEL)
+            .on_hover_text("Guided lessons on transference");
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if let Some(s) = &session.summary {
                 device_chip(ui, &s.device);
