@@ -1326,7 +1326,7 @@ fn the_lessons_panel_drives_the_app_step_by_step() {
     }
     assert_eq!(checks.len(), 1);
     assert!(checks[0].1.is_ok(), "{checks:?}");
-    assert!(has_label(&h, "as expected"));
+    assert!(has_label(&h, transference::ui::lessons_panel::CHECK_PASSED));
 
     h.get_by_label(NEXT_LABEL).click();
     h.step();

@@ -70,13 +70,7 @@ impl ExplorerApp {
 
     /// Status of the open step (for the panel and tests).
     pub fn lesson_status(&self) -> StepStatus {
-        let Some((_, lesson)) = lessons_panel::current(&self.lessons, &self.settings.lesson) else {
-            return StepStatus::NotRun;
-        };
-        match &self.lesson_run {
-            Some(run) if run.is_of(&lesson.id, self.settings.lesson.step) => run.status.clone(),
-            _ => StepStatus::NotRun,
-        }
+        status_of(self.lesson_run.as_ref(), &self.lessons, &self.settings)
     }
 
     /// Starts doing the open step's actions.
@@ -341,6 +335,18 @@ impl ExplorerApp {
                 .unwrap_or_default(),
             transfer_accuracy: s.transfer.as_ref().map(|t| t.accuracy),
         }
+    }
+}
+
+/// Status of the step open in `settings`: `run`'s when it is of that step.
+pub(super) fn status_of(
+    run: Option<&LessonRun>,
+    lessons: &[crate::lessons::Lesson],
+    settings: &crate::ui::state::Settings,
+) -> StepStatus {
+    match (run, lessons_panel::current(lessons, &settings.lesson)) {
+        (Some(run), Some((_, l))) if run.is_of(&l.id, settings.lesson.step) => run.status.clone(),
+        _ => StepStatus::NotRun,
     }
 }
 

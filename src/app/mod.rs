@@ -319,26 +319,10 @@ impl ExplorerApp {
                 model_panel::status_bar(ui, session, settings, commands)
             });
         if settings.panels.lessons {
-            let status = match (
-                lesson_run,
-                lessons_panel::current(lessons, &settings.lesson),
-            ) {
-                (Some(run), Some((_, l))) if run.is_of(&l.id, settings.lesson.step) => {
-                    run.status.clone()
-                }
-                _ => Default::default(),
-            };
-            egui::Panel::left("lessons-panel")
-                .default_size(380.0)
-                .size_range(300.0..=560.0)
-                .show(ui, |ui| {
-                    egui::ScrollArea::vertical().show(ui, |ui| {
-                        ui.add_space(6.0);
-                        lessons_panel::show(ui, lessons, settings, &status, commands);
-                    });
-                });
-        }
-        if settings.panels.inputs && !presenter {
+            // The lessons take the inputs panel's place (the lesson's actions queue inputs).
+            let status = lessons::status_of(lesson_run.as_ref(), lessons, settings);
+            lessons_panel::side(ui, lessons, settings, &status, commands);
+        } else if settings.panels.inputs && !presenter {
             egui::Panel::left("inputs-panel")
                 .default_size(320.0)
                 .size_range(260.0..=460.0)

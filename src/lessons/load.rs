@@ -275,12 +275,12 @@ fn validate(action: &Action) -> std::result::Result<(), String> {
                 "light_code names both `code` and `shared_with`; expected at most one".into(),
             );
         }
-        Action::SetLabels { labels, .. } => {
-            if crate::bundle::prompts::parse_labels(labels).is_empty() {
-                return Err(
-                    "set_labels has no labels; expected comma-separated or one per line".into(),
-                );
-            }
+        Action::SetLabels { labels, .. }
+            if crate::bundle::prompts::parse_labels(labels).is_empty() =>
+        {
+            return Err(
+                "set_labels has no labels; expected comma-separated or one per line".into(),
+            );
         }
         Action::RunTransfer { source, target, .. } if source == target => {
             return Err(format!(

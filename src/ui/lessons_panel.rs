@@ -16,6 +16,11 @@ pub const NEXT_LABEL: &str = "Next";
 /// The button to the previous step.
 pub const BACK_LABEL: &str = "Back";
 
+/// Start of a check's line when it held.
+pub const CHECK_PASSED: &str = "As expected";
+/// Start of a check's line when it did not hold.
+pub const CHECK_FAILED: &str = "Not as expected";
+
 /// Where the open step's run is.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum StepStatus {
@@ -44,6 +49,25 @@ pub fn current<'a>(lessons: &'a [Lesson], pos: &LessonPosition) -> Option<(usize
         .and_then(|id| lessons.iter().position(|l| &l.id == id))
         .unwrap_or(0);
     lessons.get(i).map(|l| (i, l))
+}
+
+/// The panel as the window's left side panel.
+pub fn side(
+    ui: &mut Ui,
+    lessons: &[Lesson],
+    settings: &mut Settings,
+    status: &StepStatus,
+    commands: &mut Vec<Command>,
+) {
+    egui::Panel::left("lessons-panel")
+        .default_size(380.0)
+        .size_range(300.0..=560.0)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                ui.add_space(6.0);
+                show(ui, lessons, settings, status, commands);
+            });
+        });
 }
 
 /// Draws the panel. `status` is the open step's run status.
@@ -90,7 +114,11 @@ pub fn show(
     ui.label(&step.text);
     ui.add_space(6.0);
     section(ui, "Question", |ui| {
-        ui.label(RichText::new(&step.question).italics());
+        ui.label(
+            RichText::new(&step.question)
+                .italics()
+                .color(theme::strong_text()),
+        );
     });
     ui.add_space(6.0);
     ui.horizontal(|ui| {
@@ -153,11 +181,14 @@ fn show_status(ui: &mut Ui, status: &StepStatus) {
         StepStatus::Done { checks } => {
             ui.label(RichText::new("Done.").color(theme::success()));
             for (what, result) in checks {
-                let (word, seen, color) = match result {
-                    Ok(seen) => ("as expected", seen, theme::success()),
-                    Err(seen) => ("not as expected", seen, theme::warning()),
+                let (line, color) = match result {
+                    Ok(seen) => (format!("{CHECK_PASSED}: {seen}"), theme::success()),
+                    Err(seen) => (
+                        format!("{CHECK_FAILED}: expected {what}, but {seen}"),
+                        theme::warning(),
+                    ),
                 };
-                ui.label(RichText::new(format!("{what}: {word} ({seen})")).color(color));
+                ui.label(RichText::new(line).color(color));
             }
         }
     }
