@@ -2296,3 +2296,58 @@ fn lesson_list_json_names_every_lesson_and_reads_a_teachers_folder() {
         "{err}"
     );
 }
+
+#[test]
+fn a_teachers_lesson_queues_files_beside_it_and_texts() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("models/digits/gallery/media/image_01405.png"),
+        tmp.path().join("my-seven.png"),
+    )
+    .unwrap();
+    let lesson = r#"
+id = "teacher"
+title = "A teacher's lesson"
+summary = "Files beside the lesson, and words."
+
+[[steps]]
+title = "My own seven"
+text = "A picture from my folder."
+question = "Which digit is it?"
+actions = [
+    { do = "open_bundle", path = "models/digits" },
+    { do = "queue_input", file = "my-seven.png" },
+]
+checks = [{ check = "top_label", label = "seven" }]
+
+[[steps]]
+title = "A word"
+text = "Words are inputs too."
+question = "Which digit does the text tower hear?"
+actions = [{ do = "queue_input", text = "the number 3" }]
+checks = [
+    { check = "top_label", label = "three" },
+    { check = "shares_codes", modality = "text", at_least = 1 },
+]
+"#;
+    std::fs::write(tmp.path().join("teacher.toml"), lesson).unwrap();
+    let report = cli_json(&[
+        "lesson",
+        "--run",
+        "teacher",
+        "--lessons",
+        tmp.path().to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--json",
+    ]);
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{report}");
+    assert!(
+        steps[0]["actions"][1]
+            .as_str()
+            .unwrap()
+            .contains("my-seven.png"),
+        "{report}"
+    );
+}

@@ -458,6 +458,26 @@ checks = [{ check = "transfer_accuracy", at_least = 0.3 }]
     }
 
     #[test]
+    fn paths_resolve_beside_the_lesson_file_first_and_name_every_place_tried() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lesson = tmp.path().join("mine.toml");
+        std::fs::write(tmp.path().join("seven.png"), b"").unwrap();
+        assert_eq!(
+            resolve(&lesson, Path::new("seven.png")).unwrap(),
+            tmp.path().join("seven.png")
+        );
+        // The source tree is a search root: the bundled model is found from anywhere.
+        assert!(resolve(&lesson, Path::new("models/digits")).is_ok());
+        let e = resolve(&lesson, Path::new("nowhere.wav"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("nowhere.wav") && e.contains(&tmp.path().display().to_string()),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_lessons_folder_adds_and_replaces_lessons_and_reports_broken_files() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("a.toml"), GOOD).unwrap();

@@ -3,7 +3,7 @@
 
 use egui::{RichText, Ui};
 
-use crate::ui::state::{CentralTab, Session, Settings};
+use crate::ui::state::{CentralTab, PresenterFocus, Session, Settings};
 use crate::ui::{Command, code_strip::short, format_ms, modality_chip, muted, section, theme};
 
 /// The top bar's toggle of the Lessons panel.
@@ -55,6 +55,18 @@ pub fn top_bar(
         ui.menu_button("View", |ui| {
             ui.checkbox(&mut settings.presenter, PRESENTER_LABEL)
                 .on_hover_text("Large text and one panel, for a projector");
+            if settings.presenter {
+                ui.horizontal(|ui| {
+                    ui.label("  shows");
+                    for (focus, name) in [
+                        (PresenterFocus::Central, "tabs"),
+                        (PresenterFocus::Map, "map"),
+                        (PresenterFocus::Usage, "usage"),
+                    ] {
+                        ui.selectable_value(&mut settings.presenter_focus, focus, name);
+                    }
+                });
+            }
             ui.checkbox(&mut settings.panels.lessons, "Lessons panel");
             ui.separator();
             ui.checkbox(&mut settings.panels.inputs, "Inputs panel");
