@@ -315,12 +315,13 @@ impl ExplorerApp {
     fn lesson_observation(&self) -> Observation {
         let s = &self.session;
         let input = s.selected_input();
+        let top = input
+            .and_then(|e| e.zero_shot())
+            .and_then(|z| z.ok())
+            .and_then(|scores| scores.first());
         Observation {
-            top_label: input
-                .and_then(|e| e.zero_shot())
-                .and_then(|z| z.ok())
-                .and_then(|scores| scores.first())
-                .map(|top| top.label.clone()),
+            top_label: top.map(|t| t.label.clone()),
+            top_cosine: top.map(|t| t.cosine),
             input_codes: input
                 .and_then(|e| e.analysis())
                 .map(|a| a.input.item.codes.clone()),

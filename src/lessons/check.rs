@@ -9,8 +9,9 @@ use crate::modality::Modality;
 /// The state a check reads, as plain data.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Observation {
-    /// The current input's best zero-shot label, if it was scored.
+    /// The current input's best zero-shot label and its cosine, if it was scored.
     pub top_label: Option<String>,
+    pub top_cosine: Option<f32>,
     /// The current input's codes, one per position, if it was analysed.
     pub input_codes: Option<Vec<u32>>,
     /// Distinct codes the gallery items of each modality use.
@@ -81,6 +82,13 @@ pub fn evaluate(check: &Check, obs: &Observation) -> Result<String, String> {
                 Err(seen)
             }
         }
+        Check::TopCosineAtMost { at_most } => {
+            let Some(cos) = obs.top_cosine else {
+                return Err("there is no analysed input with zero-shot scores".into());
+            };
+            let seen = format!("the best label's cosine is {cos:.3}");
+            if cos <= *at_most { Ok(seen) } else { Err(seen) }
+        }
         Check::SharesCodes { modality, at_least } => {
             let Some(shared) = obs.shared_codes(*modality) else {
                 return Err("there is no analysed input".into());
@@ -113,6 +121,7 @@ mod tests {
     fn obs() -> Observation {
         Observation {
             top_label: Some("seven".into()),
+            top_cosine: Some(0.9),
             input_codes: Some(vec![3, 3, 5, 9, 9, 9]),
             gallery_codes: codes_by_modality([
                 (Modality::Image, &[3u32, 5][..]),
@@ -148,6 +157,11 @@ mod tests {
         assert_eq!(
             evaluate(&shares(3), &o),
             Err("2 codes shared with image".into())
+        );
+        assert!(evaluate(&Check::TopCosineAtMost { at_most: 0.95 }, &o).is_ok());
+        assert_eq!(
+            evaluate(&Check::TopCosineAtMost { at_most: 0.7 }, &o),
+            Err("the best label's cosine is 0.900".into())
         );
         assert!(evaluate(&Check::TransferAccuracy { at_least: 0.6 }, &o).is_ok());
         assert!(evaluate(&Check::TransferAccuracy { at_least: 0.7 }, &o).is_err());

@@ -161,6 +161,9 @@ pub enum Check {
     /// The current input's best zero-shot label is not `label` (something broke, as the
     /// lesson says it should).
     TopLabelIsNot { label: String },
+    /// The current input's best label has a cosine similarity of at most `at_most` with its
+    /// prompts (the model is unsure, whatever the softmax says).
+    TopCosineAtMost { at_most: f32 },
     /// The current input uses at least `at_least` distinct codes that gallery items of
     /// `modality` use too.
     SharesCodes { modality: Modality, at_least: usize },
@@ -222,6 +225,9 @@ impl Check {
         match self {
             Check::TopLabel { label } => format!("the best label is \"{label}\""),
             Check::TopLabelIsNot { label } => format!("the best label is not \"{label}\""),
+            Check::TopCosineAtMost { at_most } => {
+                format!("the best label's cosine is at most {at_most:.2}")
+            }
             Check::SharesCodes { modality, at_least } => {
                 format!("the input uses at least {at_least} codes shared with {modality}")
             }

@@ -294,11 +294,13 @@ impl Runner<'_> {
                 )
             })
             .unwrap_or_default();
+        let top = self
+            .current
+            .as_ref()
+            .and_then(|(_, _, s)| s.as_ref()?.first());
         Observation {
-            top_label: self
-                .current
-                .as_ref()
-                .and_then(|(_, _, s)| s.as_ref()?.first().map(|s| s.label.clone())),
+            top_label: top.map(|s| s.label.clone()),
+            top_cosine: top.map(|s| s.cosine),
             input_codes: self.current.as_ref().map(|(_, e, _)| e.item.codes.clone()),
             gallery_codes,
             transfer_accuracy: self.transfer.as_ref().map(|t| t.accuracy),
