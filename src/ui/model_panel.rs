@@ -69,7 +69,11 @@ pub fn top_bar(
             }
             ui.checkbox(&mut settings.panels.lessons, "Lessons panel");
             ui.separator();
-            ui.checkbox(&mut settings.panels.inputs, "Inputs panel");
+            ui.add_enabled(
+                !settings.panels.lessons,
+                egui::Checkbox::new(&mut settings.panels.inputs, "Inputs panel"),
+            )
+            .on_disabled_hover_text("The Lessons panel is in its place; close it to see the inputs");
             ui.checkbox(&mut settings.panels.map, "Embedding map");
             ui.checkbox(&mut settings.panels.usage, "Codebook usage");
             ui.separator();
