@@ -165,6 +165,31 @@ pub enum Error {
         searched: Vec<PathBuf>,
     },
 
+    /// A lesson file is unreadable, malformed or inconsistent; `place` names the step (number
+    /// and title) and the action or check, or "the lesson" for its header.
+    #[error("{path}: {place}: {reason}")]
+    Lesson {
+        path: PathBuf,
+        place: String,
+        reason: String,
+    },
+
+    /// No lesson has this id.
+    #[error("no lesson with id `{id}`; the lessons are: {available}")]
+    LessonNotFound { id: String, available: String },
+
+    /// A step of a lesson no longer works (with this bundle): its action or check failed.
+    #[error("lesson `{lesson}`, step {step} \"{title}\": {what} failed: {reason}")]
+    LessonStep {
+        lesson: String,
+        /// 1-based.
+        step: usize,
+        title: String,
+        /// The action or check, described.
+        what: String,
+        reason: String,
+    },
+
     /// The model does not have the requested modality.
     #[error("this model has no {modality} encoder (it has: {available})")]
     MissingModality { modality: String, available: String },

@@ -9,6 +9,7 @@ pub mod device;
 pub mod engine;
 pub mod error;
 pub mod index;
+pub mod lessons;
 pub mod modality;
 pub mod model;
 pub mod preprocess;

@@ -14,7 +14,7 @@ fn main() {
     let cli = transference::cli::Cli::parse();
     let code = match cli.command {
         Some(_) => transference::cli::run(cli),
-        None => transference::app::run_window(cli.model, cli.device),
+        None => transference::app::run_window(cli.model, cli.device, cli.lessons),
     };
     std::process::exit(code);
 }

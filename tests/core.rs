@@ -2203,3 +2203,151 @@ fn worker_computes_maps_in_the_background_and_stops_them_on_a_new_model() {
         other => panic!("nothing from the stopped t-SNE, got {other:?}"),
     }
 }
+
+/// Steps of a built-in lesson (its file in assets/lessons).
+fn lesson_steps(id: &str) -> usize {
+    let cat = transference::lessons::load::catalogue(None);
+    cat.find(id).unwrap().steps.len()
+}
+
+#[test]
+fn built_in_lessons_1_and_2_run_headless_against_the_shipped_model() {
+    let model = repo().join("models/digits");
+    for id in ["pretrained", "shared-codes"] {
+        let report = cli_json(&[
+            "lesson",
+            "--run",
+            id,
+            "--model",
+            model.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--json",
+        ]);
+        assert_eq!(report["lesson"], id);
+        let steps = report["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), lesson_steps(id), "{id}: every step ran");
+        let checks: usize = steps
+            .iter()
+            .map(|s| s["checks"].as_array().unwrap().len())
+            .sum();
+        assert!(checks >= 4, "{id}: the checks were evaluated: {report}");
+    }
+}
+
+#[test]
+fn a_lesson_that_no_longer_works_with_a_bundle_fails_naming_the_step() {
+    // The tiny bundle's gallery has no audio item labelled "three": step 2 of lesson 1 breaks.
+    let (_tmp, dir) = tiny_bundle();
+    let (code, out, err) = cli(&[
+        "lesson",
+        "--run",
+        "pretrained",
+        "--model",
+        dir.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("step 2 \"Naming a sound without a classifier\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("queue gallery audio item 0 labelled \"three\""),
+        "{err}"
+    );
+    assert!(err.contains("0 audio items labelled \"three\""), "{err}");
+
+    let (code, _, err) = cli(&["lesson", "--run", "no-such-lesson"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no-such-lesson") && err.contains("pretrained"),
+        "{err}"
+    );
+}
+
+#[test]
+fn lesson_list_json_names_every_lesson_and_reads_a_teachers_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let own = std::fs::read_to_string(repo().join("assets/lessons/01-pretrained.toml"))
+        .unwrap()
+        .replace("id = \"pretrained\"", "id = \"my-lesson\"")
+        .replace("title = \"1. Transfer", "title = \"Mine: Transfer");
+    std::fs::write(tmp.path().join("mine.toml"), own).unwrap();
+    std::fs::write(tmp.path().join("broken.toml"), "id = \"broken\"\n").unwrap();
+    let (code, out, err) = cli(&[
+        "lesson",
+        "--list",
+        "--json",
+        "--lessons",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let lessons = v["lessons"].as_array().unwrap();
+    let ids: Vec<&str> = lessons.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec!["pretrained", "shared-codes", "my-lesson"]);
+    assert_eq!(lessons[0]["title"], "1. Transfer from a pretrained model");
+    assert!(lessons[2]["title"].as_str().unwrap().starts_with("Mine:"));
+    // The broken file is named on stderr, and does not hide the others.
+    assert!(
+        err.contains("broken.toml") && err.contains("summary"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_teachers_lesson_queues_files_beside_it_and_texts() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("models/digits/gallery/media/image_01405.png"),
+        tmp.path().join("my-seven.png"),
+    )
+    .unwrap();
+    let lesson = r#"
+id = "teacher"
+title = "A teacher's lesson"
+summary = "Files beside the lesson, and words."
+
+[[steps]]
+title = "My own seven"
+text = "A picture from my folder."
+question = "Which digit is it?"
+actions = [
+    { do = "open_bundle", path = "models/digits" },
+    { do = "queue_input", file = "my-seven.png" },
+]
+checks = [{ check = "top_label", label = "seven" }]
+
+[[steps]]
+title = "A word"
+text = "Words are inputs too."
+question = "Which digit does the text tower hear?"
+actions = [{ do = "queue_input", text = "the number 3" }]
+checks = [
+    { check = "top_label", label = "three" },
+    { check = "shares_codes", modality = "text", at_least = 1 },
+]
+"#;
+    std::fs::write(tmp.path().join("teacher.toml"), lesson).unwrap();
+    let report = cli_json(&[
+        "lesson",
+        "--run",
+        "teacher",
+        "--lessons",
+        tmp.path().to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--json",
+    ]);
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{report}");
+    assert!(
+        steps[0]["actions"][1]
+            .as_str()
+            .unwrap()
+            .contains("my-seven.png"),
+        "{report}"
+    );
+}

@@ -1250,3 +1250,199 @@ fn a_large_imported_gallery_draws_a_subsample_and_selects_everything() {
         has_label(h, "60000 of 60000 items selected (box)")
     });
 }
+
+/// A lesson for the tiny bundle (random weights: no check on what it predicts).
+const UI_LESSON: &str = r#"
+id = "ui-test"
+title = "UI test lesson"
+summary = "Two steps that drive the window."
+
+[[steps]]
+title = "Queue a word"
+text = "A word is queued and the model card shown."
+question = "What changed?"
+actions = [
+    { do = "queue_input", text = "seven" },
+    { do = "show", panel = "model" },
+]
+checks = [{ check = "top_label_is_not", label = "no such label" }]
+
+[[steps]]
+title = "Labels and the lab"
+text = "New labels, then the transfer lab."
+question = "What did the lab report?"
+actions = [
+    { do = "set_labels", labels = "seven, three" },
+    { do = "color_map", by = "class" },
+    { do = "run_transfer", source = "image", target = "audio", features = "embedding" },
+]
+"#;
+
+/// Opens the Lessons panel and picks the lesson titled `title`.
+fn open_lesson(h: &mut AppHarness, title: &str) {
+    h.get_by_label(transference::ui::model_panel::LESSONS_LABEL)
+        .click();
+    h.step();
+    h.step();
+    h.get_by_label(title).click();
+    h.step();
+    h.step();
+}
+
+/// Presses "Do it" and waits until the step is done; returns its checks.
+fn do_step(h: &mut AppHarness) -> Vec<(String, Result<String, String>)> {
+    use transference::ui::lessons_panel::{DO_IT_LABEL, StepStatus};
+    h.get_by_label(DO_IT_LABEL).click();
+    let status = |h: &AppHarness| h.state().as_ref().unwrap().lesson_status();
+    wait_for(h, "the step's actions", |h| {
+        !matches!(status(h), StepStatus::Running { .. } | StepStatus::NotRun)
+    });
+    h.step();
+    match status(h) {
+        StepStatus::Done { checks } => checks,
+        other => panic!("the step did not finish: {other:?}"),
+    }
+}
+
+#[test]
+fn the_lessons_panel_drives_the_app_step_by_step() {
+    use transference::ui::lessons_panel::NEXT_LABEL;
+    use transference::ui::state::{CentralTab, MapColoring};
+    let (mut h, tmp) = app_with_tiny_bundle();
+    let lessons = tmp.path().join("lessons");
+    std::fs::create_dir_all(&lessons).unwrap();
+    std::fs::write(lessons.join("ui.toml"), UI_LESSON).unwrap();
+    h.state_mut().as_mut().unwrap().load_lessons(Some(&lessons));
+    open_lesson(&mut h, "UI test lesson");
+    assert!(has_label(&h, "Step 1 of 2"));
+    assert!(has_label(&h, "What changed?"), "the question is shown");
+
+    let checks = do_step(&mut h);
+    {
+        let app = h.state().as_ref().unwrap();
+        assert_eq!(app.session().inputs.len(), 1, "the word was queued");
+        assert_eq!(app.session().inputs[0].name, "“seven”");
+        assert_eq!(app.settings().tab, CentralTab::Model, "the tab switched");
+    }
+    assert_eq!(checks.len(), 1);
+    assert!(checks[0].1.is_ok(), "{checks:?}");
+    assert!(has_label(&h, transference::ui::lessons_panel::CHECK_PASSED));
+
+    h.get_by_label(NEXT_LABEL).click();
+    h.step();
+    h.step();
+    assert!(has_label(&h, "Step 2 of 2"));
+    do_step(&mut h);
+    let app = h.state().as_ref().unwrap();
+    assert_eq!(app.session().labels(), vec!["seven", "three"]);
+    assert_eq!(app.settings().map_coloring, MapColoring::Class);
+    assert_eq!(app.settings().tab, CentralTab::Transfer);
+    let report = app.session().transfer.as_ref().expect("the lab ran");
+    assert_eq!(
+        (report.source, report.target, report.features),
+        (
+            Modality::Image,
+            Modality::Audio,
+            TransferFeatures::Embedding
+        )
+    );
+    assert_eq!(app.settings().lesson.id.as_deref(), Some("ui-test"));
+    assert_eq!(app.settings().lesson.step, 1);
+}
+
+#[test]
+fn built_in_lessons_1_and_2_can_be_followed_in_the_window() {
+    use transference::ui::lessons_panel::NEXT_LABEL;
+    let mut h = app_on(
+        common::repo().join("models/digits"),
+        SimulatedAudio::no_devices(),
+    );
+    for title in [
+        "1. Transfer from a pretrained model",
+        "2. Co-learning via a shared representation",
+    ] {
+        if title.starts_with('1') {
+            open_lesson(&mut h, title);
+        } else {
+            h.get_by_label(title).click();
+            h.step();
+            h.step();
+        }
+        let n = h.state().as_ref().unwrap().lessons()[usize::from(title.starts_with('2'))]
+            .steps
+            .len();
+        for step in 0..n {
+            assert!(has_label(&h, &format!("Step {} of {n}", step + 1)));
+            for (what, result) in do_step(&mut h) {
+                assert!(
+                    result.is_ok(),
+                    "{title}, step {}: {what}: {result:?}",
+                    step + 1
+                );
+            }
+            if step + 1 < n {
+                h.get_by_label(NEXT_LABEL).click();
+                h.step();
+                h.step();
+            }
+        }
+    }
+}
+
+#[test]
+fn presenter_mode_shows_one_panel_in_large_text_and_is_remembered() {
+    use transference::ui::model_panel::PRESENTER_LABEL;
+    use transference::ui::state::PresenterFocus;
+    let (mut h, _tmp) = app_with_tiny_bundle();
+    assert!(has_label(&h, "Drawing canvas"));
+    h.get_by_label("View").click();
+    h.step();
+    h.step();
+    h.get_by_label(PRESENTER_LABEL).click();
+    h.step();
+    h.step();
+    assert!(h.state().as_ref().unwrap().settings().presenter);
+    assert!(
+        !has_label(&h, "Drawing canvas"),
+        "the side panels are hidden"
+    );
+    assert_eq!(h.ctx.zoom_factor(), transference::ui::theme::PRESENTER_ZOOM);
+    let mut storage = MemoryStorage::default();
+    let dir = {
+        let app = h.state_mut().as_mut().unwrap();
+        app.settings_mut().presenter_focus = PresenterFocus::Map;
+        app.settings_mut().lesson.step = 2;
+        eframe::App::save(app, &mut storage);
+        app.session().summary.as_ref().unwrap().dir.clone()
+    };
+    drop(h);
+
+    let mut h: AppHarness = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_ui_state(
+            move |ui, app: &mut Option<ExplorerApp>| {
+                app.get_or_insert_with(|| {
+                    ExplorerApp::new(
+                        ui.ctx(),
+                        Some(&storage),
+                        Some(dir.clone()),
+                        DeviceRequest::Cpu,
+                    )
+                })
+                .show(ui);
+            },
+            None,
+        );
+    h.step();
+    h.step();
+    let settings = h.state().as_ref().unwrap().settings().clone();
+    assert!(settings.presenter, "presenter mode is remembered");
+    assert_eq!(settings.presenter_focus, PresenterFocus::Map);
+    assert_eq!(settings.lesson.step, 2, "the lesson step is remembered");
+    assert_eq!(h.ctx.zoom_factor(), transference::ui::theme::PRESENTER_ZOOM);
+    assert!(
+        has_label(&h, "Embedding map"),
+        "the focused panel is the map"
+    );
+    assert!(!has_label(&h, "Drawing canvas"));
+}

@@ -3,12 +3,16 @@
 //! ([`Session::apply_event`]), draws the panels (which only read state and emit [`Command`]s),
 //! then turns commands into worker jobs. Nothing here blocks: inference, file dialogs, image
 //! decoding and PNG export all run on other threads. What the app does for sound (recording,
-//! hold-to-talk, saving recordings) is in `app/audio.rs`, for the map selection in `app/selection.rs`.
+//! hold-to-talk, saving recordings) is in `app/audio.rs`, for the map selection in
+//! `app/selection.rs`, for lessons ("Do it" turned into commands) in `app/lessons.rs`.
+//! Presenter mode (View menu) zooms the window by [`theme::PRESENTER_ZOOM`] and shows one
+//! panel ([`crate::ui::state::PresenterFocus`]) beside the lessons.
 //!
 //! Live demos: `TRANSFERENCE_DEMO_INPUTS="digit.png;seven.wav;text:seven"` queues those inputs
 //! at start (`;`-separated; `text:` introduces a text, anything else is a file path).
 
 mod audio;
+mod lessons;
 mod selection;
 
 use std::path::{Path, PathBuf};
@@ -24,10 +28,10 @@ use crate::ui::canvas::Canvas;
 use crate::ui::dialogs::{self, DialogKind, Picked};
 use crate::ui::media::MediaCache;
 use crate::ui::notifications::Level;
-use crate::ui::state::{CentralTab, Session, Settings};
+use crate::ui::state::{CentralTab, PresenterFocus, Session, Settings};
 use crate::ui::{
-    Command, drag_drop, export, input_tab, inputs_panel, map_panel, model_panel, no_encoders,
-    selection_panel, theme, transfer_panel, usage_panel,
+    Command, drag_drop, export, input_tab, inputs_panel, lessons_panel, map_panel, model_panel,
+    no_encoders, selection_panel, theme, transfer_panel, usage_panel,
 };
 
 /// Environment variable naming inputs to queue at start (see the module docs).
@@ -35,8 +39,9 @@ pub const DEMO_INPUTS_ENV: &str = "TRANSFERENCE_DEMO_INPUTS";
 /// Seconds after the last label edit before re-scoring.
 const RESCORE_DELAY_SECS: f64 = 0.6;
 
-/// Opens the window on `model` (default: the bundled model). Returns the exit code.
-pub fn run_window(model: Option<PathBuf>, device: DeviceRequest) -> i32 {
+/// Opens the window on `model` (default: the bundled model), with the lessons of `lessons`
+/// added to the built-in ones. Returns the exit code.
+pub fn run_window(model: Option<PathBuf>, device: DeviceRequest, lessons: Option<PathBuf>) -> i32 {
     let demo = std::env::var(DEMO_INPUTS_ENV)
         .map(|s| parse_demo_inputs(&s))
         .unwrap_or_default();
@@ -54,6 +59,9 @@ pub fn run_window(model: Option<PathBuf>, device: DeviceRequest) -> i32 {
         options,
         Box::new(move |cc| {
             let mut app = ExplorerApp::new(&cc.egui_ctx, cc.storage, model, device);
+            if lessons.is_some() {
+                app.load_lessons(lessons.as_deref());
+            }
             for input in demo {
                 app.add_input(input);
             }
@@ -107,6 +115,12 @@ pub struct ExplorerApp {
     dialog_tx: Sender<Picked>,
     dialog_rx: Receiver<Picked>,
     dialog_open: bool,
+    /// Lessons the panel lists.
+    lessons: Vec<crate::lessons::Lesson>,
+    /// The lesson step being done (or last done).
+    lesson_run: Option<lessons::LessonRun>,
+    /// Whether the presenter zoom is applied to the context.
+    presenter_zoom: bool,
 }
 
 impl ExplorerApp {
@@ -171,7 +185,11 @@ impl ExplorerApp {
             dialog_tx,
             dialog_rx,
             dialog_open: false,
+            lessons: Vec::new(),
+            lesson_run: None,
+            presenter_zoom: false,
         };
+        app.load_lessons(None);
         match model {
             Some(dir) => app.load(dir),
             None => match crate::bundle::locate::default_model_dir() {
@@ -244,6 +262,15 @@ impl ExplorerApp {
         for cmd in std::mem::take(&mut self.commands) {
             self.apply(cmd, &ctx);
         }
+        self.drive_lesson(&ctx);
+        if self.presenter_zoom != self.settings.presenter {
+            self.presenter_zoom = self.settings.presenter;
+            ctx.set_zoom_factor(if self.presenter_zoom {
+                theme::PRESENTER_ZOOM
+            } else {
+                1.0
+            });
+        }
         if let Some(t) = self.session.labels_edited_at {
             let now = ctx.input(|i| i.time);
             if now - t >= RESCORE_DELAY_SECS {
@@ -266,8 +293,11 @@ impl ExplorerApp {
             canvas,
             text_input,
             commands,
+            lessons,
+            lesson_run,
             ..
         } = self;
+        let presenter = settings.presenter;
         let mut hovered: Option<u32> = None;
         let mut hovered_gallery: Option<usize> = None;
         session.chart_rects = Default::default();
@@ -288,7 +318,11 @@ impl ExplorerApp {
             .show(ui, |ui| {
                 model_panel::status_bar(ui, session, settings, commands)
             });
-        if settings.panels.inputs {
+        if settings.panels.lessons {
+            // The lessons take the inputs panel's place (the lesson's actions queue inputs).
+            let status = lessons::status_of(lesson_run.as_ref(), lessons, settings);
+            lessons_panel::side(ui, lessons, settings, &status, commands);
+        } else if settings.panels.inputs && !presenter {
             egui::Panel::left("inputs-panel")
                 .default_size(320.0)
                 .size_range(260.0..=460.0)
@@ -299,7 +333,7 @@ impl ExplorerApp {
                     });
                 });
         }
-        if settings.panels.map || settings.panels.usage {
+        if (settings.panels.map || settings.panels.usage) && !presenter {
             egui::Panel::right("analysis-panel")
                 .default_size(560.0)
                 .size_range(380.0..=900.0)
@@ -328,6 +362,18 @@ impl ExplorerApp {
                 });
         }
         egui::CentralPanel::default().show(ui, |ui| {
+            if presenter && settings.presenter_focus == PresenterFocus::Map {
+                let out = map_panel::show(ui, session, settings, media, commands);
+                session.chart_rects.map = out.rect;
+                hovered_gallery = out.hovered;
+                return;
+            }
+            if presenter && settings.presenter_focus == PresenterFocus::Usage {
+                let (rect, h) = usage_panel::show(ui, session, settings, commands);
+                session.chart_rects.usage = rect;
+                hovered = hovered.or(h);
+                return;
+            }
             ui.horizontal(|ui| {
                 for (tab, name) in [
                     (CentralTab::Input, "Input"),
@@ -558,6 +604,7 @@ impl ExplorerApp {
                 let extra: Vec<ProjectorRow> = export::input_rows(&self.session);
                 self.worker.submit(Job::ExportProjector { dir, extra });
             }
+            Command::DoLessonStep => self.start_lesson_step(),
             Command::ExportCharts => {
                 let dir = export_dir(&self.settings);
                 let rects = self.session.chart_rects;

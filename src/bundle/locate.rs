@@ -54,23 +54,28 @@ impl SearchRoots {
 
     /// Every candidate folder, in lookup order (see the module docs).
     pub fn candidates(&self) -> Vec<PathBuf> {
+        self.roots()
+            .into_iter()
+            .map(|root| root.join(DEFAULT_MODEL_DIR))
+            .collect()
+    }
+
+    /// The folders the default model (and lesson files, and bundles named by lessons) are
+    /// looked for under, in lookup order: the executable's folder, the install prefix's
+    /// `share/transference`, the user data folder's `transference`, the source folder.
+    pub fn roots(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();
         if let Some(exe) = &self.exe_dir {
-            out.push(exe.join(DEFAULT_MODEL_DIR));
+            out.push(exe.clone());
             if let Some(prefix) = exe.parent() {
-                out.push(
-                    prefix
-                        .join("share")
-                        .join(APP_DIR_NAME)
-                        .join(DEFAULT_MODEL_DIR),
-                );
+                out.push(prefix.join("share").join(APP_DIR_NAME));
             }
         }
         if let Some(data) = &self.data_dir {
-            out.push(data.join(APP_DIR_NAME).join(DEFAULT_MODEL_DIR));
+            out.push(data.join(APP_DIR_NAME));
         }
         if let Some(src) = &self.source_dir {
-            out.push(src.join(DEFAULT_MODEL_DIR));
+            out.push(src.clone());
         }
         out
     }

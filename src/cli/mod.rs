@@ -5,7 +5,7 @@
 //! This file holds the argument types and the dispatch; each command group lives in its own
 //! file: [`info_cmd`], [`encode_cmd`] (codes, embed, classify, retrieve), [`index_cmd`],
 //! [`data_cmd`], [`train_cmd`], [`eval_cmd`], [`import_cmd`], [`search_cmd`], [`generate_cmd`]
-//! (decoders, generate). Nothing outside
+//! (decoders, generate), [`lesson_cmd`]. Nothing outside
 //! `cli` prints results.
 
 pub mod data_cmd;
@@ -15,6 +15,7 @@ pub mod generate_cmd;
 pub mod import_cmd;
 pub mod index_cmd;
 pub mod info_cmd;
+pub mod lesson_cmd;
 pub mod search_cmd;
 pub mod train_cmd;
 
@@ -53,6 +54,10 @@ pub struct Cli {
     /// Print one JSON object instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// A folder of your own lesson files (*.toml), added to the built-in lessons and those in
+    /// the user data folder's transference/lessons.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub lessons: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -87,6 +92,8 @@ pub enum Command {
     /// Show one input in another modality: decode its codes to an image (PNG) or a sound
     /// (WAV), and print how the model itself reads the result.
     Generate(generate_cmd::GenerateArgs),
+    /// Guided lessons: list them, or run one headless against a bundle.
+    Lesson(lesson_cmd::LessonArgs),
 }
 
 /// Entry point for every subcommand; returns the process exit code.
@@ -151,6 +158,9 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Decoders(args) => generate_cmd::decoders(&args, model, cli.json),
         Command::Generate(args) => {
             generate_cmd::generate(&mut open(model, cli.device)?, &args, cli.json)
+        }
+        Command::Lesson(args) => {
+            lesson_cmd::run(&args, cli.lessons.as_deref(), model, cli.device, cli.json)
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod generate_button;
 pub mod input_tab;
 pub mod input_view;
 pub mod inputs_panel;
+pub mod lessons_panel;
 pub mod map_panel;
 pub mod media;
 pub mod model_panel;
@@ -99,6 +100,8 @@ pub enum Command {
     ExportProjector,
     /// Save the window and its charts as PNG.
     ExportCharts,
+    /// Run the actions of the open lesson step.
+    DoLessonStep,
 }
 
 /// A titled card around a group of widgets.

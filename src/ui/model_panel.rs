@@ -3,8 +3,13 @@
 
 use egui::{RichText, Ui};
 
-use crate::ui::state::{CentralTab, Session, Settings};
+use crate::ui::state::{CentralTab, PresenterFocus, Session, Settings};
 use crate::ui::{Command, code_strip::short, format_ms, modality_chip, muted, section, theme};
+
+/// The top bar's toggle of the Lessons panel.
+pub const LESSONS_LABEL: &str = "Lessons";
+/// The View menu's presenter mode entry.
+pub const PRESENTER_LABEL: &str = "Presenter mode";
 
 /// Draws the menu bar.
 pub fn top_bar(
@@ -48,7 +53,27 @@ pub fn top_bar(
             }
         });
         ui.menu_button("View", |ui| {
-            ui.checkbox(&mut settings.panels.inputs, "Inputs panel");
+            ui.checkbox(&mut settings.presenter, PRESENTER_LABEL)
+                .on_hover_text("Large text and one panel, for a projector");
+            if settings.presenter {
+                ui.horizontal(|ui| {
+                    ui.label("  shows");
+                    for (focus, name) in [
+                        (PresenterFocus::Central, "tabs"),
+                        (PresenterFocus::Map, "map"),
+                        (PresenterFocus::Usage, "usage"),
+                    ] {
+                        ui.selectable_value(&mut settings.presenter_focus, focus, name);
+                    }
+                });
+            }
+            ui.checkbox(&mut settings.panels.lessons, "Lessons panel");
+            ui.separator();
+            ui.add_enabled(
+                !settings.panels.lessons,
+                egui::Checkbox::new(&mut settings.panels.inputs, "Inputs panel"),
+            )
+            .on_disabled_hover_text("The Lessons panel is in its place; close it to see the inputs");
             ui.checkbox(&mut settings.panels.map, "Embedding map");
             ui.checkbox(&mut settings.panels.usage, "Codebook usage");
             ui.separator();
@@ -90,6 +115,8 @@ pub fn top_bar(
                 ui.close();
             }
         });
+        ui.toggle_value(&mut settings.panels.lessons, LESSONS_LABEL)
+            .on_hover_text("Guided lessons on transference");
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if let Some(s) = &session.summary {
                 device_chip(ui, &s.device);

@@ -34,6 +34,8 @@ pub struct Panels {
     pub inputs: bool,
     pub map: bool,
     pub usage: bool,
+    /// The guided lessons.
+    pub lessons: bool,
 }
 
 impl Default for Panels {
@@ -42,8 +44,31 @@ impl Default for Panels {
             inputs: true,
             map: true,
             usage: true,
+            lessons: false,
         }
     }
+}
+
+/// The one panel presenter mode shows (beside the lessons, when they are open).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PresenterFocus {
+    /// The central tabs (input, transfer lab, model card, selection).
+    #[default]
+    Central,
+    /// The embedding map.
+    Map,
+    /// The codebook usage chart.
+    Usage,
+}
+
+/// Where the student is in the lessons.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LessonPosition {
+    /// The open lesson's id (`None`: the first lesson).
+    pub id: Option<String>,
+    /// 0-based step.
+    pub step: usize,
 }
 
 /// Tab of the central area.
@@ -63,8 +88,12 @@ pub enum CentralTab {
 /// How map points are coloured.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MapColoring {
+    /// `modality` in lesson files.
     #[default]
+    #[serde(alias = "modality")]
     Modality,
+    /// `class` in lesson files.
+    #[serde(alias = "class")]
     Class,
 }
 
@@ -111,6 +140,12 @@ pub struct Settings {
     pub map_tool: crate::ui::selection::MapTool,
     /// Which gallery items the map and the selection show.
     pub map_filter: crate::ui::selection::MapFilter,
+    /// Presenter mode: large text and one focused panel, for projectors.
+    pub presenter: bool,
+    /// The panel presenter mode shows.
+    pub presenter_focus: PresenterFocus,
+    /// The open lesson and step.
+    pub lesson: LessonPosition,
 }
 
 impl Default for Settings {
@@ -135,6 +170,9 @@ impl Default for Settings {
             volume: 0.8,
             map_tool: Default::default(),
             map_filter: Default::default(),
+            presenter: false,
+            presenter_focus: PresenterFocus::Central,
+            lesson: LessonPosition::default(),
         }
     }
 }

@@ -12,6 +12,9 @@ const GOLDEN: f32 = 0.618_034;
 /// Base text size (points): readable from the back of a classroom.
 pub const BODY_SIZE: f32 = 16.0;
 
+/// Zoom of presenter mode (everything, text included, this many times larger).
+pub const PRESENTER_ZOOM: f32 = 1.5;
+
 /// Applies the explorer's visuals and text sizes to a context.
 pub fn apply(ctx: &egui::Context) {
     ctx.set_theme(egui::Theme::Dark);

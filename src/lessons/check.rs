@@ -1,0 +1,180 @@
+//! What a step's checks look at ([`Observation`], filled by the headless runner or by the
+//! window from its session) and the one rule deciding each [`Check`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::lessons::Check;
+use crate::modality::Modality;
+
+/// The state a check reads, as plain data.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observation {
+    /// The current input's best zero-shot label and its cosine, if it was scored.
+    pub top_label: Option<String>,
+    pub top_cosine: Option<f32>,
+    /// The current input's codes, one per position, if it was analysed.
+    pub input_codes: Option<Vec<u32>>,
+    /// Distinct codes the gallery items of each modality use.
+    pub gallery_codes: BTreeMap<Modality, BTreeSet<u32>>,
+    /// Target accuracy of the last transfer lab run.
+    pub transfer_accuracy: Option<f32>,
+}
+
+impl Observation {
+    /// Distinct codes of the current input that gallery items of `modality` use too.
+    pub fn shared_codes(&self, modality: Modality) -> Option<BTreeSet<u32>> {
+        let codes = self.input_codes.as_ref()?;
+        let theirs = self.gallery_codes.get(&modality);
+        Some(
+            codes
+                .iter()
+                .copied()
+                .filter(|c| theirs.is_some_and(|t| t.contains(c)))
+                .collect(),
+        )
+    }
+}
+
+/// Distinct codes per modality of gallery items given as `(modality, codes)`.
+pub fn codes_by_modality<'a>(
+    items: impl IntoIterator<Item = (Modality, &'a [u32])>,
+) -> BTreeMap<Modality, BTreeSet<u32>> {
+    let mut out: BTreeMap<Modality, BTreeSet<u32>> = BTreeMap::new();
+    for (m, codes) in items {
+        out.entry(m).or_default().extend(codes.iter().copied());
+    }
+    out
+}
+
+/// The current input's most used code, preferring (when `shared_with` is given) codes that
+/// gallery items of that modality also use; ties go to the lower code. `None` when there is
+/// no analysed input or no such code.
+pub fn most_used_code(obs: &Observation, shared_with: Option<Modality>) -> Option<u32> {
+    let codes = obs.input_codes.as_ref()?;
+    let allowed = match shared_with {
+        Some(m) => Some(obs.shared_codes(m)?),
+        None => None,
+    };
+    let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
+    for &c in codes {
+        if allowed.as_ref().is_none_or(|a| a.contains(&c)) {
+            *counts.entry(c).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map(|(c, _)| c)
+}
+
+/// `Ok(what was seen)` when `check` holds on `obs`, else `Err(what was seen instead)`.
+pub fn evaluate(check: &Check, obs: &Observation) -> Result<String, String> {
+    match check {
+        Check::TopLabel { label } | Check::TopLabelIsNot { label } => {
+            let Some(top) = &obs.top_label else {
+                return Err("there is no analysed input with zero-shot scores".into());
+            };
+            let want_equal = matches!(check, Check::TopLabel { .. });
+            let seen = format!("the best label is \"{top}\"");
+            if (top == label) == want_equal {
+                Ok(seen)
+            } else {
+                Err(seen)
+            }
+        }
+        Check::TopCosineAtMost { at_most } => {
+            let Some(cos) = obs.top_cosine else {
+                return Err("there is no analysed input with zero-shot scores".into());
+            };
+            let seen = format!("the best label's cosine is {cos:.3}");
+            if cos <= *at_most { Ok(seen) } else { Err(seen) }
+        }
+        Check::SharesCodes { modality, at_least } => {
+            let Some(shared) = obs.shared_codes(*modality) else {
+                return Err("there is no analysed input".into());
+            };
+            let seen = format!("{} codes shared with {modality}", shared.len());
+            if shared.len() >= *at_least {
+                Ok(seen)
+            } else {
+                Err(seen)
+            }
+        }
+        Check::TransferAccuracy { at_least } => {
+            let Some(acc) = obs.transfer_accuracy else {
+                return Err("the transfer lab has not run".into());
+            };
+            let seen = format!("transfer accuracy {:.1}%", acc * 100.0);
+            if acc >= *at_least {
+                Ok(seen)
+            } else {
+                Err(seen)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs() -> Observation {
+        Observation {
+            top_label: Some("seven".into()),
+            top_cosine: Some(0.9),
+            input_codes: Some(vec![3, 3, 5, 9, 9, 9]),
+            gallery_codes: codes_by_modality([
+                (Modality::Image, &[3u32, 5][..]),
+                (Modality::Audio, &[9u32, 1][..]),
+            ]),
+            transfer_accuracy: Some(0.62),
+        }
+    }
+
+    #[test]
+    fn checks_pass_and_fail_on_what_was_seen() {
+        let o = obs();
+        let top = |l: &str| Check::TopLabel { label: l.into() };
+        assert!(evaluate(&top("seven"), &o).is_ok());
+        assert_eq!(
+            evaluate(&top("three"), &o),
+            Err("the best label is \"seven\"".into())
+        );
+        assert!(
+            evaluate(
+                &Check::TopLabelIsNot {
+                    label: "three".into()
+                },
+                &o
+            )
+            .is_ok()
+        );
+        let shares = |n| Check::SharesCodes {
+            modality: Modality::Image,
+            at_least: n,
+        };
+        assert!(evaluate(&shares(2), &o).is_ok());
+        assert_eq!(
+            evaluate(&shares(3), &o),
+            Err("2 codes shared with image".into())
+        );
+        assert!(evaluate(&Check::TopCosineAtMost { at_most: 0.95 }, &o).is_ok());
+        assert_eq!(
+            evaluate(&Check::TopCosineAtMost { at_most: 0.7 }, &o),
+            Err("the best label's cosine is 0.900".into())
+        );
+        assert!(evaluate(&Check::TransferAccuracy { at_least: 0.6 }, &o).is_ok());
+        assert!(evaluate(&Check::TransferAccuracy { at_least: 0.7 }, &o).is_err());
+        let empty = Observation::default();
+        assert!(evaluate(&top("seven"), &empty).is_err());
+        assert!(evaluate(&Check::TransferAccuracy { at_least: 0.0 }, &empty).is_err());
+    }
+
+    #[test]
+    fn most_used_code_prefers_shared_codes() {
+        let o = obs();
+        assert_eq!(most_used_code(&o, None), Some(9));
+        assert_eq!(most_used_code(&o, Some(Modality::Image)), Some(3));
+        assert_eq!(most_used_code(&o, Some(Modality::Text)), None);
+    }
+}
