@@ -236,6 +236,26 @@ impl ExplorerApp {
                 let key = self.session.selected.ok_or("no input selected")?;
                 Ok(Some(Wait::Input(key)))
             }
+            Action::Generate { to } => {
+                let from = self
+                    .session
+                    .selected_input()
+                    .map(|e| e.source.clone())
+                    .ok_or("there is no current input to generate from")?;
+                let before = self.session.inputs.len();
+                self.apply(
+                    Command::AddInput(InputSource::Generated {
+                        from: Box::new(from),
+                        to: *to,
+                    }),
+                    ctx,
+                );
+                if self.session.inputs.len() == before {
+                    return Err("the app refused the input (see the notification)".into());
+                }
+                let key = self.session.selected.ok_or("no input selected")?;
+                Ok(Some(Wait::Input(key)))
+            }
             Action::Show { panel } => {
                 let s = &mut self.settings;
                 let (tab, focus) = match panel {

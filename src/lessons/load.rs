@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::bundle::locate::{APP_DIR_NAME, SearchRoots};
 use crate::error::{Error, Result};
 use crate::lessons::{Action, Check, Lesson, Step};
+use crate::modality::Modality;
 
 /// Folder of the built-in lessons in the source tree (and of their relative paths).
 pub const BUILTIN_DIR: &str = "assets/lessons";
@@ -26,6 +27,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "02-shared-codes.toml",
         include_str!("../../assets/lessons/02-shared-codes.toml"),
+    ),
+    (
+        "05-unseen.toml",
+        include_str!("../../assets/lessons/05-unseen.toml"),
     ),
 ];
 
@@ -280,6 +285,11 @@ fn validate(action: &Action) -> std::result::Result<(), String> {
         {
             return Err(
                 "set_labels has no labels; expected comma-separated or one per line".into(),
+            );
+        }
+        Action::Generate { to: Modality::Text } => {
+            return Err(
+                "generate to text: text is never generated; expected `image` or `audio`".into(),
             );
         }
         Action::RunTransfer { source, target, .. } if source == target => {

@@ -115,6 +115,9 @@ pub enum Action {
     },
     /// Put the model's own labels and templates back.
     ResetLabels,
+    /// Show the current input in the modality `to` (image or audio): its codes decoded by the
+    /// bundle's generation decoders; the generated item becomes the current input.
+    Generate { to: Modality },
     /// Run the transfer lab: fit on `source`, test on `target`.
     RunTransfer {
         source: Modality,
@@ -204,6 +207,7 @@ impl Action {
             ),
             Action::SetLabels { labels, .. } => format!("set the labels to \"{}\"", labels.trim()),
             Action::ResetLabels => "put the model's labels back".into(),
+            Action::Generate { to } => format!("decode the current input's codes as {to}"),
             Action::RunTransfer {
                 source,
                 target,

@@ -211,6 +211,27 @@ impl Runner<'_> {
                 self.rescore()?;
                 Ok(format!("labels: {}", self.labels.join(", ")))
             }
+            Action::Generate { to } => {
+                let (from, ..) = self.current.as_ref().ok_or_else(|| {
+                    Error::InvalidRequest("there is no current input to generate from".into())
+                })?;
+                let source = InputSource::Generated {
+                    from: Box::new(from.clone()),
+                    to: *to,
+                };
+                self.queue(source)?;
+                let (_, e, scores) = self.current.as_ref().expect("just queued");
+                let top = scores
+                    .as_ref()
+                    .and_then(|s| s.first())
+                    .map(|s| format!(", best label \"{}\"", s.label))
+                    .unwrap_or_default();
+                Ok(format!(
+                    "generated {}: {} codes{top}",
+                    e.name,
+                    e.item.codes.len()
+                ))
+            }
             Action::RunTransfer {
                 source,
                 target,

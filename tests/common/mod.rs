@@ -98,10 +98,12 @@ pub fn tiny_manifest() -> Manifest {
             names: (0..10).map(|d| d.to_string()).collect(),
             prompts: vec!["{label}".into(), "the digit {label}".into()],
             aliases: BTreeMap::new(),
+            unseen: vec![],
         },
         provenance: Provenance::default(),
         metrics: BTreeMap::new(),
         vectors: None,
+        generation: None,
     }
 }
 
