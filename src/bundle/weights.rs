@@ -350,17 +350,35 @@ pub fn to_safetensors_bytes(
     tensors: &BTreeMap<String, HostTensor>,
     metadata: Option<std::collections::HashMap<String, String>>,
 ) -> Result<Vec<u8>> {
+    to_safetensors_bytes_as(tensors, metadata, false)
+}
+
+/// Serialises host tensors as safetensors bytes, float16 when `half` (half the size; the
+/// loader widens them back to float32), else float32.
+pub fn to_safetensors_bytes_as(
+    tensors: &BTreeMap<String, HostTensor>,
+    metadata: Option<std::collections::HashMap<String, String>>,
+    half: bool,
+) -> Result<Vec<u8>> {
     let raw: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .iter()
         .map(|(name, t)| {
-            let bytes = t.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let bytes = if half {
+                t.values
+                    .iter()
+                    .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+                    .collect()
+            } else {
+                t.values.iter().flat_map(|v| v.to_le_bytes()).collect()
+            };
             (name.clone(), t.shape.clone(), bytes)
         })
         .collect();
+    let dtype = if half { Dtype::F16 } else { Dtype::F32 };
     let views = raw
         .iter()
         .map(|(name, shape, bytes)| {
-            safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), bytes)
+            safetensors::tensor::TensorView::new(dtype, shape.clone(), bytes)
                 .map(|view| (name.clone(), view))
                 .map_err(|e| Error::Internal(format!("tensor `{name}`: {e}")))
         })

@@ -29,6 +29,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../assets/lessons/02-shared-codes.toml"),
     ),
     (
+        "03-generation.toml",
+        include_str!("../../assets/lessons/03-generation.toml"),
+    ),
+    (
         "05-unseen.toml",
         include_str!("../../assets/lessons/05-unseen.toml"),
     ),

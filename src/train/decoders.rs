@@ -30,7 +30,9 @@ use crate::error::{Error, Result};
 use crate::modality::Modality;
 use crate::model::{GenerationConfig, float_to_vec, tensor_from_vec};
 use crate::train::data::DigitsData;
-use crate::train::eval::generation::{GenerationReport, cycle_accuracy, direction_key};
+use crate::train::eval::generation::{
+    GenerationReport, card_section, cycle_accuracy, direction_key, replace_card_section,
+};
 use crate::train::eval::{EncodedSet, encode_set};
 use burn::tensor::Tensor;
 
@@ -118,7 +120,7 @@ impl Pairs {
 }
 
 /// Candidate targets of one cross pair: the loss takes the nearest of them (see [`sample`]).
-const CROSS_CANDIDATES: usize = 8;
+const CROSS_CANDIDATES: usize = 24;
 
 /// A batch for the decoder whose targets are `own`: inputs `[B, D]` and candidate targets
 /// `[B, K, out]`. Even rows are self pairs (K copies of the item's own target); odd rows are
@@ -251,10 +253,20 @@ pub fn train_decoders(
         decoders = optim.step(opts.learning_rate, decoders, grads);
         on_step(step + 1, opts.steps);
     }
-    let decoders = decoders.valid();
+    // Stored as float16 (half the file); the figures are measured on the stored weights.
+    let tensors = weights::export_with_naming(&decoders.valid(), &Identity);
+    let metadata = std::collections::HashMap::from([(
+        "settings".to_string(),
+        serde_json::to_string(opts).unwrap_or_default(),
+    )]);
+    let bytes = weights::to_safetensors_bytes_as(&tensors, Some(metadata), true)?;
+    let path = dir.join(DECODERS_FILE);
+    let stored = weights::WeightFile::from_bytes(&bytes, &path, &Identity)?;
+    let fresh = config.init(d, image_len, audio_len, &p.device.device);
+    let decoders = weights::load_into(fresh, &stored, &Identity, "", true, &p.device.device)?;
 
     // Measure before writing: the pipeline reads the new decoders from memory.
-    p.bundle.decoders = Some(decoders.clone());
+    p.bundle.decoders = Some(decoders);
     p.bundle.manifest.generation = Some(config.clone());
     let names = manifest.labels.names.clone();
     let classes: Vec<Vec<f32>> = p
@@ -290,15 +302,7 @@ pub fn train_decoders(
         );
     }
 
-    let tensors = weights::export_with_naming(&decoders, &Identity);
-    let metadata = std::collections::HashMap::from([(
-        "settings".to_string(),
-        serde_json::to_string(opts).unwrap_or_default(),
-    )]);
-    write_file(
-        &dir.join(DECODERS_FILE),
-        &weights::to_safetensors_bytes(&tensors, Some(metadata))?,
-    )?;
+    write_file(&path, &bytes)?;
     let mut updated = manifest;
     updated.generation = Some(config);
     for (k, v) in &generation {
@@ -306,6 +310,26 @@ pub fn train_decoders(
             format!("generation.{k}.cycle_accuracy"),
             f64::from(v.cycle_accuracy),
         );
+    }
+    let card_path = dir.join(&updated.card);
+    if let Ok(card) = std::fs::read_to_string(&card_path) {
+        let how = format!(
+            "Two decoders (a {}-wide hidden layer each, stored as float16 in `{DECODERS_FILE}`) \
+             map an input's embedding to a 28x28 picture and to a log-mel spectrogram (made \
+             audible by Griffin-Lim). They were trained after the model, on its frozen encoders, \
+             for {} steps: each picture's (clip's) own embedding to itself, and the embedding of \
+             a clip (picture) of the same digit to the nearest of {CROSS_CANDIDATES} pictures \
+             (clips) of that digit. Training data: {} MNIST training digits and {} FSDD and \
+             synthetic training clips (`transference decoders --bundle models/{} --data \
+             data/digits`).",
+            opts.hidden,
+            opts.steps,
+            image_pairs.len(),
+            audio_pairs.len(),
+            updated.name
+        );
+        let section = card_section(&generation, &how);
+        write_file(&card_path, replace_card_section(&card, &section).as_bytes())?;
     }
     write_file(&dir.join(MANIFEST_FILE), updated.to_toml()?.as_bytes())?;
 

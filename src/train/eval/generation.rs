@@ -11,6 +11,11 @@ use crate::modality::Modality;
 use crate::train::eval::score::{Accuracy, zero_shot_predictions};
 use crate::train::eval::sets::{EncodedSet, encode_images, encode_mels};
 
+/// Marks the start of the generated section of a model card (replaced on the next run).
+pub const CARD_BEGIN: &str = "<!-- generation: written by `transference decoders` -->";
+/// Marks its end.
+pub const CARD_END: &str = "<!-- /generation -->";
+
 /// Generated items per decode-and-encode pass.
 const GENERATION_CHUNK: usize = 256;
 
@@ -64,4 +69,76 @@ pub fn cycle_accuracy(
         &predicted,
         classes.len(),
     ))
+}
+
+/// The model card's "Cross-modal generation" section for `reports`, between [`CARD_BEGIN`]
+/// and [`CARD_END`]. `how` says how the decoders were trained.
+pub fn card_section(
+    reports: &std::collections::BTreeMap<String, GenerationReport>,
+    how: &str,
+) -> String {
+    let mut s = format!(
+        "{CARD_BEGIN}\n## Cross-modal generation\n\n{how}\n\nCycle accuracy: held-out inputs of \
+         one modality are decoded into the other, the model reads the generated item back, and \
+         its own zero-shot label is compared with the source's label (`transference eval \
+         --json` reports `generation.*.cycle_accuracy`).\n\n| direction | held-out source | n | \
+         cycle accuracy |\n|---|---|---|---|\n"
+    );
+    for (k, v) in reports {
+        s.push_str(&format!(
+            "| {} | {} | {} | {:.1} % |\n",
+            k.replace("_to_", " → "),
+            v.source,
+            v.n,
+            v.cycle_accuracy * 100.0
+        ));
+    }
+    s.push_str(&format!("\n{CARD_END}\n"));
+    s
+}
+
+/// `card` with its generation section replaced by `section` (appended when it has none).
+pub fn replace_card_section(card: &str, section: &str) -> String {
+    match (card.find(CARD_BEGIN), card.find(CARD_END)) {
+        (Some(a), Some(b)) if b > a => {
+            let mut end = b + CARD_END.len();
+            if card[end..].starts_with('\n') {
+                end += 1;
+            }
+            format!("{}{section}{}", &card[..a], &card[end..])
+        }
+        _ => {
+            let sep = if card.ends_with('\n') { "\n" } else { "\n\n" };
+            format!("{card}{sep}{section}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_card_section_is_replaced_not_repeated() {
+        let mut reports = std::collections::BTreeMap::new();
+        reports.insert(
+            "image_to_audio".to_string(),
+            GenerationReport {
+                cycle_accuracy: 0.9,
+                n: 10,
+                source: "test".into(),
+                detail: Accuracy::default(),
+            },
+        );
+        let first = replace_card_section("# card\n", &card_section(&reports, "how"));
+        assert!(
+            first.contains("| image → audio | test | 10 | 90.0 % |"),
+            "{first}"
+        );
+        reports.get_mut("image_to_audio").unwrap().cycle_accuracy = 0.5;
+        let second = replace_card_section(&first, &card_section(&reports, "how"));
+        assert_eq!(second.matches(CARD_BEGIN).count(), 1);
+        assert!(second.contains("50.0 %") && !second.contains("90.0 %"));
+        assert!(second.starts_with("# card\n"));
+    }
 }
