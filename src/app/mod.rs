@@ -22,6 +22,7 @@ use crate::engine::{Event, InputSource, InputView, Job, Worker};
 use crate::index::projector::ProjectorRow;
 use crate::ui::canvas::Canvas;
 use crate::ui::dialogs::{self, DialogKind, Picked};
+use crate::ui::map_canvas::MapCanvas;
 use crate::ui::media::MediaCache;
 use crate::ui::notifications::Level;
 use crate::ui::state::{CentralTab, Session, Settings};
@@ -96,6 +97,8 @@ pub struct ExplorerApp {
     settings: Settings,
     session: Session,
     media: MediaCache,
+    /// The map's gallery layer (its image comes from a rasteriser thread).
+    map_canvas: MapCanvas,
     canvas: Canvas,
     audio: AudioService,
     /// The window's context, for helper threads to ask for a repaint.
@@ -161,6 +164,7 @@ impl ExplorerApp {
             settings,
             session: Session::default(),
             media: MediaCache::new(ctx),
+            map_canvas: MapCanvas::new(ctx),
             canvas: Canvas::default(),
             audio,
             ctx: ctx.clone(),
@@ -263,6 +267,7 @@ impl ExplorerApp {
             session,
             settings,
             media,
+            map_canvas,
             canvas,
             text_input,
             commands,
@@ -314,7 +319,8 @@ impl ExplorerApp {
                     if settings.panels.map {
                         let w = ui.available_width();
                         ui.allocate_ui(egui::vec2(w, map_h), |ui| {
-                            let out = map_panel::show(ui, session, settings, media, commands);
+                            let out =
+                                map_panel::show(ui, session, settings, media, map_canvas, commands);
                             session.chart_rects.map = out.rect;
                             hovered_gallery = out.hovered;
                         });
