@@ -21,7 +21,7 @@ use crate::ui::state::{MapColoring, Settings};
 use crate::ui::theme;
 
 /// Radius (points) of a gallery item's mark.
-pub const POINT_RADIUS: f32 = 3.5;
+const POINT_RADIUS: f32 = 3.5;
 /// Radius (points) of an item hidden by the filter.
 const FILTERED_RADIUS: f32 = 2.5;
 /// Radius (points) of the ring around a selected item.
@@ -62,6 +62,9 @@ pub struct MapCanvas {
     /// View, generation and items in view of the image in `texture`.
     shown: Option<(RasterView, u64, usize)>,
     requested: Option<(RasterView, u64)>,
+    /// Oldest scene generation whose images may still be shown (the newest image wins even
+    /// when the scene moved on meanwhile, e.g. during a t-SNE run).
+    accept_from: u64,
 }
 
 impl MapCanvas {
@@ -77,13 +80,20 @@ impl MapCanvas {
             texture: None,
             shown: None,
             requested: None,
+            accept_from: 0,
         }
     }
 
     /// Forgets the scene (no model, or a model without a gallery).
     pub fn clear(&mut self) {
         self.key = None;
-        self.scene = Arc::default();
+        // Generations keep counting up, so an image still on its way is never shown.
+        let generation = self.scene.generation + 1;
+        self.scene = Arc::new(MapScene {
+            generation,
+            ..Default::default()
+        });
+        self.accept_from = generation;
         self.extent = None;
         self.grid = PointGrid::default();
         self.shown = None;
@@ -124,7 +134,15 @@ impl MapCanvas {
                 None => gallery.iter().map(|p| p.xy).collect(),
             };
             self.grid = PointGrid::new(&xy);
-            self.extent = extent_of(&xy);
+            let extent = extent_of(&xy);
+            // An image of a map of another size (another model or projection) would widen
+            // the plot's automatic bounds: hide it until the new one arrives. Snapshots of a
+            // layout in progress keep showing the last image meanwhile.
+            if !similar(self.extent, extent) {
+                self.shown = None;
+                self.accept_from = self.scene.generation + 1;
+            }
+            self.extent = extent;
             Arc::new(xy)
         } else {
             self.scene.xy.clone()
@@ -198,8 +216,9 @@ impl MapCanvas {
     /// Takes a finished image if one arrived and asks for one of the view `transform` shows
     /// when the image shown (or on its way) was made for another view or scene.
     pub fn update(&mut self, ctx: &egui::Context, transform: &PlotTransform) {
+        let newest_shown = self.shown.map_or(0, |(_, generation, _)| generation);
         if let Some(raster) = self.rasterizer.poll()
-            && raster.generation == self.scene.generation
+            && raster.generation >= self.accept_from.max(newest_shown)
         {
             let shown = (raster.view, raster.generation, raster.items_in_view);
             match &mut self.texture {
@@ -243,6 +262,17 @@ impl MapCanvas {
             pixels_per_point,
         })
     }
+}
+
+/// True when both extents exist and their sides differ by less than a factor of 2.
+fn similar(a: Option<[[f64; 2]; 2]>, b: Option<[[f64; 2]; 2]>) -> bool {
+    let (Some([alo, ahi]), Some([blo, bhi])) = (a, b) else {
+        return false;
+    };
+    (0..2).all(|k| {
+        let ratio = (ahi[k] - alo[k]) / (bhi[k] - blo[k]);
+        (0.5..2.0).contains(&ratio)
+    })
 }
 
 /// Bounding box of the finite positions with [`EXTENT_MARGIN`] around it.

@@ -145,10 +145,14 @@ pub fn show(
         if let Some(image) = canvas.image() {
             plot_ui.image(image);
         }
+        // Legend entries: one invisible (radius 0) point each, inside the map's extent.
+        let centre = canvas.extent().map_or([0.0; 2], |[lo, hi]| {
+            [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0]
+        });
         for (name, color) in canvas.legend() {
             plot_ui.points(
-                Points::new(name.as_str(), Vec::<[f64; 2]>::new())
-                    .radius(crate::ui::map_canvas::POINT_RADIUS)
+                Points::new(name.as_str(), vec![centre])
+                    .radius(0.0)
                     .color(*color)
                     .filled(true)
                     .allow_hover(false),
