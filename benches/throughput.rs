@@ -17,6 +17,13 @@
 //!
 //! `-- --maps-only` times the t-SNE and UMAP maps alone (10k 256-d clustered points; 100k is
 //! past `MAX_PROJECTION_POINTS` and only shows the refusal).
+//!
+//! `-- --map-scale-only` runs the map-at-scale section alone (benches/throughput/map_scale.rs:
+//! map frame time at 100k and 1M points, raster time per view, and opening a 1M x 256
+//! vectors-only bundle to its first map frame).
+
+#[path = "throughput/map_scale.rs"]
+mod map_scale;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -380,6 +387,10 @@ fn peak_rss_mb(args: &[&str]) -> Option<f64> {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--map-scale-only") {
+        map_scale_section();
+        return;
+    }
     if std::env::args().any(|a| a == "--maps-only") {
         maps();
         return;
@@ -585,6 +596,25 @@ fn main() {
     }
     many_inputs(&bundle);
     maps();
+    map_scale_section();
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// Map frames at 100k and 1M points, raster time, and opening a 1M-item bundle
+/// (`--open-only`: just the opening).
+fn map_scale_section() {
+    if !std::env::args().any(|a| a == "--open-only") {
+        map_scale::map_frames();
+    }
+    let tmp = std::env::temp_dir().join(format!("transference-map-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    // `--open-items=N` opens an N-item bundle instead of 1M (0: none).
+    let items = std::env::args()
+        .find_map(|a| a.strip_prefix("--open-items=")?.parse().ok())
+        .unwrap_or(1_000_000);
+    if items > 0 {
+        map_scale::open_to_first_frame(&tmp, items);
+    }
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

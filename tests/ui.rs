@@ -1208,13 +1208,13 @@ fn the_map_switches_to_tsne_in_the_background_and_says_so() {
     assert!(layout.seconds.is_some() && layout.failed.is_none());
 }
 
-/// A gallery past the map's drawing limit (60,000 imported vectors) opens, the map draws an
-/// even subsample and says so, and a box over the whole map still selects every item.
+/// A large gallery (60,000 imported vectors) opens, the map draws every item (one image made
+/// off the UI thread for the current view), hover finds an item and a box over the whole map
+/// selects every item.
 #[test]
-fn a_large_imported_gallery_draws_a_subsample_and_selects_everything() {
+fn a_large_imported_gallery_is_drawn_whole_and_selects_everything() {
     use transference::bundle::import::{ImportRequest, arrays::write_npy, import};
-    use transference::ui::map_panel::MAX_DRAWN_POINTS;
-    let n = MAX_DRAWN_POINTS + 10_000;
+    let n = 60_000;
     let d = 4;
     let tmp = tempfile::tempdir().unwrap();
     let embeddings = tmp.path().join("big.npy");
@@ -1239,9 +1239,23 @@ fn a_large_imported_gallery_draws_a_subsample_and_selects_everything() {
     })
     .expect("import");
     let mut h = app_on(out, SimulatedAudio::no_devices());
-    wait_for(&mut h, "the subsample note", |h| {
-        has_label(h, "drawing 1 in 2 of 60000 items")
+    wait_for(&mut h, "the map image of every item", |h| {
+        has_label(h, "· 60000 of 60000 items in view")
     });
+    // Hover over the middle of the map (the random vectors' PCA is densest there).
+    let centre = map_rect(&h).center();
+    h.hover_at(centre);
+    h.step();
+    h.step();
+    assert!(
+        h.state()
+            .as_ref()
+            .unwrap()
+            .session()
+            .hovered_gallery
+            .is_some(),
+        "hover finds the item under the pointer"
+    );
     h.get_by_label("box").click();
     h.step();
     let r = map_rect(&h).shrink(2.0);

@@ -26,6 +26,7 @@ use crate::engine::{Event, InputSource, InputView, Job, Worker};
 use crate::index::projector::ProjectorRow;
 use crate::ui::canvas::Canvas;
 use crate::ui::dialogs::{self, DialogKind, Picked};
+use crate::ui::map_canvas::MapCanvas;
 use crate::ui::media::MediaCache;
 use crate::ui::notifications::Level;
 use crate::ui::state::{CentralTab, PresenterFocus, Session, Settings};
@@ -104,6 +105,8 @@ pub struct ExplorerApp {
     settings: Settings,
     session: Session,
     media: MediaCache,
+    /// The map's gallery layer (its image comes from a rasteriser thread).
+    map_canvas: MapCanvas,
     canvas: Canvas,
     audio: AudioService,
     /// The window's context, for helper threads to ask for a repaint.
@@ -175,6 +178,7 @@ impl ExplorerApp {
             settings,
             session: Session::default(),
             media: MediaCache::new(ctx),
+            map_canvas: MapCanvas::new(ctx),
             canvas: Canvas::default(),
             audio,
             ctx: ctx.clone(),
@@ -290,6 +294,7 @@ impl ExplorerApp {
             session,
             settings,
             media,
+            map_canvas,
             canvas,
             text_input,
             commands,
@@ -348,7 +353,8 @@ impl ExplorerApp {
                     if settings.panels.map {
                         let w = ui.available_width();
                         ui.allocate_ui(egui::vec2(w, map_h), |ui| {
-                            let out = map_panel::show(ui, session, settings, media, commands);
+                            let out =
+                                map_panel::show(ui, session, settings, media, map_canvas, commands);
                             session.chart_rects.map = out.rect;
                             hovered_gallery = out.hovered;
                         });
@@ -363,7 +369,7 @@ impl ExplorerApp {
         }
         egui::CentralPanel::default().show(ui, |ui| {
             if presenter && settings.presenter_focus == PresenterFocus::Map {
-                let out = map_panel::show(ui, session, settings, media, commands);
+                let out = map_panel::show(ui, session, settings, media, map_canvas, commands);
                 session.chart_rects.map = out.rect;
                 hovered_gallery = out.hovered;
                 return;

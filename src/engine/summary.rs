@@ -2,10 +2,12 @@
 //! codebook projection, statistics), the gallery's label list and the transfer experiment
 //! on the gallery.
 
+use crate::bundle::gallery::Gallery;
 use crate::engine::pipeline::Pipeline;
 use crate::engine::protocol::{GalleryPoint, ModelSummary};
 use crate::error::{Error, Result};
 use crate::index::pca::Pca2;
+use crate::index::rows::Rows;
 use crate::index::stats::CodebookStats;
 use crate::index::transfer::{self, FitSettings, TransferFeatures, TransferItem, TransferReport};
 use crate::modality::Modality;
@@ -73,14 +75,35 @@ pub fn gallery_transfer(
     )
 }
 
+/// Every gallery item on the PCA map: one matrix product per chunk of rows, straight from
+/// f32 storage (mapped or owned), chunk by chunk for f16 storage.
+pub fn gallery_xy(pca: &Pca2, gallery: &Gallery) -> Vec<[f32; 2]> {
+    const CHUNK_ROWS: usize = 65_536;
+    let dim = gallery.dim;
+    if let Rows::F32(all) = gallery.embeddings.rows() {
+        return pca.project_rows(all, dim);
+    }
+    let mut xy = Vec::with_capacity(gallery.len());
+    let mut chunk = Vec::with_capacity(CHUNK_ROWS * dim);
+    for start in (0..gallery.len()).step_by(CHUNK_ROWS) {
+        chunk.clear();
+        for i in start..(start + CHUNK_ROWS).min(gallery.len()) {
+            chunk.extend_from_slice(&gallery.embedding(i));
+        }
+        xy.extend(pca.project_rows(&chunk, dim));
+    }
+    xy
+}
+
 /// Builds the model summary: gallery map (PCA), codebook projection and statistics.
 pub fn summarize(pipeline: &Pipeline, load_ms: f64) -> (ModelSummary, Option<Pca2>) {
     let m = &pipeline.bundle.manifest;
     let card = std::fs::read_to_string(pipeline.bundle.dir.join(&m.card)).unwrap_or_default();
     let gallery = pipeline.bundle.gallery.as_ref();
-    let pca = gallery.and_then(|g| Pca2::fit(&g.embeddings.to_f32(), g.dim));
-    let points = gallery
-        .map(|g| {
+    let pca = gallery.and_then(|g| Pca2::fit_rows(g.len(), g.dim, |i| g.embedding(i)));
+    let points = match (gallery, &pca) {
+        (Some(g), pca) => {
+            let xy = pca.as_ref().map(|p| gallery_xy(p, g));
             (0..g.len())
                 .map(|i| {
                     let item = &g.items[i];
@@ -91,16 +114,14 @@ pub fn summarize(pipeline: &Pipeline, load_ms: f64) -> (ModelSummary, Option<Pca
                         source: item.source.clone(),
                         text: item.text.clone(),
                         media: g.media_path(i),
-                        xy: pca
-                            .as_ref()
-                            .map(|p| p.project(&g.embedding(i)))
-                            .unwrap_or([0.0, 0.0]),
+                        xy: xy.as_ref().map_or([0.0, 0.0], |xy| xy[i]),
                         codes: g.codes[i].clone(),
                     }
                 })
                 .collect()
-        })
-        .unwrap_or_default();
+        }
+        (None, _) => Vec::new(),
+    };
     let codebook_xy = match (&pca, pipeline.bundle.codebook_vectors()) {
         (Some(p), Some(vectors)) => vectors
             .chunks_exact(m.architecture.d_model)

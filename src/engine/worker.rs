@@ -24,7 +24,7 @@ use crate::engine::protocol::{
     Analysis, BatchItem, Event, ItemFailure, Job, JobError, JobKind, ZeroShotUnavailable,
     analysis_chunk_len,
 };
-use crate::engine::summary::{gallery_transfer, summarize};
+use crate::engine::summary::{gallery_transfer, gallery_xy, summarize};
 use crate::index::pca::Pca2;
 use crate::index::projection::{
     Flow, LayoutProgress, PLACEMENT_NEIGHBOURS, Projection, TsneParams, UmapParams, tsne_layout,
@@ -307,9 +307,7 @@ fn start_projection(
             .pca
             .as_ref()
             .ok_or_else(|| JobError::panic("the gallery has no PCA map"))?;
-        let xy = (0..gallery.len())
-            .map(|i| pca.project(&gallery.embedding(i)))
-            .collect();
+        let xy = gallery_xy(pca, gallery);
         let _ = events.send(Event::Projected {
             projection,
             xy,

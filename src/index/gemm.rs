@@ -1,22 +1,60 @@
-//! One safe front to `matrixmultiply::sgemm`, the matrix product behind search and probes.
+//! One safe front to `matrixmultiply::sgemm` (f32: search, probes, the map projection) and
+//! `dgemm` (f64: the map's covariance), the matrix products of the crate.
+
+/// A value type `matrixmultiply` multiplies.
+pub trait Element: Copy + Default {
+    /// `matrixmultiply::{s,d}gemm` with alpha 1 and beta 0.
+    ///
+    /// # Safety
+    /// As `matrixmultiply::sgemm`: every strided index inside its buffer.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn kernel(
+        dims: (usize, usize, usize),
+        a: (*const Self, isize, isize),
+        b: (*const Self, isize, isize),
+        c: (*mut Self, isize, isize),
+    );
+}
+
+macro_rules! element {
+    ($t:ty, $f:path) => {
+        impl Element for $t {
+            unsafe fn kernel(
+                (m, k, n): (usize, usize, usize),
+                a: (*const Self, isize, isize),
+                b: (*const Self, isize, isize),
+                c: (*mut Self, isize, isize),
+            ) {
+                // SAFETY: the caller's contract.
+                unsafe {
+                    $f(
+                        m, k, n, 1.0, a.0, a.1, a.2, b.0, b.1, b.2, 0.0, c.0, c.1, c.2,
+                    )
+                }
+            }
+        }
+    };
+}
+element!(f32, matrixmultiply::sgemm);
+element!(f64, matrixmultiply::dgemm);
 
 /// `out[M, N] = A[M, K] . B[K, N]`, row-major `out`; each input is given with its row and
 /// column strides (so a transposed view is just swapped strides).
 ///
 /// # Panics
 /// When a stride reaches outside its slice or `out` is not `M * N` long.
-pub fn gemm(
+pub fn gemm<T: Element>(
     (m, k, n): (usize, usize, usize),
-    (a, rsa, csa): (&[f32], usize, usize),
-    (b, rsb, csb): (&[f32], usize, usize),
-    out: &mut [f32],
+    (a, rsa, csa): (&[T], usize, usize),
+    (b, rsb, csb): (&[T], usize, usize),
+    out: &mut [T],
 ) {
     assert_eq!(out.len(), m * n, "gemm output size");
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        out.fill(0.0);
+        out.fill(T::default());
         return;
     }
     assert!(
@@ -30,21 +68,11 @@ pub fn gemm(
     // SAFETY: the asserts above keep every index of A, B and C inside its slice; C's strides
     // (n, 1) never alias; beta = 0 so C's previous contents are not read.
     unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            rsa as isize,
-            csa as isize,
-            b.as_ptr(),
-            rsb as isize,
-            csb as isize,
-            0.0,
-            out.as_mut_ptr(),
-            n as isize,
-            1,
+        T::kernel(
+            (m, k, n),
+            (a.as_ptr(), rsa as isize, csa as isize),
+            (b.as_ptr(), rsb as isize, csb as isize),
+            (out.as_mut_ptr(), n as isize, 1),
         );
     }
 }

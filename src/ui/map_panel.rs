@@ -1,5 +1,6 @@
 //! The embedding map: gallery items on the model's 2-D projection, coloured by modality or
-//! class, codebook vectors optionally overlaid, current inputs as marks (the selected and the
+//! class (every item, drawn as one image rasterised off the UI thread: see
+//! [`crate::ui::map_canvas`]), codebook vectors optionally overlaid, current inputs as marks (the selected and the
 //! hovered one labelled, the selected one with lines to its nearest neighbours). Zoom and pan
 //! with the mouse, hover for details, click a gallery item to make it the query or an input to
 //! select it. The header picks the projection (PCA, instant; t-SNE or UMAP, computed by the
@@ -16,6 +17,7 @@ use crate::engine::{Analysis, GalleryPoint, InputSource};
 use crate::index::projection::{Projection, TsneParams, UmapParams, place_by_neighbours};
 use crate::modality::Modality;
 use crate::ui::input_view::thumbnail;
+use crate::ui::map_canvas::MapCanvas;
 use crate::ui::media::MediaCache;
 use crate::ui::selection::{MapTool, SelectionShape};
 use crate::ui::state::{MapColoring, Session, Settings};
@@ -23,16 +25,8 @@ use crate::ui::{Command, code_strip::short, modality_chip, muted, theme};
 
 /// Pointer distance (points) within which a gallery item or an input counts as hovered.
 const HOVER_RADIUS: f32 = 10.0;
-/// Most gallery items drawn (and hovered) per frame. A larger gallery is drawn as an even
-/// subsample (every n-th item) so the window stays responsive; selections still cover every
-/// item. Rasterising all points on the worker is the way past this (issue 10, open).
-pub const MAX_DRAWN_POINTS: usize = 50_000;
-
 /// Radius of an input's mark on the map, in points.
 const INPUT_MARK_RADIUS: f32 = 9.0;
-
-/// A colour group of map points: colour and positions.
-type Group = (egui::Color32, Vec<[f64; 2]>);
 
 /// What the map reports back.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -48,9 +42,10 @@ pub fn show(
     session: &Session,
     settings: &mut Settings,
     media: &mut MediaCache,
+    canvas: &mut MapCanvas,
     commands: &mut Vec<Command>,
 ) -> MapOutput {
-    header(ui, session, settings);
+    header(ui, session, settings, canvas.items_in_view());
     ui.horizontal_wrapped(|ui| {
         muted(ui, "colour by");
         ui.selectable_value(
@@ -83,10 +78,12 @@ pub fn show(
     });
     let Some(summary) = &session.summary else {
         muted(ui, "Open a model to see its map.");
+        canvas.clear();
         return MapOutput::default();
     };
     if summary.gallery.is_empty() {
         muted(ui, "This model has no gallery, so there is no map.");
+        canvas.clear();
         return MapOutput::default();
     }
     let gallery = &summary.gallery;
@@ -99,51 +96,8 @@ pub fn show(
         None => &summary.codebook_xy,
     };
 
-    // Group gallery items by the chosen colouring; items the filter hides are faint.
-    let filter = &settings.map_filter;
-    let mut groups: BTreeMap<(usize, String), Group> = BTreeMap::new();
-    let mut filtered_out: Vec<[f64; 2]> = Vec::new();
-    let stride = gallery.len().div_ceil(MAX_DRAWN_POINTS).max(1);
-    let drawn = || gallery.iter().step_by(stride);
-    if stride > 1 {
-        muted(
-            ui,
-            format!(
-                "drawing 1 in {stride} of {} items (at most {MAX_DRAWN_POINTS} a frame)",
-                gallery.len()
-            ),
-        );
-    }
-    for p in drawn() {
-        if !filter.matches(p) {
-            filtered_out.push(xy(p));
-            continue;
-        }
-        let (order, name, color) = match settings.map_coloring {
-            MapColoring::Modality => (
-                p.modality.index(),
-                p.modality.name().to_string(),
-                theme::modality_color(p.modality),
-            ),
-            MapColoring::Class => match p
-                .label
-                .as_deref()
-                .and_then(|l| session.derived.class_index(l))
-            {
-                Some(i) => (i, session.derived.classes[i].clone(), theme::class_color(i)),
-                None => (usize::MAX, "unlabelled".to_string(), theme::unlabelled()),
-            },
-        };
-        groups
-            .entry((order, name))
-            .or_insert_with(|| (color, Vec::new()))
-            .1
-            .push(xy(p));
-    }
+    canvas.sync(session, settings, layout);
     let focus = session.hovered_code.or(session.selected_code);
-    let users: Vec<[f64; 2]> = focus
-        .map(|c| drawn().filter(|p| p.codes.contains(&c)).map(xy).collect())
-        .unwrap_or_default();
     let inputs: Vec<_> = session
         .inputs
         .iter()
@@ -153,21 +107,9 @@ pub fn show(
         })
         .collect();
 
-    let selected_xy: Vec<[f64; 2]> = session
-        .selection
-        .as_ref()
-        .map(|s| {
-            s.items
-                .iter()
-                .step_by(stride)
-                .filter_map(|&i| gallery.get(i))
-                .map(xy)
-                .collect()
-        })
-        .unwrap_or_default();
     let tool = settings.map_tool;
     let height = ui.available_height().max(200.0);
-    let plot = Plot::new("embedding-map")
+    let mut plot = Plot::new("embedding-map")
         .allow_drag(tool == MapTool::Pan)
         .allow_boxed_zoom(tool == MapTool::Pan)
         .height(height)
@@ -181,6 +123,10 @@ pub fn show(
                 .background_alpha(0.6)
                 .follow_insertion_order(true),
         );
+    if let Some([lo, hi]) = canvas.extent() {
+        plot = plot.include_x(lo[0]).include_x(hi[0]);
+        plot = plot.include_y(lo[1]).include_y(hi[1]);
+    }
     let response = plot.show(ui, |plot_ui| {
         if settings.map_show_codebook && !codebook_xy.is_empty() {
             let pts: Vec<[f64; 2]> = codebook_xy
@@ -195,50 +141,32 @@ pub fn show(
                     .allow_hover(false),
             );
         }
-        if !filtered_out.is_empty() {
+        // Every gallery item, in one image; legend entries carry the colours.
+        if let Some(image) = canvas.image() {
+            plot_ui.image(image);
+        }
+        // Legend entries: one invisible (radius 0) point each, inside the map's extent.
+        let centre = canvas.extent().map_or([0.0; 2], |[lo, hi]| {
+            [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0]
+        });
+        for (name, color) in canvas.legend() {
             plot_ui.points(
-                Points::new("filtered out", filtered_out)
-                    .radius(2.5)
-                    .color(theme::filtered_out())
+                Points::new(name.as_str(), vec![centre])
+                    .radius(0.0)
+                    .color(*color)
                     .filled(true)
                     .allow_hover(false),
             );
         }
-        for ((_, name), (color, pts)) in groups {
+        if let Some(code) = focus
+            && settings.map_show_codebook
+            && let Some(v) = codebook_xy.get(code as usize)
+        {
             plot_ui.points(
-                Points::new(name, pts)
-                    .radius(3.5)
-                    .color(color)
-                    .filled(true)
-                    .allow_hover(false),
-            );
-        }
-        if let Some(code) = focus {
-            plot_ui.points(
-                Points::new(format!("uses code {code}"), users)
-                    .radius(6.5)
-                    .filled(false)
+                Points::new(format!("code {code}"), [v[0] as f64, v[1] as f64])
+                    .shape(MarkerShape::Plus)
+                    .radius(9.0)
                     .color(theme::highlight())
-                    .allow_hover(false),
-            );
-            if settings.map_show_codebook
-                && let Some(v) = codebook_xy.get(code as usize)
-            {
-                plot_ui.points(
-                    Points::new(format!("code {code}"), [v[0] as f64, v[1] as f64])
-                        .shape(MarkerShape::Plus)
-                        .radius(9.0)
-                        .color(theme::highlight())
-                        .allow_hover(false),
-                );
-            }
-        }
-        if !selected_xy.is_empty() {
-            plot_ui.points(
-                Points::new(format!("selected ({})", selected_xy.len()), selected_xy)
-                    .radius(5.5)
-                    .filled(false)
-                    .color(theme::selection())
                     .allow_hover(false),
             );
         }
@@ -352,6 +280,7 @@ pub fn show(
     let transform = response.transform;
     let hovered_input = response.inner;
     let r = response.response;
+    canvas.update(ui.ctx(), &transform);
     if let Some(key) = hovered_input {
         if r.clicked() {
             commands.push(Command::SelectInput(key));
@@ -365,15 +294,11 @@ pub fn show(
         };
     }
     let nearest = r.hover_pos().and_then(|pointer| {
-        drawn()
-            .map(|p| {
-                let [x, y] = xy(p);
-                let s = transform.position_from_point(&PlotPoint::new(x, y));
-                (p, s.distance(pointer))
-            })
-            .filter(|(_, d)| *d <= HOVER_RADIUS)
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(p, _)| p)
+        let at = transform.value_from_position(pointer);
+        let radius = f64::from(HOVER_RADIUS) / transform.dpos_dvalue_x().abs();
+        canvas
+            .nearest([at.x, at.y], radius)
+            .and_then(|i| gallery.get(i))
     });
     if let Some(p) = nearest {
         if r.clicked() {
@@ -452,7 +377,7 @@ fn drag_selection(
 
 /// The map's title, which projection it shows (and its parameters), the projection selector,
 /// and a progress bar while a t-SNE or UMAP map is computed.
-fn header(ui: &mut Ui, session: &Session, settings: &mut Settings) {
+fn header(ui: &mut Ui, session: &Session, settings: &mut Settings, in_view: Option<usize>) {
     let items = session.summary.as_ref().map_or(0, |s| s.gallery.len());
     ui.horizontal(|ui| {
         ui.label(
@@ -481,6 +406,9 @@ fn header(ui: &mut Ui, session: &Session, settings: &mut Settings) {
         };
         if let Some(text) = text {
             muted(ui, text);
+        }
+        if let Some(n) = in_view {
+            muted(ui, format!("· {n} of {items} items in view"));
         }
     });
     ui.horizontal_wrapped(|ui| {

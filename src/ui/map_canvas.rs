@@ -1,0 +1,368 @@
+//! The map's gallery layer, UI side. Every gallery item is a pixel mark in one image that a
+//! [`Rasterizer`] thread draws for the map's current view; the window draws that image as one
+//! plot item, so a frame costs the same for a hundred items or a million. While a newer image
+//! is on its way the last one stays, placed at the map rectangle it was made for, so it pans
+//! and zooms with the plot. What the image shows (positions, colours, filtered-out items, the
+//! selection and the users of the focused code as rings) is rebuilt only when one of those
+//! changes; hover and click find items through a [`PointGrid`] built once per layout.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use egui::{Color32, TextureHandle, TextureOptions};
+use egui_plot::{PlotImage, PlotPoint, PlotTransform};
+
+use crate::modality::Modality;
+use crate::ui::map_grid::PointGrid;
+use crate::ui::map_raster::{BEHIND, MapScene, RasterView, Rasterizer};
+use crate::ui::selection::{MapFilter, SelectionShape};
+use crate::ui::session::Session;
+use crate::ui::state::{MapColoring, Settings};
+use crate::ui::theme;
+
+/// Radius (points) of a gallery item's mark.
+const POINT_RADIUS: f32 = 3.5;
+/// Radius (points) of an item hidden by the filter.
+const FILTERED_RADIUS: f32 = 2.5;
+/// Radius (points) of the ring around a selected item.
+const SELECTED_RING_RADIUS: f32 = 5.5;
+/// Radius (points) of the ring around an item that uses the focused code.
+const USER_RING_RADIUS: f32 = 6.5;
+/// Margin around the items' bounding box that the image covers, as a fraction of its size
+/// (room for the marks of the outermost items).
+const EXTENT_MARGIN: f64 = 0.03;
+/// Largest image side in pixels.
+const MAX_IMAGE_SIDE_PX: usize = 4096;
+
+/// Identity of what the image shows; cheap to compute every frame.
+#[derive(Clone, Debug, PartialEq)]
+struct SceneKey {
+    /// Address and length of the gallery and of the layout's positions (a new model or a new
+    /// layout snapshot is a new allocation while the old one is still alive).
+    gallery: (usize, usize),
+    layout: Option<(usize, usize)>,
+    coloring: MapColoring,
+    classes: Vec<String>,
+    filter: MapFilter,
+    focus: Option<u32>,
+    selection: Option<(usize, usize, SelectionShape)>,
+}
+
+/// The gallery layer of the map: scene, picking grid, image and its rasteriser.
+pub struct MapCanvas {
+    rasterizer: Rasterizer,
+    key: Option<SceneKey>,
+    scene: Arc<MapScene>,
+    /// Legend entries in order: name and colour.
+    legend: Vec<(String, Color32)>,
+    /// Map rectangle (lower-left, upper-right) that images cover.
+    extent: Option<[[f64; 2]; 2]>,
+    grid: PointGrid,
+    texture: Option<TextureHandle>,
+    /// View, generation and items in view of the image in `texture`.
+    shown: Option<(RasterView, u64, usize)>,
+    requested: Option<(RasterView, u64)>,
+    /// Oldest scene generation whose images may still be shown (the newest image wins even
+    /// when the scene moved on meanwhile, e.g. during a t-SNE run).
+    accept_from: u64,
+}
+
+impl MapCanvas {
+    /// Starts the rasteriser thread (it repaints `ctx` when an image is ready).
+    pub fn new(ctx: &egui::Context) -> Self {
+        MapCanvas {
+            rasterizer: Rasterizer::new(ctx.clone()),
+            key: None,
+            scene: Arc::default(),
+            legend: Vec::new(),
+            extent: None,
+            grid: PointGrid::default(),
+            texture: None,
+            shown: None,
+            requested: None,
+            accept_from: 0,
+        }
+    }
+
+    /// Forgets the scene (no model, or a model without a gallery).
+    pub fn clear(&mut self) {
+        self.key = None;
+        // Generations keep counting up, so an image still on its way is never shown.
+        let generation = self.scene.generation + 1;
+        self.scene = Arc::new(MapScene {
+            generation,
+            ..Default::default()
+        });
+        self.accept_from = generation;
+        self.extent = None;
+        self.grid = PointGrid::default();
+        self.shown = None;
+        self.requested = None;
+        self.texture = None;
+    }
+
+    /// Rebuilds the scene if the gallery, layout, colouring, filter, focused code or
+    /// selection changed; `layout` is the shown t-SNE or UMAP layout (None: PCA).
+    pub fn sync(&mut self, session: &Session, settings: &Settings, layout: Option<&[[f32; 2]]>) {
+        let Some(summary) = &session.summary else {
+            self.clear();
+            return;
+        };
+        let gallery = &summary.gallery;
+        let key = SceneKey {
+            gallery: (gallery.as_ptr() as usize, gallery.len()),
+            layout: layout.map(|l| (l.as_ptr() as usize, l.len())),
+            coloring: settings.map_coloring,
+            classes: session.derived.classes.clone(),
+            filter: settings.map_filter.clone(),
+            focus: session.hovered_code.or(session.selected_code),
+            selection: session
+                .selection
+                .as_ref()
+                .map(|s| (s.items.as_ptr() as usize, s.items.len(), s.shape.clone())),
+        };
+        if self.key.as_ref() == Some(&key) {
+            return;
+        }
+        let moved = self
+            .key
+            .as_ref()
+            .is_none_or(|k| k.gallery != key.gallery || k.layout != key.layout);
+        let xy = if moved {
+            let xy: Vec<[f32; 2]> = match layout {
+                Some(l) => l.to_vec(),
+                None => gallery.iter().map(|p| p.xy).collect(),
+            };
+            self.grid = PointGrid::new(&xy);
+            let extent = extent_of(&xy);
+            // An image of a map of another size (another model or projection) would widen
+            // the plot's automatic bounds: hide it until the new one arrives. Snapshots of a
+            // layout in progress keep showing the last image meanwhile.
+            if !similar(self.extent, extent) {
+                self.shown = None;
+                self.accept_from = self.scene.generation + 1;
+            }
+            self.extent = extent;
+            Arc::new(xy)
+        } else {
+            self.scene.xy.clone()
+        };
+        let (paint, palette, mut legend) = paint(session, settings);
+        let mut rings = Vec::new();
+        if let Some(code) = key.focus {
+            let users = gallery
+                .iter()
+                .filter(|p| p.codes.contains(&code))
+                .map(|p| p.index as u32)
+                .collect();
+            rings.push((users, theme::highlight(), USER_RING_RADIUS));
+            legend.push((format!("uses code {code}"), theme::highlight()));
+        }
+        if let Some(selection) = &session.selection {
+            let items = selection.items.iter().map(|&i| i as u32).collect();
+            rings.push((items, theme::selection(), SELECTED_RING_RADIUS));
+            legend.push((
+                format!("selected ({})", selection.items.len()),
+                theme::selection(),
+            ));
+        }
+        self.scene = Arc::new(MapScene {
+            xy,
+            paint,
+            palette,
+            rings,
+            generation: self.scene.generation + 1,
+        });
+        self.legend = legend;
+        self.key = Some(key);
+    }
+
+    /// Legend entries (name, colour) in order.
+    pub fn legend(&self) -> &[(String, Color32)] {
+        &self.legend
+    }
+
+    /// The map rectangle (lower-left, upper-right) the items occupy, with a margin.
+    pub fn extent(&self) -> Option<[[f64; 2]; 2]> {
+        self.extent
+    }
+
+    /// The gallery item nearest to map point `p` within `radius` map units.
+    pub fn nearest(&self, p: [f64; 2], radius: f64) -> Option<usize> {
+        self.grid.nearest(p, radius)
+    }
+
+    /// Items inside the view of the image shown, once there is one for the current scene.
+    pub fn items_in_view(&self) -> Option<usize> {
+        self.shown
+            .filter(|(_, generation, _)| *generation == self.scene.generation)
+            .map(|(_, _, n)| n)
+    }
+
+    /// The image to draw, placed at the map rectangle it was made for.
+    pub fn image(&self) -> Option<PlotImage> {
+        let (texture, (view, _, _)) = (self.texture.as_ref()?, self.shown?);
+        let center = PlotPoint::new(
+            (view.min[0] + view.max[0]) / 2.0,
+            (view.min[1] + view.max[1]) / 2.0,
+        );
+        let size = egui::vec2(
+            (view.max[0] - view.min[0]) as f32,
+            (view.max[1] - view.min[1]) as f32,
+        );
+        Some(PlotImage::new("", texture.id(), center, size).allow_hover(false))
+    }
+
+    /// Takes a finished image if one arrived and asks for one of the view `transform` shows
+    /// when the image shown (or on its way) was made for another view or scene.
+    pub fn update(&mut self, ctx: &egui::Context, transform: &PlotTransform) {
+        let newest_shown = self.shown.map_or(0, |(_, generation, _)| generation);
+        if let Some(raster) = self.rasterizer.poll()
+            && raster.generation >= self.accept_from.max(newest_shown)
+        {
+            let shown = (raster.view, raster.generation, raster.items_in_view);
+            match &mut self.texture {
+                Some(t) => t.set(raster.image, TextureOptions::LINEAR),
+                None => {
+                    self.texture =
+                        Some(ctx.load_texture("map-points", raster.image, TextureOptions::LINEAR))
+                }
+            }
+            self.shown = Some(shown);
+        }
+        let Some(view) = self.view_for(transform, ctx.pixels_per_point()) else {
+            return;
+        };
+        let wanted = (view, self.scene.generation);
+        if self.requested != Some(wanted) {
+            self.rasterizer.request(self.scene.clone(), view);
+            self.requested = Some(wanted);
+        }
+    }
+
+    /// The part of the extent the plot shows and its size in pixels; None when none shows.
+    fn view_for(&self, transform: &PlotTransform, pixels_per_point: f32) -> Option<RasterView> {
+        let [lo, hi] = self.extent?;
+        let (bounds, frame) = (transform.bounds(), transform.frame());
+        let (bmin, bmax) = (bounds.min(), bounds.max());
+        let min = [lo[0].max(bmin[0]), lo[1].max(bmin[1])];
+        let max = [hi[0].min(bmax[0]), hi[1].min(bmax[1])];
+        if min[0] >= max[0] || min[1] >= max[1] {
+            return None;
+        }
+        let px = |part: f64, whole: f64, screen: f32| {
+            ((part / whole * f64::from(screen * pixels_per_point)).round() as usize)
+                .clamp(1, MAX_IMAGE_SIDE_PX)
+        };
+        Some(RasterView {
+            min,
+            max,
+            width_px: px(max[0] - min[0], bounds.width(), frame.width()),
+            height_px: px(max[1] - min[1], bounds.height(), frame.height()),
+            pixels_per_point,
+        })
+    }
+}
+
+/// True when both extents exist and their sides differ by less than a factor of 2.
+fn similar(a: Option<[[f64; 2]; 2]>, b: Option<[[f64; 2]; 2]>) -> bool {
+    let (Some([alo, ahi]), Some([blo, bhi])) = (a, b) else {
+        return false;
+    };
+    (0..2).all(|k| {
+        let ratio = (ahi[k] - alo[k]) / (bhi[k] - blo[k]);
+        (0.5..2.0).contains(&ratio)
+    })
+}
+
+/// Bounding box of the finite positions with [`EXTENT_MARGIN`] around it.
+fn extent_of(xy: &[[f32; 2]]) -> Option<[[f64; 2]; 2]> {
+    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+    for p in xy.iter().filter(|p| p[0].is_finite() && p[1].is_finite()) {
+        for a in 0..2 {
+            lo[a] = lo[a].min(f64::from(p[a]));
+            hi[a] = hi[a].max(f64::from(p[a]));
+        }
+    }
+    if lo[0] > hi[0] {
+        return None;
+    }
+    let pad = [0, 1].map(|a| ((hi[a] - lo[a]) * EXTENT_MARGIN).max(1e-3));
+    Some([
+        [lo[0] - pad[0], lo[1] - pad[1]],
+        [hi[0] + pad[0], hi[1] + pad[1]],
+    ])
+}
+
+/// Palette entry of every gallery item (by the chosen colouring; [`BEHIND`] for items the
+/// filter hides), the palette and the legend (in modality or class order).
+fn paint(session: &Session, settings: &Settings) -> (Vec<u16>, Vec<(Color32, f32)>, Legend) {
+    let Some(summary) = &session.summary else {
+        return Default::default();
+    };
+    let classes: HashMap<&str, usize> = session
+        .derived
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let filter = &settings.map_filter;
+    let filtering = filter.is_active();
+    let mut palette = vec![(theme::filtered_out(), FILTERED_RADIUS)];
+    // Group (modality or class order; unlabelled last) → palette entry and legend name.
+    let unlabelled = session.derived.classes.len().max(Modality::ALL.len());
+    let mut entries: Vec<Option<u16>> = vec![None; unlabelled + 1];
+    let mut groups: BTreeMap<usize, (String, u16)> = BTreeMap::new();
+    let mut any_filtered = false;
+    let paint = summary
+        .gallery
+        .iter()
+        .map(|p| {
+            if filtering && !filter.matches(p) {
+                any_filtered = true;
+                return BEHIND;
+            }
+            let order = match settings.map_coloring {
+                MapColoring::Modality => p.modality.index(),
+                MapColoring::Class => p
+                    .label
+                    .as_deref()
+                    .and_then(|l| classes.get(l).copied())
+                    .unwrap_or(usize::MAX),
+            };
+            *entries[order.min(unlabelled)].get_or_insert_with(|| {
+                let (name, color) = match settings.map_coloring {
+                    MapColoring::Modality => (
+                        p.modality.name().to_string(),
+                        theme::modality_color(p.modality),
+                    ),
+                    MapColoring::Class if order == usize::MAX => {
+                        ("unlabelled".to_string(), theme::unlabelled())
+                    }
+                    MapColoring::Class => (
+                        session.derived.classes[order].clone(),
+                        theme::class_color(order),
+                    ),
+                };
+                let entry = palette.len().min(usize::from(u16::MAX - 1)) as u16;
+                palette.push((color, POINT_RADIUS));
+                groups.insert(order, (name, entry));
+                entry
+            })
+        })
+        .collect();
+    let mut legend: Legend = Vec::new();
+    if any_filtered {
+        legend.push(("filtered out".to_string(), theme::filtered_out()));
+    }
+    legend.extend(
+        groups
+            .into_values()
+            .map(|(name, entry)| (name, palette[entry as usize].0)),
+    );
+    (paint, palette, legend)
+}
+
+/// Legend entries: name and colour.
+type Legend = Vec<(String, Color32)>;
