@@ -3,12 +3,14 @@
 //! ([`Session::apply_event`]), draws the panels (which only read state and emit [`Command`]s),
 //! then turns commands into worker jobs. Nothing here blocks: inference, file dialogs, image
 //! decoding and PNG export all run on other threads. What the app does for sound (recording,
-//! hold-to-talk, saving recordings) is in `app/audio.rs`, for the map selection in `app/selection.rs`.
+//! hold-to-talk, saving recordings) is in `app/audio.rs`, for the map selection in `app/selection.rs`,
+//! for the transfer lab's low-resource curves in `app/low_resource.rs`.
 //!
 //! Live demos: `TRANSFERENCE_DEMO_INPUTS="digit.png;seven.wav;text:seven"` queues those inputs
 //! at start (`;`-separated; `text:` introduces a text, anything else is a file path).
 
 mod audio;
+mod low_resource;
 mod selection;
 
 use std::path::{Path, PathBuf};
@@ -26,8 +28,8 @@ use crate::ui::media::MediaCache;
 use crate::ui::notifications::Level;
 use crate::ui::state::{CentralTab, Session, Settings};
 use crate::ui::{
-    Command, drag_drop, export, input_tab, inputs_panel, map_panel, model_panel, no_encoders,
-    selection_panel, theme, transfer_panel, usage_panel,
+    Command, drag_drop, export, input_tab, inputs_panel, low_resource_panel, map_panel,
+    model_panel, no_encoders, selection_panel, theme, transfer_panel, usage_panel,
 };
 
 /// Environment variable naming inputs to queue at start (see the module docs).
@@ -87,6 +89,7 @@ enum UiMsg {
     ChartsSaved(Result<Vec<PathBuf>, String>),
     RecordingSaved(Result<PathBuf, String>),
     SelectionSaved(Result<Vec<PathBuf>, String>),
+    CurvesSaved(Result<Vec<PathBuf>, String>),
 }
 
 /// The explorer application.
@@ -350,6 +353,9 @@ impl ExplorerApp {
                     CentralTab::Transfer => {
                         session.chart_rects.confusion =
                             transfer_panel::show(ui, session, settings, commands);
+                        ui.add_space(8.0);
+                        session.chart_rects.low_resource =
+                            low_resource_panel::show(ui, session, settings, commands);
                     }
                     CentralTab::Model => model_panel::card(ui, session, commands),
                     CentralTab::Selection => {
@@ -408,6 +414,7 @@ impl ExplorerApp {
                     .notifications
                     .error("Could not export the selection", e),
             },
+            UiMsg::CurvesSaved(result) => self.curves_saved(result),
             UiMsg::RecordingSaved(result) => match result {
                 Ok(path) => self
                     .session
@@ -503,6 +510,8 @@ impl ExplorerApp {
                     features: self.settings.transfer_features,
                 });
             }
+            Command::RunLowResource => self.run_low_resource(),
+            Command::ExportLowResource => self.export_low_resource(),
             Command::PlayFile(path) => self.audio.send(AudioRequest::PlayFile(path)),
             Command::PlayInput(key) => {
                 let samples = self

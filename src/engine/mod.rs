@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod input;
+pub mod low_resource;
 pub mod pipeline;
 pub mod protocol;
 pub mod summary;

@@ -4,9 +4,11 @@
 //!
 //! - [`sets`]: encoding, seeded class-balanced fit sets, test folders;
 //! - [`score`]: the figures, from encoded sets only;
-//! - [`export`]: the encoded sets as a gallery for the independent baseline script.
+//! - [`export`]: the encoded sets as a gallery for the independent baseline script;
+//! - [`low_resource`]: accuracy against labels per class, alone, helped, zero-shot.
 
 pub mod export;
+pub mod low_resource;
 pub mod score;
 pub mod sets;
 
@@ -52,6 +54,9 @@ pub struct EvalReport {
     pub codebook: CodebookReport,
     /// Every test set (the primary ones and the held-out validation sets) with all figures.
     pub sets: BTreeMap<String, SetReport>,
+    /// Low-resource curves per primary modality (`image`, `audio`).
+    #[serde(default)]
+    pub low_resource: BTreeMap<String, crate::index::low_resource::LowResourceReport>,
 }
 
 impl EvalReport {
@@ -405,8 +410,7 @@ pub fn evaluate_and_export(
         export::write(dir, &sets, &class_names, k)?;
     }
     let scores = score::score(&sets, &class_names, k)?;
-    Ok(EvalReport::from_scores(
-        p.bundle.dir.display().to_string(),
-        scores,
-    ))
+    let mut report = EvalReport::from_scores(p.bundle.dir.display().to_string(), scores);
+    report.low_resource = low_resource::low_resource(&sets, &class_names, k)?;
+    Ok(report)
 }
