@@ -43,7 +43,7 @@ impl NoiseLevel {
     /// SNR of the audio noise, in dB (`None`: clean).
     pub fn audio_snr_db(&self) -> Option<f32> {
         (!self.is_clean())
-            .then(|| MIN_LEVEL_SNR_DB + (MAX_LEVEL_SNR_DB - MIN_LEVEL_SNR_DB) * self.level)
+            .then_some(MIN_LEVEL_SNR_DB + (MAX_LEVEL_SNR_DB - MIN_LEVEL_SNR_DB) * self.level)
     }
 
     /// Blur sigma (model pixels) and pixel-noise sd of the image degradation.

@@ -119,10 +119,13 @@ pub fn show(
             {
                 commands.push(Command::ExportCharts);
             }
-            if ui.button("Choose folder…").clicked() {
+            if ui
+                .button("Choose folder…")
+                .on_hover_text(format!("Exports go to {}", settings.export_dir))
+                .clicked()
+            {
                 commands.push(Command::ChooseExportDir);
             }
-            muted(ui, format!("into {}", settings.export_dir));
         });
         plot_rect = Some(plot(ui, report));
     });
