@@ -4,9 +4,11 @@
 //! slider that degrades the primary modality, and exports (CSV + JSON figure data, PNG).
 
 use egui::{Rect, RichText, Ui};
-use egui_plot::{FilledArea, GridMark, HLine, Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{
+    ColorConflictHandling, FilledArea, GridMark, HLine, Legend, Line, LineStyle, Plot, PlotPoints,
+};
 
-use crate::index::low_resource::{CurvePoint, LowResourceReport};
+use crate::index::low_resource::{CurvePoint, GALLERY_TEST_PER_CLASS, LowResourceReport};
 use crate::preprocess::degrade::NoiseLevel;
 use crate::ui::state::{Session, Settings};
 use crate::ui::{Command, muted, section, theme, transfer_panel};
@@ -72,9 +74,24 @@ pub fn show(
                     .unwrap_or_else(|| "clean".to_string()),
             );
         });
+        let noisy = !NoiseLevel::new(settings.low_resource_noise).is_clean();
+        let media = fewest_media_per_class(session, primary);
+        let media_short = noisy && media <= GALLERY_TEST_PER_CLASS;
+        if media_short {
+            ui.label(
+                RichText::new(format!(
+                    "Noise re-encodes the {primary} media files, and this gallery ships only \
+                     {media} per class for some class ({} needed for a test split of {} and one \
+                     label); set the noise to 0, or test on another modality.",
+                    GALLERY_TEST_PER_CLASS + 1,
+                    GALLERY_TEST_PER_CLASS
+                ))
+                .color(theme::warning()),
+            );
+        }
         ui.horizontal(|ui| {
             let running = session.low_resource_running;
-            let enabled = running.is_none() && session.summary.is_some();
+            let enabled = running.is_none() && session.summary.is_some() && !media_short;
             if ui
                 .add_enabled(
                     enabled,
@@ -130,6 +147,21 @@ pub fn show(
         plot_rect = Some(plot(ui, report));
     });
     plot_rect
+}
+
+/// Fewest gallery items with a media file of one class, over the labelled classes of
+/// `modality`.
+fn fewest_media_per_class(session: &Session, modality: crate::modality::Modality) -> usize {
+    let Some(summary) = &session.summary else {
+        return 0;
+    };
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for p in summary.gallery.iter().filter(|p| p.modality == modality) {
+        if let Some(label) = &p.label {
+            *counts.entry(label.as_str()).or_default() += usize::from(p.media.is_some());
+        }
+    }
+    counts.values().copied().min().unwrap_or(0)
 }
 
 fn fmt_point(p: &CurvePoint) -> String {
@@ -237,7 +269,14 @@ fn plot(ui: &mut Ui, r: &LowResourceReport) -> Rect {
             }
         })
         .y_axis_formatter(|mark, _| format!("{:.0} %", mark.value * 100.0))
-        .legend(Legend::default().position(egui_plot::Corner::RightBottom))
+        .legend(
+            // A band and its line share a name (one legend entry); the entry takes the line's
+            // colour, added last.
+            Legend::default()
+                .position(egui_plot::Corner::RightBottom)
+                .follow_insertion_order(true)
+                .color_conflict_handling(ColorConflictHandling::PickLast),
+        )
         .show(ui, |plot_ui| {
             for (name, points, color) in curves {
                 let shown: Vec<(f64, f64, f64)> = points

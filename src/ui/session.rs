@@ -968,6 +968,20 @@ mod tests {
         );
         assert!(!s.transfer_running);
         assert!(s.export_running);
+        // The curves: progress only while running; a failure stops the progress bar.
+        s.apply_event(Event::LowResourceProgress { fraction: 0.5 }, &mut settings);
+        assert_eq!(s.low_resource_running, None, "no run was started");
+        s.low_resource_running = Some(0.0);
+        s.apply_event(Event::LowResourceProgress { fraction: 0.5 }, &mut settings);
+        assert_eq!(s.low_resource_running, Some(0.5));
+        assert!(s.busy());
+        s.apply_event(
+            fail(JobKind::LowResource {
+                primary: Modality::Audio,
+            }),
+            &mut settings,
+        );
+        assert_eq!(s.low_resource_running, None);
         s.apply_event(
             fail(JobKind::ExportProjector {
                 dir: PathBuf::from("out"),
@@ -993,6 +1007,7 @@ mod tests {
             titles,
             vec![
                 "Transfer image → audio failed",
+                "Low-resource curves on audio failed",
                 "Export to out failed",
                 "Loading model other failed"
             ]
