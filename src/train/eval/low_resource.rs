@@ -32,7 +32,8 @@ fn transfer_items(set: &EncodedSet) -> Vec<TransferItem> {
         .collect()
 }
 
-/// The curves of each primary modality, keyed `image` and `audio`.
+/// The curves of each primary modality, keyed `image` and `audio` (a modality whose curves
+/// cannot be computed is left out, with a warning in the log).
 pub fn low_resource(
     sets: &EvalSets,
     class_names: &[String],
@@ -60,7 +61,7 @@ pub fn low_resource(
             FIT_SEED,
         );
         let (pool, helper_items) = (fit_of(primary)?, fit_of(helper)?);
-        let report = low_resource_curves(
+        let curves = low_resource_curves(
             LowResourceInput {
                 primary,
                 helper,
@@ -73,8 +74,78 @@ pub fn low_resource(
             },
             &LowResourceSettings::new(TransferFeatures::Embedding),
             &|_| {},
-        )?;
-        out.insert(name.to_string(), report);
+        );
+        // A test set without every class (e.g. a small `--images` folder) has no balanced
+        // split: the section leaves that modality out rather than failing the evaluation.
+        match curves {
+            Ok(report) => {
+                out.insert(name.to_string(), report);
+            }
+            Err(e) => tracing::warn!("low-resource curves on {name} left out: {e}"),
+        }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::EncodedItem;
+    use crate::train::eval::{FitSet, TestSet};
+
+    /// `per_class` items of each of 3 classes, sorted by class: embedding on the class's axis.
+    fn set(modality: Modality, per_class: usize, classes: &[usize]) -> EncodedSet {
+        let mut s = EncodedSet::default();
+        for &c in classes {
+            for i in 0..per_class {
+                let mut e = vec![0.05 * (i % 3) as f32; 4];
+                e[c] = 1.0;
+                s.items.push(EncodedItem {
+                    modality,
+                    codes: vec![c as u32],
+                    distances: vec![],
+                    embedding: e,
+                });
+                s.labels.push(c);
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn both_primaries_get_curves_up_to_50_and_an_incomplete_test_set_is_left_out() {
+        let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let fit = |m| FitSet {
+            modality: m,
+            source: "fit".into(),
+            set: set(m, 60, &[0, 1, 2]),
+        };
+        let test = |name: &str, m, classes: &[usize]| TestSet {
+            name: name.into(),
+            modality: m,
+            source: "test".into(),
+            set: set(m, 8, classes),
+        };
+        let sets = EvalSets {
+            fit: vec![fit(Modality::Image), fit(Modality::Audio)],
+            tests: vec![
+                test(PRIMARY_IMAGE, Modality::Image, &[0, 1, 2]),
+                // No items of class `c`: no balanced split.
+                test(PRIMARY_AUDIO, Modality::Audio, &[0, 1]),
+            ],
+            classes: (0..3)
+                .map(|c| (0..4).map(|j| f32::from(u8::from(j == c))).collect())
+                .collect(),
+            prompt_items: vec![],
+        };
+        let out = low_resource(&sets, &names, 4).unwrap();
+        assert_eq!(out.keys().collect::<Vec<_>>(), ["image"]);
+        let r = &out["image"];
+        assert_eq!((r.primary, r.helper), (Modality::Image, Modality::Audio));
+        assert_eq!((r.test_per_class, r.helper_per_class), (8, 50));
+        let fifty = r.primary_only.last().unwrap();
+        assert_eq!(fifty.labels_per_class, 50);
+        assert_eq!(fifty.mean, Some(1.0));
+        assert_eq!(r.zero_shot.accuracy, Some(1.0));
+    }
 }
