@@ -23,7 +23,7 @@ use transference::preprocess::audio::Waveform;
 use transference::ui::audio_controls::STOP_PLAYING_LABEL;
 use transference::ui::record_panel::{RECORD_LABEL, STOP_RECORDING_LABEL};
 use transference::ui::state::Session;
-use transference::ui::{code_strip, transfer_panel};
+use transference::ui::{code_strip, low_resource_panel, transfer_panel};
 
 /// Longest wait for the worker.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -338,6 +338,100 @@ fn transfer_lab_fit_reports_accuracy() {
         has_label(h, "accuracy on audio:")
     });
     assert!(has_label(&h, "confusion matrix 10×10"));
+}
+
+#[test]
+fn low_resource_curves_run_in_the_lab_plot_and_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny-labelled");
+    // 12 image and 12 audio items per class: a test split of 10 per class leaves 2 to draw.
+    common::write_tiny_bundle_with_labelled_gallery(&dir, 12);
+    let tone = Waveform {
+        samples: vec![0.0; 800],
+        sample_rate_hz: 16_000,
+    };
+    let mut h = app_on(dir, SimulatedAudio::with_clip(tone));
+    let out = tmp.path().join("export");
+    h.state_mut().as_mut().unwrap().settings_mut().export_dir = out.display().to_string();
+    h.get_by_label("Transfer lab").click();
+    h.step();
+    h.step();
+    assert!(has_label(&h, low_resource_panel::NOISE_LABEL));
+    h.get_by_label(low_resource_panel::RUN_LABEL).click();
+    wait_for(&mut h, "the low-resource curves", |h| {
+        has_label(h, low_resource_panel::PLOT_TITLE)
+    });
+    let report = h
+        .state()
+        .as_ref()
+        .unwrap()
+        .session()
+        .low_resource
+        .clone()
+        .unwrap();
+    // Fit on image (the lab's source) helps the tested audio (its target).
+    assert_eq!(
+        (report.primary, report.helper),
+        (Modality::Audio, Modality::Image)
+    );
+    assert_eq!(report.test_per_class, 10);
+    let available: Vec<bool> = report
+        .primary_only
+        .iter()
+        .map(|p| p.mean.is_some())
+        .collect();
+    assert_eq!(
+        available,
+        [true, true, true, false, false, false],
+        "only 2 per class to draw"
+    );
+    // The shared codes carry the classes over from the helper with no audio labels at all.
+    assert!(
+        report.with_helper[0].mean.unwrap() > 0.5,
+        "{:?}",
+        report.with_helper[0]
+    );
+    assert!(has_label(&h, "5 labels per class and more: unavailable"));
+    assert!(has_label(&h, low_resource_panel::EXPORT_DATA_LABEL));
+    assert!(has_label(&h, low_resource_panel::SAVE_PNG_LABEL));
+
+    h.get_by_label(low_resource_panel::EXPORT_DATA_LABEL)
+        .click();
+    wait_for(&mut h, "the curves export", |h| {
+        has_label(h, "Low-resource curves exported")
+    });
+    let csv = std::fs::read_to_string(out.join("low_resource.csv")).unwrap();
+    assert!(
+        csv.starts_with("case,labels_per_class,mean,sd,draws,note\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("\nwith_helper,1,"), "{csv}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("low_resource.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["primary"], "audio");
+    h.get_by_label(low_resource_panel::SAVE_PNG_LABEL).click();
+    wait_for(&mut h, "the charts notification", |h| {
+        has_label(h, "Charts saved")
+    });
+    let png = image::open(out.join("low_resource.png")).unwrap();
+    assert!(
+        png.width() > 200 && png.height() > 200,
+        "{}x{}",
+        png.width(),
+        png.height()
+    );
+
+    // Noise re-encodes the gallery's media: this gallery has none, and the window says so.
+    h.state_mut()
+        .as_mut()
+        .unwrap()
+        .settings_mut()
+        .low_resource_noise = 0.5;
+    h.step();
+    h.step();
+    assert!(has_label(&h, "Noise re-encodes the audio media files"));
+    assert!(is_disabled(&h, low_resource_panel::RUN_LABEL));
 }
 
 #[test]

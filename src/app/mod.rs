@@ -7,12 +7,14 @@
 //! `app/selection.rs`, for lessons ("Do it" turned into commands) in `app/lessons.rs`.
 //! Presenter mode (View menu) zooms the window by [`theme::PRESENTER_ZOOM`] and shows one
 //! panel ([`crate::ui::state::PresenterFocus`]) beside the lessons.
+//! The transfer lab's low-resource curves are in `app/low_resource.rs`.
 //!
 //! Live demos: `TRANSFERENCE_DEMO_INPUTS="digit.png;seven.wav;text:seven"` queues those inputs
 //! at start (`;`-separated; `text:` introduces a text, anything else is a file path).
 
 mod audio;
 mod lessons;
+mod low_resource;
 mod selection;
 
 use std::path::{Path, PathBuf};
@@ -31,8 +33,8 @@ use crate::ui::media::MediaCache;
 use crate::ui::notifications::Level;
 use crate::ui::state::{CentralTab, PresenterFocus, Session, Settings};
 use crate::ui::{
-    Command, drag_drop, export, input_tab, inputs_panel, lessons_panel, map_panel, model_panel,
-    no_encoders, selection_panel, theme, transfer_panel, usage_panel,
+    Command, drag_drop, export, input_tab, inputs_panel, lessons_panel, low_resource_panel,
+    map_panel, model_panel, no_encoders, selection_panel, theme, transfer_panel, usage_panel,
 };
 
 /// Environment variable naming inputs to queue at start (see the module docs).
@@ -96,6 +98,7 @@ enum UiMsg {
     ChartsSaved(Result<Vec<PathBuf>, String>),
     RecordingSaved(Result<PathBuf, String>),
     SelectionSaved(Result<Vec<PathBuf>, String>),
+    CurvesSaved(Result<Vec<PathBuf>, String>),
 }
 
 /// The explorer application.
@@ -402,6 +405,9 @@ impl ExplorerApp {
                     CentralTab::Transfer => {
                         session.chart_rects.confusion =
                             transfer_panel::show(ui, session, settings, commands);
+                        ui.add_space(8.0);
+                        session.chart_rects.low_resource =
+                            low_resource_panel::show(ui, session, settings, commands);
                     }
                     CentralTab::Model => model_panel::card(ui, session, commands),
                     CentralTab::Selection => {
@@ -460,6 +466,7 @@ impl ExplorerApp {
                     .notifications
                     .error("Could not export the selection", e),
             },
+            UiMsg::CurvesSaved(result) => self.curves_saved(result),
             UiMsg::RecordingSaved(result) => match result {
                 Ok(path) => self
                     .session
@@ -555,6 +562,8 @@ impl ExplorerApp {
                     features: self.settings.transfer_features,
                 });
             }
+            Command::RunLowResource => self.run_low_resource(),
+            Command::ExportLowResource => self.export_low_resource(),
             Command::PlayFile(path) => self.audio.send(AudioRequest::PlayFile(path)),
             Command::PlayInput(key) => {
                 let samples = self

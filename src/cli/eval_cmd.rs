@@ -126,5 +126,27 @@ pub fn report_text(r: &EvalReport) -> String {
             v.perplexity, v.active_codes
         );
     }
+    for (name, c) in &r.low_resource {
+        let cell = |p: &crate::index::low_resource::CurvePoint| match p.mean {
+            Some(m) => format!("{:.1}±{:.1}", m * 100.0, p.sd.unwrap_or(0.0) * 100.0),
+            None => "n/a".into(),
+        };
+        let levels: Vec<String> = c
+            .primary_only
+            .iter()
+            .zip(&c.with_helper)
+            .map(|(a, h)| format!("{}: {} / {}", a.labels_per_class, cell(a), cell(h)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "low-resource {name:<6} labels per class: alone / +{} (%): {}; zero-shot {}",
+            c.helper,
+            levels.join(", "),
+            c.zero_shot
+                .accuracy
+                .map(|z| format!("{:.1}%", z * 100.0))
+                .unwrap_or_else(|| "n/a".into())
+        );
+    }
     out
 }

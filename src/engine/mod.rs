@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod generate;
 pub mod input;
+pub mod low_resource;
 pub mod pipeline;
 pub mod protocol;
 pub mod summary;

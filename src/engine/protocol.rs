@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceRequest;
 use crate::engine::InputSource;
+use crate::engine::low_resource::GalleryCurves;
 use crate::engine::pipeline::{EncodedInput, LabelScore, Neighbour};
 use crate::error::Error;
+use crate::index::low_resource::LowResourceReport;
 use crate::index::projection::Projection;
 use crate::index::projector::ProjectorRow;
 use crate::index::stats::CodebookStats;
@@ -60,6 +62,11 @@ pub enum Job {
         target: Modality,
         features: TransferFeatures,
     },
+    /// Low-resource curves on the gallery: accuracy on `run.primary` against its labels per
+    /// class, alone, helped by `run.helper`'s labels, and zero-shot; the primary items degraded
+    /// by `run.noise` (re-encoded from their media) first. Reports
+    /// [`Event::LowResourceProgress`], then [`Event::LowResourceDone`].
+    LowResource { run: GalleryCurves },
     /// Write the gallery (and `extra` rows, e.g. the window's current inputs) as TensorBoard
     /// Embedding Projector files in `dir` (see [`crate::index::projector`]).
     ExportProjector {
@@ -97,6 +104,9 @@ impl Job {
                 source: *source,
                 target: *target,
             },
+            Job::LowResource { run } => JobKind::LowResource {
+                primary: run.primary,
+            },
             Job::ExportProjector { dir, .. } => JobKind::ExportProjector { dir: dir.clone() },
             Job::Project { projection } => JobKind::Project {
                 projection: *projection,
@@ -120,6 +130,8 @@ pub enum JobKind {
     Classify { request_id: u64 },
     /// The transfer experiment.
     Transfer { source: Modality, target: Modality },
+    /// The low-resource curves of a primary modality.
+    LowResource { primary: Modality },
     /// The Embedding Projector export to `dir`.
     ExportProjector { dir: PathBuf },
     /// Computing a map of the gallery.
@@ -156,6 +168,9 @@ impl std::fmt::Display for JobKind {
             JobKind::Classify { .. } => write!(f, "Zero-shot re-scoring failed"),
             JobKind::Transfer { source, target } => {
                 write!(f, "Transfer {source} → {target} failed")
+            }
+            JobKind::LowResource { primary } => {
+                write!(f, "Low-resource curves on {primary} failed")
             }
             JobKind::ExportProjector { dir } => {
                 write!(f, "Export to {} failed", dir.display())
@@ -375,6 +390,11 @@ pub enum Event {
         scores: Vec<LabelScore>,
     },
     TransferDone(Box<TransferReport>),
+    /// A [`Job::LowResource`] got this far (`fraction` of its fits, 0..1).
+    LowResourceProgress {
+        fraction: f32,
+    },
+    LowResourceDone(Box<LowResourceReport>),
     /// [`Job::ExportProjector`] wrote `files` with `rows` rows each.
     Exported {
         dir: PathBuf,

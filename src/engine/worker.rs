@@ -19,6 +19,7 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::engine::InputSource;
 use crate::engine::batch::{PreparedFile, prepare_files};
+use crate::engine::low_resource::gallery_low_resource;
 use crate::engine::pipeline::{EncodedInput, Pipeline};
 use crate::engine::protocol::{
     Analysis, BatchItem, Event, ItemFailure, Job, JobError, JobKind, ZeroShotUnavailable,
@@ -267,6 +268,16 @@ fn handle(
             let pipeline = state.pipeline.as_ref().ok_or_else(JobError::no_model)?;
             let report = gallery_transfer(pipeline, source, target, features)?;
             let _ = events.send(Event::TransferDone(Box::new(report)));
+            Ok(())
+        }
+        Job::LowResource { run } => {
+            let pipeline = state.pipeline.as_mut().ok_or_else(JobError::no_model)?;
+            let progress = |fraction: f32| {
+                let _ = events.send(Event::LowResourceProgress { fraction });
+                (state.notify)();
+            };
+            let report = gallery_low_resource(pipeline, run, &progress)?;
+            let _ = events.send(Event::LowResourceDone(Box::new(report)));
             Ok(())
         }
         Job::ExportProjector { dir, extra } => {

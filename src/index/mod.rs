@@ -4,6 +4,7 @@ pub mod exact;
 pub mod gallery_index;
 pub mod gemm;
 pub mod hit;
+pub mod low_resource;
 pub mod norm;
 pub mod pca;
 pub mod projection;

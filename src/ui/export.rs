@@ -1,12 +1,15 @@
 //! Exports: the gallery and current inputs as TensorBoard Embedding Projector TSV (written by
-//! the worker, which holds the embeddings: `Job::ExportProjector`), and the window and its
-//! charts as PNG from an eframe screenshot.
+//! the worker, which holds the embeddings: `Job::ExportProjector`), the window and its
+//! charts as PNG from an eframe screenshot, and the low-resource curves' figure data as CSV
+//! and JSON.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use egui::{ColorImage, Rect};
 
+use crate::error::Error;
+use crate::index::low_resource::{CSV_HEADER, LowResourceReport, to_csv_rows};
 use crate::index::projector::ProjectorRow;
 use crate::ui::state::{ChartRects, InputStatus, Session};
 
@@ -79,6 +82,7 @@ pub fn save_charts(
         ("codebook_usage.png", rects.usage),
         ("code_strip.png", rects.code_strip),
         ("confusion.png", rects.confusion),
+        ("low_resource.png", rects.low_resource),
     ];
     let mut written = Vec::new();
     for (name, rect) in parts {
@@ -92,6 +96,37 @@ pub fn save_charts(
         written.push(path);
     }
     Ok(written)
+}
+
+/// File name of the low-resource curves' CSV.
+pub const LOW_RESOURCE_CSV: &str = "low_resource.csv";
+/// File name of the low-resource curves' JSON.
+pub const LOW_RESOURCE_JSON: &str = "low_resource.json";
+
+/// Writes the curves' figure data as `low_resource.csv` (one row per case and level) and
+/// `low_resource.json` (the whole report) in `dir` (created if missing); returns the paths.
+pub fn save_low_resource(dir: &Path, report: &LowResourceReport) -> crate::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let csv_path = dir.join(LOW_RESOURCE_CSV);
+    crate::bundle::write_file_with(&csv_path, |tmp| {
+        let werr = |e: csv::Error| Error::Write {
+            path: csv_path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        };
+        let mut w = csv::Writer::from_path(tmp).map_err(werr)?;
+        w.write_record(CSV_HEADER).map_err(werr)?;
+        for row in to_csv_rows(report) {
+            w.write_record(&row).map_err(werr)?;
+        }
+        w.flush().map_err(|e| Error::Write {
+            path: csv_path.clone(),
+            source: e,
+        })
+    })?;
+    let json_path = dir.join(LOW_RESOURCE_JSON);
+    let json = serde_json::to_vec_pretty(report).map_err(|e| Error::Internal(e.to_string()))?;
+    crate::bundle::write_file(&json_path, &json)?;
+    Ok(vec![csv_path, json_path])
 }
 
 #[cfg(test)]
@@ -112,5 +147,56 @@ mod tests {
             )
             .is_none()
         );
+    }
+
+    #[test]
+    fn low_resource_export_writes_csv_rows_and_the_json_report() {
+        use crate::index::low_resource::{CurvePoint, ZeroShotPoint};
+        let point = |l: usize, mean: Option<f32>| CurvePoint {
+            labels_per_class: l,
+            mean,
+            sd: mean.map(|_| 0.01),
+            draws: usize::from(mean.is_some()) * 10,
+            unavailable: mean.is_none().then(|| "too few".to_string()),
+        };
+        let report = LowResourceReport {
+            primary: crate::modality::Modality::Audio,
+            helper: crate::modality::Modality::Image,
+            features: crate::index::transfer::TransferFeatures::BagOfCodes,
+            labels: vec!["a".into(), "b".into()],
+            test_per_class: 10,
+            n_test: 20,
+            pool_per_class: vec![20, 23],
+            helper_per_class: 30,
+            draws: 10,
+            chance: 0.5,
+            degradation: Some("white noise at 10 dB SNR".into()),
+            primary_only: vec![point(1, Some(0.6)), point(50, None)],
+            with_helper: vec![point(1, Some(0.9)), point(50, None)],
+            zero_shot: ZeroShotPoint {
+                accuracy: Some(0.75),
+                unavailable: None,
+            },
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("new");
+        let files = save_low_resource(&dir, &report).unwrap();
+        let mut reader = csv::Reader::from_path(&files[0]).unwrap();
+        assert_eq!(reader.headers().unwrap(), CSV_HEADER.as_slice());
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        let find = |case: &str, l: &str| {
+            rows.iter()
+                .find(|r| &r[0] == case && &r[1] == l)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(&find("with_helper", "1")[2], "0.9000");
+        assert_eq!(&find("primary_only", "50")[2], "");
+        assert_eq!(&find("primary_only", "50")[5], "too few");
+        assert_eq!(&find("zero_shot", "50")[2], "0.7500");
+        assert_eq!(&find("chance", "1")[2], "0.5000");
+        let back: LowResourceReport =
+            serde_json::from_slice(&std::fs::read(&files[1]).unwrap()).unwrap();
+        assert_eq!(back, report);
     }
 }

@@ -15,6 +15,7 @@ pub mod input_tab;
 pub mod input_view;
 pub mod inputs_panel;
 pub mod lessons_panel;
+pub mod low_resource_panel;
 pub mod map_canvas;
 pub mod map_grid;
 pub mod map_panel;
@@ -70,6 +71,10 @@ pub enum Command {
     ResetLabels,
     /// Run the transfer experiment with the lab's settings.
     Fit,
+    /// Compute the low-resource curves with the lab's settings and noise level.
+    RunLowResource,
+    /// Write the low-resource curves' figure data (CSV and JSON) into the export folder.
+    ExportLowResource,
     /// Play an audio file (any supported format).
     PlayFile(PathBuf),
     /// Play an input's waveform as the model hears it (by input key).

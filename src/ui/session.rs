@@ -43,6 +43,10 @@ pub struct Session {
     pub classify_pending: usize,
     pub transfer: Option<TransferReport>,
     pub transfer_running: bool,
+    /// The transfer lab's low-resource curves.
+    pub low_resource: Option<crate::index::low_resource::LowResourceReport>,
+    /// Fraction done of the curves being computed, if any.
+    pub low_resource_running: Option<f32>,
     pub export_running: bool,
     /// t-SNE and UMAP layouts of this model's gallery (PCA's is in the summary).
     pub layouts: BTreeMap<Projection, MapLayout>,
@@ -104,6 +108,7 @@ impl Session {
             || self.queue.busy()
             || self.classify_pending > 0
             || self.transfer_running
+            || self.low_resource_running.is_some()
             || self.export_running
     }
 
@@ -335,6 +340,7 @@ impl Session {
         self.labels_edited_at = None;
         settings.remember(&summary.dir);
         self.transfer = None;
+        self.low_resource = None;
         // The worker stopped any map of the previous model; the chosen one is asked for again
         // by `projection_job`.
         self.layouts.clear();
@@ -462,6 +468,15 @@ impl Session {
                 self.transfer_running = false;
                 self.transfer = Some(*report);
             }
+            Event::LowResourceProgress { fraction } => {
+                if self.low_resource_running.is_some() {
+                    self.low_resource_running = Some(fraction);
+                }
+            }
+            Event::LowResourceDone(report) => {
+                self.low_resource_running = None;
+                self.low_resource = Some(*report);
+            }
             Event::ProjectionProgress {
                 projection,
                 fraction,
@@ -534,6 +549,7 @@ impl Session {
                         self.classify_pending = self.classify_pending.saturating_sub(1);
                     }
                     JobKind::Transfer { .. } => self.transfer_running = false,
+                    JobKind::LowResource { .. } => self.low_resource_running = None,
                     JobKind::ExportProjector { .. } => self.export_running = false,
                     JobKind::Project { projection } => {
                         if self.projection_running == Some(*projection) {
@@ -953,6 +969,20 @@ mod tests {
         );
         assert!(!s.transfer_running);
         assert!(s.export_running);
+        // The curves: progress only while running; a failure stops the progress bar.
+        s.apply_event(Event::LowResourceProgress { fraction: 0.5 }, &mut settings);
+        assert_eq!(s.low_resource_running, None, "no run was started");
+        s.low_resource_running = Some(0.0);
+        s.apply_event(Event::LowResourceProgress { fraction: 0.5 }, &mut settings);
+        assert_eq!(s.low_resource_running, Some(0.5));
+        assert!(s.busy());
+        s.apply_event(
+            fail(JobKind::LowResource {
+                primary: Modality::Audio,
+            }),
+            &mut settings,
+        );
+        assert_eq!(s.low_resource_running, None);
         s.apply_event(
             fail(JobKind::ExportProjector {
                 dir: PathBuf::from("out"),
@@ -978,6 +1008,7 @@ mod tests {
             titles,
             vec![
                 "Transfer image → audio failed",
+                "Low-resource curves on audio failed",
                 "Export to out failed",
                 "Loading model other failed"
             ]

@@ -131,6 +131,9 @@ pub struct Settings {
     pub transfer_source: Option<Modality>,
     pub transfer_target: Option<Modality>,
     pub transfer_features: TransferFeatures,
+    /// The low-resource curves' noise slider (`0..=1`, see
+    /// [`crate::preprocess::degrade::NoiseLevel`]).
+    pub low_resource_noise: f32,
     /// The input device to record from (an [`crate::audio_io::InputDevice::id`]); `None`: the
     /// system default.
     pub input_device: Option<String>,
@@ -166,6 +169,7 @@ impl Default for Settings {
             transfer_source: None,
             transfer_target: None,
             transfer_features: TransferFeatures::default(),
+            low_resource_noise: 0.0,
             input_device: None,
             volume: 0.8,
             map_tool: Default::default(),
@@ -346,6 +350,7 @@ pub struct ChartRects {
     pub usage: Option<egui::Rect>,
     pub code_strip: Option<egui::Rect>,
     pub confusion: Option<egui::Rect>,
+    pub low_resource: Option<egui::Rect>,
 }
 
 /// Modality of a file judged by its extension only (no file access).

@@ -116,9 +116,6 @@ pub fn write_tiny_bundle(dir: &Path) -> Manifest {
 /// [`write_tiny_bundle`] with `items` random gallery items (modality and label cycle through
 /// the three modalities and labels "0", "1", "2").
 pub fn write_tiny_bundle_with_gallery(dir: &Path, items: usize) -> Manifest {
-    let manifest = tiny_manifest();
-    let device = Device::flex();
-    let model = manifest.architecture.init(&device);
     let mut gallery = Gallery::default();
     let mut rng = 1u32;
     for i in 0..items {
@@ -144,13 +141,61 @@ pub fn write_tiny_bundle_with_gallery(dir: &Path, items: usize) -> Manifest {
             )
             .unwrap();
     }
+    write_tiny_bundle_from_gallery(dir, &gallery)
+}
+
+/// A tiny bundle whose gallery holds `per_class` image and `per_class` audio items of each of
+/// the 10 labels: codes and embeddings carry the class (code `class`, embedding axis
+/// `class % TINY_D`) plus item noise, shared by both modalities.
+pub fn write_tiny_bundle_with_labelled_gallery(dir: &Path, per_class: usize) -> Manifest {
+    let mut gallery = Gallery::default();
+    let mut rng = 7u32;
+    let mut next = || {
+        rng = rng.wrapping_mul(1664525).wrapping_add(1013904223);
+        (rng >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+    };
+    for modality in [Modality::Image, Modality::Audio] {
+        for class in 0..10usize {
+            for i in 0..per_class {
+                let mut e: Vec<f32> = (0..TINY_D).map(|_| 0.6 * next()).collect();
+                e[class % TINY_D] += 1.0;
+                transference::index::l2_normalize(&mut e);
+                let noise_code = ((next() + 0.5) * TINY_K as f32) as u32 % TINY_K as u32;
+                gallery
+                    .push(
+                        GalleryItem {
+                            modality,
+                            label: Some(class.to_string()),
+                            source: format!("{modality} {class} #{i}"),
+                            media: None,
+                            text: None,
+                        },
+                        &e,
+                        vec![
+                            class as u32 % TINY_K as u32,
+                            class as u32 % TINY_K as u32,
+                            noise_code,
+                        ],
+                    )
+                    .unwrap();
+            }
+        }
+    }
+    write_tiny_bundle_from_gallery(dir, &gallery)
+}
+
+/// Writes the tiny bundle (random weights) with `gallery` into `dir`.
+fn write_tiny_bundle_from_gallery(dir: &Path, gallery: &Gallery) -> Manifest {
+    let manifest = tiny_manifest();
+    let device = Device::flex();
+    let model = manifest.architecture.init(&device);
     bundle_mod::save(
         dir,
         &BundleContents {
             manifest: &manifest,
             model: &model,
             card: "# tiny\nRandom weights.\n",
-            gallery: Some(&gallery),
+            gallery: Some(gallery),
             gallery_media: &[],
         },
     )

@@ -7,10 +7,12 @@
 //! - [`export`]: the encoded sets as a gallery for the independent baseline script;
 //! - [`unseen`]: zero-shot split into seen and unseen classes, for bundles trained with classes
 //!   held out;
-//! - [`generation`]: cycle accuracy of the cross-modal generation decoders, when a bundle has them.
+//! - [`generation`]: cycle accuracy of the cross-modal generation decoders, when a bundle has them;
+//! - [`low_resource`]: accuracy against labels per class, alone, helped, zero-shot.
 
 pub mod export;
 pub mod generation;
+pub mod low_resource;
 pub mod score;
 pub mod sets;
 pub mod unseen;
@@ -64,6 +66,9 @@ pub struct EvalReport {
     /// Zero-shot on seen and unseen classes, for a bundle with `labels.unseen`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unseen: Option<unseen::UnseenReport>,
+    /// Low-resource curves per primary modality (`image`, `audio`).
+    #[serde(default)]
+    pub low_resource: BTreeMap<String, crate::index::low_resource::LowResourceReport>,
 }
 
 impl EvalReport {
@@ -439,6 +444,7 @@ pub fn evaluate_and_export(
     let mut report = EvalReport::from_scores(p.bundle.dir.display().to_string(), scores);
     report.generation = generation_reports(p, &sets)?;
     report.unseen = unseen::unseen_report(&sets, &class_names, &p.bundle.manifest.labels.unseen)?;
+    report.low_resource = low_resource::low_resource(&sets, &class_names, k)?;
     Ok(report)
 }
 

@@ -1,0 +1,63 @@
+//! The low-resource curves, app side: the job that computes them on the worker (with the
+//! lab's modalities, features and noise level) and the figure-data export on a helper thread.
+
+use super::{ExplorerApp, UiMsg, export_dir};
+use crate::engine::Job;
+use crate::engine::low_resource::GalleryCurves;
+use crate::preprocess::degrade::NoiseLevel;
+use crate::ui::transfer_panel;
+
+impl ExplorerApp {
+    /// Asks the worker for the curves: tested modality = the lab's "test on", helper = its
+    /// "fit on".
+    pub(super) fn run_low_resource(&mut self) {
+        let Some((helper, primary)) =
+            transfer_panel::pick_modalities(&self.session, &self.settings)
+        else {
+            return;
+        };
+        self.session.low_resource_running = Some(0.0);
+        self.worker.submit(Job::LowResource {
+            run: GalleryCurves {
+                primary,
+                helper,
+                features: self.settings.transfer_features,
+                noise: NoiseLevel::new(self.settings.low_resource_noise),
+            },
+        });
+    }
+
+    /// Writes the curves' CSV and JSON into the export folder, on a helper thread.
+    pub(super) fn export_low_resource(&mut self) {
+        let Some(report) = self.session.low_resource.clone() else {
+            return;
+        };
+        let dir = export_dir(&self.settings);
+        let tx = self.msgs_tx.clone();
+        let repaint = self.ctx.clone();
+        let _ = std::thread::Builder::new()
+            .name("transference-export-curves".into())
+            .spawn(move || {
+                let result =
+                    crate::ui::export::save_low_resource(&dir, &report).map_err(|e| e.to_string());
+                let _ = tx.send(UiMsg::CurvesSaved(result));
+                repaint.request_repaint();
+            });
+    }
+
+    /// Tells the user where the curves' data went, or why not.
+    pub(super) fn curves_saved(&mut self, result: Result<Vec<std::path::PathBuf>, String>) {
+        match result {
+            Ok(files) => {
+                let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+                self.session
+                    .notifications
+                    .info("Low-resource curves exported", names.join(", "));
+            }
+            Err(e) => self
+                .session
+                .notifications
+                .error("Could not export the low-resource curves", e),
+        }
+    }
+}
