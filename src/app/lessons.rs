@@ -27,6 +27,8 @@ enum Wait {
     Rescore,
     /// The transfer lab to finish.
     Transfer,
+    /// The low-resource curves to finish.
+    LowResource,
 }
 
 /// The step being done (or last done).
@@ -182,6 +184,13 @@ impl ExplorerApp {
                 Some(_) => Ok(()),
                 None => Err("the transfer lab failed (see the notification)".into()),
             }),
+            Wait::LowResource => s
+                .low_resource_running
+                .is_none()
+                .then(|| match &s.low_resource {
+                    Some(_) => Ok(()),
+                    None => Err("the low-resource curves failed (see the notification)".into()),
+                }),
         }
     }
 
@@ -309,6 +318,27 @@ impl ExplorerApp {
                 self.apply(Command::ResetLabels, ctx);
                 Ok(Some(Wait::Rescore))
             }
+            Action::RunLowResource {
+                tested,
+                helper,
+                features,
+            } => {
+                let available = &self.session.derived.gallery_modalities;
+                for m in [tested, helper] {
+                    if !available.contains(m) {
+                        return Err(format!("the loaded bundle's gallery has no {m} items"));
+                    }
+                }
+                // The lab's curves test on its "test on" modality, helped by its "fit on" one.
+                self.settings.transfer_source = Some(*helper);
+                self.settings.transfer_target = Some(*tested);
+                self.settings.transfer_features = *features;
+                self.settings.low_resource_noise = 0.0;
+                self.settings.tab = CentralTab::Transfer;
+                self.session.low_resource = None;
+                self.apply(Command::RunLowResource, ctx);
+                Ok(Some(Wait::LowResource))
+            }
             Action::RunTransfer {
                 source,
                 target,
@@ -355,6 +385,7 @@ impl ExplorerApp {
                 })
                 .unwrap_or_default(),
             transfer_accuracy: s.transfer.as_ref().map(|t| t.accuracy),
+            low_resource: s.low_resource.as_ref().map(check::low_resource_means),
         }
     }
 }
@@ -377,6 +408,7 @@ fn describe(w: &Wait) -> &'static str {
         Wait::Input(_) => "the analysis",
         Wait::Rescore => "the labels to be scored",
         Wait::Transfer => "the transfer lab",
+        Wait::LowResource => "the low-resource curves",
     }
 }
 

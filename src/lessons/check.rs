@@ -18,6 +18,26 @@ pub struct Observation {
     pub gallery_codes: BTreeMap<Modality, BTreeSet<u32>>,
     /// Target accuracy of the last transfer lab run.
     pub transfer_accuracy: Option<f32>,
+    /// The last low-resource run: per labels-per-class level, the mean accuracy alone and
+    /// helped (`None` where a level was unavailable).
+    pub low_resource: Option<Vec<(usize, Option<f32>, Option<f32>)>>,
+}
+
+/// The (level, alone, helped) means of a low-resource report, for [`Observation`].
+pub fn low_resource_means(
+    r: &crate::index::low_resource::LowResourceReport,
+) -> Vec<(usize, Option<f32>, Option<f32>)> {
+    r.primary_only
+        .iter()
+        .map(|p| {
+            let helped = r
+                .with_helper
+                .iter()
+                .find(|h| h.labels_per_class == p.labels_per_class)
+                .and_then(|h| h.mean);
+            (p.labels_per_class, p.mean, helped)
+        })
+        .collect()
 }
 
 impl Observation {
@@ -111,6 +131,31 @@ pub fn evaluate(check: &Check, obs: &Observation) -> Result<String, String> {
                 Err(seen)
             }
         }
+        Check::HelperLifts {
+            labels_per_class,
+            by_at_least,
+        } => {
+            let Some(levels) = &obs.low_resource else {
+                return Err("the low-resource curves have not run".into());
+            };
+            let Some((_, Some(alone), Some(helped))) =
+                levels.iter().find(|(l, ..)| l == labels_per_class)
+            else {
+                return Err(format!(
+                    "the curves have no figures at {labels_per_class} labels per class"
+                ));
+            };
+            let seen = format!(
+                "at {labels_per_class} labels per class: alone {:.1}%, helped {:.1}%",
+                alone * 100.0,
+                helped * 100.0
+            );
+            if helped - alone >= *by_at_least {
+                Ok(seen)
+            } else {
+                Err(seen)
+            }
+        }
     }
 }
 
@@ -128,7 +173,34 @@ mod tests {
                 (Modality::Audio, &[9u32, 1][..]),
             ]),
             transfer_accuracy: Some(0.62),
+            low_resource: Some(vec![(0, Some(0.1), Some(0.5)), (50, None, None)]),
         }
+    }
+
+    #[test]
+    fn helper_lifts_reads_the_curves_at_one_level() {
+        let o = obs();
+        let lifts = |l: usize, by: f32| Check::HelperLifts {
+            labels_per_class: l,
+            by_at_least: by,
+        };
+        assert!(evaluate(&lifts(0, 0.3), &o).is_ok());
+        assert!(
+            evaluate(&lifts(0, 0.5), &o)
+                .unwrap_err()
+                .contains("helped 50.0%")
+        );
+        assert!(
+            evaluate(&lifts(50, 0.0), &o)
+                .unwrap_err()
+                .contains("no figures")
+        );
+        let none = Observation::default();
+        assert!(
+            evaluate(&lifts(0, 0.0), &none)
+                .unwrap_err()
+                .contains("not run")
+        );
     }
 
     #[test]

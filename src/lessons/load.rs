@@ -33,6 +33,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../assets/lessons/03-generation.toml"),
     ),
     (
+        "04-low-resource.toml",
+        include_str!("../../assets/lessons/04-low-resource.toml"),
+    ),
+    (
         "05-unseen.toml",
         include_str!("../../assets/lessons/05-unseen.toml"),
     ),
@@ -295,6 +299,12 @@ fn validate(action: &Action) -> std::result::Result<(), String> {
             return Err(
                 "generate to text: text is never generated; expected `image` or `audio`".into(),
             );
+        }
+        Action::RunLowResource { tested, helper, .. } if tested == helper => {
+            return Err(format!(
+                "run_low_resource tests on {tested} helped by {helper}; expected two different \
+                 modalities"
+            ));
         }
         Action::RunTransfer { source, target, .. } if source == target => {
             return Err(format!(

@@ -118,6 +118,14 @@ pub enum Action {
     /// Show the current input in the modality `to` (image or audio): its codes decoded by the
     /// bundle's generation decoders; the generated item becomes the current input.
     Generate { to: Modality },
+    /// Compute the low-resource curves on the gallery: accuracy on `tested` against labels per
+    /// class, alone and helped by `helper`'s labels through the shared codebook, and zero-shot.
+    RunLowResource {
+        tested: Modality,
+        helper: Modality,
+        #[serde(default)]
+        features: TransferFeatures,
+    },
     /// Run the transfer lab: fit on `source`, test on `target`.
     RunTransfer {
         source: Modality,
@@ -172,6 +180,12 @@ pub enum Check {
     SharesCodes { modality: Modality, at_least: usize },
     /// The last transfer lab run reached at least this accuracy on its target (0..1).
     TransferAccuracy { at_least: f32 },
+    /// In the last low-resource run, at `labels_per_class` labels the helped curve's mean is at
+    /// least `by_at_least` (0..1) above the tested modality's own.
+    HelperLifts {
+        labels_per_class: usize,
+        by_at_least: f32,
+    },
 }
 
 impl Action {
@@ -208,6 +222,9 @@ impl Action {
             Action::SetLabels { labels, .. } => format!("set the labels to \"{}\"", labels.trim()),
             Action::ResetLabels => "put the model's labels back".into(),
             Action::Generate { to } => format!("decode the current input's codes as {to}"),
+            Action::RunLowResource { tested, helper, .. } => format!(
+                "low-resource curves: {tested} alone, helped by {helper}'s labels, zero-shot"
+            ),
             Action::RunTransfer {
                 source,
                 target,
@@ -238,6 +255,14 @@ impl Check {
             Check::TransferAccuracy { at_least } => {
                 format!("transfer accuracy is at least {:.0}%", at_least * 100.0)
             }
+            Check::HelperLifts {
+                labels_per_class,
+                by_at_least,
+            } => format!(
+                "at {labels_per_class} labels per class the helped curve is at least {:.0} \
+                 points above the tested modality's own",
+                by_at_least * 100.0
+            ),
         }
     }
 }

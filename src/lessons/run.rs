@@ -49,6 +49,7 @@ pub fn run(lesson: &Lesson, model: Option<&Path>, device: DeviceRequest) -> Resu
         templates: Vec::new(),
         current: None,
         transfer: None,
+        low_resource: None,
     };
     let mut steps = Vec::new();
     for (i, step) in lesson.steps.iter().enumerate() {
@@ -118,6 +119,7 @@ struct Runner<'a> {
     /// a text tower).
     current: Option<(InputSource, EncodedInput, Option<Vec<LabelScore>>)>,
     transfer: Option<TransferReport>,
+    low_resource: Option<crate::index::low_resource::LowResourceReport>,
 }
 
 impl Runner<'_> {
@@ -232,6 +234,35 @@ impl Runner<'_> {
                     e.item.codes.len()
                 ))
             }
+            Action::RunLowResource {
+                tested,
+                helper,
+                features,
+            } => {
+                let run = crate::engine::low_resource::GalleryCurves {
+                    primary: *tested,
+                    helper: *helper,
+                    features: *features,
+                    noise: crate::preprocess::degrade::NoiseLevel::new(0.0),
+                };
+                let report = crate::engine::low_resource::gallery_low_resource(
+                    self.pipeline()?,
+                    run,
+                    &|_| {},
+                )?;
+                let line = check::low_resource_means(&report)
+                    .iter()
+                    .map(|(l, a, h)| {
+                        let pct = |x: &Option<f32>| {
+                            x.map_or("n/a".to_string(), |v| format!("{:.0}%", v * 100.0))
+                        };
+                        format!("{l}: {} / {}", pct(a), pct(h))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.low_resource = Some(report);
+                Ok(format!("labels per class: alone / helped = {line}"))
+            }
             Action::RunTransfer {
                 source,
                 target,
@@ -257,6 +288,7 @@ impl Runner<'_> {
         self.templates = pipeline.bundle.manifest.labels.prompts.clone();
         self.pipeline = Some(pipeline);
         self.transfer = None;
+        self.low_resource = None;
         if let Some((source, _, _)) = self.current.take()
             && !matches!(source, InputSource::GalleryItem(_))
         {
@@ -325,6 +357,7 @@ impl Runner<'_> {
             input_codes: self.current.as_ref().map(|(_, e, _)| e.item.codes.clone()),
             gallery_codes,
             transfer_accuracy: self.transfer.as_ref().map(|t| t.accuracy),
+            low_resource: self.low_resource.as_ref().map(check::low_resource_means),
         }
     }
 }
