@@ -3,15 +3,16 @@
 //! Exit codes: 0 ok, 2 bad input, 1 internal error.
 //!
 //! This file holds the argument types and the dispatch; each command group lives in its own
-//! file: [`info_cmd`], [`encode_cmd`] (codes, embed, classify, retrieve), [`index_cmd`],
-//! [`data_cmd`], [`train_cmd`], [`eval_cmd`], [`import_cmd`], [`search_cmd`]. Nothing outside
-//! `cli` prints results.
+//! file: [`info_cmd`], [`encode_cmd`] (codes, embed, classify, retrieve), [`index_cmd`] (with
+//! its resume journal, [`index_journal`]), [`data_cmd`], [`train_cmd`], [`eval_cmd`],
+//! [`import_cmd`], [`search_cmd`]. Nothing outside `cli` prints results.
 
 pub mod data_cmd;
 pub mod encode_cmd;
 pub mod eval_cmd;
 pub mod import_cmd;
 pub mod index_cmd;
+pub mod index_journal;
 pub mod info_cmd;
 pub mod search_cmd;
 pub mod train_cmd;
