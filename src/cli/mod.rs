@@ -78,7 +78,8 @@ pub enum Command {
     /// Bring your own vectors: turn embeddings (and codes, a codebook, metadata) computed
     /// elsewhere into a vectors-only bundle for the map, neighbours, usage and transfer views.
     Import(import_cmd::ImportArgs),
-    /// Exact top-k of a batch of query embeddings (.npy) over a gallery, without a model.
+    /// Top-k of a batch of query embeddings (.npy) over a gallery, without a model: exact, or
+    /// through an HNSW graph with `--approx`.
     Search(search_cmd::SearchArgs),
 }
 
