@@ -17,6 +17,13 @@
 //!
 //! `-- --maps-only` times the t-SNE and UMAP maps alone (10k 256-d clustered points; 100k is
 //! past `MAX_PROJECTION_POINTS` and only shows the refusal).
+//!
+//! `-- --index-only` times `transference index` in items per second (see [`scale`]);
+//! `-- --approx-only` times the approximate (HNSW) index against the exact scan at 100k x 256
+//! (build seconds, query time, recall@10), and at 1M too with `--approx-1m` (minutes of build).
+
+#[path = "throughput/scale.rs"]
+mod scale;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -389,6 +396,20 @@ fn main() {
         return;
     }
     let quick = std::env::args().any(|a| a == "--quick");
+    if std::env::args().any(|a| a == "--index-only") {
+        scale::index_throughput(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/digits"));
+        return;
+    }
+    let approx_sizes: &[usize] = if std::env::args().any(|a| a == "--approx-1m") {
+        &[100_000, 1_000_000]
+    } else {
+        &[100_000]
+    };
+    let approx_runs = if quick { 5 } else { 10 };
+    if std::env::args().any(|a| a == "--approx-only") {
+        scale::approx_search(approx_runs, approx_sizes);
+        return;
+    }
     let search_only = std::env::args().any(|a| a == "--search-only");
     // Enough runs for a p95 that is not just the maximum.
     let runs = if quick { 20 } else { 60 };
@@ -584,6 +605,8 @@ fn main() {
         }
     }
     many_inputs(&bundle);
+    scale::index_throughput(&bundle);
+    scale::approx_search(approx_runs, approx_sizes);
     maps();
     let _ = std::fs::remove_dir_all(&tmp);
 }
