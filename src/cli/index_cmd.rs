@@ -236,9 +236,20 @@ pub fn index(p: &Pipeline, args: &IndexArgs, show_progress: bool) -> Result<Inde
     let chunks: Vec<&[PathBuf]> = files.chunks(args.chunk_files).collect();
     let resumed_chunks = journal.chunks_done().min(chunks.len());
     let mut all = ChunkResult::default();
+    // Media files of the gallery: (chunk holding it in the journal, name).
+    let mut media: Vec<(usize, String)> = Vec::new();
+    let media_of = |chunk: usize, part: &ChunkResult| {
+        part.gallery
+            .items
+            .iter()
+            .filter_map(move |item| item.media.clone().map(|name| (chunk, name)))
+            .collect::<Vec<_>>()
+    };
     all.gallery.dim = dim;
     for chunk in 0..resumed_chunks {
-        all.extend(journal.read(chunk, dim, codebook_size)?)?;
+        let part = journal.read(chunk, dim, codebook_size)?;
+        media.extend(media_of(chunk, &part));
+        all.extend(part)?;
     }
     let bar = if show_progress {
         ProgressBar::new(files.len() as u64)
@@ -269,6 +280,7 @@ pub fn index(p: &Pipeline, args: &IndexArgs, show_progress: bool) -> Result<Inde
         );
         let part = encode_part(p, args, chunk, &configs, all.gallery.len())?;
         journal.commit(&part)?;
+        media.extend(media_of(number, &part));
         all.extend(part)?;
         bar.inc(chunk.len() as u64);
     }
@@ -277,8 +289,8 @@ pub fn index(p: &Pipeline, args: &IndexArgs, show_progress: bool) -> Result<Inde
     // The finished gallery replaces `out` whole, journal included.
     crate::bundle::replace_dir(out, |tmp| {
         all.gallery.write(tmp)?;
-        for (name, bytes) in &all.media {
-            crate::bundle::write_file(&tmp.join(name), bytes)?;
+        for (chunk, name) in &media {
+            journal.link_media(*chunk, name, &tmp.join(name))?;
         }
         Ok(())
     })?;

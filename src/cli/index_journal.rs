@@ -12,7 +12,8 @@
 //! [`crate::bundle::replace_dir`], so a chunk is either wholly there or absent. A chunk counts
 //! once `journal.json` says so: it is rewritten after its chunk folder is in place. The finished
 //! gallery replaces the whole `OUT` folder (journal included) in one rename; until then a
-//! previous gallery in `OUT` stays untouched beside the journal.
+//! previous gallery in `OUT` stays untouched beside the journal. The finished gallery's media
+//! files are hard links to the journal's (so each is written and synced once).
 
 use std::hash::Hasher as _;
 use std::path::{Path, PathBuf};
@@ -224,20 +225,11 @@ impl Journal {
         self.save()
     }
 
-    /// Reads committed chunk `chunk` back (`dim` and `codebook_size` are checked).
+    /// Reads committed chunk `chunk` back (`dim` and `codebook_size` are checked); its media
+    /// files stay in the journal (see [`Journal::link_media`]), so `media` comes back empty.
     pub fn read(&self, chunk: usize, dim: usize, codebook_size: usize) -> Result<ChunkResult> {
         let dir = self.chunk_dir(chunk);
         let gallery = Gallery::read(&dir, dim, codebook_size)?;
-        let mut media = Vec::new();
-        for item in &gallery.items {
-            if let Some(name) = &item.media {
-                let path = dir.join(name);
-                media.push((
-                    name.clone(),
-                    std::fs::read(&path).map_err(|e| Error::io(&path, e))?,
-                ));
-            }
-        }
         let path = dir.join(SKIPPED_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let skipped = serde_json::from_str(&text).map_err(|e| Error::Gallery {
@@ -246,26 +238,37 @@ impl Journal {
         })?;
         Ok(ChunkResult {
             gallery,
-            media,
+            media: Vec::new(),
             skipped,
         })
+    }
+
+    /// Puts the media file `name` of committed chunk `chunk` at `dest`: a hard link to the
+    /// journal's copy (already written and synced when the chunk was committed), or, where the
+    /// file system cannot link, a copy written with [`crate::bundle::write_file`].
+    pub fn link_media(&self, chunk: usize, name: &str, dest: &Path) -> Result<()> {
+        let src = self.chunk_dir(chunk).join(name);
+        crate::bundle::parent_folder(dest)?;
+        if std::fs::hard_link(&src, dest).is_ok() {
+            return Ok(());
+        }
+        let bytes = std::fs::read(&src).map_err(|e| Error::io(&src, e))?;
+        crate::bundle::write_file(dest, &bytes)
     }
 }
 
 impl ChunkResult {
-    /// Appends `part`'s items, media and skipped files to `self`.
+    /// Appends `part`'s items and skipped files to `self` (not its media: those are linked from
+    /// the journal when the gallery is written).
     pub fn extend(&mut self, part: ChunkResult) -> Result<()> {
         let ChunkResult {
-            gallery,
-            media,
-            skipped,
+            gallery, skipped, ..
         } = part;
         for (i, (item, codes)) in gallery.items.iter().zip(gallery.codes).enumerate() {
             let item: GalleryItem = item.clone();
             self.gallery
                 .push(item, &gallery.embeddings.row(i, gallery.dim), codes)?;
         }
-        self.media.extend(media);
         self.skipped.extend(skipped);
         Ok(())
     }
