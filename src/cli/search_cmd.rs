@@ -5,8 +5,10 @@
 //! read.
 //!
 //! The exact scan stays the default at every size: the graph is not stored with the gallery,
-//! so one run pays its build (minutes at 1M rows on two cores) for one batch of queries, which
-//! the exact scan answers in well under a second. `--approx` is for measuring it.
+//! so one run pays its build for one batch of queries, which the exact scan answers in well
+//! under a second (measured on a shared 2-core machine at 100k x 256: a 118 s build for
+//! clustered rows, 994 s for uniformly random ones, against 0.1-0.25 s for 64 exact queries).
+//! `--approx` is for measuring it.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
