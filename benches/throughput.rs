@@ -20,10 +20,15 @@
 //!
 //! `-- --map-scale-only` runs the map-at-scale section alone (benches/throughput/map_scale.rs:
 //! map frame time at 100k and 1M points, raster time per view, and opening a 1M x 256
-//! vectors-only bundle to its first map frame).
+//! vectors-only bundle to its first map frame);
+//! `-- --index-only` times `transference index` in items per second (see [`scale`]);
+//! `-- --approx-only` times the approximate (HNSW) index against the exact scan at 100k x 256
+//! (build seconds, query time, recall@10), and at 1M too with `--approx-1m` (minutes of build).
 
 #[path = "throughput/map_scale.rs"]
 mod map_scale;
+#[path = "throughput/scale.rs"]
+mod scale;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -400,6 +405,20 @@ fn main() {
         return;
     }
     let quick = std::env::args().any(|a| a == "--quick");
+    if std::env::args().any(|a| a == "--index-only") {
+        scale::index_throughput(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/digits"));
+        return;
+    }
+    let approx_sizes: &[usize] = if std::env::args().any(|a| a == "--approx-1m") {
+        &[100_000, 1_000_000]
+    } else {
+        &[100_000]
+    };
+    let approx_runs = if quick { 5 } else { 10 };
+    if std::env::args().any(|a| a == "--approx-only") {
+        scale::approx_search(approx_runs, approx_sizes);
+        return;
+    }
     let search_only = std::env::args().any(|a| a == "--search-only");
     // Enough runs for a p95 that is not just the maximum.
     let runs = if quick { 20 } else { 60 };
@@ -595,6 +614,8 @@ fn main() {
         }
     }
     many_inputs(&bundle);
+    scale::index_throughput(&bundle);
+    scale::approx_search(approx_runs, approx_sizes);
     maps();
     map_scale_section();
     let _ = std::fs::remove_dir_all(&tmp);

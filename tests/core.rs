@@ -2026,6 +2026,7 @@ fn search_cli_matches_the_numpy_reference() {
         assert_eq!(ids_of(&v["ids"]), ids_of(&fixture[ids_key]), "{dtype}");
         assert_eq!(v["dtype"], dtype.to_string());
         assert_eq!(v["rows"], 60);
+        assert_eq!(v["index"], "exact");
         let got: Vec<Vec<f64>> = serde_json::from_value(v["scores"].clone()).unwrap();
         let want: Vec<Vec<f64>> = serde_json::from_value(fixture[scores_key].clone()).unwrap();
         for (g_row, w_row) in got.iter().zip(&want) {
@@ -2048,6 +2049,21 @@ fn search_cli_matches_the_numpy_reference() {
         "--json",
     ]);
     assert_eq!(ids_of(&v["ids"]), ids_of(&fixture["ids_all"]));
+    // `--approx` searches an HNSW graph and says so; over 60 rows its candidates hold every
+    // row, so it ranks as the exact scan does.
+    let v = cli_json(&[
+        "search",
+        g.to_str().unwrap(),
+        "--queries",
+        q,
+        "-k",
+        &k,
+        "--approx",
+        "--json",
+    ]);
+    assert_eq!(v["index"], "hnsw");
+    assert_eq!(ids_of(&v["ids"]), ids_of(&fixture["ids"]));
+    assert!(v["build_seconds"].as_f64().unwrap() >= 0.0);
 }
 
 /// Bad query files and galleries are refused with exit code 2 and a message naming the file

@@ -3,10 +3,10 @@
 //! Exit codes: 0 ok, 2 bad input, 1 internal error.
 //!
 //! This file holds the argument types and the dispatch; each command group lives in its own
-//! file: [`info_cmd`], [`encode_cmd`] (codes, embed, classify, retrieve), [`index_cmd`],
-//! [`data_cmd`], [`train_cmd`], [`eval_cmd`], [`import_cmd`], [`search_cmd`], [`generate_cmd`]
-//! (decoders, generate), [`lesson_cmd`]. Nothing outside
-//! `cli` prints results.
+//! file: [`info_cmd`], [`encode_cmd`] (codes, embed, classify, retrieve), [`index_cmd`] (with
+//! its resume journal, [`index_journal`]), [`data_cmd`], [`train_cmd`], [`eval_cmd`],
+//! [`import_cmd`], [`search_cmd`], [`generate_cmd`] (decoders, generate), [`lesson_cmd`].
+//! Nothing outside `cli` prints results.
 
 pub mod data_cmd;
 pub mod encode_cmd;
@@ -14,6 +14,7 @@ pub mod eval_cmd;
 pub mod generate_cmd;
 pub mod import_cmd;
 pub mod index_cmd;
+pub mod index_journal;
 pub mod info_cmd;
 pub mod lesson_cmd;
 pub mod search_cmd;
@@ -84,7 +85,8 @@ pub enum Command {
     /// Bring your own vectors: turn embeddings (and codes, a codebook, metadata) computed
     /// elsewhere into a vectors-only bundle for the map, neighbours, usage and transfer views.
     Import(import_cmd::ImportArgs),
-    /// Exact top-k of a batch of query embeddings (.npy) over a gallery, without a model.
+    /// Top-k of a batch of query embeddings (.npy) over a gallery, without a model: exact, or
+    /// through an HNSW graph with `--approx`.
     Search(search_cmd::SearchArgs),
     /// Train a bundle's cross-modal generation decoders (embedding -> image, -> log-mel) on
     /// prepared data, score their cycle accuracy and add them to the bundle.

@@ -1,5 +1,6 @@
 //! What a searchable gallery is: [`GalleryIndex`], and the exact in-memory (or memory-mapped)
-//! implementation behind it, [`ExactIndex`].
+//! implementation behind it, [`ExactIndex`]. The approximate implementation, an HNSW graph, is
+//! [`crate::index::HnswIndex`] (`transference search --approx`).
 //!
 //! # A store larger than one machine
 //!

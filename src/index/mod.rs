@@ -4,6 +4,7 @@ pub mod exact;
 pub mod gallery_index;
 pub mod gemm;
 pub mod hit;
+pub mod hnsw;
 pub mod low_resource;
 pub mod norm;
 pub mod pca;
@@ -15,5 +16,6 @@ pub mod stats;
 pub mod transfer;
 
 pub use gallery_index::{ExactIndex, GalleryIndex};
+pub use hnsw::{HnswIndex, HnswSettings};
 pub use norm::{L2_NORM_FLOOR, l2_normalize, l2_normalize_rows};
 pub use rows::{RowDtype, Rows};
