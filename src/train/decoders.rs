@@ -120,7 +120,7 @@ impl Pairs {
 }
 
 /// Candidate targets of one cross pair: the loss takes the nearest of them (see [`sample`]).
-const CROSS_CANDIDATES: usize = 24;
+const CROSS_CANDIDATES: usize = 48;
 
 /// A batch for the decoder whose targets are `own`: inputs `[B, D]` and candidate targets
 /// `[B, K, out]`. Even rows are self pairs (K copies of the item's own target); odd rows are
