@@ -80,6 +80,7 @@ fn summary(n: usize) -> ModelSummary {
         map_explained: 0.0,
         image_grid: None,
         audio_clip_secs: None,
+        generation_targets: vec![],
         load_ms: 0.0,
     }
 }

@@ -20,13 +20,14 @@ pub struct Observation {
     pub transfer_accuracy: Option<f32>,
     /// The last low-resource run: per labels-per-class level, the mean accuracy alone and
     /// helped (`None` where a level was unavailable).
-    pub low_resource: Option<Vec<(usize, Option<f32>, Option<f32>)>>,
+    pub low_resource: Option<Vec<LevelMeans>>,
 }
 
+/// One level of the low-resource curves: (labels per class, mean alone, mean helped).
+pub type LevelMeans = (usize, Option<f32>, Option<f32>);
+
 /// The (level, alone, helped) means of a low-resource report, for [`Observation`].
-pub fn low_resource_means(
-    r: &crate::index::low_resource::LowResourceReport,
-) -> Vec<(usize, Option<f32>, Option<f32>)> {
+pub fn low_resource_means(r: &crate::index::low_resource::LowResourceReport) -> Vec<LevelMeans> {
     r.primary_only
         .iter()
         .map(|p| {
