@@ -158,18 +158,7 @@ impl Runner<'_> {
                     _ => return Err(Error::InvalidRequest("no input named".into())),
                 };
                 self.queue(source)?;
-                let (_, e, scores) = self.current.as_ref().expect("just queued");
-                let top = scores
-                    .as_ref()
-                    .and_then(|s| s.first())
-                    .map(|s| format!(", best label \"{}\"", s.label))
-                    .unwrap_or_default();
-                Ok(format!(
-                    "analysed {} ({}): {} codes{top}",
-                    e.name,
-                    e.modality,
-                    e.item.codes.len()
-                ))
+                Ok(format!("analysed {}", self.current_summary()))
             }
             Action::Show { .. } | Action::ColorMap { .. } => {
                 Ok(format!("{} (window only)", action.describe()))
@@ -222,17 +211,7 @@ impl Runner<'_> {
                     to: *to,
                 };
                 self.queue(source)?;
-                let (_, e, scores) = self.current.as_ref().expect("just queued");
-                let top = scores
-                    .as_ref()
-                    .and_then(|s| s.first())
-                    .map(|s| format!(", best label \"{}\"", s.label))
-                    .unwrap_or_default();
-                Ok(format!(
-                    "generated {}: {} codes{top}",
-                    e.name,
-                    e.item.codes.len()
-                ))
+                Ok(format!("generated {}", self.current_summary()))
             }
             Action::RunLowResource {
                 tested,
@@ -279,6 +258,24 @@ impl Runner<'_> {
                 Ok(line)
             }
         }
+    }
+
+    /// The current input in one line: name, modality, code count and best label.
+    fn current_summary(&self) -> String {
+        let Some((_, e, scores)) = self.current.as_ref() else {
+            return "nothing".into();
+        };
+        let top = scores
+            .as_ref()
+            .and_then(|s| s.first())
+            .map(|s| format!(", best label \"{}\"", s.label))
+            .unwrap_or_default();
+        format!(
+            "{} ({}): {} codes{top}",
+            e.name,
+            e.modality,
+            e.item.codes.len()
+        )
     }
 
     /// Opens a bundle: its own labels come back and the current input is analysed again.

@@ -12,12 +12,12 @@
 //! beside the bundle's weights (`[generation]` in the manifest) and are optional.
 
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig, Relu};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::modality::Modality;
+use crate::model::mlp::Mlp;
 
 /// Where a bundle's generation decoders are and how wide they are (`[generation]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,7 +44,7 @@ impl GenerationConfig {
         let make = |m: Modality, out: usize| {
             self.modalities
                 .contains(&m)
-                .then(|| Decoder::new(d_model, self.hidden, out, device))
+                .then(|| Mlp::new(d_model, self.hidden, out, device))
         };
         GenerationDecoders {
             image: make(Modality::Image, image_len),
@@ -69,35 +69,11 @@ impl GenerationConfig {
     }
 }
 
-/// Two-layer perceptron from an embedding to one modality's flat model input.
-#[derive(Module, Debug)]
-pub struct Decoder {
-    pub hidden: Linear,
-    pub out: Linear,
-    pub activation: Relu,
-}
-
-impl Decoder {
-    fn new(d_in: usize, d_hidden: usize, d_out: usize, device: &Device) -> Self {
-        Decoder {
-            hidden: LinearConfig::new(d_in, d_hidden).init(device),
-            out: LinearConfig::new(d_hidden, d_out).init(device),
-            activation: Relu::new(),
-        }
-    }
-
-    /// `[B, D]` -> `[B, out]` (unsquashed).
-    pub fn forward(&self, embedding: Tensor<2>) -> Tensor<2> {
-        self.out
-            .forward(self.activation.forward(self.hidden.forward(embedding)))
-    }
-}
-
 /// The decoders a bundle has.
 #[derive(Module, Debug)]
 pub struct GenerationDecoders {
-    pub image: Option<Decoder>,
-    pub audio: Option<Decoder>,
+    pub image: Option<Mlp>,
+    pub audio: Option<Mlp>,
 }
 
 impl GenerationDecoders {

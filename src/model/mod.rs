@@ -9,6 +9,7 @@ pub mod audio_encoder;
 pub mod codebook;
 pub mod decoder;
 pub mod image_encoder;
+pub mod mlp;
 pub mod text_encoder;
 
 use burn::module::Module;
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::modality::Modality;
 pub use audio_encoder::{AudioEncoder, AudioEncoderConfig};
 pub use codebook::{Codebook, CodebookConfig, Quantized};
-pub use decoder::{Decoder, GenerationConfig, GenerationDecoders};
+pub use decoder::{GenerationConfig, GenerationDecoders};
 pub use image_encoder::{ImageEncoder, ImageEncoderConfig};
 pub use text_encoder::{Bert, BertConfig, TextEncoder, TextEncoderConfig};
 

@@ -3,9 +3,10 @@
 //! modality's features from both, Cross-CPC predictors and CLUB variational networks.
 
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig, Relu};
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
+pub use crate::model::mlp::Mlp;
 use crate::model::{
     AudioEncoder, AudioEncoderConfig, BertConfig, EmbeddingSource, ImageEncoder,
     ImageEncoderConfig, ModelConfig, MultimodalModel, TextEncoderConfig, l2_normalize, masked_mean,
@@ -15,30 +16,6 @@ use crate::train::config::TrainConfig;
 
 /// Hidden width of the decoders.
 const DECODER_HIDDEN: usize = 256;
-
-/// Two-layer perceptron.
-#[derive(Module, Debug)]
-pub struct Mlp {
-    pub hidden: Linear,
-    pub out: Linear,
-    pub activation: Relu,
-}
-
-impl Mlp {
-    fn new(d_in: usize, d_hidden: usize, d_out: usize, device: &Device) -> Self {
-        Mlp {
-            hidden: LinearConfig::new(d_in, d_hidden).init(device),
-            out: LinearConfig::new(d_hidden, d_out).init(device),
-            activation: Relu::new(),
-        }
-    }
-
-    /// `[B, d_in]` -> `[B, d_out]`
-    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.out
-            .forward(self.activation.forward(self.hidden.forward(x)))
-    }
-}
 
 /// Gaussian q(s | z) for CLUB: mean and log-variance heads.
 #[derive(Module, Debug)]
