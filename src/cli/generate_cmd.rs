@@ -73,8 +73,8 @@ pub fn decoder_report_text(r: &DecoderReport) -> String {
     }
     for (k, v) in &r.generation {
         s.push_str(&format!(
-            "  {k}: cycle accuracy {:.3} on {} held-out items ({})\n",
-            v.cycle_accuracy, v.n, v.source
+            "  {k}: cycle accuracy {:.3} on {} held-out items ({}); zero-shot on the sources {:.3}\n",
+            v.cycle_accuracy, v.n, v.source, v.source_zero_shot_accuracy
         ));
     }
     s

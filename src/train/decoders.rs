@@ -31,7 +31,7 @@ use crate::modality::Modality;
 use crate::model::{GenerationConfig, float_to_vec, tensor_from_vec};
 use crate::train::data::DigitsData;
 use crate::train::eval::generation::{
-    GenerationReport, card_section, cycle_accuracy, direction_key, replace_card_section,
+    GenerationReport, card_section, direction_key, replace_card_section, report,
 };
 use crate::train::eval::{EncodedSet, encode_set};
 use burn::tensor::Tensor;
@@ -290,15 +290,9 @@ pub fn train_decoders(
         ),
     ] {
         let encoded = encode_set(&p, from, set)?;
-        let detail = cycle_accuracy(&p, &encoded, to, &classes)?;
         generation.insert(
             direction_key(from, to),
-            GenerationReport {
-                cycle_accuracy: detail.accuracy,
-                n: detail.n,
-                source: source.into(),
-                detail,
-            },
+            report(&p, &encoded, to, &classes, source)?,
         );
     }
 

@@ -466,15 +466,9 @@ pub fn generation_reports(
         if !targets.contains(&to) {
             continue;
         }
-        let detail = generation::cycle_accuracy(p, &test.set, to, &sets.classes)?;
         out.insert(
             generation::direction_key(from, to),
-            generation::GenerationReport {
-                cycle_accuracy: detail.accuracy,
-                n: detail.n,
-                source: test.source.clone(),
-                detail,
-            },
+            generation::report(p, &test.set, to, &sets.classes, &test.source)?,
         );
     }
     Ok(out)
