@@ -16,14 +16,16 @@
 //! opens (maps) in <= 2 s.
 //!
 //! `-- --maps-only` times the t-SNE and UMAP maps alone (10k 256-d clustered points; 100k is
-//! past `MAX_PROJECTION_POINTS` and only shows the refusal).
+//! past `MAX_PROJECTION_POINTS` and only shows the refusal, unless `--maps-100k` is given:
+//! then it is timed too, with the limit raised, t-SNE on all cores only).
 //!
 //! `-- --map-scale-only` runs the map-at-scale section alone (benches/throughput/map_scale.rs:
 //! map frame time at 100k and 1M points, raster time per view, and opening a 1M x 256
 //! vectors-only bundle to its first map frame);
 //! `-- --index-only` times `transference index` in items per second (see [`scale`]);
 //! `-- --approx-only` times the approximate (HNSW) index against the exact scan at 100k x 256
-//! (build seconds, query time, recall@10), and at 1M too with `--approx-1m` (minutes of build).
+//! (build seconds, query time, recall@10), and at 1M too with `--approx-1m` (minutes of build);
+//! `--approx-clustered` skips the uniformly random rows (HNSW's worst case, the slowest build).
 
 #[path = "throughput/map_scale.rs"]
 mod map_scale;
@@ -415,8 +417,9 @@ fn main() {
         &[100_000]
     };
     let approx_runs = if quick { 5 } else { 10 };
+    let approx_random = !std::env::args().any(|a| a == "--approx-clustered");
     if std::env::args().any(|a| a == "--approx-only") {
-        scale::approx_search(approx_runs, approx_sizes);
+        scale::approx_search(approx_runs, approx_sizes, approx_random);
         return;
     }
     let search_only = std::env::args().any(|a| a == "--search-only");
@@ -615,7 +618,7 @@ fn main() {
     }
     many_inputs(&bundle);
     scale::index_throughput(&bundle);
-    scale::approx_search(approx_runs, approx_sizes);
+    scale::approx_search(approx_runs, approx_sizes, approx_random);
     maps();
     map_scale_section();
     let _ = std::fs::remove_dir_all(&tmp);
@@ -663,39 +666,7 @@ fn many_inputs(bundle: &Path) {
     }
     let dir = std::env::temp_dir().join(format!("transference-many-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let files: Vec<PathBuf> = (0..MANY_FILES)
-        .map(|i| {
-            if i % 2 == 0 {
-                let p = dir.join(format!("f{i:04}.png"));
-                let mut img = image::GrayImage::new(MNIST_SIDE_PX, MNIST_SIDE_PX);
-                let x0 = 4 + (i % 18) as u32;
-                for y in 5..23 {
-                    for x in x0..x0 + 4 {
-                        img.put_pixel(x, y, image::Luma([255]));
-                    }
-                }
-                img.save(&p).unwrap();
-                p
-            } else {
-                let p = dir.join(format!("f{i:04}.wav"));
-                let spec = hound::WavSpec {
-                    channels: 1,
-                    sample_rate: 8000,
-                    bits_per_sample: 16,
-                    sample_format: hound::SampleFormat::Int,
-                };
-                let hz = 200.0 + 37.0 * (i % 40) as f32;
-                let mut w = hound::WavWriter::create(&p, spec).unwrap();
-                for n in 0..4000 {
-                    let t = n as f32 / 8000.0;
-                    w.write_sample(((t * hz * std::f32::consts::TAU).sin() * 9000.0) as i16)
-                        .unwrap();
-                }
-                w.finalize().unwrap();
-                p
-            }
-        })
-        .collect();
+    let files = scale::write_small_files(&dir, MANY_FILES);
     let worker = Worker::spawn(|| {});
     worker.submit(Job::Load {
         dir: bundle.to_path_buf(),
@@ -805,8 +776,10 @@ fn maps() {
     };
     let d = 256;
     println!("\nGallery maps, {d}-d points in 20 clusters (one run each):");
+    // Past the window's limit only with `--maps-100k` (minutes), else the refusal is shown.
+    let large = std::env::args().any(|a| a == "--maps-100k");
     for n in [10_000usize, 100_000] {
-        if n > MAX_PROJECTION_POINTS {
+        if n > MAX_PROJECTION_POINTS && !large {
             let rows = clustered_unit_rows(MAX_PROJECTION_POINTS + 1, d, 20, 7);
             let err = tsne_layout(&rows, d, &TsneParams::default(), &mut |_| Flow::Continue)
                 .expect_err("past the limit");
@@ -820,9 +793,16 @@ fn maps() {
             "  {n} points: exact 90 nearest neighbours (part of each map): {:.1} s",
             t0.elapsed().as_secs_f64()
         );
-        for threads in [1usize, 0] {
+        // One thread is the window's deterministic default; past the limit only all cores.
+        let thread_counts: &[usize] = if n > MAX_PROJECTION_POINTS {
+            &[0]
+        } else {
+            &[1, 0]
+        };
+        for &threads in thread_counts {
             let params = TsneParams {
                 threads,
+                max_points: n,
                 ..Default::default()
             };
             let t0 = Instant::now();
@@ -842,7 +822,10 @@ fn maps() {
                 agreement(&xy)
             );
         }
-        let params = UmapParams::default();
+        let params = UmapParams {
+            max_points: n,
+            ..Default::default()
+        };
         let t0 = Instant::now();
         let xy = umap_layout(&rows, d, &params, &mut |_| Flow::Continue)
             .unwrap()

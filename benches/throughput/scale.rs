@@ -18,7 +18,7 @@ const INDEX_FILES: usize = 4 * INDEX_CHUNK_FILES;
 
 /// `count` small files in `dir`: 28x28 PNG digits and 0.5 s 8 kHz WAVs, alternating, each
 /// a little different.
-fn write_small_files(dir: &Path, count: usize) -> Vec<PathBuf> {
+pub fn write_small_files(dir: &Path, count: usize) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).unwrap();
     (0..count)
         .map(|i| {
@@ -157,7 +157,8 @@ fn recall(approx: &[Vec<Hit>], exact: &[Vec<Hit>]) -> f64 {
 /// random (no structure: the hardest case for a graph) and in 1,000 clusters: build seconds,
 /// query latency and recall@10. Run alone with `-- --approx-only` (100k) or
 /// `-- --approx-only --approx-1m` (100k and 1M).
-pub fn approx_search(runs: usize, sizes: &[usize]) {
+/// `with_random`: also uniformly random rows (HNSW's worst case), not only clustered ones.
+pub fn approx_search(runs: usize, sizes: &[usize], with_random: bool) {
     let d = 256usize;
     let settings = HnswSettings::default();
     println!(
@@ -167,16 +168,18 @@ pub fn approx_search(runs: usize, sizes: &[usize]) {
         rayon::current_num_threads()
     );
     for &n in sizes {
-        for (kind, base) in [
-            ("random", random_unit_rows(n, d, 2)),
-            (
-                "clustered",
-                clustered_unit_rows(n, d, CLUSTERS, CLUSTER_SEED),
-            ),
-        ] {
-            let q: Vec<f32> = match kind {
-                "random" => random_unit_rows(64, d, 3),
-                _ => clustered_queries(64, d, CLUSTERS, CLUSTER_SEED),
+        let kinds: &[&str] = if with_random {
+            &["random", "clustered"]
+        } else {
+            &["clustered"]
+        };
+        for &kind in kinds {
+            let (base, q) = match kind {
+                "random" => (random_unit_rows(n, d, 2), random_unit_rows(64, d, 3)),
+                _ => (
+                    clustered_unit_rows(n, d, CLUSTERS, CLUSTER_SEED),
+                    clustered_queries(64, d, CLUSTERS, CLUSTER_SEED),
+                ),
             };
             let exact = ExactIndex::new(Rows::F32(&base), d).unwrap();
             let exact_lat = time_ms(runs, || exact.top_k(&q, 10).unwrap());

@@ -91,6 +91,9 @@ pub struct TsneParams {
     /// with one thread: the crate sums forces in parallel in an order that varies run to run.
     /// One thread also leaves the other cores to analyses.
     pub threads: usize,
+    /// Most rows fitted (default [`MAX_PROJECTION_POINTS`], what the window uses); more are
+    /// refused. The bench raises it to time larger maps.
+    pub max_points: usize,
 }
 
 impl Default for TsneParams {
@@ -101,6 +104,7 @@ impl Default for TsneParams {
             theta: 0.5,
             seed: 0,
             threads: 1,
+            max_points: MAX_PROJECTION_POINTS,
         }
     }
 }
@@ -124,6 +128,8 @@ pub struct UmapParams {
     pub min_dist: f32,
     /// Seed of the negative sampling.
     pub seed: u64,
+    /// Most rows fitted, as [`TsneParams::max_points`].
+    pub max_points: usize,
 }
 
 impl Default for UmapParams {
@@ -133,6 +139,7 @@ impl Default for UmapParams {
             epochs: 200,
             min_dist: 0.1,
             seed: 0,
+            max_points: MAX_PROJECTION_POINTS,
         }
     }
 }
@@ -164,7 +171,7 @@ pub enum Flow {
 /// Raised with `resume_unwind`, so no panic message is printed, and caught in [`tsne_layout`].
 struct StopFit;
 
-fn check_rows(rows: &[f32], dim: usize) -> Result<usize> {
+fn check_rows(rows: &[f32], dim: usize, max_points: usize) -> Result<usize> {
     if dim == 0 || !rows.len().is_multiple_of(dim) {
         return Err(Error::InvalidRequest(format!(
             "gallery embeddings: {} values is not a whole number of {dim}-d rows",
@@ -177,9 +184,9 @@ fn check_rows(rows: &[f32], dim: usize) -> Result<usize> {
             "a t-SNE or UMAP map needs at least {MIN_PROJECTION_POINTS} gallery items; this gallery has {n}"
         )));
     }
-    if n > MAX_PROJECTION_POINTS {
+    if n > max_points {
         return Err(Error::InvalidRequest(format!(
-            "a t-SNE or UMAP map is computed for at most {MAX_PROJECTION_POINTS} gallery items; this gallery has {n} (use PCA)"
+            "a t-SNE or UMAP map is computed for at most {max_points} gallery items; this gallery has {n} (use PCA)"
         )));
     }
     if rows.iter().any(|v| !v.is_finite()) {
@@ -263,7 +270,7 @@ fn tsne_in_pool(
     params: &TsneParams,
     progress: &mut (dyn FnMut(LayoutProgress) -> Flow + Send),
 ) -> Result<Option<Vec<[f32; 2]>>> {
-    let n = check_rows(rows, dim)?;
+    let n = check_rows(rows, dim, params.max_points)?;
     if params.theta.is_nan() || params.theta <= 0.0 || params.epochs == 0 {
         return Err(Error::InvalidRequest(format!(
             "t-SNE needs theta > 0 and at least one epoch (got theta {}, {} epochs)",
@@ -341,7 +348,7 @@ pub fn umap_layout(
     params: &UmapParams,
     progress: &mut (dyn FnMut(LayoutProgress) -> Flow + Send),
 ) -> Result<Option<Vec<[f32; 2]>>> {
-    let n = check_rows(rows, dim)?;
+    let n = check_rows(rows, dim, params.max_points)?;
     if params.epochs == 0 || !(0.0..=1.0).contains(&params.min_dist) {
         return Err(Error::InvalidRequest(format!(
             "UMAP needs at least one epoch and 0 ≤ min_dist ≤ 1 (got {} epochs, min_dist {})",
