@@ -101,8 +101,7 @@ fn scored(
         n: detail.n,
         source: source.to_string(),
         source_zero_shot_accuracy: source_acc.accuracy,
-        cycle_accuracy_where_source_correct: (kept > 0)
-            .then(|| kept_right as f32 / kept as f32),
+        cycle_accuracy_where_source_correct: (kept > 0).then(|| kept_right as f32 / kept as f32),
         detail,
     }
 }
