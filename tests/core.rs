@@ -2315,9 +2315,20 @@ fn lesson_list_json_names_every_lesson_and_reads_a_teachers_folder() {
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     let lessons = v["lessons"].as_array().unwrap();
     let ids: Vec<&str> = lessons.iter().map(|l| l["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, vec!["pretrained", "shared-codes", "my-lesson"]);
+    // The five built-in lessons in course order, then the teacher's own.
+    assert_eq!(
+        ids,
+        vec![
+            "pretrained",
+            "shared-codes",
+            "generation",
+            "low-resource",
+            "unseen",
+            "my-lesson"
+        ]
+    );
     assert_eq!(lessons[0]["title"], "1. Transfer from a pretrained model");
-    assert!(lessons[2]["title"].as_str().unwrap().starts_with("Mine:"));
+    assert!(lessons[5]["title"].as_str().unwrap().starts_with("Mine:"));
     // The broken file is named on stderr, and does not hide the others.
     assert!(
         err.contains("broken.toml") && err.contains("summary"),
