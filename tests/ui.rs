@@ -1231,6 +1231,9 @@ fn an_imported_vectors_bundle_shows_map_usage_and_stored_items_without_encoders(
     assert!(has_label(&h, no_encoders::NOTICE_TITLE));
     assert!(is_disabled(&h, "Analyse"), "typing is off");
     assert!(is_disabled(&h, RECORD_LABEL), "recording is off");
+    // The empty input tab points at the map, not at dropping files.
+    assert!(has_label(&h, "This bundle holds imported vectors only"));
+    assert!(!has_label(&h, "Drop an image or an audio file anywhere"));
     // Codebook usage of the imported codes (numbers from tests/fixtures/import/expected.json).
     assert!(has_label(&h, "active 9/10 · dead 1"), "usage panel");
     let session = h.state().as_ref().unwrap().session();
@@ -1336,6 +1339,9 @@ fn a_large_imported_gallery_is_drawn_whole_and_selects_everything() {
     wait_for(&mut h, "the map image of every item", |h| {
         has_label(h, "· 60000 of 60000 items in view")
     });
+    // Imported without codes: the usage panel says so instead of "active 0/1 · dead 1".
+    assert!(has_label(&h, "The gallery stores no codes"));
+    assert!(!has_label(&h, "active 0/"));
     // Hover over the middle of the map (the random vectors' PCA is densest there).
     let centre = map_rect(&h).center();
     h.hover_at(centre);

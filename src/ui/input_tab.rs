@@ -32,17 +32,24 @@ pub fn show(
             session.chart_rects.code_strip = out.strip_rect;
         }
         None => {
+            let encoders = session
+                .summary
+                .as_ref()
+                .is_none_or(|summary| summary.has_encoders());
             section(ui, "Start here", |ui| {
-                ui.label(
-                    RichText::new(
+                let (first, then) = if encoders {
+                    (
                         "Drop an image or an audio file anywhere, type a word, or draw a digit.",
+                        "Or click a point on the map to use a gallery item as the query.",
                     )
-                    .size(18.0),
-                );
-                muted(
-                    ui,
-                    "Or click a point on the map to use a gallery item as the query.",
-                );
+                } else {
+                    (
+                        "Click a point on the map to use a gallery item as the query.",
+                        "This bundle holds imported vectors only: new inputs cannot be analysed.",
+                    )
+                };
+                ui.label(RichText::new(first).size(18.0));
+                muted(ui, then);
             });
         }
     }

@@ -68,6 +68,14 @@ pub fn show(
         muted(ui, "This model has no gallery to count code usage over.");
         return (None, None);
     };
+    if stats.per_modality.iter().all(|u| u.positions == 0) {
+        muted(
+            ui,
+            "The gallery stores no codes (vectors imported without --codes): there is no codebook \
+             usage to count. The map, neighbours and the transfer lab work on the embeddings.",
+        );
+        return (None, None);
+    }
     let k = stats.codebook_size;
     ui.label(
         RichText::new(format!(
