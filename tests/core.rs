@@ -733,24 +733,8 @@ fn three_training_steps_save_and_reload_a_bundle() {
     let b = transference::model::float_to_vec(resumed.model.semantic.codebook.vectors.val());
     assert_eq!(a, b);
     // Export a full bundle and load it back through the normal path.
-    let model = trainer::attach_transformer(
-        trainer::inference_model(&trained.model),
-        &minilm_dir(),
-        &Device::flex(),
-    )
-    .unwrap();
     let out = tmp.path().join("bundle");
-    let report = export::export_bundle(
-        &out,
-        &cfg,
-        &data,
-        &model,
-        trained.model_config.clone(),
-        trained.elapsed_secs,
-        "CPU",
-        &[],
-    )
-    .unwrap();
+    let report = export::export_trained(&out, &cfg, &data, &trained, "CPU", &[]).unwrap();
     assert_eq!(report.n_images, 20);
     assert_eq!(report.n_audio, 20);
     for key in ["image_to_audio", "audio_to_image"] {
@@ -2417,24 +2401,8 @@ fn held_out_classes_never_reach_a_training_batch_and_are_reported_as_unseen() {
     assert_eq!(seen.len(), 9, "every other class is drawn: {seen:?}");
 
     let trained = trainer::train(&cfg, &data, &Device::flex(), None, false, false).unwrap();
-    let model = trainer::attach_transformer(
-        trainer::inference_model(&trained.model),
-        &minilm_dir(),
-        &Device::flex(),
-    )
-    .unwrap();
     let out = tmp.path().join("unseen");
-    let report = export::export_bundle(
-        &out,
-        &cfg,
-        &data,
-        &model,
-        trained.model_config.clone(),
-        1.0,
-        "CPU",
-        &[],
-    )
-    .unwrap();
+    let report = export::export_trained(&out, &cfg, &data, &trained, "CPU", &[]).unwrap();
     let unseen = report
         .unseen
         .expect("a bundle with held-out classes reports them");

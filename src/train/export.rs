@@ -24,6 +24,7 @@ use crate::train::config::TrainConfig;
 use crate::train::data::{DIGIT_WORDS, DigitsData};
 use crate::train::eval::{self, EvalInputs, EvalReport};
 use crate::train::prompts::BUNDLE_TEMPLATES;
+use crate::train::trainer::{Trained, attach_transformer, inference_model};
 
 /// Relative path from `from_dir` to `target` when both are under the same root, else the
 /// absolute target (so bundles in models/ reference ../minilm/...).
@@ -631,6 +632,33 @@ pub fn export_bundle(
         source: e,
     })?;
     Ok(report)
+}
+
+/// Attaches the frozen text tower (`cfg.transformer_dir`) to a trained model and exports it
+/// as the bundle `out` with its evaluation, as `train` does with every model it trains.
+pub fn export_trained(
+    out: &Path,
+    cfg: &TrainConfig,
+    data: &DigitsData,
+    trained: &Trained,
+    device_description: &str,
+    ablations: &[AblationRow],
+) -> Result<EvalReport> {
+    let model = attach_transformer(
+        inference_model(&trained.model),
+        &cfg.transformer_dir,
+        &export_device(),
+    )?;
+    export_bundle(
+        out,
+        cfg,
+        data,
+        &model,
+        trained.model_config.clone(),
+        trained.elapsed_secs,
+        device_description,
+        ablations,
+    )
 }
 
 /// The flex device the export runs on.

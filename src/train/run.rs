@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::train::config::TrainConfig;
 use crate::train::eval::EvalReport;
 use crate::train::export::{self, AblationRow};
-use crate::train::trainer::{self, StepLog, attach_transformer, inference_model};
+use crate::train::trainer::{self, StepLog};
 
 /// What to train and where to write it.
 #[derive(Clone, Debug)]
@@ -119,24 +119,11 @@ pub fn train_bundle(
                     steps,
                 });
                 let trained = trainer::train(&v, &data, &compute.device, None, false, progress)?;
-                let model = attach_transformer(
-                    inference_model(&trained.model),
-                    &v.transformer_dir,
-                    &export::export_device(),
-                )?;
                 let dir = work
                     .join("ablations")
                     .join(format!("{}-seed{seed}", name.replace([' ', '(', ')'], "_")));
-                let report = export::export_bundle(
-                    &dir,
-                    &v,
-                    &data,
-                    &model,
-                    trained.model_config.clone(),
-                    trained.elapsed_secs,
-                    &compute.description,
-                    &[],
-                )?;
+                let report =
+                    export::export_trained(&dir, &v, &data, &trained, &compute.description, &[])?;
                 let row = AblationRow {
                     variant: name.into(),
                     steps,
@@ -169,18 +156,11 @@ pub fn train_bundle(
         opts.resume,
         progress,
     )?;
-    let model = attach_transformer(
-        inference_model(&trained.model),
-        &cfg.transformer_dir,
-        &export::export_device(),
-    )?;
-    let report = export::export_bundle(
+    let report = export::export_trained(
         &opts.out,
         &cfg,
         &data,
-        &model,
-        trained.model_config.clone(),
-        trained.elapsed_secs,
+        &trained,
         &compute.description,
         &ablations,
     )?;
