@@ -747,8 +747,14 @@ fn many_inputs(bundle: &Path) {
 /// `count` unit rows in `clusters` Gaussian clusters (`[count, d]` row-major), each row's
 /// cluster centre a random unit vector plus noise of norm about 0.3.
 fn clustered_unit_rows(count: usize, d: usize, clusters: usize, seed: u64) -> Vec<f32> {
+    near_centres(count, d, clusters, seed, seed + 1)
+}
+
+/// Row i is centre `i % clusters` (random unit vectors drawn from `seed`) plus 0.3 times a
+/// random unit vector drawn from `noise_seed`, L2-normalised; `[count, d]` row-major.
+fn near_centres(count: usize, d: usize, clusters: usize, seed: u64, noise_seed: u64) -> Vec<f32> {
     let centres = random_unit_rows(clusters, d, seed);
-    let noise = random_unit_rows(count, d, seed + 1);
+    let noise = random_unit_rows(count, d, noise_seed);
     let mut rows = Vec::with_capacity(count * d);
     for i in 0..count {
         let c = &centres[(i % clusters) * d..(i % clusters + 1) * d];
@@ -759,8 +765,8 @@ fn clustered_unit_rows(count: usize, d: usize, clusters: usize, seed: u64) -> Ve
     rows
 }
 
-/// t-SNE (one thread: the deterministic default; and all cores) and UMAP at 10k x 256, and
-/// the refusal at 100k. One run each (they take seconds to minutes).
+/// t-SNE (one thread: the deterministic default; and all cores) and UMAP at 10k x 256, at
+/// 100k with `--maps-100k`, and the refusal past the limit. One run each (seconds to minutes).
 fn maps() {
     use transference::index::projection::{
         Flow, MAX_PROJECTION_POINTS, TsneParams, UmapParams, knn_class_agreement,

@@ -11,7 +11,7 @@ use transference::index::search::Hit;
 use transference::index::{ExactIndex, GalleryIndex as _, HnswIndex, HnswSettings, Rows};
 use transference::preprocess::mnist::MNIST_SIDE_PX;
 
-use super::{clustered_unit_rows, random_unit_rows, time_ms};
+use super::{clustered_unit_rows, near_centres, random_unit_rows, time_ms};
 
 /// Files indexed by the index-throughput section (four chunks of [`INDEX_CHUNK_FILES`]).
 const INDEX_FILES: usize = 4 * INDEX_CHUNK_FILES;
@@ -125,16 +125,7 @@ const CLUSTER_SEED: u64 = 5;
 /// `count` queries near the centres of `clustered_unit_rows(_, d, clusters, seed)` (query i
 /// near centre i), with noise drawn apart from the rows'.
 fn clustered_queries(count: usize, d: usize, clusters: usize, seed: u64) -> Vec<f32> {
-    let centres = random_unit_rows(clusters, d, seed);
-    let noise = random_unit_rows(count, d, seed + 1_000);
-    let mut rows = Vec::with_capacity(count * d);
-    for i in 0..count {
-        let c = &centres[(i % clusters) * d..(i % clusters + 1) * d];
-        let e = &noise[i * d..(i + 1) * d];
-        rows.extend(c.iter().zip(e).map(|(c, e)| c + 0.3 * e));
-    }
-    transference::index::l2_normalize_rows(&mut rows, d);
-    rows
+    near_centres(count, d, clusters, seed, seed + 1_000)
 }
 
 /// How many of each query's exact top-k rows the approximate hits found, over all queries,
