@@ -247,23 +247,7 @@ fn settings_and_edited_labels_are_restored_after_a_restart() {
     drop(h);
 
     // A new window on the same storage, as eframe does after a restart.
-    let model = dir.clone();
-    let mut h: AppHarness = Harness::builder()
-        .with_size(egui::vec2(1500.0, 950.0))
-        .build_ui_state(
-            move |ui, app: &mut Option<ExplorerApp>| {
-                app.get_or_insert_with(|| {
-                    ExplorerApp::new(
-                        ui.ctx(),
-                        Some(&storage),
-                        Some(model.clone()),
-                        DeviceRequest::Cpu,
-                    )
-                })
-                .show(ui);
-            },
-            None,
-        );
+    let mut h = app_restarted(storage, dir.clone());
     wait_for(&mut h, "the model to load again", |h| {
         h.state()
             .as_ref()
@@ -526,6 +510,27 @@ fn exports_write_projector_tsv_and_chart_pngs() {
     }
     let window = image::open(out.join("window.png")).unwrap();
     assert_eq!((window.width(), window.height()), (1500, 950));
+}
+
+/// A new window on `storage` opening the bundle `dir`, as eframe does after a restart; the
+/// model may still be loading.
+fn app_restarted(storage: MemoryStorage, dir: PathBuf) -> AppHarness {
+    Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_ui_state(
+            move |ui, app: &mut Option<ExplorerApp>| {
+                app.get_or_insert_with(|| {
+                    ExplorerApp::new(
+                        ui.ctx(),
+                        Some(&storage),
+                        Some(dir.clone()),
+                        DeviceRequest::Cpu,
+                    )
+                })
+                .show(ui);
+            },
+            None,
+        )
 }
 
 #[test]
@@ -1531,22 +1536,7 @@ fn presenter_mode_shows_one_panel_in_large_text_and_is_remembered() {
     };
     drop(h);
 
-    let mut h: AppHarness = Harness::builder()
-        .with_size(egui::vec2(1500.0, 950.0))
-        .build_ui_state(
-            move |ui, app: &mut Option<ExplorerApp>| {
-                app.get_or_insert_with(|| {
-                    ExplorerApp::new(
-                        ui.ctx(),
-                        Some(&storage),
-                        Some(dir.clone()),
-                        DeviceRequest::Cpu,
-                    )
-                })
-                .show(ui);
-            },
-            None,
-        );
+    let mut h = app_restarted(storage, dir);
     h.step();
     h.step();
     let settings = h.state().as_ref().unwrap().settings().clone();
