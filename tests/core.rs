@@ -2575,3 +2575,193 @@ fn generation_without_decoders_is_refused_naming_the_command_that_trains_them() 
     );
     assert!(!tmp.path().join("x.wav").exists());
 }
+
+/// The frozen Whisper tiny.en encoder and its log-mel front end against the independent numpy
+/// reference (`tests/reference/whisper_reference.py`, which reads the original CTranslate2
+/// model.bin, not the converted file), on the two committed espeak-ng clips.
+#[test]
+fn whisper_encoder_matches_the_numpy_reference() {
+    use transference::model::WhisperEncoderConfig;
+    use transference::model::whisper_encoder::n_positions;
+    use transference::preprocess::audio_decode::read_wav;
+    use transference::preprocess::whisper_mel::whisper_log_mel;
+
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tests/fixtures/whisper_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let device = Device::flex();
+    let encoder = weights::load_whisper(
+        &repo().join("models/whisper-tiny-en/model.safetensors"),
+        &WhisperEncoderConfig::tiny_en(),
+        &device,
+    )
+    .unwrap();
+    let floats = |v: &serde_json::Value| -> Vec<f32> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect()
+    };
+    let max_abs = |a: &[f32], b: &[f32]| {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let clips = fixture["clips"].as_array().unwrap();
+    assert_eq!(clips.len(), 2);
+    for clip in clips {
+        let file = clip["file"].as_str().unwrap();
+        let wave = read_wav(&repo().join(file)).unwrap();
+        assert_eq!(wave.sample_rate_hz, 16_000, "{file}");
+        assert_eq!(
+            wave.samples.len() as u64,
+            clip["n_samples"].as_u64().unwrap()
+        );
+        let windowed = whisper_log_mel(&wave.samples);
+        assert_eq!(
+            windowed.clip_frames as u64,
+            clip["clip_frames"].as_u64().unwrap()
+        );
+        let mel = windowed.mel;
+        assert_eq!(
+            [mel.n_mels as u64, mel.n_frames as u64],
+            [
+                clip["mel_shape"][0].as_u64().unwrap(),
+                clip["mel_shape"][1].as_u64().unwrap()
+            ],
+            "{file}"
+        );
+        for (frame, want) in clip["mel_frames"].as_object().unwrap() {
+            let t: usize = frame.parse().unwrap();
+            let got: Vec<f32> = (0..mel.n_mels).map(|m| mel.get(m, t).unwrap()).collect();
+            let err = max_abs(&got, &floats(want));
+            assert!(err < 1e-4, "{file} frame {t}: log-mel max error {err}");
+        }
+        let got_means: Vec<f32> = (0..mel.n_mels)
+            .map(|m| mel.row(m).unwrap().iter().sum::<f32>() / mel.n_frames as f32)
+            .collect();
+        let err = max_abs(&got_means, &floats(&clip["mel_bin_means"]));
+        assert!(err < 1e-4, "{file}: log-mel bin means max error {err}");
+
+        let input = tensor_from_vec(mel.data.clone(), [1, mel.n_mels, mel.n_frames], &device);
+        let out = encoder.forward(input);
+        let [_, positions, width] = out.dims();
+        assert_eq!(
+            [positions as u64, width as u64],
+            [
+                clip["encoder_shape"][0].as_u64().unwrap(),
+                clip["encoder_shape"][1].as_u64().unwrap()
+            ]
+        );
+        let out = float_to_vec(out);
+        let row = |p: usize| out[p * width..(p + 1) * width].to_vec();
+        let mut worst_cos = 1.0f32;
+        let mut worst_err = 0.0f32;
+        for (pos, want) in clip["encoder_positions"].as_object().unwrap() {
+            let got = row(pos.parse().unwrap());
+            let want = floats(want);
+            worst_cos = worst_cos.min(cosine(&got, &want));
+            worst_err = worst_err.max(max_abs(&got, &want));
+        }
+        let speech = n_positions(windowed.clip_frames);
+        assert_eq!(speech as u64, clip["clip_positions"].as_u64().unwrap());
+        let mean: Vec<f32> = (0..width)
+            .map(|i| (0..speech).map(|p| out[p * width + i]).sum::<f32>() / speech as f32)
+            .collect();
+        let want_mean = floats(&clip["encoder_clip_mean"]);
+        worst_cos = worst_cos.min(cosine(&mean, &want_mean));
+        worst_err = worst_err.max(max_abs(&mean, &want_mean));
+        eprintln!("{file}: encoder cosine >= {worst_cos:.7}, max abs error {worst_err:.2e}");
+        assert!(worst_cos >= 0.9999, "{file}: cosine {worst_cos}");
+        assert!(worst_err < 1e-3, "{file}: max abs error {worst_err}");
+    }
+}
+
+/// Frozen Whisper features of real speakers (FSDD in ../shared), averaged over the positions
+/// that cover the clip, with a nearest-centroid classifier fitted on the other four speakers:
+/// a speaker never heard is read as well as the heard ones. The same protocol in numpy over the
+/// original model.bin: `scripts/whisper_speakers.py`.
+#[test]
+fn frozen_whisper_features_read_a_speaker_they_never_heard() {
+    use transference::model::WhisperEncoderConfig;
+    use transference::model::whisper_encoder::n_positions;
+    use transference::preprocess::audio::resample;
+    use transference::preprocess::audio_decode::read_wav;
+    use transference::preprocess::whisper_mel::{WHISPER_SAMPLE_RATE_HZ, whisper_log_mel};
+
+    let fsdd = repo().join(transference::train::data::SHARED_FSDD_DIR);
+    if !fsdd.is_dir() {
+        transference::test_support::skip_unless_ci("FSDD recordings are not in ../shared");
+        return;
+    }
+    let device = Device::flex();
+    let encoder = weights::load_whisper(
+        &repo().join("models/whisper-tiny-en/model.safetensors"),
+        &WhisperEncoderConfig::tiny_en(),
+        &device,
+    )
+    .unwrap();
+    const SPEAKERS: [&str; 5] = ["george", "jackson", "lucas", "nicolas", "yweweler"];
+    const TAKES_PER_DIGIT: usize = 10;
+    // features[speaker] = (digit, mean feature) for takes 0..10 of every digit.
+    let mut features: Vec<Vec<(usize, Vec<f32>)>> = Vec::new();
+    for speaker in SPEAKERS {
+        let mut rows = Vec::new();
+        for digit in 0..10 {
+            for take in 0..TAKES_PER_DIGIT {
+                let path = fsdd.join(format!("{digit}_{speaker}_{take}.wav"));
+                let wave = resample(&read_wav(&path).unwrap(), WHISPER_SAMPLE_RATE_HZ).unwrap();
+                let w = whisper_log_mel(&wave.samples);
+                let input = tensor_from_vec(
+                    w.mel.data.clone(),
+                    [1, w.mel.n_mels, w.mel.n_frames],
+                    &device,
+                );
+                let speech = n_positions(w.clip_frames);
+                let pooled = encoder.forward(input).narrow(1, 0, speech).mean_dim(1);
+                rows.push((digit, float_to_vec(pooled)));
+            }
+        }
+        features.push(rows);
+    }
+    let mut accuracy = Vec::new();
+    for held_out in 0..SPEAKERS.len() {
+        let width = features[0][0].1.len();
+        let mut centroids = vec![vec![0.0f32; width]; 10];
+        let mut counts = [0usize; 10];
+        for (s, rows) in features.iter().enumerate() {
+            if s == held_out {
+                continue;
+            }
+            for (digit, f) in rows {
+                counts[*digit] += 1;
+                centroids[*digit]
+                    .iter_mut()
+                    .zip(f)
+                    .for_each(|(c, x)| *c += x);
+            }
+        }
+        for (c, n) in centroids.iter_mut().zip(counts) {
+            c.iter_mut().for_each(|x| *x /= n as f32);
+        }
+        let nearest = |f: &[f32]| {
+            (0..10)
+                .min_by(|&a, &b| {
+                    let d = |c: &[f32]| c.iter().zip(f).map(|(x, y)| (x - y).powi(2)).sum::<f32>();
+                    d(&centroids[a]).total_cmp(&d(&centroids[b]))
+                })
+                .unwrap()
+        };
+        let rows = &features[held_out];
+        let correct = rows.iter().filter(|(d, f)| nearest(f) == *d).count();
+        accuracy.push(correct as f32 / rows.len() as f32);
+    }
+    eprintln!("leave-one-speaker-out nearest centroid: {SPEAKERS:?} -> {accuracy:?}");
+    assert!(accuracy[0] >= 0.95, "george read at {}", accuracy[0]);
+    let mean = accuracy.iter().sum::<f32>() / accuracy.len() as f32;
+    assert!(mean >= 0.9, "mean over speakers {mean}");
+}

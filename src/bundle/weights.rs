@@ -47,6 +47,16 @@ impl Naming for HuggingFaceBert {
     }
 }
 
+/// The converted Whisper encoder's names (see
+/// [`crate::model::whisper_encoder::whisper_tensor_name`]).
+pub struct WhisperCt2;
+
+impl Naming for WhisperCt2 {
+    fn name(&self, path: &str) -> Option<(String, bool)> {
+        crate::model::whisper_encoder::whisper_tensor_name(path)
+    }
+}
+
 /// One float tensor as host data.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HostTensor {
@@ -302,6 +312,18 @@ pub fn load_bert(
 ) -> Result<crate::model::Bert> {
     let file = WeightFile::read(path, &HuggingFaceBert)?;
     load_into(cfg.init(device), &file, &HuggingFaceBert, "", true, device)
+}
+
+/// Loads the frozen Whisper encoder (`models/whisper-tiny-en/model.safetensors`), checking
+/// every tensor's name, shape and finiteness against `cfg`; a tensor the encoder does not
+/// use is refused too.
+pub fn load_whisper(
+    path: &Path,
+    cfg: &crate::model::WhisperEncoderConfig,
+    device: &Device,
+) -> Result<crate::model::WhisperEncoder> {
+    let file = WeightFile::read(path, &WhisperCt2)?;
+    load_into(cfg.init(device), &file, &WhisperCt2, "", true, device)
 }
 
 /// Every float parameter of `module` under the tensor names `naming` gives it, transposed

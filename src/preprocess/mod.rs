@@ -14,3 +14,4 @@ pub mod pixels;
 pub(crate) mod test_images;
 pub mod text;
 pub mod wav_write;
+pub mod whisper_mel;

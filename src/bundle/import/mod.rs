@@ -15,7 +15,9 @@
 //! written through [`crate::bundle::replace_dir`]: a failed import leaves nothing behind.
 
 pub mod arrays;
+pub mod ctranslate2;
 pub mod metadata;
+pub mod whisper;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,232 @@
+//! Frozen pretrained speech encoder: the audio encoder of OpenAI's Whisper (tiny.en), read
+//! from `models/whisper-tiny-en` (converted from CTranslate2 by `transference convert-whisper`).
+//!
+//! ```text
+//! log-mel [B, 80, T] --GELU(conv1 k3)--> --GELU(conv2 k3 s2)--> [B, ceil(T/2), 384]
+//!   + sinusoidal positions (sliced to the length, not padded to 30 s)
+//!   --> 4 pre-LayerNorm blocks (6-head self-attention, GELU MLP 384 -> 1536 -> 384)
+//!   --> final LayerNorm --> [B, ceil(T/2), 384]
+//! ```
+//!
+//! One position is 20 ms of audio. Whisper itself always sees 30 s (silence after the clip);
+//! here a clip is encoded at its own length, so every item of a batch has the same `T` (encode
+//! clips of different lengths one by one). Parity with an independent numpy reference is
+//! tested in `tests/core.rs` (`tests/reference/whisper_reference.py`).
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv1d, Conv1dConfig};
+use burn::nn::{Gelu, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig1d};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// LayerNorm epsilon of every Whisper LayerNorm (PyTorch's default).
+pub const WHISPER_LAYER_NORM_EPS: f64 = 1e-5;
+
+/// Hyper-parameters of a Whisper audio encoder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhisperEncoderConfig {
+    /// Mel bins of the input.
+    pub n_mels: usize,
+    /// Width of the hidden state.
+    pub d_model: usize,
+    /// Transformer blocks.
+    pub n_layers: usize,
+    /// Attention heads per block.
+    pub n_heads: usize,
+    /// Hidden width of each block's MLP.
+    pub ffn_dim: usize,
+    /// Rows of the positional table: the longest input is `2 * max_positions` mel frames.
+    pub max_positions: usize,
+}
+
+impl WhisperEncoderConfig {
+    /// Whisper tiny.en (8.2M parameters).
+    pub fn tiny_en() -> Self {
+        WhisperEncoderConfig {
+            n_mels: 80,
+            d_model: 384,
+            n_layers: 4,
+            n_heads: 6,
+            ffn_dim: 1536,
+            max_positions: 1500,
+        }
+    }
+
+    /// The longest input this encoder takes, in mel frames.
+    pub fn max_frames(&self) -> usize {
+        2 * self.max_positions
+    }
+
+    /// Builds the module with placeholder weights (load the real ones with
+    /// [`crate::bundle::weights::load_whisper`]).
+    pub fn init(&self, device: &Device) -> WhisperEncoder {
+        let norm = |d| {
+            LayerNormConfig::new(d)
+                .with_epsilon(WHISPER_LAYER_NORM_EPS)
+                .init(device)
+        };
+        let conv = |c_in, stride| {
+            Conv1dConfig::new(c_in, self.d_model, 3)
+                .with_stride(stride)
+                .with_padding(PaddingConfig1d::Explicit(1, 1))
+                .init(device)
+        };
+        let d = self.d_model;
+        WhisperEncoder {
+            conv1: conv(self.n_mels, 1),
+            conv2: conv(d, 2),
+            position_encodings: Param::from_tensor(Tensor::zeros([self.max_positions, d], device)),
+            layers: (0..self.n_layers)
+                .map(|_| WhisperLayer {
+                    attention_norm: norm(d),
+                    qkv: LinearConfig::new(d, 3 * d).init(device),
+                    attention_out: LinearConfig::new(d, d).init(device),
+                    ffn_norm: norm(d),
+                    ffn_in: LinearConfig::new(d, self.ffn_dim).init(device),
+                    ffn_out: LinearConfig::new(self.ffn_dim, d).init(device),
+                })
+                .collect(),
+            layer_norm: norm(d),
+            num_heads: self.n_heads,
+            gelu: Gelu::new(),
+        }
+    }
+}
+
+/// One pre-LayerNorm transformer block. `qkv` holds the query, key and value projections
+/// fused in that order (the key's bias is zero, as in Whisper).
+#[derive(Module, Debug)]
+pub struct WhisperLayer {
+    pub attention_norm: LayerNorm,
+    pub qkv: Linear,
+    pub attention_out: Linear,
+    pub ffn_norm: LayerNorm,
+    pub ffn_in: Linear,
+    pub ffn_out: Linear,
+}
+
+impl WhisperLayer {
+    /// - `x`: `[B, L, H]`
+    /// - returns `[B, L, H]`
+    pub fn forward(&self, x: Tensor<3>, num_heads: usize, gelu: &Gelu) -> Tensor<3> {
+        let [b, l, h] = x.dims();
+        let head_dim = h / num_heads;
+        let qkv = self.qkv.forward(self.attention_norm.forward(x.clone())); // [B, L, 3H]
+        let split = |i: usize| {
+            qkv.clone()
+                .narrow(2, i * h, h)
+                .reshape([b, l, num_heads, head_dim])
+                .swap_dims(1, 2) // [B, nh, L, hd]
+        };
+        let (q, k, v) = (split(0), split(1), split(2));
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .div_scalar((head_dim as f64).sqrt()); // [B, nh, L, L]
+        let context = softmax(scores, 3)
+            .matmul(v)
+            .swap_dims(1, 2)
+            .reshape([b, l, h]);
+        let x = x + self.attention_out.forward(context);
+        let hidden = gelu.forward(self.ffn_in.forward(self.ffn_norm.forward(x.clone())));
+        x + self.ffn_out.forward(hidden)
+    }
+}
+
+/// The Whisper audio encoder (no decoder).
+#[derive(Module, Debug)]
+pub struct WhisperEncoder {
+    pub conv1: Conv1d,
+    pub conv2: Conv1d,
+    /// Sinusoidal position table `[max_positions, d_model]`, as stored in the checkpoint.
+    pub position_encodings: Param<Tensor<2>>,
+    pub layers: Vec<WhisperLayer>,
+    pub layer_norm: LayerNorm,
+    pub num_heads: usize,
+    pub gelu: Gelu,
+}
+
+/// Encoder positions for `n_frames` mel frames (conv2 has stride 2 and padding 1).
+pub fn n_positions(n_frames: usize) -> usize {
+    n_frames.div_ceil(2)
+}
+
+impl WhisperEncoder {
+    /// - `mel`: `[B, n_mels, T]` Whisper log-mel ([`crate::preprocess::whisper_mel`]), with
+    ///   `1 <= T <= 2 * max_positions` (the caller checks the limit)
+    /// - returns the last hidden state `[B, ceil(T / 2), d_model]`
+    pub fn forward(&self, mel: Tensor<3>) -> Tensor<3> {
+        let x = self.gelu.forward(self.conv1.forward(mel));
+        let x = self.gelu.forward(self.conv2.forward(x)); // [B, H, L]
+        let [_, h, l] = x.dims();
+        let positions = self
+            .position_encodings
+            .val()
+            .narrow(0, 0, l)
+            .reshape([1, l, h]);
+        let mut x = x.swap_dims(1, 2) + positions; // [B, L, H]
+        for layer in &self.layers {
+            x = layer.forward(x, self.num_heads, &self.gelu);
+        }
+        self.layer_norm.forward(x)
+    }
+}
+
+/// Tensor name in `models/whisper-tiny-en/model.safetensors` (CTranslate2's variable names
+/// with `.` for `/`) for a parameter path inside [`WhisperEncoder`], and whether the stored
+/// matrix is the transpose of burn's `Linear` weight (`[out, in]` as in PyTorch).
+pub fn whisper_tensor_name(path: &str) -> Option<(String, bool)> {
+    if path == "position_encodings" {
+        return Some(("encoder.position_encodings.encodings".into(), false));
+    }
+    let (module, param) = path.rsplit_once('.')?;
+    let plain = |name: &str| Some((format!("encoder.{name}.{param}"), false));
+    match module {
+        "conv1" | "conv2" | "layer_norm" => return plain(module),
+        _ => {}
+    }
+    let (index, sub) = module.strip_prefix("layers.")?.split_once('.')?;
+    let (ct2, is_linear) = match sub {
+        "attention_norm" => ("self_attention.layer_norm", false),
+        "qkv" => ("self_attention.linear_0", true),
+        "attention_out" => ("self_attention.linear_1", true),
+        "ffn_norm" => ("ffn.layer_norm", false),
+        "ffn_in" => ("ffn.linear_0", true),
+        "ffn_out" => ("ffn.linear_1", true),
+        _ => return None,
+    };
+    Some((
+        format!("encoder.layer_{index}.{ct2}.{param}"),
+        is_linear && param == "weight",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_halve_the_frames_rounding_up() {
+        assert_eq!(n_positions(1), 1);
+        assert_eq!(n_positions(64), 32);
+        assert_eq!(n_positions(90), 45);
+        assert_eq!(n_positions(91), 46);
+        assert_eq!(WhisperEncoderConfig::tiny_en().max_frames(), 3000);
+    }
+
+    #[test]
+    fn forward_gives_one_vector_per_two_frames() {
+        let device = Device::flex();
+        let cfg = WhisperEncoderConfig {
+            n_mels: 8,
+            d_model: 12,
+            n_layers: 2,
+            n_heads: 3,
+            ffn_dim: 16,
+            max_positions: 10,
+        };
+        let out = cfg.init(&device).forward(Tensor::ones([2, 8, 7], &device));
+        assert_eq!(out.dims(), [2, 4, 12]);
+    }
+}
