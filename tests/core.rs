@@ -2765,3 +2765,137 @@ fn frozen_whisper_features_read_a_speaker_they_never_heard() {
     let mean = accuracy.iter().sum::<f32>() / accuracy.len() as f32;
     assert!(mean >= 0.9, "mean over speakers {mean}");
 }
+
+/// Relative link targets of one Markdown text: inline links and images `[..](path)` /
+/// `![..](path)` and reference definitions `[id]: path`, outside fenced code blocks and inline
+/// code spans. Absolute URLs (`scheme://`, `mailto:`) and pure anchors are left out; a
+/// `#anchor` suffix is cut off. Each target comes with its 1-based line number.
+fn markdown_link_targets(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut fenced = false;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        // Inline code spans are not links.
+        let prose: String = line
+            .split('`')
+            .enumerate()
+            .filter(|(n, _)| n % 2 == 0)
+            .map(|(_, part)| part)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut targets = Vec::new();
+        // Reference definition: `[id]: target`.
+        if let Some(rest) = prose.trim_start().strip_prefix('[')
+            && let Some(close) = rest.find("]:")
+            && !rest[..close].contains(']')
+        {
+            targets.push(rest[close + 2..].trim().to_string());
+        }
+        // Inline links and images: `](target)`, parentheses inside the target balanced.
+        let mut rest = prose.as_str();
+        while let Some(start) = rest.find("](") {
+            let after = &rest[start + 2..];
+            let mut depth = 0usize;
+            let mut end = None;
+            for (j, c) in after.char_indices() {
+                match c {
+                    '(' => depth += 1,
+                    ')' if depth == 0 => {
+                        end = Some(j);
+                        break;
+                    }
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+            }
+            let Some(end) = end else { break };
+            targets.push(after[..end].trim().to_string());
+            rest = &after[end + 1..];
+        }
+        for target in targets {
+            // `<path with spaces>` or `path "title"`.
+            let target = match target.strip_prefix('<') {
+                Some(t) => t.split('>').next().unwrap_or_default().to_string(),
+                None => target
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            };
+            let lower = target.to_ascii_lowercase();
+            if target.is_empty()
+                || target.starts_with('#')
+                || lower.contains("://")
+                || lower.starts_with("mailto:")
+            {
+                continue;
+            }
+            let path = target.split('#').next().unwrap_or_default();
+            out.push((i + 1, path.replace("%20", " ")));
+        }
+    }
+    out
+}
+
+#[test]
+fn markdown_link_targets_are_found_and_filtered() {
+    let text = "See [the docs](docs/usage.md#the-window) and ![shot](assets/a.png \"title\").\n\
+                [web](https://example.org) [mail](mailto:a@b.c) [top](#top) `[no](code.md)`\n\
+                ```\n[fenced](fenced.md)\n```\n\
+                [ref]: docs/ref.md\n[paren](a_(b).md)";
+    let got: Vec<String> = markdown_link_targets(text)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(
+        got,
+        ["docs/usage.md", "assets/a.png", "docs/ref.md", "a_(b).md"]
+    );
+}
+
+#[test]
+fn readme_and_docs_links_resolve() {
+    let root = repo();
+    let mut files = vec![root.join("README.md")];
+    let mut docs: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/ exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    assert!(!docs.is_empty(), "no Markdown files in docs/");
+    files.extend(docs);
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let dir = file.parent().unwrap();
+        for (line, target) in markdown_link_targets(&text) {
+            checked += 1;
+            if !dir.join(&target).exists() {
+                broken.push(format!(
+                    "{}:{line}: {target}",
+                    file.strip_prefix(&root).unwrap_or(file).display()
+                ));
+            }
+        }
+    }
+    assert!(
+        checked > 0,
+        "no relative links found in {} files",
+        files.len()
+    );
+    assert!(
+        broken.is_empty(),
+        "{} broken relative link(s) in README.md and docs/*.md:\n{}",
+        broken.len(),
+        broken.join("\n")
+    );
+}
