@@ -98,6 +98,52 @@ impl ComputeDevice {
     }
 }
 
+/// Name of the environment variable the system's display libraries read.
+pub const RUNTIME_DIR_VAR: &str = "XDG_RUNTIME_DIR";
+
+/// A private folder to use as `XDG_RUNTIME_DIR` when it is unset or not a folder (a machine
+/// without a desktop session: SSH, CI, containers), or `None` when it is fine. Probing for a
+/// GPU loads the system's Wayland client library through EGL, which prints "XDG_RUNTIME_DIR is
+/// invalid or not set in the environment" straight to the terminal when the variable is
+/// missing; that reads as the command's own error. The folder is
+/// `<temp>/transference-runtime-<uid>`, created with mode 0700 (as the variable requires).
+/// Call it before any thread starts and set the variable from `main`.
+pub fn runtime_dir_fallback() -> Option<std::path::PathBuf> {
+    runtime_dir_fallback_in(
+        std::env::var_os(RUNTIME_DIR_VAR).as_deref(),
+        &std::env::temp_dir(),
+    )
+}
+
+/// [`runtime_dir_fallback`] for a given current value and temporary folder.
+fn runtime_dir_fallback_in(
+    current: Option<&std::ffi::OsStr>,
+    temp: &std::path::Path,
+) -> Option<std::path::PathBuf> {
+    if current.is_some_and(|dir| std::path::Path::new(dir).is_dir()) {
+        return None;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        let uid = std::fs::metadata("/proc/self").ok()?.uid();
+        let dir = temp.join(format!("transference-runtime-{uid}"));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => Some(dir),
+            // Reuse our own folder from an earlier run; never one another user made.
+            Err(_) => std::fs::metadata(&dir)
+                .ok()
+                .filter(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0)
+                .map(|_| dir),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = temp;
+        None
+    }
+}
+
 /// Lists wgpu adapters on every backend wgpu was built with. Never panics: a failure to
 /// initialise wgpu is logged and yields an empty list (see [`try_enumerate_adapters`]).
 pub fn enumerate_adapters() -> Vec<AdapterSummary> {
@@ -205,6 +251,31 @@ fn wgpu_device(kind: DeviceKind, adapter: &AdapterSummary) -> ComputeDevice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_missing_runtime_dir_gets_a_private_one_and_a_present_one_is_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = tempfile::tempdir().unwrap();
+        let present = temp.path().to_path_buf();
+        assert_eq!(
+            runtime_dir_fallback_in(Some(present.as_os_str()), temp.path()),
+            None
+        );
+        let dir = runtime_dir_fallback_in(None, temp.path()).unwrap();
+        assert!(dir.starts_with(temp.path()));
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        // A second run reuses it; a value naming no folder is replaced too.
+        let gone = temp.path().join("gone");
+        assert_eq!(
+            runtime_dir_fallback_in(Some(gone.as_os_str()), temp.path()),
+            Some(dir.clone())
+        );
+        // Someone else's (group- or world-readable) folder is never used.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(runtime_dir_fallback_in(None, temp.path()), None);
+    }
 
     fn adapter(name: &str, device_type: &str) -> AdapterSummary {
         AdapterSummary {
