@@ -113,6 +113,13 @@ where
     )
 }
 
+/// ALSA's `null` PCM ("Discard all samples (playback) or generate zeros (capture)"): listed as
+/// an input when no sound server runs, it records only zeros, so it is never offered as a
+/// microphone.
+fn is_silent_pseudo_input(device_id: &str) -> bool {
+    device_id == "alsa:null"
+}
+
 impl AudioBackend for SystemAudio {
     fn input_devices(&mut self) -> Result<Vec<InputDevice>, AudioIoError> {
         let default_id = self.host.default_input_device().and_then(|d| d.id().ok());
@@ -122,9 +129,16 @@ impl AudioBackend for SystemAudio {
             .map_err(|e| AudioIoError::NoInputDevice {
                 detail: e.to_string(),
             })?;
+        let mut listed = 0;
         let mut list: Vec<InputDevice> = devices
             .filter_map(|d| {
                 let id = d.id().ok()?;
+                listed += 1;
+                // A device that cannot tell its input format cannot be opened either (ALSA's
+                // sound-server bridges, `pulse` or `jack`, while no server runs): not offered.
+                if is_silent_pseudo_input(&id.to_string()) || d.default_input_config().is_err() {
+                    return None;
+                }
                 Some(InputDevice {
                     is_default: Some(&id) == default_id.as_ref(),
                     id: id.to_string(),
@@ -133,9 +147,16 @@ impl AudioBackend for SystemAudio {
             })
             .collect();
         if list.is_empty() {
-            return Err(AudioIoError::NoInputDevice {
-                detail: format!("{:?} lists no input device", self.host.id()),
-            });
+            let detail = if listed > 0 {
+                format!(
+                    "none of the {listed} input devices {:?} lists can be opened or records \
+                     sound; is a sound server running, or a microphone plugged in?",
+                    self.host.id()
+                )
+            } else {
+                format!("{:?} lists no input device", self.host.id())
+            };
+            return Err(AudioIoError::NoInputDevice { detail });
         }
         // The default first, then by name.
         list.sort_by(|a, b| b.is_default.cmp(&a.is_default).then(a.name.cmp(&b.name)));
@@ -235,5 +256,18 @@ impl PlayingClip for RodioClip {
 impl Drop for RodioClip {
     fn drop(&mut self) {
         self.player.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alsas_null_device_is_not_a_microphone() {
+        assert!(is_silent_pseudo_input("alsa:null"));
+        assert!(!is_silent_pseudo_input("alsa:default"));
+        assert!(!is_silent_pseudo_input("alsa:hw:0,0"));
+        assert!(!is_silent_pseudo_input("alsa:pulse"));
     }
 }

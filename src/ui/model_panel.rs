@@ -157,63 +157,106 @@ pub fn status_bar(
     settings: &mut crate::ui::state::Settings,
     commands: &mut Vec<Command>,
 ) {
-    ui.horizontal(|ui| {
-        match (&session.summary, &session.loading) {
-            (_, Some(dir)) => {
-                ui.spinner();
-                ui.label(format!("loading {}", dir.display()));
-            }
-            (Some(s), None) => {
-                ui.label(RichText::new(&s.name).strong());
-                muted(ui, format!("· {}", s.dir.display()));
-                ui.separator();
-                ui.label(format!("device: {}", s.device));
-            }
-            (None, None) => {
-                ui.label(RichText::new("no model loaded").color(theme::warning()));
-            }
-        }
-        ui.separator();
-        match session.last_ms {
-            Some(ms) => ui.label(format!("last inference {}", format_ms(ms))),
-            None => muted(ui, "no inference yet"),
-        };
-        ui.separator();
-        crate::ui::audio_controls::status_bar_part(
-            ui,
-            &session.audio,
-            &mut settings.volume,
-            commands,
-        );
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            if session.busy() {
-                let mut parts = Vec::new();
-                if let Some((done, total)) = session.queue.progress() {
-                    if ui
-                        .button(CANCEL_ANALYSES_LABEL)
-                        .on_hover_text("Stop analysing; inputs not analysed yet are cancelled")
-                        .clicked()
-                    {
-                        commands.push(Command::CancelAnalyses);
-                    }
-                    parts.push(format!("analysing {done}/{total}"));
-                }
-                if session.classify_pending > 0 {
-                    parts.push("re-scoring".to_string());
-                }
-                if session.transfer_running {
-                    parts.push("fitting".to_string());
-                }
-                if session.export_running {
-                    parts.push("exporting".to_string());
-                }
-                muted(ui, parts.join(" · "));
-                ui.spinner();
-            } else {
-                muted(ui, "ready");
-            }
+    // The right end (busy or ready) is laid out first, so the left part gets only the width
+    // that is left and can never draw over it.
+    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+        busy_part(ui, session, commands);
+        ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+            ui.set_clip_rect(ui.max_rect().intersect(ui.clip_rect()));
+            model_part(ui, session);
+            ui.separator();
+            match session.last_ms {
+                Some(ms) => ui.label(format!("last inference {}", format_ms(ms))),
+                None => muted(ui, "no inference yet"),
+            };
+            ui.separator();
+            crate::ui::audio_controls::status_bar_part(
+                ui,
+                &session.audio,
+                &mut settings.volume,
+                commands,
+            );
         });
     });
+}
+
+/// Longest bundle path shown in the status bar, in characters (the whole path is on hover).
+const STATUS_PATH_CHARS: usize = 32;
+/// Longest device description shown in the status bar, in characters.
+const STATUS_DEVICE_CHARS: usize = 28;
+
+/// The status bar's left end: the model, where it was loaded from, and its device.
+fn model_part(ui: &mut Ui, session: &Session) {
+    match (&session.summary, &session.loading) {
+        (_, Some(dir)) => {
+            ui.spinner();
+            ui.label(format!("loading {}", short_path(dir, STATUS_PATH_CHARS)))
+                .on_hover_text(dir.display().to_string());
+        }
+        (Some(s), None) => {
+            ui.label(RichText::new(&s.name).strong());
+            muted(ui, format!("· {}", short_path(&s.dir, STATUS_PATH_CHARS)))
+                .on_hover_text(s.dir.display().to_string());
+            ui.separator();
+            ui.label(format!("device: {}", short(&s.device, STATUS_DEVICE_CHARS)))
+                .on_hover_text(format!("compute device: {}", s.device));
+        }
+        (None, None) => {
+            ui.label(RichText::new("no model loaded").color(theme::warning()));
+        }
+    }
+}
+
+/// `path` in at most `max` characters: its last components, with `…/` for the rest.
+fn short_path(path: &std::path::Path, max: usize) -> String {
+    let full = path.display().to_string();
+    if full.chars().count() <= max {
+        return full;
+    }
+    let mut tail = String::new();
+    for part in path.components().rev() {
+        let part = part.as_os_str().to_string_lossy();
+        let next = if tail.is_empty() {
+            part.to_string()
+        } else {
+            format!("{part}/{tail}")
+        };
+        if next.chars().count() + 2 > max && !tail.is_empty() {
+            break;
+        }
+        tail = next;
+    }
+    short(&format!("…/{tail}"), max)
+}
+
+/// The status bar's right end (drawn right to left): what is running, or "ready".
+fn busy_part(ui: &mut Ui, session: &Session, commands: &mut Vec<Command>) {
+    if !session.busy() {
+        muted(ui, "ready");
+        return;
+    }
+    let mut parts = Vec::new();
+    if let Some((done, total)) = session.queue.progress() {
+        if ui
+            .button(CANCEL_ANALYSES_LABEL)
+            .on_hover_text("Stop analysing; inputs not analysed yet are cancelled")
+            .clicked()
+        {
+            commands.push(Command::CancelAnalyses);
+        }
+        parts.push(format!("analysing {done}/{total}"));
+    }
+    if session.classify_pending > 0 {
+        parts.push("re-scoring".to_string());
+    }
+    if session.transfer_running {
+        parts.push("fitting".to_string());
+    }
+    if session.export_running {
+        parts.push("exporting".to_string());
+    }
+    muted(ui, parts.join(" · "));
+    ui.spinner();
 }
 
 /// The model card tab: manifest facts, metrics and the card text.
@@ -406,4 +449,18 @@ pub fn empty_state(ui: &mut Ui, session: &Session, commands: &mut Vec<Command>) 
             commands.push(Command::OpenModelDialog);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_bundle_path_keeps_its_last_folders() {
+        let p = std::path::Path::new("/work/main/models/digits");
+        assert_eq!(short_path(p, 40), "/work/main/models/digits");
+        assert_eq!(short_path(p, 18), "…/models/digits");
+        assert_eq!(short_path(p, 9), "…/digits");
+        assert!(short_path(p, 5).chars().count() <= 5);
+    }
 }
