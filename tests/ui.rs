@@ -1550,3 +1550,46 @@ fn presenter_mode_shows_one_panel_in_large_text_and_is_remembered() {
     );
     assert!(!has_label(&h, "Drawing canvas"));
 }
+
+/// Many bad files dropped at once (more than one chunk of analyses): one notification of one
+/// line, whose Details window lists every file with its reason and can copy them all.
+#[test]
+fn many_failed_inputs_are_one_line_with_a_details_window() {
+    let (mut h, tmp) = app_with_tiny_bundle();
+    let n = 2 * transference::engine::protocol::MAX_CHUNK_INPUTS + 20;
+    let bad: Vec<PathBuf> = (0..n)
+        .map(|i| {
+            let p = tmp.path().join(format!("broken-{i:03}.png"));
+            std::fs::write(&p, "text, not pixels").unwrap();
+            p
+        })
+        .collect();
+    drop_files(&mut h, &bad);
+    wait_for(&mut h, "the batch notification", |h| {
+        has_label(h, "inputs failed")
+    });
+    wait_for(&mut h, "every input analysed", |h| {
+        !h.state().as_ref().unwrap().session().busy()
+    });
+    let notes = h.state().as_ref().unwrap().session().notifications.items();
+    assert_eq!(notes.len(), 1, "one notification: {notes:?}");
+    assert_eq!(notes[0].title, format!("Analysing {n} inputs failed"));
+    assert_eq!(notes[0].details.len(), n, "every file is in the details");
+    assert!(
+        !notes[0].message.contains('\n'),
+        "one line: {:?}",
+        notes[0].message
+    );
+    h.get_all_by_label(transference::ui::notifications::DETAILS_LABEL)
+        .next()
+        .expect("a Details button")
+        .click();
+    wait_for(&mut h, "the details window", |h| {
+        has_label(h, transference::ui::notifications::COPY_DETAILS_LABEL)
+    });
+    assert!(has_label(&h, "broken-"), "the window names the files");
+    assert!(has_label(&h, "not a decodable image"), "and the reasons");
+    h.get_by_label(transference::ui::notifications::COPY_DETAILS_LABEL)
+        .click();
+    h.step();
+}

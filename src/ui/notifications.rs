@@ -1,5 +1,7 @@
 //! Dismissable notifications (toasts) in the top-right corner. Each carries the specific
-//! reason from the worker's event; they expire after [`LIFETIME_SECS`] unless hovered.
+//! reason from the worker's event; they expire after [`LIFETIME_SECS`] unless hovered. A
+//! notification about many inputs stays one line; its *Details* button opens a window with
+//! every input and reason, scrollable and copyable, which stays open after the toast expires.
 
 use egui::{Align2, Id, Order, RichText};
 
@@ -38,6 +40,36 @@ pub struct Notification {
     pub message: String,
     /// Context time (seconds) it was shown first; `None` until drawn once.
     pub shown_at: Option<f64>,
+    /// Every input and its reason, for a notification about many (empty for one).
+    pub details: Vec<DetailLine>,
+}
+
+/// One line of a notification's details: which input, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetailLine {
+    pub input: String,
+    pub reason: String,
+}
+
+/// `reason` without a leading `…input: ` (error messages name their file first; the details
+/// show the input beside the reason already).
+pub fn reason_after_input<'a>(input: &str, reason: &'a str) -> &'a str {
+    reason
+        .split_once(": ")
+        .filter(|(head, _)| head.ends_with(input))
+        .map_or(reason, |(_, rest)| rest)
+}
+
+/// Label of a notification's button that opens its details.
+pub const DETAILS_LABEL: &str = "Details";
+/// Label of the details window's button that copies every line.
+pub const COPY_DETAILS_LABEL: &str = "Copy all";
+
+/// The details window's contents.
+#[derive(Clone, Debug, PartialEq)]
+struct OpenDetails {
+    title: String,
+    lines: Vec<DetailLine>,
 }
 
 /// The list of live notifications.
@@ -45,11 +77,24 @@ pub struct Notification {
 pub struct Notifications {
     items: Vec<Notification>,
     next_id: u64,
+    open_details: Option<OpenDetails>,
 }
 
 impl Notifications {
     /// Adds a notification.
     pub fn push(&mut self, level: Level, title: impl Into<String>, message: impl Into<String>) {
+        self.push_with_details(level, title, message, Vec::new());
+    }
+
+    /// Adds a notification about many inputs: `message` is its one line, `details` every
+    /// input and reason (shown by its *Details* button).
+    pub fn push_with_details(
+        &mut self,
+        level: Level,
+        title: impl Into<String>,
+        message: impl Into<String>,
+        details: Vec<DetailLine>,
+    ) {
         self.next_id += 1;
         let title = title.into();
         let message = message.into();
@@ -67,6 +112,7 @@ impl Notifications {
             title,
             message,
             shown_at: None,
+            details,
         });
         if self.items.len() > MAX_SHOWN {
             self.items.remove(0);
@@ -83,6 +129,20 @@ impl Notifications {
         self.push(Level::Info, title, message);
     }
 
+    /// Removes and returns the newest notification when it is about many inputs (it has
+    /// details), so a drop analysed in several chunks can stay one notification.
+    pub fn take_last_with_details(&mut self) -> Option<Notification> {
+        if self.items.last()?.details.is_empty() {
+            return None;
+        }
+        self.items.pop()
+    }
+
+    /// The title of the details window, while it is open.
+    pub fn details_open(&self) -> Option<&str> {
+        self.open_details.as_ref().map(|d| d.title.as_str())
+    }
+
     /// Live notifications, oldest first.
     pub fn items(&self) -> &[Notification] {
         &self.items
@@ -95,11 +155,13 @@ impl Notifications {
 
     /// Draws the notifications in the top-right corner and expires old ones.
     pub fn show(&mut self, ctx: &egui::Context) {
+        self.show_details(ctx);
         if self.items.is_empty() {
             return;
         }
         let now = ctx.input(|i| i.time);
         let mut dismissed = Vec::new();
+        let mut opened = None;
         egui::Area::new(Id::unique("notifications"))
             .anchor(Align2::RIGHT_TOP, egui::vec2(-14.0, 48.0))
             .order(Order::Foreground)
@@ -124,6 +186,17 @@ impl Notifications {
                                 ui.set_width(340.0);
                                 ui.label(RichText::new(&n.title).strong().color(color));
                                 ui.label(RichText::new(&n.message).color(theme::strong_text()));
+                                if !n.details.is_empty()
+                                    && ui
+                                        .button(DETAILS_LABEL)
+                                        .on_hover_text("Every input and why, to read or copy")
+                                        .clicked()
+                                {
+                                    opened = Some(OpenDetails {
+                                        title: n.title.clone(),
+                                        lines: n.details.clone(),
+                                    });
+                                }
                             });
                             if ui
                                 .add(egui::Button::new(RichText::new("×").size(18.0)).frame(false))
@@ -146,8 +219,65 @@ impl Notifications {
         for id in dismissed {
             self.dismiss(id);
         }
+        if opened.is_some() {
+            self.open_details = opened;
+        }
         if !self.items.is_empty() {
             ctx.request_repaint_after(std::time::Duration::from_millis(500));
+        }
+    }
+}
+
+impl Notifications {
+    /// The details window: one row per input (only the visible rows are laid out), and a
+    /// button that copies every line as `input<TAB>reason`.
+    fn show_details(&mut self, ctx: &egui::Context) {
+        let Some(details) = &self.open_details else {
+            return;
+        };
+        let mut open = true;
+        egui::Window::new(&details.title)
+            .id(Id::new("notification-details"))
+            .open(&mut open)
+            .default_size([620.0, 360.0])
+            .collapsible(false)
+            .show(ctx, |ui| {
+                ui.horizontal(|ui| {
+                    ui.label(format!("{} inputs", details.lines.len()));
+                    if ui.button(COPY_DETAILS_LABEL).clicked() {
+                        let text: Vec<String> = details
+                            .lines
+                            .iter()
+                            .map(|l| format!("{}\t{}", l.input, l.reason))
+                            .collect();
+                        ui.ctx().copy_text(text.join("\n"));
+                    }
+                });
+                ui.separator();
+                let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+                egui::ScrollArea::vertical().auto_shrink(false).show_rows(
+                    ui,
+                    row_height,
+                    details.lines.len(),
+                    |ui, rows| {
+                        for line in &details.lines[rows] {
+                            ui.horizontal(|ui| {
+                                ui.label(RichText::new(&line.input).strong());
+                                let reason = reason_after_input(&line.input, &line.reason);
+                                ui.add(
+                                    egui::Label::new(
+                                        RichText::new(reason).color(theme::muted_text()),
+                                    )
+                                    .truncate(),
+                                )
+                                .on_hover_text(&line.reason);
+                            });
+                        }
+                    },
+                );
+            });
+        if !open {
+            self.open_details = None;
         }
     }
 }
@@ -155,6 +285,20 @@ impl Notifications {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reason_loses_the_path_that_names_its_input() {
+        let r = "/tmp/x/broken.png: not a decodable image (bad)";
+        assert_eq!(
+            reason_after_input("broken.png", r),
+            "not a decodable image (bad)"
+        );
+        assert_eq!(reason_after_input("other.png", r), r);
+        assert_eq!(
+            reason_after_input("a.png", "text is empty"),
+            "text is empty"
+        );
+    }
 
     #[test]
     fn repeated_messages_collapse_and_old_ones_drop() {

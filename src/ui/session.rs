@@ -10,7 +10,7 @@ use crate::engine::{Event, InputSource, Job, JobKind, ModelSummary, ZeroShotUnav
 use crate::index::projection::Projection;
 use crate::index::transfer::TransferReport;
 use crate::ui::batch_queue::AnalysisQueue;
-use crate::ui::notifications::Notifications;
+use crate::ui::notifications::{DetailLine, Level, Notifications, reason_after_input};
 use crate::ui::state::{
     ChartRects, Derived, InputEntry, InputStatus, LabelSet, MapLayout, Settings,
 };
@@ -578,9 +578,20 @@ impl Session {
     /// One notification for the inputs of a chunk that failed: titled with the input when
     /// one failed, with the count and each name and reason when several did.
     fn notify_failures(&mut self, failures: Vec<ItemFailure>) {
+        let mut lines: Vec<DetailLine> = failures
+            .iter()
+            .map(|f| DetailLine {
+                input: f.name.clone(),
+                reason: f.error.message.clone(),
+            })
+            .collect();
+        // The chunks of one drop (and drops in quick succession) share one notification.
+        if let Some(earlier) = self.notifications.take_last_with_details() {
+            lines.splice(0..0, earlier.details);
+        }
         match failures.as_slice() {
             [] => {}
-            [one] => {
+            [one] if lines.len() == 1 => {
                 let job = JobKind::Analyze {
                     request_id: one.request_id,
                     name: one.name.clone(),
@@ -588,26 +599,31 @@ impl Session {
                 self.notifications
                     .error(job.to_string(), one.error.message.clone());
             }
-            many => {
-                let lines: Vec<String> = many
-                    .iter()
-                    .take(MAX_FAILURES_LISTED)
-                    .map(|f| format!("{}: {}", f.name, f.error.message))
-                    .collect();
-                let more = many.len().saturating_sub(MAX_FAILURES_LISTED);
-                let mut message = lines.join("\n");
-                if more > 0 {
-                    message.push_str(&format!("\n… and {more} more"));
-                }
-                self.notifications
-                    .error(format!("Analysing {} inputs failed", many.len()), message);
+            _ => {
+                let first = &lines[0];
+                let message = format!(
+                    "{}: {} (and {} more)",
+                    first.input,
+                    crate::ui::code_strip::short(
+                        reason_after_input(&first.input, &first.reason),
+                        FIRST_FAILURE_CHARS
+                    ),
+                    lines.len() - 1
+                );
+                self.notifications.push_with_details(
+                    Level::Error,
+                    format!("Analysing {} inputs failed", lines.len()),
+                    message,
+                    lines,
+                );
             }
         }
     }
 }
 
-/// Failed inputs named in one notification (the rest are counted).
-const MAX_FAILURES_LISTED: usize = 8;
+/// Longest reason quoted in the one line of a notification about many failed inputs, in
+/// characters (its Details window has them all in full).
+const FIRST_FAILURE_CHARS: usize = 60;
 
 #[cfg(test)]
 mod tests {
@@ -804,12 +820,13 @@ mod tests {
         let notes = s.notifications.items();
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0].title, "Analysing 12 inputs failed");
-        assert!(
-            notes[0]
-                .message
-                .contains("bad0.png: bad0.png: not an image")
-        );
-        assert!(notes[0].message.contains("and 4 more"));
+        // One line naming the first, the rest in the details, every one of them.
+        assert!(!notes[0].message.contains('\n'));
+        assert!(notes[0].message.starts_with("bad0.png: not an image"));
+        assert!(notes[0].message.ends_with("(and 11 more)"));
+        assert_eq!(notes[0].details.len(), 12);
+        assert_eq!(notes[0].details[11].input, "bad11.png");
+        assert!(notes[0].details[11].reason.contains("not an image"));
         assert!(!s.busy());
     }
 
