@@ -650,7 +650,7 @@ const MANY_FILES: usize = 1_000;
 
 /// 1,000 small files (PNG digits and short WAVs alternating) through the worker with
 /// `bundle` on the CPU: one `Job::AnalyzeBatch` (parallel preprocessing, batched encoding,
-/// chunked results) against one `Job::Analyze` at a time, each awaited before the next is sent
+/// chunked results) against batches of one sent one at a time, each awaited before the next
 /// (how the window sent them before, less its frame time). Run alone with
 /// `-- --many-only`.
 fn many_inputs(bundle: &Path) {
@@ -687,15 +687,18 @@ fn many_inputs(bundle: &Path) {
     let templates = vec!["{label}".to_string()];
     let t0 = Instant::now();
     for (i, p) in files.iter().enumerate() {
-        worker.submit(Job::Analyze {
-            request_id: i as u64,
-            input: InputSource::File(p.clone()),
+        worker.submit(Job::AnalyzeBatch {
+            items: vec![BatchItem {
+                request_id: i as u64,
+                input: InputSource::File(p.clone()),
+            }],
             labels: labels.clone(),
             templates: templates.clone(),
             k: 5,
+            cancel: Arc::new(AtomicBool::new(false)),
         });
         match wait() {
-            Event::Analyzed(_) => {}
+            Event::AnalyzedChunk(r) if r.iter().all(|r| r.is_ok()) => {}
             other => panic!("{}: {other:?}", p.display()),
         }
     }
@@ -733,7 +736,7 @@ fn many_inputs(bundle: &Path) {
         "\n{MANY_FILES} small files (PNG 28x28 and 0.5 s WAV) through the worker, models/digits, CPU:"
     );
     println!(
-        "  one Job::Analyze at a time: {one_by_one:.2} s ({:.2} ms per file)",
+        "  one input at a time:        {one_by_one:.2} s ({:.2} ms per file)",
         one_by_one * 1000.0 / MANY_FILES as f64
     );
     println!(

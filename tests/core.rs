@@ -559,22 +559,17 @@ fn worker_answers_without_blocking_and_survives_bad_jobs() {
         }
     };
     // A job before any model is loaded fails cleanly.
-    worker.submit(Job::Analyze {
-        request_id: 1,
-        input: InputSource::Text("seven".into()),
-        labels: vec![],
-        templates: vec![],
-        k: 3,
-    });
+    worker.submit(analyse_one(
+        1,
+        InputSource::Text("seven".into()),
+        vec![],
+        vec![],
+        3,
+    ));
     match wait(&worker) {
         Event::Failed { job, error } => {
-            assert_eq!(
-                job,
-                JobKind::Analyze {
-                    request_id: 1,
-                    name: "“seven”".into()
-                }
-            );
+            assert_eq!(job, JobKind::AnalyzeBatch { inputs: 1 });
+            assert_eq!(job.to_string(), "Analysing 1 input failed");
             assert_eq!(error.kind, ErrorKind::NoModel);
             assert!(error.message.contains("no model"), "{error}");
         }
@@ -612,31 +607,31 @@ fn worker_answers_without_blocking_and_survives_bad_jobs() {
     // A bad file gives an error event naming it; the worker keeps going.
     let bad = tmp.path().join("broken.png");
     std::fs::write(&bad, "nope").unwrap();
-    worker.submit(Job::Analyze {
-        request_id: 2,
-        input: InputSource::File(bad),
-        labels: vec![],
-        templates: vec![],
-        k: 3,
-    });
+    worker.submit(analyse_one(2, InputSource::File(bad), vec![], vec![], 3));
     match wait(&worker) {
-        Event::Failed { job, error } => {
-            assert_eq!(job.request_id(), Some(2));
-            assert_eq!(error.kind, ErrorKind::BadInput);
-            assert!(error.message.contains("broken.png"), "{error}");
-        }
+        Event::AnalyzedChunk(results) => match results.as_slice() {
+            [Err(failure)] => {
+                assert_eq!(failure.request_id, 2);
+                assert_eq!(failure.name, "broken.png");
+                assert_eq!(failure.error.kind, ErrorKind::BadInput);
+                assert!(failure.error.message.contains("broken.png"), "{failure:?}");
+            }
+            other => panic!("expected one failure, got {other:?}"),
+        },
         other => panic!("unexpected {other:?}"),
     }
     let labels: Vec<String> = vec!["seven".into(), "three".into()];
-    worker.submit(Job::Analyze {
-        request_id: 3,
-        input: InputSource::Text("seven".into()),
+    worker.submit(analyse_one(
+        3,
+        InputSource::Text("seven".into()),
         labels,
-        templates: vec!["{label}".into()],
-        k: 2,
-    });
+        vec!["{label}".into()],
+        2,
+    ));
     match wait(&worker) {
-        Event::Analyzed(a) => {
+        Event::AnalyzedChunk(mut results) => {
+            assert_eq!(results.len(), 1);
+            let a = results.remove(0).unwrap();
             assert_eq!(a.request_id, 3);
             assert_eq!(a.input.modality, Modality::Text);
             let scores = a.zero_shot.as_ref().unwrap();
@@ -658,57 +653,47 @@ fn worker_answers_without_blocking_and_survives_bad_jobs() {
 }
 
 #[test]
-fn every_queued_analysis_ends_in_one_result_or_superseded_event() {
+fn every_queued_analysis_ends_in_exactly_one_result() {
     use std::collections::BTreeMap;
     use std::time::Duration;
     use transference::engine::{Event, Job, Worker};
     let (_tmp, dir) = tiny_bundle();
     let worker = Worker::spawn(|| {});
-    // Analyses queued behind a load pile up; only the newest needs running.
+    // Analyses queued behind a load pile up; each is answered once, in order.
     worker.submit(Job::Load {
         dir,
         device: DeviceRequest::Cpu,
     });
-    let analyze = |request_id: u64| Job::Analyze {
-        request_id,
-        input: InputSource::Text(format!("seven {request_id}")),
-        labels: vec![],
-        templates: vec![],
-        k: 1,
-    };
     const N: u64 = 6;
     for id in 1..=N {
-        worker.submit(analyze(id));
+        worker.submit(analyse_one(
+            id,
+            InputSource::Text(format!("seven {id}")),
+            vec![],
+            vec![],
+            1,
+        ));
     }
-    let mut outcome: BTreeMap<u64, &str> = BTreeMap::new();
-    // One more request after the batch: once it is answered, every earlier event is in.
-    let mut last_sent = false;
-    loop {
+    let mut outcome: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut order = Vec::new();
+    while (outcome.len() as u64) < N {
         let event = worker
             .recv_timeout(Duration::from_secs(120))
             .expect("worker went silent");
-        let (id, what) = match event {
+        match event {
             Event::Loading { .. } | Event::Loaded(_) => continue,
-            Event::Analyzed(a) => (a.request_id, "result"),
-            Event::Superseded { request_id } => (request_id, "superseded"),
+            Event::AnalyzedChunk(results) => {
+                for r in results {
+                    let id = r.expect("every text analyses").request_id;
+                    *outcome.entry(id).or_default() += 1;
+                    order.push(id);
+                }
+            }
             other => panic!("unexpected {other:?}"),
-        };
-        if let Some(before) = outcome.insert(id, what) {
-            panic!("request {id} answered twice: {before}, then {what}");
-        }
-        if !last_sent && outcome.len() as u64 == N {
-            worker.submit(analyze(N + 1));
-            last_sent = true;
-        }
-        if outcome.contains_key(&(N + 1)) {
-            break;
         }
     }
-    for id in 1..=N + 1 {
-        assert!(outcome.contains_key(&id), "request {id} got no answer");
-    }
-    assert_eq!(outcome[&N], "result", "the newest of the batch is analysed");
-    assert_eq!(outcome[&(N + 1)], "result");
+    assert!(outcome.values().all(|&n| n == 1), "{outcome:?}");
+    assert_eq!(order, (1..=N).collect::<Vec<_>>());
 }
 
 #[test]
@@ -2133,13 +2118,13 @@ fn worker_computes_maps_in_the_background_and_stops_them_on_a_new_model() {
     });
     // An analysis queued behind the t-SNE is answered while it runs or after; the map arrives
     // with snapshots before it.
-    worker.submit(Job::Analyze {
-        request_id: 1,
-        input: InputSource::Text("seven".into()),
-        labels: vec![],
-        templates: vec![],
-        k: 1,
-    });
+    worker.submit(analyse_one(
+        1,
+        InputSource::Text("seven".into()),
+        vec![],
+        vec![],
+        1,
+    ));
     let (mut snapshots, mut analysed, mut map) = (0, false, None);
     while map.is_none() || !analysed {
         match next(&worker) {
@@ -2149,7 +2134,8 @@ fn worker_computes_maps_in_the_background_and_stops_them_on_a_new_model() {
                 snapshots += xy.is_some_and(|xy| xy.len() == 40) as usize;
             }
             Event::Projected { projection, xy, .. } => map = Some((projection, xy)),
-            Event::Analyzed(a) => {
+            Event::AnalyzedChunk(results) => {
+                let a = results[0].as_ref().unwrap();
                 assert_eq!(a.map_neighbours.len(), 10, "k = 10 gallery neighbours");
                 analysed = true;
             }

@@ -27,18 +27,9 @@ use crate::modality::Modality;
 pub enum Job {
     /// Load a bundle (replacing the current one).
     Load { dir: PathBuf, device: DeviceRequest },
-    /// Encode an input, classify it zero-shot and find its neighbours in every modality.
-    /// When several are queued, only the newest runs; the others are answered with
-    /// [`Event::Superseded`].
-    Analyze {
-        request_id: u64,
-        input: InputSource,
-        labels: Vec<String>,
-        templates: Vec<String>,
-        k: usize,
-    },
-    /// Analyse many inputs, in order, as [`Job::Analyze`] would each: preprocessing in
-    /// parallel, encoding in batches of one modality. Results come back in chunks
+    /// Analyse inputs in order (a single input is a batch of one): encode each, classify it
+    /// zero-shot and find its neighbours in every modality; preprocessing in parallel,
+    /// encoding in batches of one modality. Results come back in chunks
     /// ([`Event::AnalyzedChunk`], one per [`analysis_chunk_len`] inputs or so); when `cancel`
     /// is set, the worker stops after the current chunk and answers the rest with
     /// [`Event::Cancelled`]. Every request ends in exactly one result, failure or cancellation.
@@ -88,12 +79,6 @@ impl Job {
     pub fn kind(&self) -> JobKind {
         match self {
             Job::Load { dir, .. } => JobKind::Load { dir: dir.clone() },
-            Job::Analyze {
-                request_id, input, ..
-            } => JobKind::Analyze {
-                request_id: *request_id,
-                name: input.display_name(),
-            },
             Job::AnalyzeBatch { items, .. } => JobKind::AnalyzeBatch {
                 inputs: items.len(),
             },
@@ -121,8 +106,6 @@ impl Job {
 pub enum JobKind {
     /// Loading the bundle in `dir`.
     Load { dir: PathBuf },
-    /// Analysing the input called `name`.
-    Analyze { request_id: u64, name: String },
     /// A batch of `inputs` analyses as a whole (a failure of one input is reported per input
     /// in [`Event::AnalyzedChunk`]; this is the batch itself failing, e.g. no model).
     AnalyzeBatch { inputs: usize },
@@ -144,9 +127,7 @@ impl JobKind {
     /// The request id of an analysis or re-scoring.
     pub fn request_id(&self) -> Option<u64> {
         match self {
-            JobKind::Analyze { request_id, .. } | JobKind::Classify { request_id } => {
-                Some(*request_id)
-            }
+            JobKind::Classify { request_id } => Some(*request_id),
             _ => None,
         }
     }
@@ -163,7 +144,7 @@ impl std::fmt::Display for JobKind {
                     .unwrap_or_else(|| dir.display().to_string());
                 write!(f, "Loading model {name} failed")
             }
-            JobKind::Analyze { name, .. } => write!(f, "Analysing {name} failed"),
+            JobKind::AnalyzeBatch { inputs: 1 } => write!(f, "Analysing 1 input failed"),
             JobKind::AnalyzeBatch { inputs } => write!(f, "Analysing {inputs} inputs failed"),
             JobKind::Classify { .. } => write!(f, "Zero-shot re-scoring failed"),
             JobKind::Transfer { source, target } => {
@@ -313,7 +294,7 @@ impl std::fmt::Display for ZeroShotUnavailable {
     }
 }
 
-/// Result of [`Job::Analyze`].
+/// The result for one input of a [`Job::AnalyzeBatch`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
     pub request_id: u64,
@@ -374,11 +355,6 @@ pub enum Event {
         dir: PathBuf,
     },
     Loaded(Box<ModelSummary>),
-    Analyzed(Box<Analysis>),
-    /// A queued [`Job::Analyze`] was dropped because a newer one was queued after it.
-    Superseded {
-        request_id: u64,
-    },
     /// Results of a chunk of a [`Job::AnalyzeBatch`], in the batch's order.
     AnalyzedChunk(Vec<Result<Box<Analysis>, ItemFailure>>),
     /// Inputs of a [`Job::AnalyzeBatch`] left unanalysed because it was cancelled.

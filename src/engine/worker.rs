@@ -1,11 +1,10 @@
 //! The worker thread that owns the model. Callers (the window) submit [`Job`]s and poll
 //! plain-data [`Event`]s (see [`crate::engine::protocol`]); they never block on inference and
 //! never see a tensor. A failed or panicking job produces an [`Event::Failed`]; the worker
-//! keeps running. Of several queued analyses only the newest runs; each older one is answered
-//! with [`Event::Superseded`], so every request ends in exactly one event. A
-//! [`Job::AnalyzeBatch`] runs many analyses in chunks: files preprocessed in parallel, encoded
-//! a modality at a time, results sent per chunk, one failure per bad input, and a cancel flag
-//! checked between chunks. A [`Job::Project`] (t-SNE, UMAP) runs on a thread of its own over a
+//! keeps running. Every analysis is a [`Job::AnalyzeBatch`] (a single input is a batch of
+//! one), run in chunks: files preprocessed in parallel, encoded a modality at a time, results
+//! sent per chunk, one failure per bad input, and a cancel flag checked between chunks; every
+//! request ends in exactly one event. A [`Job::Project`] (t-SNE, UMAP) runs on a thread of its own over a
 //! copy of the gallery embeddings, so analyses go on meanwhile; it is stopped when another map
 //! is asked for, a model is loaded or the worker shuts down.
 
@@ -124,12 +123,6 @@ fn worker_loop(
         if matches!(job, Job::Shutdown) {
             break;
         }
-        // Skip stale analyses: when several are queued, only the newest matters for the UI.
-        let job = match job {
-            Job::Analyze { .. } => newest_analysis(job, &jobs, &mut state, &events, &notify),
-            other => Some(other),
-        };
-        let Some(job) = job else { break };
         run_guarded(&mut state, job, &events, &notify);
         notify();
     }
@@ -163,32 +156,6 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, JobError>) -> Result<T, JobError> {
     std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| Err(panic_error(p)))
 }
 
-/// Drains queued analyses, keeping the newest one and answering each dropped one with
-/// [`Event::Superseded`]; other jobs met on the way are run first. `None` on shutdown.
-fn newest_analysis(
-    first: Job,
-    jobs: &Receiver<Job>,
-    state: &mut State,
-    events: &Sender<Event>,
-    notify: &impl Fn(),
-) -> Option<Job> {
-    let mut newest = first;
-    while let Ok(next) = jobs.try_recv() {
-        match next {
-            Job::Analyze { .. } => {
-                let stale = std::mem::replace(&mut newest, next);
-                if let Job::Analyze { request_id, .. } = stale {
-                    let _ = events.send(Event::Superseded { request_id });
-                    notify();
-                }
-            }
-            Job::Shutdown => return None,
-            other => run_guarded(state, other, events, notify),
-        }
-    }
-    Some(newest)
-}
-
 fn handle(
     state: &mut State,
     job: Job,
@@ -206,27 +173,6 @@ fn handle(
             state.pipeline = Some(pipeline);
             state.pca = pca;
             let _ = events.send(Event::Loaded(Box::new(summary)));
-            Ok(())
-        }
-        Job::Analyze {
-            request_id,
-            input,
-            labels,
-            templates,
-            k,
-        } => {
-            let pipeline = state.pipeline.as_mut().ok_or_else(JobError::no_model)?;
-            let t0 = Instant::now();
-            let encoded = pipeline.encode(&input)?;
-            let analysis = finish(
-                pipeline,
-                state.pca.as_ref(),
-                request_id,
-                encoded,
-                (&labels, &templates, k),
-                t0.elapsed().as_secs_f64() * 1000.0,
-            )?;
-            let _ = events.send(Event::Analyzed(Box::new(analysis)));
             Ok(())
         }
         Job::AnalyzeBatch {

@@ -104,13 +104,6 @@ impl AnalysisQueue {
         was
     }
 
-    /// The worker dropped a running request without answering it (superseded): it is no
-    /// longer running and not counted as done.
-    pub fn dropped(&mut self, request_id: u64) {
-        self.running.remove(&request_id);
-        self.settle();
-    }
-
     /// The whole batch failed: every running request id, now answered.
     pub fn fail_running(&mut self) -> Vec<u64> {
         let ids: Vec<u64> = self.running.drain().collect();

@@ -237,7 +237,7 @@ impl Notifications {
         };
         let mut open = true;
         egui::Window::new(&details.title)
-            .id(Id::new("notification-details"))
+            .id(Id::unique("notification-details"))
             .open(&mut open)
             .default_size([620.0, 360.0])
             .collapsible(false)

@@ -419,7 +419,6 @@ impl Session {
         match event {
             Event::Loading { dir } => self.loading = Some(dir),
             Event::Loaded(summary) => self.loaded(*summary, settings),
-            Event::Analyzed(analysis) => self.analyzed(analysis),
             Event::AnalyzedChunk(results) => {
                 let mut failures = Vec::new();
                 for result in results {
@@ -444,18 +443,6 @@ impl Session {
                     {
                         e.status = InputStatus::Cancelled;
                     }
-                }
-            }
-            Event::Superseded { request_id } => {
-                self.queue.dropped(request_id);
-                // Not analysing any more: an input still waiting on this request goes back
-                // in the queue.
-                if let Some(e) = self.inputs.iter_mut().find(|e| e.request_id == request_id)
-                    && e.status == InputStatus::Running
-                {
-                    e.status = InputStatus::Queued;
-                    let key = e.key;
-                    self.queue.push(key);
                 }
             }
             Event::Classified { request_id, scores } => {
@@ -530,12 +517,6 @@ impl Session {
             Event::Failed { job, error } => {
                 match &job {
                     JobKind::Load { .. } => self.loading = None,
-                    JobKind::Analyze { request_id, .. } => {
-                        self.queue.answered(*request_id);
-                        if let Some(e) = self.input_by_request(*request_id) {
-                            e.status = InputStatus::Failed(error.message.clone());
-                        }
-                    }
                     JobKind::AnalyzeBatch { .. } => {
                         for request_id in self.queue.fail_running() {
                             if let Some(e) = self.input_by_request(request_id)
@@ -592,12 +573,10 @@ impl Session {
         match failures.as_slice() {
             [] => {}
             [one] if lines.len() == 1 => {
-                let job = JobKind::Analyze {
-                    request_id: one.request_id,
-                    name: one.name.clone(),
-                };
-                self.notifications
-                    .error(job.to_string(), one.error.message.clone());
+                self.notifications.error(
+                    format!("Analysing {} failed", one.name),
+                    one.error.message.clone(),
+                );
             }
             _ => {
                 let first = &lines[0];
@@ -711,13 +690,6 @@ mod tests {
         }
     }
 
-    fn analyze_id(job: Option<Job>) -> u64 {
-        match batch_ids(job).as_slice() {
-            [id] => *id,
-            ids => panic!("expected one analysis, got {ids:?}"),
-        }
-    }
-
     fn failure(request_id: u64, name: &str) -> Result<Box<Analysis>, ItemFailure> {
         Err(ItemFailure {
             request_id,
@@ -786,19 +758,15 @@ mod tests {
         let next = batch_ids(s.next_job(5));
         assert_eq!(next, vec![entry(&s, late).request_id]);
         assert!(s.busy());
-        let second = next[0];
         s.apply_event(
             Event::Failed {
-                job: JobKind::Analyze {
-                    request_id: second,
-                    name: "“two”".into(),
-                },
+                job: JobKind::AnalyzeBatch { inputs: 1 },
                 error: JobError::no_model(),
             },
             &mut settings,
         );
         assert!(matches!(&s.inputs[3].status, InputStatus::Failed(m) if m.contains("no model")));
-        assert_eq!(s.notifications.items()[1].title, "Analysing “two” failed");
+        assert_eq!(s.notifications.items()[1].title, "Analysing 1 input failed");
         assert!(!s.busy());
         assert_eq!(s.queue.progress(), None);
     }
@@ -935,18 +903,6 @@ mod tests {
             "Analysing 2 inputs failed"
         );
         assert!(!s.busy());
-    }
-
-    #[test]
-    fn a_superseded_analysis_is_queued_again() {
-        let mut settings = Settings::default();
-        let mut s = loaded_session(&mut settings);
-        s.add_input(InputSource::Text("one".into()));
-        let id = analyze_id(s.next_job(5));
-        s.apply_event(Event::Superseded { request_id: id }, &mut settings);
-        assert_eq!(s.queue.running(), 0);
-        assert_eq!(s.inputs[0].status, InputStatus::Queued);
-        assert_eq!(analyze_id(s.next_job(5)), id, "sent again");
     }
 
     #[test]

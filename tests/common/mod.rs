@@ -367,3 +367,21 @@ pub fn wgpu_adapters() -> Option<Vec<transference::device::AdapterSummary>> {
     }
     Some(adapters)
 }
+
+/// A [`transference::engine::Job::AnalyzeBatch`] of one input: how the window, the lessons
+/// and the tests ask for one analysis.
+pub fn analyse_one(
+    request_id: u64,
+    input: transference::engine::InputSource,
+    labels: Vec<String>,
+    templates: Vec<String>,
+    k: usize,
+) -> transference::engine::Job {
+    transference::engine::Job::AnalyzeBatch {
+        items: vec![transference::engine::protocol::BatchItem { request_id, input }],
+        labels,
+        templates,
+        k,
+        cancel: Default::default(),
+    }
+}
