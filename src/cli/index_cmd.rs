@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::bundle::GalleryItem;
 use crate::cli::index_journal::{ChunkResult, Journal, RunIdentity};
-use crate::engine::input::{AUDIO_EXTENSIONS, IMAGE_EXTENSIONS};
+use crate::engine::input::modality_from_extension;
 use crate::engine::{InputView, Pipeline};
 use crate::error::{Error, Result};
 use image::ImageEncoder as _;
@@ -56,12 +56,7 @@ pub fn collect_files(dir: &Path) -> Result<Vec<PathBuf>> {
                 stack.push(path);
                 continue;
             }
-            let ext = path
-                .extension()
-                .map(|e| e.to_string_lossy().to_ascii_lowercase())
-                .unwrap_or_default();
-            if IMAGE_EXTENSIONS.contains(&ext.as_str()) || AUDIO_EXTENSIONS.contains(&ext.as_str())
-            {
+            if modality_from_extension(&path).is_some() {
                 out.push(path);
                 if out.len() > MAX_INDEX_FILES {
                     return Err(Error::InvalidRequest(format!(

@@ -70,17 +70,23 @@ impl InputSource {
     }
 }
 
+/// Modality of a file judged by its extension only (no file access; any case): the one
+/// rule for which files the window, `index` and the evaluation read.
+pub fn modality_from_extension(path: &Path) -> Option<Modality> {
+    let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
+    if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
+        Some(Modality::Image)
+    } else if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
+        Some(Modality::Audio)
+    } else {
+        None
+    }
+}
+
 /// Decides whether a file is an image or audio: by extension, else by its first bytes.
 pub fn modality_of_file(path: &Path) -> Result<Modality> {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
-        return Ok(Modality::Image);
-    }
-    if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
-        return Ok(Modality::Audio);
+    if let Some(modality) = modality_from_extension(path) {
+        return Ok(modality);
     }
     let mut head = [0u8; 16];
     let n = {

@@ -354,17 +354,7 @@ pub struct ChartRects {
 }
 
 /// Modality of a file judged by its extension only (no file access).
-pub fn modality_from_extension(path: &Path) -> Option<Modality> {
-    use crate::engine::input::{AUDIO_EXTENSIONS, IMAGE_EXTENSIONS};
-    let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
-    if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
-        Some(Modality::Image)
-    } else if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
-        Some(Modality::Audio)
-    } else {
-        None
-    }
-}
+pub use crate::engine::input::modality_from_extension;
 
 /// The editor reads labels and templates by the one rule in [`crate::bundle::prompts`].
 pub use crate::bundle::prompts::{parse_labels, parse_templates};
