@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use crate::bundle::manifest::AudioPreprocess;
 use crate::engine::input::{InputView, modality_of_file};
+use crate::engine::ms_since;
 use crate::engine::{EncodedInput, Pipeline};
 use crate::error::{Error, Result};
 use crate::modality::Modality;
@@ -86,7 +87,8 @@ pub enum PreparedFile {
 }
 
 /// The items of one modality's forward pass, handed out in order; when the pass failed, its
-/// error for each item.
+/// error for each item, as an internal failure: the inputs were already read and checked, so
+/// a failing forward pass is not something the user can fix.
 struct ItemStream {
     items: std::vec::IntoIter<EncodedItem>,
     error: Option<String>,
@@ -108,7 +110,7 @@ impl ItemStream {
 
     fn next(&mut self) -> Result<EncodedItem> {
         if let Some(e) = &self.error {
-            return Err(Error::InvalidRequest(e.clone()));
+            return Err(Error::Internal(format!("encoding the batch failed: {e}")));
         }
         self.items
             .next()
@@ -327,8 +329,4 @@ fn prepare_file(path: &Path, configs: &FileConfigs) -> Result<PreparedFile> {
             path: path.to_path_buf(),
         }),
     }
-}
-
-fn ms_since(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1000.0
 }

@@ -17,3 +17,8 @@ pub use protocol::{
     ZeroShotUnavailable,
 };
 pub use worker::Worker;
+
+/// Milliseconds since `t`: how every stage's time is reported.
+pub(crate) fn ms_since(t: std::time::Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}

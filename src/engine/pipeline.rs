@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::bundle::{Bundle, Gallery};
 use crate::device::{ComputeDevice, DeviceRequest};
 use crate::engine::input::{InputSource, InputView, modality_of_file};
+use crate::engine::ms_since;
 use crate::error::{Error, Result};
 use crate::index::search::{DeviceIndex, Hit};
 use crate::modality::Modality;
@@ -511,8 +512,4 @@ pub fn zero_shot_scores(
         .collect();
     scores.sort_by(|a, b| b.probability.total_cmp(&a.probability));
     scores
-}
-
-fn ms_since(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1000.0
 }

@@ -16,7 +16,6 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-use crate::engine::InputSource;
 use crate::engine::batch::{PreparedFile, prepare_files};
 use crate::engine::low_resource::gallery_low_resource;
 use crate::engine::pipeline::{EncodedInput, Pipeline};
@@ -25,6 +24,7 @@ use crate::engine::protocol::{
     analysis_chunk_len,
 };
 use crate::engine::summary::{gallery_transfer, gallery_xy, summarize};
+use crate::engine::{InputSource, ms_since};
 use crate::index::pca::Pca2;
 use crate::index::projection::{
     Flow, LayoutProgress, PLACEMENT_NEIGHBOURS, Projection, TsneParams, UmapParams, tsne_layout,
@@ -169,7 +169,7 @@ fn handle(
             notify();
             let t0 = Instant::now();
             let pipeline = Pipeline::open(&dir, device)?;
-            let (summary, pca) = summarize(&pipeline, t0.elapsed().as_secs_f64() * 1000.0);
+            let (summary, pca) = summarize(&pipeline, ms_since(t0));
             state.pipeline = Some(pipeline);
             state.pca = pca;
             let _ = events.send(Event::Loaded(Box::new(summary)));
@@ -380,7 +380,7 @@ fn finish(
         zero_shot,
         neighbours,
         map_neighbours,
-        total_ms: before_ms + t0.elapsed().as_secs_f64() * 1000.0,
+        total_ms: before_ms + ms_since(t0),
     })
 }
 
@@ -407,7 +407,7 @@ fn analyze_batch(
         let (chunk, tail) = rest.split_at(analysis_chunk_len(ms_per_input).min(rest.len()));
         let t0 = Instant::now();
         let results = analyze_chunk(state, chunk, scoring);
-        ms_per_input = Some(t0.elapsed().as_secs_f64() * 1000.0 / chunk.len() as f64);
+        ms_per_input = Some(ms_since(t0) / chunk.len() as f64);
         let _ = events.send(Event::AnalyzedChunk(results));
         notify();
         rest = tail;
