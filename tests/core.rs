@@ -2575,3 +2575,131 @@ fn generation_without_decoders_is_refused_naming_the_command_that_trains_them() 
     );
     assert!(!tmp.path().join("x.wav").exists());
 }
+
+// Photos of paper
+// ---------------------------------------------------------------------------------------------
+
+/// The held-out MNIST digits of the shipped model's gallery: (class index, 28x28 white-on-black
+/// digit), in gallery order.
+fn gallery_mnist_digits(p: &Pipeline) -> Vec<(usize, image::GrayImage)> {
+    let g = p.bundle.gallery.clone().unwrap();
+    let names = &p.bundle.manifest.labels.names;
+    g.indices_of(Modality::Image)
+        .into_iter()
+        .filter_map(|i| {
+            let label = g.items[i].label.as_deref()?;
+            let class = names.iter().position(|n| n == label)?;
+            let img = image::open(g.media_path(i)?).ok()?.into_luma8();
+            Some((class, img))
+        })
+        .collect()
+}
+
+/// Side the 28x28 digit is drawn at on a photographed page, in pixels.
+const PAGE_DIGIT_SIDE_PX: u32 = 112;
+/// Paper around the drawn digit on every side, in pixels.
+const PAGE_MARGIN_PX: u32 = 28;
+
+/// Ink coverage (0..1) of a page with `digit` (white on black, 28x28) drawn
+/// [`PAGE_DIGIT_SIDE_PX`] high at (`left`, `top`) on a `width` x `height` page.
+fn page_coverage(digit: &image::GrayImage, width: u32, height: u32, left: u32, top: u32) -> Vec<f32> {
+    let big = image::imageops::resize(
+        digit,
+        PAGE_DIGIT_SIDE_PX,
+        PAGE_DIGIT_SIDE_PX,
+        image::imageops::FilterType::CatmullRom,
+    );
+    let mut coverage = vec![0.0f32; (width * height) as usize];
+    for (x, y, v) in big.enumerate_pixels() {
+        coverage[((y + top) * width + x + left) as usize] = f32::from(v[0]) / 255.0;
+    }
+    coverage
+}
+
+/// Longest side of the box around a model view's ink (pixels above 64), 0 without ink.
+fn view_ink_span_px(preview: &[u8], side: usize) -> usize {
+    let ink: Vec<(usize, usize)> = preview
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| **v > 64)
+        .map(|(i, _)| (i % side, i / side))
+        .collect();
+    let span = |f: fn(&(usize, usize)) -> usize| {
+        let lo = ink.iter().map(f).min().unwrap_or(0);
+        let hi = ink.iter().map(f).max().unwrap_or(0);
+        if ink.is_empty() { 0 } else { hi - lo + 1 }
+    };
+    span(|p| p.0).max(span(|p| p.1))
+}
+
+/// Zero-shot accuracy of the shipped model on photos of paper, one degradation at a time, as a
+/// table. The 300 held-out MNIST digits of its gallery are drawn [`PAGE_DIGIT_SIDE_PX`] high as
+/// dark ink (grey 40) on light paper (grey 215) with [`PAGE_MARGIN_PX`] of paper around, then
+/// lit by a light gradient of each strength (`uneven_light`, direction varying per item) or
+/// given gaussian noise of each sigma (`add_gaussian_noise`), the training augmentation's own
+/// functions; each page goes through the app's pipeline as a PNG file (preprocessing, encoder,
+/// zero-shot against the class prompts). The second figure is the share of 28x28 views whose
+/// ink spans fewer than 16 px, or that were refused as blank: the recipe lost the digit.
+///
+/// `cargo test --test core photo_degradation_sweep -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement (a few minutes in the dev profile): prints a table"]
+fn photo_degradation_sweep() {
+    use rand::SeedableRng;
+    use transference::train::augment_image::ScanParams;
+    use transference::train::fonts::ink_on_paper;
+    let mut p = Pipeline::open(&repo().join("models/digits"), DeviceRequest::Cpu).unwrap();
+    let names = p.bundle.manifest.labels.names.clone();
+    let templates = p.bundle.manifest.labels.prompts.clone();
+    let digits = gallery_mnist_digits(&p);
+    assert_eq!(digits.len(), 300);
+    let tmp = tempfile::tempdir().unwrap();
+    let side = PAGE_DIGIT_SIDE_PX + 2 * PAGE_MARGIN_PX;
+    let mut settings: Vec<(String, ScanParams)> = Vec::new();
+    for gradient in [0.0f32, 0.15, 0.3, 0.45, 0.6, 0.75] {
+        let params = ScanParams {
+            light_gradient: gradient,
+            ..ScanParams::identity()
+        };
+        settings.push((format!("light gradient {gradient:.2}"), params));
+    }
+    for sigma in [8.0f32, 12.0, 18.0, 25.0, 35.0] {
+        let params = ScanParams {
+            noise_sigma: sigma,
+            ..ScanParams::identity()
+        };
+        settings.push((format!("noise sigma {sigma:.0}"), params));
+    }
+    println!("| degradation | zero-shot accuracy | digit lost (ink < 16 px or blank) |");
+    println!("|---|---|---|");
+    for (name, params) in &settings {
+        let (mut right, mut lost) = (0usize, 0usize);
+        for (i, (class, digit)) in digits.iter().enumerate() {
+            let coverage = page_coverage(digit, side, side, PAGE_MARGIN_PX, PAGE_MARGIN_PX);
+            let page = ink_on_paper(&coverage, side, side, 215, 40);
+            let params = ScanParams {
+                light_angle_deg: (i * 137 % 360) as f32,
+                ..params.clone()
+            };
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(i as u64);
+            let page = params.apply(&page, &mut rng).unwrap();
+            let path = tmp.path().join(format!("{i}.png"));
+            page.save(&path).unwrap();
+            let Ok(e) = p.encode(&InputSource::File(path)) else {
+                lost += 1;
+                continue;
+            };
+            if let InputView::Image { preview, width, .. } = &e.view
+                && view_ink_span_px(preview, *width as usize) < 16
+            {
+                lost += 1;
+            }
+            let scores = p.classify(&e.item.embedding, &names, &templates).unwrap();
+            if scores[0].label == names[*class] {
+                right += 1;
+            }
+        }
+        let pct = |n: usize| 100.0 * n as f64 / digits.len() as f64;
+        println!("| {name} | {:.1} % | {:.1} % |", pct(right), pct(lost));
+    }
+}
