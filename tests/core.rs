@@ -2602,7 +2602,13 @@ const PAGE_MARGIN_PX: u32 = 28;
 
 /// Ink coverage (0..1) of a page with `digit` (white on black, 28x28) drawn
 /// [`PAGE_DIGIT_SIDE_PX`] high at (`left`, `top`) on a `width` x `height` page.
-fn page_coverage(digit: &image::GrayImage, width: u32, height: u32, left: u32, top: u32) -> Vec<f32> {
+fn page_coverage(
+    digit: &image::GrayImage,
+    width: u32,
+    height: u32,
+    left: u32,
+    top: u32,
+) -> Vec<f32> {
     let big = image::imageops::resize(
         digit,
         PAGE_DIGIT_SIDE_PX,
@@ -2639,7 +2645,10 @@ fn view_ink_span_px(preview: &[u8], side: usize) -> usize {
 /// given gaussian noise of each sigma (`add_gaussian_noise`), the training augmentation's own
 /// functions; each page goes through the app's pipeline as a PNG file (preprocessing, encoder,
 /// zero-shot against the class prompts). The second figure is the share of 28x28 views whose
-/// ink spans fewer than 16 px, or that were refused as blank: the recipe lost the digit.
+/// ink spans fewer than 16 px, or that were refused as blank: the recipe lost the digit. The
+/// first row reads the 28x28 gallery files themselves. With `SWEEP_VIEWS_DIR` set, every
+/// row's 28x28 views are written there (`row_{n}.bin`, 784 bytes per item, gallery order), so
+/// two builds' views can be compared.
 ///
 /// `cargo test --test core photo_degradation_sweep -- --ignored --nocapture`
 #[test]
@@ -2670,29 +2679,40 @@ fn photo_degradation_sweep() {
         };
         settings.push((format!("noise sigma {sigma:.0}"), params));
     }
+    let views_dir = std::env::var_os("SWEEP_VIEWS_DIR").map(std::path::PathBuf::from);
     println!("| degradation | zero-shot accuracy | digit lost (ink < 16 px or blank) |");
     println!("|---|---|---|");
-    for (name, params) in &settings {
+    let as_is = ("MNIST digit as is (28x28 file)".to_string(), None);
+    let rows = std::iter::once(as_is).chain(settings.into_iter().map(|(n, s)| (n, Some(s))));
+    for (row, (name, params)) in rows.enumerate() {
         let (mut right, mut lost) = (0usize, 0usize);
+        let mut views: Vec<u8> = Vec::new();
         for (i, (class, digit)) in digits.iter().enumerate() {
-            let coverage = page_coverage(digit, side, side, PAGE_MARGIN_PX, PAGE_MARGIN_PX);
-            let page = ink_on_paper(&coverage, side, side, 215, 40);
-            let params = ScanParams {
-                light_angle_deg: (i * 137 % 360) as f32,
-                ..params.clone()
+            let page = match &params {
+                None => digit.clone(),
+                Some(params) => {
+                    let coverage = page_coverage(digit, side, side, PAGE_MARGIN_PX, PAGE_MARGIN_PX);
+                    let page = ink_on_paper(&coverage, side, side, 215, 40);
+                    let params = ScanParams {
+                        light_angle_deg: (i * 137 % 360) as f32,
+                        ..params.clone()
+                    };
+                    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(i as u64);
+                    params.apply(&page, &mut rng).unwrap()
+                }
             };
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(i as u64);
-            let page = params.apply(&page, &mut rng).unwrap();
             let path = tmp.path().join(format!("{i}.png"));
             page.save(&path).unwrap();
             let Ok(e) = p.encode(&InputSource::File(path)) else {
                 lost += 1;
+                views.extend([0u8; 784]);
                 continue;
             };
-            if let InputView::Image { preview, width, .. } = &e.view
-                && view_ink_span_px(preview, *width as usize) < 16
-            {
-                lost += 1;
+            if let InputView::Image { preview, width, .. } = &e.view {
+                views.extend(preview);
+                if view_ink_span_px(preview, *width as usize) < 16 {
+                    lost += 1;
+                }
             }
             let scores = p.classify(&e.item.embedding, &names, &templates).unwrap();
             if scores[0].label == names[*class] {
@@ -2701,5 +2721,9 @@ fn photo_degradation_sweep() {
         }
         let pct = |n: usize| 100.0 * n as f64 / digits.len() as f64;
         println!("| {name} | {:.1} % | {:.1} % |", pct(right), pct(lost));
+        if let Some(dir) = &views_dir {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join(format!("row_{row}.bin")), &views).unwrap();
+        }
     }
 }
