@@ -2641,9 +2641,9 @@ fn view_ink_span_px(preview: &[u8], side: usize) -> usize {
 /// Zero-shot accuracy of the shipped model on photos of paper, one degradation at a time, as a
 /// table. The 300 held-out MNIST digits of its gallery are drawn [`PAGE_DIGIT_SIDE_PX`] high as
 /// dark ink (grey 40) on light paper (grey 215) with [`PAGE_MARGIN_PX`] of paper around, then
-/// lit by a light gradient of each strength (`uneven_light`, direction varying per item) or
-/// given gaussian noise of each sigma (`add_gaussian_noise`), the training augmentation's own
-/// functions; each page goes through the app's pipeline as a PNG file (preprocessing, encoder,
+/// lit by a light gradient or a vignette of each strength (`uneven_light`, the gradient's
+/// direction varying per item), given gaussian noise of each sigma (`add_gaussian_noise`), or
+/// all three at once, with the training augmentation's own functions; each page goes through the app's pipeline as a PNG file (preprocessing, encoder,
 /// zero-shot against the class prompts). The second figure is the share of 28x28 views whose
 /// ink spans fewer than 16 px, or that were refused as blank: the recipe lost the digit. The
 /// first row reads the 28x28 gallery files themselves. With `SWEEP_VIEWS_DIR` set, every
@@ -2679,6 +2679,23 @@ fn photo_degradation_sweep() {
         };
         settings.push((format!("noise sigma {sigma:.0}"), params));
     }
+    for vignette in [0.15f32, 0.3, 0.45] {
+        let params = ScanParams {
+            vignette,
+            ..ScanParams::identity()
+        };
+        settings.push((format!("vignette {vignette:.2}"), params));
+    }
+    let photo = ScanParams {
+        light_gradient: 0.45,
+        vignette: 0.2,
+        noise_sigma: 12.0,
+        ..ScanParams::identity()
+    };
+    settings.push((
+        "gradient 0.45 + vignette 0.20 + noise 12".to_string(),
+        photo,
+    ));
     let views_dir = std::env::var_os("SWEEP_VIEWS_DIR").map(std::path::PathBuf::from);
     println!("| degradation | zero-shot accuracy | digit lost (ink < 16 px or blank) |");
     println!("|---|---|---|");
