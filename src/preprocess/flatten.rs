@@ -166,14 +166,19 @@ pub fn flatten_background(ink: &[u8], w: u32, h: u32) -> Option<Vec<u8>> {
         return None;
     }
     let span = 255.0 - FLAT_BACKGROUND_LEVEL;
+    let c = surface;
+    let du = 2.0 / f64::from(w);
     let mut out = Vec::with_capacity(ink.len());
     for (y, row) in ink.chunks_exact(w as usize).enumerate() {
         let v = (y as f64 + 0.5) / f64::from(h) * 2.0 - 1.0;
-        for (x, &value) in row.iter().enumerate() {
-            let u = (x as f64 + 0.5) / f64::from(w) * 2.0 - 1.0;
-            let b = eval(&surface, u, v).clamp(0.0, 255.0 - MIN_PAPER_LIGHT);
+        // Along the row the surface is a quadratic in u: c_row0 + c_row1 u + c3 u².
+        let (row0, row1) = (c[0] + c[2] * v + c[5] * v * v, c[1] + c[4] * v);
+        let mut u = du / 2.0 - 1.0;
+        for &value in row {
+            let b = (row0 + u * (row1 + u * c[3])).clamp(0.0, 255.0 - MIN_PAPER_LIGHT);
             let flat = FLAT_BACKGROUND_LEVEL + span * (f64::from(value) - b) / (255.0 - b);
             out.push(flat.round().clamp(0.0, 255.0) as u8);
+            u += du;
         }
     }
     Some(out)

@@ -1,7 +1,7 @@
 //! The MNIST recipe: a photo or scan of dark ink on paper made to look like an MNIST digit
-//! (white ink on black, the ink's bounding box scaled to a 20 px box, pasted into a 28x28
-//! field with its centre of mass at the centre), and the MNIST facts the rest of the crate
-//! reads (field size, normalisation).
+//! (shading divided out, white ink on black, the ink's bounding box scaled to a 20 px box,
+//! pasted into a 28x28 field with its centre of mass at the centre), and the MNIST facts the
+//! rest of the crate reads (field size, normalisation).
 
 use std::path::Path;
 
@@ -82,11 +82,14 @@ fn area_shrink(data: &[f32], w: u32, h: u32, kx: u32, ky: u32) -> (Vec<f32>, u32
 /// The MNIST recipe: 28x28, white ink (255) on black (0).
 ///
 /// Polarity comes from the border (median of the outermost 2-pixel frame; a background lighter
-/// than the ink is inverted), so dark ink on paper works as well as white on black. The
+/// than the ink is inverted), so dark ink on paper works as well as white on black. Uneven
+/// light and coloured paper are divided out ([`flatten_background`]: a photo's shading is not
+/// ink; a flat background, as in MNIST digits and clean scans, is left exactly as it is). The
 /// background level (and its noise) becomes 0 and the stroke core 255; the image is cropped to
-/// the ink (pixels above background + 25% of the ink contrast, isolated specks ignored), the
-/// ink's longest side scaled to 20 px (area + Lanczos3), and pasted into the 28x28 field so the
-/// centre of mass lands at (14, 14). No ink at all gives [`Error::ImageBlank`].
+/// the ink (pixels above background + 25% of the ink contrast, isolated specks ignored; on a
+/// noisy page they are found on a box-blurred copy, so clumps of noise do not stretch the box),
+/// the ink's longest side scaled to 20 px (area + Lanczos3), and pasted into the 28x28 field so
+/// the centre of mass lands at (14, 14). No ink at all gives [`Error::ImageBlank`].
 pub fn mnist_recipe(gray: &GrayImage, path: &Path) -> Result<GrayImage> {
     mnist_into(gray, MNIST_SIDE_PX, MNIST_SIDE_PX, path)
 }
