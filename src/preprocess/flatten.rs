@@ -44,6 +44,8 @@ pub const MIN_PAPER_LIGHT: f64 = 16.0;
 /// Coefficients of `c0 + c1 u + c2 v + c3 u² + c4 uv + c5 v²`, with `u`, `v` the position
 /// scaled to -1..1 across the image.
 type Surface = Vector6<f64>;
+/// One pixel of the shrunk copy: its centre (`u`, `v`, scaled to -1..1) and its value.
+type Sample = (f64, f64, f64);
 
 fn basis(u: f64, v: f64) -> [f64; 6] {
     [1.0, u, v, u * u, u * v, v * v]
@@ -80,7 +82,7 @@ fn shrink(ink: &[u8], w: u32, h: u32, k: u32) -> (Vec<f64>, u32, u32) {
 }
 
 /// Least-squares surface through `points` (`u`, `v`, value) where `keep` holds.
-fn fit(points: &[(f64, f64, f64)], keep: &[bool]) -> Option<Surface> {
+fn fit(points: &[Sample], keep: &[bool]) -> Option<Surface> {
     let (mut ata, mut atb) = (Matrix6::<f64>::zeros(), Vector6::<f64>::zeros());
     let mut n = 0usize;
     for (&(u, v, y), _) in points.iter().zip(keep).filter(|(_, k)| **k) {
@@ -106,10 +108,10 @@ fn median(values: &mut [f64]) -> f64 {
 
 /// The background surface of an ink-domain image (robust quadratic fit on a shrunk copy), or
 /// `None` when it cannot be fitted.
-fn background_surface(ink: &[u8], w: u32, h: u32) -> Option<(Surface, Vec<(f64, f64, f64)>)> {
+fn background_surface(ink: &[u8], w: u32, h: u32) -> Option<(Surface, Vec<Sample>)> {
     let k = w.max(h).div_ceil(BACKGROUND_MAX_SIDE_PX).max(1);
     let (small, sw, _) = shrink(ink, w, h, k);
-    let points: Vec<(f64, f64, f64)> = small
+    let points: Vec<Sample> = small
         .iter()
         .enumerate()
         .map(|(i, &y)| {
