@@ -2,9 +2,9 @@
 //!
 //! Two recipes:
 //! - [`ImageRecipe::Mnist`]: the MNIST recipe ([`crate::preprocess::mnist`]), so a photo or scan
-//!   of dark ink on paper looks like an MNIST digit: white ink (255) on black (0), the ink's
-//!   bounding box scaled to a 20 px box, pasted into a 28x28 field with its centre of mass at the
-//!   centre.
+//!   of dark ink on paper looks like an MNIST digit: uneven light and coloured paper divided out
+//!   ([`crate::preprocess::flatten`]), white ink (255) on black (0), the ink's bounding box
+//!   scaled to a 20 px box, pasted into a 28x28 field with its centre of mass at the centre.
 //! - [`ImageRecipe::Fit`]: an aspect-preserving resize into the model's input size, letterboxed
 //!   with the normalisation mean colour (which is 0 after normalisation).
 //!

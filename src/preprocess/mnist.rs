@@ -1,7 +1,7 @@
 //! The MNIST recipe: a photo or scan of dark ink on paper made to look like an MNIST digit
-//! (white ink on black, the ink's bounding box scaled to a 20 px box, pasted into a 28x28
-//! field with its centre of mass at the centre), and the MNIST facts the rest of the crate
-//! reads (field size, normalisation).
+//! (shading divided out, white ink on black, the ink's bounding box scaled to a 20 px box,
+//! pasted into a 28x28 field with its centre of mass at the centre), and the MNIST facts the
+//! rest of the crate reads (field size, normalisation).
 
 use std::path::Path;
 
@@ -9,6 +9,7 @@ use image::imageops::FilterType;
 use image::{GrayImage, ImageBuffer, Luma};
 
 use crate::error::{Error, Result};
+use crate::preprocess::flatten::flatten_background;
 use crate::preprocess::pixels::{MIN_INK_CONTRAST, byte_range, unit_to_byte};
 
 /// Ink threshold: background + this fraction of (peak - background).
@@ -17,6 +18,13 @@ const INK_THRESHOLD_FRACTION: f32 = 0.25;
 const INK_CORE_PERCENTILE: f64 = 0.90;
 /// Width of the border frame whose median is the background level.
 const BORDER_FRAME: u32 = 2;
+/// Standard deviation of gaussian noise per unit of its median absolute deviation.
+const MAD_TO_SD: f32 = 1.4826;
+/// On a noisy page the ink is found on a copy smoothed until the noise's standard deviation
+/// is at most the ink threshold's height above the background over this many.
+const MASK_NOISE_MARGIN_SD: f32 = 5.0;
+/// The smoothing radius for finding the ink is at most the image's shorter side over this.
+const MASK_SMOOTHING_MAX_DIVISOR: u32 = 40;
 /// Side of an MNIST digit (the field the recipe pastes into), in pixels.
 pub const MNIST_SIDE_PX: u32 = 28;
 /// Pixels per MNIST digit (`MNIST_SIDE_PX` x `MNIST_SIDE_PX`).
@@ -74,11 +82,14 @@ fn area_shrink(data: &[f32], w: u32, h: u32, kx: u32, ky: u32) -> (Vec<f32>, u32
 /// The MNIST recipe: 28x28, white ink (255) on black (0).
 ///
 /// Polarity comes from the border (median of the outermost 2-pixel frame; a background lighter
-/// than the ink is inverted), so dark ink on paper works as well as white on black. The
+/// than the ink is inverted), so dark ink on paper works as well as white on black. Uneven
+/// light and coloured paper are divided out ([`flatten_background`]: a photo's shading is not
+/// ink; a flat background, as in MNIST digits and clean scans, is left exactly as it is). The
 /// background level (and its noise) becomes 0 and the stroke core 255; the image is cropped to
-/// the ink (pixels above background + 25% of the ink contrast, isolated specks ignored), the
-/// ink's longest side scaled to 20 px (area + Lanczos3), and pasted into the 28x28 field so the
-/// centre of mass lands at (14, 14). No ink at all gives [`Error::ImageBlank`].
+/// the ink (pixels above background + 25% of the ink contrast, isolated specks ignored; on a
+/// noisy page they are found on a box-blurred copy, so clumps of noise do not stretch the box),
+/// the ink's longest side scaled to 20 px (area + Lanczos3), and pasted into the 28x28 field so
+/// the centre of mass lands at (14, 14). No ink at all gives [`Error::ImageBlank`].
 pub fn mnist_recipe(gray: &GrayImage, path: &Path) -> Result<GrayImage> {
     mnist_into(gray, MNIST_SIDE_PX, MNIST_SIDE_PX, path)
 }
@@ -142,6 +153,53 @@ fn neighbour_support(v: &[u8], w: u32, h: u32) -> Vec<u8> {
     out
 }
 
+/// Radius of the box blur that brings noise of standard deviation `noise_sd` down to the ink
+/// threshold's height (`INK_THRESHOLD_FRACTION * range`) over [`MASK_NOISE_MARGIN_SD`]; 0 on
+/// a quiet page (MNIST digits, clean scans), at most the shorter side over
+/// [`MASK_SMOOTHING_MAX_DIVISOR`] (and 1).
+fn mask_smoothing_radius(noise_sd: f32, range: f32, w: u32, h: u32) -> u32 {
+    let margin = INK_THRESHOLD_FRACTION * range;
+    if margin.is_nan() || noise_sd.is_nan() || margin <= 0.0 || noise_sd <= 0.0 {
+        return 0;
+    }
+    let side = MASK_NOISE_MARGIN_SD * noise_sd / margin;
+    let radius = ((side - 1.0) / 2.0).ceil().max(0.0) as u32;
+    radius.min((w.min(h) / MASK_SMOOTHING_MAX_DIVISOR).max(1))
+}
+
+/// Mean of each pixel's (2 `radius` + 1)² neighbourhood (clipped at the edges), rounded; a
+/// row pass and a column pass over running sums, so the cost does not grow with `radius`.
+fn box_blur(v: &[u8], w: u32, h: u32, radius: u32) -> Vec<u8> {
+    let (wu, hu, r) = (w as usize, h as usize, radius as usize);
+    let pass = |src: &[f32], along_rows: bool| -> Vec<f32> {
+        let (n, lines) = if along_rows { (wu, hu) } else { (hu, wu) };
+        let at = |line: usize, k: usize| {
+            if along_rows {
+                line * wu + k
+            } else {
+                k * wu + line
+            }
+        };
+        let mut out = vec![0.0f32; src.len()];
+        let mut prefix = vec![0.0f64; n + 1];
+        for line in 0..lines {
+            for k in 0..n {
+                prefix[k + 1] = prefix[k] + f64::from(src[at(line, k)]);
+            }
+            for k in 0..n {
+                let (lo, hi) = (k.saturating_sub(r), (k + r).min(n - 1));
+                out[at(line, k)] = ((prefix[hi + 1] - prefix[lo]) / (hi - lo + 1) as f64) as f32;
+            }
+        }
+        out
+    };
+    let values: Vec<f32> = v.iter().map(|&x| f32::from(x)).collect();
+    pass(&pass(&values, true), false)
+        .iter()
+        .map(|&x| x.round().clamp(0.0, 255.0) as u8)
+        .collect()
+}
+
 /// The MNIST recipe into an `out_w` x `out_h` field (the digit box scales with the field).
 pub(crate) fn mnist_into(
     gray: &GrayImage,
@@ -171,9 +229,37 @@ pub(crate) fn mnist_into(
     };
     let bg = f32::from(if invert { 255 - bg_raw } else { bg_raw });
 
-    // Ink contrast, ignoring isolated specks.
-    let support = neighbour_support(&ink, w, h);
-    let peak = f32::from(support.iter().copied().max().unwrap_or(0));
+    // Uneven light and coloured paper: the background divided out (`None`: already flat, the
+    // image goes on exactly as it is).
+    let (ink, bg) = match flatten_background(&ink, w, h) {
+        Some(flat) => {
+            let mut hist = [0u64; 256];
+            for_each_border(w, h, |i| hist[usize::from(flat[i])] += 1);
+            (flat, f32::from(hist_median(&hist)))
+        }
+        None => (ink, bg),
+    };
+
+    // Noise of the background: median absolute deviation of the border from its level.
+    let mut dev_hist = [0u64; 256];
+    for_each_border(w, h, |i| {
+        let d = (f32::from(ink[i]) - bg).abs().min(255.0) as usize;
+        dev_hist[d] += 1;
+    });
+    let mad = f32::from(hist_median(&dev_hist));
+
+    // Ink contrast, ignoring isolated specks; on a noisy page the ink and its core level are
+    // found on a smoothed copy, so clumps of noise far from the digit do not stretch its box
+    // and noise on the strokes does not raise the level stretched to white.
+    let mut support = neighbour_support(&ink, w, h);
+    let peak_of = |s: &[u8]| f32::from(s.iter().copied().max().unwrap_or(0));
+    let radius = mask_smoothing_radius(MAD_TO_SD * mad, peak_of(&support) - bg, w, h);
+    let smoothed = (radius > 0).then(|| box_blur(&ink, w, h, radius));
+    if let Some(smoothed) = &smoothed {
+        support = neighbour_support(smoothed, w, h);
+    }
+    let levels = smoothed.as_deref().unwrap_or(&ink);
+    let peak = peak_of(&support);
     let range = peak - bg;
     if range < MIN_INK_CONTRAST {
         return Err(blank());
@@ -184,7 +270,7 @@ pub(crate) fn mnist_into(
     let (wu, hu) = (w as usize, h as usize);
     let (mut x0, mut y0, mut x1, mut y1) = (wu, hu, 0usize, 0usize);
     let mut ink_hist = [0u64; 256];
-    for (i, (&s, &v)) in support.iter().zip(&ink).enumerate() {
+    for (i, (&s, &v)) in support.iter().zip(levels).enumerate() {
         if f32::from(s) > threshold {
             let (x, y) = (i % wu, i / wu);
             x0 = x0.min(x);
@@ -199,13 +285,7 @@ pub(crate) fn mnist_into(
     }
 
     // Stretch: background noise floor -> 0, stroke core -> 1.
-    let mut dev_hist = [0u64; 256];
-    for_each_border(w, h, |i| {
-        let d = (f32::from(ink[i]) - bg).abs().min(255.0) as usize;
-        dev_hist[d] += 1;
-    });
-    let mad = f32::from(hist_median(&dev_hist));
-    let low = bg + (3.0 * 1.4826 * mad).min(0.2 * range);
+    let low = bg + (3.0 * MAD_TO_SD * mad).min(0.2 * range);
     let core = f32::from(hist_percentile(&ink_hist, INK_CORE_PERCENTILE));
     let high = core.max(low + 1.0);
     let span = high - low;
@@ -367,6 +447,105 @@ mod tests {
         assert_eq!(canvas, mnist_seven());
         let again = mnist_recipe(&canvas, &p("canvas")).expect("canvas");
         assert_eq!(again, from_mnist);
+    }
+
+    /// `paper_seven` lit from the top left (the bottom right gets `1 - gradient` of the light)
+    /// with uniform noise of standard deviation `noise_sd` on top.
+    fn shaded_noisy_seven(gradient: f32, noise_sd: f32) -> GrayImage {
+        let mut noise = Noise(0x0dd5_eed5);
+        let page = paper_seven();
+        let (w, h) = page.dimensions();
+        GrayImage::from_fn(w, h, |x, y| {
+            let t = (x as f32 / (w - 1) as f32 + y as f32 / (h - 1) as f32) / 2.0;
+            let v = f32::from(page.get_pixel(x, y)[0]) * (1.0 - gradient * t)
+                + noise_sd * 3f32.sqrt() * noise.next();
+            Luma([v.round().clamp(0.0, 255.0) as u8])
+        })
+    }
+
+    /// The recipe found the whole digit: its box fills the 20 px box, centred, on black.
+    fn assert_clean_view(digit: &GrayImage, what: &str) {
+        let (bw, bh) = ink_bbox(digit, 64);
+        assert!(bh >= 19 && bw <= 20, "{what}: ink box {bw}x{bh}");
+        let (cx, cy) = centre_of_mass(digit);
+        assert!(
+            (cx - 14.0).abs() <= 1.0 && (cy - 14.0).abs() <= 1.0,
+            "{what}: com ({cx}, {cy})"
+        );
+        let near_ink = |x: u32, y: u32| {
+            (x.saturating_sub(1)..=(x + 1).min(27)).any(|nx| {
+                (y.saturating_sub(1)..=(y + 1).min(27)).any(|ny| digit.get_pixel(nx, ny)[0] > 64)
+            })
+        };
+        for (x, y, v) in digit.enumerate_pixels() {
+            assert!(
+                near_ink(x, y) || v[0] <= 16,
+                "{what}: background ({x},{y}) = {}",
+                v[0]
+            );
+        }
+    }
+
+    #[test]
+    fn shading_is_not_taken_for_ink() {
+        for gradient in [0.3, 0.5, 0.7] {
+            let digit =
+                mnist_recipe(&shaded_noisy_seven(gradient, 4.0), &p("shaded")).expect("recipe");
+            assert_clean_view(&digit, &format!("gradient {gradient}"));
+        }
+    }
+
+    #[test]
+    fn noise_clumps_do_not_stretch_the_box() {
+        for noise_sd in [12.0, 20.0, 30.0] {
+            let digit =
+                mnist_recipe(&shaded_noisy_seven(0.0, noise_sd), &p("noisy")).expect("recipe");
+            assert_clean_view(&digit, &format!("noise sd {noise_sd}"));
+        }
+        // Quiet pages are not smoothed; very noisy ones are, within the size cap.
+        assert_eq!(mask_smoothing_radius(0.0, 180.0, 200, 300), 0);
+        assert_eq!(mask_smoothing_radius(8.0, 180.0, 200, 300), 0);
+        assert_eq!(mask_smoothing_radius(18.0, 180.0, 200, 300), 1);
+        assert_eq!(mask_smoothing_radius(90.0, 180.0, 200, 300), 5);
+        assert_eq!(mask_smoothing_radius(90.0, 180.0, 28, 28), 1);
+        // The running-sum box blur is the plain mean.
+        let v: Vec<u8> = (0..35).map(|i| (i * 7 % 256) as u8).collect();
+        let blurred = box_blur(&v, 7, 5, 1);
+        let mean = |x: usize, y: usize| {
+            let (mut s, mut n) = (0u32, 0u32);
+            for yy in y.saturating_sub(1)..=(y + 1).min(4) {
+                for xx in x.saturating_sub(1)..=(x + 1).min(6) {
+                    s += u32::from(v[yy * 7 + xx]);
+                    n += 1;
+                }
+            }
+            (s as f32 / n as f32).round() as u8
+        };
+        for (i, &b) in blurred.iter().enumerate() {
+            assert_eq!(b, mean(i % 7, i / 7), "pixel {i}");
+        }
+    }
+
+    #[test]
+    fn clean_mnist_digits_take_the_recipe_unchanged() {
+        // The shipped model's held-out MNIST digits and a drawn one: a flat black background
+        // without noise, so neither the flattening nor the noise smoothing applies and the
+        // recipe's output is what it was before either existed.
+        let media = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/digits/gallery/media");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&media).expect("gallery media") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if !(name.starts_with("image_") && name.ends_with(".png")) {
+                continue;
+            }
+            let gray = to_gray(&load_image(&path).expect("load"));
+            let (w, h) = gray.dimensions();
+            assert_eq!(flatten_background(gray.as_raw(), w, h), None, "{name}");
+            seen += 1;
+        }
+        assert!(seen >= 300, "{seen} gallery digits");
+        assert_eq!(flatten_background(mnist_seven().as_raw(), 28, 28), None);
     }
 
     #[test]

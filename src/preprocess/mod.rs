@@ -4,6 +4,7 @@ pub mod audio;
 pub mod audio_decode;
 pub mod audio_formats;
 pub mod degrade;
+pub mod flatten;
 pub mod griffin_lim;
 pub mod image;
 pub mod image_decode;
