@@ -192,8 +192,9 @@ impl JobError {
         }
     }
 
-    /// A panic in the worker.
-    pub fn panic(message: &str) -> Self {
+    /// An internal failure (a panic, a thread that would not start, a broken invariant): not
+    /// caused by the input, nothing the user can fix.
+    pub fn internal(message: &str) -> Self {
         JobError {
             kind: ErrorKind::Internal,
             message: format!("internal error: {message}"),

@@ -38,6 +38,8 @@ pub struct Worker {
     jobs: Sender<Job>,
     events: Receiver<Event>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// When the thread could not start: why, and where to answer each job with it.
+    start_failure: Option<(Sender<Event>, String)>,
 }
 
 impl Worker {
@@ -46,19 +48,36 @@ impl Worker {
     pub fn spawn(notify: impl Fn() + Send + Sync + 'static) -> Self {
         let (jobs_tx, jobs_rx) = unbounded::<Job>();
         let (events_tx, events_rx) = unbounded::<Event>();
-        let thread = std::thread::Builder::new()
+        let failure_tx = events_tx.clone();
+        let (thread, start_failure) = match std::thread::Builder::new()
             .name("transference-worker".into())
             .spawn(move || worker_loop(jobs_rx, events_tx, notify))
-            .ok();
+        {
+            Ok(thread) => (Some(thread), None),
+            Err(e) => {
+                let why = format!("cannot start the worker thread: {e}");
+                tracing::error!("{why}");
+                (None, Some((failure_tx, why)))
+            }
+        };
         Worker {
             jobs: jobs_tx,
             events: events_rx,
             thread,
+            start_failure,
         }
     }
 
-    /// Queues a job; never blocks.
+    /// Queues a job; never blocks. Without a worker thread (it could not start), the job is
+    /// answered at once with an [`Event::Failed`] saying why.
     pub fn submit(&self, job: Job) {
+        if let Some((events, why)) = &self.start_failure {
+            let _ = events.send(Event::Failed {
+                job: job.kind(),
+                error: JobError::internal(why),
+            });
+            return;
+        }
         let _ = self.jobs.send(job);
     }
 
@@ -148,7 +167,7 @@ fn panic_error(panic: Box<dyn std::any::Any + Send>) -> JobError {
         .cloned()
         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "unknown panic".into());
-    JobError::panic(&msg)
+    JobError::internal(&format!("the worker panicked: {msg}"))
 }
 
 /// Runs `f`, turning a panic into an error (one input's panic fails that input alone).
@@ -263,7 +282,7 @@ fn start_projection(
         let pca = state
             .pca
             .as_ref()
-            .ok_or_else(|| JobError::panic("the gallery has no PCA map"))?;
+            .ok_or_else(|| JobError::internal("the gallery has no PCA map"))?;
         let xy = gallery_xy(pca, gallery);
         let _ = events.send(Event::Projected {
             projection,
@@ -327,7 +346,7 @@ fn start_projection(
         });
     spawned
         .map(|_| ())
-        .map_err(|e| JobError::panic(&format!("cannot start the projection thread: {e}")))
+        .map_err(|e| JobError::internal(&format!("cannot start the projection thread: {e}")))
 }
 
 /// Labels, templates and neighbours per modality for an analysis.
@@ -460,7 +479,7 @@ fn analyze_chunk(
                     None => match &mut encoded_files {
                         Ok(files) => match files.next() {
                             Some(r) => r.map_err(JobError::from),
-                            None => Err(JobError::panic("batch encoding gave too few items")),
+                            None => Err(JobError::internal("batch encoding gave too few items")),
                         },
                         Err(e) => Err(e.clone()),
                     },
