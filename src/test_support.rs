@@ -32,3 +32,18 @@ pub fn npy_bytes(descr: &str, shape: &str, fortran: bool, data: &[u8]) -> Vec<u8
     bytes.extend(data);
     bytes
 }
+
+/// Pearson correlation of two equally long byte images (how alike two views are).
+pub fn correlation(a: &[u8], b: &[u8]) -> f64 {
+    let n = a.len() as f64;
+    let mean = |v: &[u8]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+    let (ma, mb) = (mean(a), mean(b));
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (&x, &y) in a.iter().zip(b) {
+        let (dx, dy) = (f64::from(x) - ma, f64::from(y) - mb);
+        sab += dx * dy;
+        saa += dx * dx;
+        sbb += dy * dy;
+    }
+    sab / (saa * sbb).sqrt()
+}

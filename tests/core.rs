@@ -13,6 +13,7 @@ use transference::device::{ComputeDevice, DeviceRequest};
 use transference::engine::{InputSource, InputView, Pipeline};
 use transference::model::{BertConfig, float_to_vec, int_tensor_from_vec, tensor_from_vec};
 use transference::preprocess::text::TextTokenizer;
+use transference::test_support::correlation;
 use transference::{Error, Modality};
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -22,12 +23,25 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     dot / (na * nb)
 }
 
+/// A JSON fixture under `tests/fixtures/`.
+fn fixture_json(name: &str) -> serde_json::Value {
+    let path = repo().join("tests/fixtures").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The bundled frozen Whisper tiny.en encoder on the CPU backend.
+fn whisper_encoder(device: &Device) -> transference::model::WhisperEncoder {
+    weights::load_whisper(
+        &repo().join("models/whisper-tiny-en/model.safetensors"),
+        &transference::model::WhisperEncoderConfig::tiny_en(),
+        device,
+    )
+    .unwrap()
+}
+
 #[test]
 fn minilm_matches_the_numpy_reference() {
-    let fixture: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("tests/fixtures/minilm_reference.json")).unwrap(),
-    )
-    .unwrap();
+    let fixture = fixture_json("minilm_reference.json");
     let device = Device::flex();
     let bert = BertConfig::minilm_l6().init(&device);
     let file = WeightFile::read(&minilm_dir().join("model.safetensors"), &HuggingFaceBert).unwrap();
@@ -2567,22 +2581,13 @@ fn generation_without_decoders_is_refused_naming_the_command_that_trains_them() 
 /// model.bin, not the converted file), on the two committed espeak-ng clips.
 #[test]
 fn whisper_encoder_matches_the_numpy_reference() {
-    use transference::model::WhisperEncoderConfig;
     use transference::model::whisper_encoder::n_positions;
     use transference::preprocess::audio_decode::read_wav;
     use transference::preprocess::whisper_mel::whisper_log_mel;
 
-    let fixture: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("tests/fixtures/whisper_reference.json")).unwrap(),
-    )
-    .unwrap();
+    let fixture = fixture_json("whisper_reference.json");
     let device = Device::flex();
-    let encoder = weights::load_whisper(
-        &repo().join("models/whisper-tiny-en/model.safetensors"),
-        &WhisperEncoderConfig::tiny_en(),
-        &device,
-    )
-    .unwrap();
+    let encoder = whisper_encoder(&device);
     let floats = |v: &serde_json::Value| -> Vec<f32> {
         v.as_array()
             .unwrap()
@@ -2673,7 +2678,6 @@ fn whisper_encoder_matches_the_numpy_reference() {
 /// original model.bin: `scripts/whisper_speakers.py`.
 #[test]
 fn frozen_whisper_features_read_a_speaker_they_never_heard() {
-    use transference::model::WhisperEncoderConfig;
     use transference::model::whisper_encoder::n_positions;
     use transference::preprocess::audio::resample;
     use transference::preprocess::audio_decode::read_wav;
@@ -2685,12 +2689,7 @@ fn frozen_whisper_features_read_a_speaker_they_never_heard() {
         return;
     }
     let device = Device::flex();
-    let encoder = weights::load_whisper(
-        &repo().join("models/whisper-tiny-en/model.safetensors"),
-        &WhisperEncoderConfig::tiny_en(),
-        &device,
-    )
-    .unwrap();
+    let encoder = whisper_encoder(&device);
     const SPEAKERS: [&str; 5] = ["george", "jackson", "lucas", "nicolas", "yweweler"];
     const TAKES_PER_DIGIT: usize = 10;
     // features[speaker] = (digit, mean feature) for takes 0..10 of every digit.
@@ -3188,21 +3187,6 @@ fn a_photo_of_a_blue_digit_on_pink_paper_is_read_as_its_digit() {
         "photos read unlike their digits: {wrong:?}"
     );
     println!("photos read unlike their digits: {wrong:?}");
-}
-
-/// Pearson correlation of two equally long byte images.
-fn correlation(a: &[u8], b: &[u8]) -> f64 {
-    let n = a.len() as f64;
-    let mean = |v: &[u8]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
-    let (ma, mb) = (mean(a), mean(b));
-    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-    for (&x, &y) in a.iter().zip(b) {
-        let (dx, dy) = (f64::from(x) - ma, f64::from(y) - mb);
-        sab += dx * dy;
-        saa += dx * dx;
-        sbb += dy * dy;
-    }
-    sab / (saa * sbb).sqrt()
 }
 
 /// Clean MNIST digits are left as they are: the 300 held-out digits of the shipped model's

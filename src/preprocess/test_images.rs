@@ -94,19 +94,7 @@ pub(crate) fn ink_bbox(img: &GrayImage, above: u8) -> (u32, u32) {
     (x1 - x0 + 1, y1 - y0 + 1)
 }
 
-pub(crate) fn correlation(a: &[u8], b: &[u8]) -> f64 {
-    let n = a.len() as f64;
-    let ma = a.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-    let mb = b.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-    for (&x, &y) in a.iter().zip(b) {
-        let (dx, dy) = (f64::from(x) - ma, f64::from(y) - mb);
-        sab += dx * dy;
-        saa += dx * dx;
-        sbb += dy * dy;
-    }
-    sab / (saa * sbb).sqrt()
-}
+pub(crate) use crate::test_support::correlation;
 
 /// Minimal CRC-32 (PNG chunk checksum).
 pub(crate) fn crc32(data: &[u8]) -> u32 {
