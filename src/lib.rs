@@ -13,6 +13,7 @@ pub mod lessons;
 pub mod modality;
 pub mod model;
 pub mod preprocess;
+pub mod safe_write;
 #[doc(hidden)]
 pub mod test_support;
 pub mod train;

@@ -109,7 +109,7 @@ pub fn generate(p: &mut Pipeline, args: &GenerateArgs, json_out: bool) -> Result
             image::codecs::png::PngEncoder::new(&mut png)
                 .write_image(preview, *width, *height, image::ExtendedColorType::L8)
                 .map_err(|e| Error::Internal(format!("PNG encoding: {e}")))?;
-            crate::bundle::write_file(&args.out, &png)?;
+            crate::safe_write::write_file(&args.out, &png)?;
         }
         InputView::Audio {
             samples,

@@ -282,7 +282,7 @@ pub fn index(p: &Pipeline, args: &IndexArgs, show_progress: bool) -> Result<Inde
     bar.finish_and_clear();
     let encode_seconds = started.elapsed().as_secs_f64();
     // The finished gallery replaces `out` whole, journal included.
-    crate::bundle::replace_dir(out, |tmp| {
+    crate::safe_write::replace_dir(out, |tmp| {
         all.gallery.write(tmp)?;
         for (chunk, name) in &media {
             journal.link_media(*chunk, name, &tmp.join(name))?;

@@ -8,8 +8,8 @@
 //!   chunk-000000/         one finished chunk: items.json, gallery.safetensors, media/, skipped.json
 //!   chunk-000001/
 //! ```
-//! Every file and chunk folder is written through [`crate::bundle::write_file`] and
-//! [`crate::bundle::replace_dir`], so a chunk is either wholly there or absent. A chunk counts
+//! Every file and chunk folder is written through [`crate::safe_write::write_file`] and
+//! [`crate::safe_write::replace_dir`], so a chunk is either wholly there or absent. A chunk counts
 //! once `journal.json` says so: it is rewritten after its chunk folder is in place. The finished
 //! gallery replaces the whole `OUT` folder (journal included) in one rename; until then a
 //! previous gallery in `OUT` stays untouched beside the journal. The finished gallery's media
@@ -205,21 +205,21 @@ impl Journal {
     fn save(&self) -> Result<()> {
         let json =
             serde_json::to_string_pretty(&self.file).map_err(|e| Error::Internal(e.to_string()))?;
-        crate::bundle::write_file(&self.dir.join(JOURNAL_FILE), json.as_bytes())
+        crate::safe_write::write_file(&self.dir.join(JOURNAL_FILE), json.as_bytes())
     }
 
     /// Commits chunk number `chunks_done()`: its folder is written whole, then the journal
     /// counts it.
     pub fn commit(&mut self, part: &ChunkResult) -> Result<()> {
         let chunk = self.file.chunks_done;
-        crate::bundle::replace_dir(&self.chunk_dir(chunk), |tmp| {
+        crate::safe_write::replace_dir(&self.chunk_dir(chunk), |tmp| {
             part.gallery.write(tmp)?;
             for (name, bytes) in &part.media {
-                crate::bundle::write_file(&tmp.join(name), bytes)?;
+                crate::safe_write::write_file(&tmp.join(name), bytes)?;
             }
             let skipped =
                 serde_json::to_string(&part.skipped).map_err(|e| Error::Internal(e.to_string()))?;
-            crate::bundle::write_file(&tmp.join(SKIPPED_FILE), skipped.as_bytes())
+            crate::safe_write::write_file(&tmp.join(SKIPPED_FILE), skipped.as_bytes())
         })?;
         self.file.chunks_done = chunk + 1;
         self.save()
@@ -245,15 +245,15 @@ impl Journal {
 
     /// Puts the media file `name` of committed chunk `chunk` at `dest`: a hard link to the
     /// journal's copy (already written and synced when the chunk was committed), or, where the
-    /// file system cannot link, a copy written with [`crate::bundle::write_file`].
+    /// file system cannot link, a copy written with [`crate::safe_write::write_file`].
     pub fn link_media(&self, chunk: usize, name: &str, dest: &Path) -> Result<()> {
         let src = self.chunk_dir(chunk).join(name);
-        crate::bundle::parent_folder(dest)?;
+        crate::safe_write::parent_folder(dest)?;
         if std::fs::hard_link(&src, dest).is_ok() {
             return Ok(());
         }
         let bytes = std::fs::read(&src).map_err(|e| Error::io(&src, e))?;
-        crate::bundle::write_file(dest, &bytes)
+        crate::safe_write::write_file(dest, &bytes)
     }
 }
 

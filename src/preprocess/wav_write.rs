@@ -1,5 +1,5 @@
 //! Writing mono audio as a 16-bit PCM WAV (hound), safely: the file appears complete or not
-//! at all ([`crate::bundle::write_file_with`]).
+//! at all ([`crate::safe_write::write_file_with`]).
 
 use std::path::Path;
 
@@ -33,7 +33,7 @@ pub fn write_wav_mono(path: &Path, samples: &[f32], sample_rate_hz: u32) -> Resu
             other => std::io::Error::other(other.to_string()),
         },
     };
-    crate::bundle::write_file_with(path, |tmp| {
+    crate::safe_write::write_file_with(path, |tmp| {
         let mut w = hound::WavWriter::create(tmp, spec).map_err(werr)?;
         for &s in samples {
             // The reader's scale (2^15, audio_decode), so a written file reads back the same.

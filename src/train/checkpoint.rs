@@ -1,7 +1,7 @@
 //! Training checkpoints: the trainable weights, the EMA codebook state, the step, and the Adam
 //! optimiser state, so `--resume` continues exactly where the run stopped.
 //!
-//! Layout of a checkpoint folder (replaced as a whole, see [`crate::bundle::replace_dir`]):
+//! Layout of a checkpoint folder (replaced as a whole, see [`crate::safe_write::replace_dir`]):
 //! - `cmg.safetensors`: every parameter except the frozen transformer, keyed by module path;
 //! - `optimizer.bpk`: burn's optimiser record (Adam moments), keyed by parameter id;
 //! - `state.json`: [`CheckpointState`], including the path -> parameter id map that lets the
@@ -77,17 +77,17 @@ pub fn save(
 ) -> Result<()> {
     let mut state = state.clone();
     state.param_ids = param_ids(model);
-    crate::bundle::replace_dir(dir, |tmp| {
+    crate::safe_write::replace_dir(dir, |tmp| {
         let tensors = weights::collect(model, &|p| !is_frozen(p));
         let bytes = weights::to_safetensors_bytes(&tensors, None)?;
-        crate::bundle::write_file(&tmp.join(WEIGHTS_FILE), &bytes)?;
+        crate::safe_write::write_file(&tmp.join(WEIGHTS_FILE), &bytes)?;
         let record_path = tmp.join(OPTIMIZER_FILE);
         optimizer
             .to_record()
             .save(&record_path)
             .map_err(|e| Error::Internal(format!("{}: {e}", record_path.display())))?;
         let json = serde_json::to_string(&state).map_err(|e| Error::Internal(e.to_string()))?;
-        crate::bundle::write_file(&tmp.join(STATE_FILE), json.as_bytes())
+        crate::safe_write::write_file(&tmp.join(STATE_FILE), json.as_bytes())
     })
 }
 

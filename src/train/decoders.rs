@@ -23,12 +23,13 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::bundle::weights::{self, Identity};
-use crate::bundle::{MANIFEST_FILE, decoder_output_lens, write_file};
+use crate::bundle::{MANIFEST_FILE, decoder_output_lens};
 use crate::device::ComputeDevice;
 use crate::engine::Pipeline;
 use crate::error::{Error, Result};
 use crate::modality::Modality;
 use crate::model::{GenerationConfig, float_to_vec, tensor_from_vec};
+use crate::safe_write::write_file;
 use crate::train::data::DigitsData;
 use crate::train::eval::generation::{
     GenerationReport, card_section, direction_key, replace_card_section, report,

@@ -108,7 +108,7 @@ pub const LOW_RESOURCE_JSON: &str = "low_resource.json";
 pub fn save_low_resource(dir: &Path, report: &LowResourceReport) -> crate::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let csv_path = dir.join(LOW_RESOURCE_CSV);
-    crate::bundle::write_file_with(&csv_path, |tmp| {
+    crate::safe_write::write_file_with(&csv_path, |tmp| {
         let werr = |e: csv::Error| Error::Write {
             path: csv_path.clone(),
             source: std::io::Error::other(e.to_string()),
@@ -125,7 +125,7 @@ pub fn save_low_resource(dir: &Path, report: &LowResourceReport) -> crate::Resul
     })?;
     let json_path = dir.join(LOW_RESOURCE_JSON);
     let json = serde_json::to_vec_pretty(report).map_err(|e| Error::Internal(e.to_string()))?;
-    crate::bundle::write_file(&json_path, &json)?;
+    crate::safe_write::write_file(&json_path, &json)?;
     Ok(vec![csv_path, json_path])
 }
 

@@ -239,7 +239,7 @@ fn absolute(p: &Path) -> PathBuf {
 /// returns the two paths.
 pub fn export(dir: &Path, rows: &[SelectionRow]) -> Result<Vec<PathBuf>> {
     let csv_path = dir.join(SELECTION_CSV);
-    crate::bundle::write_file_with(&csv_path, |tmp| {
+    crate::safe_write::write_file_with(&csv_path, |tmp| {
         let werr = |e: csv::Error| Error::Write {
             path: csv_path.clone(),
             source: std::io::Error::other(e.to_string()),
@@ -259,7 +259,7 @@ pub fn export(dir: &Path, rows: &[SelectionRow]) -> Result<Vec<PathBuf>> {
         "items": rows,
     }))
     .map_err(|e| Error::Internal(e.to_string()))?;
-    crate::bundle::write_file(&json_path, &json)?;
+    crate::safe_write::write_file(&json_path, &json)?;
     Ok(vec![csv_path, json_path])
 }
 

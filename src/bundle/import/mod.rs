@@ -12,7 +12,7 @@
 //! Embeddings are L2-normalised on import (the gallery stores unit rows; neighbours are
 //! cosine). Media files named in the metadata are copied into `gallery/media/`, so the bundle
 //! stays whole when moved or shared (a reference outside it would break). The folder is
-//! written through [`crate::bundle::replace_dir`]: a failed import leaves nothing behind.
+//! written through [`crate::safe_write::replace_dir`]: a failed import leaves nothing behind.
 
 pub mod arrays;
 pub mod ctranslate2;
@@ -26,10 +26,11 @@ use serde::Serialize;
 
 use crate::bundle::manifest::{FORMAT_VERSION, Labels, Preprocess, Provenance, VectorsSection};
 use crate::bundle::weights::{HostTensor, to_safetensors_bytes};
-use crate::bundle::{Gallery, GalleryItem, MANIFEST_FILE, Manifest, replace_dir, write_file};
+use crate::bundle::{Gallery, GalleryItem, MANIFEST_FILE, Manifest};
 use crate::error::{Error, Result};
 use crate::modality::Modality;
 use crate::model::{EmbeddingSource, ModelConfig};
+use crate::safe_write::{replace_dir, write_file};
 use arrays::{MAX_ROWS, Matrix, read_floats, read_ints};
 use metadata::{MetadataRow, read_metadata};
 

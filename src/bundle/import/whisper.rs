@@ -92,7 +92,7 @@ pub fn convert_whisper(model_bin: &Path, out_file: &Path) -> Result<WhisperConve
         .filter(|v| is_kept(&v.name))
         .map(|v| v.shape.iter().product::<usize>())
         .sum();
-    crate::bundle::write_file_with(out_file, |tmp| {
+    crate::safe_write::write_file_with(out_file, |tmp| {
         std::fs::write(tmp, &st_bytes).map_err(|e| Error::Write {
             path: out_file.to_path_buf(),
             source: e,

@@ -1,7 +1,7 @@
 //! Getting sources from the network, in-process: a gzip-compressed tarball is downloaded (with
 //! a size cap) into a temporary file next to its destination, the wanted entries are unpacked
 //! into a temporary folder, and that folder is renamed into place only when complete
-//! ([`crate::bundle::replace_dir`]), so a failure never leaves a half-written source behind.
+//! ([`crate::safe_write::replace_dir`]), so a failure never leaves a half-written source behind.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -39,7 +39,7 @@ pub(super) fn fetch_tar_gz(
     what: &str,
     hint: &str,
 ) -> Result<usize> {
-    let parent = crate::bundle::parent_folder(dest)?;
+    let parent = crate::safe_write::parent_folder(dest)?;
     let mut archive = tempfile::Builder::new()
         .prefix(".download-")
         .suffix(".tar.gz")
@@ -52,7 +52,7 @@ pub(super) fn fetch_tar_gz(
         Error::InvalidRequest(format!("{url}: download failed ({reason}); {hint}"))
     })?;
     let mut files = 0;
-    crate::bundle::replace_dir(dest, |tmp| {
+    crate::safe_write::replace_dir(dest, |tmp| {
         files = unpack_tar_gz(archive.path(), tmp, select, MAX_UNPACKED_BYTES)
             .map_err(|e| Error::InvalidRequest(format!("{url}: {e}; {hint}")))?;
         if files == 0 {

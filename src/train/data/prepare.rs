@@ -309,7 +309,7 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
     let meta_file = out.join(META_FILE);
     let meta_json = serde_json::to_string_pretty(&meta)
         .map_err(|e| Error::Internal(format!("meta.json serialisation: {e}")))?;
-    crate::bundle::write_file(&meta_file, meta_json.as_bytes())?;
+    crate::safe_write::write_file(&meta_file, meta_json.as_bytes())?;
 
     let data_bytes = dir_size(&out.join(CLIPS_DIR)) + file_size(&data_file) + file_size(&meta_file);
     Ok(DataSummary {

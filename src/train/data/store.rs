@@ -52,7 +52,7 @@ impl View for &OutTensor<'_> {
 /// `(features name, labels name, groups name, set)`.
 pub(super) type SetSpec<'a> = (&'a str, &'a str, Option<&'a str>, &'a LabeledSet);
 
-/// Writes the sets to `path` safely ([`crate::bundle::write_file_with`]).
+/// Writes the sets to `path` safely ([`crate::safe_write::write_file_with`]).
 pub(super) fn write_data_file(path: &Path, sets: &[SetSpec<'_>]) -> Result<()> {
     let mut tensors: Vec<(String, OutTensor<'_>)> = Vec::new();
     for &(features, labels, groups, set) in sets {
@@ -81,7 +81,7 @@ pub(super) fn write_data_file(path: &Path, sets: &[SetSpec<'_>]) -> Result<()> {
     let mut info = std::collections::HashMap::new();
     info.insert("format".to_string(), META_FORMAT.to_string());
     info.insert("created_by".to_string(), "transference data".to_string());
-    crate::bundle::write_file_with(path, |tmp| {
+    crate::safe_write::write_file_with(path, |tmp| {
         safetensors::serialize_to_file(
             tensors.iter().map(|(name, t)| (name.as_str(), t)),
             Some(info),

@@ -96,9 +96,9 @@ pub fn write(
         )?;
     }
     let json = serde_json::to_string_pretty(&meta).map_err(|e| Error::Internal(e.to_string()))?;
-    crate::bundle::replace_dir(dir, |tmp| {
+    crate::safe_write::replace_dir(dir, |tmp| {
         g.write(tmp)?;
-        crate::bundle::write_file(&tmp.join(SETS_FILE), json.as_bytes())
+        crate::safe_write::write_file(&tmp.join(SETS_FILE), json.as_bytes())
     })
 }
 
