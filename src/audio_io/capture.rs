@@ -9,7 +9,7 @@ use cpal::FromSample;
 
 use crate::audio_io::LiveCapture;
 use crate::audio_io::auto_stop::{AutoStop, AutoStopConfig, FRAME_SECS, StopReason};
-use crate::preprocess::audio::Waveform;
+use crate::preprocess::waveform::Waveform;
 
 /// Frames of the live envelope the window draws (3 s of 10 ms frames).
 pub const LIVE_ENVELOPE_FRAMES: usize = 300;

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 
 use crossbeam_channel::Sender;
 
-use crate::preprocess::audio::Waveform;
+use crate::preprocess::waveform::Waveform;
 
 pub use auto_stop::{AutoStopConfig, StopReason};
 pub use capture::{CaptureBuffer, Recording};

@@ -308,7 +308,7 @@ mod tests {
     use super::*;
     use crate::audio_io::AutoStopConfig;
     use crate::audio_io::simulated::SimulatedAudio;
-    use crate::preprocess::audio::Waveform;
+    use crate::preprocess::waveform::Waveform;
 
     fn word(rate: u32, secs: f64) -> Waveform {
         let n = (f64::from(rate) * secs) as usize;

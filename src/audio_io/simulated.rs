@@ -12,7 +12,7 @@ use crossbeam_channel::Sender;
 use crate::audio_io::{
     AudioBackend, AudioIoError, Clip, InputDevice, InputMsg, OpenInput, PlayingClip,
 };
-use crate::preprocess::audio::Waveform;
+use crate::preprocess::waveform::Waveform;
 
 /// Name of the simulated input device.
 pub const SIMULATED_INPUT_NAME: &str = "Simulated microphone";

@@ -14,23 +14,15 @@ use rubato::{Fft, FixedSync, Resampler, WindowFunction};
 use crate::error::{Error, Result};
 use crate::preprocess::mel::{LogMel, MelConfig, fit_frames, log_mel_spectrogram};
 
+pub use crate::preprocess::waveform::{
+    MAX_INPUT_DURATION_SECS, MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ, SILENCE_PEAK_DBFS, Waveform,
+    peak_dbfs,
+};
+
 pub use crate::preprocess::audio_decode::{
     WavInfo, WavSampleFormat, decode_wav_bytes, decode_wav_bytes_with_info, read_wav,
     read_wav_with_info,
 };
-
-/// Hard limit on the duration of an input file, in seconds, checked from the WAV header before
-/// any sample is read so that a huge (or lying) file cannot exhaust memory.
-pub const MAX_INPUT_DURATION_SECS: f64 = 600.0;
-
-/// Lowest sample rate accepted from a WAV header, in Hz.
-pub const MIN_SAMPLE_RATE_HZ: u32 = 1_000;
-
-/// Highest sample rate accepted from a WAV header, in Hz (bounds the resampler's FFT size).
-pub const MAX_SAMPLE_RATE_HZ: u32 = 384_000;
-
-/// A clip whose peak is below this level, in dBFS (0 dBFS = full scale), is refused as silent.
-pub const SILENCE_PEAK_DBFS: f32 = -60.0;
 
 /// Length of the frames [`trim_silence`] measures RMS over, in seconds (10 ms).
 pub const TRIM_FRAME_SECS: f64 = 0.010;
@@ -208,39 +200,6 @@ impl AudioConfig {
             log_floor: self.log_floor,
         }
     }
-}
-
-/// Mono audio: samples in `[-1, 1]` at `sample_rate_hz`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Waveform {
-    /// Mono samples, full scale = 1.0.
-    pub samples: Vec<f32>,
-    /// Sample rate, in Hz.
-    pub sample_rate_hz: u32,
-}
-
-impl Waveform {
-    /// Duration in seconds (0 for an empty waveform or a zero sample rate).
-    pub fn duration_secs(&self) -> f64 {
-        if self.sample_rate_hz == 0 {
-            return 0.0;
-        }
-        self.samples.len() as f64 / f64::from(self.sample_rate_hz)
-    }
-
-    /// Peak absolute sample value, in dBFS (`-inf` for an empty or all-zero waveform).
-    pub fn peak_dbfs(&self) -> f32 {
-        peak_dbfs(&self.samples)
-    }
-}
-
-/// Peak absolute value of `samples` in dBFS (`20 log10(peak)`; `-inf` when empty or all zero).
-pub fn peak_dbfs(samples: &[f32]) -> f32 {
-    let peak = samples
-        .iter()
-        .filter(|x| x.is_finite())
-        .fold(0.0f32, |acc, x| acc.max(x.abs()));
-    20.0 * peak.log10()
 }
 
 /// Resamples `wave` to `target_hz` with rubato's synchronous FFT resampler over the whole clip.

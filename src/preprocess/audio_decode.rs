@@ -6,7 +6,7 @@ use std::io::{Cursor, Read};
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::preprocess::audio::{
+use crate::preprocess::waveform::{
     MAX_INPUT_DURATION_SECS, MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ, Waveform,
 };
 

@@ -15,10 +15,10 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use crate::error::{Error, Result};
-use crate::preprocess::audio::{
+use crate::preprocess::audio_decode::{decode_wav_bytes_with_info, read_wav_with_info};
+use crate::preprocess::waveform::{
     MAX_INPUT_DURATION_SECS, MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ, Waveform,
 };
-use crate::preprocess::audio_decode::{decode_wav_bytes_with_info, read_wav_with_info};
 
 /// File extensions of the audio formats the app opens (lower case, no dot).
 pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave", "flac", "mp3", "ogg", "oga", "m4a"];

@@ -15,4 +15,5 @@ pub mod pixels;
 pub(crate) mod test_images;
 pub mod text;
 pub mod wav_write;
+pub mod waveform;
 pub mod whisper_mel;
