@@ -23,8 +23,8 @@ pub struct EvalArgs {
     /// Prepared data folder (held-out sets and the classifier's training sets).
     #[arg(long, default_value = "data/digits")]
     pub data: PathBuf,
-    /// Also write every encoded fit, test and class embedding here (a gallery folder)
-    /// for `scripts/baseline_eval.py`.
+    /// Also write every encoded fit, test and class embedding and the encoded class prompts
+    /// here (a gallery folder) for `scripts/baseline_eval.py`.
     #[arg(long, value_name = "DIR")]
     pub export_embeddings: Option<PathBuf>,
 }

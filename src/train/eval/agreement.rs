@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::score::{EvalSets, PRIMARY_AUDIO, PRIMARY_IMAGE};
+use super::score::{EvalSets, PRIMARY_AUDIO, PRIMARY_IMAGE, SetReport};
 use super::sets::EncodedSet;
 use crate::modality::Modality;
 
@@ -209,6 +209,46 @@ pub fn code_agreement(
     out
 }
 
+/// The model card's section: one row per test set and pair, beside the set's bag-of-codes
+/// transfer (empty when no set has code agreement).
+pub fn card_section(sets: &BTreeMap<String, SetReport>) -> String {
+    let rows: Vec<String> = sets
+        .iter()
+        .flat_map(|(name, r)| {
+            r.code_agreement.iter().map(move |(pair, a)| {
+                format!(
+                    "| `{name}` | {pair} (`{}` vs `{}`) | {:.3} | {:.3} | {} of {} {:?} | {:.1} % |\n",
+                    a.a,
+                    a.b,
+                    a.same_class,
+                    a.other_class,
+                    a.top_code_agree,
+                    a.classes,
+                    a.top_code_agree_classes,
+                    r.transfer_bag_of_codes.accuracy * 100.0
+                )
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "## Code agreement\n\nDo two modalities put a class on the same codes? Per class, the \
+         histogram of the codes of every position of its items, normalised; `same class`: the \
+         histogram intersection (0 disjoint, 1 identical) of a digit with the same digit in the \
+         other modality, averaged over digits; `other classes`: the same for different digits \
+         (the level to beat); `top code agrees`: digits whose most used code is the same in both. \
+         Text is the class prompts (every template, label and alias). Bag of codes: the \
+         transfer classifier fitted on the other modality's codes, tested on this set.\n\n\
+         | set | pair | same class | other classes | top code agrees | bag-of-codes transfer |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    s.extend(rows);
+    s.push('\n');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +297,25 @@ mod tests {
         assert_eq!(r.other_class, 0.0);
         assert_eq!(r.per_class[0].as_ref().unwrap().top_code_a, 1);
         assert_eq!(r.top_code_agree_classes, vec![0, 1]);
+    }
+
+    #[test]
+    fn the_card_section_has_a_row_per_set_and_pair() {
+        let a = set(Modality::Image, &[(0, &[1]), (1, &[2])]);
+        let b = set(Modality::Audio, &[(0, &[1]), (1, &[1])]);
+        let mut r = SetReport::default();
+        r.code_agreement.insert(
+            "image_audio".into(),
+            agreement(&a, "image", &b, "audio", 2, 3),
+        );
+        let s = card_section(&BTreeMap::from([("image".to_string(), r)]));
+        assert!(
+            s.contains(
+                "| `image` | image_audio (`image` vs `audio`) | 0.500 | 0.500 | 1 of 2 [0] |"
+            ),
+            "{s}"
+        );
+        assert_eq!(card_section(&BTreeMap::new()), "");
     }
 
     #[test]
