@@ -13,13 +13,23 @@ the other modality's test items, on the pooled embedding and on the L2-normalise
 codes. The Rust classifier minimises mean cross-entropy + (l2/2)|W|^2 with l2 = 1e-4; the
 same objective in scikit-learn's parametrisation is C = 1 / (l2 * n_fit).
 Zero-shot: the nearest class embedding by cosine (rows are unit length).
+Code agreement: per class, the histogram of codes over every position of every item of the
+class, normalised to sum 1; for an image test set against the primary audio test set ("audio")
+and the class prompts (role "prompt", text), for an audio test set against the primary image
+test set ("image") and the prompts. Pairs are named image_audio, image_text, audio_text (the
+first modality's histograms are a). same_class: mean over classes present in both of the
+histogram intersection sum(min(a_c, b_c)); other_class: mean over ordered pairs c != d of
+sum(min(a_c, b_d)); top_code_agree: classes whose most used code (argmax of counts, lowest
+code on ties) is the same.
 
 Usage:
   pip install numpy scikit-learn
   python3 scripts/baseline_eval.py DIR [--json]
   python3 scripts/baseline_eval.py DIR --fixture OUT --fit-per-class 20 --test-per-class 10
-      writes a balanced subsample of DIR to OUT plus OUT/expected.json (this script's figures
-      on it); tests/core.rs scores the same fixture in Rust and compares.
+      writes a balanced subsample of DIR to OUT (every class embedding and class prompt kept)
+      plus OUT/expected.json (this script's figures on it); tests/core.rs scores the same
+      fixture in Rust and compares. tests/fixtures/eval_baseline is this command on
+      `transference eval models/digits --data data/digits --export-embeddings DIR`.
 """
 import argparse
 import json
@@ -92,6 +102,34 @@ def fit(x, y):
     return clf.fit(x, y)
 
 
+def class_hists(codes, label, rows, n_classes, k):
+    """Code counts per class over every position of the items `rows`, [n_classes, k]."""
+    counts = np.zeros((n_classes, k), dtype=np.int64)
+    for i in rows:
+        counts[label[i]] += np.bincount(np.asarray(codes[i], dtype=np.int64), minlength=k)[:k]
+    return counts
+
+
+def agreement(ca, cb):
+    present = np.flatnonzero((ca.sum(1) > 0) & (cb.sum(1) > 0))
+    ha = ca / np.maximum(ca.sum(1, keepdims=True), 1)
+    hb = cb / np.maximum(cb.sum(1, keepdims=True), 1)
+    inter = np.minimum(ha[present][:, None, :], hb[present][None, :, :]).sum(-1)
+    off = ~np.eye(len(present), dtype=bool)
+    agree = [int(c) for c in present if np.argmax(ca[c]) == np.argmax(cb[c])]
+    per_class = [None] * len(ca)
+    for j, c in enumerate(present):
+        per_class[c] = float(inter[j, j])
+    return {
+        "per_class_same": per_class,
+        "classes": int(len(present)),
+        "same_class": float(np.mean(np.diag(inter))) if len(present) else 0.0,
+        "other_class": float(np.mean(inter[off])) if off.any() else 0.0,
+        "top_code_agree": len(agree),
+        "top_code_agree_classes": agree,
+    }
+
+
 def evaluate(folder):
     emb, codes, items, meta = load(folder)
     classes = meta["class_names"]
@@ -120,6 +158,17 @@ def evaluate(folder):
         r = {"n": int(len(t)), "modality": m, "zero_shot": float(np.mean(zs == label[t]))}
         for fname, x in feats.items():
             r[fname] = float(np.mean(clfs[other][fname].predict(x[t]) == label[t]))
+        hist = lambda rows: class_hists(codes, label, rows, len(classes), k)
+        partner = idx(lambda i: role[i] == "test:" + other)
+        prompts = idx(lambda i: role[i] == "prompt")
+        agree = {}
+        if len(partner) and modality[partner[0]] == other:
+            a, b = (t, partner) if m == "image" else (partner, t)
+            agree["image_audio"] = agreement(hist(a), hist(b))
+        if len(prompts):
+            agree[m + "_text"] = agreement(hist(t), hist(prompts))
+        if agree:
+            r["code_agreement"] = agree
         sets[name] = r
     return {"fit": fits, "sets": sets}
 
@@ -132,7 +181,7 @@ def make_fixture(folder, out, fit_per_class, test_per_class, seed):
     for i, it in enumerate(items):
         groups.setdefault((it["source"], it["modality"], it["label"]), []).append(i)
     for (role, _, _), members in sorted(groups.items()):
-        n = len(members) if role == "class" else (fit_per_class if role == "fit" else test_per_class)
+        n = len(members) if role in ("class", "prompt") else (fit_per_class if role == "fit" else test_per_class)
         keep.extend(sorted(rng.choice(members, size=min(n, len(members)), replace=False).tolist()))
     keep.sort()
     os.makedirs(out, exist_ok=True)
@@ -177,6 +226,13 @@ def main():
             f"{name:<24} {s['n']:>5} {100*s['zero_shot']:8.1f}% {100*s['transfer']:8.1f}% "
             f"{100*s['transfer_bag_of_codes']:8.1f}%"
         )
+    print(f"{'code agreement':<24} {'pair':<12} {'same':>6} {'other':>6}  top code agrees")
+    for name, s in r["sets"].items():
+        for pair, a in s.get("code_agreement", {}).items():
+            print(
+                f"{name:<24} {pair:<12} {a['same_class']:6.3f} {a['other_class']:6.3f}  "
+                f"{a['top_code_agree']}/{a['classes']} {a['top_code_agree_classes']}"
+            )
 
 
 if __name__ == "__main__":

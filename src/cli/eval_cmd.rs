@@ -23,8 +23,8 @@ pub struct EvalArgs {
     /// Prepared data folder (held-out sets and the classifier's training sets).
     #[arg(long, default_value = "data/digits")]
     pub data: PathBuf,
-    /// Also write every encoded fit, test and class embedding here (a gallery folder)
-    /// for `scripts/baseline_eval.py`.
+    /// Also write every encoded fit, test and class embedding and the encoded class prompts
+    /// here (a gallery folder) for `scripts/baseline_eval.py`.
     #[arg(long, value_name = "DIR")]
     pub export_embeddings: Option<PathBuf>,
 }
@@ -103,6 +103,33 @@ pub fn report_text(r: &EvalReport) -> String {
             per_class_line(&s.transfer)
         );
         let _ = writeln!(out, "{:<24} {} ({})", "", s.modality, s.source);
+    }
+    if r.sets.values().any(|s| !s.code_agreement.is_empty()) {
+        let _ = writeln!(
+            out,
+            "code agreement: per-class code histograms, intersection with the same class / \
+             with other classes; classes whose most used code agrees; bag-of-codes transfer"
+        );
+        let _ = writeln!(
+            out,
+            "{:<24} {:<12} {:>6} {:>6}  {:<26} {:>9}",
+            "test set", "pair", "same", "other", "top code agrees", "bag"
+        );
+    }
+    for (name, s) in &r.sets {
+        for (pair, a) in &s.code_agreement {
+            let agree = format!(
+                "{}/{} {:?}",
+                a.top_code_agree, a.classes, a.top_code_agree_classes
+            );
+            let _ = writeln!(
+                out,
+                "{name:<24} {pair:<12} {:>6.3} {:>6.3}  {agree:<26} {:>9}",
+                a.same_class,
+                a.other_class,
+                pct(&s.transfer_bag_of_codes)
+            );
+        }
     }
     for (k, v) in &r.retrieval {
         let _ = writeln!(

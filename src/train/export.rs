@@ -546,6 +546,7 @@ pub fn model_card(
         report.unseen.as_ref(),
     ));
     s.push_str(&validation_table(report));
+    s.push_str(&crate::train::eval::agreement::card_section(&report.sets));
     s.push_str(&ablation_table(ablations));
     s.push_str(&format!("## Training\n\n{} steps of batch {} on {} in {:.1} min (seed {}). Settings:\n\n```toml\n{}```\n", cfg.steps, cfg.batch_size, device, train_secs / 60.0, cfg.seed, cfg.to_toml()));
     s.push_str(&format!("\nReproduce: `transference data --out data/digits && transference train --config models/{0}/train.toml --out models/{0}`.\n", m.name));

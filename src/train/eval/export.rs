@@ -3,7 +3,8 @@
 //! (`scripts/baseline_eval.py`) can re-derive every figure, and read back into [`EvalSets`].
 //!
 //! Each item's `source` says its role: `fit` (a transfer classifier's training item),
-//! `test:NAME` (an item of test set NAME) or `class` (a class's averaged prompt embedding).
+//! `test:NAME` (an item of test set NAME), `class` (a class's averaged prompt embedding) or
+//! `prompt` (one class prompt, with its codes: code agreement with text).
 //! Set descriptions go in `sets.json` beside the gallery.
 
 use std::collections::BTreeMap;
@@ -24,6 +25,8 @@ pub const FIT_SOURCE: &str = "fit";
 pub const TEST_SOURCE_PREFIX: &str = "test:";
 /// Role of class embeddings.
 pub const CLASS_SOURCE: &str = "class";
+/// Role of encoded class prompts.
+pub const PROMPT_SOURCE: &str = "prompt";
 /// Descriptions of the sets, beside the gallery files.
 pub const SETS_FILE: &str = "sets.json";
 
@@ -82,6 +85,7 @@ pub fn write(
             (test.modality.name().to_string(), test.source.clone()),
         );
     }
+    push_set(&mut g, &sets.prompts, PROMPT_SOURCE, class_names)?;
     for (c, row) in sets.classes.iter().enumerate() {
         g.push(
             GalleryItem {
@@ -128,6 +132,7 @@ pub fn read(dir: &Path) -> Result<(EvalSets, Vec<String>, usize)> {
     let mut fit: BTreeMap<Modality, EncodedSet> = BTreeMap::new();
     let mut tests: BTreeMap<String, EncodedSet> = BTreeMap::new();
     let mut classes = vec![Vec::new(); meta.class_names.len()];
+    let mut prompts = EncodedSet::default();
     for (i, it) in g.items.iter().enumerate() {
         let label = it
             .label
@@ -146,6 +151,8 @@ pub fn read(dir: &Path) -> Result<(EvalSets, Vec<String>, usize)> {
         let target = if it.source == CLASS_SOURCE {
             classes[label] = item.embedding;
             continue;
+        } else if it.source == PROMPT_SOURCE {
+            &mut prompts
         } else if it.source == FIT_SOURCE {
             fit.entry(it.modality).or_default()
         } else if let Some(name) = it.source.strip_prefix(TEST_SOURCE_PREFIX) {
@@ -188,7 +195,7 @@ pub fn read(dir: &Path) -> Result<(EvalSets, Vec<String>, usize)> {
                 })
                 .collect(),
             classes,
-            prompt_items: vec![],
+            prompts,
         };
     Ok((sets, meta.class_names, meta.codebook_size))
 }

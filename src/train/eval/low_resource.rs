@@ -136,7 +136,7 @@ mod tests {
             classes: (0..3)
                 .map(|c| (0..4).map(|j| f32::from(u8::from(j == c))).collect())
                 .collect(),
-            prompt_items: vec![],
+            prompts: Default::default(),
         };
         let out = low_resource(&sets, &names, 4).unwrap();
         assert_eq!(out.keys().collect::<Vec<_>>(), ["image"]);

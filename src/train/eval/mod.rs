@@ -4,12 +4,15 @@
 //!
 //! - [`sets`]: encoding, seeded class-balanced fit sets, test folders;
 //! - [`score`]: the figures, from encoded sets only;
+//! - [`agreement`]: per-class code agreement between modalities (histogram intersection,
+//!   most used code);
 //! - [`export`]: the encoded sets as a gallery for the independent baseline script;
 //! - [`unseen`]: zero-shot split into seen and unseen classes, for bundles trained with classes
 //!   held out;
 //! - [`generation`]: cycle accuracy of the cross-modal generation decoders, when a bundle has them;
 //! - [`low_resource`]: accuracy against labels per class, alone, helped, zero-shot.
 
+pub mod agreement;
 pub mod export;
 pub mod generation;
 pub mod low_resource;
@@ -22,6 +25,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use agreement::{ClassAgreement, CodeAgreement};
 pub use score::{
     Accuracy, CodebookReport, CodebookUse, EvalSets, FitReport, FitSet, PRIMARY_AUDIO,
     PRIMARY_IMAGE, Retrieval, SetReport, TestSet,
@@ -53,6 +57,11 @@ pub struct EvalReport {
     pub transfer: BTreeMap<String, Accuracy>,
     /// Classifier on the bag of codes only, primary test sets.
     pub transfer_bag_of_codes: BTreeMap<String, Accuracy>,
+    /// Per-class code agreement of the primary sets, by pair: `image_audio` (the primary
+    /// image and audio test sets), `image_text` and `audio_text` (against the class prompts).
+    /// Every held-out set's own is in `sets`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub code_agreement: BTreeMap<String, CodeAgreement>,
     /// Nearest class prompt, primary test sets.
     pub zero_shot: BTreeMap<String, Accuracy>,
     pub retrieval: BTreeMap<String, Retrieval>,
@@ -87,6 +96,20 @@ impl EvalReport {
         for (k, v) in &self.zero_shot {
             m.insert(format!("zero_shot.{k}.accuracy"), v.accuracy as f64);
         }
+        for (k, v) in &self.code_agreement {
+            m.insert(
+                format!("code_agreement.{k}.same_class"),
+                v.same_class as f64,
+            );
+            m.insert(
+                format!("code_agreement.{k}.other_class"),
+                v.other_class as f64,
+            );
+            m.insert(
+                format!("code_agreement.{k}.top_code_agree"),
+                v.top_code_agree as f64,
+            );
+        }
         for (k, v) in &self.retrieval {
             m.insert(
                 format!("retrieval.{k}.precision_at_1"),
@@ -106,6 +129,20 @@ impl EvalReport {
                 format!("sets.{k}.transfer.accuracy"),
                 v.transfer.accuracy as f64,
             );
+            for (pair, a) in &v.code_agreement {
+                m.insert(
+                    format!("sets.{k}.code_agreement.{pair}.same_class"),
+                    a.same_class as f64,
+                );
+                m.insert(
+                    format!("sets.{k}.code_agreement.{pair}.other_class"),
+                    a.other_class as f64,
+                );
+                m.insert(
+                    format!("sets.{k}.code_agreement.{pair}.top_code_agree"),
+                    a.top_code_agree as f64,
+                );
+            }
         }
         for (k, v) in &self.generation {
             m.insert(
@@ -170,6 +207,15 @@ impl EvalReport {
                 r.transfer_bag_of_codes
                     .insert(direction.into(), x.transfer_bag_of_codes.clone());
                 r.zero_shot.insert(set.into(), x.zero_shot.clone());
+            }
+        }
+        for (set, pair) in [
+            (PRIMARY_IMAGE, "image_audio"),
+            (PRIMARY_IMAGE, "image_text"),
+            (PRIMARY_AUDIO, "audio_text"),
+        ] {
+            if let Some(a) = primary(set).and_then(|x| x.code_agreement.get(pair)) {
+                r.code_agreement.insert(pair.into(), a.clone());
             }
         }
         r.fit = s.fit;
@@ -409,11 +455,14 @@ pub fn encode_sets(p: &mut Pipeline, inputs: &EvalInputs<'_>) -> Result<EvalSets
         .chunks_exact(d)
         .map(<[f32]>::to_vec)
         .collect();
-    let prompts: Vec<String> = class_names
-        .iter()
-        .flat_map(|l| p.bundle.manifest.prompts_for(l))
-        .collect();
-    sets.prompt_items = p.encode_texts(&prompts)?;
+    let mut prompts: Vec<String> = Vec::new();
+    for (c, l) in class_names.iter().enumerate() {
+        for prompt in p.bundle.manifest.prompts_for(l) {
+            prompts.push(prompt);
+            sets.prompts.labels.push(c);
+        }
+    }
+    sets.prompts.items = p.encode_texts(&prompts)?;
     Ok(sets)
 }
 

@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::agreement::{CodeAgreement, code_agreement};
 use super::sets::EncodedSet;
 use crate::error::{Error, Result};
 use crate::index::search::top_k_cpu;
 use crate::index::stats::CodebookStats;
 use crate::index::transfer::{FitSettings, LinearClassifier, TransferFeatures, features_of};
 use crate::modality::Modality;
-use crate::model::EncodedItem;
 
 /// Name of the primary image test set (headline `transfer`/`zero_shot` keys).
 pub const PRIMARY_IMAGE: &str = "image";
@@ -110,6 +110,10 @@ pub struct SetReport {
     pub transfer: Accuracy,
     /// Classifier fitted on the other modality's bag of codes.
     pub transfer_bag_of_codes: Accuracy,
+    /// Per-class code agreement with each other modality, by pair name (`image_audio`,
+    /// `image_text`, `audio_text`; see [`super::agreement`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub code_agreement: BTreeMap<String, CodeAgreement>,
 }
 
 /// A labelled set to fit a transfer classifier on.
@@ -138,8 +142,9 @@ pub struct EvalSets {
     pub tests: Vec<TestSet>,
     /// One L2-normalised embedding per class (its prompts, averaged), `[C][D]`.
     pub classes: Vec<Vec<f32>>,
-    /// Every class prompt encoded, for codebook use of the text modality.
-    pub prompt_items: Vec<EncodedItem>,
+    /// Every class prompt encoded, labelled by class: codebook use of the text modality and
+    /// code agreement with text.
+    pub prompts: EncodedSet,
 }
 
 /// The figures [`score`] produces.
@@ -233,6 +238,7 @@ pub fn score(sets: &EvalSets, class_names: &[String], codebook_size: usize) -> R
         )));
     }
     let mut out = Scores::default();
+    let mut agreement = code_agreement(sets, n_classes, codebook_size);
     let mut classifiers = BTreeMap::new();
     for fit in &sets.fit {
         let name = fit.modality.name().to_string();
@@ -280,6 +286,7 @@ pub fn score(sets: &EvalSets, class_names: &[String], codebook_size: usize) -> R
                 zero_shot: acc(zero_shot_predictions(&test.set, &sets.classes)?),
                 transfer: acc(predict(emb, &test.set, TransferFeatures::Embedding)),
                 transfer_bag_of_codes: acc(predict(bag, &test.set, TransferFeatures::BagOfCodes)),
+                code_agreement: agreement.remove(&test.name).unwrap_or_default(),
             },
         );
     }
@@ -316,7 +323,7 @@ pub fn score(sets: &EvalSets, class_names: &[String], codebook_size: usize) -> R
             .iter()
             .filter_map(|n| primary(n))
             .flat_map(|s| s.items.iter())
-            .chain(&sets.prompt_items)
+            .chain(&sets.prompts.items)
             .map(|i| (i.modality, i.codes.as_slice())),
     );
     out.codebook = CodebookReport {
@@ -344,6 +351,7 @@ pub fn score(sets: &EvalSets, class_names: &[String], codebook_size: usize) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::EncodedItem;
 
     #[test]
     fn accuracy_has_per_class_figures_and_the_confusion_matrix() {
@@ -415,7 +423,7 @@ mod tests {
                 },
             ],
             classes,
-            prompt_items: vec![],
+            prompts: EncodedSet::default(),
         };
         let s = score(&sets, &names, 8).unwrap();
         assert_eq!(s.fit["image"].per_class, vec![5; 4]);
@@ -425,8 +433,15 @@ mod tests {
         assert!(audio.transfer_bag_of_codes.accuracy <= 0.25 + 1e-6);
         assert_eq!(s.sets[PRIMARY_IMAGE].transfer_bag_of_codes.accuracy, 1.0);
         assert_eq!(s.retrieval["text_to_image"].precision_at_1, 1.0);
-        // Images use codes 0..4, audio 4..8: nothing shared.
+        // Images use codes 0..4, audio 4..8: nothing shared, no class agrees.
         assert_eq!(s.codebook.shared_codes, 0);
+        for name in [PRIMARY_IMAGE, PRIMARY_AUDIO] {
+            let a = &s.sets[name].code_agreement;
+            assert_eq!(a.keys().collect::<Vec<_>>(), ["image_audio"], "no prompts");
+            let a = &a["image_audio"];
+            assert_eq!((a.a.as_str(), a.b.as_str()), (PRIMARY_IMAGE, PRIMARY_AUDIO));
+            assert_eq!((a.classes, a.same_class, a.top_code_agree), (4, 0.0, 0));
+        }
         assert_eq!(s.codebook.active_codes, 8);
     }
 }
