@@ -3,7 +3,7 @@
 
 use super::{ExplorerApp, UiMsg, export_dir};
 use crate::engine::Job;
-use crate::engine::low_resource::GalleryCurves;
+use crate::engine::protocol::GalleryCurves;
 use crate::preprocess::degrade::NoiseLevel;
 use crate::ui::transfer_panel;
 

@@ -7,25 +7,17 @@
 //! media for every image but for 3 clips per class only, too few for a test split). See [`crate::index::low_resource`] for the curves themselves.
 
 use crate::engine::pipeline::Pipeline;
+use crate::engine::protocol::GalleryCurves;
 use crate::engine::summary::gallery_labels;
 use crate::error::{Error, Result};
 use crate::index::low_resource::{
     GALLERY_TEST_PER_CLASS, LowResourceInput, LowResourceReport, LowResourceSettings, SEED,
     low_resource_curves, split_test,
 };
-use crate::index::transfer::{TransferFeatures, TransferItem};
+use crate::index::transfer::TransferItem;
 use crate::modality::Modality;
 use crate::preprocess::degrade::{self, NoiseLevel};
 use crate::preprocess::{audio, image as img, mel};
-
-/// What a low-resource run on the gallery asks for.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct GalleryCurves {
-    pub primary: Modality,
-    pub helper: Modality,
-    pub features: TransferFeatures,
-    pub noise: NoiseLevel,
-}
 
 /// The gallery's labelled items of `m`, as (gallery index, item).
 fn labelled_items(

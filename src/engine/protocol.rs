@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceRequest;
 use crate::engine::InputSource;
-use crate::engine::low_resource::GalleryCurves;
 use crate::engine::pipeline::{EncodedInput, LabelScore, Neighbour};
 use crate::error::Error;
 use crate::index::low_resource::LowResourceReport;
@@ -21,6 +20,16 @@ use crate::index::projector::ProjectorRow;
 use crate::index::stats::CodebookStats;
 use crate::index::transfer::{TransferFeatures, TransferReport};
 use crate::modality::Modality;
+use crate::preprocess::degrade::NoiseLevel;
+
+/// What a low-resource run on the gallery asks for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GalleryCurves {
+    pub primary: Modality,
+    pub helper: Modality,
+    pub features: TransferFeatures,
+    pub noise: NoiseLevel,
+}
 
 /// Work for the worker.
 #[derive(Clone, Debug)]

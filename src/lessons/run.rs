@@ -218,7 +218,7 @@ impl Runner<'_> {
                 helper,
                 features,
             } => {
-                let run = crate::engine::low_resource::GalleryCurves {
+                let run = crate::engine::protocol::GalleryCurves {
                     primary: *tested,
                     helper: *helper,
                     features: *features,
