@@ -18,6 +18,7 @@ pub mod safe_write;
 pub mod test_support;
 pub mod train;
 pub mod ui;
+pub mod view_options;
 
 pub use error::{Error, Result};
 pub use modality::Modality;

@@ -408,7 +408,7 @@ checks = [{ check = "transfer_accuracy", at_least = 0.3 }]
         assert_eq!(
             l.steps[0].actions[3],
             Action::ColorMap {
-                by: crate::ui::state::MapColoring::Class
+                by: crate::view_options::MapColoring::Class
             }
         );
         assert_eq!(

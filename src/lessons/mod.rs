@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::index::transfer::TransferFeatures;
 use crate::modality::Modality;
-use crate::ui::state::MapColoring;
+use crate::view_options::MapColoring;
 
 /// One lesson, as read from its file.
 #[derive(Clone, Debug, PartialEq)]

@@ -85,17 +85,8 @@ pub enum CentralTab {
     Selection,
 }
 
-/// How map points are coloured.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MapColoring {
-    /// `modality` in lesson files.
-    #[default]
-    #[serde(alias = "modality")]
-    Modality,
-    /// `class` in lesson files.
-    #[serde(alias = "class")]
-    Class,
-}
+/// How map points are coloured (shared with the lessons, which set it).
+pub use crate::view_options::MapColoring;
 
 /// Order of bars in the codebook usage chart.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
