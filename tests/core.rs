@@ -1276,7 +1276,7 @@ fn every_audio_format_is_classified_like_the_wav_it_came_from() {
 /// from DejaVu, installed by `.ci/run`) and digits spoken by espeak-ng voice variants.
 #[test]
 fn the_shipped_model_reads_printed_digits_and_generated_voices() {
-    use transference::train::fonts::{PrintStyle, load_typeface, render_digit};
+    use transference::train::data::fonts::{PrintStyle, load_typeface, render_digit};
     let mut p = Pipeline::open(&repo().join("models/digits"), DeviceRequest::Cpu).unwrap();
     let names = p.bundle.manifest.labels.names.clone();
     let tmp = tempfile::tempdir().unwrap();
@@ -3016,8 +3016,8 @@ fn view_ink_span_px(preview: &[u8], side: usize) -> usize {
 #[ignore = "a measurement (a few minutes in the dev profile): prints a table"]
 fn photo_degradation_sweep() {
     use rand::SeedableRng;
-    use transference::train::augment_image::{ScanAugmentation, ScanParams};
-    use transference::train::fonts::ink_on_paper;
+    use transference::train::data::augment_image::{ScanAugmentation, ScanParams};
+    use transference::train::data::fonts::ink_on_paper;
     let mut p = Pipeline::open(&repo().join("models/digits"), DeviceRequest::Cpu).unwrap();
     let names = p.bundle.manifest.labels.names.clone();
     let templates = p.bundle.manifest.labels.prompts.clone();

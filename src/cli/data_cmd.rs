@@ -35,7 +35,7 @@ pub struct DataArgs {
     pub no_synth: bool,
     /// Augmented copies of every training clip (speed, vocal tract, reverb, noise, gain);
     /// 0 = none.
-    #[arg(long, default_value_t = crate::train::augment_clips::AUG_COPIES)]
+    #[arg(long, default_value_t = crate::train::data::augment_clips::AUG_COPIES)]
     pub augment_copies: usize,
     /// Number of synthetic voices, each saying every digit (0 = all planned voices).
     #[arg(long, default_value_t = 0)]
@@ -46,7 +46,9 @@ pub struct DataArgs {
 pub fn run(args: DataArgs, json_out: bool) -> Result<()> {
     let fonts = match (args.no_fonts, args.fonts.is_empty()) {
         (true, _) => None,
-        (false, true) => Some(vec![PathBuf::from(crate::train::fonts::SYSTEM_FONT_DIR)]),
+        (false, true) => Some(vec![PathBuf::from(
+            crate::train::data::fonts::SYSTEM_FONT_DIR,
+        )]),
         (false, false) => Some(args.fonts),
     };
     let opts = DataOptions {

@@ -269,7 +269,7 @@ fn held_out_section(data: &DigitsData) -> String {
         data.audio_val.len(),
         m.held_out_voices.len(),
         data.audio_synth_val.len(),
-        crate::train::voices::HELD_OUT_RULE,
+        crate::train::data::voices::HELD_OUT_RULE,
         m.held_out_voices.join(", ")
     ));
     s.push_str("- Gallery audio clips are speech we generated with espeak-ng/flite; FSDD recordings are never redistributed (the gallery holds only embeddings of the validation speaker's clips).\n\n");

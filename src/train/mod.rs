@@ -1,9 +1,6 @@
 //! Training: data preparation, the CMG model and losses, the EMA codebook, the loop,
 //! evaluation and bundle export.
 
-pub mod augment_audio;
-pub mod augment_clips;
-pub mod augment_image;
 pub mod batches;
 pub mod checkpoint;
 pub mod cmg;
@@ -13,13 +10,10 @@ pub mod decoders;
 pub mod ema;
 pub mod eval;
 pub mod export;
-pub mod fonts;
-pub mod image_sets;
 pub mod losses;
 pub mod prompts;
 pub mod run;
 pub mod trainer;
-pub mod voices;
 
 /// A hash of `bytes` under `seed` that never changes between runs, machines or Rust versions
 /// (FNV-1a, then a SplitMix64 finaliser): held-out splits and per-item seeds are fixed by name.

@@ -26,9 +26,9 @@
 //!    every training clip (FSDD training speakers, training voices) with speed, vocal-tract,
 //!    reverb, noise and gain changes, through the same preprocessing, in `audio_aug`.
 //! 5. **Images like users bring** ([`image_sets`]): printed digits of every distinct installed
-//!    typeface ([`crate::train::fonts`]; whole families held out in `image_print_val`, listed
+//!    typeface ([`crate::train::data::fonts`]; whole families held out in `image_print_val`, listed
 //!    in `meta.typefaces`) and every MNIST digit "scanned" (drawn as ink on paper, blurred,
-//!    noisy, JPEG-compressed, ...: [`crate::train::augment_image`]), each page through the
+//!    noisy, JPEG-compressed, ...: [`crate::train::data::augment_image`]), each page through the
 //!    same image preprocessing as the MNIST sets.
 //!
 //! Output in DIR: [`DATA_FILE`] (safetensors), [`META_FILE`] (JSON, [`DataMeta`]), [`CLIPS_DIR`],
@@ -40,10 +40,17 @@
 //! [`prepare`] orchestration), `progress.rs` (progress bars and warnings), `mnist.rs`,
 //! `fsdd.rs`, `synth.rs` (espeak-ng / flite / Festival subprocesses), `fetch.rs` (downloading
 //! sources), `store.rs` (the safetensors file: writing and [`load`]) and `report.rs` (the
-//! `transference data` summary).
+//! `transference data` summary); and what makes the sets: `voices.rs` (the synthetic voice
+//! plan), `fonts.rs` and `image_sets.rs` (printed and scanned digits), `augment_image.rs`,
+//! `augment_audio.rs` and `augment_clips.rs` (the augmentations).
 
+pub mod augment_audio;
+pub mod augment_clips;
+pub mod augment_image;
 mod fetch;
+pub mod fonts;
 mod fsdd;
+pub mod image_sets;
 mod mnist;
 mod prepare;
 mod progress;
@@ -53,9 +60,7 @@ mod synth;
 #[cfg(test)]
 mod test_support;
 mod types;
-
-#[cfg(doc)]
-use crate::train::{augment_clips, image_sets, voices};
+pub mod voices;
 
 pub use fetch::MAX_DOWNLOAD_BYTES;
 pub use fsdd::parse_fsdd_name;
@@ -196,7 +201,7 @@ pub mod tensor_names {
     /// Voices of [`AUDIO_SYNTH_VAL`], I64 `[H]`, index into `meta.synth_voices`.
     pub const AUDIO_SYNTH_VAL_VOICES: &str = "audio_synth_val_voices";
     /// Augmented copies of the training clips ([`AUDIO_TRAIN`] and [`AUDIO_SYNTH`]), F32
-    /// `[A, 40, 128]` (see `crate::train::augment_audio`).
+    /// `[A, 40, 128]` (see `crate::train::data::augment_audio`).
     pub const AUDIO_AUG: &str = "audio_aug";
     /// Labels of [`AUDIO_AUG`], I64 `[A]`.
     pub const AUDIO_AUG_LABELS: &str = "audio_aug_labels";

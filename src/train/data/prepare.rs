@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::preprocess::audio::{AudioConfig, Waveform};
 use crate::preprocess::image::ImageConfig;
 use crate::preprocess::mel::floored_mel_std;
-use crate::train::{augment_clips, image_sets};
+use crate::train::data::{augment_clips, image_sets};
 
 /// Prepares the digits data into `opts.out`: finds or fetches the sources, runs every item
 /// through the crate's preprocessing, and writes [`DATA_FILE`], [`META_FILE`] and [`CLIPS_DIR`].
@@ -438,11 +438,11 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+    use crate::train::data::fonts::TypefaceInfo;
     use crate::train::data::store::RERUN_HINT;
     use crate::train::data::synth::SYNTH_TMP_DIR;
     use crate::train::data::test_support::{make_sources, prepare_tiny};
     use crate::train::data::{SOURCES_DIR, load};
-    use crate::train::fonts::TypefaceInfo;
 
     #[test]
     fn prepares_and_loads_a_tiny_source_tree() {

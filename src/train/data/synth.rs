@@ -20,7 +20,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::preprocess::audio::{AudioConfig, Waveform, prepare_wav_file};
-use crate::train::voices;
+use crate::train::data::voices;
 
 /// Temporary folder (inside the output folder) for generated speech; removed after use.
 pub(super) const SYNTH_TMP_DIR: &str = ".synth-tmp";

@@ -14,10 +14,10 @@ use super::{
 };
 use crate::preprocess::audio::AudioConfig;
 use crate::preprocess::image::ImageConfig;
-use crate::train::fonts::{SYSTEM_FONT_DIR, TypefaceInfo};
+use crate::train::data::fonts::{SYSTEM_FONT_DIR, TypefaceInfo};
 #[cfg(doc)]
-use crate::train::voices;
-use crate::train::{augment_clips, image_sets};
+use crate::train::data::voices;
+use crate::train::data::{augment_clips, image_sets};
 
 /// What [`prepare`] does.
 #[derive(Clone, Debug, PartialEq)]
@@ -391,7 +391,7 @@ pub enum SynthVoice {
         stretch_percent: u32,
     },
     /// Festival's `text2wave` with `(voice_VOICE)` and a duration stretch (see
-    /// [`crate::train::voices`]).
+    /// [`crate::train::data::voices`]).
     Festival {
         /// Festival voice name, e.g. `kal_diphone`.
         voice: String,

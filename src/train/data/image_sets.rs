@@ -1,7 +1,7 @@
 //! The image sets that look like what users bring, for `transference data`:
 //!
 //! - **printed digits** ([`prepare_print_sets`]): every distinct installed typeface
-//!   ([`crate::train::fonts`]) draws each digit up to [`PRINT_TRAIN_PER_DIGIT`] times (training
+//!   ([`crate::train::data::fonts`]) draws each digit up to [`PRINT_TRAIN_PER_DIGIT`] times (training
 //!   families) or [`PRINT_VAL_PER_DIGIT`] times (held-out families), fewer when the sets would
 //!   pass [`PRINT_TRAIN_MAX_ITEMS`] / [`PRINT_VAL_MAX_ITEMS`], in a random [`PrintStyle`],
 //!   degraded by a random [`ScanAugmentation`];
@@ -27,12 +27,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::preprocess::image::{ImageConfig, gray_from_unit_floats, prepare_image};
 use crate::preprocess::mnist::MNIST_SIDE_PX;
-use crate::train::augment_image::ScanAugmentation;
-use crate::train::data::{LabeledSet, SkippedItem};
-use crate::train::fonts::{
+use crate::train::data::augment_image::ScanAugmentation;
+use crate::train::data::fonts::{
     PAPER_LEVEL_RANGE, PrintStyle, Typeface, TypefaceInfo, discover_typefaces, ink_on_paper,
     render_digit,
 };
+use crate::train::data::{LabeledSet, SkippedItem};
 use crate::train::stable_hash;
 
 /// Renderings of each digit per training typeface (at most; see [`PRINT_TRAIN_MAX_ITEMS`]).

@@ -12,7 +12,7 @@
 //!
 //! [`render_digit`] draws one digit from a [`PrintStyle`]: its height, place, rotation and
 //! stroke weight on a canvas of paper grey with ink grey. The data step
-//! ([`crate::train::image_sets`]) then degrades the page like a scan and runs the model's own
+//! ([`crate::train::data::image_sets`]) then degrades the page like a scan and runs the model's own
 //! preprocessing on it.
 
 use std::collections::HashMap;
@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use walkdir::WalkDir;
 
 use crate::error::{Error, Result};
-use crate::train::augment_image::{rotate, stroke_weight};
 use crate::train::data::SkippedItem;
+use crate::train::data::augment_image::{rotate, stroke_weight};
 use crate::train::stable_hash;
 
 /// Where Debian/Ubuntu install font packages.

@@ -1,6 +1,6 @@
 //! Audio augmentation for training: plain functions on `&[f32]` samples at `sample_rate_hz`,
 //! and a sampler that draws a random combination from named ranges ([`Augmentation::sample`]).
-//! `crate::train::augment_clips` writes the augmented copies of every training clip (the
+//! `crate::train::data::augment_clips` writes the augmented copies of every training clip (the
 //! `audio_aug` set of `transference data`).
 //!
 //! The effects, in the order [`Augmentation::apply`] runs them:

@@ -1,5 +1,5 @@
 //! The data-preparation pass that writes augmented copies of every training clip (the
-//! `audio_aug` set of `transference data`), with the effects of [`crate::train::augment_audio`].
+//! `audio_aug` set of `transference data`), with the effects of [`crate::train::data::augment_audio`].
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::preprocess::audio::{AudioConfig, Waveform, prepare_audio};
-use crate::train::augment_audio::{AugmentRanges, Augmentation};
+use crate::train::data::augment_audio::{AugmentRanges, Augmentation};
 use crate::train::data::{LabeledSet, SkippedItem};
 use crate::train::stable_hash;
 
@@ -169,7 +169,7 @@ mod tests {
     const SR: u32 = 8000;
 
     fn sine(freq: f64, secs: f64, amp: f32) -> Vec<f32> {
-        crate::train::augment_audio::test_sine(freq, secs, amp, SR)
+        crate::train::data::augment_audio::test_sine(freq, secs, amp, SR)
     }
 
     #[test]
