@@ -3,8 +3,9 @@
 //! The tensor counterpart for the model is [`crate::model::l2_normalize`]; both divide by the
 //! norm raised to [`L2_NORM_FLOOR`], so an all-zero row stays zero.
 
-/// Smallest norm divided by: rows shorter than this (all-zero rows) are left (near) zero.
-pub const L2_NORM_FLOOR: f32 = 1e-12;
+/// Smallest norm divided by, stated beside the tensor version in `model` (which `index` may
+/// import; `model` imports nothing from `index`).
+pub use crate::model::L2_NORM_FLOOR;
 
 /// Scales `v` to unit L2 norm in place; an all-zero vector stays zero.
 pub fn l2_normalize(v: &mut [f32]) {

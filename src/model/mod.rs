@@ -244,8 +244,12 @@ pub fn masked_mean(x: Tensor<3>, mask: Tensor<2>) -> Tensor<2> {
     summed / count
 }
 
+/// Smallest norm divided by when scaling to unit L2 norm, here and in
+/// [`crate::index::l2_normalize_rows`]: rows shorter than this (all-zero rows) stay (near) zero.
+pub const L2_NORM_FLOOR: f32 = 1e-12;
+
 /// Rows scaled to unit L2 norm (rows of zeros stay zero). For tensors only: plain `f32` rows
-/// use [`crate::index::l2_normalize_rows`], with the same [`crate::index::L2_NORM_FLOOR`].
+/// use [`crate::index::l2_normalize_rows`], with the same [`L2_NORM_FLOOR`].
 ///
 /// - `x`: `[B, D]` -> `[B, D]`
 pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
@@ -254,7 +258,7 @@ pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
         .powi_scalar(2)
         .sum_dim(1)
         .sqrt()
-        .clamp_min(crate::index::L2_NORM_FLOOR);
+        .clamp_min(L2_NORM_FLOOR);
     x / norm
 }
 
