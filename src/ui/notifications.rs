@@ -138,11 +138,6 @@ impl Notifications {
         self.items.pop()
     }
 
-    /// The title of the details window, while it is open.
-    pub fn details_open(&self) -> Option<&str> {
-        self.open_details.as_ref().map(|d| d.title.as_str())
-    }
-
     /// Live notifications, oldest first.
     pub fn items(&self) -> &[Notification] {
         &self.items

@@ -556,47 +556,47 @@ impl Session {
         }
     }
 
-    /// One notification for the inputs of a chunk that failed: titled with the input when
-    /// one failed, with the count and each name and reason when several did.
+    /// One notification for the inputs that failed: titled with the input when one failed,
+    /// with the count when several did (one line, every input and reason in its details). The
+    /// failures of a chunk join the newest notification about many inputs, so a drop analysed
+    /// in several chunks stays one notification; a chunk with no failure changes nothing.
     fn notify_failures(&mut self, failures: Vec<ItemFailure>) {
+        if failures.is_empty() {
+            return;
+        }
         let mut lines: Vec<DetailLine> = failures
-            .iter()
+            .into_iter()
             .map(|f| DetailLine {
-                input: f.name.clone(),
-                reason: f.error.message.clone(),
+                input: f.name,
+                reason: f.error.message,
             })
             .collect();
-        // The chunks of one drop (and drops in quick succession) share one notification.
         if let Some(earlier) = self.notifications.take_last_with_details() {
             lines.splice(0..0, earlier.details);
         }
-        match failures.as_slice() {
-            [] => {}
-            [one] if lines.len() == 1 => {
-                self.notifications.error(
-                    format!("Analysing {} failed", one.name),
-                    one.error.message.clone(),
-                );
-            }
-            _ => {
-                let first = &lines[0];
-                let message = format!(
-                    "{}: {} (and {} more)",
-                    first.input,
-                    crate::ui::code_strip::short(
-                        reason_after_input(&first.input, &first.reason),
-                        FIRST_FAILURE_CHARS
-                    ),
-                    lines.len() - 1
-                );
-                self.notifications.push_with_details(
-                    Level::Error,
-                    format!("Analysing {} inputs failed", lines.len()),
-                    message,
-                    lines,
-                );
-            }
+        if let [one] = lines.as_slice() {
+            self.notifications.error(
+                format!("Analysing {} failed", one.input),
+                one.reason.clone(),
+            );
+            return;
         }
+        let first = &lines[0];
+        let message = format!(
+            "{}: {} (and {} more)",
+            first.input,
+            crate::ui::code_strip::short(
+                reason_after_input(&first.input, &first.reason),
+                FIRST_FAILURE_CHARS
+            ),
+            lines.len() - 1
+        );
+        self.notifications.push_with_details(
+            Level::Error,
+            format!("Analysing {} inputs failed", lines.len()),
+            message,
+            lines,
+        );
     }
 }
 
@@ -796,6 +796,33 @@ mod tests {
         assert_eq!(notes[0].details[11].input, "bad11.png");
         assert!(notes[0].details[11].reason.contains("not an image"));
         assert!(!s.busy());
+    }
+
+    #[test]
+    fn a_chunk_without_failures_keeps_the_notification_of_the_chunks_before() {
+        let mut settings = Settings::default();
+        let mut s = loaded_session(&mut settings);
+        for i in 0..4 {
+            s.add_input(InputSource::File(PathBuf::from(format!("f{i}.png"))));
+        }
+        let ids = batch_ids(s.next_job(5));
+        s.apply_event(
+            Event::AnalyzedChunk(vec![failure(ids[0], "f0.png"), failure(ids[1], "f1.png")]),
+            &mut settings,
+        );
+        s.apply_event(
+            Event::AnalyzedChunk(vec![Ok(analysis(ids[2], Ok(vec![])))]),
+            &mut settings,
+        );
+        s.apply_event(
+            Event::AnalyzedChunk(vec![failure(ids[3], "f3.png")]),
+            &mut settings,
+        );
+        let notes = s.notifications.items();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(notes[0].title, "Analysing 3 inputs failed");
+        let names: Vec<&str> = notes[0].details.iter().map(|d| d.input.as_str()).collect();
+        assert_eq!(names, ["f0.png", "f1.png", "f3.png"]);
     }
 
     #[test]
