@@ -21,6 +21,8 @@
 
 use nalgebra::{Matrix6, Vector6};
 
+use crate::preprocess::pixels::area_shrink;
+
 /// Longest side of the shrunk copy the background is estimated on, in pixels.
 pub const BACKGROUND_MAX_SIDE_PX: u32 = 64;
 /// A background surface whose values span at most this many grey levels over the image is
@@ -63,24 +65,6 @@ fn block_centre(i: u32, k: u32, full: u32) -> f64 {
     (lo + hi) / f64::from(full) - 1.0
 }
 
-/// The image shrunk by `k` x `k` area averaging (partial blocks average what they have).
-fn shrink(ink: &[u8], w: u32, h: u32, k: u32) -> (Vec<f64>, u32, u32) {
-    let (sw, sh) = (w.div_ceil(k), h.div_ceil(k));
-    let mut sums = vec![0.0f64; (sw * sh) as usize];
-    let mut counts = vec![0u32; sums.len()];
-    for (y, row) in ink.chunks_exact(w as usize).enumerate() {
-        let base = (y / k as usize) * sw as usize;
-        for (x, &v) in row.iter().enumerate() {
-            sums[base + x / k as usize] += f64::from(v);
-            counts[base + x / k as usize] += 1;
-        }
-    }
-    for (s, &n) in sums.iter_mut().zip(&counts) {
-        *s /= f64::from(n.max(1));
-    }
-    (sums, sw, sh)
-}
-
 /// Least-squares surface through `points` (`u`, `v`, value) where `keep` holds.
 fn fit(points: &[Sample], keep: &[bool]) -> Option<Surface> {
     let (mut ata, mut atb) = (Matrix6::<f64>::zeros(), Vector6::<f64>::zeros());
@@ -110,7 +94,8 @@ fn median(values: &mut [f64]) -> f64 {
 /// `None` when it cannot be fitted.
 fn background_surface(ink: &[u8], w: u32, h: u32) -> Option<(Surface, Vec<Sample>)> {
     let k = w.max(h).div_ceil(BACKGROUND_MAX_SIDE_PX).max(1);
-    let (small, sw, _) = shrink(ink, w, h, k);
+    let (small, sw, _) = area_shrink(ink, w, h, k, k);
+    let small: Vec<f64> = small.into_iter().map(f64::from).collect();
     let points: Vec<Sample> = small
         .iter()
         .enumerate()

@@ -10,7 +10,7 @@ use image::{GrayImage, ImageBuffer, Luma};
 
 use crate::error::{Error, Result};
 use crate::preprocess::flatten::flatten_background;
-use crate::preprocess::pixels::{MIN_INK_CONTRAST, byte_range, unit_to_byte};
+use crate::preprocess::pixels::{MIN_INK_CONTRAST, area_shrink, byte_range, unit_to_byte};
 
 /// Ink threshold: background + this fraction of (peak - background).
 const INK_THRESHOLD_FRACTION: f32 = 0.25;
@@ -57,28 +57,6 @@ fn resample_plane(data: &[f32], w: u32, h: u32, nw: u32, nh: u32) -> Vec<f32> {
     image::imageops::resize(&buf, nw, nh, FilterType::Lanczos3).into_raw()
 }
 
-/// Average `kx` x `ky` blocks (partial blocks at the right/bottom edge average what they have).
-fn area_shrink(data: &[f32], w: u32, h: u32, kx: u32, ky: u32) -> (Vec<f32>, u32, u32) {
-    let (ow, oh) = (w.div_ceil(kx), h.div_ceil(ky));
-    let (w, kx, ky) = (w as usize, kx as usize, ky as usize);
-    let mut sums = vec![0.0f32; ow as usize * oh as usize];
-    let mut counts = vec![0u32; sums.len()];
-    for (y, row) in data.chunks_exact(w).enumerate().take(h as usize) {
-        let base = (y / ky) * ow as usize;
-        for (x, &v) in row.iter().enumerate() {
-            let i = base + x / kx;
-            sums[i] += v;
-            counts[i] += 1;
-        }
-    }
-    for (s, &n) in sums.iter_mut().zip(&counts) {
-        if n > 0 {
-            *s /= n as f32;
-        }
-    }
-    (sums, ow, oh)
-}
-
 /// The MNIST recipe: 28x28, white ink (255) on black (0).
 ///
 /// Polarity comes from the border (median of the outermost 2-pixel frame; a background lighter
@@ -106,6 +84,13 @@ fn hist_median(hist: &[u64; 256]) -> u8 {
         }
     }
     0
+}
+
+/// Median of the outermost `BORDER_FRAME`-pixel frame of a `w` x `h` image: its background level.
+fn border_median(v: &[u8], w: u32, h: u32) -> u8 {
+    let mut hist = [0u64; 256];
+    for_each_border(w, h, |i| hist[usize::from(v[i])] += 1);
+    hist_median(&hist)
 }
 
 /// Call `f` with the index of every pixel in the outermost `BORDER_FRAME`-pixel frame.
@@ -217,9 +202,7 @@ pub(crate) fn mnist_into(
     }
 
     // Background level and polarity.
-    let mut border_hist = [0u64; 256];
-    for_each_border(w, h, |i| border_hist[usize::from(raw[i])] += 1);
-    let bg_raw = hist_median(&border_hist);
+    let bg_raw = border_median(raw, w, h);
     let (min, max) = byte_range(raw.iter().copied());
     let invert = i32::from(bg_raw) - i32::from(min) > i32::from(max) - i32::from(bg_raw);
     let ink: Vec<u8> = if invert {
@@ -233,9 +216,8 @@ pub(crate) fn mnist_into(
     // image goes on exactly as it is).
     let (ink, bg) = match flatten_background(&ink, w, h) {
         Some(flat) => {
-            let mut hist = [0u64; 256];
-            for_each_border(w, h, |i| hist[usize::from(flat[i])] += 1);
-            (flat, f32::from(hist_median(&hist)))
+            let level = border_median(&flat, w, h);
+            (flat, f32::from(level))
         }
         None => (ink, bg),
     };

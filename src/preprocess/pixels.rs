@@ -138,6 +138,34 @@ pub(crate) fn unit_to_byte(v: f32) -> u8 {
     }
 }
 
+/// Average `kx` x `ky` blocks (partial blocks at the right/bottom edge average what they have).
+pub(crate) fn area_shrink<T: Copy + Into<f32>>(
+    data: &[T],
+    w: u32,
+    h: u32,
+    kx: u32,
+    ky: u32,
+) -> (Vec<f32>, u32, u32) {
+    let (ow, oh) = (w.div_ceil(kx), h.div_ceil(ky));
+    let (w, kx, ky) = (w as usize, kx as usize, ky as usize);
+    let mut sums = vec![0.0f32; ow as usize * oh as usize];
+    let mut counts = vec![0u32; sums.len()];
+    for (y, row) in data.chunks_exact(w).enumerate().take(h as usize) {
+        let base = (y / ky) * ow as usize;
+        for (x, &v) in row.iter().enumerate() {
+            let i = base + x / kx;
+            sums[i] += v.into();
+            counts[i] += 1;
+        }
+    }
+    for (s, &n) in sums.iter_mut().zip(&counts) {
+        if n > 0 {
+            *s /= n as f32;
+        }
+    }
+    (sums, ow, oh)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
