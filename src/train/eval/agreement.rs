@@ -59,6 +59,19 @@ pub struct CodeAgreement {
     pub per_class: Vec<Option<ClassAgreement>>,
 }
 
+impl CodeAgreement {
+    /// Its headline figures as flat metrics under `prefix` (`PREFIX.same_class`,
+    /// `.other_class`, `.top_code_agree`).
+    pub fn insert_metrics(&self, m: &mut BTreeMap<String, f64>, prefix: &str) {
+        m.insert(format!("{prefix}.same_class"), f64::from(self.same_class));
+        m.insert(format!("{prefix}.other_class"), f64::from(self.other_class));
+        m.insert(
+            format!("{prefix}.top_code_agree"),
+            self.top_code_agree as f64,
+        );
+    }
+}
+
 /// Raw code counts of each class `0..n_classes` over every position of its items (codes at
 /// or beyond `codebook_size` and labels outside the classes are not counted).
 pub fn class_counts(set: &EncodedSet, n_classes: usize, codebook_size: usize) -> Vec<Vec<u64>> {

@@ -97,18 +97,7 @@ impl EvalReport {
             m.insert(format!("zero_shot.{k}.accuracy"), v.accuracy as f64);
         }
         for (k, v) in &self.code_agreement {
-            m.insert(
-                format!("code_agreement.{k}.same_class"),
-                v.same_class as f64,
-            );
-            m.insert(
-                format!("code_agreement.{k}.other_class"),
-                v.other_class as f64,
-            );
-            m.insert(
-                format!("code_agreement.{k}.top_code_agree"),
-                v.top_code_agree as f64,
-            );
+            v.insert_metrics(&mut m, &format!("code_agreement.{k}"));
         }
         for (k, v) in &self.retrieval {
             m.insert(
@@ -130,18 +119,7 @@ impl EvalReport {
                 v.transfer.accuracy as f64,
             );
             for (pair, a) in &v.code_agreement {
-                m.insert(
-                    format!("sets.{k}.code_agreement.{pair}.same_class"),
-                    a.same_class as f64,
-                );
-                m.insert(
-                    format!("sets.{k}.code_agreement.{pair}.other_class"),
-                    a.other_class as f64,
-                );
-                m.insert(
-                    format!("sets.{k}.code_agreement.{pair}.top_code_agree"),
-                    a.top_code_agree as f64,
-                );
+                a.insert_metrics(&mut m, &format!("sets.{k}.code_agreement.{pair}"));
             }
         }
         for (k, v) in &self.generation {
