@@ -150,7 +150,7 @@ impl AudioBackend for SystemAudio {
             let detail = if listed > 0 {
                 format!(
                     "none of the {listed} input devices {:?} lists can be opened or records \
-                     sound; is a sound server running, or a microphone plugged in?",
+                     sound",
                     self.host.id()
                 )
             } else {
