@@ -194,6 +194,10 @@ pub enum Error {
     #[error("this model has no {modality} encoder (it has: {available})")]
     MissingModality { modality: String, available: String },
 
+    /// A code id that is not in the codebook.
+    #[error("code {code} is not in the codebook: it has {codebook_size} codes (0 to {last})", last = codebook_size.saturating_sub(1))]
+    CodeOutOfRange { code: u32, codebook_size: usize },
+
     /// A request that cannot be satisfied as asked (bad argument values).
     #[error("{0}")]
     InvalidRequest(String),

@@ -1753,6 +1753,110 @@ fn import_reads_the_projector_export_and_safetensors() {
     assert!(g.items.iter().all(|i| i.modality == Modality::Audio));
 }
 
+/// Every value of `expected` is in `actual` at the same place (numbers within 1e-5,
+/// relative); `actual` may hold more fields.
+fn assert_json_within(expected: &serde_json::Value, actual: &serde_json::Value, at: &str) {
+    use serde_json::Value;
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, v) in e {
+                let got = a.get(k).unwrap_or_else(|| panic!("{at}.{k} is missing"));
+                assert_json_within(v, got, &format!("{at}.{k}"));
+            }
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            assert_eq!(e.len(), a.len(), "{at}: {a:?} instead of {e:?}");
+            for (i, (v, got)) in e.iter().zip(a).enumerate() {
+                assert_json_within(v, got, &format!("{at}[{i}]"));
+            }
+        }
+        (Value::Number(e), Value::Number(a)) => {
+            let (e, a) = (e.as_f64().unwrap(), a.as_f64().unwrap());
+            assert!(
+                (e - a).abs() <= 1e-5 * e.abs().max(1.0),
+                "{at}: {a} instead of {e}"
+            );
+        }
+        (e, a) => assert_eq!(e, a, "{at}"),
+    }
+}
+
+/// The code pages of an imported gallery (the fixture of
+/// `tests/reference/code_page_reference.py`) equal numpy's recomputation, code by code; the
+/// CLI prints the same page as JSON; a code outside the codebook is refused with exit code 2.
+#[test]
+fn code_pages_equal_the_numpy_reference_and_the_cli_prints_them() {
+    let expected = fixture_json("code_page/expected.json");
+    let f = repo().join("tests/fixtures/code_page");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("pages");
+    let mut req = import_request(&out);
+    req.embeddings = f.join("embeddings.npy");
+    req.metadata = Some(f.join("metadata.tsv"));
+    req.codes = Some(f.join("codes.npy"));
+    req.codebook = Some(f.join("codebook.npy"));
+    transference::bundle::import::import(&req).expect("import");
+    let p = Pipeline::open_on(&out, ComputeDevice::cpu("test")).expect("open");
+    let pages = expected["pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 12);
+    for want in pages {
+        let code = want["code"].as_u64().unwrap() as u32;
+        let page = p.code_page(code).expect("page").to_json().unwrap();
+        assert_json_within(want, &page, &format!("code {code}"));
+        assert_eq!(page["codebook_size"], 12);
+        // A vectors-only bundle has no decoders: the page says so for both modalities.
+        assert_eq!(page["decoded"]["not_decoded"].as_array().unwrap().len(), 2);
+        assert!(page["decoded"]["image"].is_null());
+    }
+    let dir = out.to_str().unwrap();
+    // The same page (numbers within parsing precision: serde_json's reader may differ from
+    // the printed float in the last place).
+    let json = cli_json(&["code-page", dir, "--code", "3", "--json"]);
+    let library = p.code_page(3).unwrap().to_json().unwrap();
+    assert_json_within(&library, &json, "cli");
+    assert_json_within(&json, &library, "library");
+    let (code, text, _) = cli(&["code-page", dir, "--code", "3"]);
+    assert_eq!(code, 0);
+    assert!(text.starts_with("code 3 of 12"), "{text}");
+    let (code, _, err) = cli(&["code-page", dir, "--code", "12"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("code 12") && err.contains("12 codes"), "{err}");
+}
+
+/// The default model's page of a code decodes the code's vector into a 28x28 picture and a
+/// sound, and its facts equal the reference script run on the shipped gallery for that code
+/// (image grid 4x4, audio time steps, token positions).
+#[test]
+fn a_code_page_of_the_default_model_decodes_its_vector() {
+    let p = Pipeline::open(&repo().join("models/digits"), DeviceRequest::Cpu).unwrap();
+    let stats = transference::index::stats::CodebookStats::compute(
+        p.bundle.manifest.architecture.codebook_size,
+        p.bundle
+            .gallery
+            .iter()
+            .flat_map(|g| g.items.iter().zip(&g.codes))
+            .map(|(it, c)| (it.modality, c.as_slice())),
+    );
+    // The code most used by images.
+    let image = stats.usage(Modality::Image).unwrap();
+    let code = (0..image.counts.len())
+        .max_by_key(|&c| image.counts[c])
+        .unwrap() as u32;
+    let page = p.code_page(code).unwrap();
+    let img = page.decoded.image.as_ref().expect("picture");
+    assert_eq!((img.width, img.height, img.pixels.len()), (28, 28, 784));
+    assert!(img.pixels.iter().max() > img.pixels.iter().min());
+    let sound = page.decoded.sound.as_ref().expect("sound");
+    assert!(sound.duration_secs > 0.1 && sound.samples.iter().any(|s| s.abs() > 1e-3));
+    let grid = &page.facts.position_maps[0];
+    assert_eq!((grid.modality, grid.grid), (Modality::Image, Some([4, 4])));
+    assert_eq!(grid.uses.iter().sum::<u64>(), image.counts[code as usize]);
+    assert_eq!(
+        page.facts.per_modality[0].positions,
+        image.counts[code as usize]
+    );
+}
+
 #[test]
 fn import_refuses_bad_inputs_naming_the_file_and_leaves_no_bundle() {
     let tmp = tempfile::tempdir().expect("tempdir");

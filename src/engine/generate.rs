@@ -87,7 +87,7 @@ impl Pipeline {
     }
 
     /// A decoded image (`H * W` values in 0..1) as the image preprocessing would give it.
-    fn prepared_generated_image(&self, pixels01: &[f32]) -> Result<PreparedImage> {
+    pub(crate) fn prepared_generated_image(&self, pixels01: &[f32]) -> Result<PreparedImage> {
         let cfg = self.image_config()?;
         let (mean, std) = (cfg.mean[0], cfg.std[0]);
         Ok(PreparedImage {
@@ -106,7 +106,7 @@ impl Pipeline {
 
     /// A decoded log-mel as the audio preprocessing would give it, with a Griffin–Lim waveform
     /// to play.
-    fn prepared_generated_audio(&self, log_mel: Vec<f32>) -> Result<PreparedAudio> {
+    pub(crate) fn prepared_generated_audio(&self, log_mel: Vec<f32>) -> Result<PreparedAudio> {
         let cfg = &self.audio_config()?.audio;
         let mel = LogMel {
             n_mels: cfg.n_mels,

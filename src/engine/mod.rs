@@ -2,6 +2,7 @@
 //! the job/event protocol between them and the plain-data summaries the window draws.
 
 pub mod batch;
+pub mod code_page;
 pub mod generate;
 pub mod input;
 pub mod low_resource;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceRequest;
 use crate::engine::InputSource;
+use crate::engine::code_page::CodePage;
 use crate::engine::pipeline::{EncodedInput, LabelScore, Neighbour};
 use crate::error::Error;
 use crate::index::low_resource::LowResourceReport;
@@ -79,6 +80,9 @@ pub enum Job {
     /// stops the running one, which then reports nothing more. PCA (computed at load) is
     /// answered at once, so `Project { projection: Pca }` also stops a running map.
     Project { projection: Projection },
+    /// The page of one code ([`crate::engine::Pipeline::code_page`]): answered by
+    /// [`Event::CodePage`].
+    CodePage { code: u32 },
     /// Stop the thread.
     Shutdown,
 }
@@ -105,6 +109,7 @@ impl Job {
             Job::Project { projection } => JobKind::Project {
                 projection: *projection,
             },
+            Job::CodePage { code } => JobKind::CodePage { code: *code },
             Job::Shutdown => JobKind::Shutdown,
         }
     }
@@ -128,6 +133,8 @@ pub enum JobKind {
     ExportProjector { dir: PathBuf },
     /// Computing a map of the gallery.
     Project { projection: Projection },
+    /// Computing a code's page.
+    CodePage { code: u32 },
     /// Stopping the thread (never fails; here for completeness).
     Shutdown,
 }
@@ -168,6 +175,7 @@ impl std::fmt::Display for JobKind {
             JobKind::Project { projection } => {
                 write!(f, "Computing the {projection} map failed")
             }
+            JobKind::CodePage { code } => write!(f, "Opening the page of code {code} failed"),
             JobKind::Shutdown => write!(f, "Stopping the worker failed"),
         }
     }
@@ -400,6 +408,8 @@ pub enum Event {
         xy: Vec<[f32; 2]>,
         seconds: f64,
     },
+    /// A [`Job::CodePage`] finished.
+    CodePage(Box<CodePage>),
     /// A job failed (a load included); the worker keeps running.
     Failed {
         job: JobKind,

@@ -258,6 +258,12 @@ fn handle(
             state.stop_projection();
             start_projection(state, projection, events)
         }
+        Job::CodePage { code } => {
+            let pipeline = state.pipeline.as_ref().ok_or_else(JobError::no_model)?;
+            let page = pipeline.code_page(code)?;
+            let _ = events.send(Event::CodePage(Box::new(page)));
+            Ok(())
+        }
         Job::Shutdown => Ok(()),
     }
 }

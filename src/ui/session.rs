@@ -34,6 +34,8 @@ pub struct Session {
     pub selected: Option<u64>,
     /// Code highlighted everywhere.
     pub selected_code: Option<u32>,
+    /// The code pages: the open one, back/forward history, computed pages.
+    pub code_pages: crate::ui::code_pages::CodePages,
     /// Code under the pointer this frame (strip, chart).
     pub hovered_code: Option<u32>,
     /// Gallery item under the pointer on the map.
@@ -346,6 +348,7 @@ impl Session {
         self.layouts.clear();
         self.projection_running = None;
         self.selected_code = None;
+        self.code_pages.model_changed(summary.codebook_size);
         if !same_model {
             self.inputs
                 .retain(|e| !matches!(e.source, InputSource::GalleryItem(_)));
@@ -369,6 +372,15 @@ impl Session {
             self.selected = self.inputs.last().map(|e| e.key);
         }
         self.summary = Some(summary);
+    }
+
+    /// The job the open code page needs, if any (the window calls this every frame): none
+    /// while a model loads or when the page is computed or asked for.
+    pub fn code_page_job(&mut self) -> Option<Job> {
+        if self.loading.is_some() || self.summary.is_none() {
+            return None;
+        }
+        self.code_pages.next_job()
     }
 
     /// The job the chosen map needs, if any (the window calls this every frame): t-SNE or
@@ -499,6 +511,7 @@ impl Session {
                     }
                 }
             }
+            Event::CodePage(page) => self.code_pages.received(*page),
             Event::Exported { dir, files, rows } => {
                 self.export_running = false;
                 let names: Vec<String> = files
@@ -538,6 +551,9 @@ impl Session {
                         }
                         self.layouts.entry(*projection).or_default().failed =
                             Some(error.message.clone());
+                    }
+                    JobKind::CodePage { code } => {
+                        self.code_pages.failed(*code, error.message.clone());
                     }
                     JobKind::Shutdown => {}
                 }
