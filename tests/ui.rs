@@ -1593,3 +1593,170 @@ fn many_failed_inputs_are_one_line_with_a_details_window() {
         .click();
     h.step();
 }
+
+/// Clicks the primary button at `pos` (window points): move there, press, release.
+fn click_at(h: &mut AppHarness, pos: egui::Pos2) {
+    h.input_mut().events.push(egui::Event::PointerMoved(pos));
+    h.step();
+    for pressed in [true, false] {
+        h.input_mut().events.push(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.step();
+    }
+    h.step();
+}
+
+fn open_code(h: &AppHarness) -> Option<u32> {
+    h.state().as_ref().unwrap().session().code_pages.current()
+}
+
+/// Waits until the page of `code` is shown, and returns it.
+fn wait_for_page(h: &mut AppHarness, code: u32) -> transference::engine::code_page::CodePage {
+    use transference::ui::code_pages::PageState;
+    wait_for(h, &format!("the page of code {code}"), |h| {
+        matches!(
+            h.state().as_ref().unwrap().session().code_pages.state(),
+            PageState::Ready(p) if p.facts.code == code
+        ) && has_label(h, "of all")
+    });
+    // Wrapped rows settle in the frames after the first.
+    for _ in 0..3 {
+        h.step();
+    }
+    match h.state().as_ref().unwrap().session().code_pages.state() {
+        PageState::Ready(p) => p.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A code page opens in one click from a code strip and from the usage chart, and from its
+/// id typed; its nearest codes link to their pages; back and forward walk them; *Show on
+/// map* selects the items that use the code in the linked Selection tab; the export writes
+/// the page as PNG and JSON.
+#[test]
+fn clicking_a_code_opens_its_page_with_back_forward_and_show_on_map() {
+    use transference::ui::code_page_panel::{BACK, EXPORT_PAGE, FORWARD, GO_TO_CODE, SHOW_ON_MAP};
+    use transference::ui::state::CentralTab;
+    let (mut h, tmp) = app_with_tiny_bundle();
+    let export = tmp.path().join("export");
+    h.state_mut().as_mut().unwrap().settings_mut().export_dir = export.display().to_string();
+    let png = tmp.path().join("one.png");
+    common::write_digit_png(&png);
+    drop_file(&mut h, &png);
+    wait_for(&mut h, "the code strip", |h| has_label(h, "code strip: "));
+    h.step();
+
+    // A click on the strip's first cell (top left of the 4x4 grid) opens that code's page.
+    let first = h.state().as_ref().unwrap().session().inputs[0]
+        .analysis()
+        .unwrap()
+        .input
+        .item
+        .codes[0];
+    let strip = h.get_by_label_contains("code strip: ").rect();
+    click_at(&mut h, strip.min + egui::vec2(6.0, 6.0));
+    assert_eq!(open_code(&h), Some(first));
+    assert_eq!(h.state().as_ref().unwrap().settings().tab, CentralTab::Code);
+    let page = wait_for_page(&mut h, first);
+    assert!(has_label(&h, &format!("Code {first}")));
+    assert_eq!(
+        h.state().as_ref().unwrap().session().selected_code,
+        Some(first),
+        "the code is lit up everywhere"
+    );
+
+    // Its nearest code is a link to that code's page.
+    let near = &page.facts.nearest_codes[0];
+    let chip = format!("code {} \u{b7} {:.2}", near.code, near.l2_distance);
+    // (Below the fold in the window's narrow central column: clicked through accesskit.)
+    h.get_by_label(&chip).click_accesskit();
+    h.step();
+    assert_eq!(open_code(&h), Some(near.code));
+    wait_for_page(&mut h, near.code);
+
+    // Back and forward.
+    h.get_by_label(BACK).click();
+    h.step();
+    assert_eq!(open_code(&h), Some(first));
+    wait_for_page(&mut h, first);
+    h.get_by_label(FORWARD).click();
+    h.step();
+    assert_eq!(open_code(&h), Some(near.code));
+
+    // Typed id.
+    h.get_by_label(GO_TO_CODE).focus();
+    h.step();
+    h.get_by_label(GO_TO_CODE).type_text("7");
+    h.step();
+    h.key_press(egui::Key::Enter);
+    h.step();
+    assert_eq!(open_code(&h), Some(7));
+    wait_for_page(&mut h, 7);
+
+    // A click on the usage chart opens the page of the code under the pointer.
+    let usage = h
+        .state()
+        .as_ref()
+        .unwrap()
+        .session()
+        .chart_rects
+        .usage
+        .unwrap();
+    let pos = egui::pos2(usage.center().x, usage.top() + 60.0);
+    h.input_mut().events.push(egui::Event::PointerMoved(pos));
+    h.step();
+    let under = h
+        .state()
+        .as_ref()
+        .unwrap()
+        .session()
+        .hovered_code
+        .expect("a code under the pointer");
+    click_at(&mut h, pos);
+    assert_eq!(open_code(&h), Some(under));
+    let page = wait_for_page(&mut h, under);
+
+    // Show on map: the items that use it, selected, in the Selection tab.
+    h.get_by_label(SHOW_ON_MAP).click();
+    h.step();
+    h.step();
+    let app = h.state().as_ref().unwrap();
+    assert_eq!(app.settings().tab, CentralTab::Selection);
+    let gallery = &app.session().summary.as_ref().unwrap().gallery;
+    let users: Vec<usize> = gallery
+        .iter()
+        .filter(|p| p.codes.contains(&under))
+        .map(|p| p.index)
+        .collect();
+    assert_eq!(selected_items(&h), users);
+    assert_eq!(users.len(), page.facts.items);
+    assert!(has_label(
+        &h,
+        &format!("{} of 3 items selected (code {under})", users.len())
+    ));
+
+    // Export: back on the page, PNG and JSON.
+    h.state_mut().as_mut().unwrap().settings_mut().tab = CentralTab::Code;
+    h.step();
+    h.get_by_label(EXPORT_PAGE).click();
+    wait_for(&mut h, "the export notification", |h| {
+        has_label(h, "Code page exported")
+    });
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(export.join(format!("code_{under}.json"))).unwrap())
+            .unwrap();
+    assert_eq!(json["code"], under);
+    assert_eq!(json["items"], page.facts.items);
+    let png = image::open(export.join(format!("code_{under}.png"))).unwrap();
+    assert!(
+        png.width() > 300 && png.height() > 100,
+        "{}x{}",
+        png.width(),
+        png.height()
+    );
+    h.render().unwrap().save("/tmp/codepage-ui.png").ok();
+}

@@ -7,12 +7,14 @@
 //! `app/selection.rs`, for lessons ("Do it" turned into commands) in `app/lessons.rs`.
 //! Presenter mode (View menu) zooms the window by [`theme::PRESENTER_ZOOM`] and shows one
 //! panel ([`crate::ui::state::PresenterFocus`]) beside the lessons.
-//! The transfer lab's low-resource curves are in `app/low_resource.rs`.
+//! The transfer lab's low-resource curves are in `app/low_resource.rs`, code pages (open,
+//! back/forward, *Show on map*, export) in `app/code_page.rs`.
 //!
 //! Live demos: `TRANSFERENCE_DEMO_INPUTS="digit.png;seven.wav;text:seven"` queues those inputs
 //! at start (`;`-separated; `text:` introduces a text, anything else is a file path).
 
 mod audio;
+mod code_page;
 mod lessons;
 mod low_resource;
 mod selection;
@@ -33,8 +35,9 @@ use crate::ui::media::MediaCache;
 use crate::ui::notifications::Level;
 use crate::ui::state::{CentralTab, PresenterFocus, Session, Settings};
 use crate::ui::{
-    Command, drag_drop, export, input_tab, inputs_panel, lessons_panel, low_resource_panel,
-    map_panel, model_panel, no_encoders, selection_panel, theme, transfer_panel, usage_panel,
+    Command, code_page_panel, drag_drop, export, input_tab, inputs_panel, lessons_panel,
+    low_resource_panel, map_panel, model_panel, no_encoders, selection_panel, theme,
+    transfer_panel, usage_panel,
 };
 
 /// Environment variable naming inputs to queue at start (see the module docs).
@@ -99,6 +102,7 @@ enum UiMsg {
     RecordingSaved(Result<PathBuf, String>),
     SelectionSaved(Result<Vec<PathBuf>, String>),
     CurvesSaved(Result<Vec<PathBuf>, String>),
+    CodePageSaved(crate::Result<Vec<PathBuf>>),
 }
 
 /// The explorer application.
@@ -115,6 +119,8 @@ pub struct ExplorerApp {
     /// The window's context, for helper threads to ask for a repaint.
     ctx: egui::Context,
     text_input: String,
+    /// The code page's "go to code" box.
+    code_id_input: String,
     commands: Vec<Command>,
     msgs_tx: Sender<UiMsg>,
     msgs_rx: Receiver<UiMsg>,
@@ -186,6 +192,7 @@ impl ExplorerApp {
             audio,
             ctx: ctx.clone(),
             text_input: String::new(),
+            code_id_input: String::new(),
             commands: Vec::new(),
             msgs_tx,
             msgs_rx,
@@ -300,6 +307,7 @@ impl ExplorerApp {
             map_canvas,
             canvas,
             text_input,
+            code_id_input,
             commands,
             lessons,
             lesson_run,
@@ -360,6 +368,7 @@ impl ExplorerApp {
                                 map_panel::show(ui, session, settings, media, map_canvas, commands);
                             session.chart_rects.map = out.rect;
                             hovered_gallery = out.hovered;
+                            hovered = hovered.or(out.hovered_code);
                         });
                         ui.separator();
                     }
@@ -375,6 +384,7 @@ impl ExplorerApp {
                 let out = map_panel::show(ui, session, settings, media, map_canvas, commands);
                 session.chart_rects.map = out.rect;
                 hovered_gallery = out.hovered;
+                hovered = hovered.or(out.hovered_code);
                 return;
             }
             if presenter && settings.presenter_focus == PresenterFocus::Usage {
@@ -389,6 +399,7 @@ impl ExplorerApp {
                     (CentralTab::Transfer, "Transfer lab"),
                     (CentralTab::Model, "Model card"),
                     (CentralTab::Selection, "Selection"),
+                    (CentralTab::Code, "Code"),
                 ] {
                     let text = RichText::new(name).size(18.0);
                     ui.selectable_value(&mut settings.tab, tab, text);
@@ -413,6 +424,10 @@ impl ExplorerApp {
                     CentralTab::Selection => {
                         selection_panel::show(ui, session, settings, media, commands)
                     }
+                    CentralTab::Code => {
+                        session.chart_rects.code_page =
+                            code_page_panel::show(ui, session, media, code_id_input, commands);
+                    }
                 });
         });
         session.hovered_code = hovered;
@@ -421,8 +436,10 @@ impl ExplorerApp {
 
     fn handle_event(&mut self, event: Event) {
         if matches!(event, Event::Loaded(_)) {
-            // Every input is analysed again by the new model: its textures are stale.
+            // Every input is analysed again by the new model: its textures are stale, and so
+            // are the code pages' pictures.
             self.media.forget_prefix("input:");
+            self.media.forget_prefix("code:");
         }
         self.session.apply_event(event, &mut self.settings);
     }
@@ -467,6 +484,7 @@ impl ExplorerApp {
                     .error("Could not export the selection", e),
             },
             UiMsg::CurvesSaved(result) => self.curves_saved(result),
+            UiMsg::CodePageSaved(result) => self.code_page_saved(result),
             UiMsg::RecordingSaved(result) => match result {
                 Ok(path) => self
                     .session
@@ -543,6 +561,12 @@ impl ExplorerApp {
             }
             Command::CancelAnalyses => self.session.cancel_analyses(),
             Command::SelectCode(code) => self.session.selected_code = code,
+            Command::OpenCodePage(_)
+            | Command::CodePageBack
+            | Command::CodePageForward
+            | Command::ShowCodeOnMap(_)
+            | Command::PlayCodeSound(_)
+            | Command::ExportCodePage => self.apply_code_page(cmd, ctx),
             Command::Rescore => self.rescore(),
             Command::ResetLabels => {
                 if self.session.reset_labels() {
@@ -653,6 +677,9 @@ impl ExplorerApp {
             self.worker.submit(job);
         }
         if let Some(job) = self.session.projection_job(&self.settings) {
+            self.worker.submit(job);
+        }
+        if let Some(job) = self.session.code_page_job() {
             self.worker.submit(job);
         }
     }

@@ -49,6 +49,8 @@ pub enum ClipId {
     Input(u64),
     /// An audio file (an input's original, a gallery item, a retrieval result).
     File(PathBuf),
+    /// A code's vector decoded as a sound (its page), by code id.
+    Code(u32),
 }
 
 /// Mono samples to play.

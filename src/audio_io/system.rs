@@ -232,6 +232,7 @@ pub fn describe(id: &ClipId) -> String {
     match id {
         ClipId::Input(k) => format!("input {k}"),
         ClipId::File(p) => p.display().to_string(),
+        ClipId::Code(c) => format!("the sound of code {c}"),
     }
 }
 

@@ -42,6 +42,7 @@ pub fn play_toggle(
         commands.push(match id {
             ClipId::Input(key) => Command::PlayInput(*key),
             ClipId::File(path) => Command::PlayFile(path.clone()),
+            ClipId::Code(code) => Command::PlayCodeSound(*code),
         });
     }
 }

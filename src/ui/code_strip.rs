@@ -1,7 +1,8 @@
 //! The code strip: the codes an input uses, position by position (a grid over the image
 //! feature map, a time axis for audio, one cell per token for text), coloured by code id.
 //! Hovering a cell tells the code's usage per modality and the gallery items that use it most;
-//! clicking selects the code everywhere.
+//! clicking opens the code's page and lights it up everywhere. [`code_chip`] is the one
+//! clickable code label the other panels use.
 
 use egui::{Align2, FontId, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Ui, Vec2};
 
@@ -100,7 +101,7 @@ pub fn layout_cells(
 }
 
 /// Draws a strip of cells; returns the code under the pointer. Clicking a cell emits
-/// [`Command::SelectCode`]. `label_codes` writes code ids inside cells wide enough.
+/// [`Command::OpenCodePage`]. `label_codes` writes code ids inside cells wide enough.
 pub fn show_strip(
     ui: &mut Ui,
     session: &Session,
@@ -143,10 +144,27 @@ pub fn show_strip(
             code_tooltip(ui, session, code);
         });
         if response.clicked() {
-            commands.push(session.toggle_code(code));
+            commands.push(Command::OpenCodePage(code));
         }
     }
     (hovered_code, rect)
+}
+
+/// A button in the code's colour reading `text`; a click opens the code's page.
+pub fn code_chip(
+    ui: &mut Ui,
+    code: u32,
+    text: &str,
+    hint: &str,
+    commands: &mut Vec<Command>,
+) -> egui::Response {
+    let fill = theme::code_color(code);
+    let chip = egui::Button::new(RichText::new(text).color(theme::text_on(fill))).fill(fill);
+    let response = ui.add(chip).on_hover_text(hint);
+    if response.clicked() {
+        commands.push(Command::OpenCodePage(code));
+    }
+    response
 }
 
 /// Accessible description of a strip: the codes in order, with their tokens for text.
@@ -198,6 +216,7 @@ pub fn code_tooltip(ui: &mut Ui, session: &Session, code: u32) {
         let (r, _) = ui.allocate_exact_size(Vec2::splat(18.0), Sense::hover());
         ui.painter().rect_filled(r, 3, theme::code_color(code));
         ui.label(RichText::new(format!("code {code}")).strong().size(17.0));
+        muted(ui, "click to open its page");
     });
     let Some(summary) = &session.summary else {
         return;

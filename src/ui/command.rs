@@ -28,6 +28,20 @@ pub enum Command {
     CancelAnalyses,
     /// Highlight a code everywhere (or none).
     SelectCode(Option<u32>),
+    /// Open a code's page (and highlight the code everywhere): a click on a code in a strip,
+    /// the usage chart, the map's code points, a page's links, or its id typed.
+    OpenCodePage(u32),
+    /// Back to the previous code page.
+    CodePageBack,
+    /// Forward to the next code page.
+    CodePageForward,
+    /// Select on the map the gallery items that use a code (shown in the Selection tab).
+    ShowCodeOnMap(u32),
+    /// Write the open code page as PNG (as shown), JSON and its decoded sound as WAV into the
+    /// export folder.
+    ExportCodePage,
+    /// Play a code's vector decoded as a sound (from its page).
+    PlayCodeSound(u32),
     /// Re-score every input against the edited labels/templates.
     Rescore,
     /// Put the model's own labels and templates back.

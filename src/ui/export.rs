@@ -1,7 +1,7 @@
 //! Exports: the gallery and current inputs as TensorBoard Embedding Projector TSV (written by
 //! the worker, which holds the embeddings: `Job::ExportProjector`), the window and its
-//! charts as PNG from an eframe screenshot, and the low-resource curves' figure data as CSV
-//! and JSON.
+//! charts as PNG from an eframe screenshot, the low-resource curves' figure data as CSV
+//! and JSON, and a code page as PNG, JSON and WAV.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -94,6 +94,47 @@ pub fn save_charts(
         img.save(&path)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         written.push(path);
+    }
+    Ok(written)
+}
+
+/// File names of a code page's export, for code `code`: the page as shown (PNG), its facts
+/// (JSON, as `transference code-page --json` prints them) and its decoded sound (WAV).
+pub fn code_page_files(code: u32) -> [String; 3] {
+    [
+        format!("code_{code}.png"),
+        format!("code_{code}.json"),
+        format!("code_{code}.wav"),
+    ]
+}
+
+/// Writes a code page into `dir` (created if missing): its JSON, its decoded sound when it has
+/// one, and the page cropped from `shot` (screenshot, page rectangle in points, pixels per
+/// point) when it was on screen. Returns the paths written.
+pub fn save_code_page(
+    dir: &Path,
+    page: &crate::engine::code_page::CodePage,
+    shot: Option<(&ColorImage, Rect, f32)>,
+) -> crate::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let [png, json, wav] = code_page_files(page.facts.code).map(|name| dir.join(name));
+    let text = serde_json::to_string_pretty(&page.to_json()?)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    crate::safe_write::write_file(&json, text.as_bytes())?;
+    let mut written = vec![json];
+    if let Some(sound) = &page.decoded.sound {
+        crate::preprocess::wav_write::write_wav_mono(&wav, &sound.samples, sound.sample_rate_hz)?;
+        written.push(wav);
+    }
+    if let Some(img) = shot.and_then(|(image, rect, ppp)| crop(image, rect.expand(4.0), ppp)) {
+        crate::safe_write::write_file_with(&png, |tmp| {
+            img.save_with_format(tmp, image::ImageFormat::Png)
+                .map_err(|e| Error::Write {
+                    path: png.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+        })?;
+        written.push(png);
     }
     Ok(written)
 }

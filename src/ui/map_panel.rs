@@ -2,8 +2,8 @@
 //! class (every item, drawn as one image rasterised off the UI thread: see
 //! [`crate::ui::map_canvas`]), codebook vectors optionally overlaid, current inputs as marks (the selected and the
 //! hovered one labelled, the selected one with lines to its nearest neighbours). Zoom and pan
-//! with the mouse, hover for details, click a gallery item to make it the query or an input to
-//! select it. The header picks the projection (PCA, instant; t-SNE or UMAP, computed by the
+//! with the mouse, hover for details, click a gallery item to make it the query, an input to
+//! select it or a code point to open the code's page. The header picks the projection (PCA, instant; t-SNE or UMAP, computed by the
 //! worker in the background with a progress bar, points moving as snapshots arrive); on a
 //! t-SNE or UMAP map inputs sit among their nearest gallery items and code vectors are not
 //! shown.
@@ -16,12 +16,13 @@ use egui_plot::{Legend, Line, MarkerShape, Plot, PlotPoint, Points, Text};
 use crate::engine::{Analysis, GalleryPoint, InputSource};
 use crate::index::projection::{Projection, TsneParams, UmapParams, place_by_neighbours};
 use crate::modality::Modality;
+use crate::ui::code_strip::{self, short};
 use crate::ui::input_view::thumbnail;
 use crate::ui::map_canvas::MapCanvas;
 use crate::ui::media::MediaCache;
 use crate::ui::selection::{MapTool, SelectionShape};
 use crate::ui::state::{MapColoring, Session, Settings};
-use crate::ui::{Command, code_strip::short, modality_chip, muted, theme};
+use crate::ui::{Command, modality_chip, muted, theme};
 
 /// Pointer distance (points) within which a gallery item or an input counts as hovered.
 const HOVER_RADIUS: f32 = 10.0;
@@ -34,6 +35,8 @@ pub struct MapOutput {
     pub rect: Option<Rect>,
     /// Gallery item under the pointer.
     pub hovered: Option<usize>,
+    /// Code point under the pointer (when the codebook is shown).
+    pub hovered_code: Option<u32>,
 }
 
 /// Draws the map.
@@ -290,10 +293,26 @@ pub fn show(
         }
         return MapOutput {
             rect: Some(r.rect),
-            hovered: None,
+            ..Default::default()
         };
     }
-    let nearest = r.hover_pos().and_then(|pointer| {
+    let pointer = r.hover_pos();
+    let code_point = pointer
+        .filter(|_| settings.map_show_codebook)
+        .and_then(|pointer| nearest_code_point(codebook_xy, &transform, pointer));
+    if let Some(code) = code_point {
+        if r.clicked() {
+            commands.push(Command::OpenCodePage(code));
+        }
+        r.clone()
+            .on_hover_ui_at_pointer(|ui| code_strip::code_tooltip(ui, session, code));
+        return MapOutput {
+            rect: Some(r.rect),
+            hovered: None,
+            hovered_code: Some(code),
+        };
+    }
+    let nearest = pointer.and_then(|pointer| {
         let at = transform.value_from_position(pointer);
         let radius = f64::from(HOVER_RADIUS) / transform.dpos_dvalue_x().abs();
         canvas
@@ -311,7 +330,26 @@ pub fn show(
     MapOutput {
         rect: Some(r.rect),
         hovered: nearest.map(|p| p.index),
+        hovered_code: None,
     }
+}
+
+/// The code point nearest to `pointer` (screen points) within [`HOVER_RADIUS`], if any.
+fn nearest_code_point(
+    codebook_xy: &[[f32; 2]],
+    transform: &egui_plot::PlotTransform,
+    pointer: egui::Pos2,
+) -> Option<u32> {
+    codebook_xy
+        .iter()
+        .enumerate()
+        .map(|(c, v)| {
+            let at = transform.position_from_point(&PlotPoint::new(v[0] as f64, v[1] as f64));
+            (c as u32, at.distance(pointer))
+        })
+        .filter(|(_, d)| *d <= HOVER_RADIUS)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(c, _)| c)
 }
 
 /// Box and lasso selection: while the pointer drags on the plot with a selection tool, the

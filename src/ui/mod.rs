@@ -6,6 +6,7 @@ pub mod audio_controls;
 pub mod audio_state;
 pub mod batch_queue;
 pub mod canvas;
+pub mod code_page_panel;
 pub mod code_pages;
 pub mod code_strip;
 pub mod command;

@@ -31,19 +31,31 @@ pub enum MapTool {
     Lasso,
 }
 
-/// A region of the map, in map (plot) coordinates.
+/// What selects gallery items: a region of the map, in map (plot) coordinates, or a code.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SelectionShape {
     /// Corners in any order.
     Box { a: [f64; 2], b: [f64; 2] },
     /// A closed outline (the last point joins the first); fewer than 3 points select nothing.
     Lasso(Vec<[f64; 2]>),
+    /// The items that use this code (a code page's *Show on map*), wherever they lie.
+    Code(u32),
 }
 
 impl SelectionShape {
-    /// True when `p` lies inside (a box includes its edges; a lasso uses the even-odd rule).
+    /// True when gallery item `p`, drawn at `xy`, is selected.
+    pub fn selects(&self, p: &GalleryPoint, xy: [f64; 2]) -> bool {
+        match self {
+            SelectionShape::Code(code) => p.codes.contains(code),
+            region => region.contains(xy),
+        }
+    }
+
+    /// True when `p` lies inside (a box includes its edges; a lasso uses the even-odd rule; a
+    /// code is no region and contains no point).
     pub fn contains(&self, p: [f64; 2]) -> bool {
         match self {
+            SelectionShape::Code(_) => false,
             SelectionShape::Box { a, b } => {
                 let (x0, x1) = (a[0].min(b[0]), a[0].max(b[0]));
                 let (y0, y1) = (a[1].min(b[1]), a[1].max(b[1]));
@@ -69,11 +81,12 @@ impl SelectionShape {
         }
     }
 
-    /// "box" or "lasso", for the window.
-    pub fn kind(&self) -> &'static str {
+    /// "box", "lasso" or "code N", for the window.
+    pub fn kind(&self) -> String {
         match self {
-            SelectionShape::Box { .. } => "box",
-            SelectionShape::Lasso(_) => "lasso",
+            SelectionShape::Box { .. } => "box".into(),
+            SelectionShape::Lasso(_) => "lasso".into(),
+            SelectionShape::Code(code) => format!("code {code}"),
         }
     }
 }
@@ -127,7 +140,7 @@ impl Selection {
     ) -> Self {
         let items = points
             .iter()
-            .filter(|p| filter.matches(p) && shape.contains(xy(p)))
+            .filter(|p| filter.matches(p) && shape.selects(p, xy(p)))
             .map(|p| p.index)
             .collect();
         Selection { shape, items }

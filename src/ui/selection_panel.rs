@@ -1,6 +1,6 @@
 //! The Selection tab, a view linked to the map: the filters (label, modality, source text),
 //! how many items the box or lasso caught per class and modality, the codes they use most
-//! (click one to light it up everywhere), the items themselves with thumbnails, play buttons
+//! (click one to open its page), the items themselves with thumbnails, play buttons
 //! and texts (only the visible rows are drawn), and export as CSV and JSON.
 
 use egui::{RichText, Ui};
@@ -8,11 +8,12 @@ use egui::{RichText, Ui};
 use crate::audio_io::ClipId;
 use crate::modality::Modality;
 use crate::ui::audio_controls::play_toggle;
+use crate::ui::code_strip::{self, short};
 use crate::ui::input_view::thumbnail;
 use crate::ui::media::MediaCache;
 use crate::ui::selection::{MapFilter, summarize};
 use crate::ui::state::{Session, Settings};
-use crate::ui::{Command, code_strip::short, modality_chip, muted, section, theme};
+use crate::ui::{Command, modality_chip, muted, section};
 
 /// Accessible names of the filter boxes.
 pub const LABEL_FILTER: &str = "label contains";
@@ -84,20 +85,13 @@ pub fn show(
         ui.horizontal_wrapped(|ui| {
             muted(ui, "codes used most:");
             for (code, n) in &counts.top_codes {
-                let chip = egui::Button::new(
-                    RichText::new(format!("{code} · {n}"))
-                        .color(theme::text_on(theme::code_color(*code))),
-                )
-                .fill(theme::code_color(*code));
-                if ui
-                    .add(chip)
-                    .on_hover_text(format!(
-                        "code {code}: used by {n} selected items; click to light it up"
-                    ))
-                    .clicked()
-                {
-                    commands.push(session.toggle_code(*code));
-                }
+                code_strip::code_chip(
+                    ui,
+                    *code,
+                    &format!("{code} · {n}"),
+                    &format!("code {code}: used by {n} selected items; click to open its page"),
+                    commands,
+                );
             }
         });
     });

@@ -71,12 +71,6 @@ pub struct Session {
 }
 
 impl Session {
-    /// The command a click on `code` means: select it, or clear the selection when it is
-    /// already the selected code.
-    pub fn toggle_code(&self, code: u32) -> crate::ui::Command {
-        crate::ui::Command::SelectCode((self.selected_code != Some(code)).then_some(code))
-    }
-
     /// A fresh id (input keys and request ids share the counter).
     pub fn next_id(&mut self) -> u64 {
         self.next_key += 1;

@@ -83,6 +83,8 @@ pub enum CentralTab {
     Model,
     /// The gallery items selected on the map.
     Selection,
+    /// The page of one code.
+    Code,
 }
 
 /// How map points are coloured (shared with the lessons, which set it).
@@ -342,6 +344,8 @@ pub struct ChartRects {
     pub code_strip: Option<egui::Rect>,
     pub confusion: Option<egui::Rect>,
     pub low_resource: Option<egui::Rect>,
+    /// The open code page.
+    pub code_page: Option<egui::Rect>,
 }
 
 /// Modality of a file judged by its extension only (no file access).

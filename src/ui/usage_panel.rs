@@ -1,6 +1,7 @@
 //! Codebook usage: share of positions each code takes per modality over the gallery (stacked
 //! bars), the same for the current inputs, perplexity, active/dead codes and codes shared by
-//! two or more modalities. Sort by usage or id; hover a bar for the code, click to select it.
+//! two or more modalities. Sort by usage or id; hover a bar for the code, click to open its
+//! page.
 
 use egui::{Id, Rect, RichText, Ui};
 use egui_plot::{Bar, BarChart, Plot, VLine};
@@ -265,7 +266,7 @@ fn hover_and_click(
     }
     let code = order[x as usize];
     if response.clicked() {
-        commands.push(session.toggle_code(code));
+        commands.push(Command::OpenCodePage(code));
     }
     response
         .clone()
