@@ -713,7 +713,7 @@ fn every_queued_analysis_ends_in_exactly_one_result() {
 #[test]
 fn three_training_steps_save_and_reload_a_bundle() {
     use transference::train::{export, trainer};
-    let data = tiny_digits_data();
+    let data = tiny_speech_data();
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tiny_train_config(3, tmp.path());
     let ckpt = tmp.path().join("ckpt");
@@ -759,6 +759,15 @@ fn three_training_steps_save_and_reload_a_bundle() {
     );
     let e = p.encode(&InputSource::Text("seven".into())).unwrap();
     assert_eq!(e.item.embedding.len(), 16);
+    // Padding never gets a code: a 0.5 s clip, encoded in its 2 s window of silence (25
+    // positions of 80 ms), keeps only the 7 positions its frames reach.
+    let speech = p.bundle.manifest.architecture.speech.clone().unwrap();
+    assert_eq!(speech.positions(200), 25);
+    let wav = tmp.path().join("tone.wav");
+    write_tone_wav(&wav);
+    let a = p.encode(&InputSource::File(wav)).unwrap();
+    assert_eq!(a.item.codes.len(), 7, "{:?}", a.item.codes);
+    assert_eq!(a.item.distances.len(), 7);
 }
 
 fn cli(args: &[&str]) -> (i32, String, String) {
@@ -2524,7 +2533,7 @@ checks = [
 fn held_out_classes_never_reach_a_training_batch_and_are_reported_as_unseen() {
     use transference::train::batches::{TrainingSet, sample_batch};
     use transference::train::{export, prompts::training_prompts, trainer};
-    let data = tiny_digits_data();
+    let data = tiny_speech_data();
     let tmp = tempfile::tempdir().unwrap();
     let cfg = transference::train::config::TrainConfig {
         held_out_classes: vec!["three".into()],
@@ -2534,13 +2543,9 @@ fn held_out_classes_never_reach_a_training_batch_and_are_reported_as_unseen() {
         trainer::precompute_prompts(&training_prompts(), &cfg.transformer_dir, 32).unwrap();
     let set = TrainingSet::new(&data, states, hidden, &cfg).unwrap();
     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
-    let (m, f) = (
-        data.meta.audio_config.n_mels,
-        data.meta.audio_config.n_frames,
-    );
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..40 {
-        seen.extend(sample_batch(&set, cfg.batch_size, &mut rng, m, f).labels);
+        seen.extend(sample_batch(&set, cfg.batch_size, &mut rng).labels);
     }
     assert!(!seen.contains(&3), "class 3 was held out: {seen:?}");
     assert_eq!(seen.len(), 9, "every other class is drawn: {seen:?}");

@@ -14,7 +14,7 @@ use common::*;
 fn resuming_from_a_checkpoint_continues_the_run_exactly() {
     use transference::bundle::weights;
     use transference::train::{checkpoint, trainer};
-    let data = tiny_digits_data();
+    let data = tiny_speech_data();
     let tmp = tempfile::tempdir().unwrap();
     let cfg = |steps: usize| tiny_train_config(steps, tmp.path());
     let all = |m: &transference::train::cmg::CmgModel| {

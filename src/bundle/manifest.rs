@@ -52,6 +52,11 @@ pub struct AudioPreprocess {
     pub audio: AudioConfig,
     #[serde(default)]
     pub normalization: FeatureNormalization,
+    /// Safetensors file with the frozen Whisper encoder (made by `transference
+    /// convert-whisper`), relative to the bundle folder: present exactly when the model has
+    /// `[architecture.speech]`. The adapter is in the bundle's own weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech_weights: Option<String>,
 }
 
 /// Preprocessing per modality.
@@ -169,6 +174,7 @@ fn check_audio_keys(value: &toml::Value) -> std::result::Result<(), String> {
             ..AudioConfig::default()
         },
         normalization: FeatureNormalization::default(),
+        speech_weights: Some(String::new()),
     };
     let known = toml::Value::try_from(&probe)
         .ok()
@@ -267,9 +273,20 @@ impl Manifest {
                     .into(),
             );
         }
-        if arch.audio.is_some() != self.preprocess.audio.is_some() {
+        let has_audio = arch.audio.is_some() || arch.speech.is_some();
+        if has_audio != self.preprocess.audio.is_some() {
             return Err(
-                "[architecture.audio] and [preprocess.audio] must both be present or both absent"
+                "[architecture.audio] (or [architecture.speech]) and [preprocess.audio] \
+                        must both be present or both absent"
+                    .into(),
+            );
+        }
+        if let Some(pre) = &self.preprocess.audio
+            && arch.speech.is_some() != pre.speech_weights.is_some()
+        {
+            return Err(
+                "[architecture.speech] and preprocess.audio.speech_weights (the frozen \
+                        Whisper encoder) must both be present or both absent"
                     .into(),
             );
         }
@@ -306,6 +323,11 @@ impl Manifest {
             if pre.normalization.std.is_nan() || pre.normalization.std <= 0.0 {
                 return Err("preprocess.audio.normalization.std must be > 0".into());
             }
+        }
+        if arch.speech.is_some()
+            && let Some(pre) = &self.preprocess.audio
+        {
+            pre.audio.validate().map_err(|e| e.to_string())?;
         }
         if let (Some(enc), Some(pre)) = (&arch.text, &self.preprocess.text)
             && (pre.max_tokens < 3 || pre.max_tokens > enc.bert.max_position_embeddings)

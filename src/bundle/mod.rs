@@ -29,13 +29,14 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 
 use crate::error::{Error, Result};
+use crate::model::speech_encoder::SPEECH_FROZEN_SCOPE;
 use crate::model::{GenerationConfig, GenerationDecoders, MultimodalModel};
 use crate::preprocess::text::TextTokenizer;
 use crate::safe_write::{replace_dir, write_file};
 pub use embedding_store::EmbeddingStore;
 pub use gallery::{Gallery, GalleryItem};
 pub use manifest::{MANIFEST_FILE, Manifest};
-use weights::{HuggingFaceBert, Identity, Naming, WeightFile};
+use weights::{HuggingFaceBert, Identity, Naming, WeightFile, WhisperCt2};
 
 /// Parameter-path prefix of the frozen transformer (stored outside the bundle weights).
 pub const TRANSFORMER_SCOPE: &str = "text.bert";
@@ -51,12 +52,18 @@ pub struct Bundle {
     pub decoders: Option<GenerationDecoders>,
 }
 
-/// Bundle weights hold every parameter except the frozen transformer.
+/// True for a parameter of a frozen pretrained encoder, whose weights live outside the
+/// bundle (the text transformer, the Whisper encoder).
+pub fn is_frozen_param(path: &str) -> bool {
+    path.starts_with(TRANSFORMER_SCOPE) || path.starts_with(SPEECH_FROZEN_SCOPE)
+}
+
+/// Bundle weights hold every parameter except the frozen encoders'.
 struct BundleNaming;
 
 impl Naming for BundleNaming {
     fn name(&self, path: &str) -> Option<(String, bool)> {
-        if path.starts_with(TRANSFORMER_SCOPE) {
+        if is_frozen_param(path) {
             None
         } else {
             Identity.name(path)
@@ -102,6 +109,16 @@ impl Bundle {
             let tokenizer_path = resolve(dir, &text.tokenizer);
             tokenizer = Some(TextTokenizer::from_file(&tokenizer_path, text.max_tokens)?);
         }
+        if let Some(rel) = manifest
+            .preprocess
+            .audio
+            .as_ref()
+            .and_then(|a| a.speech_weights.as_ref())
+        {
+            let file = WeightFile::read(&resolve(dir, rel), &WhisperCt2)?;
+            model =
+                weights::load_into(model, &file, &WhisperCt2, SPEECH_FROZEN_SCOPE, true, device)?;
+        }
         let gallery = match &manifest.gallery {
             Some(rel) => Some(Gallery::read(
                 &resolve(dir, rel),
@@ -133,11 +150,13 @@ pub fn decoder_output_lens(manifest: &Manifest) -> (usize, usize) {
         .image
         .as_ref()
         .map_or(0, |c| c.input_size[0] * c.input_size[1]);
+    // The audio decoder writes a log-mel of the audio preprocessing (the encoder's input for a
+    // log-mel model; for a speech model, what Griffin-Lim turns back into sound).
     let audio = manifest
-        .architecture
+        .preprocess
         .audio
         .as_ref()
-        .map_or(0, |c| c.n_mels * c.n_frames);
+        .map_or(0, |a| a.audio.n_mels * a.audio.n_frames);
     (image, audio)
 }
 
@@ -196,7 +215,7 @@ pub fn save(dir: &Path, contents: &BundleContents<'_>) -> Result<()> {
 
 fn write_into(tmp: &Path, contents: &BundleContents<'_>) -> Result<()> {
     let manifest = contents.manifest;
-    let tensors = weights::collect(contents.model, &|path| !path.starts_with(TRANSFORMER_SCOPE));
+    let tensors = weights::collect(contents.model, &|path| !is_frozen_param(path));
     // One metadata entry: safetensors writes a HashMap's entries in random order, and a
     // single key keeps the file byte-for-byte reproducible.
     let metadata = std::collections::HashMap::from([(

@@ -326,6 +326,24 @@ pub fn load_whisper(
     load_into(cfg.init(device), &file, &WhisperCt2, "", true, device)
 }
 
+/// A speech encoder whose frozen Whisper part is loaded from `path` (the converted file, as
+/// [`load_whisper`] checks it); the adapter keeps the weights `cfg.init` gave it.
+pub fn load_speech_frozen(
+    path: &Path,
+    cfg: &crate::model::SpeechEncoderConfig,
+    device: &Device,
+) -> Result<crate::model::SpeechEncoder> {
+    let file = WeightFile::read(path, &WhisperCt2)?;
+    load_into(
+        cfg.init(device),
+        &file,
+        &WhisperCt2,
+        "whisper",
+        true,
+        device,
+    )
+}
+
 /// Every float parameter of `module` under the tensor names `naming` gives it, transposed
 /// where the naming says so: the inverse of [`load_into`]. Parameters the naming does not map
 /// are left out.

@@ -40,6 +40,13 @@ pub struct DataArgs {
     /// Number of synthetic voices, each saying every digit (0 = all planned voices).
     #[arg(long, default_value_t = 0)]
     pub synth_voices: usize,
+    /// The frozen speech encoder (made by `transference convert-whisper`): every clip's
+    /// features are cached in OUT/speech.safetensors for training.
+    #[arg(long, default_value = crate::train::data::DEFAULT_SPEECH_WEIGHTS, value_name = "FILE")]
+    pub whisper: PathBuf,
+    /// Skip the speech feature cache (the data then cannot train a model on the speech encoder).
+    #[arg(long)]
+    pub no_speech_features: bool,
 }
 
 /// Runs `data`.
@@ -58,6 +65,7 @@ pub fn run(args: DataArgs, json_out: bool) -> Result<()> {
         synth: !args.no_synth,
         synth_voices: args.synth_voices,
         augment_copies: args.augment_copies,
+        speech_weights: (!args.no_speech_features).then_some(args.whisper),
         ..DataOptions::new(args.out)
     };
     let opts = DataOptions {

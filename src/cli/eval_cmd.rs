@@ -32,7 +32,7 @@ pub struct EvalArgs {
 /// Runs `eval` on the opened bundle `p`.
 pub fn run(p: &mut Pipeline, args: &EvalArgs, json_out: bool) -> Result<()> {
     let loaded = if args.data.join(crate::train::data::DATA_FILE).exists() {
-        Some(crate::train::data::load(&args.data)?)
+        Some(crate::train::data::load(&args.data)?.for_model(&p.bundle.manifest.architecture)?)
     } else {
         None
     };

@@ -27,8 +27,9 @@ pub struct TrainArgs {
     /// Continue from the last checkpoint of this run.
     #[arg(long)]
     pub resume: bool,
-    /// Also train the ablations (full, no multi-modal EMA, no Cross-CPC, no CLUB, no
-    /// codebook), each for this many steps, and put the table in the model card.
+    /// Also train the ablations (full, no multi-modal EMA, no Cross-CPC, no CLUB, no code
+    /// matching, no cross commitment, no codebook), each for this many steps, and put the
+    /// table in the model card.
     #[arg(long)]
     pub ablation_steps: Option<usize>,
     /// Seeds per ablation variant (the config's seed, then the next ones).

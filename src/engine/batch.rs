@@ -4,6 +4,7 @@
 //! then encoded a modality at a time into full [`EncodedInput`]s
 //! ([`Pipeline::encode_prepared_batch`]).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -15,11 +16,15 @@ use crate::engine::ms_since;
 use crate::engine::{EncodedInput, Pipeline};
 use crate::error::{Error, Result};
 use crate::modality::Modality;
-use crate::model::{EncodedItem, tensor_from_vec};
+use crate::model::speech_encoder::leading_feature_rows;
+use crate::model::{EncodedItem, positions_mask, tensor_from_vec};
+use crate::preprocess::whisper_mel::{WHISPER_N_MELS, WhisperMel, speech_window};
 use crate::preprocess::{audio, image as img};
 
 /// Items per forward pass.
 pub const BATCH_ITEMS: usize = 256;
+/// Clips per forward pass of the frozen speech encoder (its attention is the largest tensor).
+const SPEECH_BATCH_CLIPS: usize = 32;
 
 impl Pipeline {
     /// Encodes model-view images: `pixels` is `[N, H * W]` (one channel, values in 0..1, the
@@ -45,6 +50,95 @@ impl Pipeline {
             let x: Vec<f32> = values.iter().map(|v| (v - norm.mean) / norm.std).collect();
             let x = tensor_from_vec(x, [n, m, f], &self.device.device);
             self.bundle.model.encode_audio(x, self.source())
+        })
+    }
+
+    /// Encodes prepared clips through the bundle's audio encoder, in input order: the frozen
+    /// speech encoder (each clip in its Whisper window, clips of one window length batched,
+    /// positions past the clip masked) or the log-mel encoder of older bundles. The single
+    /// clip of [`Pipeline::encode`] and the window's batches both come here.
+    pub fn encode_prepared_clips(
+        &self,
+        clips: &[&audio::PreparedAudio],
+    ) -> Result<Vec<EncodedItem>> {
+        let Some(speech) = self.bundle.manifest.architecture.speech.as_ref() else {
+            let mels: Vec<f32> = clips
+                .iter()
+                .flat_map(|c| c.mel.data.iter().copied())
+                .collect();
+            return self.encode_mel_batch(&mels);
+        };
+        let windows: Vec<WhisperMel> = clips
+            .par_iter()
+            .map(|c| speech_window(&c.waveform))
+            .collect::<Result<_>>()?;
+        let mut by_window: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (i, w) in windows.iter().enumerate() {
+            by_window.entry(w.mel.n_frames).or_default().push(i);
+        }
+        let mut out: Vec<Option<EncodedItem>> = vec![None; clips.len()];
+        for (frames, items) in by_window {
+            for chunk in items.chunks(SPEECH_BATCH_CLIPS) {
+                let mut mel = Vec::with_capacity(chunk.len() * WHISPER_N_MELS * frames);
+                for &i in chunk {
+                    mel.extend_from_slice(&windows[i].mel.data);
+                }
+                let positions: Vec<usize> = chunk
+                    .iter()
+                    .map(|&i| speech.clip_positions(windows[i].clip_frames))
+                    .collect();
+                let x = tensor_from_vec(
+                    mel,
+                    [chunk.len(), WHISPER_N_MELS, frames],
+                    &self.device.device,
+                );
+                let batch = self
+                    .bundle
+                    .model
+                    .encode_speech(x, &positions, self.source())
+                    .ok_or_else(|| self.missing(Modality::Audio))?;
+                for (item, &i) in batch.to_items(Modality::Audio).into_iter().zip(chunk) {
+                    out[i] = Some(item);
+                }
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// Encodes cached frozen speech features (`[N, positions * H]`, zero rows past each clip,
+    /// as [`crate::train::data::speech_cache`] stores them) through the adapter and the
+    /// codebook: evaluation on prepared data.
+    pub fn encode_speech_features(
+        &self,
+        values: &[f32],
+        positions: usize,
+    ) -> Result<Vec<EncodedItem>> {
+        let speech = self
+            .bundle
+            .model
+            .speech
+            .as_ref()
+            .ok_or_else(|| self.missing(Modality::Audio))?;
+        let width = self
+            .bundle
+            .manifest
+            .architecture
+            .speech
+            .as_ref()
+            .map(|s| s.whisper.d_model)
+            .unwrap_or(1);
+        self.batched(values, positions * width, Modality::Audio, |values, n| {
+            let real: Vec<usize> = values
+                .chunks_exact(positions * width)
+                .map(|item| leading_feature_rows(item, width))
+                .collect();
+            let x = tensor_from_vec(values.to_vec(), [n, positions, width], &self.device.device);
+            let mask = positions_mask(&real, positions, &self.device.device);
+            Some(
+                self.bundle
+                    .model
+                    .quantize_and_pool(speech.adapt(x), mask, self.source()),
+            )
         })
     }
 
@@ -143,13 +237,13 @@ impl Pipeline {
     /// item of that modality with the same error.
     pub fn encode_prepared_batch(&self, files: Vec<PreparedFile>) -> Vec<Result<EncodedInput>> {
         let mut image_pixels = Vec::new();
-        let mut mels = Vec::new();
+        let mut clips_in = Vec::new();
         for f in &files {
             match f {
                 PreparedFile::Image { prepared, .. } => {
                     image_pixels.extend_from_slice(&prepared.pixels);
                 }
-                PreparedFile::Audio { prepared, .. } => mels.extend_from_slice(&prepared.mel.data),
+                PreparedFile::Audio { prepared, .. } => clips_in.push(prepared),
             }
         }
         let n_images = files
@@ -163,7 +257,7 @@ impl Pipeline {
         });
         let image_ms = ms_since(t) / n_images.max(1) as f64;
         let t = Instant::now();
-        let mut clips = ItemStream::new(n_audio, || self.encode_mel_batch(&mels));
+        let mut clips = ItemStream::new(n_audio, || self.encode_prepared_clips(&clips_in));
         let audio_ms = ms_since(t) / n_audio.max(1) as f64;
         files
             .into_iter()

@@ -269,22 +269,12 @@ impl Pipeline {
         prepared: audio::PreparedAudio,
         t0: Instant,
     ) -> Result<EncodedInput> {
-        let norm = self.audio_config()?.normalization;
         let preprocess_ms = ms_since(t0);
         let t1 = Instant::now();
-        let mel = &prepared.mel;
-        let values: Vec<f32> = mel
-            .data
-            .iter()
-            .map(|v| (v - norm.mean) / norm.std)
-            .collect();
-        let x = tensor_from_vec(values, [1, mel.n_mels, mel.n_frames], &self.device.device);
-        let batch = self
-            .bundle
-            .model
-            .encode_audio(x, self.source())
+        let item = self
+            .encode_prepared_clips(&[&prepared])?
+            .pop()
             .ok_or_else(|| self.missing(Modality::Audio))?;
-        let item = batch.to_items(Modality::Audio).remove(0);
         let encode_ms = ms_since(t1);
         self.audio_input(name, prepared, item, preprocess_ms, encode_ms)
     }

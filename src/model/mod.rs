@@ -10,6 +10,7 @@ pub mod codebook;
 pub mod decoder;
 pub mod image_encoder;
 pub mod mlp;
+pub mod speech_encoder;
 pub mod text_encoder;
 pub mod whisper_encoder;
 
@@ -22,6 +23,7 @@ pub use audio_encoder::{AudioEncoder, AudioEncoderConfig};
 pub use codebook::{Codebook, CodebookConfig, Quantized};
 pub use decoder::{GenerationConfig, GenerationDecoders};
 pub use image_encoder::{ImageEncoder, ImageEncoderConfig};
+pub use speech_encoder::{SpeechEncoder, SpeechEncoderConfig};
 pub use text_encoder::{Bert, BertConfig, TextEncoder, TextEncoderConfig};
 pub use whisper_encoder::{WhisperEncoder, WhisperEncoderConfig};
 
@@ -50,7 +52,12 @@ pub struct ModelConfig {
     /// Softmax temperature for zero-shot scores.
     pub temperature: f32,
     pub image: Option<ImageEncoderConfig>,
+    /// Audio from log-mels by a convolutional encoder trained from scratch (older bundles).
     pub audio: Option<AudioEncoderConfig>,
+    /// Audio through the frozen Whisper encoder and a trained adapter; a model has this or
+    /// `audio`, not both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech: Option<SpeechEncoderConfig>,
     pub text: Option<TextEncoderConfig>,
 }
 
@@ -61,7 +68,7 @@ impl ModelConfig {
         if self.image.is_some() {
             out.push(Modality::Image);
         }
-        if self.audio.is_some() {
+        if self.audio.is_some() || self.speech.is_some() {
             out.push(Modality::Audio);
         }
         if self.text.is_some() {
@@ -75,6 +82,7 @@ impl ModelConfig {
         MultimodalModel {
             image: self.image.as_ref().map(|c| c.init(device)),
             audio: self.audio.as_ref().map(|c| c.init(device)),
+            speech: self.speech.as_ref().map(|c| c.init(device)),
             text: self.text.as_ref().map(|c| c.init(device)),
             codebook: CodebookConfig {
                 size: self.codebook_size,
@@ -102,9 +110,16 @@ impl ModelConfig {
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
             return Err(format!("temperature must be > 0, got {}", self.temperature));
         }
+        if self.audio.is_some() && self.speech.is_some() {
+            return Err("the model has two audio encoders ([audio] and [speech]); keep one".into());
+        }
+        if let Some(speech) = &self.speech {
+            speech.validate()?;
+        }
         let dims = [
             ("image", self.image.as_ref().map(|c| c.d_model)),
             ("audio", self.audio.as_ref().map(|c| c.d_model)),
+            ("speech", self.speech.as_ref().map(|c| c.d_model)),
             ("text", self.text.as_ref().map(|c| c.d_model)),
         ];
         for (name, dim) in dims {
@@ -126,6 +141,7 @@ impl ModelConfig {
 pub struct MultimodalModel {
     pub image: Option<ImageEncoder>,
     pub audio: Option<AudioEncoder>,
+    pub speech: Option<SpeechEncoder>,
     pub text: Option<TextEncoder>,
     pub codebook: Codebook,
 }
@@ -196,6 +212,22 @@ impl MultimodalModel {
         Some(self.quantize_and_pool(x, mask, source))
     }
 
+    /// Speech through the frozen encoder and the adapter; positions past each clip are
+    /// padding (masked).
+    ///
+    /// - `mels`: `[B, 80, F]` Whisper log-mel windows, `clip_positions`: `[B]` -> `[B, T, D]`
+    pub fn encode_speech(
+        &self,
+        mels: Tensor<3>,
+        clip_positions: &[usize],
+        source: EmbeddingSource,
+    ) -> Option<EncodedBatch> {
+        let encoder = self.speech.as_ref()?;
+        let x = encoder.forward(mels);
+        let mask = positions_mask(clip_positions, x.dims()[1], &x.device());
+        Some(self.quantize_and_pool(x, mask, source))
+    }
+
     /// - `ids`, `mask`: `[B, L]` -> `[B, L, D]`
     pub fn encode_text(
         &self,
@@ -230,6 +262,15 @@ impl EncodedBatch {
             })
             .collect()
     }
+}
+
+/// A `[B, T]` mask with the first `real[b]` positions of row b set to 1 (at most T).
+pub fn positions_mask(real: &[usize], t: usize, device: &Device) -> Tensor<2> {
+    let values: Vec<f32> = real
+        .iter()
+        .flat_map(|&n| (0..t).map(move |j| if j < n { 1.0 } else { 0.0 }))
+        .collect();
+    tensor_from_vec(values, [real.len(), t], device)
 }
 
 /// Mean over positions where `mask` is 1.

@@ -9,9 +9,11 @@
 //! ```
 //!
 //! One position is 20 ms of audio. Whisper itself always sees 30 s (silence after the clip);
-//! here a clip is encoded at its own length, so every item of a batch has the same `T` (encode
-//! clips of different lengths one by one). Parity with an independent numpy reference is
-//! tested in `tests/core.rs` (`tests/reference/whisper_reference.py`).
+//! here a clip is encoded in a window of 2 s of silence ([`crate::preprocess::whisper_mel`]),
+//! so clips with the same window batch together. The speech encoder
+//! ([`crate::model::speech_encoder`]) puts a trained adapter on top. Parity with an
+//! independent numpy reference is tested in `tests/core.rs`
+//! (`tests/reference/whisper_reference.py`).
 
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv1d, Conv1dConfig};

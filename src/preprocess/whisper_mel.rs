@@ -15,7 +15,10 @@
 //! worse (measured in `models/whisper-tiny-en/README.md`). The frames that cover the clip are
 //! the first `len / 160`; the rest is padding, which carries no input. One frame is 10 ms.
 
+use crate::error::Result;
+use crate::preprocess::audio::resample;
 use crate::preprocess::mel::{LogMel, MelConfig, log_mel_spectrogram};
+use crate::preprocess::waveform::Waveform;
 
 /// Sample rate the encoder was trained at, in Hz.
 pub const WHISPER_SAMPLE_RATE_HZ: u32 = 16_000;
@@ -96,6 +99,14 @@ pub fn whisper_log_mel(samples_16k: &[f32]) -> WhisperMel {
         },
         clip_frames,
     }
+}
+
+/// The speech encoder's input for a prepared clip (resampled, trimmed and loudness-normalised
+/// by [`crate::preprocess::audio::prepare_audio`]): the clip at 16 kHz in its window. The
+/// app and the data preparation both call this, so training features are the app's.
+pub fn speech_window(wave: &Waveform) -> Result<WhisperMel> {
+    let at_16k = resample(wave, WHISPER_SAMPLE_RATE_HZ)?;
+    Ok(whisper_log_mel(&at_16k.samples))
 }
 
 #[cfg(test)]

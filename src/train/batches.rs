@@ -1,12 +1,16 @@
 //! Training batches: the data as weighted pools per source, and paired class-level batches
-//! (an image, a clip and a prompt of the same digit) with light on-the-fly augmentation.
+//! (an image, a clip and a prompt of the same digit) with light on-the-fly augmentation of
+//! the images. Clips are the frozen speech encoder's cached features
+//! ([`crate::train::data::speech_cache`]); their positions past the clip are zero rows and
+//! masked.
 
 use rand::Rng;
 
 use crate::error::{Error, Result};
-use crate::preprocess::mel::floored_mel_std;
+use crate::model::speech_encoder::leading_feature_rows;
 use crate::preprocess::mnist::{MNIST_PIXELS, MNIST_SIDE_PX};
 use crate::train::config::TrainConfig;
+use crate::train::data::speech_cache::CACHED_POSITIONS;
 use crate::train::data::{DigitsData, LabeledSet};
 use crate::train::trainer::PromptStates;
 
@@ -65,26 +69,26 @@ fn pick<'a>(pools: &'a [Pool], c: usize, rng: &mut impl Rng) -> &'a [f32] {
     pool.set.item(items[rng.random_range(0..items.len())])
 }
 
-/// The training data: image and audio pools, the class prompts and the mel statistics.
+/// The training data: image and speech pools and the class prompts.
 pub struct TrainingSet {
     pub images: Vec<Pool>,
+    /// Pools of cached speech features `[CACHED_POSITIONS, speech_width]` per clip.
     pub audio: Vec<Pool>,
     pub prompts: Vec<PromptStates>,
     pub hidden_size: usize,
-    pub mel_mean: f32,
-    pub mel_std: f32,
+    /// Width of a cached speech feature.
+    pub speech_width: usize,
     /// Image normalisation of the data's preprocessing (the bundle's `ImageConfig`).
     pub image_mean: f32,
     pub image_std: f32,
-    /// Normalised value of the quietest mel bin of the training audio (masks fill with it).
-    pub mel_floor: f32,
     prompts_by_class: Vec<Vec<usize>>,
     /// Classes batches are drawn from (every class but the held-out ones).
     classes: Vec<usize>,
 }
 
 impl TrainingSet {
-    /// Builds the set from prepared data, with the pools and weights of `cfg.mix`.
+    /// Builds the set from prepared data (its audio sets as speech features, see
+    /// [`DigitsData::with_speech_audio`]), with the pools and weights of `cfg.mix`.
     pub fn new(
         data: &DigitsData,
         prompts: Vec<PromptStates>,
@@ -142,19 +146,21 @@ impl TrainingSet {
                 "training data has no text item of class {c}"
             )));
         }
-        let mel_mean = data.meta.mel_mean;
-        let mel_std = floored_mel_std(data.meta.mel_std);
-        let quietest = audio
-            .iter()
-            .flat_map(|p| p.set.features.iter().copied())
-            .fold(f32::INFINITY, f32::min);
+        let speech_width = match audio.first().map(|p| p.set.feature_shape.as_slice()) {
+            Some(&[CACHED_POSITIONS, width]) => width,
+            other => {
+                return Err(Error::InvalidRequest(format!(
+                    "training audio must be cached speech features [{CACHED_POSITIONS}, H], \
+                     got items of shape {other:?}"
+                )));
+            }
+        };
         Ok(TrainingSet {
             images,
             audio,
             prompts,
             hidden_size,
-            mel_mean,
-            mel_std,
+            speech_width,
             image_mean: data.meta.image_config.mean.first().copied().unwrap_or(0.0),
             image_std: data
                 .meta
@@ -164,7 +170,6 @@ impl TrainingSet {
                 .copied()
                 .unwrap_or(1.0)
                 .max(1e-6),
-            mel_floor: (quietest - mel_mean) / mel_std,
             prompts_by_class,
             classes,
         })
@@ -176,8 +181,10 @@ pub struct HostBatch {
     pub labels: Vec<usize>,
     /// `[B, 28*28]` ([`MNIST_PIXELS`] per image) normalised.
     pub images: Vec<f32>,
-    /// `[B, n_mels*n_frames]` normalised.
-    pub mels: Vec<f32>,
+    /// `[B, CACHED_POSITIONS, speech_width]` cached speech features, zero past each clip.
+    pub speech: Vec<f32>,
+    /// Positions that carry each clip `[B]`.
+    pub speech_positions: Vec<usize>,
     /// `[B, L, H]` zero-padded.
     pub text_hidden: Vec<f32>,
     /// `[B, L]`
@@ -187,29 +194,16 @@ pub struct HostBatch {
 
 /// Largest random shift of training images, pixels.
 const MAX_SHIFT_PX: i32 = 2;
-/// Largest random shift of training spectrograms, frames.
-const MAX_SHIFT_FRAMES: i32 = 6;
-/// Largest random gain of training spectrograms, in natural-log units.
-const MAX_GAIN_LOG: f32 = 1.0;
-/// Widest band of mel bins masked in a training spectrogram.
-const MAX_MASKED_MELS: usize = 6;
-/// Longest span of frames masked in a training spectrogram.
-const MAX_MASKED_FRAMES: usize = 12;
 
 /// Samples a paired batch: B classes (among the trained ones; held-out classes never appear),
 /// and for each an image, a clip and a prompt of it.
-pub fn sample_batch(
-    set: &TrainingSet,
-    batch: usize,
-    rng: &mut impl Rng,
-    n_mels: usize,
-    n_frames: usize,
-) -> HostBatch {
+pub fn sample_batch(set: &TrainingSet, batch: usize, rng: &mut impl Rng) -> HostBatch {
     let labels: Vec<usize> = (0..batch)
         .map(|_| set.classes[rng.random_range(0..set.classes.len())])
         .collect();
     let mut images = Vec::with_capacity(batch * MNIST_PIXELS);
-    let mut mels = Vec::with_capacity(batch * n_mels * n_frames);
+    let mut speech = Vec::with_capacity(batch * CACHED_POSITIONS * set.speech_width);
+    let mut speech_positions = Vec::with_capacity(batch);
     let picks: Vec<usize> = labels
         .iter()
         .map(|&c| set.prompts_by_class[c][rng.random_range(0..set.prompts_by_class[c].len())])
@@ -218,7 +212,6 @@ pub fn sample_batch(
     let h = set.hidden_size;
     let mut text_hidden = vec![0f32; batch * text_len * h];
     let mut text_mask = vec![0f32; batch * text_len];
-    let floor = set.mel_floor;
     for (b, &c) in labels.iter().enumerate() {
         let img = pick(&set.images, c, rng);
         let (dx, dy) = (
@@ -237,27 +230,9 @@ pub fn sample_batch(
                 images.push((v - set.image_mean) / set.image_std);
             }
         }
-        let mel = pick(&set.audio, c, rng);
-        let shift = rng.random_range(-MAX_SHIFT_FRAMES..=MAX_SHIFT_FRAMES);
-        let gain = rng.random_range(-MAX_GAIN_LOG..=MAX_GAIN_LOG);
-        // SpecAugment-style masks: one band of mel bins and one span of frames set to the floor.
-        let band = rng.random_range(0..=MAX_MASKED_MELS);
-        let band_start = rng.random_range(0..n_mels - band.min(n_mels - 1));
-        let span = rng.random_range(0..=MAX_MASKED_FRAMES);
-        let span_start = rng.random_range(0..n_frames - span.min(n_frames - 1));
-        for m in 0..n_mels {
-            for f in 0..n_frames as i32 {
-                let sf = f - shift;
-                let masked = (band_start..band_start + band).contains(&m)
-                    || (span_start..span_start + span).contains(&(f as usize));
-                let v = if (0..n_frames as i32).contains(&sf) && !masked {
-                    (mel[m * n_frames + sf as usize] + gain - set.mel_mean) / set.mel_std
-                } else {
-                    floor
-                };
-                mels.push(v);
-            }
-        }
+        let clip = pick(&set.audio, c, rng);
+        speech.extend_from_slice(clip);
+        speech_positions.push(leading_feature_rows(clip, set.speech_width));
         let p = &set.prompts[picks[b]];
         let dst = b * text_len * h;
         text_hidden[dst..dst + p.len * h].copy_from_slice(&p.hidden);
@@ -268,7 +243,8 @@ pub fn sample_batch(
     HostBatch {
         labels,
         images,
-        mels,
+        speech,
+        speech_positions,
         text_hidden,
         text_mask,
         text_len,

@@ -59,12 +59,12 @@ impl Naming for SkipTransformer {
     }
 }
 
-/// True for the frozen transformer's parameters inside the training model (its `semantic`
-/// field is the inference model, whose transformer sits under
-/// [`crate::bundle::TRANSFORMER_SCOPE`]); they are never trained, so never checkpointed.
+/// True for the frozen encoders' parameters inside the training model (its `semantic`
+/// field is the inference model; see [`crate::bundle::is_frozen_param`]); they are never
+/// trained, so never checkpointed.
 pub fn is_frozen(path: &str) -> bool {
     path.strip_prefix("semantic.")
-        .is_some_and(|p| p.starts_with(crate::bundle::TRANSFORMER_SCOPE))
+        .is_some_and(crate::bundle::is_frozen_param)
 }
 
 /// Writes a checkpoint folder; the previous checkpoint stays in place until the new one is

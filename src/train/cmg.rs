@@ -1,6 +1,10 @@
 //! The CMG training model: per-modality semantic encoders (the inference model) quantised
 //! against one shared codebook, modality-specific encoders, decoders reconstructing each
 //! modality's features from both, Cross-CPC predictors and CLUB variational networks.
+//!
+//! Audio and text sit on frozen pretrained encoders (Whisper tiny.en, all-MiniLM-L6-v2), whose
+//! outputs are computed once (the speech cache at data preparation, the prompts' transformer
+//! states at start-up): training runs the adapters and everything above them.
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
@@ -8,8 +12,8 @@ use burn::tensor::{Device, Tensor};
 
 pub use crate::model::mlp::Mlp;
 use crate::model::{
-    AudioEncoder, AudioEncoderConfig, BertConfig, EmbeddingSource, ImageEncoder,
-    ImageEncoderConfig, ModelConfig, MultimodalModel, TextEncoderConfig, l2_normalize, masked_mean,
+    BertConfig, EmbeddingSource, ImageEncoder, ImageEncoderConfig, ModelConfig, MultimodalModel,
+    SpeechEncoderConfig, TextEncoderConfig, l2_normalize, masked_mean,
 };
 use crate::preprocess::mnist::{MNIST_PIXELS, MNIST_SIDE_PX};
 use crate::train::config::TrainConfig;
@@ -47,7 +51,9 @@ pub struct CmgModel {
     /// states are precomputed because it is frozen).
     pub semantic: MultimodalModel,
     pub image_specific: ImageEncoder,
-    pub audio_specific: AudioEncoder,
+    /// On the pooled frozen speech features.
+    pub audio_specific: Linear,
+    /// On the pooled frozen transformer states.
     pub text_specific: Linear,
     pub image_decoder: Mlp,
     pub audio_decoder: Mlp,
@@ -65,7 +71,7 @@ pub const CPC_PAIRS: [(usize, usize); 6] = [(0, 1), (1, 0), (2, 0), (2, 1), (0, 
 
 impl TrainConfig {
     /// The architecture of the bundle this config trains.
-    pub fn model_config(&self, n_mels: usize, n_frames: usize, bert: BertConfig) -> ModelConfig {
+    pub fn model_config(&self, bert: BertConfig) -> ModelConfig {
         ModelConfig {
             d_model: self.d_model,
             codebook_size: self.codebook_size,
@@ -81,12 +87,11 @@ impl TrainConfig {
                 hidden_channels: self.image_channels.clone(),
                 d_model: self.d_model,
             }),
-            audio: Some(AudioEncoderConfig {
-                n_mels,
-                n_frames,
-                hidden_channels: self.audio_channels.clone(),
-                d_model: self.d_model,
-            }),
+            audio: None,
+            speech: Some(SpeechEncoderConfig::tiny_en(
+                self.speech_adapter_hidden,
+                self.d_model,
+            )),
             text: Some(TextEncoderConfig {
                 bert,
                 d_model: self.d_model,
@@ -97,7 +102,11 @@ impl TrainConfig {
     /// Builds the training model with fresh weights.
     pub fn init_cmg(&self, model: &ModelConfig, device: &Device) -> CmgModel {
         let (d, s) = (self.d_model, self.specific_dim);
-        let audio = model.audio.as_ref().expect("digits model has audio");
+        let speech_width = model
+            .speech
+            .as_ref()
+            .map(|s| s.whisper.d_model)
+            .unwrap_or(384);
         let bert_hidden = model
             .text
             .as_ref()
@@ -113,21 +122,10 @@ impl TrainConfig {
                 d_model: s,
             }
             .init(device),
-            audio_specific: AudioEncoderConfig {
-                n_mels: audio.n_mels,
-                n_frames: audio.n_frames,
-                hidden_channels: half(&self.audio_channels),
-                d_model: s,
-            }
-            .init(device),
+            audio_specific: LinearConfig::new(speech_width, s).init(device),
             text_specific: LinearConfig::new(bert_hidden, s).init(device),
             image_decoder: Mlp::new(d + s, DECODER_HIDDEN, MNIST_PIXELS, device),
-            audio_decoder: Mlp::new(
-                d + s,
-                DECODER_HIDDEN * 2,
-                audio.n_mels * audio.n_frames,
-                device,
-            ),
+            audio_decoder: Mlp::new(d + s, DECODER_HIDDEN, speech_width, device),
             text_decoder: Mlp::new(d + s, DECODER_HIDDEN, bert_hidden, device),
             cpc: (0..CPC_PAIRS.len())
                 .map(|_| LinearConfig::new(d, d).init(device))
@@ -150,12 +148,14 @@ pub struct SemanticOutputs {
 impl CmgModel {
     /// Semantic encoders.
     ///
-    /// - `images`: `[B, 1, 28, 28]`, `mels`: `[B, n_mels, n_frames]`,
-    ///   `text_hidden`: `[B, L, H]` frozen transformer states, `text_mask`: `[B, L]`
+    /// - `images`: `[B, 1, 28, 28]`, `speech`: `[B, T, H]` frozen speech features,
+    ///   `speech_mask`: `[B, T]` (0 past each clip), `text_hidden`: `[B, L, H]` frozen
+    ///   transformer states, `text_mask`: `[B, L]`
     pub fn semantic_forward(
         &self,
         images: Tensor<4>,
-        mels: Tensor<3>,
+        speech: Tensor<3>,
+        speech_mask: Tensor<2>,
         text_hidden: Tensor<3>,
         text_mask: Tensor<2>,
     ) -> SemanticOutputs {
@@ -167,10 +167,10 @@ impl CmgModel {
             .forward(images);
         let audio = self
             .semantic
-            .audio
+            .speech
             .as_ref()
-            .expect("audio encoder")
-            .forward(mels);
+            .expect("speech encoder")
+            .adapt(speech);
         let text = self
             .semantic
             .text
@@ -178,23 +178,21 @@ impl CmgModel {
             .expect("text encoder")
             .project(text_hidden);
         let [b, ti, _] = image.dims();
-        let ta = audio.dims()[1];
         let device = image.device();
         SemanticOutputs {
-            masks: [
-                Tensor::ones([b, ti], &device),
-                Tensor::ones([b, ta], &device),
-                text_mask,
-            ],
+            masks: [Tensor::ones([b, ti], &device), speech_mask, text_mask],
             continuous: [image, audio, text],
         }
     }
 
     /// Modality-specific vectors `[B, S]` (image, audio, text).
+    ///
+    /// - `speech_pooled`: `[B, H]` masked mean of the frozen speech features,
+    ///   `text_pooled_hidden`: `[B, H]` of the frozen transformer states
     pub fn specific_forward(
         &self,
         images: Tensor<4>,
-        mels: Tensor<3>,
+        speech_pooled: Tensor<2>,
         text_pooled_hidden: Tensor<2>,
     ) -> [Tensor<2>; 3] {
         let pool = |x: Tensor<3>| {
@@ -203,7 +201,7 @@ impl CmgModel {
         };
         [
             pool(self.image_specific.forward(images)),
-            pool(self.audio_specific.forward(mels)),
+            self.audio_specific.forward(speech_pooled),
             self.text_specific.forward(text_pooled_hidden),
         ]
     }

@@ -16,6 +16,11 @@ pub struct LossWeights {
     pub cross_cpc: f32,
     pub club: f32,
     pub text_contrastive: f32,
+    /// Cross-modal code matching (CMG's L_cmcm).
+    pub code_matching: f32,
+    /// Commitment of each modality's features to its partner's code vectors (CMG commits
+    /// to its own at 2β and to the partner's at β: half of `commitment`).
+    pub cross_commitment: f32,
 }
 
 impl Default for LossWeights {
@@ -26,6 +31,8 @@ impl Default for LossWeights {
             cross_cpc: 0.5,
             club: 0.05,
             text_contrastive: 1.0,
+            code_matching: 0.5,
+            cross_commitment: 0.05,
         }
     }
 }
@@ -76,6 +83,10 @@ pub struct Components {
     pub text_contrastive: bool,
     /// Decoders reconstructing each modality's features from semantic + specific parts.
     pub reconstruction: bool,
+    /// Cross-modal code matching: paired items' soft code distributions made to agree.
+    pub code_matching: bool,
+    /// Each modality's features also committed to the partner's code vectors.
+    pub cross_commitment: bool,
 }
 
 impl Default for Components {
@@ -87,6 +98,8 @@ impl Default for Components {
             club: true,
             text_contrastive: true,
             reconstruction: true,
+            code_matching: true,
+            cross_commitment: true,
         }
     }
 }
@@ -109,7 +122,11 @@ pub struct TrainConfig {
     pub codebook_size: usize,
     pub specific_dim: usize,
     pub image_channels: Vec<usize>,
-    pub audio_channels: Vec<usize>,
+    /// The frozen speech encoder (`transference convert-whisper`); the data's speech cache
+    /// must come from the same file (its sha256 is checked).
+    pub speech_weights: PathBuf,
+    /// Hidden width of the trained adapter on the frozen speech features.
+    pub speech_adapter_hidden: usize,
     pub ema_decay: f32,
     pub ema_epsilon: f32,
     pub dead_code_steps: usize,
@@ -149,7 +166,8 @@ impl Default for TrainConfig {
             codebook_size: 400,
             specific_dim: 64,
             image_channels: vec![16, 32, 64, 64],
-            audio_channels: vec![32, 64, 64, 64],
+            speech_weights: crate::train::data::DEFAULT_SPEECH_WEIGHTS.into(),
+            speech_adapter_hidden: 512,
             ema_decay: 0.99,
             ema_epsilon: 1e-5,
             dead_code_steps: 100,
@@ -186,8 +204,18 @@ impl TrainConfig {
         if self.d_model == 0 || self.codebook_size == 0 || self.specific_dim == 0 {
             return Err("d_model, codebook_size and specific_dim must be positive".into());
         }
-        if self.image_channels.len() < 2 || self.audio_channels.len() < 2 {
-            return Err("image_channels and audio_channels need at least 2 layers".into());
+        if self.image_channels.len() < 2 {
+            return Err("image_channels needs at least 2 layers".into());
+        }
+        if self.speech_adapter_hidden == 0 {
+            return Err("speech_adapter_hidden must be positive".into());
+        }
+        let w = &self.weights;
+        if [w.code_matching, w.cross_commitment]
+            .iter()
+            .any(|v| !v.is_finite() || *v < 0.0)
+        {
+            return Err("loss weights must be finite and >= 0".into());
         }
         let m = &self.mix;
         if [m.mnist, m.scan, m.print, m.fsdd, m.synth, m.augmented]

@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::modality::Modality;
 use crate::model::{GenerationConfig, float_to_vec, tensor_from_vec};
 use crate::safe_write::write_file;
-use crate::train::data::DigitsData;
+use crate::train::data::{DigitsData, LabeledSet};
 use crate::train::eval::generation::{
     GenerationReport, card_section, direction_key, replace_card_section, report,
 };
@@ -200,14 +200,28 @@ pub fn train_decoders(
     let d = manifest.architecture.d_model;
     let (image_len, audio_len) = decoder_output_lens(&manifest);
     let norm = p.audio_config()?.normalization;
-    let images = encode_set(&p, Modality::Image, &data.image_train)?;
-    let mut audio_set = data.audio_train.clone();
-    audio_set
-        .features
-        .extend_from_slice(&data.audio_synth.features);
-    audio_set.labels.extend_from_slice(&data.audio_synth.labels);
-    audio_set.groups.extend_from_slice(&data.audio_synth.groups);
-    let audio = encode_set(&p, Modality::Audio, &audio_set)?;
+    // The model reads its own audio features (the speech cache for a model on the frozen
+    // speech encoder); the audio decoder's targets are always the clips' log-mels.
+    let model_view = if manifest.architecture.speech.is_some() {
+        Some(data.clone().with_speech_audio()?)
+    } else {
+        None
+    };
+    let seen = model_view.as_ref().unwrap_or(data);
+    let images = encode_set(&p, Modality::Image, &seen.image_train)?;
+    let joined = |a: &LabeledSet, b: &LabeledSet| {
+        let mut set = a.clone();
+        set.features.extend_from_slice(&b.features);
+        set.labels.extend_from_slice(&b.labels);
+        set.groups.extend_from_slice(&b.groups);
+        set
+    };
+    let audio_set = joined(&data.audio_train, &data.audio_synth);
+    let audio = encode_set(
+        &p,
+        Modality::Audio,
+        &joined(&seen.audio_train, &seen.audio_synth),
+    )?;
     let image_pairs = Pairs::new(&images, data.image_train.features.clone(), image_len);
     let audio_targets: Vec<f32> = audio_set
         .features
@@ -280,13 +294,13 @@ pub fn train_decoders(
         (
             Modality::Image,
             Modality::Audio,
-            &data.image_test,
+            &seen.image_test,
             "held-out MNIST test split",
         ),
         (
             Modality::Audio,
             Modality::Image,
-            &data.audio_val,
+            &seen.audio_val,
             "FSDD validation speaker, never trained on",
         ),
     ] {

@@ -60,6 +60,10 @@ pub fn digits_manifest(
     }
     std::fs::create_dir_all(out).ok();
     let transformer = |name: &str| relative_path(out, &cfg.transformer_dir.join(name));
+    let speech_weights = architecture
+        .speech
+        .is_some()
+        .then(|| relative_path(out, &cfg.speech_weights));
     Manifest {
         format_version: FORMAT_VERSION,
         name: cfg.name.clone(),
@@ -73,6 +77,7 @@ pub fn digits_manifest(
             audio: Some(AudioPreprocess {
                 audio: data.meta.audio_config.clone(),
                 normalization: FeatureNormalization { mean: data.meta.mel_mean, std: floored_mel_std(data.meta.mel_std) },
+                speech_weights,
             }),
             text: Some(TextPreprocess {
                 tokenizer: transformer("tokenizer.json"),
@@ -170,10 +175,12 @@ pub fn build_gallery(
                 Ok(p) => p,
                 Err(_) => continue,
             };
-        let enc = eval::encode_mels(p, &prepared.mel.data, &[clip.digit as usize])?;
+        let Some(item) = p.encode_prepared_clips(&[&prepared])?.pop() else {
+            continue;
+        };
+        let item = &item;
         let name = format!("media/{file_name}");
         media.push((name.clone(), bytes));
-        let item = &enc.items[0];
         gallery.push(
             GalleryItem {
                 modality: Modality::Audio,
@@ -188,7 +195,7 @@ pub fn build_gallery(
     }
     // Validation-speaker recordings: embeddings and codes only.
     let (mels, lab, idx) = eval::take_per_class(&data.audio_val, per_class);
-    let enc = eval::encode_mels(p, &mels, &lab)?;
+    let enc = eval::encode_audio_items(p, &mels, &lab)?;
     for ((item, &l), &i) in enc.items.into_iter().zip(&lab).zip(&idx) {
         gallery.push(
             GalleryItem {
@@ -437,9 +444,14 @@ pub fn model_card(
         "# `{}`: digits on one shared codebook\n\n{}\n\n",
         m.name, m.description
     ));
-    s.push_str("Trained by this project's CMG trainer (`transference train`). Semantic encoders for 28x28 images (conv net, 4x4 = 16 positions) and log-mel audio (1-D conv, 16 time steps) and a trained projection on top of the frozen all-MiniLM-L6-v2 (one position per token) are quantised against one shared codebook of ");
+    let audio = if m.architecture.speech.is_some() {
+        "speech (the frozen Whisper tiny.en encoder, 80 ms positions, a trained adapter; positions past the clip are masked and get no code)"
+    } else {
+        "log-mel audio (1-D conv, 16 time steps)"
+    };
+    s.push_str(&format!("Trained by this project's CMG trainer (`transference train`). Semantic encoders for 28x28 images (conv net, 4x4 = 16 positions) and {audio} and a trained projection on top of the frozen all-MiniLM-L6-v2 (one position per token) are quantised against one shared codebook of "));
     s.push_str(&format!(
-        "{} x {} updated by multi-modal EMA. Zero-shot labels come from the text tower.\n\n",
+        "{} x {} updated by multi-modal EMA, with cross-modal code matching and cross commitment where the settings below switch them on. Zero-shot labels come from the text tower.\n\n",
         m.architecture.codebook_size, m.architecture.d_model
     ));
     s.push_str("## Data and licences\n\n");
@@ -457,7 +469,7 @@ pub fn model_card(
         ));
     }
     s.push_str(&held_out_section(data));
-    s.push_str("The frozen text tower is all-MiniLM-L6-v2 (Apache-2.0), stored once in `models/minilm/` and referenced by path. These weights: MIT OR Apache-2.0, like the code; the training data licences above apply to what the weights learned (FSDD is CC BY-SA 4.0).\n\n");
+    s.push_str("The frozen text tower is all-MiniLM-L6-v2 (Apache-2.0), stored once in `models/minilm/` and referenced by path; the frozen speech encoder (when the model has one) is Whisper tiny.en (MIT, OpenAI), stored once in `models/whisper-tiny-en/`. These weights: MIT OR Apache-2.0, like the code; the training data licences above apply to what the weights learned (FSDD is CC BY-SA 4.0).\n\n");
     s.push_str(&format!(
         "## Metrics (`transference eval models/{}`)\n\nTest data: {}. Classifier fit data: {}.\n\n",
         m.name, report.test_data, report.fit_data

@@ -2,7 +2,9 @@
 //! against values computed by hand.
 
 use burn::tensor::Tensor;
-use burn::tensor::activation::log_softmax;
+use burn::tensor::activation::{log_softmax, softmax};
+
+use crate::model::masked_mean;
 
 /// Mean squared error over all elements.
 ///
@@ -109,6 +111,66 @@ pub fn club_log_likelihood_loss(mu: Tensor<2>, logvar: Tensor<2>, s: Tensor<2>) 
     ((mu - s).powi_scalar(2).mul(inv_var) + logvar).mean()
 }
 
+/// Soft code distribution of each item (CMG): per position `softmax_k(-‖z - e_k‖)`, then the
+/// mean over the item's unpadded positions.
+///
+/// - `z`: `[B, T, D]`, `codebook`: `[K, D]` (no gradient: it moves by EMA), `mask`: `[B, T]`
+/// - returns `[B, K]`, rows summing to 1
+pub fn soft_code_distribution(z: Tensor<3>, codebook: Tensor<2>, mask: Tensor<2>) -> Tensor<2> {
+    let [b, t, d] = z.dims();
+    let k = codebook.dims()[0];
+    let flat = z.reshape([b * t, d]);
+    let squared = flat.clone().powi_scalar(2).sum_dim(1)
+        + codebook.clone().powi_scalar(2).sum_dim(1).reshape([1, k])
+        - flat.matmul(codebook.transpose()).mul_scalar(2.0);
+    let distance = squared.clamp_min(1e-12).sqrt(); // [B*T, K]
+    let p = softmax(distance.neg(), 1).reshape([b, t, k]);
+    masked_mean(p, mask)
+}
+
+/// CMG's cross-modal code matching: `S_ij = p_i · log q_j + q_i · log p_j` over a batch of
+/// paired items, then the cross-entropy of `softmax_j(S_i)` against the targets (same-class
+/// items are positives, as in [`info_nce`]).
+///
+/// - `p`, `q`: `[B, K]` code distributions of two modalities, `targets`: `[B, B]` -> `[1]`
+pub fn code_matching(p: Tensor<2>, q: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    let log_p = p.clone().clamp_min(1e-10).log();
+    let log_q = q.clone().clamp_min(1e-10).log();
+    let scores = p.matmul(log_q.transpose()) + q.matmul(log_p.transpose());
+    soft_cross_entropy(scores, targets)
+}
+
+/// Commitment of modality A's features to the paired item's code vectors in modality B. The
+/// sequences do not correspond position by position (a 4×4 image grid, 80 ms steps, tokens),
+/// so each unpadded position of A commits to the *nearest* of B's code vectors at B's
+/// unpadded positions: A is pulled onto codes that B uses for the same item.
+///
+/// - `z_a`: `[B, Ta, D]`, `mask_a`: `[B, Ta]`, `q_b`: `[B, Tb, D]` (no gradient),
+///   `mask_b`: `[B, Tb]` -> `[1]`, the mean squared distance per dimension
+pub fn cross_commitment(
+    z_a: Tensor<3>,
+    mask_a: Tensor<2>,
+    q_b: Tensor<3>,
+    mask_b: Tensor<2>,
+) -> Tensor<1> {
+    let [b, ta, d] = z_a.dims();
+    let tb = q_b.dims()[1];
+    let squared = z_a.clone().powi_scalar(2).sum_dim(2)
+        + q_b.clone().powi_scalar(2).sum_dim(2).reshape([b, 1, tb])
+        - z_a.matmul(q_b.swap_dims(1, 2)).mul_scalar(2.0); // [B, Ta, Tb]
+    // Padded positions of B are never the nearest.
+    let padded = mask_b
+        .neg()
+        .add_scalar(1.0)
+        .mul_scalar(1e6)
+        .reshape([b, 1, tb]);
+    let nearest = (squared + padded)
+        .min_dim(2)
+        .reshape([b, ta])
+        .clamp_min(0.0);
+    (nearest * mask_a.clone()).sum() / mask_a.sum().mul_scalar(d as f64).clamp_min(1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +248,50 @@ mod tests {
         let s = t2(vec![1.0, 1.0], [2, 1]);
         let v = scalar(club_upper_bound(mu, logvar, s));
         assert!(v.abs() < 1e-6, "{v}");
+    }
+
+    #[test]
+    fn code_distribution_ignores_padding_and_favours_the_nearest_code() {
+        // Codes at 0 and 10 (1-d); item 0: one position at 0 and a padded one at 10.
+        let z = tensor_from_vec(vec![0.0, 10.0], [1, 2, 1], &Device::flex());
+        let codebook = t2(vec![0.0, 10.0], [2, 1]);
+        let p = float_to_vec(soft_code_distribution(
+            z,
+            codebook,
+            t2(vec![1.0, 0.0], [1, 2]),
+        ));
+        // softmax([-0, -10]) = [1/(1+e^-10), e^-10/(1+e^-10)]
+        let expected = 1.0 / (1.0 + (-10f32).exp());
+        assert!(
+            (p[0] - expected).abs() < 1e-6 && (p[0] + p[1] - 1.0).abs() < 1e-6,
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn code_matching_known_value() {
+        // Two items, K = 2: p = q = one-hot-ish rows.
+        let p = t2(vec![0.9, 0.1, 0.1, 0.9], [2, 2]);
+        let eye = t2(vec![1.0, 0.0, 0.0, 1.0], [2, 2]);
+        let l = scalar(code_matching(p.clone(), p, eye));
+        let same = 2.0 * (0.9f32 * 0.9f32.ln() + 0.1 * 0.1f32.ln());
+        let other = 2.0 * (0.9f32 * 0.1f32.ln() + 0.1 * 0.9f32.ln());
+        let expected = -(same - (same.exp() + other.exp()).ln());
+        assert!((l - expected).abs() < 1e-5, "{l} vs {expected}");
+    }
+
+    #[test]
+    fn cross_commitment_uses_the_nearest_unpadded_partner_code() {
+        // A: one position at 1.0; B: codes at 0.0 (real) and 1.0 (padded) -> distance 1.
+        let z_a = tensor_from_vec(vec![1.0], [1, 1, 1], &Device::flex());
+        let q_b = tensor_from_vec(vec![0.0, 1.0], [1, 2, 1], &Device::flex());
+        let l = scalar(cross_commitment(
+            z_a,
+            t2(vec![1.0], [1, 1]),
+            q_b,
+            t2(vec![1.0, 0.0], [1, 2]),
+        ));
+        assert!((l - 1.0).abs() < 1e-5, "{l}");
     }
 
     #[test]

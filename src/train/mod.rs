@@ -13,6 +13,7 @@ pub mod export;
 pub mod losses;
 pub mod prompts;
 pub mod run;
+pub mod step;
 pub mod trainer;
 
 /// A hash of `bytes` under `seed` that never changes between runs, machines or Rust versions

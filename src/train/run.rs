@@ -77,6 +77,10 @@ pub fn ablation_variants() -> Vec<(&'static str, AblationEdit)> {
         }),
         ("no Cross-CPC", |c| c.components.cross_cpc = false),
         ("no CLUB", |c| c.components.club = false),
+        ("no code matching", |c| c.components.code_matching = false),
+        ("no cross commitment", |c| {
+            c.components.cross_commitment = false
+        }),
         ("no codebook (continuous)", |c| {
             c.components.codebook = false
         }),
@@ -101,7 +105,7 @@ pub fn train_bundle(
         cfg.data_dir = d.clone();
     }
     cfg.validate().map_err(Error::InvalidRequest)?;
-    let data = crate::train::data::load(&cfg.data_dir)?;
+    let data = crate::train::data::load(&cfg.data_dir)?.with_speech_audio()?;
     let compute = crate::device::resolve(device)?;
     let progress = opts.progress;
     let work = cfg.data_dir.join("runs").join(&cfg.name);

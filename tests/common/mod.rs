@@ -77,6 +77,7 @@ pub fn tiny_manifest() -> Manifest {
                 hidden_channels: vec![4, 4, 4],
                 d_model: TINY_D,
             }),
+            speech: None,
             text: Some(TextEncoderConfig {
                 bert: tiny_bert(),
                 d_model: TINY_D,
@@ -87,6 +88,7 @@ pub fn tiny_manifest() -> Manifest {
             audio: Some(AudioPreprocess {
                 audio,
                 normalization: FeatureNormalization::default(),
+                speech_weights: None,
             }),
             text: Some(TextPreprocess {
                 tokenizer: minilm_dir().join("tokenizer.json").display().to_string(),
@@ -289,6 +291,7 @@ pub fn tiny_digits_data() -> transference::train::data::DigitsData {
         audio_synth: audio(1, 0),
         audio_synth_val: LabeledSet::new(vec![n_mels, n_frames]),
         audio_aug: LabeledSet::new(vec![n_mels, n_frames]),
+        speech: Some(tiny_speech_cache([100, 2, 1, 0, 0])),
         meta: DataMeta {
             format: META_FORMAT,
             sources: vec![],
@@ -313,6 +316,60 @@ pub fn tiny_digits_data() -> transference::train::data::DigitsData {
     }
 }
 
+/// [`tiny_digits_data`] as a model on the frozen speech encoder trains on it.
+pub fn tiny_speech_data() -> transference::train::data::DigitsData {
+    tiny_digits_data()
+        .with_speech_audio()
+        .expect("tiny speech cache")
+}
+
+/// Fake frozen speech features for [`tiny_digits_data`]'s audio sets (`per_class` items per
+/// class in train, val, synth, synth_val, aug order): a class-dependent feature at a varying
+/// number of positions, zero rows after, as the speech cache stores them; recorded as made
+/// with the repository's Whisper weights, so the trainer's check passes.
+pub fn tiny_speech_cache(
+    per_class: [usize; 5],
+) -> transference::train::data::speech_cache::SpeechCache {
+    use transference::train::data::speech_cache::*;
+    use transference::train::data::tensor_names as tn;
+    let width = transference::model::WhisperEncoderConfig::tiny_en().d_model;
+    let names = [
+        tn::AUDIO_TRAIN,
+        tn::AUDIO_VAL,
+        tn::AUDIO_SYNTH,
+        tn::AUDIO_SYNTH_VAL,
+        tn::AUDIO_AUG,
+    ];
+    let mut sets = std::collections::BTreeMap::new();
+    for (name, n) in names.into_iter().zip(per_class) {
+        let mut f = SpeechFeatures {
+            width,
+            ..Default::default()
+        };
+        for c in 0..10usize {
+            for k in 0..n {
+                let positions = 3 + k % 8;
+                let mut item = vec![0f32; CACHED_POSITIONS * width];
+                for t in 0..positions {
+                    for j in 0..width {
+                        item[t * width + j] = if j % 10 == c { 1.0 } else { 0.1 };
+                    }
+                }
+                f.values.extend(item);
+                f.positions.push(positions as u32);
+            }
+        }
+        sets.insert(name.to_string(), f);
+    }
+    SpeechCache {
+        sets,
+        weights_sha256: file_sha256(
+            &repo().join(transference::train::data::DEFAULT_SPEECH_WEIGHTS),
+        )
+        .expect("whisper weights"),
+    }
+}
+
 /// A training configuration small enough to run a few steps in seconds on the tiny data;
 /// checkpoints every 2 steps, work files under `tmp`.
 pub fn tiny_train_config(steps: usize, tmp: &Path) -> transference::train::config::TrainConfig {
@@ -323,7 +380,8 @@ pub fn tiny_train_config(steps: usize, tmp: &Path) -> transference::train::confi
         codebook_size: 24,
         specific_dim: 8,
         image_channels: vec![4, 4, 4, 4],
-        audio_channels: vec![4, 4, 4, 4],
+        speech_adapter_hidden: 8,
+        speech_weights: repo().join(transference::train::data::DEFAULT_SPEECH_WEIGHTS),
         dead_code_steps: 2,
         gallery_per_class: 1,
         checkpoint_every: 2,

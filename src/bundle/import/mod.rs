@@ -346,6 +346,7 @@ pub fn import(req: &ImportRequest) -> Result<ImportReport> {
             temperature: UNUSED_TEMPERATURE,
             image: None,
             audio: None,
+            speech: None,
             text: None,
         },
         preprocess: Preprocess::default(),

@@ -64,6 +64,8 @@ pub struct AugmentInfo {
 pub struct AugmentOutcome {
     /// The augmented log-mels, `copies` per source in source order.
     pub set: LabeledSet,
+    /// The prepared (trimmed, normalised) waveform of every item of `set`.
+    pub waves: Vec<Waveform>,
     /// Copies that the preprocessing refused (too long, silent), and why.
     pub skipped: Vec<SkippedItem>,
     /// Counts and settings (`voice_group_offset` is left 0 for the caller to fill).
@@ -87,7 +89,7 @@ pub fn augment_sources(
     let start = Instant::now();
     let ranges = AugmentRanges::default();
     let jobs = sources.len() * copies;
-    let results: Vec<std::result::Result<Vec<f32>, String>> = (0..jobs)
+    let results: Vec<std::result::Result<(Vec<f32>, Waveform), String>> = (0..jobs)
         .into_par_iter()
         .map(|j| {
             let (i, k) = (j / copies, j % copies);
@@ -127,7 +129,7 @@ pub fn augment_sources(
                     };
                     prepare_audio(wave, 1, cfg, &name)
                 })
-                .map(|p| p.mel.data)
+                .map(|p| (p.mel.data, p.waveform))
                 .map_err(|e| e.to_string());
             progress.inc(1);
             result
@@ -135,11 +137,13 @@ pub fn augment_sources(
         .collect();
     let mut set = LabeledSet::new(vec![cfg.n_mels, cfg.n_frames]);
     let mut skipped = Vec::new();
+    let mut waves = Vec::new();
     for (j, result) in results.into_iter().enumerate() {
         let (src, k) = (&sources[j / copies], j % copies);
         match result {
-            Ok(mel) => {
+            Ok((mel, wave)) => {
                 set.features.extend_from_slice(&mel);
+                waves.push(wave);
                 set.labels.push(src.label);
                 set.groups.push(src.group);
             }
@@ -159,7 +163,12 @@ pub fn augment_sources(
         ranges,
         elapsed_secs: start.elapsed().as_secs_f64(),
     };
-    AugmentOutcome { set, skipped, info }
+    AugmentOutcome {
+        set,
+        waves,
+        skipped,
+        info,
+    }
 }
 
 #[cfg(test)]

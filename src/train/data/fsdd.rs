@@ -112,6 +112,8 @@ pub(super) struct AudioSets {
     pub(super) val: LabeledSet,
     /// `(file name, trimmed waveform)` of every item of `train`, for the augmented copies.
     pub(super) train_waves: Vec<(String, Waveform)>,
+    /// Trimmed waveform of every item of `val`.
+    pub(super) val_waves: Vec<Waveform>,
     /// Speakers, sorted; the groups index this list.
     pub(super) speakers: Vec<String>,
     /// Files read (before skipping).
@@ -177,6 +179,7 @@ pub(super) fn prepare_fsdd(dir: &Path, cfg: &AudioConfig, log: &mut Log) -> Resu
         train: LabeledSet::new(shape.clone()),
         val: LabeledSet::new(shape),
         train_waves: Vec::new(),
+        val_waves: Vec::new(),
         read: files.len(),
         speakers,
         skipped,
@@ -187,6 +190,7 @@ pub(super) fn prepare_fsdd(dir: &Path, cfg: &AudioConfig, log: &mut Log) -> Resu
                 let group = sets.speakers.iter().position(|s| s == speaker).unwrap_or(0) as u32;
                 if speaker == VALIDATION_SPEAKER {
                     sets.val.push(&mel, *digit, group);
+                    sets.val_waves.push(wave);
                 } else {
                     sets.train.push(&mel, *digit, group);
                     let name = path.file_name().unwrap_or_default().to_string_lossy();

@@ -55,6 +55,7 @@ mod mnist;
 mod prepare;
 mod progress;
 mod report;
+pub mod speech_cache;
 mod store;
 mod synth;
 #[cfg(test)]
@@ -68,8 +69,8 @@ pub use prepare::prepare;
 pub use store::load;
 pub use synth::synth_voice_plan;
 pub use types::{
-    ClipInfo, Counts, DataMeta, DataOptions, DataSummary, DigitsData, LabeledSet, MelStats,
-    SkippedItem, SourceInfo, SynthInfo, SynthVoice,
+    ClipInfo, Counts, DEFAULT_SPEECH_WEIGHTS, DataMeta, DataOptions, DataSummary, DigitsData,
+    LabeledSet, MelStats, SkippedItem, SourceInfo, SynthInfo, SynthVoice,
 };
 
 /// Default output folder, relative to the current directory.

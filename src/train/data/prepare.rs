@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::preprocess::audio::{AudioConfig, Waveform};
 use crate::preprocess::image::ImageConfig;
 use crate::preprocess::mel::floored_mel_std;
-use crate::train::data::{augment_clips, image_sets};
+use crate::train::data::{augment_clips, image_sets, speech_cache};
 
 /// Prepares the digits data into `opts.out`: finds or fetches the sources, runs every item
 /// through the crate's preprocessing, and writes [`DATA_FILE`], [`META_FILE`] and [`CLIPS_DIR`].
@@ -221,6 +221,28 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
     let mut synth_info = synth.info;
     synth_info.clips = synth.set.len() + synth.val.len();
 
+    // 5. Frozen speech features of every audio set (the trainer runs only the adapter).
+    let speech = match &opts.speech_weights {
+        Some(weights) => Some(prepare_speech_cache(
+            weights,
+            &[
+                (
+                    tn::AUDIO_TRAIN,
+                    fsdd.train_waves.iter().map(|(_, w)| w).collect(),
+                ),
+                (tn::AUDIO_VAL, fsdd.val_waves.iter().collect()),
+                (
+                    tn::AUDIO_SYNTH,
+                    synth.waves.iter().map(|(_, w)| w).collect(),
+                ),
+                (tn::AUDIO_SYNTH_VAL, synth.val_waves.iter().collect()),
+                (tn::AUDIO_AUG, aug.waves.iter().collect()),
+            ],
+            &mut log,
+        )?),
+        None => None,
+    };
+
     // Write.
     log.info("writing tensors");
     let data_file = out.join(DATA_FILE);
@@ -285,6 +307,18 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
             ),
         ],
     )?;
+    let speech_file = out.join(speech_cache::SPEECH_FILE);
+    match &speech {
+        Some(cache) => speech_cache::write_speech_file(&speech_file, cache)?,
+        // A cache of earlier data must never be read with these sets.
+        None if speech_file.exists() => {
+            std::fs::remove_file(&speech_file).map_err(|e| Error::Write {
+                path: speech_file.clone(),
+                source: e,
+            })?
+        }
+        None => {}
+    }
     let meta = DataMeta {
         format: META_FORMAT,
         sources: sources.clone(),
@@ -371,6 +405,44 @@ fn prepare_augmented(
         outcome.info.elapsed_secs
     ));
     outcome
+}
+
+/// Runs every set's clips through the frozen speech encoder at `weights`.
+fn prepare_speech_cache(
+    weights: &Path,
+    sets: &[(&str, Vec<&Waveform>)],
+    log: &mut Log,
+) -> Result<speech_cache::SpeechCache> {
+    let start = Instant::now();
+    let device = burn::tensor::Device::flex();
+    let (encoder, cfg) = speech_cache::frozen_encoder(weights, &device)?;
+    let mut cache = speech_cache::SpeechCache {
+        sets: BTreeMap::new(),
+        weights_sha256: speech_cache::file_sha256(weights)?,
+    };
+    let total: usize = sets.iter().map(|(_, w)| w.len()).sum();
+    let bar = log.bar("speech", total as u64);
+    let mut before = 0;
+    for (name, waves) in sets {
+        let features = speech_cache::speech_features(waves, &encoder, &cfg, &device, &|done| {
+            bar.set_position((before + done) as u64)
+        })?;
+        before += waves.len();
+        if features.truncated > 0 {
+            log.warn(format!(
+                "speech: {} clips of {name} are longer than {} positions; their first 2 s are kept",
+                features.truncated,
+                speech_cache::CACHED_POSITIONS
+            ));
+        }
+        cache.sets.insert(name.to_string(), features);
+    }
+    bar.finish_and_clear();
+    log.info(&format!(
+        "speech: {total} clips through the frozen encoder in {:.1} s",
+        start.elapsed().as_secs_f64()
+    ));
+    Ok(cache)
 }
 
 /// Mean and population standard deviation of every value of a set.

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 pub(super) const RERUN_HINT: &str = "rerun `transference data`";
 
 /// A tensor to serialise, converted to little-endian bytes only when written.
-enum OutTensor<'a> {
+pub(super) enum OutTensor<'a> {
     F32(&'a [f32], Vec<usize>),
     I64(Vec<i64>, Vec<usize>),
 }
@@ -95,7 +95,7 @@ pub(super) fn write_data_file(path: &Path, sets: &[SetSpec<'_>]) -> Result<()> {
 }
 
 /// Reads a whole file; a missing file is an [`Error::InvalidRequest`] that says how to make it.
-fn read_required(path: &Path) -> Result<Vec<u8>> {
+pub(super) fn read_required(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::InvalidRequest(format!("{}: not found; {RERUN_HINT}", path.display()))
@@ -155,7 +155,7 @@ pub fn load(dir: &Path) -> Result<DigitsData> {
     let image_train = reader.read(tn::IMAGE_TRAIN, tn::IMAGE_TRAIN_LABELS, None, &image_shape)?;
     let image_test = reader.read(tn::IMAGE_TEST, tn::IMAGE_TEST_LABELS, None, &image_shape)?;
     let n_typefaces = meta.typefaces.len();
-    Ok(DigitsData {
+    let mut data = DigitsData {
         image_print_train: reader.read(
             tn::IMAGE_PRINT_TRAIN,
             tn::IMAGE_PRINT_TRAIN_LABELS,
@@ -212,22 +212,34 @@ pub fn load(dir: &Path) -> Result<DigitsData> {
             Some((tn::AUDIO_AUG_GROUPS, n_speakers + n_voices)),
             &audio_shape,
         )?,
+        speech: None,
         meta,
-    })
+    };
+    data.speech = super::speech_cache::read_speech_file(
+        dir,
+        &[
+            (tn::AUDIO_TRAIN, data.audio_train.len()),
+            (tn::AUDIO_VAL, data.audio_val.len()),
+            (tn::AUDIO_SYNTH, data.audio_synth.len()),
+            (tn::AUDIO_SYNTH_VAL, data.audio_synth_val.len()),
+            (tn::AUDIO_AUG, data.audio_aug.len()),
+        ],
+    )?;
+    Ok(data)
 }
 
 /// Reads the sets of one safetensors file, naming it in every error.
-struct SetReader<'a, 'data> {
-    st: &'a SafeTensors<'data>,
-    path: &'a Path,
+pub(super) struct SetReader<'a, 'data> {
+    pub(super) st: &'a SafeTensors<'data>,
+    pub(super) path: &'a Path,
 }
 
 impl SetReader<'_, '_> {
-    fn bad(&self, msg: String) -> Error {
+    pub(super) fn bad(&self, msg: String) -> Error {
         Error::InvalidRequest(format!("{}: {msg}; {RERUN_HINT}", self.path.display()))
     }
 
-    fn tensor(&self, name: &str, dtype: Dtype) -> Result<(Vec<usize>, &[u8])> {
+    pub(super) fn tensor(&self, name: &str, dtype: Dtype) -> Result<(Vec<usize>, &[u8])> {
         let view = self
             .st
             .tensor(name)
@@ -241,7 +253,7 @@ impl SetReader<'_, '_> {
         Ok((view.shape().to_vec(), view.data()))
     }
 
-    fn ints(&self, name: &str, n: usize, below: usize) -> Result<Vec<u32>> {
+    pub(super) fn ints(&self, name: &str, n: usize, below: usize) -> Result<Vec<u32>> {
         let (shape, data) = self.tensor(name, Dtype::I64)?;
         if shape != [n] {
             return Err(self.bad(format!("tensor {name} has shape {shape:?}, expected [{n}]")));

@@ -93,6 +93,8 @@ pub(super) struct SynthOutcome {
     pub(super) held_out: Vec<String>,
     /// `(key, trimmed waveform)` of every item of `set`, for the augmented copies.
     pub(super) waves: Vec<(String, Waveform)>,
+    /// Trimmed waveform of every item of `val`.
+    pub(super) val_waves: Vec<Waveform>,
     /// Labels of every planned voice; the groups index this list.
     pub(super) voices: Vec<String>,
     /// The kept playable clips.
@@ -113,6 +115,7 @@ impl SynthOutcome {
             val: LabeledSet::new(vec![cfg.n_mels, cfg.n_frames]),
             held_out: Vec::new(),
             waves: Vec::new(),
+            val_waves: Vec::new(),
             voices: Vec::new(),
             clips: Vec::new(),
             skipped: Vec::new(),
@@ -377,6 +380,7 @@ pub(super) fn prepare_synth(
             Ok((mel, wave)) => {
                 if held_out[v] {
                     outcome.val.push(&mel, digit, v as u32);
+                    outcome.val_waves.push(wave.clone());
                 } else {
                     outcome.set.push(&mel, digit, v as u32);
                     let key = format!("{} {}", voice.label(), DIGIT_WORDS[usize::from(digit)]);

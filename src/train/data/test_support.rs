@@ -96,6 +96,9 @@ pub(super) fn prepare_tiny(root: &Path) -> (DataSummary, PathBuf) {
         fsdd: Some(fsdd),
         fonts: None,
         synth: false,
+        speech_weights: Some(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(super::DEFAULT_SPEECH_WEIGHTS),
+        ),
         ..DataOptions::new(&out)
     };
     let before = snapshot(root);

@@ -17,7 +17,10 @@ use crate::preprocess::image::ImageConfig;
 use crate::train::data::fonts::{SYSTEM_FONT_DIR, TypefaceInfo};
 #[cfg(doc)]
 use crate::train::data::voices;
-use crate::train::data::{augment_clips, image_sets};
+use crate::train::data::{augment_clips, image_sets, speech_cache};
+
+/// The frozen speech encoder's weights, relative to the repository root.
+pub const DEFAULT_SPEECH_WEIGHTS: &str = "models/whisper-tiny-en/model.safetensors";
 
 /// What [`prepare`] does.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +44,10 @@ pub struct DataOptions {
     pub synth_voices: usize,
     /// Augmented copies per training clip in `audio_aug` (0 = none).
     pub augment_copies: usize,
+    /// The frozen speech encoder's weights (`models/whisper-tiny-en/model.safetensors`): every
+    /// clip's features are cached in [`crate::train::data::speech_cache::SPEECH_FILE`];
+    /// `None` = no cache (the data then cannot train a speech model).
+    pub speech_weights: Option<PathBuf>,
     /// Draw progress bars on stderr and report progress and warnings through `tracing`
     /// (warnings are always collected in the summary).
     pub show_progress: bool,
@@ -57,6 +64,7 @@ impl DataOptions {
             synth: true,
             synth_voices: 0,
             augment_copies: augment_clips::AUG_COPIES,
+            speech_weights: Some(PathBuf::from(DEFAULT_SPEECH_WEIGHTS)),
             show_progress: false,
         }
     }
@@ -367,6 +375,8 @@ pub struct DigitsData {
     /// Augmented copies of the training clips, groups = speaker index, or
     /// `meta.augment.voice_group_offset` + voice index.
     pub audio_aug: LabeledSet,
+    /// Frozen speech features of every audio set, when the data was prepared with them.
+    pub speech: Option<speech_cache::SpeechCache>,
     /// The metadata.
     pub meta: DataMeta,
 }

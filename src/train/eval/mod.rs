@@ -31,8 +31,9 @@ pub use score::{
     PRIMARY_IMAGE, Retrieval, SetReport, TestSet,
 };
 pub use sets::{
-    EncodedSet, FIT_SEED, MAX_FIT_PER_CLASS, MIN_FIT_PER_CLASS, balanced_indices, digit_from_name,
-    encode_images, encode_mels, encode_set, images_from_dir, mels_from_dir, take_per_class,
+    EncodedSet, FIT_SEED, MAX_FIT_PER_CLASS, MIN_FIT_PER_CLASS, audio_from_dir, balanced_indices,
+    digit_from_name, encode_audio_items, encode_images, encode_set, images_from_dir,
+    take_per_class,
 };
 
 use crate::engine::Pipeline;
@@ -391,12 +392,11 @@ pub fn encode_sets(p: &mut Pipeline, inputs: &EvalInputs<'_>) -> Result<EvalSets
         });
     }
     if let Some(dir) = inputs.audio_dir {
-        let (m, lab) = mels_from_dir(p, dir)?;
         tests.push(TestSet {
             name: PRIMARY_AUDIO.into(),
             modality: Modality::Audio,
             source: format!("audio from {}", dir.display()),
-            set: encode_mels(p, &m, &lab)?,
+            set: audio_from_dir(p, dir)?,
         });
     }
     if let Some(d) = inputs.data {

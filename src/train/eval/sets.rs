@@ -13,6 +13,7 @@ use crate::modality::Modality;
 use crate::model::EncodedItem;
 use crate::preprocess::{audio, image as img};
 use crate::train::data::LabeledSet;
+use crate::train::data::speech_cache::CACHED_POSITIONS;
 
 /// Fewest fit items of every class: below this a transfer figure is refused, not reported.
 pub const MIN_FIT_PER_CLASS: usize = 100;
@@ -112,7 +113,7 @@ pub fn balanced_indices(
 }
 
 /// Pairs encoded items with their labels.
-fn labelled(items: Vec<EncodedItem>, labels: &[usize]) -> Result<EncodedSet> {
+pub(crate) fn labelled(items: Vec<EncodedItem>, labels: &[usize]) -> Result<EncodedSet> {
     if items.len() != labels.len() {
         return Err(Error::InvalidRequest(format!(
             "{} items encoded for {} labels",
@@ -131,9 +132,26 @@ pub fn encode_images(p: &Pipeline, pixels: &[f32], labels: &[usize]) -> Result<E
     labelled(p.encode_image_batch(pixels)?, labels)
 }
 
-/// Encodes raw log-mels (`[N, n_mels*n_frames]`) in batches.
-pub fn encode_mels(p: &Pipeline, mels: &[f32], labels: &[usize]) -> Result<EncodedSet> {
-    labelled(p.encode_mel_batch(mels)?, labels)
+/// Encodes prepared audio items in batches: cached frozen speech features
+/// (`[N, CACHED_POSITIONS * H]`, see [`crate::train::data::speech_cache`]) for a model on the
+/// speech encoder, raw log-mels (`[N, n_mels * n_frames]`) for a log-mel model.
+pub fn encode_audio_items(p: &Pipeline, values: &[f32], labels: &[usize]) -> Result<EncodedSet> {
+    if p.bundle.model.speech.is_some() {
+        labelled(p.encode_speech_features(values, CACHED_POSITIONS)?, labels)
+    } else {
+        labelled(p.encode_mel_batch(values)?, labels)
+    }
+}
+
+/// The item shape [`encode_audio_items`] expects for `p`'s model.
+pub fn audio_item_shape(p: &Pipeline) -> Result<Vec<usize>> {
+    match &p.bundle.manifest.architecture.speech {
+        Some(s) => Ok(vec![CACHED_POSITIONS, s.whisper.d_model]),
+        None => {
+            let a = &p.audio_config()?.audio;
+            Ok(vec![a.n_mels, a.n_frames])
+        }
+    }
 }
 
 /// Encodes a prepared set of `modality` (images: `[28, 28]` in 0..1; audio: raw log-mels).
@@ -143,10 +161,7 @@ pub fn encode_set(p: &Pipeline, modality: Modality, set: &LabeledSet) -> Result<
             let c = p.image_config()?;
             vec![c.height as usize, c.width as usize]
         }
-        Modality::Audio => {
-            let a = &p.audio_config()?.audio;
-            vec![a.n_mels, a.n_frames]
-        }
+        Modality::Audio => audio_item_shape(p)?,
         Modality::Text => vec![],
     };
     if modality != Modality::Text && set.feature_shape != expected {
@@ -159,7 +174,7 @@ pub fn encode_set(p: &Pipeline, modality: Modality, set: &LabeledSet) -> Result<
     let labels: Vec<usize> = set.labels.iter().map(|&l| usize::from(l)).collect();
     match modality {
         Modality::Image => encode_images(p, &set.features, &labels),
-        Modality::Audio => encode_mels(p, &set.features, &labels),
+        Modality::Audio => encode_audio_items(p, &set.features, &labels),
         Modality::Text => Err(Error::InvalidRequest(
             "text sets are encoded from prompts, not prepared features".into(),
         )),
@@ -242,17 +257,18 @@ pub fn images_from_dir(p: &Pipeline, dir: &Path) -> Result<(Vec<f32>, Vec<usize>
     Ok((pixels, labels))
 }
 
-/// Reads `{digit}_*.wav` files through the model's own preprocessing (raw log-mel).
-pub fn mels_from_dir(p: &Pipeline, dir: &Path) -> Result<(Vec<f32>, Vec<usize>)> {
+/// Encodes every audio file of `dir` (labels from the leading digit of the file name) the way
+/// the app does: decode, prepare, encode ([`Pipeline::encode_prepared_clips`]).
+pub fn audio_from_dir(p: &Pipeline, dir: &Path) -> Result<EncodedSet> {
     let pre = p.audio_config()?;
-    let mut mels = Vec::new();
+    let mut prepared = Vec::new();
     let mut labels = Vec::new();
     for path in files_with_ext(dir, crate::preprocess::audio_formats::AUDIO_EXTENSIONS)? {
-        let prepared = audio::prepare_audio_file(&path, &pre.audio)?;
-        mels.extend_from_slice(&prepared.mel.data);
+        prepared.push(audio::prepare_audio_file(&path, &pre.audio)?);
         labels.push(digit_from_name(&path).unwrap_or(0));
     }
-    Ok((mels, labels))
+    let refs: Vec<&audio::PreparedAudio> = prepared.iter().collect();
+    labelled(p.encode_prepared_clips(&refs)?, &labels)
 }
 
 #[cfg(test)]
