@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use safetensors::{Dtype, SafeTensors};
 use sha2::{Digest, Sha256};
 
-use super::store::{OutTensor, RERUN_HINT, SetReader, read_required};
+use super::store::{OutTensor, RERUN_HINT, SetReader, read_required, write_tensor_file};
 use super::tensor_names as tn;
 use super::{DigitsData, LabeledSet};
 use crate::bundle::weights::load_speech_frozen;
@@ -172,17 +172,7 @@ pub fn write_speech_file(path: &Path, cache: &SpeechCache) -> Result<()> {
     }
     let mut info = std::collections::HashMap::new();
     info.insert(SHA_KEY.to_string(), cache.weights_sha256.clone());
-    crate::safe_write::write_file_with(path, |tmp| {
-        safetensors::serialize_to_file(
-            tensors.iter().map(|(name, t)| (name.as_str(), t)),
-            Some(info),
-            tmp,
-        )
-        .map_err(|e| Error::Write {
-            path: path.to_path_buf(),
-            source: std::io::Error::other(e.to_string()),
-        })
-    })
+    write_tensor_file(path, &tensors, info)
 }
 
 /// Reads `dir`'s cache for the named sets with their item counts; `None` when the folder has

@@ -81,6 +81,16 @@ pub(super) fn write_data_file(path: &Path, sets: &[SetSpec<'_>]) -> Result<()> {
     let mut info = std::collections::HashMap::new();
     info.insert("format".to_string(), META_FORMAT.to_string());
     info.insert("created_by".to_string(), "transference data".to_string());
+    write_tensor_file(path, &tensors, info)
+}
+
+/// Writes named tensors and header metadata to `path` safely
+/// ([`crate::safe_write::write_file_with`]).
+pub(super) fn write_tensor_file(
+    path: &Path,
+    tensors: &[(String, OutTensor<'_>)],
+    info: std::collections::HashMap<String, String>,
+) -> Result<()> {
     crate::safe_write::write_file_with(path, |tmp| {
         safetensors::serialize_to_file(
             tensors.iter().map(|(name, t)| (name.as_str(), t)),
