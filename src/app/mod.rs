@@ -7,6 +7,7 @@
 //! `app/selection.rs`, for lessons ("Do it" turned into commands) in `app/lessons.rs`.
 //! Presenter mode (View menu) zooms the window by [`theme::PRESENTER_ZOOM`] and shows one
 //! panel ([`crate::ui::state::PresenterFocus`]) beside the lessons.
+//! Commands from the panels become jobs and state changes in `app/commands.rs`.
 //! The transfer lab's low-resource curves are in `app/low_resource.rs`, code pages (open,
 //! back/forward, *Show on map*, export) in `app/code_page.rs`.
 //!
@@ -15,6 +16,7 @@
 
 mod audio;
 mod code_page;
+mod commands;
 mod lessons;
 mod low_resource;
 mod selection;
@@ -24,10 +26,9 @@ use std::path::{Path, PathBuf};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use egui::RichText;
 
-use crate::audio_io::{AudioBackend, AudioRequest, AudioService, Clip, ClipId};
+use crate::audio_io::{AudioBackend, AudioRequest, AudioService};
 use crate::device::DeviceRequest;
-use crate::engine::{Event, InputSource, InputView, Job, Worker};
-use crate::index::projector::ProjectorRow;
+use crate::engine::{Event, InputSource, Worker};
 use crate::ui::canvas::Canvas;
 use crate::ui::dialogs::{self, DialogKind, Picked};
 use crate::ui::map_canvas::MapCanvas;
@@ -35,7 +36,7 @@ use crate::ui::media::MediaCache;
 use crate::ui::notifications::Level;
 use crate::ui::state::{CentralTab, PresenterFocus, Session, Settings};
 use crate::ui::{
-    Command, code_page_panel, drag_drop, export, input_tab, inputs_panel, lessons_panel,
+    Command, code_page_panel, drag_drop, input_tab, inputs_panel, lessons_panel,
     low_resource_panel, map_panel, model_panel, no_encoders, selection_panel, theme,
     transfer_panel, usage_panel,
 };
@@ -533,135 +534,6 @@ impl ExplorerApp {
         self.dialog_open = true;
         let ctx = ctx.clone();
         dialogs::open(kind, self.dialog_tx.clone(), move || ctx.request_repaint());
-    }
-
-    fn apply(&mut self, cmd: Command, ctx: &egui::Context) {
-        match cmd {
-            Command::OpenModelDialog => self.open_dialog(ctx, DialogKind::ModelFolder),
-            Command::OpenModel(dir) => self.load(dir),
-            Command::OpenFilesDialog => self.open_dialog(ctx, DialogKind::InputFiles),
-            Command::ChooseExportDir => self.open_dialog(ctx, DialogKind::ExportFolder),
-            Command::AddInput(source) => self.add_input(source),
-            Command::Drawing(source) => {
-                self.session.drawing_replaced(source);
-                self.settings.tab = CentralTab::Input;
-            }
-            Command::SelectInput(key) => {
-                self.session.selected = Some(key);
-                self.settings.tab = CentralTab::Input;
-            }
-            Command::RemoveInput(key) => {
-                self.session.remove_input(key);
-                self.media.forget_prefix(&format!("input:{key}:"));
-            }
-            Command::ClearInputs => {
-                self.session.clear_inputs();
-                self.canvas.clear();
-                self.media.forget_prefix("input:");
-            }
-            Command::CancelAnalyses => self.session.cancel_analyses(),
-            Command::SelectCode(code) => self.session.selected_code = code,
-            Command::OpenCodePage(_)
-            | Command::CodePageBack
-            | Command::CodePageForward
-            | Command::ShowCodeOnMap(_)
-            | Command::PlayCodeSound(_)
-            | Command::ExportCodePage => self.apply_code_page(cmd, ctx),
-            Command::Rescore => self.rescore(),
-            Command::ResetLabels => {
-                if self.session.reset_labels() {
-                    self.rescore();
-                }
-            }
-            Command::Fit => {
-                let Some((source, target)) =
-                    transfer_panel::pick_modalities(&self.session, &self.settings)
-                else {
-                    return;
-                };
-                self.session.transfer_running = true;
-                self.worker.submit(Job::Transfer {
-                    source,
-                    target,
-                    features: self.settings.transfer_features,
-                });
-            }
-            Command::RunLowResource => self.run_low_resource(),
-            Command::ExportLowResource => self.export_low_resource(),
-            Command::PlayFile(path) => self.audio.send(AudioRequest::PlayFile(path)),
-            Command::PlayInput(key) => {
-                let samples = self
-                    .session
-                    .inputs
-                    .iter()
-                    .find(|e| e.key == key)
-                    .and_then(|e| e.analysis())
-                    .and_then(|a| match &a.input.view {
-                        InputView::Audio {
-                            samples,
-                            sample_rate_hz,
-                            ..
-                        } => Some((samples.clone(), *sample_rate_hz)),
-                        _ => None,
-                    });
-                if let Some((samples, sample_rate_hz)) = samples {
-                    self.audio.send(AudioRequest::Play(Clip {
-                        id: ClipId::Input(key),
-                        wave: crate::preprocess::audio::Waveform {
-                            samples,
-                            sample_rate_hz,
-                        },
-                    }));
-                }
-            }
-            Command::StopAudio => self.audio.send(AudioRequest::StopPlayback),
-            Command::SetVolume(volume) => {
-                self.settings.volume = volume;
-                self.audio.send(AudioRequest::SetVolume(volume));
-            }
-            Command::StartRecording { hold } => self.start_recording(hold),
-            Command::StopRecording => self.stop_recording(),
-            Command::SelectInputDevice(id) => self.settings.input_device = Some(id),
-            Command::RefreshInputDevices => self.audio.send(AudioRequest::ListInputs),
-            Command::SaveRecording(key) => {
-                self.open_dialog(ctx, DialogKind::SaveRecording(key));
-            }
-            Command::SelectRegion(shape) => {
-                self.select_region(shape);
-                self.settings.tab = CentralTab::Selection;
-            }
-            Command::FilterChanged => {
-                if let Some(shape) = self.session.selection.as_ref().map(|s| s.shape.clone()) {
-                    self.select_region(shape);
-                }
-            }
-            Command::ClearSelection => self.session.selection = None,
-            Command::ExportSelection => self.export_selection(),
-            Command::ExportProjector => {
-                let dir = export_dir(&self.settings);
-                self.session.export_running = true;
-                let extra: Vec<ProjectorRow> = export::input_rows(&self.session);
-                self.worker.submit(Job::ExportProjector { dir, extra });
-            }
-            Command::DoLessonStep => self.start_lesson_step(),
-            Command::ExportCharts => {
-                let dir = export_dir(&self.settings);
-                let rects = self.session.chart_rects;
-                let ppp = ctx.pixels_per_point();
-                let tx = self.msgs_tx.clone();
-                let repaint = ctx.clone();
-                ctx.request_screenshot(move |image| {
-                    let _ = std::thread::Builder::new()
-                        .name("transference-export".into())
-                        .spawn(move || {
-                            let _ = tx.send(UiMsg::ChartsSaved(export::save_charts(
-                                image, rects, ppp, &dir,
-                            )));
-                            repaint.request_repaint();
-                        });
-                });
-            }
-        }
     }
 
     /// Re-scores every analysed input against the edited labels and templates.
