@@ -4,7 +4,6 @@
 //! then encoded a modality at a time into full [`EncodedInput`]s
 //! ([`Pipeline::encode_prepared_batch`]).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -18,13 +17,12 @@ use crate::error::{Error, Result};
 use crate::modality::Modality;
 use crate::model::speech_encoder::leading_feature_rows;
 use crate::model::{EncodedItem, positions_mask, tensor_from_vec};
-use crate::preprocess::whisper_mel::{WHISPER_N_MELS, WhisperMel, speech_window};
+use crate::preprocess::waveform::Waveform;
+use crate::preprocess::whisper_mel::{WHISPER_N_MELS, speech_batches};
 use crate::preprocess::{audio, image as img};
 
 /// Items per forward pass.
 pub const BATCH_ITEMS: usize = 256;
-/// Clips per forward pass of the frozen speech encoder (its attention is the largest tensor).
-const SPEECH_BATCH_CLIPS: usize = 32;
 
 impl Pipeline {
     /// Encodes model-view images: `pixels` is `[N, H * W]` (one channel, values in 0..1, the
@@ -68,38 +66,30 @@ impl Pipeline {
                 .collect();
             return self.encode_mel_batch(&mels);
         };
-        let windows: Vec<WhisperMel> = clips
-            .par_iter()
-            .map(|c| speech_window(&c.waveform))
-            .collect::<Result<_>>()?;
-        let mut by_window: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-        for (i, w) in windows.iter().enumerate() {
-            by_window.entry(w.mel.n_frames).or_default().push(i);
-        }
+        let waves: Vec<&Waveform> = clips.iter().map(|c| &c.waveform).collect();
         let mut out: Vec<Option<EncodedItem>> = vec![None; clips.len()];
-        for (frames, items) in by_window {
-            for chunk in items.chunks(SPEECH_BATCH_CLIPS) {
-                let mut mel = Vec::with_capacity(chunk.len() * WHISPER_N_MELS * frames);
-                for &i in chunk {
-                    mel.extend_from_slice(&windows[i].mel.data);
-                }
-                let positions: Vec<usize> = chunk
-                    .iter()
-                    .map(|&i| speech.clip_positions(windows[i].clip_frames))
-                    .collect();
-                let x = tensor_from_vec(
-                    mel,
-                    [chunk.len(), WHISPER_N_MELS, frames],
-                    &self.device.device,
-                );
-                let batch = self
-                    .bundle
-                    .model
-                    .encode_speech(x, &positions, self.source())
-                    .ok_or_else(|| self.missing(Modality::Audio))?;
-                for (item, &i) in batch.to_items(Modality::Audio).into_iter().zip(chunk) {
-                    out[i] = Some(item);
-                }
+        for group in speech_batches(&waves)? {
+            let positions: Vec<usize> = group
+                .clip_frames
+                .iter()
+                .map(|&f| speech.clip_positions(f))
+                .collect();
+            let x = tensor_from_vec(
+                group.mel,
+                [group.items.len(), WHISPER_N_MELS, group.frames],
+                &self.device.device,
+            );
+            let batch = self
+                .bundle
+                .model
+                .encode_speech(x, &positions, self.source())
+                .ok_or_else(|| self.missing(Modality::Audio))?;
+            for (item, &i) in batch
+                .to_items(Modality::Audio)
+                .into_iter()
+                .zip(&group.items)
+            {
+                out[i] = Some(item);
             }
         }
         Ok(out.into_iter().flatten().collect())

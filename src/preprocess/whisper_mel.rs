@@ -109,6 +109,53 @@ pub fn speech_window(wave: &Waveform) -> Result<WhisperMel> {
     Ok(whisper_log_mel(&at_16k.samples))
 }
 
+/// Clips per forward pass of the frozen speech encoder (its attention is the largest tensor).
+pub const SPEECH_BATCH_CLIPS: usize = 32;
+
+/// Clips whose windows have the same length, stacked for one forward pass of the encoder.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowBatch {
+    /// Frames of each window.
+    pub frames: usize,
+    /// Indices of the clips in the input.
+    pub items: Vec<usize>,
+    /// Frames of each clip that cover it ([`WhisperMel::clip_frames`]).
+    pub clip_frames: Vec<usize>,
+    /// `[items, 80, frames]` row-major.
+    pub mel: Vec<f32>,
+}
+
+/// The speech windows of prepared clips (computed in parallel), in batches of at most
+/// [`SPEECH_BATCH_CLIPS`] clips of one window length, in input order within a length. The app
+/// and the data preparation's feature cache both batch clips this way.
+pub fn speech_batches(waves: &[&Waveform]) -> Result<Vec<WindowBatch>> {
+    use rayon::prelude::*;
+    let mut windows: Vec<WhisperMel> = waves
+        .par_iter()
+        .map(|w| speech_window(w))
+        .collect::<Result<_>>()?;
+    let mut by_window: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (i, w) in windows.iter().enumerate() {
+        by_window.entry(w.mel.n_frames).or_default().push(i);
+    }
+    let mut batches = Vec::new();
+    for (frames, items) in by_window {
+        for chunk in items.chunks(SPEECH_BATCH_CLIPS) {
+            let mut mel = Vec::with_capacity(chunk.len() * WHISPER_N_MELS * frames);
+            for &i in chunk {
+                mel.append(&mut windows[i].mel.data);
+            }
+            batches.push(WindowBatch {
+                frames,
+                items: chunk.to_vec(),
+                clip_frames: chunk.iter().map(|&i| windows[i].clip_frames).collect(),
+                mel,
+            });
+        }
+    }
+    Ok(batches)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

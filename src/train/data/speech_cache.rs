@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::tensor::Device;
-use rayon::prelude::*;
 use safetensors::{Dtype, SafeTensors};
 use sha2::{Digest, Sha256};
 
@@ -24,14 +23,12 @@ use crate::error::{Error, Result};
 use crate::model::speech_encoder::leading_feature_rows;
 use crate::model::{SpeechEncoder, SpeechEncoderConfig, float_to_vec, tensor_from_vec};
 use crate::preprocess::waveform::Waveform;
-use crate::preprocess::whisper_mel::{WHISPER_N_MELS, WhisperMel, speech_window};
+use crate::preprocess::whisper_mel::{WHISPER_N_MELS, speech_batches};
 
 /// The cache file in a data folder.
 pub const SPEECH_FILE: &str = "speech.safetensors";
 /// Positions kept per clip: one 2 s window of 80 ms positions.
 pub const CACHED_POSITIONS: usize = 25;
-/// Clips encoded per forward pass.
-const BATCH_CLIPS: usize = 32;
 /// Metadata key of the frozen weights' sha256.
 const SHA_KEY: &str = "speech_weights_sha256";
 
@@ -117,39 +114,25 @@ pub fn speech_features(
         width,
         truncated: 0,
     };
-    let windows: Vec<WhisperMel> = waves
-        .par_iter()
-        .map(|w| speech_window(w))
-        .collect::<Result<_>>()?;
-    // Batches of clips with the same window length, in item order within each length.
-    let mut by_window: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, w) in windows.iter().enumerate() {
-        by_window.entry(w.mel.n_frames).or_default().push(i);
-    }
     let mut done = 0;
-    for (frames, items) in by_window {
-        for chunk in items.chunks(BATCH_CLIPS) {
-            let mut mel = Vec::with_capacity(chunk.len() * WHISPER_N_MELS * frames);
-            for &i in chunk {
-                mel.extend_from_slice(&windows[i].mel.data);
+    for group in speech_batches(waves)? {
+        let n = group.items.len();
+        let x = tensor_from_vec(group.mel, [n, WHISPER_N_MELS, group.frames], device);
+        let features = float_to_vec(encoder.frozen_features(x));
+        let t = cfg.positions(group.frames);
+        for (row, (&i, &clip_frames)) in group.items.iter().zip(&group.clip_frames).enumerate() {
+            let clip = cfg.clip_positions(clip_frames);
+            if clip > CACHED_POSITIONS {
+                out.truncated += 1;
             }
-            let x = tensor_from_vec(mel, [chunk.len(), WHISPER_N_MELS, frames], device);
-            let features = float_to_vec(encoder.frozen_features(x));
-            let t = cfg.positions(frames);
-            for (row, &i) in chunk.iter().enumerate() {
-                let clip = cfg.clip_positions(windows[i].clip_frames);
-                if clip > CACHED_POSITIONS {
-                    out.truncated += 1;
-                }
-                let keep = clip.min(CACHED_POSITIONS);
-                out.positions[i] = keep as u32;
-                let src = &features[row * t * width..(row * t + keep) * width];
-                let dst = i * CACHED_POSITIONS * width;
-                out.values[dst..dst + keep * width].copy_from_slice(src);
-            }
-            done += chunk.len();
-            progress(done);
+            let keep = clip.min(CACHED_POSITIONS);
+            out.positions[i] = keep as u32;
+            let src = &features[row * t * width..(row * t + keep) * width];
+            let dst = i * CACHED_POSITIONS * width;
+            out.values[dst..dst + keep * width].copy_from_slice(src);
         }
+        done += n;
+        progress(done);
     }
     Ok(out)
 }
