@@ -230,7 +230,9 @@ impl ExplorerApp {
                         let points = summary
                             .gallery
                             .iter()
-                            .map(|p| (p.index, p.modality, p.label.as_deref()));
+                            .map(|p| {
+                                (p.index, p.modality, p.label.as_deref(), p.source.as_str())
+                            });
                         InputSource::GalleryItem(
                             gallery_index(points, pick).map_err(|e| e.to_string())?,
                         )
@@ -380,7 +382,9 @@ impl ExplorerApp {
                 .as_ref()
                 .map(|sum| {
                     check::codes_by_modality(
-                        sum.gallery.iter().map(|p| (p.modality, p.codes.as_slice())),
+                        sum.gallery
+                            .iter()
+                            .map(|p| (p.modality, p.label.as_deref(), p.codes.as_slice())),
                     )
                 })
                 .unwrap_or_default(),

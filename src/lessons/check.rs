@@ -14,14 +14,18 @@ pub struct Observation {
     pub top_cosine: Option<f32>,
     /// The current input's codes, one per position, if it was analysed.
     pub input_codes: Option<Vec<u32>>,
-    /// Distinct codes the gallery items of each modality use.
-    pub gallery_codes: BTreeMap<Modality, BTreeSet<u32>>,
+    /// Which gallery items use each code, per modality.
+    pub gallery_codes: CodeUsers,
     /// Target accuracy of the last transfer lab run.
     pub transfer_accuracy: Option<f32>,
     /// The last low-resource run: per labels-per-class level, the mean accuracy alone and
     /// helped (`None` where a level was unavailable).
     pub low_resource: Option<Vec<LevelMeans>>,
 }
+
+/// Per modality, per code: how many gallery items of each label use the code (an item
+/// counts once however often it uses it; unlabelled items count under "").
+pub type CodeUsers = BTreeMap<Modality, BTreeMap<u32, BTreeMap<String, usize>>>;
 
 /// One level of the low-resource curves: (labels per class, mean alone, mean helped).
 pub type LevelMeans = (usize, Option<f32>, Option<f32>);
@@ -50,19 +54,26 @@ impl Observation {
             codes
                 .iter()
                 .copied()
-                .filter(|c| theirs.is_some_and(|t| t.contains(c)))
+                .filter(|c| theirs.is_some_and(|t| t.contains_key(c)))
                 .collect(),
         )
     }
 }
 
-/// Distinct codes per modality of gallery items given as `(modality, codes)`.
+/// [`CodeUsers`] of gallery items given as `(modality, label, codes)`.
 pub fn codes_by_modality<'a>(
-    items: impl IntoIterator<Item = (Modality, &'a [u32])>,
-) -> BTreeMap<Modality, BTreeSet<u32>> {
-    let mut out: BTreeMap<Modality, BTreeSet<u32>> = BTreeMap::new();
-    for (m, codes) in items {
-        out.entry(m).or_default().extend(codes.iter().copied());
+    items: impl IntoIterator<Item = (Modality, Option<&'a str>, &'a [u32])>,
+) -> CodeUsers {
+    let mut out = CodeUsers::new();
+    for (m, label, codes) in items {
+        let by_code = out.entry(m).or_default();
+        for code in codes.iter().copied().collect::<BTreeSet<u32>>() {
+            *by_code
+                .entry(code)
+                .or_default()
+                .entry(label.unwrap_or_default().to_string())
+                .or_default() += 1;
+        }
     }
     out
 }
@@ -121,6 +132,34 @@ pub fn evaluate(check: &Check, obs: &Observation) -> Result<String, String> {
                 Err(seen)
             }
         }
+        Check::LitCodeOfLabel {
+            modality,
+            label,
+            share_at_least,
+        } => {
+            let Some(code) = most_used_code(obs, Some(*modality)) else {
+                return Err(format!(
+                    "there is no analysed input with a code that {modality} items use"
+                ));
+            };
+            let users = obs
+                .gallery_codes
+                .get(modality)
+                .and_then(|by_code| by_code.get(&code));
+            let all: usize = users.map_or(0, |u| u.values().sum());
+            let of_label = users.and_then(|u| u.get(label)).copied().unwrap_or(0);
+            let share = of_label as f32 / all.max(1) as f32;
+            let seen = format!(
+                "code {code}: {of_label} of the {all} {modality} items using it are \"{label}\" \
+                 ({:.0}%)",
+                share * 100.0
+            );
+            if share >= *share_at_least {
+                Ok(seen)
+            } else {
+                Err(seen)
+            }
+        }
         Check::TransferAccuracy { at_least } => {
             let Some(acc) = obs.transfer_accuracy else {
                 return Err("the transfer lab has not run".into());
@@ -170,8 +209,10 @@ mod tests {
             top_cosine: Some(0.9),
             input_codes: Some(vec![3, 3, 5, 9, 9, 9]),
             gallery_codes: codes_by_modality([
-                (Modality::Image, &[3u32, 5][..]),
-                (Modality::Audio, &[9u32, 1][..]),
+                (Modality::Image, Some("seven"), &[3u32, 5][..]),
+                (Modality::Image, Some("seven"), &[3u32, 3][..]),
+                (Modality::Image, Some("one"), &[3u32][..]),
+                (Modality::Audio, Some("seven"), &[9u32, 1][..]),
             ]),
             transfer_accuracy: Some(0.62),
             low_resource: Some(vec![(0, Some(0.1), Some(0.5)), (50, None, None)]),
@@ -241,6 +282,29 @@ mod tests {
         let empty = Observation::default();
         assert!(evaluate(&top("seven"), &empty).is_err());
         assert!(evaluate(&Check::TransferAccuracy { at_least: 0.0 }, &empty).is_err());
+    }
+
+    #[test]
+    fn lit_code_of_label_counts_the_items_using_the_lit_code() {
+        // The lit code (shared with images) is 3: two "seven" items and one "one" use it.
+        let o = obs();
+        let lit = |label: &str, share: f32| Check::LitCodeOfLabel {
+            modality: Modality::Image,
+            label: label.into(),
+            share_at_least: share,
+        };
+        assert_eq!(
+            evaluate(&lit("seven", 0.6), &o),
+            Ok("code 3: 2 of the 3 image items using it are \"seven\" (67%)".into())
+        );
+        assert!(evaluate(&lit("seven", 0.7), &o).is_err());
+        assert!(evaluate(&lit("one", 0.5), &o).is_err());
+        let none = Check::LitCodeOfLabel {
+            modality: Modality::Text,
+            label: "seven".into(),
+            share_at_least: 0.0,
+        };
+        assert!(evaluate(&none, &o).unwrap_err().contains("no analysed input"));
     }
 
     #[test]

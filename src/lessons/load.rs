@@ -395,6 +395,7 @@ checks = [{ check = "transfer_accuracy", at_least = 0.3 }]
                 gallery: Some(GalleryPick {
                     modality: Modality::Image,
                     label: "seven".into(),
+                    source: None,
                     nth: 0
                 })
             }

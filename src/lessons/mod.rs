@@ -135,12 +135,16 @@ pub enum Action {
     },
 }
 
-/// A gallery item chosen by modality and label: the `nth` (from 0) such item.
+/// A gallery item chosen by modality and label (and, optionally, a piece of its source, such
+/// as a speaker's name): the `nth` (from 0) such item.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GalleryPick {
     pub modality: Modality,
     pub label: String,
+    /// Only items whose source contains this text.
+    #[serde(default)]
+    pub source: Option<String>,
     #[serde(default)]
     pub nth: usize,
 }
@@ -178,6 +182,16 @@ pub enum Check {
     /// The current input uses at least `at_least` distinct codes that gallery items of
     /// `modality` use too.
     SharesCodes { modality: Modality, at_least: usize },
+    /// The code lit by `light_code` with `shared_with = modality` (the current input's most
+    /// used code that gallery items of `modality` use) is a `label` code there: at least
+    /// `share_at_least` (0..1) of the gallery items of `modality` that use it are labelled
+    /// `label`. This is how a step claiming "the code a sound shares with pictures of a
+    /// seven" is checked, rather than a code every item uses (silence, background).
+    LitCodeOfLabel {
+        modality: Modality,
+        label: String,
+        share_at_least: f32,
+    },
     /// The last transfer lab run reached at least this accuracy on its target (0..1).
     TransferAccuracy { at_least: f32 },
     /// In the last low-resource run, at `labels_per_class` labels the helped curve's mean is at
@@ -201,8 +215,14 @@ impl Action {
                 (Some(t), _, _) => format!("queue the text \"{t}\""),
                 (_, Some(f), _) => format!("queue the file {}", f.display()),
                 (_, _, Some(g)) => format!(
-                    "queue gallery {} item {} labelled \"{}\"",
-                    g.modality, g.nth, g.label
+                    "queue gallery {} item {} labelled \"{}\"{}",
+                    g.modality,
+                    g.nth,
+                    g.label,
+                    g.source
+                        .as_ref()
+                        .map(|s| format!(" from \"{s}\""))
+                        .unwrap_or_default()
                 ),
                 _ => "queue an input".into(),
             },
@@ -252,6 +272,14 @@ impl Check {
             Check::SharesCodes { modality, at_least } => {
                 format!("the input uses at least {at_least} codes shared with {modality}")
             }
+            Check::LitCodeOfLabel {
+                modality,
+                label,
+                share_at_least,
+            } => format!(
+                "at least {:.0}% of the {modality} items using the lit code are \"{label}\"",
+                share_at_least * 100.0
+            ),
             Check::TransferAccuracy { at_least } => {
                 format!("transfer accuracy is at least {:.0}%", at_least * 100.0)
             }

@@ -87,22 +87,31 @@ pub fn run(lesson: &Lesson, model: Option<&Path>, device: DeviceRequest) -> Resu
     })
 }
 
-/// The gallery index of `pick` among items given as `(index, modality, label)`.
+/// The gallery index of `pick` among items given as `(index, modality, label, source)`.
 pub fn gallery_index<'a>(
-    items: impl IntoIterator<Item = (usize, Modality, Option<&'a str>)>,
+    items: impl IntoIterator<Item = (usize, Modality, Option<&'a str>, &'a str)>,
     pick: &GalleryPick,
 ) -> Result<usize> {
     let matching: Vec<usize> = items
         .into_iter()
-        .filter(|(_, m, l)| *m == pick.modality && *l == Some(pick.label.as_str()))
-        .map(|(i, _, _)| i)
+        .filter(|(_, m, l, source)| {
+            *m == pick.modality
+                && *l == Some(pick.label.as_str())
+                && pick.source.as_ref().is_none_or(|s| source.contains(s.as_str()))
+        })
+        .map(|(i, ..)| i)
         .collect();
     matching.get(pick.nth).copied().ok_or_else(|| {
         Error::InvalidRequest(format!(
-            "the gallery has {} {} items labelled \"{}\"; the lesson asks for item {} (from 0)",
+            "the gallery has {} {} items labelled \"{}\"{}; the lesson asks for item {} \
+             (from 0)",
             matching.len(),
             pick.modality,
             pick.label,
+            pick.source
+                .as_ref()
+                .map(|s| format!(" from a source containing \"{s}\""))
+                .unwrap_or_default(),
             pick.nth
         ))
     })
@@ -151,7 +160,9 @@ impl Runner<'_> {
                             g.items
                                 .iter()
                                 .enumerate()
-                                .map(|(i, it)| (i, it.modality, it.label.as_deref())),
+                                .map(|(i, it)| {
+                                    (i, it.modality, it.label.as_deref(), it.source.as_str())
+                                }),
                             pick,
                         )?)
                     }
@@ -340,7 +351,7 @@ impl Runner<'_> {
                     g.items
                         .iter()
                         .zip(&g.codes)
-                        .map(|(it, c)| (it.modality, c.as_slice())),
+                        .map(|(it, c)| (it.modality, it.label.as_deref(), c.as_slice())),
                 )
             })
             .unwrap_or_default();

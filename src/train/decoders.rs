@@ -8,8 +8,8 @@
 //!   a clip of the same class), the class-level pairing the CMG model itself was trained on.
 //!
 //! The loss is the squared error in the decoder's output space (pixels in 0..1; the normalised
-//! log-mel), to the nearest of several same-class targets for cross pairs (see [`sample`]). The decoders are written to `decoders.safetensors` first and the
-//! manifest's `[generation]` section (with the cycle figures in `[metrics]`) after it, each
+//! log-mel), to the nearest of several same-class targets for cross pairs (see [`sample`]).
+//! The decoders are written to `decoders.safetensors` first and the manifest's `[generation]` section (with the cycle figures in `[metrics]`) after it, each
 //! through the one safe-write routine, so a failed run leaves the bundle as it was.
 
 use std::collections::BTreeMap;
@@ -35,7 +35,7 @@ use crate::train::eval::generation::{
     GenerationReport, card_section, direction_key, replace_card_section, report,
 };
 use crate::train::eval::{EncodedSet, encode_set};
-use burn::tensor::Tensor;
+use crate::train::losses;
 
 /// The decoders' weights file inside a bundle.
 pub const DECODERS_FILE: &str = "decoders.safetensors";
@@ -123,54 +123,70 @@ impl Pairs {
 /// Candidate targets of one cross pair: the loss takes the nearest of them (see [`sample`]).
 const CROSS_CANDIDATES: usize = 48;
 
-/// A batch for the decoder whose targets are `own`: inputs `[B, D]` and candidate targets
-/// `[B, K, out]`. Even rows are self pairs (K copies of the item's own target); odd rows are
-/// cross pairs: an embedding from `other` and K targets of its class from `own`. Scored by the
-/// nearest candidate ("multiple choice" loss), a cross pair teaches one sharp member of the
-/// class rather than the blurred class mean a plain squared error would.
+/// A batch for the decoder whose targets are `own`: inputs `[B, D]` and, per row, the items of
+/// `own` whose targets are its candidates. Even rows are self pairs (the item's own target
+/// only); odd rows are cross pairs: an embedding from `other` and [`CROSS_CANDIDATES`] items of
+/// its class from `own`. Scored by the nearest candidate ("multiple choice" loss, see
+/// [`nearest_targets`]), a cross pair teaches one sharp member of the class rather than the
+/// blurred class mean a plain squared error would.
 fn sample(
     own: &Pairs,
     other: &Pairs,
     batch: usize,
     d: usize,
     rng: &mut impl Rng,
-) -> (Vec<f32>, Vec<f32>) {
-    let k = CROSS_CANDIDATES;
+) -> (Vec<f32>, Vec<Vec<usize>>) {
     let mut inputs = Vec::with_capacity(batch * d);
-    let mut targets = Vec::with_capacity(batch * k * own.target_len);
+    let mut candidates = Vec::with_capacity(batch);
     for b in 0..batch {
         if b % 2 == 0 {
             let i = rng.random_range(0..own.len());
             inputs.extend_from_slice(own.embedding(i, d));
-            for _ in 0..k {
-                targets.extend_from_slice(own.target(i));
-            }
+            candidates.push(vec![i]);
         } else {
             let j = rng.random_range(0..other.len());
             let same = &own.by_class[other.labels[j]];
             inputs.extend_from_slice(other.embedding(j, d));
-            for _ in 0..k {
-                let i = if same.is_empty() {
-                    rng.random_range(0..own.len())
-                } else {
-                    same[rng.random_range(0..same.len())]
-                };
-                targets.extend_from_slice(own.target(i));
-            }
+            candidates.push(
+                (0..CROSS_CANDIDATES)
+                    .map(|_| {
+                        if same.is_empty() {
+                            rng.random_range(0..own.len())
+                        } else {
+                            same[rng.random_range(0..same.len())]
+                        }
+                    })
+                    .collect(),
+            );
         }
     }
-    (inputs, targets)
+    (inputs, candidates)
 }
 
-/// Mean over the batch of the squared error to the nearest candidate.
-///
-/// - `out`: `[B, P]`, `candidates`: `[B, K, P]` -> `[1]`
-fn nearest_candidate_mse(out: Tensor<2>, candidates: Tensor<3>) -> Tensor<1> {
-    let [b, p] = out.dims();
-    let per_candidate = (out.reshape([b, 1, p]) - candidates)
-        .powi_scalar(2)
-        .mean_dim(2); // [B, K, 1]
-    per_candidate.min_dim(1).mean()
+/// The target of each row: of its candidates in `own`, the one nearest (squared error) to the
+/// decoder's output `outputs` (`[B, P]` on the host). The squared error to this target has
+/// the gradient of the minimum over the candidates, so the loss is the multiple-choice loss
+/// without putting `[B, K, P]` candidates on the device.
+fn nearest_targets(own: &Pairs, outputs: &[f32], candidates: &[Vec<usize>]) -> Vec<f32> {
+    let p = own.target_len;
+    let mut targets = Vec::with_capacity(candidates.len() * p);
+    for (row, items) in candidates.iter().enumerate() {
+        let out = &outputs[row * p..(row + 1) * p];
+        let distance = |i: usize| -> f32 {
+            own.target(i)
+                .iter()
+                .zip(out)
+                .map(|(t, o)| (t - o) * (t - o))
+                .sum()
+        };
+        let best = items
+            .iter()
+            .map(|&i| (i, distance(i)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map_or(0, |(i, _)| i);
+        targets.extend_from_slice(own.target(best));
+    }
+    targets
 }
 
 /// Trains image and audio decoders for the bundle at `dir` on `data`'s training splits,
@@ -243,19 +259,18 @@ pub fn train_decoders(
     let b = opts.batch_size;
     let mut recent: BTreeMap<String, Vec<f32>> = BTreeMap::new();
     for step in 0..opts.steps {
-        let (xi, ti) = sample(&image_pairs, &audio_pairs, b, d, &mut rng);
-        let (xa, ta) = sample(&audio_pairs, &image_pairs, b, d, &mut rng);
+        let (xi, ci) = sample(&image_pairs, &audio_pairs, b, d, &mut rng);
+        let (xa, ca) = sample(&audio_pairs, &image_pairs, b, d, &mut rng);
         let image_out = decoders
             .forward(tensor_from_vec(xi, [b, d], &ad), Modality::Image)
             .ok_or_else(|| Error::Internal("image decoder missing".into()))?;
         let audio_out = decoders
             .forward(tensor_from_vec(xa, [b, d], &ad), Modality::Audio)
             .ok_or_else(|| Error::Internal("audio decoder missing".into()))?;
-        let k = CROSS_CANDIDATES;
-        let image_loss =
-            nearest_candidate_mse(image_out, tensor_from_vec(ti, [b, k, image_len], &ad));
-        let audio_loss =
-            nearest_candidate_mse(audio_out, tensor_from_vec(ta, [b, k, audio_len], &ad));
+        let ti = nearest_targets(&image_pairs, &float_to_vec(image_out.clone().detach()), &ci);
+        let ta = nearest_targets(&audio_pairs, &float_to_vec(audio_out.clone().detach()), &ca);
+        let image_loss = losses::mse(image_out, tensor_from_vec(ti, [b, image_len], &ad));
+        let audio_loss = losses::mse(audio_out, tensor_from_vec(ta, [b, audio_len], &ad));
         for (name, l) in [("image", &image_loss), ("audio", &audio_loss)] {
             let v = recent.entry(name.into()).or_default();
             v.push(float_to_vec(l.clone().detach())[0]);
@@ -354,4 +369,24 @@ pub fn train_decoders(
             .collect(),
         generation,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_row_gets_its_nearest_candidate() {
+        // Three items with 2-value targets; rows output [0.9, 0.9] and [0.1, 0.0].
+        let own = Pairs {
+            embeddings: vec![0.0; 3],
+            targets: vec![0.0, 0.0, 1.0, 1.0, 0.5, 0.5],
+            labels: vec![0, 0, 0],
+            by_class: vec![vec![0, 1, 2]],
+            target_len: 2,
+        };
+        let targets = nearest_targets(&own, &[0.9, 0.9, 0.1, 0.0], &[vec![0, 1, 2], vec![1, 2]]);
+        // Row 0: item 1 is nearest; row 1 may only choose from 1 and 2, and 2 is nearer.
+        assert_eq!(targets, vec![1.0, 1.0, 0.5, 0.5]);
+    }
 }
