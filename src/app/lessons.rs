@@ -230,9 +230,7 @@ impl ExplorerApp {
                         let points = summary
                             .gallery
                             .iter()
-                            .map(|p| {
-                                (p.index, p.modality, p.label.as_deref(), p.source.as_str())
-                            });
+                            .map(|p| (p.index, p.modality, p.label.as_deref(), p.source.as_str()));
                         InputSource::GalleryItem(
                             gallery_index(points, pick).map_err(|e| e.to_string())?,
                         )

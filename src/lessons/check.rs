@@ -304,7 +304,11 @@ mod tests {
             label: "seven".into(),
             share_at_least: 0.0,
         };
-        assert!(evaluate(&none, &o).unwrap_err().contains("no analysed input"));
+        assert!(
+            evaluate(&none, &o)
+                .unwrap_err()
+                .contains("no analysed input")
+        );
     }
 
     #[test]

@@ -97,7 +97,10 @@ pub fn gallery_index<'a>(
         .filter(|(_, m, l, source)| {
             *m == pick.modality
                 && *l == Some(pick.label.as_str())
-                && pick.source.as_ref().is_none_or(|s| source.contains(s.as_str()))
+                && pick
+                    .source
+                    .as_ref()
+                    .is_none_or(|s| source.contains(s.as_str()))
         })
         .map(|(i, ..)| i)
         .collect();
@@ -157,12 +160,9 @@ impl Runner<'_> {
                             Error::InvalidRequest("this model has no gallery".into())
                         })?;
                         InputSource::GalleryItem(gallery_index(
-                            g.items
-                                .iter()
-                                .enumerate()
-                                .map(|(i, it)| {
-                                    (i, it.modality, it.label.as_deref(), it.source.as_str())
-                                }),
+                            g.items.iter().enumerate().map(|(i, it)| {
+                                (i, it.modality, it.label.as_deref(), it.source.as_str())
+                            }),
                             pick,
                         )?)
                     }
