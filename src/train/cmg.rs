@@ -86,6 +86,7 @@ impl TrainConfig {
                 input_size: [MNIST_SIDE_PX as usize; 2],
                 hidden_channels: self.image_channels.clone(),
                 d_model: self.d_model,
+                global_context: self.image_global_context,
             }),
             audio: None,
             speech: Some(SpeechEncoderConfig::tiny_en(
@@ -120,6 +121,7 @@ impl TrainConfig {
                 input_size: [MNIST_SIDE_PX as usize; 2],
                 hidden_channels: half(&self.image_channels),
                 d_model: s,
+                global_context: false,
             }
             .init(device),
             audio_specific: LinearConfig::new(speech_width, s).init(device),

@@ -122,6 +122,9 @@ pub struct TrainConfig {
     pub codebook_size: usize,
     pub specific_dim: usize,
     pub image_channels: Vec<usize>,
+    /// Whether each image position also reads the whole picture's mean feature
+    /// ([`crate::model::ImageEncoderConfig::global_context`]).
+    pub image_global_context: bool,
     /// The frozen speech encoder (`transference convert-whisper`); the data's speech cache
     /// must come from the same file (its sha256 is checked).
     pub speech_weights: PathBuf,
@@ -166,6 +169,7 @@ impl Default for TrainConfig {
             codebook_size: 400,
             specific_dim: 64,
             image_channels: vec![16, 32, 64, 64],
+            image_global_context: false,
             speech_weights: crate::train::data::DEFAULT_SPEECH_WEIGHTS.into(),
             speech_adapter_hidden: 512,
             ema_decay: 0.99,

@@ -70,6 +70,7 @@ pub fn tiny_manifest() -> Manifest {
                 input_size: [MNIST_SIDE_PX as usize; 2],
                 hidden_channels: vec![4, 4, 4, 4],
                 d_model: TINY_D,
+                global_context: true,
             }),
             audio: Some(AudioEncoderConfig {
                 n_mels: audio.n_mels,
