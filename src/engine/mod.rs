@@ -5,6 +5,7 @@ pub mod batch;
 pub mod code_page;
 pub mod generate;
 pub mod input;
+pub mod labelled_files;
 pub mod low_resource;
 pub mod pipeline;
 pub mod protocol;

@@ -1,5 +1,6 @@
 //! Search, projections, codebook statistics and the Embedding Projector export over plain data.
 
+pub mod accuracy;
 pub mod code_facts;
 pub mod exact;
 pub mod gallery_index;
