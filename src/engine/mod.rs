@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod code_page;
+pub mod compare;
 pub mod generate;
 pub mod input;
 pub mod labelled_files;
