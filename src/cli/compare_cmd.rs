@@ -12,8 +12,11 @@ use clap::Args;
 use crate::device::DeviceRequest;
 use crate::engine::Pipeline;
 use crate::engine::compare::{CompareFolders, Comparison, Reading, compare};
-use crate::error::{Error, Result};
-use crate::index::compare::MetricRow;
+use crate::error::Result;
+use crate::index::compare::{MetricRow, figure_text};
+
+/// Codes shown per model in an input's line.
+const SHOWN_CODES: usize = 6;
 
 /// Arguments of `compare`.
 #[derive(Args, Debug, Clone)]
@@ -49,26 +52,11 @@ pub fn run(args: &CompareArgs, device: DeviceRequest, json_out: bool) -> Result<
         c.write_csv(path)?;
     }
     if json_out {
-        let mut value = serde_json::to_value(&c).map_err(|e| Error::Internal(e.to_string()))?;
-        value["table"] =
-            serde_json::to_value(c.table()).map_err(|e| Error::Internal(e.to_string()))?;
-        println!("{value}");
+        println!("{}", c.to_json()?);
     } else {
         print!("{}", comparison_text(&c));
     }
     Ok(())
-}
-
-/// A value as the table prints it: a count whole, a fraction to four decimals, signed for a
-/// difference, `-` when absent.
-fn cell(v: Option<f64>, signed: bool) -> String {
-    match v {
-        None => "-".into(),
-        Some(v) if v.fract() == 0.0 && signed => format!("{v:+.0}"),
-        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
-        Some(v) if signed => format!("{v:+.4}"),
-        Some(v) => format!("{v:.4}"),
-    }
 }
 
 /// The comparison as text: the table, the alignment, each folder's per-class accuracy and
@@ -100,9 +88,9 @@ pub fn comparison_text(c: &Comparison) -> String {
         let _ = writeln!(
             out,
             "{key:<width$}  {:>10}  {:>10}  {:>10}",
-            cell(a, false),
-            cell(b, false),
-            cell(difference, true)
+            figure_text(a, false),
+            figure_text(b, false),
+            figure_text(difference, true)
         );
     }
     match (&c.alignment, &c.alignment_unavailable) {
@@ -159,16 +147,8 @@ pub fn comparison_text(c: &Comparison) -> String {
 
 /// A label and the first codes, or why the model could not read the input.
 fn reading_text(r: &Reading) -> String {
-    const SHOWN_CODES: usize = 6;
     match r {
-        Reading::Read { label, codes, .. } => {
-            let mut shown: Vec<String> =
-                codes.iter().take(SHOWN_CODES).map(u32::to_string).collect();
-            if codes.len() > SHOWN_CODES {
-                shown.push("…".into());
-            }
-            format!("{} [{}]", label.as_deref().unwrap_or("-"), shown.join(" "))
-        }
-        Reading::Failed { reason } => format!("failed: {reason}"),
+        Reading::Read { .. } => format!("{} [{}]", r.label_text(), r.codes_text(SHOWN_CODES)),
+        Reading::Failed { .. } => r.label_text(),
     }
 }

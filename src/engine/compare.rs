@@ -24,6 +24,11 @@ use crate::index::compare::{
 use crate::modality::Modality;
 use crate::preprocess::audio_formats::AUDIO_EXTENSIONS;
 
+/// File name of the exported table.
+pub const COMPARISON_CSV: &str = "comparison.csv";
+/// File name of the exported comparison.
+pub const COMPARISON_JSON: &str = "comparison.json";
+
 /// Which bundle a side of the comparison is.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ModelSide {
@@ -61,6 +66,26 @@ pub enum Reading {
 }
 
 impl Reading {
+    /// The label (`-` when the model has none to give), or why the model could not read it.
+    pub fn label_text(&self) -> String {
+        match self {
+            Reading::Read { label, .. } => label.clone().unwrap_or_else(|| "-".into()),
+            Reading::Failed { reason } => format!("failed: {reason}"),
+        }
+    }
+
+    /// The first `shown` codes, space-separated, `…` when there are more.
+    pub fn codes_text(&self, shown: usize) -> String {
+        let Reading::Read { codes, .. } = self else {
+            return String::new();
+        };
+        let mut out: Vec<String> = codes.iter().take(shown).map(u32::to_string).collect();
+        if codes.len() > shown {
+            out.push("…".into());
+        }
+        out.join(" ")
+    }
+
     /// The zero-shot label, when read and labelled.
     pub fn label(&self) -> Option<&str> {
         match self {
@@ -154,6 +179,26 @@ impl Comparison {
     /// does not report the figure).
     pub fn write_csv(&self, path: &Path) -> Result<()> {
         crate::safe_write::write_csv(path, &self.table())
+    }
+
+    /// The comparison as one JSON object, with the whole [`Comparison::table`] as `table`.
+    pub fn to_json(&self) -> Result<serde_json::Value> {
+        let internal = |e: serde_json::Error| Error::Internal(e.to_string());
+        let mut value = serde_json::to_value(self).map_err(internal)?;
+        value["table"] = serde_json::to_value(self.table()).map_err(internal)?;
+        Ok(value)
+    }
+
+    /// Writes [`COMPARISON_CSV`] (the table) and [`COMPARISON_JSON`] (everything) into `dir`
+    /// (created if missing), each safely; returns the two paths.
+    pub fn export(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        let csv_path = dir.join(COMPARISON_CSV);
+        self.write_csv(&csv_path)?;
+        let json_path = dir.join(COMPARISON_JSON);
+        let json = serde_json::to_vec_pretty(&self.to_json()?)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        crate::safe_write::write_file(&json_path, &json)?;
+        Ok(vec![csv_path, json_path])
     }
 }
 

@@ -16,7 +16,7 @@ pub mod worker;
 pub use input::{InputSource, InputView};
 pub use pipeline::{EncodedInput, LabelScore, Neighbour, Pipeline};
 pub use protocol::{
-    Analysis, ErrorKind, Event, GalleryPoint, Job, JobError, JobKind, ModelSummary,
+    Analysis, ComparisonView, ErrorKind, Event, GalleryPoint, Job, JobError, JobKind, ModelSummary,
     ZeroShotUnavailable,
 };
 pub use worker::Worker;

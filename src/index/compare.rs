@@ -43,6 +43,18 @@ impl MetricRow {
     }
 }
 
+/// A figure as the tables print it: a count whole, a fraction to four decimals, signed for a
+/// difference, `-` when absent.
+pub fn figure_text(v: Option<f64>, signed: bool) -> String {
+    match v {
+        None => "-".into(),
+        Some(v) if v.fract() == 0.0 && signed => format!("{v:+.0}"),
+        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
+        Some(v) if signed => format!("{v:+.4}"),
+        Some(v) => format!("{v:.4}"),
+    }
+}
+
 /// A manifest's metrics with the derived [`DEAD_CODES_KEY`] added (when it reports
 /// [`ACTIVE_CODES_KEY`]).
 pub fn with_dead_codes(
@@ -201,6 +213,15 @@ mod tests {
         );
         assert_eq!(rows[2].difference, Some(0.25));
         assert_eq!(rows[0].difference, None);
+    }
+
+    #[test]
+    fn figures_print_counts_whole_and_differences_signed() {
+        assert_eq!(figure_text(Some(339.0), false), "339");
+        assert_eq!(figure_text(Some(-31.0), true), "-31");
+        assert_eq!(figure_text(Some(0.76), false), "0.7600");
+        assert_eq!(figure_text(Some(0.214), true), "+0.2140");
+        assert_eq!(figure_text(None, true), "-");
     }
 
     #[test]
