@@ -75,20 +75,4 @@ impl ExplorerApp {
                 repaint.request_repaint();
             });
     }
-
-    /// The export finished: a notification naming the files, or why it failed.
-    pub(super) fn comparison_saved(&mut self, result: crate::Result<Vec<PathBuf>>) {
-        match result {
-            Ok(files) => {
-                let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-                self.session
-                    .notifications
-                    .info("Comparison exported", names.join(", "));
-            }
-            Err(e) => self
-                .session
-                .notifications
-                .error("Could not export the comparison", e.to_string()),
-        }
-    }
 }

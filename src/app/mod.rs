@@ -518,9 +518,21 @@ impl ExplorerApp {
                     .notifications
                     .error("Could not export the selection", e),
             },
-            UiMsg::CurvesSaved(result) => self.curves_saved(result),
-            UiMsg::CodePageSaved(result) => self.code_page_saved(result),
-            UiMsg::ComparisonSaved(result) => self.comparison_saved(result),
+            UiMsg::CurvesSaved(result) => self.exported(
+                "Low-resource curves exported",
+                "Could not export the low-resource curves",
+                result,
+            ),
+            UiMsg::CodePageSaved(result) => self.exported(
+                "Code page exported",
+                "Could not export the code page",
+                result,
+            ),
+            UiMsg::ComparisonSaved(result) => self.exported(
+                "Comparison exported",
+                "Could not export the comparison",
+                result,
+            ),
             UiMsg::RecordingSaved(result) => match result {
                 Ok(path) => self
                     .session
@@ -557,6 +569,23 @@ impl ExplorerApp {
                     .notifications
                     .error("Could not save the charts", e),
             },
+        }
+    }
+
+    /// Tells where an export's files went (titled `done`), or why it failed (titled
+    /// `failed`).
+    fn exported(
+        &mut self,
+        done: &str,
+        failed: &str,
+        result: Result<Vec<PathBuf>, impl std::fmt::Display>,
+    ) {
+        match result {
+            Ok(files) => {
+                let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+                self.session.notifications.info(done, names.join(", "));
+            }
+            Err(e) => self.session.notifications.error(failed, e.to_string()),
         }
     }
 

@@ -128,19 +128,25 @@ pub struct MapAlignment {
 impl MapAlignment {
     /// B items matched with the A items `a_items`.
     pub fn in_b(&self, a_items: &[usize]) -> Vec<usize> {
-        self.pairs
-            .iter()
-            .filter(|(a, _)| a_items.contains(a))
-            .map(|&(_, b)| b)
-            .collect()
+        self.matched(a_items, |&(a, b)| (a, b))
     }
 
     /// A items matched with the B items `b_items`.
     pub fn in_a(&self, b_items: &[usize]) -> Vec<usize> {
+        self.matched(b_items, |&(a, b)| (b, a))
+    }
+
+    /// The other side of the pairs whose `side(pair).0` is one of `items`.
+    fn matched(
+        &self,
+        items: &[usize],
+        side: impl Fn(&(usize, usize)) -> (usize, usize),
+    ) -> Vec<usize> {
         self.pairs
             .iter()
-            .filter(|(_, b)| b_items.contains(b))
-            .map(|&(a, _)| a)
+            .map(side)
+            .filter(|(from, _)| items.contains(from))
+            .map(|(_, to)| to)
             .collect()
     }
 }
