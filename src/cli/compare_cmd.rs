@@ -97,12 +97,11 @@ pub fn comparison_text(c: &Comparison) -> String {
         (Some(al), _) => {
             let _ = writeln!(
                 out,
-                "maps: B laid onto A on {} shared gallery items: rotated {:.1}°{}, scaled {:.3}, \
-                 residual {:.4} ({:.1} % of A's spread)",
+                "maps: B laid onto A on {} shared gallery items: rotated {:.1}°{}, residual {:.4} \
+                 ({:.1} % of A's spread)",
                 al.matched,
                 al.rotation_deg,
                 if al.reflected { ", mirrored" } else { "" },
-                al.scale,
                 al.residual_rms,
                 100.0 * al.residual_fraction
             );

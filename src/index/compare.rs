@@ -68,10 +68,11 @@ pub fn with_dead_codes(
     out
 }
 
-/// Every key of either table, in key order, with both values and the difference.
+/// Every key of either table with both values and the difference: the figures both report
+/// first, then those of one only, each in key order.
 pub fn metric_rows(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> Vec<MetricRow> {
     let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-    keys.sort();
+    keys.sort_by_key(|k| (!(a.contains_key(*k) && b.contains_key(*k)), *k));
     keys.dedup();
     keys.into_iter()
         .map(|k| MetricRow::new(k.clone(), a.get(k).copied(), b.get(k).copied()))
@@ -117,7 +118,6 @@ pub struct MapAlignment {
     pub rotation_deg: f64,
     /// True when B's map is mirrored onto A's.
     pub reflected: bool,
-    pub scale: f64,
     /// Root mean square distance between matched items after alignment (A's map units).
     pub residual_rms: f64,
     /// The residual over the spread of A's matched items (0: the same layout; near 1:
@@ -151,8 +151,10 @@ impl MapAlignment {
     }
 }
 
-/// Fits the similarity transform laying `b_xy` onto `a_xy` over the matched `pairs` and
-/// moves every B item with it. Refuses fewer than [`MIN_ALIGNMENT_ITEMS`] pairs.
+/// Fits the rotation (or reflection) and shift laying `b_xy` onto `a_xy` over the matched
+/// `pairs` and moves every B item with it. No scale: both maps project unit-length embeddings,
+/// so their units are the same, and a least-squares scale would shrink B towards A's middle
+/// the less the two agree. Refuses fewer than [`MIN_ALIGNMENT_ITEMS`] pairs.
 pub fn align_maps(
     a_xy: &[[f32; 2]],
     b_xy: &[[f32; 2]],
@@ -180,7 +182,7 @@ pub fn align_maps(
     };
     let a = flat(a_xy, &|p| p.0)?;
     let b = flat(b_xy, &|p| p.1)?;
-    let fit = Procrustes::fit(&a, &b, 2, true)?;
+    let fit = Procrustes::fit(&a, &b, 2, false)?;
     let b_on_a = b_xy
         .iter()
         .map(|v| {
@@ -194,7 +196,6 @@ pub fn align_maps(
         b_on_a,
         rotation_deg: fit.rotation[1].atan2(fit.rotation[0]).to_degrees(),
         reflected: fit.reflects(),
-        scale: fit.scale,
         residual_rms: fit.residual_rms,
         residual_fraction: fit.residual_fraction,
     })
@@ -212,13 +213,13 @@ mod tests {
         assert_eq!(
             rows,
             vec![
+                MetricRow::new("x".into(), Some(0.5), Some(0.75)),
                 MetricRow::new("only_a".into(), Some(1.0), None),
                 MetricRow::new("only_b".into(), None, Some(2.0)),
-                MetricRow::new("x".into(), Some(0.5), Some(0.75)),
             ]
         );
-        assert_eq!(rows[2].difference, Some(0.25));
-        assert_eq!(rows[0].difference, None);
+        assert_eq!(rows[0].difference, Some(0.25));
+        assert_eq!(rows[1].difference, None);
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The Compare tab: the loaded model (A) beside a second bundle (B). Both gallery maps side by
-//! side, B's laid onto A's (orthogonal Procrustes on the items both galleries hold) with their
-//! axes linked; a click picks an item and its match on the other map (shift-click adds),
-//! hovering one ringing its match too. Below, every figure either manifest reports with the
-//! difference B − A, and every input read by both models with its label and codes under each,
-//! disagreements marked. Only the visible rows of the tables are drawn. Everything shown comes
+//! side, B's laid onto A's (orthogonal Procrustes on the items both galleries hold), both
+//! showing the same part of A's plane with the cursor linked; a click picks an item and its match on the other map (shift-click adds),
+//! hovering one ringing its match too. Below, every input read by both models with its label
+//! and codes under each, disagreements marked, and every figure either manifest reports with
+//! the difference B − A. Only the visible rows of the tables are drawn. Everything shown comes
 //! from the worker's [`crate::engine::ComparisonView`]; nothing here waits.
 
 use egui::{RichText, Ui};
@@ -26,11 +26,11 @@ pub const COMPARE_WITH_LABEL: &str = "Compare with…";
 /// The button that writes the table as CSV and JSON.
 pub const EXPORT_COMPARISON_LABEL: &str = "Export table";
 /// Height of each map, in points.
-const MAP_HEIGHT: f32 = 340.0;
+const MAP_HEIGHT: f32 = 300.0;
 /// Height of a table row, in points.
 const ROW_HEIGHT: f32 = 20.0;
 /// Most rows of a table shown at once (the rest scroll).
-const TABLE_ROWS_SHOWN: f32 = 14.0;
+const TABLE_ROWS_SHOWN: f32 = 10.0;
 /// Radius of the ring around a picked item, in points.
 const PICK_RING_RADIUS: f32 = 7.0;
 /// Codes shown per model in an input's row.
@@ -117,12 +117,11 @@ pub fn show(
         (Some(al), _) => muted(
             ui,
             format!(
-                "B laid onto A on {} shared gallery items: rotated {:.0}°{}, scaled {:.2}, \
-                 residual {:.0} % of A's spread",
+                "B laid onto A on {} shared gallery items: rotated {:.0}°{}, residual {:.0} % of \
+                 A's spread",
                 al.matched,
                 al.rotation_deg,
                 if al.reflected { ", mirrored" } else { "" },
-                al.scale,
                 100.0 * al.residual_fraction
             ),
         ),
@@ -147,58 +146,63 @@ pub fn show(
         }
     });
     let b_xy = c.alignment.as_ref().map(|al| al.b_on_a.as_slice());
-    let [canvas_a, canvas_b] = canvases;
+    let maps = [
+        MapView {
+            side: MapSide::A,
+            name: &c.a.name,
+            gallery: &summary.gallery,
+            layout: None,
+            classes: &summary.labels,
+        },
+        MapView {
+            side: MapSide::B,
+            name: &c.b.name,
+            gallery: &view.summary.gallery,
+            layout: b_xy,
+            classes: &view.summary.labels,
+        },
+    ];
+    // Both maps show the same part of A's plane (B is laid onto it); the cursor is linked.
+    for (map, canvas) in maps.iter().zip(canvases.iter_mut()) {
+        map.sync(canvas, settings);
+    }
+    let extent = union(canvases.iter().filter_map(MapCanvas::extent));
     let mut out = CompareOutput::default();
     ui.columns(2, |cols| {
-        let maps = [
-            (
-                MapSide::A,
-                &summary.gallery,
-                None,
-                &summary.labels,
-                canvas_a,
-            ),
-            (
-                MapSide::B,
-                &view.summary.gallery,
-                b_xy,
-                &view.summary.labels,
-                canvas_b,
-            ),
-        ];
-        for ((side, gallery, layout, classes, canvas), ui) in maps.into_iter().zip(cols) {
-            let name = match side {
-                MapSide::A => &c.a.name,
-                MapSide::B => &c.b.name,
-            };
-            ui.label(RichText::new(format!("{side:?} · {name}")).strong());
-            let map = MapView {
-                side,
-                gallery,
-                layout,
-                classes,
-            };
-            let (transform, item) = map.show(ui, compare, settings, media, canvas, commands);
-            out.maps[side as usize] = Some(transform);
+        for ((map, canvas), ui) in maps.iter().zip(canvases.iter_mut()).zip(cols) {
+            let (transform, item) = map.show(ui, compare, extent, media, canvas, commands);
+            out.maps[map.side as usize] = Some(transform);
             if let Some(item) = item {
-                out.hovered = Some((side, item));
+                out.hovered = Some((map.side, item));
             }
         }
-    });
-    ui.add_space(8.0);
-    section(ui, "Figures both report", |ui| {
-        metrics_table(ui, &c.table())
     });
     ui.add_space(8.0);
     section(ui, "Inputs read by both", |ui| {
         inputs_table(ui, &c.inputs, c.disagreements());
     });
+    ui.add_space(8.0);
+    section(ui, "Figures (B − A where both report one)", |ui| {
+        metrics_table(ui, &c.table())
+    });
     out
+}
+
+/// The smallest rectangle (lower-left, upper-right) holding every one of `extents`.
+fn union(extents: impl Iterator<Item = [[f64; 2]; 2]>) -> Option<[[f64; 2]; 2]> {
+    extents.reduce(|[alo, ahi], [blo, bhi]| {
+        [
+            [alo[0].min(blo[0]), alo[1].min(blo[1])],
+            [ahi[0].max(bhi[0]), ahi[1].max(bhi[1])],
+        ]
+    })
 }
 
 /// One of the two maps: a gallery and where its items are drawn.
 struct MapView<'a> {
     side: MapSide,
+    /// The model's name.
+    name: &'a str,
     gallery: &'a [GalleryPoint],
     /// Positions on A's map (B's items laid onto it); `None`: the items' own PCA positions.
     layout: Option<&'a [[f32; 2]]>,
@@ -206,27 +210,32 @@ struct MapView<'a> {
 }
 
 impl MapView<'_> {
-    /// Draws the map with the picked and hovered items ringed; returns where it was drawn and
-    /// the item under the pointer, and pushes a pick when that is clicked.
-    fn show(
-        &self,
-        ui: &mut Ui,
-        compare: &CompareState,
-        settings: &Settings,
-        media: &mut MediaCache,
-        canvas: &mut MapCanvas,
-        commands: &mut Vec<Command>,
-    ) -> (PlotTransform, Option<usize>) {
-        let filter = MapFilter::default();
+    /// Rebuilds the canvas's scene if anything it shows changed.
+    fn sync(&self, canvas: &mut MapCanvas, settings: &Settings) {
         canvas.sync_scene(&SceneSource {
             gallery: self.gallery,
             layout: self.layout,
             coloring: settings.map_coloring,
             classes: self.classes,
-            filter: &filter,
+            filter: &MapFilter::default(),
             focus: None,
             selection: None,
         });
+    }
+
+    /// Draws the map (`extent` in view) with the picked and hovered items ringed; returns
+    /// where it was drawn and the item under the pointer, and pushes a pick when that is
+    /// clicked.
+    fn show(
+        &self,
+        ui: &mut Ui,
+        compare: &CompareState,
+        extent: Option<[[f64; 2]; 2]>,
+        media: &mut MediaCache,
+        canvas: &mut MapCanvas,
+        commands: &mut Vec<Command>,
+    ) -> (PlotTransform, Option<usize>) {
+        ui.label(RichText::new(format!("{:?} · {}", self.side, self.name)).strong());
         let at = |i: usize| self.gallery.get(i).map(|p| layout_xy(self.layout, p));
         let picked: Vec<[f64; 2]> = compare
             .selection
@@ -238,8 +247,12 @@ impl MapView<'_> {
             MapSide::A => "compare-map-a",
             MapSide::B => "compare-map-b",
         };
-        let response = gallery_plot(id, canvas, MAP_HEIGHT)
-            .link_axis(egui::Id::unique("compare-maps"), [true, true])
+        let mut plot = gallery_plot(id, canvas, MAP_HEIGHT);
+        if let Some([lo, hi]) = extent {
+            plot = plot.include_x(lo[0]).include_x(hi[0]);
+            plot = plot.include_y(lo[1]).include_y(hi[1]);
+        }
+        let response = plot
             .link_cursor(egui::Id::unique("compare-maps"), [true, true])
             .show(ui, |plot_ui| {
                 draw_gallery(plot_ui, canvas);
