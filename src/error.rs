@@ -93,6 +93,13 @@ pub enum Error {
     #[error("{path}: invalid manifest: {reason}")]
     Manifest { path: PathBuf, reason: String },
 
+    /// A folder given as a model bundle has no manifest.
+    #[error(
+        "{path}: not a model bundle (there is no manifest.toml in it); expected a bundle \
+         folder as written by `transference train` or `transference import`"
+    )]
+    NotABundle { path: PathBuf },
+
     /// The manifest declares a format version this build does not read.
     #[error(
         "{path}: manifest format version {found} is not supported (this build reads version {supported})"

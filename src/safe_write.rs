@@ -104,6 +104,31 @@ pub fn write_file_with(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> R
     Ok(())
 }
 
+/// Writes the CSV file `path` safely (see [`write_file_with`]): `fill` writes the records.
+pub fn write_csv_with(
+    path: &Path,
+    fill: impl FnOnce(&mut csv::Writer<std::fs::File>) -> csv::Result<()>,
+) -> Result<()> {
+    write_file_with(path, |tmp| {
+        let werr = |e: csv::Error| Error::Write {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        };
+        let mut w = csv::Writer::from_path(tmp).map_err(werr)?;
+        fill(&mut w).map_err(werr)?;
+        w.flush().map_err(|e| Error::Write {
+            path: path.to_path_buf(),
+            source: e,
+        })
+    })
+}
+
+/// Writes `rows` as the CSV file `path` safely, one record each, the header from their
+/// field names.
+pub fn write_csv<R: serde::Serialize>(path: &Path, rows: &[R]) -> Result<()> {
+    write_csv_with(path, |w| rows.iter().try_for_each(|r| w.serialize(r)))
+}
+
 /// The folder holding `path` (`.` for a bare name), created if missing.
 pub fn parent_folder(path: &Path) -> Result<PathBuf> {
     let parent = path

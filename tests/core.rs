@@ -3395,3 +3395,115 @@ fn clean_mnist_digits_keep_their_view() {
         );
     }
 }
+
+/// `compare` on the shipped default model and the Whisper model: the table holds every figure
+/// of both manifests with B − A (and the dead codes derived from each), the maps are aligned
+/// on the items both galleries hold, the fixture clips of "seven" (one named `7_…`, one in a
+/// folder `7/`) are read by both with labels and codes, and the CSV holds the same table. A
+/// folder that is not a bundle is refused, naming it.
+#[test]
+fn compare_two_shipped_bundles_gives_the_table_and_refuses_a_non_bundle() {
+    use transference::bundle::manifest::Manifest;
+    let tmp = tempfile::tempdir().unwrap();
+    let clips = tmp.path().join("clips");
+    std::fs::create_dir_all(clips.join("7")).unwrap();
+    let fixtures = repo().join("tests/fixtures/audio_formats");
+    std::fs::copy(fixtures.join("seven.wav"), clips.join("7_seven.wav")).unwrap();
+    std::fs::copy(
+        fixtures.join("seven.flac"),
+        clips.join("7").join("seven.flac"),
+    )
+    .unwrap();
+    let (a_dir, b_dir) = (
+        repo().join("models/digits"),
+        repo().join("models/digits-whisper"),
+    );
+    let csv = tmp.path().join("compare.csv");
+    let json = cli_json(&[
+        "compare",
+        a_dir.to_str().unwrap(),
+        b_dir.to_str().unwrap(),
+        "--audio",
+        clips.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--json",
+    ]);
+    let (ma, mb) = (
+        Manifest::read(&a_dir).unwrap(),
+        Manifest::read(&b_dir).unwrap(),
+    );
+    let table = json["table"].as_array().unwrap();
+    let row = |key: &str| {
+        table
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap_or_else(|| panic!("no row {key}"))
+    };
+    let close = |v: &serde_json::Value, want: Option<f64>| match want {
+        Some(w) => (v.as_f64().unwrap() - w).abs() < 1e-9,
+        None => v.is_null(),
+    };
+    for key in ma.metrics.keys().chain(mb.metrics.keys()) {
+        let (a, b) = (ma.metrics.get(key).copied(), mb.metrics.get(key).copied());
+        let r = row(key);
+        assert!(close(&r["a"], a) && close(&r["b"], b), "{key}: {r}");
+        assert!(
+            close(&r["difference"], a.zip(b).map(|(a, b)| b - a)),
+            "{key}: {r}"
+        );
+    }
+    // Keys of one manifest only are kept, with no difference.
+    assert!(
+        mb.metrics
+            .contains_key("code_agreement.image_audio.same_class")
+    );
+    assert!(row("code_agreement.image_audio.same_class")["a"].is_null());
+    // Dead codes: the codebook less its active codes, in each.
+    let dead = row("codebook.dead_codes");
+    let want =
+        |m: &Manifest| m.architecture.codebook_size as f64 - m.metrics["codebook.active_codes"];
+    assert!(close(&dead["a"], Some(want(&ma))) && close(&dead["b"], Some(want(&mb))));
+    // The maps: both galleries hold the same items, so every one is matched.
+    let al = &json["alignment"];
+    assert_eq!(al["matched"], 690, "{al}");
+    assert!(al["residual_fraction"].as_f64().unwrap() < 1.0);
+    // Both clips, read by both models, labelled with their truth.
+    let inputs = json["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 2, "{inputs:?}");
+    for r in inputs {
+        assert_eq!(r["truth"], "seven", "{r}");
+        for side in ["a", "b"] {
+            assert_eq!(r[side]["status"], "read", "{r}");
+            assert!(!r[side]["codes"].as_array().unwrap().is_empty());
+        }
+    }
+    let set = &json["sets"][0];
+    assert_eq!(
+        (set["modality"].as_str(), set["a"]["n"].as_u64()),
+        (Some("audio"), Some(2))
+    );
+    assert!(close(
+        &row("inputs.audio.accuracy")["b"],
+        set["b"]["accuracy"].as_f64()
+    ));
+    // The CSV holds the same table.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("key,a,b,difference"));
+    assert_eq!(lines.count(), table.len());
+    assert!(
+        text.contains("\ncodebook.active_codes,339.0,370.0,31.0\n"),
+        "{text}"
+    );
+
+    // Not a bundle: exit 2, the folder named.
+    let (code, _, err) = cli(&["compare", a_dir.to_str().unwrap(), clips.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(clips.to_str().unwrap()) && err.contains("not a model bundle"),
+        "{err}"
+    );
+}

@@ -1760,3 +1760,86 @@ fn clicking_a_code_opens_its_page_with_back_forward_and_show_on_map() {
     );
     h.render().unwrap().save("/tmp/codepage-ui.png").ok();
 }
+
+/// Compare with…: a second bundle (the first one's gallery items in reverse order) opens in
+/// the Compare tab beside the loaded model, both maps drawn, B laid onto A; a click on an item
+/// of map A picks it and its match on map B (shift-click adds), a click on map B the other way;
+/// the table shows a figure both report with the difference; the input is read by both.
+#[test]
+fn the_compare_tab_links_picks_between_the_two_maps_and_shows_the_table() {
+    use transference::bundle::manifest::Manifest;
+    use transference::ui::compare_state::MapSide;
+    const ITEMS: usize = 6;
+    let tmp = tempfile::tempdir().unwrap();
+    let (a_dir, b_dir) = (tmp.path().join("a"), tmp.path().join("b"));
+    common::write_tiny_bundle_with_gallery(&a_dir, ITEMS);
+    common::write_tiny_bundle_with_reversed_gallery(&b_dir, ITEMS);
+    for (dir, value) in [(&a_dir, 0.5), (&b_dir, 0.75)] {
+        let mut m = Manifest::read(dir).unwrap();
+        m.metrics.insert("zero_shot.image.accuracy".into(), value);
+        std::fs::write(dir.join("manifest.toml"), m.to_toml().unwrap()).unwrap();
+    }
+    let mut h = app_on(a_dir, SimulatedAudio::with_clip(seven_clip()));
+    h.state_mut()
+        .as_mut()
+        .unwrap()
+        .add_input(InputSource::Text("seven".into()));
+    // What the dialog's answer does.
+    h.state_mut().as_mut().unwrap().compare_with(b_dir);
+    let compare = |h: &AppHarness| h.state().as_ref().unwrap().session().compare.clone();
+    wait_for(&mut h, "the comparison", |h| {
+        let c = compare(h);
+        c.view.is_some() && c.drawn.iter().all(Option::is_some)
+    });
+    for _ in 0..3 {
+        h.step();
+    }
+    let view = compare(&h).view.unwrap();
+    let al = view.comparison.alignment.as_ref().expect("aligned");
+    assert_eq!(al.matched, ITEMS);
+    assert!(al.residual_rms < 1e-3, "the same items: {al:?}");
+    // The table: the figure both report, with B − A.
+    assert!(has_label(&h, "zero_shot.image.accuracy"));
+    assert!(has_label(&h, "+0.2500"));
+    // The input, read by both models.
+    assert_eq!(view.comparison.inputs.len(), 1);
+    assert!(view.comparison.inputs[0].a.label().is_some());
+    assert!(view.comparison.inputs[0].b.label().is_some());
+
+    // A click on item 2 of map A picks it, and its match on map B: B's item ITEMS - 1 - 2.
+    let screen = |h: &AppHarness, side: MapSide, item: usize| {
+        let c = compare(h);
+        let v = c.view.as_ref().unwrap();
+        let xy = match side {
+            MapSide::A => {
+                h.state()
+                    .as_ref()
+                    .unwrap()
+                    .session()
+                    .summary
+                    .as_ref()
+                    .unwrap()
+                    .gallery[item]
+                    .xy
+            }
+            MapSide::B => v.comparison.alignment.as_ref().unwrap().b_on_a[item],
+        };
+        c.drawn[side as usize]
+            .unwrap()
+            .position_from_point(&egui_plot::PlotPoint::new(xy[0], xy[1]))
+    };
+    let at = screen(&h, MapSide::A, 2);
+    click_at(&mut h, at);
+    wait_for(&mut h, "the pick", |h| !compare(h).selection.a.is_empty());
+    let picked = compare(&h).selection;
+    assert_eq!(picked.a, vec![2], "{picked:?}");
+    assert_eq!(picked.b, vec![ITEMS - 1 - 2]);
+    assert!(has_label(&h, "picked 1 on A, 1 on B"));
+    // A click on map B picks there and its match on A.
+    let at = screen(&h, MapSide::B, 0);
+    click_at(&mut h, at);
+    wait_for(&mut h, "the pick on B", |h| {
+        compare(h).selection.b == vec![0]
+    });
+    assert_eq!(compare(&h).selection.a, vec![ITEMS - 1]);
+}

@@ -75,20 +75,4 @@ impl ExplorerApp {
                 });
         });
     }
-
-    /// Tells how the export went.
-    pub(super) fn code_page_saved(&mut self, result: crate::Result<Vec<std::path::PathBuf>>) {
-        match result {
-            Ok(files) => {
-                let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-                self.session
-                    .notifications
-                    .info("Code page exported", names.join(", "));
-            }
-            Err(e) => self
-                .session
-                .notifications
-                .error("Could not export the code page", e.to_string()),
-        }
-    }
 }

@@ -45,6 +45,13 @@ impl ExplorerApp {
             | Command::ShowCodeOnMap(_)
             | Command::PlayCodeSound(_)
             | Command::ExportCodePage => self.apply_code_page(cmd, ctx),
+            Command::CompareDialog
+            | Command::Compare(_)
+            | Command::CompareReadInputs
+            | Command::ComparePick { .. }
+            | Command::CompareClearPicks
+            | Command::ExportComparison
+            | Command::CloseComparison => self.apply_compare(cmd, ctx),
             Command::Rescore => self.rescore(),
             Command::ResetLabels => {
                 if self.session.reset_labels() {

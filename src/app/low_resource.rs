@@ -44,20 +44,4 @@ impl ExplorerApp {
                 repaint.request_repaint();
             });
     }
-
-    /// Tells the user where the curves' data went, or why not.
-    pub(super) fn curves_saved(&mut self, result: Result<Vec<std::path::PathBuf>, String>) {
-        match result {
-            Ok(files) => {
-                let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-                self.session
-                    .notifications
-                    .info("Low-resource curves exported", names.join(", "));
-            }
-            Err(e) => self
-                .session
-                .notifications
-                .error("Could not export the low-resource curves", e),
-        }
-    }
 }

@@ -12,11 +12,14 @@
 //! back/forward, *Show on map*, export) in `app/code_page.rs`.
 //!
 //! Live demos: `TRANSFERENCE_DEMO_INPUTS="digit.png;seven.wav;text:seven"` queues those inputs
-//! at start (`;`-separated; `text:` introduces a text, anything else is a file path).
+//! at start (`;`-separated; `text:` introduces a text, anything else is a file path), and
+//! `TRANSFERENCE_COMPARE_WITH=DIR` opens the Compare tab on the bundle `DIR` (as *Compare
+//! with…* would). The comparison's commands are in `app/compare.rs`.
 
 mod audio;
 mod code_page;
 mod commands;
+mod compare;
 mod lessons;
 mod low_resource;
 mod selection;
@@ -36,13 +39,15 @@ use crate::ui::media::MediaCache;
 use crate::ui::notifications::Level;
 use crate::ui::state::{CentralTab, PresenterFocus, Session, Settings};
 use crate::ui::{
-    Command, code_page_panel, drag_drop, input_tab, inputs_panel, lessons_panel,
+    Command, code_page_panel, compare_panel, drag_drop, input_tab, inputs_panel, lessons_panel,
     low_resource_panel, map_panel, model_panel, no_encoders, selection_panel, theme,
     transfer_panel, usage_panel,
 };
 
 /// Environment variable naming inputs to queue at start (see the module docs).
 pub const DEMO_INPUTS_ENV: &str = "TRANSFERENCE_DEMO_INPUTS";
+/// Environment variable naming a bundle to compare with at start (see the module docs).
+pub const COMPARE_WITH_ENV: &str = "TRANSFERENCE_COMPARE_WITH";
 /// Seconds after the last label edit before re-scoring.
 const RESCORE_DELAY_SECS: f64 = 0.6;
 
@@ -71,6 +76,9 @@ pub fn run_window(model: Option<PathBuf>, device: DeviceRequest, lessons: Option
             }
             for input in demo {
                 app.add_input(input);
+            }
+            if let Some(dir) = std::env::var_os(COMPARE_WITH_ENV) {
+                app.compare_with(PathBuf::from(dir));
             }
             Ok(Box::new(app))
         }),
@@ -104,6 +112,7 @@ enum UiMsg {
     SelectionSaved(Result<Vec<PathBuf>, String>),
     CurvesSaved(Result<Vec<PathBuf>, String>),
     CodePageSaved(crate::Result<Vec<PathBuf>>),
+    ComparisonSaved(crate::Result<Vec<PathBuf>>),
 }
 
 /// The explorer application.
@@ -115,6 +124,8 @@ pub struct ExplorerApp {
     media: MediaCache,
     /// The map's gallery layer (its image comes from a rasteriser thread).
     map_canvas: MapCanvas,
+    /// The gallery layers of the Compare tab's two maps (A, B).
+    compare_canvases: [MapCanvas; 2],
     canvas: Canvas,
     audio: AudioService,
     /// The window's context, for helper threads to ask for a repaint.
@@ -189,6 +200,7 @@ impl ExplorerApp {
             session: Session::default(),
             media: MediaCache::new(ctx),
             map_canvas: MapCanvas::new(ctx),
+            compare_canvases: [MapCanvas::new(ctx), MapCanvas::new(ctx)],
             canvas: Canvas::default(),
             audio,
             ctx: ctx.clone(),
@@ -306,6 +318,7 @@ impl ExplorerApp {
             settings,
             media,
             map_canvas,
+            compare_canvases,
             canvas,
             text_input,
             code_id_input,
@@ -317,6 +330,7 @@ impl ExplorerApp {
         let presenter = settings.presenter;
         let mut hovered: Option<u32> = None;
         let mut hovered_gallery: Option<usize> = None;
+        let mut compare_hovered = None;
         session.chart_rects = Default::default();
 
         egui::Panel::top("top-bar")
@@ -401,6 +415,7 @@ impl ExplorerApp {
                     (CentralTab::Model, "Model card"),
                     (CentralTab::Selection, "Selection"),
                     (CentralTab::Code, "Code"),
+                    (CentralTab::Compare, "Compare"),
                 ] {
                     let text = RichText::new(name).size(18.0);
                     ui.selectable_value(&mut settings.tab, tab, text);
@@ -429,10 +444,23 @@ impl ExplorerApp {
                         session.chart_rects.code_page =
                             code_page_panel::show(ui, session, media, code_id_input, commands);
                     }
+                    CentralTab::Compare => {
+                        let out = compare_panel::show(
+                            ui,
+                            session,
+                            settings,
+                            media,
+                            compare_canvases,
+                            commands,
+                        );
+                        compare_hovered = out.hovered;
+                        session.compare.drawn = out.maps;
+                    }
                 });
         });
         session.hovered_code = hovered;
         session.hovered_gallery = hovered_gallery;
+        session.compare.hovered = compare_hovered;
     }
 
     fn handle_event(&mut self, event: Event) {
@@ -451,6 +479,12 @@ impl ExplorerApp {
                 self.dialog_open = false;
                 if let Some(dir) = dir {
                     self.load(dir);
+                }
+            }
+            UiMsg::Dialog(Picked::CompareFolder(dir)) => {
+                self.dialog_open = false;
+                if let Some(dir) = dir {
+                    self.compare_with(dir);
                 }
             }
             UiMsg::Dialog(Picked::InputFiles(files)) => {
@@ -484,8 +518,21 @@ impl ExplorerApp {
                     .notifications
                     .error("Could not export the selection", e),
             },
-            UiMsg::CurvesSaved(result) => self.curves_saved(result),
-            UiMsg::CodePageSaved(result) => self.code_page_saved(result),
+            UiMsg::CurvesSaved(result) => self.exported(
+                "Low-resource curves exported",
+                "Could not export the low-resource curves",
+                result,
+            ),
+            UiMsg::CodePageSaved(result) => self.exported(
+                "Code page exported",
+                "Could not export the code page",
+                result,
+            ),
+            UiMsg::ComparisonSaved(result) => self.exported(
+                "Comparison exported",
+                "Could not export the comparison",
+                result,
+            ),
             UiMsg::RecordingSaved(result) => match result {
                 Ok(path) => self
                     .session
@@ -522,6 +569,23 @@ impl ExplorerApp {
                     .notifications
                     .error("Could not save the charts", e),
             },
+        }
+    }
+
+    /// Tells where an export's files went (titled `done`), or why it failed (titled
+    /// `failed`).
+    fn exported(
+        &mut self,
+        done: &str,
+        failed: &str,
+        result: Result<Vec<PathBuf>, impl std::fmt::Display>,
+    ) {
+        match result {
+            Ok(files) => {
+                let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+                self.session.notifications.info(done, names.join(", "));
+            }
+            Err(e) => self.session.notifications.error(failed, e.to_string()),
         }
     }
 

@@ -85,6 +85,11 @@ impl Bundle {
                 reason: "not a folder; a model bundle is a folder with manifest.toml".into(),
             });
         }
+        if !dir.join(MANIFEST_FILE).exists() {
+            return Err(Error::NotABundle {
+                path: dir.to_path_buf(),
+            });
+        }
         let manifest = Manifest::read(dir)?;
         let mut model = manifest.architecture.init(device);
         // A vectors-only bundle without an imported codebook has no weights file; its model is

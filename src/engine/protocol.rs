@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::device::DeviceRequest;
 use crate::engine::InputSource;
 use crate::engine::code_page::CodePage;
+use crate::engine::compare::{Comparison, InputRow};
 use crate::engine::pipeline::{EncodedInput, LabelScore, Neighbour};
 use crate::error::Error;
 use crate::index::low_resource::LowResourceReport;
@@ -83,6 +84,16 @@ pub enum Job {
     /// The page of one code ([`crate::engine::Pipeline::code_page`]): answered by
     /// [`Event::CodePage`].
     CodePage { code: u32 },
+    /// Compare the loaded model (A) with the bundle in `dir` (B), which the worker loads beside
+    /// it (or keeps, when it is the one compared last): the figures, B's map laid onto A's and
+    /// `inputs` read by both ([`crate::engine::compare`]). Answered by [`Event::Compared`].
+    Compare {
+        dir: PathBuf,
+        device: DeviceRequest,
+        inputs: Vec<InputSource>,
+    },
+    /// Read `inputs` with both models of the last comparison: [`Event::ComparedInputs`].
+    CompareInputs { inputs: Vec<InputSource> },
     /// Stop the thread.
     Shutdown,
 }
@@ -110,6 +121,10 @@ impl Job {
                 projection: *projection,
             },
             Job::CodePage { code } => JobKind::CodePage { code: *code },
+            Job::Compare { dir, .. } => JobKind::Compare { dir: dir.clone() },
+            Job::CompareInputs { inputs } => JobKind::CompareInputs {
+                inputs: inputs.len(),
+            },
             Job::Shutdown => JobKind::Shutdown,
         }
     }
@@ -135,6 +150,10 @@ pub enum JobKind {
     Project { projection: Projection },
     /// Computing a code's page.
     CodePage { code: u32 },
+    /// Comparing the loaded model with the bundle in `dir`.
+    Compare { dir: PathBuf },
+    /// Reading `inputs` inputs with both compared models.
+    CompareInputs { inputs: usize },
     /// Stopping the thread (never fails; here for completeness).
     Shutdown,
 }
@@ -176,6 +195,12 @@ impl std::fmt::Display for JobKind {
                 write!(f, "Computing the {projection} map failed")
             }
             JobKind::CodePage { code } => write!(f, "Opening the page of code {code} failed"),
+            JobKind::Compare { dir } => {
+                write!(f, "Comparing with {} failed", dir.display())
+            }
+            JobKind::CompareInputs { .. } => {
+                write!(f, "Reading the inputs with both models failed")
+            }
             JobKind::Shutdown => write!(f, "Stopping the worker failed"),
         }
     }
@@ -289,6 +314,14 @@ impl ModelSummary {
     pub fn has_encoders(&self) -> bool {
         !self.modalities.is_empty()
     }
+}
+
+/// A comparison with the model the window shows B's map from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ComparisonView {
+    pub comparison: Comparison,
+    /// Model B's summary: its gallery (PCA positions; the comparison lays them onto A's map).
+    pub summary: ModelSummary,
 }
 
 /// Why an analysis has no zero-shot scores.
@@ -410,6 +443,10 @@ pub enum Event {
     },
     /// A [`Job::CodePage`] finished.
     CodePage(Box<CodePage>),
+    /// A [`Job::Compare`] finished.
+    Compared(Box<ComparisonView>),
+    /// A [`Job::CompareInputs`] finished: every input read by both models, in order.
+    ComparedInputs(Vec<InputRow>),
     /// A job failed (a load included); the worker keeps running.
     Failed {
         job: JobKind,

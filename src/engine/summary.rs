@@ -95,32 +95,41 @@ pub fn gallery_xy(pca: &Pca2, gallery: &Gallery) -> Vec<[f32; 2]> {
     xy
 }
 
+/// The gallery's PCA map: the fitted projection and every item's position, in gallery order;
+/// `None` when it cannot be fitted (fewer than 2 items, non-finite embeddings).
+pub fn gallery_map(gallery: &Gallery) -> Option<(Pca2, Vec<[f32; 2]>)> {
+    let pca = Pca2::fit_rows(gallery.len(), gallery.dim, |i| gallery.embedding(i))?;
+    let xy = gallery_xy(&pca, gallery);
+    Some((pca, xy))
+}
+
 /// Builds the model summary: gallery map (PCA), codebook projection and statistics.
 pub fn summarize(pipeline: &Pipeline, load_ms: f64) -> (ModelSummary, Option<Pca2>) {
     let m = &pipeline.bundle.manifest;
     let card = std::fs::read_to_string(pipeline.bundle.dir.join(&m.card)).unwrap_or_default();
     let gallery = pipeline.bundle.gallery.as_ref();
-    let pca = gallery.and_then(|g| Pca2::fit_rows(g.len(), g.dim, |i| g.embedding(i)));
-    let points = match (gallery, &pca) {
-        (Some(g), pca) => {
-            let xy = pca.as_ref().map(|p| gallery_xy(p, g));
-            (0..g.len())
-                .map(|i| {
-                    let item = &g.items[i];
-                    GalleryPoint {
-                        index: i,
-                        modality: item.modality,
-                        label: item.label.clone(),
-                        source: item.source.clone(),
-                        text: item.text.clone(),
-                        media: g.media_path(i),
-                        xy: xy.as_ref().map_or([0.0, 0.0], |xy| xy[i]),
-                        codes: g.codes[i].clone(),
-                    }
-                })
-                .collect()
-        }
-        (None, _) => Vec::new(),
+    let map = gallery.and_then(gallery_map);
+    let (pca, xy) = match map {
+        Some((pca, xy)) => (Some(pca), Some(xy)),
+        None => (None, None),
+    };
+    let points = match gallery {
+        Some(g) => (0..g.len())
+            .map(|i| {
+                let item = &g.items[i];
+                GalleryPoint {
+                    index: i,
+                    modality: item.modality,
+                    label: item.label.clone(),
+                    source: item.source.clone(),
+                    text: item.text.clone(),
+                    media: g.media_path(i),
+                    xy: xy.as_ref().map_or([0.0, 0.0], |xy| xy[i]),
+                    codes: g.codes[i].clone(),
+                }
+            })
+            .collect(),
+        None => Vec::new(),
     };
     let codebook_xy = match (&pca, pipeline.bundle.codebook_vectors()) {
         (Some(p), Some(vectors)) => vectors

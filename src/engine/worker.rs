@@ -17,11 +17,12 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::engine::batch::{PreparedFile, prepare_files};
+use crate::engine::compare::{compare_models, read_inputs};
 use crate::engine::low_resource::gallery_low_resource;
 use crate::engine::pipeline::{EncodedInput, Pipeline};
 use crate::engine::protocol::{
-    Analysis, BatchItem, Event, ItemFailure, Job, JobError, JobKind, ZeroShotUnavailable,
-    analysis_chunk_len,
+    Analysis, BatchItem, ComparisonView, Event, ItemFailure, Job, JobError, JobKind,
+    ZeroShotUnavailable, analysis_chunk_len,
 };
 use crate::engine::summary::{gallery_transfer, gallery_xy, summarize};
 use crate::engine::{InputSource, ms_since};
@@ -107,6 +108,10 @@ type Notify = Arc<dyn Fn() + Send + Sync>;
 /// What the thread holds between jobs.
 struct State {
     pipeline: Option<Pipeline>,
+    /// Model B of the last comparison, kept for reading inputs with both.
+    compared: Option<Pipeline>,
+    /// Gallery items matched between A and B (A index, B index) in the last comparison.
+    compared_pairs: Vec<(usize, usize)>,
     pca: Option<Pca2>,
     /// Stop flag of the running t-SNE or UMAP, if any.
     projection: Option<Arc<AtomicBool>>,
@@ -134,6 +139,8 @@ fn worker_loop(
     };
     let mut state = State {
         pipeline: None,
+        compared: None,
+        compared_pairs: Vec::new(),
         pca: None,
         projection: None,
         notify: shared,
@@ -191,6 +198,8 @@ fn handle(
             let (summary, pca) = summarize(&pipeline, ms_since(t0));
             state.pipeline = Some(pipeline);
             state.pca = pca;
+            // Matches of the last comparison were with the previous model's gallery.
+            state.compared_pairs.clear();
             let _ = events.send(Event::Loaded(Box::new(summary)));
             Ok(())
         }
@@ -264,8 +273,53 @@ fn handle(
             let _ = events.send(Event::CodePage(Box::new(page)));
             Ok(())
         }
+        Job::Compare {
+            dir,
+            device,
+            inputs,
+        } => {
+            let t0 = Instant::now();
+            if state.compared.as_ref().is_none_or(|b| b.bundle.dir != dir) {
+                // The previous B goes first, so two are never held beside A.
+                state.compared = None;
+                state.compared = Some(Pipeline::open(&dir, device)?);
+            }
+            let (a, b) = compared_pair(state)?;
+            let (summary, _) = summarize(b, ms_since(t0));
+            let mut comparison = compare_models(a, b);
+            let pairs = comparison
+                .alignment
+                .as_ref()
+                .map(|al| al.pairs.clone())
+                .unwrap_or_default();
+            comparison.inputs = read_inputs(a, b, &inputs, &pairs)?;
+            state.compared_pairs = pairs;
+            let _ = events.send(Event::Compared(Box::new(ComparisonView {
+                comparison,
+                summary,
+            })));
+            Ok(())
+        }
+        Job::CompareInputs { inputs } => {
+            let pairs = state.compared_pairs.clone();
+            let (a, b) = compared_pair(state)?;
+            let rows = read_inputs(a, b, &inputs, &pairs)?;
+            let _ = events.send(Event::ComparedInputs(rows));
+            Ok(())
+        }
         Job::Shutdown => Ok(()),
     }
+}
+
+/// The loaded model and the one compared with it.
+fn compared_pair(state: &mut State) -> Result<(&mut Pipeline, &mut Pipeline), JobError> {
+    let a = state.pipeline.as_mut().ok_or_else(JobError::no_model)?;
+    let b = state.compared.as_mut().ok_or_else(|| {
+        JobError::from(crate::error::Error::InvalidRequest(
+            "no model to compare with; choose one with Compare with…".into(),
+        ))
+    })?;
+    Ok((a, b))
 }
 
 /// Answers a PCA map at once; starts t-SNE or UMAP on a thread of its own over a copy of the

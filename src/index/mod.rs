@@ -1,6 +1,8 @@
 //! Search, projections, codebook statistics and the Embedding Projector export over plain data.
 
+pub mod accuracy;
 pub mod code_facts;
+pub mod compare;
 pub mod exact;
 pub mod gallery_index;
 pub mod gemm;
@@ -9,6 +11,7 @@ pub mod hnsw;
 pub mod low_resource;
 pub mod norm;
 pub mod pca;
+pub mod procrustes;
 pub mod projection;
 pub mod projector;
 pub mod rows;

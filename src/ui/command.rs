@@ -87,4 +87,23 @@ pub enum Command {
     ExportCharts,
     /// Run the actions of the open lesson step.
     DoLessonStep,
+    /// Show the folder picker for a bundle to compare with the loaded model.
+    CompareDialog,
+    /// Compare the loaded model with the bundle in this folder (the Compare tab).
+    Compare(PathBuf),
+    /// Read the current inputs with both compared models again.
+    CompareReadInputs,
+    /// Pick a gallery item on one of the comparison's maps, and its match on the other;
+    /// `add` keeps the earlier picks (and drops the item when it was picked).
+    ComparePick {
+        side: crate::ui::compare_state::MapSide,
+        item: usize,
+        add: bool,
+    },
+    /// Forget the picks on both comparison maps.
+    CompareClearPicks,
+    /// Write the comparison table as CSV and JSON into the export folder.
+    ExportComparison,
+    /// Close the comparison.
+    CloseComparison,
 }

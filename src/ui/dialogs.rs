@@ -18,6 +18,8 @@ const DIALOG_FAILED_WITHIN: Duration = Duration::from_millis(400);
 pub enum DialogKind {
     /// A model bundle folder.
     ModelFolder,
+    /// A bundle folder to compare with the loaded model.
+    CompareFolder,
     /// Images or audio files to analyse.
     InputFiles,
     /// The folder exports are written to.
@@ -30,6 +32,7 @@ pub enum DialogKind {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Picked {
     ModelFolder(Option<PathBuf>),
+    CompareFolder(Option<PathBuf>),
     InputFiles(Vec<PathBuf>),
     ExportFolder(Option<PathBuf>),
     SaveRecording(u64, Option<PathBuf>),
@@ -41,9 +44,10 @@ impl Picked {
     /// True for a dialog result with nothing picked.
     fn is_empty(&self) -> bool {
         match self {
-            Picked::ModelFolder(d) | Picked::ExportFolder(d) | Picked::SaveRecording(_, d) => {
-                d.is_none()
-            }
+            Picked::ModelFolder(d)
+            | Picked::CompareFolder(d)
+            | Picked::ExportFolder(d)
+            | Picked::SaveRecording(_, d) => d.is_none(),
             Picked::InputFiles(f) => f.is_empty(),
             Picked::Unavailable => false,
         }
@@ -81,6 +85,12 @@ fn spawn_dialog(kind: DialogKind) -> PendingDialog {
                 .set_title("Open a model bundle folder")
                 .pick_folder();
             Box::pin(async move { Picked::ModelFolder(pick.await.map(path)) })
+        }
+        DialogKind::CompareFolder => {
+            let pick = rfd::AsyncFileDialog::new()
+                .set_title("Compare with a model bundle folder")
+                .pick_folder();
+            Box::pin(async move { Picked::CompareFolder(pick.await.map(path)) })
         }
         DialogKind::InputFiles => {
             let mut exts: Vec<&str> = crate::engine::input::IMAGE_EXTENSIONS.to_vec();

@@ -149,20 +149,11 @@ pub const LOW_RESOURCE_JSON: &str = "low_resource.json";
 pub fn save_low_resource(dir: &Path, report: &LowResourceReport) -> crate::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let csv_path = dir.join(LOW_RESOURCE_CSV);
-    crate::safe_write::write_file_with(&csv_path, |tmp| {
-        let werr = |e: csv::Error| Error::Write {
-            path: csv_path.clone(),
-            source: std::io::Error::other(e.to_string()),
-        };
-        let mut w = csv::Writer::from_path(tmp).map_err(werr)?;
-        w.write_record(CSV_HEADER).map_err(werr)?;
-        for row in to_csv_rows(report) {
-            w.write_record(&row).map_err(werr)?;
-        }
-        w.flush().map_err(|e| Error::Write {
-            path: csv_path.clone(),
-            source: e,
-        })
+    crate::safe_write::write_csv_with(&csv_path, |w| {
+        w.write_record(CSV_HEADER)?;
+        to_csv_rows(report)
+            .iter()
+            .try_for_each(|row| w.write_record(row))
     })?;
     let json_path = dir.join(LOW_RESOURCE_JSON);
     let json = serde_json::to_vec_pretty(report).map_err(|e| Error::Internal(e.to_string()))?;

@@ -12,10 +12,11 @@ use std::sync::Arc;
 use egui::{Color32, TextureHandle, TextureOptions};
 use egui_plot::{PlotImage, PlotPoint, PlotTransform};
 
+use crate::engine::GalleryPoint;
 use crate::modality::Modality;
 use crate::ui::map_grid::PointGrid;
 use crate::ui::map_raster::{BEHIND, MapScene, RasterView, Rasterizer};
-use crate::ui::selection::{MapFilter, SelectionShape};
+use crate::ui::selection::{MapFilter, Selection, SelectionShape};
 use crate::ui::session::Session;
 use crate::ui::state::{MapColoring, Settings};
 use crate::ui::theme;
@@ -46,6 +47,23 @@ struct SceneKey {
     filter: MapFilter,
     focus: Option<u32>,
     selection: Option<(usize, usize, SelectionShape)>,
+}
+
+/// What a map's gallery layer shows: plain data from the window's session, or from a
+/// comparison of two models.
+pub struct SceneSource<'a> {
+    pub gallery: &'a [GalleryPoint],
+    /// Positions in gallery order (a t-SNE or UMAP layout, a map laid onto another); `None`:
+    /// each point's own PCA position.
+    pub layout: Option<&'a [[f32; 2]]>,
+    pub coloring: MapColoring,
+    /// Class names, in colour order.
+    pub classes: &'a [String],
+    pub filter: &'a MapFilter,
+    /// The focused code: its users get rings.
+    pub focus: Option<u32>,
+    /// Items ringed as selected.
+    pub selection: Option<&'a Selection>,
 }
 
 /// The gallery layer of the map: scene, picking grid, image and its rasteriser.
@@ -101,24 +119,38 @@ impl MapCanvas {
         self.texture = None;
     }
 
-    /// Rebuilds the scene if the gallery, layout, colouring, filter, focused code or
-    /// selection changed; `layout` is the shown t-SNE or UMAP layout (None: PCA).
+    /// Rebuilds the scene of the window's map from the session: see [`MapCanvas::sync_scene`];
+    /// `layout` is the shown t-SNE or UMAP layout (None: PCA).
     pub fn sync(&mut self, session: &Session, settings: &Settings, layout: Option<&[[f32; 2]]>) {
         let Some(summary) = &session.summary else {
             self.clear();
             return;
         };
-        let gallery = &summary.gallery;
+        self.sync_scene(&SceneSource {
+            gallery: &summary.gallery,
+            layout,
+            coloring: settings.map_coloring,
+            classes: &session.derived.classes,
+            filter: &settings.map_filter,
+            focus: session.hovered_code.or(session.selected_code),
+            selection: session.selection.as_ref(),
+        });
+    }
+
+    /// Rebuilds the scene if the gallery, layout, colouring, filter, focused code or
+    /// selection changed.
+    pub fn sync_scene(&mut self, source: &SceneSource<'_>) {
+        let gallery = source.gallery;
+        let layout = source.layout;
         let key = SceneKey {
             gallery: (gallery.as_ptr() as usize, gallery.len()),
             layout: layout.map(|l| (l.as_ptr() as usize, l.len())),
-            coloring: settings.map_coloring,
-            classes: session.derived.classes.clone(),
-            filter: settings.map_filter.clone(),
-            focus: session.hovered_code.or(session.selected_code),
-            selection: session
+            coloring: source.coloring,
+            classes: source.classes.to_vec(),
+            filter: source.filter.clone(),
+            focus: source.focus,
+            selection: source
                 .selection
-                .as_ref()
                 .map(|s| (s.items.as_ptr() as usize, s.items.len(), s.shape.clone())),
         };
         if self.key.as_ref() == Some(&key) {
@@ -147,7 +179,7 @@ impl MapCanvas {
         } else {
             self.scene.xy.clone()
         };
-        let (paint, palette, mut legend) = paint(session, settings);
+        let (paint, palette, mut legend) = paint(source);
         let mut rings = Vec::new();
         if let Some(code) = key.focus {
             let users = gallery
@@ -158,7 +190,7 @@ impl MapCanvas {
             rings.push((users, theme::highlight(), USER_RING_RADIUS));
             legend.push((format!("uses code {code}"), theme::highlight()));
         }
-        if let Some(selection) = &session.selection {
+        if let Some(selection) = source.selection {
             let items = selection.items.iter().map(|&i| i as u32).collect();
             rings.push((items, theme::selection(), SELECTED_RING_RADIUS));
             legend.push((
@@ -296,26 +328,22 @@ fn extent_of(xy: &[[f32; 2]]) -> Option<[[f64; 2]; 2]> {
 
 /// Palette entry of every gallery item (by the chosen colouring; [`BEHIND`] for items the
 /// filter hides), the palette and the legend (in modality or class order).
-fn paint(session: &Session, settings: &Settings) -> (Vec<u16>, Vec<(Color32, f32)>, Legend) {
-    let Some(summary) = &session.summary else {
-        return Default::default();
-    };
-    let classes: HashMap<&str, usize> = session
-        .derived
+fn paint(source: &SceneSource<'_>) -> (Vec<u16>, Vec<(Color32, f32)>, Legend) {
+    let classes: HashMap<&str, usize> = source
         .classes
         .iter()
         .enumerate()
         .map(|(i, c)| (c.as_str(), i))
         .collect();
-    let filter = &settings.map_filter;
+    let filter = source.filter;
     let filtering = filter.is_active();
     let mut palette = vec![(theme::filtered_out(), FILTERED_RADIUS)];
     // Group (modality or class order; unlabelled last) → palette entry and legend name.
-    let unlabelled = session.derived.classes.len().max(Modality::ALL.len());
+    let unlabelled = source.classes.len().max(Modality::ALL.len());
     let mut entries: Vec<Option<u16>> = vec![None; unlabelled + 1];
     let mut groups: BTreeMap<usize, (String, u16)> = BTreeMap::new();
     let mut any_filtered = false;
-    let paint = summary
+    let paint = source
         .gallery
         .iter()
         .map(|p| {
@@ -323,7 +351,7 @@ fn paint(session: &Session, settings: &Settings) -> (Vec<u16>, Vec<(Color32, f32
                 any_filtered = true;
                 return BEHIND;
             }
-            let order = match settings.map_coloring {
+            let order = match source.coloring {
                 MapColoring::Modality => p.modality.index(),
                 MapColoring::Class => p
                     .label
@@ -332,7 +360,7 @@ fn paint(session: &Session, settings: &Settings) -> (Vec<u16>, Vec<(Color32, f32
                     .unwrap_or(usize::MAX),
             };
             *entries[order.min(unlabelled)].get_or_insert_with(|| {
-                let (name, color) = match settings.map_coloring {
+                let (name, color) = match source.coloring {
                     MapColoring::Modality => (
                         p.modality.name().to_string(),
                         theme::modality_color(p.modality),
@@ -340,10 +368,9 @@ fn paint(session: &Session, settings: &Settings) -> (Vec<u16>, Vec<(Color32, f32
                     MapColoring::Class if order == usize::MAX => {
                         ("unlabelled".to_string(), theme::unlabelled())
                     }
-                    MapColoring::Class => (
-                        session.derived.classes[order].clone(),
-                        theme::class_color(order),
-                    ),
+                    MapColoring::Class => {
+                        (source.classes[order].clone(), theme::class_color(order))
+                    }
                 };
                 let entry = palette.len().min(usize::from(u16::MAX - 1)) as u16;
                 palette.push((color, POINT_RADIUS));

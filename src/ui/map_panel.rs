@@ -112,24 +112,9 @@ pub fn show(
 
     let tool = settings.map_tool;
     let height = ui.available_height().max(200.0);
-    let mut plot = Plot::new("embedding-map")
+    let plot = gallery_plot("embedding-map", canvas, height)
         .allow_drag(tool == MapTool::Pan)
-        .allow_boxed_zoom(tool == MapTool::Pan)
-        .height(height)
-        .data_aspect(1.0)
-        .show_x(false)
-        .show_y(false)
-        .show_axes(false)
-        .legend(
-            Legend::default()
-                .position(egui_plot::Corner::LeftBottom)
-                .background_alpha(0.6)
-                .follow_insertion_order(true),
-        );
-    if let Some([lo, hi]) = canvas.extent() {
-        plot = plot.include_x(lo[0]).include_x(hi[0]);
-        plot = plot.include_y(lo[1]).include_y(hi[1]);
-    }
+        .allow_boxed_zoom(tool == MapTool::Pan);
     let response = plot.show(ui, |plot_ui| {
         if settings.map_show_codebook && !codebook_xy.is_empty() {
             let pts: Vec<[f64; 2]> = codebook_xy
@@ -144,23 +129,7 @@ pub fn show(
                     .allow_hover(false),
             );
         }
-        // Every gallery item, in one image; legend entries carry the colours.
-        if let Some(image) = canvas.image() {
-            plot_ui.image(image);
-        }
-        // Legend entries: one invisible (radius 0) point each, inside the map's extent.
-        let centre = canvas.extent().map_or([0.0; 2], |[lo, hi]| {
-            [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0]
-        });
-        for (name, color) in canvas.legend() {
-            plot_ui.points(
-                Points::new(name.as_str(), vec![centre])
-                    .radius(0.0)
-                    .color(*color)
-                    .filled(true)
-                    .allow_hover(false),
-            );
-        }
+        draw_gallery(plot_ui, canvas);
         if let Some(code) = focus
             && settings.map_show_codebook
             && let Some(v) = codebook_xy.get(code as usize)
@@ -182,13 +151,7 @@ pub fn show(
             );
         }
         if let Some(p) = session.hovered_gallery.and_then(|i| gallery.get(i)) {
-            plot_ui.points(
-                Points::new("", xy(p))
-                    .radius(8.0)
-                    .filled(false)
-                    .color(theme::strong_text())
-                    .allow_hover(false),
-            );
+            hover_ring(plot_ui, xy(p));
         }
         // Inputs: one set of marks per modality; the selected and the hovered input get a
         // ring, a label and (the selected one) lines to its neighbours.
@@ -312,13 +275,7 @@ pub fn show(
             hovered_code: Some(code),
         };
     }
-    let nearest = pointer.and_then(|pointer| {
-        let at = transform.value_from_position(pointer);
-        let radius = f64::from(HOVER_RADIUS) / transform.dpos_dvalue_x().abs();
-        canvas
-            .nearest([at.x, at.y], radius)
-            .and_then(|i| gallery.get(i))
-    });
+    let nearest = nearest_item(canvas, &transform, pointer).and_then(|i| gallery.get(i));
     if let Some(p) = nearest {
         if r.clicked() {
             commands.push(Command::AddInput(InputSource::GalleryItem(p.index)));
@@ -332,6 +289,70 @@ pub fn show(
         hovered: nearest.map(|p| p.index),
         hovered_code: None,
     }
+}
+
+/// The plot a gallery map is drawn in: equal axes, none shown, the legend at the lower left,
+/// the canvas's items in view.
+pub fn gallery_plot<'a>(id: &str, canvas: &MapCanvas, height: f32) -> Plot<'a> {
+    let mut plot = Plot::new(id)
+        .height(height)
+        .data_aspect(1.0)
+        .show_x(false)
+        .show_y(false)
+        .show_axes(false)
+        .legend(
+            Legend::default()
+                .position(egui_plot::Corner::LeftBottom)
+                .background_alpha(0.6)
+                .follow_insertion_order(true),
+        );
+    if let Some([lo, hi]) = canvas.extent() {
+        plot = plot.include_x(lo[0]).include_x(hi[0]);
+        plot = plot.include_y(lo[1]).include_y(hi[1]);
+    }
+    plot
+}
+
+/// Every gallery item, as the canvas's one image, and its legend entries (one invisible point
+/// each, inside the map's extent, carrying the colours).
+pub fn draw_gallery(plot_ui: &mut egui_plot::PlotUi<'_>, canvas: &MapCanvas) {
+    if let Some(image) = canvas.image() {
+        plot_ui.image(image);
+    }
+    let centre = canvas.extent().map_or([0.0; 2], |[lo, hi]| {
+        [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0]
+    });
+    for (name, color) in canvas.legend() {
+        plot_ui.points(
+            Points::new(name.as_str(), vec![centre])
+                .radius(0.0)
+                .color(*color)
+                .filled(true)
+                .allow_hover(false),
+        );
+    }
+}
+
+/// The ring around the hovered gallery item at map point `at`.
+pub fn hover_ring(plot_ui: &mut egui_plot::PlotUi<'_>, at: [f64; 2]) {
+    plot_ui.points(
+        Points::new("", at)
+            .radius(8.0)
+            .filled(false)
+            .color(theme::strong_text())
+            .allow_hover(false),
+    );
+}
+
+/// The gallery item nearest to `pointer` (screen points) within [`HOVER_RADIUS`], if any.
+pub fn nearest_item(
+    canvas: &MapCanvas,
+    transform: &egui_plot::PlotTransform,
+    pointer: Option<egui::Pos2>,
+) -> Option<usize> {
+    let at = transform.value_from_position(pointer?);
+    let radius = f64::from(HOVER_RADIUS) / transform.dpos_dvalue_x().abs();
+    canvas.nearest([at.x, at.y], radius)
 }
 
 /// The code point nearest to `pointer` (screen points) within [`HOVER_RADIUS`], if any.

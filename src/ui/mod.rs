@@ -10,6 +10,8 @@ pub mod code_page_panel;
 pub mod code_pages;
 pub mod code_strip;
 pub mod command;
+pub mod compare_panel;
+pub mod compare_state;
 pub mod dialogs;
 pub mod drag_drop;
 pub mod export;

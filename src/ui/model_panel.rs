@@ -26,6 +26,17 @@ pub fn top_bar(
                 commands.push(Command::OpenModelDialog);
                 ui.close();
             }
+            if ui
+                .add_enabled(
+                    session.summary.is_some(),
+                    egui::Button::new(crate::ui::compare_panel::COMPARE_WITH_LABEL),
+                )
+                .on_hover_text("Open a second bundle beside this one (the Compare tab)")
+                .clicked()
+            {
+                commands.push(Command::CompareDialog);
+                ui.close();
+            }
             ui.separator();
             muted(ui, "Recent");
             if settings.recent.is_empty() {
@@ -80,6 +91,7 @@ pub fn top_bar(
             ui.selectable_value(&mut settings.tab, CentralTab::Input, "Input tab");
             ui.selectable_value(&mut settings.tab, CentralTab::Transfer, "Transfer lab tab");
             ui.selectable_value(&mut settings.tab, CentralTab::Model, "Model card tab");
+            ui.selectable_value(&mut settings.tab, CentralTab::Compare, "Compare tab");
             ui.separator();
             ui.horizontal(|ui| {
                 ui.label("neighbours per modality");

@@ -252,20 +252,7 @@ fn absolute(p: &Path) -> PathBuf {
 /// returns the two paths.
 pub fn export(dir: &Path, rows: &[SelectionRow]) -> Result<Vec<PathBuf>> {
     let csv_path = dir.join(SELECTION_CSV);
-    crate::safe_write::write_file_with(&csv_path, |tmp| {
-        let werr = |e: csv::Error| Error::Write {
-            path: csv_path.clone(),
-            source: std::io::Error::other(e.to_string()),
-        };
-        let mut w = csv::Writer::from_path(tmp).map_err(werr)?;
-        for r in rows {
-            w.serialize(r).map_err(werr)?;
-        }
-        w.flush().map_err(|e| Error::Write {
-            path: csv_path.clone(),
-            source: e,
-        })
-    })?;
+    crate::safe_write::write_csv(&csv_path, rows)?;
     let json_path = dir.join(SELECTION_JSON);
     let json = serde_json::to_vec_pretty(&serde_json::json!({
         "count": rows.len(),

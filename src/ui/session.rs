@@ -58,6 +58,8 @@ pub struct Session {
     pub audio: crate::ui::audio_state::AudioUi,
     /// Gallery items selected on the map.
     pub selection: Option<crate::ui::selection::Selection>,
+    /// The comparison with a second model (the Compare tab).
+    pub compare: crate::ui::compare_state::CompareState,
     /// Last inference time (ms).
     pub last_ms: Option<f64>,
     /// Label and template editors, as typed.
@@ -106,6 +108,8 @@ impl Session {
             || self.transfer_running
             || self.low_resource_running.is_some()
             || self.export_running
+            || self.compare.loading.is_some()
+            || self.compare.reading_inputs
     }
 
     /// True when a code is selected and differs from `code`.
@@ -320,8 +324,9 @@ impl Session {
             .as_ref()
             .is_some_and(|old| old.dir == summary.dir);
         self.loading = None;
-        // Gallery indices belong to the previous model.
+        // Gallery indices belong to the previous model, and so do a comparison's matches.
         self.selection = None;
+        self.compare.close();
         self.derived = Derived::new(&summary);
         match settings.label_sets.get(&summary.dir.display().to_string()) {
             Some(set) => {
@@ -506,6 +511,8 @@ impl Session {
                 }
             }
             Event::CodePage(page) => self.code_pages.received(*page),
+            Event::Compared(view) => self.compare.compared(*view),
+            Event::ComparedInputs(rows) => self.compare.inputs_read(rows),
             Event::Exported { dir, files, rows } => {
                 self.export_running = false;
                 let names: Vec<String> = files
@@ -548,6 +555,9 @@ impl Session {
                     }
                     JobKind::CodePage { code } => {
                         self.code_pages.failed(*code, error.message.clone());
+                    }
+                    JobKind::Compare { .. } | JobKind::CompareInputs { .. } => {
+                        self.compare.failed()
                     }
                     JobKind::Shutdown => {}
                 }

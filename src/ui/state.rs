@@ -85,6 +85,8 @@ pub enum CentralTab {
     Selection,
     /// The page of one code.
     Code,
+    /// The loaded model beside a second one.
+    Compare,
 }
 
 /// How map points are coloured (shared with the lessons, which set it).

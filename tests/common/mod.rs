@@ -119,6 +119,28 @@ pub fn write_tiny_bundle(dir: &Path) -> Manifest {
 /// [`write_tiny_bundle`] with `items` random gallery items (modality and label cycle through
 /// the three modalities and labels "0", "1", "2").
 pub fn write_tiny_bundle_with_gallery(dir: &Path, items: usize) -> Manifest {
+    write_tiny_bundle_from_gallery(dir, &tiny_gallery(items))
+}
+
+/// Like [`write_tiny_bundle_with_gallery`] with the same items in reverse order (and other
+/// random weights): a second model whose gallery holds the first one's items.
+pub fn write_tiny_bundle_with_reversed_gallery(dir: &Path, items: usize) -> Manifest {
+    let forward = tiny_gallery(items);
+    let mut gallery = Gallery::default();
+    for i in (0..forward.len()).rev() {
+        gallery
+            .push(
+                forward.items[i].clone(),
+                &forward.embedding(i),
+                forward.codes[i].clone(),
+            )
+            .unwrap();
+    }
+    write_tiny_bundle_from_gallery(dir, &gallery)
+}
+
+/// `items` gallery items cycling through the modalities, seeded random unit embeddings.
+fn tiny_gallery(items: usize) -> Gallery {
     let mut gallery = Gallery::default();
     let mut rng = 1u32;
     for i in 0..items {
@@ -144,7 +166,7 @@ pub fn write_tiny_bundle_with_gallery(dir: &Path, items: usize) -> Manifest {
             )
             .unwrap();
     }
-    write_tiny_bundle_from_gallery(dir, &gallery)
+    gallery
 }
 
 /// A tiny bundle whose gallery holds `per_class` image and `per_class` audio items of each of

@@ -1,13 +1,15 @@
 //! The evaluation's inputs: encoding labelled items in batches, seeded class-balanced fit
 //! sets, and test folders of `{digit}_*.ext` files read through the model's own preprocessing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::engine::Pipeline;
+pub use crate::engine::labelled_files::digit_from_name;
+use crate::engine::labelled_files::{LABELLED_IMAGE_EXTENSIONS, labelled_files};
 use crate::error::{Error, Result};
 use crate::modality::Modality;
 use crate::model::EncodedItem;
@@ -214,58 +216,28 @@ pub fn take_per_class(set: &LabeledSet, per_class: usize) -> (Vec<f32>, Vec<usiz
     (features, labels, indices)
 }
 
-/// Label of a file named `{digit}_{anything}.ext`.
-pub fn digit_from_name(path: &Path) -> Option<usize> {
-    let stem = path.file_stem()?.to_string_lossy().to_string();
-    let first = stem.split('_').next()?;
-    first.parse::<usize>().ok().filter(|&d| d < 10)
-}
-
-fn files_with_ext(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        let ext = path
-            .extension()
-            .map(|e| e.to_string_lossy().to_ascii_lowercase())
-            .unwrap_or_default();
-        if exts.contains(&ext.as_str()) && digit_from_name(&path).is_some() {
-            out.push(path);
-        }
-    }
-    out.sort();
-    if out.is_empty() {
-        return Err(Error::InvalidRequest(format!(
-            "{}: no files named {{digit}}_{{anything}}.{}",
-            dir.display(),
-            exts.join("|")
-        )));
-    }
-    Ok(out)
-}
-
-/// Reads `{digit}_*.png` files through the model's own preprocessing.
+/// Reads the labelled images of `dir` ([`labelled_files`]) through the model's own preprocessing.
 pub fn images_from_dir(p: &Pipeline, dir: &Path) -> Result<(Vec<f32>, Vec<usize>)> {
     let cfg = p.image_config()?;
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
-    for path in files_with_ext(dir, &["png", "jpg", "jpeg", "bmp"])? {
+    for (path, label) in labelled_files(dir, LABELLED_IMAGE_EXTENSIONS)? {
         let prepared = img::prepare_image_file(&path, cfg)?;
         pixels.extend(prepared.preview.iter().map(|&v| v as f32 / 255.0));
-        labels.push(digit_from_name(&path).unwrap_or(0));
+        labels.push(label);
     }
     Ok((pixels, labels))
 }
 
-/// Encodes every audio file of `dir` (labels from the leading digit of the file name) the way
+/// Encodes every labelled audio file of `dir` ([`labelled_files`]) the way
 /// the app does: decode, prepare, encode ([`Pipeline::encode_prepared_clips`]).
 pub fn audio_from_dir(p: &Pipeline, dir: &Path) -> Result<EncodedSet> {
     let pre = p.audio_config()?;
     let mut prepared = Vec::new();
     let mut labels = Vec::new();
-    for path in files_with_ext(dir, crate::preprocess::audio_formats::AUDIO_EXTENSIONS)? {
+    for (path, label) in labelled_files(dir, crate::preprocess::audio_formats::AUDIO_EXTENSIONS)? {
         prepared.push(audio::prepare_audio_file(&path, &pre.audio)?);
-        labels.push(digit_from_name(&path).unwrap_or(0));
+        labels.push(label);
     }
     let refs: Vec<&audio::PreparedAudio> = prepared.iter().collect();
     labelled(p.encode_prepared_clips(&refs)?, &labels)
