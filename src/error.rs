@@ -218,11 +218,64 @@ pub enum Error {
     Internal(String),
 }
 
+/// Who can fix a failure: the user (their input, or the bundle they opened) or the
+/// developers (a bug, a failed write, a device that will not run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// A file, text, argument or recording the user supplied was refused.
+    BadInput,
+    /// A model bundle (its manifest, weights, gallery, or the files it names) is broken.
+    BadBundle,
+    /// A bug or an unexpected state, or a file that could not be written.
+    Internal,
+    /// The compute device failed or cannot be used.
+    Device,
+}
+
+impl ErrorKind {
+    /// True for the kinds the user can fix (bad input, bad bundle).
+    pub fn user_can_fix(self) -> bool {
+        matches!(self, ErrorKind::BadInput | ErrorKind::BadBundle)
+    }
+
+    /// The kind's name in JSON output (`bad_input`, `bad_bundle`, `internal`, `device`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::BadInput => "bad_input",
+            ErrorKind::BadBundle => "bad_bundle",
+            ErrorKind::Internal => "internal",
+            ErrorKind::Device => "device",
+        }
+    }
+}
+
 impl Error {
-    /// True when the error is caused by what the user supplied (file, text, bundle, arguments),
-    /// false for internal failures. The CLI maps this to exit code 2 vs 1.
+    /// Which kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Internal(_) | Error::Write { .. } => ErrorKind::Internal,
+            Error::Device(_) => ErrorKind::Device,
+            Error::Manifest { .. }
+            | Error::NotABundle { .. }
+            | Error::ManifestVersion { .. }
+            | Error::Safetensors { .. }
+            | Error::MissingTensor { .. }
+            | Error::TensorShape { .. }
+            | Error::TensorDtype { .. }
+            | Error::NonFinite { .. }
+            | Error::UnexpectedTensor { .. }
+            | Error::Gallery { .. }
+            | Error::Tokenizer { .. }
+            | Error::DefaultModelMissing { .. } => ErrorKind::BadBundle,
+            _ => ErrorKind::BadInput,
+        }
+    }
+
+    /// True when the user can fix the failure (their input or their bundle), false for
+    /// internal and device failures. The CLI maps this to exit code 2 vs 1.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, Error::Internal(_) | Error::Write { .. })
+        self.kind().user_can_fix()
     }
 
     /// Helper for `Io` errors.

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod index;
 pub mod lessons;
+pub mod log_file;
 pub mod modality;
 pub mod model;
 pub mod preprocess;

@@ -119,7 +119,7 @@ pub fn run(cli: Cli) -> i32 {
         Ok(()) => 0,
         Err(e) => {
             if json_out {
-                let obj = json!({"error": e.to_string(), "kind": if e.is_bad_input() {"bad_input"} else {"internal"}});
+                let obj = json!({"error": e.to_string(), "kind": e.kind().name()});
                 println!("{obj}");
             }
             eprintln!("error: {e}");

@@ -211,10 +211,21 @@ impl std::fmt::Display for JobKind {
 pub enum ErrorKind {
     /// No model is loaded yet.
     NoModel,
-    /// What the user supplied (file, text, bundle, arguments) was refused.
+    /// What the user supplied (file, text, arguments) was refused.
     BadInput,
+    /// The model bundle (manifest, weights, gallery, the files it names) is broken.
+    BadBundle,
     /// A bug, a panic or a failed write; not caused by the input.
     Internal,
+    /// The compute device failed.
+    Device,
+}
+
+impl ErrorKind {
+    /// True for failures the user can fix (no model yet, their input, their bundle).
+    pub fn user_can_fix(self) -> bool {
+        !matches!(self, ErrorKind::Internal | ErrorKind::Device)
+    }
 }
 
 /// Why a job failed: its kind and the specific message.
@@ -244,13 +255,31 @@ impl JobError {
     }
 }
 
+impl JobError {
+    /// The message as the window shows it: what to fix for the user's failures; for internal
+    /// and device failures, the message and where the log is, to report it.
+    pub fn for_user(&self) -> String {
+        if self.kind.user_can_fix() {
+            return self.message.clone();
+        }
+        let log = crate::log_file::active()
+            .map(|p| format!(" (the log is {})", p.display()))
+            .unwrap_or_default();
+        format!(
+            "{}\nThis was not caused by your input: please report it{log}.",
+            self.message
+        )
+    }
+}
+
 impl From<Error> for JobError {
     fn from(e: Error) -> Self {
         JobError {
-            kind: if e.is_bad_input() {
-                ErrorKind::BadInput
-            } else {
-                ErrorKind::Internal
+            kind: match e.kind() {
+                crate::error::ErrorKind::BadInput => ErrorKind::BadInput,
+                crate::error::ErrorKind::BadBundle => ErrorKind::BadBundle,
+                crate::error::ErrorKind::Internal => ErrorKind::Internal,
+                crate::error::ErrorKind::Device => ErrorKind::Device,
             },
             message: e.to_string(),
         }
@@ -452,4 +481,35 @@ pub enum Event {
         job: JobKind,
         error: JobError,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn failures_are_told_apart_by_who_can_fix_them() {
+        let path = PathBuf::from("m/manifest.toml");
+        let bad_bundle = JobError::from(Error::Manifest {
+            path: path.clone(),
+            reason: "no [architecture]".into(),
+        });
+        assert_eq!(bad_bundle.kind, ErrorKind::BadBundle);
+        assert_eq!(
+            bad_bundle.for_user(),
+            bad_bundle.message,
+            "what to fix, as it is"
+        );
+        let bad_input = JobError::from(Error::ImageBlank { path });
+        assert_eq!(bad_input.kind, ErrorKind::BadInput);
+        let device = JobError::from(Error::Device("the adapter was lost".into()));
+        assert_eq!(device.kind, ErrorKind::Device);
+        let internal = JobError::internal("the worker panicked: boom");
+        for e in [device, internal] {
+            let shown = e.for_user();
+            assert!(shown.starts_with(&e.message), "{shown}");
+            assert!(shown.contains("please report it"), "{shown}");
+        }
+    }
 }

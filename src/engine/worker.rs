@@ -164,6 +164,9 @@ fn run_guarded(state: &mut State, job: Job, events: &Sender<Event>, notify: &imp
         Ok(Err(e)) => e,
         Err(panic) => panic_error(panic),
     };
+    if !error.kind.user_can_fix() {
+        tracing::error!("{kind}: {}", error.message);
+    }
     let _ = events.send(Event::Failed { job: kind, error });
 }
 

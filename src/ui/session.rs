@@ -561,7 +561,7 @@ impl Session {
                     }
                     JobKind::Shutdown => {}
                 }
-                self.notifications.error(job.to_string(), error.message);
+                self.notifications.error(job.to_string(), error.for_user());
             }
         }
     }
@@ -587,8 +587,8 @@ impl Session {
         let mut lines: Vec<DetailLine> = failures
             .into_iter()
             .map(|f| DetailLine {
+                reason: f.error.for_user(),
                 input: f.name,
-                reason: f.error.message,
             })
             .collect();
         if let Some(earlier) = self.notifications.take_last_with_details() {
