@@ -16,10 +16,12 @@ pub struct LossWeights {
     pub cross_cpc: f32,
     pub club: f32,
     pub text_contrastive: f32,
-    /// Cross-modal code matching (CMG's L_cmcm).
+    /// Cross-modal code matching (CMG's L_cmcm). The default model's 2.0 against 0.5 moved
+    /// bag-of-codes transfer image → audio from 83 to 95 % (docs/evaluation.md).
     pub code_matching: f32,
     /// Commitment of each modality's features to its partner's code vectors (CMG commits
-    /// to its own at 2β and to the partner's at β: half of `commitment`).
+    /// to its own at 2β and to the partner's at β); the default model's 0.5 is five times
+    /// `commitment`, which pulled the modalities onto each other's codes more than 0.05 did.
     pub cross_commitment: f32,
 }
 
@@ -31,8 +33,8 @@ impl Default for LossWeights {
             cross_cpc: 0.5,
             club: 0.05,
             text_contrastive: 1.0,
-            code_matching: 0.5,
-            cross_commitment: 0.05,
+            code_matching: 2.0,
+            cross_commitment: 0.5,
         }
     }
 }
