@@ -602,7 +602,9 @@ fn worker_answers_without_blocking_and_survives_bad_jobs() {
                 }
             );
             assert_eq!(job.to_string(), "Loading model nope failed");
-            assert_eq!(error.kind, ErrorKind::BadInput);
+            // Not a bundle: the user's to fix, shown as such (not "please report it").
+            assert_eq!(error.kind, ErrorKind::BadBundle);
+            assert_eq!(error.for_user(), error.message);
             assert!(error.message.contains("nope"), "{error}");
         }
         other => panic!("unexpected {other:?}"),
@@ -1467,7 +1469,11 @@ fn recordings_from_the_system_microphone_are_classified_like_their_files() {
             std::fs::write(&queued, raw).unwrap();
             std::fs::rename(&queued, spool.join(format!("clip{n}.raw"))).unwrap();
         });
-        assert!(rec.heard_speech, "{}: the recording heard the clip", wav.display());
+        assert!(
+            rec.heard_speech,
+            "{}: the recording heard the clip",
+            wav.display()
+        );
         assert_eq!(
             label_of(&mut p, &input),
             want,
@@ -2410,22 +2416,23 @@ fn every_built_in_lesson_runs_headless_against_the_bundled_models() {
     }
 }
 
+/// Lesson 1 compares two models on purpose (its last steps open the old one); lesson 2 uses
+/// one and passes on the default model named with --model.
 #[test]
-fn lessons_1_and_2_also_pass_with_the_model_named() {
+fn lesson_2_also_passes_with_the_model_named() {
     let model = repo().join("models/digits");
-    for id in ["pretrained", "shared-codes"] {
-        let report = cli_json(&[
-            "lesson",
-            "--run",
-            id,
-            "--model",
-            model.to_str().unwrap(),
-            "--device",
-            "cpu",
-            "--json",
-        ]);
-        assert_eq!(report["steps"].as_array().unwrap().len(), lesson_steps(id));
-    }
+    let id = "shared-codes";
+    let report = cli_json(&[
+        "lesson",
+        "--run",
+        id,
+        "--model",
+        model.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--json",
+    ]);
+    assert_eq!(report["steps"].as_array().unwrap().len(), lesson_steps(id));
 }
 
 #[test]
@@ -3415,8 +3422,8 @@ fn compare_two_shipped_bundles_gives_the_table_and_refuses_a_non_bundle() {
     )
     .unwrap();
     let (a_dir, b_dir) = (
+        repo().join("models/digits-scratch-audio"),
         repo().join("models/digits"),
-        repo().join("models/digits-whisper"),
     );
     let csv = tmp.path().join("compare.csv");
     let json = cli_json(&[
@@ -3495,7 +3502,7 @@ fn compare_two_shipped_bundles_gives_the_table_and_refuses_a_non_bundle() {
     assert_eq!(lines.next(), Some("key,a,b,difference"));
     assert_eq!(lines.count(), table.len());
     assert!(
-        text.contains("\ncodebook.active_codes,339.0,370.0,31.0\n"),
+        text.contains("\ncodebook.active_codes,339.0,373.0,34.0\n"),
         "{text}"
     );
 

@@ -140,9 +140,10 @@ pub enum InputView {
         tokens: Vec<String>,
         truncated: bool,
     },
-    /// A gallery item of a vectors-only bundle (no encoders): its embedding and codes were
-    /// read from the gallery as imported, not computed here, so there is no model input to
-    /// show and no code distances.
+    /// A gallery item of a vectors-only bundle (no encoders), or one whose media the bundle
+    /// does not ship (recordings that may not be redistributed): its embedding and codes were
+    /// read from the gallery, not computed here, so there is no model input to show and no
+    /// code distances.
     Stored {
         /// The item's media file (thumbnail or clip), if it has one.
         media: Option<PathBuf>,

@@ -229,10 +229,9 @@ impl Pipeline {
                 encoded.name = format!("gallery: {}", item.source);
                 Ok(encoded)
             }
-            _ => Err(Error::InvalidRequest(format!(
-                "gallery item {i} ({}) has no media to encode",
-                item.source
-            ))),
+            // Media not shipped (recordings that may not be redistributed): the embedding and
+            // codes the model gave it at export.
+            _ => Ok(stored_gallery_item(gallery, i)),
         }
     }
 

@@ -78,9 +78,25 @@ pub fn codes_by_modality<'a>(
     out
 }
 
-/// The current input's most used code, preferring (when `shared_with` is given) codes that
-/// gallery items of that modality also use; ties go to the lower code. `None` when there is
-/// no analysed input or no such code.
+/// Of the gallery items of `modality` using `code`: how many are labelled `label`, how many
+/// there are, and that share (0 when none uses it).
+fn label_users(
+    obs: &Observation,
+    modality: Modality,
+    code: u32,
+    label: &str,
+) -> (usize, usize, f32) {
+    let users = obs.gallery_codes.get(&modality).and_then(|c| c.get(&code));
+    let all: usize = users.map_or(0, |u| u.values().sum());
+    let of_label = users.and_then(|u| u.get(label)).copied().unwrap_or(0);
+    (of_label, all, of_label as f32 / all.max(1) as f32)
+}
+
+/// The current input's most used code; ties go to the lower code. With `shared_with`, only
+/// codes that gallery items of that modality also use count, and among them the codes whose
+/// users there are mostly (at least half) labelled like the input's best label are preferred:
+/// a code every picture uses (the paper around a digit) is shared too, but says nothing about
+/// the digit. `None` when there is no analysed input or no such code.
 pub fn most_used_code(obs: &Observation, shared_with: Option<Modality>) -> Option<u32> {
     let codes = obs.input_codes.as_ref()?;
     let allowed = match shared_with {
@@ -91,6 +107,16 @@ pub fn most_used_code(obs: &Observation, shared_with: Option<Modality>) -> Optio
     for &c in codes {
         if allowed.as_ref().is_none_or(|a| a.contains(&c)) {
             *counts.entry(c).or_default() += 1;
+        }
+    }
+    if let (Some(m), Some(label)) = (shared_with, obs.top_label.as_deref()) {
+        let of_label: BTreeMap<u32, usize> = counts
+            .iter()
+            .filter(|&(&c, _)| label_users(obs, m, c, label).2 >= 0.5)
+            .map(|(&c, &n)| (c, n))
+            .collect();
+        if !of_label.is_empty() {
+            counts = of_label;
         }
     }
     counts
@@ -142,13 +168,7 @@ pub fn evaluate(check: &Check, obs: &Observation) -> Result<String, String> {
                     "there is no analysed input with a code that {modality} items use"
                 ));
             };
-            let users = obs
-                .gallery_codes
-                .get(modality)
-                .and_then(|by_code| by_code.get(&code));
-            let all: usize = users.map_or(0, |u| u.values().sum());
-            let of_label = users.and_then(|u| u.get(label)).copied().unwrap_or(0);
-            let share = of_label as f32 / all.max(1) as f32;
+            let (of_label, all, share) = label_users(obs, *modality, code, label);
             let seen = format!(
                 "code {code}: {of_label} of the {all} {modality} items using it are \"{label}\" \
                  ({:.0}%)",
@@ -317,5 +337,30 @@ mod tests {
         assert_eq!(most_used_code(&o, None), Some(9));
         assert_eq!(most_used_code(&o, Some(Modality::Image)), Some(3));
         assert_eq!(most_used_code(&o, Some(Modality::Text)), None);
+    }
+
+    #[test]
+    fn most_used_code_prefers_codes_of_the_inputs_label_over_codes_everyone_uses() {
+        // Code 4 is the input's most used shared code but every digit's pictures use it;
+        // code 6, used twice, is mostly a "seven" code there.
+        let o = Observation {
+            top_label: Some("seven".into()),
+            input_codes: Some(vec![4, 4, 4, 6, 6]),
+            gallery_codes: codes_by_modality([
+                (Modality::Image, Some("seven"), &[4u32, 6][..]),
+                (Modality::Image, Some("seven"), &[4u32, 6][..]),
+                (Modality::Image, Some("one"), &[4u32, 6][..]),
+                (Modality::Image, Some("two"), &[4u32][..]),
+                (Modality::Image, Some("three"), &[4u32][..]),
+            ]),
+            ..Default::default()
+        };
+        assert_eq!(most_used_code(&o, Some(Modality::Image)), Some(6));
+        // Without a label (nothing scored), the plain most used shared code.
+        let unlabelled = Observation {
+            top_label: None,
+            ..o.clone()
+        };
+        assert_eq!(most_used_code(&unlabelled, Some(Modality::Image)), Some(4));
     }
 }

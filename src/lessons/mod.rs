@@ -97,7 +97,9 @@ pub enum Action {
     /// Bring a tab or panel to the front (in presenter mode, the one panel shown).
     Show { panel: LessonPanel },
     /// Light up a code everywhere: `code`, or the current input's most used code that gallery
-    /// items of `shared_with` also use, or (neither) the current input's most used code.
+    /// items of `shared_with` also use (preferring codes whose `shared_with` items mostly carry
+    /// the input's best label, see [`check::most_used_code`]), or (neither) the current input's
+    /// most used code.
     LightCode {
         #[serde(default)]
         code: Option<u32>,
@@ -229,7 +231,10 @@ impl Action {
             Action::Show { panel } => format!("show the {}", panel.name()),
             Action::LightCode { code, shared_with } => match (code, shared_with) {
                 (Some(c), _) => format!("light up code {c}"),
-                (None, Some(m)) => format!("light up the input's most used code shared with {m}"),
+                (None, Some(m)) => format!(
+                    "light up the input's most used code shared with {m}, preferring codes of \
+                     its label"
+                ),
                 (None, None) => "light up the input's most used code".into(),
             },
             Action::ColorMap { by } => format!(
