@@ -584,7 +584,7 @@ fn worker_answers_without_blocking_and_survives_bad_jobs() {
         Event::Failed { job, error } => {
             assert_eq!(job, JobKind::AnalyzeBatch { inputs: 1 });
             assert_eq!(job.to_string(), "Analysing 1 input failed");
-            assert_eq!(error.kind, ErrorKind::NoModel);
+            assert_eq!(error.kind, ErrorKind::BadInput);
             assert!(error.message.contains("no model"), "{error}");
         }
         other => panic!("unexpected {other:?}"),

@@ -206,27 +206,9 @@ impl std::fmt::Display for JobKind {
     }
 }
 
-/// What sort of failure a job met.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// No model is loaded yet.
-    NoModel,
-    /// What the user supplied (file, text, arguments) was refused.
-    BadInput,
-    /// The model bundle (manifest, weights, gallery, the files it names) is broken.
-    BadBundle,
-    /// A bug, a panic or a failed write; not caused by the input.
-    Internal,
-    /// The compute device failed.
-    Device,
-}
-
-impl ErrorKind {
-    /// True for failures the user can fix (no model yet, their input, their bundle).
-    pub fn user_can_fix(self) -> bool {
-        !matches!(self, ErrorKind::Internal | ErrorKind::Device)
-    }
-}
+/// What sort of failure a job met: the library's [`crate::error::ErrorKind`] (no model loaded
+/// yet is the user's to fix, a bad input).
+pub use crate::error::ErrorKind;
 
 /// Why a job failed: its kind and the specific message.
 #[derive(Clone, Debug, PartialEq)]
@@ -240,7 +222,7 @@ impl JobError {
     /// The error for a job that needs a model when none is loaded.
     pub fn no_model() -> Self {
         JobError {
-            kind: ErrorKind::NoModel,
+            kind: ErrorKind::BadInput,
             message: "no model is loaded; open a bundle first".into(),
         }
     }
@@ -275,12 +257,7 @@ impl JobError {
 impl From<Error> for JobError {
     fn from(e: Error) -> Self {
         JobError {
-            kind: match e.kind() {
-                crate::error::ErrorKind::BadInput => ErrorKind::BadInput,
-                crate::error::ErrorKind::BadBundle => ErrorKind::BadBundle,
-                crate::error::ErrorKind::Internal => ErrorKind::Internal,
-                crate::error::ErrorKind::Device => ErrorKind::Device,
-            },
+            kind: e.kind(),
             message: e.to_string(),
         }
     }
