@@ -29,13 +29,9 @@ impl Pipeline {
     /// bundle's image size), normalised here with the bundle's mean and std. One item per image.
     pub fn encode_image_batch(&self, pixels: &[f32]) -> Result<Vec<EncodedItem>> {
         let cfg = self.image_config()?;
-        let (h, w) = (cfg.height as usize, cfg.width as usize);
         let (mean, std) = (cfg.mean[0], cfg.std[0]);
-        self.batched(pixels, h * w, Modality::Image, |values, n| {
-            let x: Vec<f32> = values.iter().map(|v| (v - mean) / std).collect();
-            let x = tensor_from_vec(x, [n, 1, h, w], &self.device.device);
-            self.bundle.model.encode_image(x, self.source())
-        })
+        let normalised: Vec<f32> = pixels.iter().map(|v| (v - mean) / std).collect();
+        self.encode_normalised_image_batch(&normalised)
     }
 
     /// Encodes log-mel spectrograms: `mels` is `[N, n_mels * n_frames]` as the preprocessing
@@ -274,7 +270,7 @@ impl Pipeline {
 
     /// Encodes images already normalised by the preprocessing: `pixels` is `[N, C * H * W]`
     /// (CHW per image, the bundle's channels and size).
-    fn encode_normalised_image_batch(&self, pixels: &[f32]) -> Result<Vec<EncodedItem>> {
+    pub(crate) fn encode_normalised_image_batch(&self, pixels: &[f32]) -> Result<Vec<EncodedItem>> {
         let cfg = self.image_config()?;
         let (c, h, w) = (
             usize::from(cfg.channels),

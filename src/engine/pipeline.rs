@@ -235,7 +235,8 @@ impl Pipeline {
         }
     }
 
-    /// Encodes an already preprocessed image.
+    /// Encodes an already preprocessed image (a batch of one: the same forward pass as
+    /// [`Pipeline::encode_prepared_batch`]).
     pub fn encode_prepared_image(
         &self,
         name: String,
@@ -244,19 +245,10 @@ impl Pipeline {
     ) -> Result<EncodedInput> {
         let preprocess_ms = ms_since(t0);
         let t1 = Instant::now();
-        let shape = [
-            1,
-            prepared.channels as usize,
-            prepared.height as usize,
-            prepared.width as usize,
-        ];
-        let x = tensor_from_vec(prepared.pixels.clone(), shape, &self.device.device);
-        let batch = self
-            .bundle
-            .model
-            .encode_image(x, self.source())
+        let item = self
+            .encode_normalised_image_batch(&prepared.pixels)?
+            .pop()
             .ok_or_else(|| self.missing(Modality::Image))?;
-        let item = batch.to_items(Modality::Image).remove(0);
         let encode_ms = ms_since(t1);
         self.image_input(name, prepared, item, preprocess_ms, encode_ms)
     }
