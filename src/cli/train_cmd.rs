@@ -35,6 +35,10 @@ pub struct TrainArgs {
     /// Seeds per ablation variant (the config's seed, then the next ones).
     #[arg(long, default_value_t = 3)]
     pub ablation_seeds: u64,
+    /// Only these ablation variants, comma-separated (e.g. "full,no code matching"); default:
+    /// all of them.
+    #[arg(long, value_delimiter = ',')]
+    pub ablation_only: Vec<String>,
 }
 
 /// Runs `train`.
@@ -47,6 +51,7 @@ pub fn run(args: TrainArgs, device: DeviceRequest, json_out: bool) -> Result<()>
         resume: args.resume,
         ablation_steps: args.ablation_steps,
         ablation_seeds: args.ablation_seeds,
+        ablation_only: args.ablation_only,
         progress: !json_out,
     };
     let mut announce = |event: TrainEvent<'_>| {

@@ -29,6 +29,8 @@ pub struct TrainOptions {
     pub ablation_steps: Option<usize>,
     /// Seeds per ablation variant (the config's seed, then the next ones); at least 1.
     pub ablation_seeds: u64,
+    /// The ablation variants to train, by name (see [`ablation_variants`]); empty: all.
+    pub ablation_only: Vec<String>,
     /// Show progress bars.
     pub progress: bool,
 }
@@ -87,6 +89,26 @@ pub fn ablation_variants() -> Vec<(&'static str, AblationEdit)> {
     ]
 }
 
+/// The variants of [`ablation_variants`] named in `only` (all when `only` is empty), in the
+/// list's order. An unknown name is refused, listing the variants.
+pub fn chosen_variants(only: &[String]) -> Result<Vec<(&'static str, AblationEdit)>> {
+    let all = ablation_variants();
+    if let Some(unknown) = only
+        .iter()
+        .find(|n| !all.iter().any(|(name, _)| name == &n.trim()))
+    {
+        let names: Vec<&str> = all.iter().map(|(n, _)| *n).collect();
+        return Err(Error::InvalidRequest(format!(
+            "unknown ablation variant `{unknown}`; the variants are: {}",
+            names.join(", ")
+        )));
+    }
+    Ok(all
+        .into_iter()
+        .filter(|(name, _)| only.is_empty() || only.iter().any(|n| n.trim() == *name))
+        .collect())
+}
+
 /// Trains (ablations first when asked), exports the bundle to `opts.out` and evaluates it.
 /// Prints nothing; `on_event` hears about each ablation run.
 pub fn train_bundle(
@@ -109,9 +131,10 @@ pub fn train_bundle(
     let compute = crate::device::resolve(device)?;
     let progress = opts.progress;
     let work = cfg.data_dir.join("runs").join(&cfg.name);
+    let variants = chosen_variants(&opts.ablation_only)?;
     let mut ablations = Vec::new();
     if let Some(steps) = opts.ablation_steps {
-        for (name, edit) in ablation_variants() {
+        for (name, edit) in variants {
             for seed in cfg.seed..cfg.seed + opts.ablation_seeds.max(1) {
                 let mut v = cfg.clone();
                 v.steps = steps;
@@ -176,4 +199,31 @@ pub fn train_bundle(
         steps: cfg.steps,
         device: compute.description,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ablation_variants_are_chosen_by_name_and_unknown_names_refused() {
+        let names = |v: Vec<(&'static str, AblationEdit)>| -> Vec<&str> {
+            v.into_iter().map(|(n, _)| n).collect()
+        };
+        assert_eq!(
+            names(chosen_variants(&[]).unwrap()),
+            names(ablation_variants())
+        );
+        let only = ["no cross commitment".to_string(), " full".to_string()];
+        assert_eq!(
+            names(chosen_variants(&only).unwrap()),
+            ["full", "no cross commitment"]
+        );
+        let err = chosen_variants(&["no codematching".to_string()])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("`no codematching`"), "{err}");
+        assert!(err.contains("no code matching"), "{err}");
+    }
 }
