@@ -626,13 +626,14 @@ fn confusion_heat_map_snapshot() {
             vec![1, 0, 7, 2],
             vec![0, 3, 1, 6],
         ],
+        tested: vec![],
     };
     let mut h = Harness::builder()
         .with_size(egui::vec2(330.0, 300.0))
         .with_context_setup(transference::ui::theme::apply)
         .build_ui(move |ui| {
             egui::CentralPanel::default().show(ui, |ui| {
-                transfer_panel::confusion(ui, &report);
+                transfer_panel::confusion(ui, &report, &mut Vec::new());
             });
         });
     h.run();
@@ -1842,4 +1843,83 @@ fn the_compare_tab_links_picks_between_the_two_maps_and_shows_the_table() {
         compare(h).selection.b == vec![0]
     });
     assert_eq!(compare(&h).selection.a, vec![ITEMS - 1]);
+}
+
+/// The transfer lab on the shipped model: clicking a confusion cell selects exactly the
+/// gallery items of that (true, predicted) pair, on the map and in the Selection tab.
+#[test]
+fn clicking_a_confusion_cell_selects_exactly_its_items() {
+    let mut h = app_on(
+        common::repo().join("models/digits"),
+        SimulatedAudio::no_devices(),
+    );
+    h.get_by_label("Transfer lab").click();
+    h.step();
+    h.step();
+    h.get_by_label(transfer_panel::FIT_LABEL).click();
+    wait_for(&mut h, "the transfer report", |h| {
+        has_label(h, "accuracy on") && h.state().as_ref().unwrap().session().transfer.is_some()
+    });
+    h.step();
+    let session = h.state().as_ref().unwrap().session();
+    let report = session.transfer.clone().unwrap();
+    let heat = session
+        .chart_rects
+        .confusion
+        .expect("the heat map is drawn");
+    assert_eq!(report.tested.len(), report.n_test);
+    // The largest mistake (an off-diagonal cell), else the first class's correct items.
+    let n = report.labels.len();
+    let (truth, predicted) = (0..n)
+        .flat_map(|t| (0..n).map(move |p| (t, p)))
+        .filter(|&(t, p)| t != p && report.confusion[t][p] > 0)
+        .max_by_key(|&(t, p)| (report.confusion[t][p], std::cmp::Reverse((t, p))))
+        .unwrap_or((0, 0));
+    let expected: Vec<usize> = {
+        let mut v: Vec<usize> = report
+            .tested
+            .iter()
+            .filter(|t| t.truth == truth && t.predicted == predicted)
+            .map(|t| t.index)
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(expected.len(), report.confusion[truth][predicted] as usize);
+    assert!(!expected.is_empty());
+    let gallery = &session.summary.as_ref().unwrap().gallery;
+    for &i in &expected {
+        assert_eq!(gallery[i].modality, report.target);
+        assert_eq!(
+            gallery[i].label.as_deref(),
+            Some(report.labels[truth].as_str())
+        );
+    }
+    let cell = transfer_panel::cell_rect(heat, n, truth, predicted);
+    click_at(&mut h, cell.center());
+    let what = format!(
+        "{} true {}, predicted {}",
+        report.target, report.labels[truth], report.labels[predicted]
+    );
+    wait_for(&mut h, "the cell's selection", |h| {
+        has_label(
+            h,
+            &format!(
+                "{} of {} items selected ({what})",
+                expected.len(),
+                gallery_len(h)
+            ),
+        )
+    });
+    assert_eq!(selected_items(&h), expected);
+}
+
+fn gallery_len(h: &AppHarness) -> usize {
+    h.state()
+        .as_ref()
+        .unwrap()
+        .session()
+        .summary
+        .as_ref()
+        .map_or(0, |s| s.gallery.len())
 }

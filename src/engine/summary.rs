@@ -42,37 +42,47 @@ pub fn gallery_transfer(
         .as_ref()
         .ok_or_else(|| Error::InvalidRequest("this model has no gallery".into()))?;
     let labels = gallery_labels(pipeline);
-    let items_of = |m: Modality| -> Vec<TransferItem> {
+    // The labelled items of a modality, each with its gallery index.
+    let items_of = |m: Modality| -> (Vec<usize>, Vec<TransferItem>) {
         gallery
             .indices_of(m)
             .into_iter()
             .filter_map(|i| {
                 let label = gallery.items[i].label.as_ref()?;
                 let idx = labels.iter().position(|l| l == label)?;
-                Some(TransferItem {
-                    codes: gallery.codes[i].clone(),
-                    embedding: gallery.embedding(i).to_vec(),
-                    label: idx,
-                })
+                Some((
+                    i,
+                    TransferItem {
+                        codes: gallery.codes[i].clone(),
+                        embedding: gallery.embedding(i).to_vec(),
+                        label: idx,
+                    },
+                ))
             })
-            .collect()
+            .unzip()
     };
-    let src = items_of(source);
+    let (_, src) = items_of(source);
     if src.is_empty() {
         return Err(Error::InvalidRequest(format!(
             "the gallery has no labelled {source} items to fit on"
         )));
     }
-    transfer::run_transfer(
+    let (target_indices, target_items) = items_of(target);
+    let mut report = transfer::run_transfer(
         source,
         target,
         &src,
-        &items_of(target),
+        &target_items,
         &labels,
         pipeline.bundle.manifest.architecture.codebook_size,
         features,
         FitSettings::default(),
-    )
+    )?;
+    // Positions in the target items become gallery indices.
+    for t in &mut report.tested {
+        t.index = target_indices.get(t.index).copied().unwrap_or(t.index);
+    }
+    Ok(report)
 }
 
 /// Every gallery item on the PCA map: one matrix product per chunk of rows, straight from

@@ -199,6 +199,37 @@ pub struct TransferReport {
     pub accuracy: f32,
     /// `confusion[true][predicted]` counts on the target.
     pub confusion: Vec<Vec<u32>>,
+    /// Every tested target item with its true and predicted class, in test order: the items
+    /// behind each confusion cell.
+    #[serde(default)]
+    pub tested: Vec<TestedItem>,
+}
+
+/// One tested target item of a [`TransferReport`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestedItem {
+    /// Its gallery index in a report on the gallery (`engine::summary::gallery_transfer`);
+    /// from [`run_transfer`] alone, its position in the target items.
+    pub index: usize,
+    /// True class (index into the report's labels).
+    pub truth: usize,
+    /// Predicted class.
+    pub predicted: usize,
+}
+
+impl TransferReport {
+    /// The items (their [`TestedItem::index`], ascending) of confusion cell
+    /// `[truth][predicted]`.
+    pub fn cell_items(&self, truth: usize, predicted: usize) -> Vec<usize> {
+        let mut items: Vec<usize> = self
+            .tested
+            .iter()
+            .filter(|t| t.truth == truth && t.predicted == predicted)
+            .map(|t| t.index)
+            .collect();
+        items.sort_unstable();
+        items
+    }
 }
 
 /// The classifier's input for an item with these codes and this embedding.
@@ -240,13 +271,21 @@ pub fn run_transfer(
     let source_correct = train.iter().filter(|(x, y)| clf.predict(x) == *y).count();
     let mut confusion = vec![vec![0u32; n_classes]; n_classes];
     let mut correct = 0;
-    let mut n_test = 0;
-    for item in target_items.iter().filter(|i| i.label < n_classes) {
+    let mut tested = Vec::with_capacity(target_items.len());
+    for (index, item) in target_items.iter().enumerate() {
+        if item.label >= n_classes {
+            continue;
+        }
         let p = clf.predict(&features_of(&item.codes, &item.embedding, features));
         confusion[item.label][p] += 1;
         correct += usize::from(p == item.label);
-        n_test += 1;
+        tested.push(TestedItem {
+            index,
+            truth: item.label,
+            predicted: p,
+        });
     }
+    let n_test = tested.len();
     Ok(TransferReport {
         source,
         target,
@@ -257,6 +296,7 @@ pub fn run_transfer(
         source_accuracy: source_correct as f32 / train.len().max(1) as f32,
         accuracy: correct as f32 / n_test.max(1) as f32,
         confusion,
+        tested,
     })
 }
 
@@ -307,6 +347,14 @@ mod tests {
         .unwrap();
         assert!(r.accuracy <= 0.25 + 1e-6, "{}", r.accuracy);
         assert_eq!(r.n_test, 4);
+        // Each cell's items are exactly the tested items with that true and predicted class.
+        for (t, row) in r.confusion.iter().enumerate() {
+            for (p, &count) in row.iter().enumerate() {
+                let items = r.cell_items(t, p);
+                assert_eq!(items.len(), count as usize);
+                assert!(items.iter().all(|&i| tgt_disjoint[i].label == t));
+            }
+        }
         assert_eq!(r.source_accuracy, 1.0);
     }
 

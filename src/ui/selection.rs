@@ -40,6 +40,9 @@ pub enum SelectionShape {
     Lasso(Vec<[f64; 2]>),
     /// The items that use this code (a code page's *Show on map*), wherever they lie.
     Code(u32),
+    /// These gallery items (ascending), wherever they lie: a confusion cell's items, named
+    /// by `what` ("true seven, predicted one").
+    Items { what: String, items: Vec<usize> },
 }
 
 impl SelectionShape {
@@ -47,15 +50,16 @@ impl SelectionShape {
     pub fn selects(&self, p: &GalleryPoint, xy: [f64; 2]) -> bool {
         match self {
             SelectionShape::Code(code) => p.codes.contains(code),
+            SelectionShape::Items { items, .. } => items.binary_search(&p.index).is_ok(),
             region => region.contains(xy),
         }
     }
 
     /// True when `p` lies inside (a box includes its edges; a lasso uses the even-odd rule; a
-    /// code is no region and contains no point).
+    /// code or a list of items is no region and contains no point).
     pub fn contains(&self, p: [f64; 2]) -> bool {
         match self {
-            SelectionShape::Code(_) => false,
+            SelectionShape::Code(_) | SelectionShape::Items { .. } => false,
             SelectionShape::Box { a, b } => {
                 let (x0, x1) = (a[0].min(b[0]), a[0].max(b[0]));
                 let (y0, y1) = (a[1].min(b[1]), a[1].max(b[1]));
@@ -81,12 +85,13 @@ impl SelectionShape {
         }
     }
 
-    /// "box", "lasso" or "code N", for the window.
+    /// "box", "lasso", "code N" or what the items are, for the window.
     pub fn kind(&self) -> String {
         match self {
             SelectionShape::Box { .. } => "box".into(),
             SelectionShape::Lasso(_) => "lasso".into(),
             SelectionShape::Code(code) => format!("code {code}"),
+            SelectionShape::Items { what, .. } => what.clone(),
         }
     }
 }

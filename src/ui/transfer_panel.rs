@@ -1,11 +1,12 @@
 //! The transfer lab: fit a linear classifier on one modality's gallery items (bag of codes or
 //! embedding) and test it on another modality it never saw; accuracy and a confusion-matrix
-//! heat map.
+//! heat map whose cells select their items on the map.
 
 use egui::{Align2, FontId, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Ui, Vec2};
 
 use crate::index::transfer::{TransferFeatures, TransferReport};
 use crate::modality::Modality;
+use crate::ui::selection::SelectionShape;
 use crate::ui::state::{Session, Settings};
 use crate::ui::{Command, code_strip::short, muted, section, theme};
 
@@ -103,7 +104,7 @@ pub fn show(
             ui.add_space(6.0);
             result(ui, report);
             ui.add_space(6.0);
-            heat_rect = Some(confusion(ui, report));
+            heat_rect = Some(confusion(ui, report, commands));
         }
     });
     heat_rect
@@ -143,14 +144,48 @@ fn result(ui: &mut Ui, r: &TransferReport) {
     );
 }
 
-/// The confusion matrix as a heat map with counts in the cells (rows: true, columns: predicted).
-pub fn confusion(ui: &mut Ui, r: &TransferReport) -> Rect {
+/// What a click on confusion cell `[truth][predicted]` selects: exactly its tested items.
+pub fn cell_selection(r: &TransferReport, truth: usize, predicted: usize) -> SelectionShape {
+    let name = |i: usize| r.labels.get(i).map_or("?", String::as_str);
+    SelectionShape::Items {
+        what: format!(
+            "{} true {}, predicted {}",
+            r.target,
+            name(truth),
+            name(predicted)
+        ),
+        items: r.cell_items(truth, predicted),
+    }
+}
+
+/// Width of the row labels left of the heat map's cells, in points.
+const ROW_LABELS_W: f32 = 64.0;
+/// Height of the title and column labels above the cells, in points.
+const HEADER_H: f32 = 50.0;
+
+/// Confusion cell `[truth][predicted]` of a heat map over `n` classes drawn in `heat` (the
+/// rectangle [`confusion`] returns).
+pub fn cell_rect(heat: Rect, n: usize, truth: usize, predicted: usize) -> Rect {
+    let n = n.max(1);
+    let cell = (heat.width() - ROW_LABELS_W - 4.0) / n as f32;
+    Rect::from_min_size(
+        heat.min
+            + Vec2::new(
+                ROW_LABELS_W + predicted as f32 * cell,
+                HEADER_H + truth as f32 * cell,
+            ),
+        Vec2::splat(cell),
+    )
+}
+
+/// The confusion matrix as a heat map with counts in the cells (rows: true, columns:
+/// predicted); clicking a cell selects its items on the map.
+pub fn confusion(ui: &mut Ui, r: &TransferReport, commands: &mut Vec<Command>) -> Rect {
     let n = r.labels.len().max(1);
-    let label_w = 64.0;
-    let cell = ((ui.available_width() - label_w - 8.0) / n as f32).clamp(16.0, 40.0);
+    let cell = ((ui.available_width() - ROW_LABELS_W - 8.0) / n as f32).clamp(16.0, 40.0);
     let size = Vec2::new(
-        label_w + cell * n as f32 + 4.0,
-        22.0 + label_w.min(28.0) + cell * n as f32,
+        ROW_LABELS_W + cell * n as f32 + 4.0,
+        HEADER_H + cell * n as f32,
     );
     ui.label(
         RichText::new(format!(
@@ -159,9 +194,9 @@ pub fn confusion(ui: &mut Ui, r: &TransferReport) -> Rect {
         ))
         .strong(),
     );
-    let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
+    let (rect, response) = ui.allocate_exact_size(size, Sense::click());
     let painter = ui.painter_at(rect);
-    let origin = rect.min + Vec2::new(label_w, 22.0 + label_w.min(28.0));
+    let origin = cell_rect(rect, n, 0, 0).min;
     let font = FontId::proportional(if cell >= 28.0 { 14.0 } else { 11.0 });
     painter.text(
         Pos2::new(origin.x + cell * n as f32 / 2.0, rect.top()),
@@ -212,10 +247,7 @@ pub fn confusion(ui: &mut Ui, r: &TransferReport) -> Rect {
     for (i, row) in r.confusion.iter().enumerate() {
         let total: u32 = row.iter().sum();
         for (j, &count) in row.iter().enumerate() {
-            let cell_rect = Rect::from_min_size(
-                origin + Vec2::new(j as f32 * cell, i as f32 * cell),
-                Vec2::splat(cell),
-            );
+            let cell_rect = cell_rect(rect, n, i, j);
             let fill = if count == 0 {
                 theme::heat_empty()
             } else {
@@ -242,6 +274,13 @@ pub fn confusion(ui: &mut Ui, r: &TransferReport) -> Rect {
             if response.hover_pos().is_some_and(|p| cell_rect.contains(p)) {
                 hovered = Some((i, j, count, total));
             }
+            if response.clicked()
+                && response
+                    .interact_pointer_pos()
+                    .is_some_and(|p| cell_rect.contains(p))
+            {
+                commands.push(Command::SelectRegion(cell_selection(r, i, j)));
+            }
         }
     }
     if let Some((i, j, count, total)) = hovered {
@@ -250,7 +289,7 @@ pub fn confusion(ui: &mut Ui, r: &TransferReport) -> Rect {
             &r.labels[j.min(r.labels.len() - 1)],
         );
         response.on_hover_text_at_pointer(format!(
-            "true {t}, predicted {p}: {count} of {total} {} items",
+            "true {t}, predicted {p}: {count} of {total} {} items; click to select them on the map",
             r.target
         ));
     }
