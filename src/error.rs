@@ -7,6 +7,33 @@ use std::path::PathBuf;
 /// Result alias used across the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A configuration value that breaks one of its rules, in words: what and what was
+/// expected. Validation returns it; the caller wraps it into the error of the file the value
+/// came from ([`Error::Manifest`], [`Error::Lesson`], …), which names the file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl From<String> for Invalid {
+    fn from(reason: String) -> Self {
+        Invalid(reason)
+    }
+}
+
+impl From<&str> for Invalid {
+    fn from(reason: &str) -> Self {
+        Invalid(reason.to_string())
+    }
+}
+
+/// [`Invalid`] with a formatted reason: `invalid!("{n} is too large")`.
+#[macro_export]
+macro_rules! invalid {
+    ($($arg:tt)*) => {
+        $crate::error::Invalid(format!($($arg)*))
+    };
+}
+
 /// Everything the library can refuse or fail at.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -13,4 +13,16 @@ pub enum MapColoring {
     /// `class` in lesson files.
     #[serde(alias = "class")]
     Class,
+    /// Whether each item gets its own label zero-shot (with the current labels and
+    /// templates): wrong items stand out. `correct` in lesson files.
+    #[serde(alias = "correct")]
+    Correctness,
+    /// Where each item came from: its source up to the item's number (a speaker, a voice,
+    /// a dataset; see `ui::failures::source_group`). `source` in lesson files.
+    #[serde(alias = "source")]
+    Source,
+    /// Cosine similarity to a typed prompt or to the selected input. `similarity` in lesson
+    /// files.
+    #[serde(alias = "similarity")]
+    Similarity,
 }

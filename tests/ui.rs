@@ -21,6 +21,7 @@ use transference::index::transfer::{TransferFeatures, TransferReport};
 use transference::model::EncodedItem;
 use transference::preprocess::audio::Waveform;
 use transference::ui::audio_controls::STOP_PLAYING_LABEL;
+use transference::ui::frame_view::FrameView;
 use transference::ui::record_panel::{RECORD_LABEL, STOP_RECORDING_LABEL};
 use transference::ui::state::Session;
 use transference::ui::{code_strip, low_resource_panel, transfer_panel};
@@ -602,7 +603,18 @@ fn code_strip_snapshot() {
         .build_ui(move |ui| {
             egui::CentralPanel::default().show(ui, |ui| {
                 let mut commands = Vec::new();
-                code_strip::show_strip(ui, &session, &analysis, 40.0, true, false, &mut commands);
+                code_strip::show_strip(
+                    ui,
+                    &session,
+                    &FrameView::default(),
+                    &analysis,
+                    code_strip::StripStyle {
+                        cell: 40.0,
+                        label_codes: true,
+                        captions: false,
+                    },
+                    &mut commands,
+                );
             });
         });
     h.run();
@@ -1114,7 +1126,7 @@ fn map_rect(h: &AppHarness) -> egui::Rect {
     h.state()
         .as_ref()
         .unwrap()
-        .session()
+        .view()
         .chart_rects
         .map
         .expect("the map is drawn")
@@ -1354,12 +1366,7 @@ fn a_large_imported_gallery_is_drawn_whole_and_selects_everything() {
     h.step();
     h.step();
     assert!(
-        h.state()
-            .as_ref()
-            .unwrap()
-            .session()
-            .hovered_gallery
-            .is_some(),
+        h.state().as_ref().unwrap().view().hovered_gallery.is_some(),
         "hover finds the item under the pointer"
     );
     h.get_by_label("box").click();
@@ -1410,7 +1417,7 @@ fn open_lesson(h: &mut AppHarness, title: &str) {
 }
 
 /// Presses "Do it" and waits until the step is done; returns its checks.
-fn do_step(h: &mut AppHarness) -> Vec<(String, Result<String, String>)> {
+fn do_step(h: &mut AppHarness) -> Vec<(String, transference::lessons::check::Verdict)> {
     use transference::ui::lessons_panel::{DO_IT_LABEL, StepStatus};
     h.get_by_label(DO_IT_LABEL).click();
     let status = |h: &AppHarness| h.state().as_ref().unwrap().lesson_status();
@@ -1445,7 +1452,7 @@ fn the_lessons_panel_drives_the_app_step_by_step() {
         assert_eq!(app.settings().tab, CentralTab::Model, "the tab switched");
     }
     assert_eq!(checks.len(), 1);
-    assert!(checks[0].1.is_ok(), "{checks:?}");
+    assert!(checks[0].1.passed, "{checks:?}");
     assert!(has_label(&h, transference::ui::lessons_panel::CHECK_PASSED));
 
     h.get_by_label(NEXT_LABEL).click();
@@ -1495,7 +1502,7 @@ fn built_in_lessons_1_and_2_can_be_followed_in_the_window() {
             assert!(has_label(&h, &format!("Step {} of {n}", step + 1)));
             for (what, result) in do_step(&mut h) {
                 assert!(
-                    result.is_ok(),
+                    result.passed,
                     "{title}, step {}: {what}: {result:?}",
                     step + 1
                 );
@@ -1703,7 +1710,7 @@ fn clicking_a_code_opens_its_page_with_back_forward_and_show_on_map() {
         .state()
         .as_ref()
         .unwrap()
-        .session()
+        .view()
         .chart_rects
         .usage
         .unwrap();
@@ -1714,7 +1721,7 @@ fn clicking_a_code_opens_its_page_with_back_forward_and_show_on_map() {
         .state()
         .as_ref()
         .unwrap()
-        .session()
+        .view()
         .hovered_code
         .expect("a code under the pointer");
     click_at(&mut h, pos);
@@ -1863,7 +1870,11 @@ fn clicking_a_confusion_cell_selects_exactly_its_items() {
     h.step();
     let session = h.state().as_ref().unwrap().session();
     let report = session.transfer.clone().unwrap();
-    let heat = session
+    let heat = h
+        .state()
+        .as_ref()
+        .unwrap()
+        .view()
         .chart_rects
         .confusion
         .expect("the heat map is drawn");
@@ -1922,4 +1933,166 @@ fn gallery_len(h: &AppHarness) -> usize {
         .summary
         .as_ref()
         .map_or(0, |s| s.gallery.len())
+}
+
+/// Where the shipped model fails: the Selection tab's *Score the gallery zero-shot* colours
+/// the map correct / wrong and ranks the gallery's sources by error rate; each item's
+/// verdict equals the pipeline's own zero-shot scores of its stored embedding, and a click
+/// on a source selects exactly its wrong items.
+#[test]
+fn sources_are_ranked_by_zero_shot_errors_and_select_their_wrong_items() {
+    use transference::ui::failures::{errors_by_source, source_group};
+    use transference::ui::selection_panel::SCORE_GALLERY;
+    use transference::ui::state::{CentralTab, MapColoring};
+    let dir = common::repo().join("models/digits");
+    let mut h = app_on(dir.clone(), SimulatedAudio::no_devices());
+    h.state_mut().as_mut().unwrap().settings_mut().tab = CentralTab::Selection;
+    h.step();
+    h.get_by_label(SCORE_GALLERY).click();
+    wait_for(&mut h, "the gallery's zero-shot labels", |h| {
+        h.state()
+            .as_ref()
+            .unwrap()
+            .session()
+            .gallery_zero_shot
+            .is_some()
+    });
+    h.step();
+    let app = h.state().as_ref().unwrap();
+    assert_eq!(app.settings().map_coloring, MapColoring::Correctness);
+    let session = app.session();
+    let zero_shot = session.gallery_zero_shot.clone().unwrap();
+    let gallery = session.summary.as_ref().unwrap().gallery.clone();
+
+    // The reference: the pipeline's ranked zero-shot scores of every stored embedding.
+    let mut pipeline = Pipeline::open(&dir, DeviceRequest::Cpu).unwrap();
+    let stored = pipeline.bundle.gallery.clone().unwrap();
+    let mut wrong_per_group: std::collections::BTreeMap<&str, (usize, Vec<usize>)> =
+        Default::default();
+    for p in &gallery {
+        let label = p.label.as_deref().unwrap();
+        let scores = pipeline
+            .classify(
+                &stored.embedding(p.index),
+                &zero_shot.labels,
+                &zero_shot.templates,
+            )
+            .unwrap();
+        let entry = wrong_per_group.entry(source_group(&p.source)).or_default();
+        entry.0 += 1;
+        if scores[0].label != label {
+            entry.1.push(p.index);
+        }
+        assert_eq!(
+            zero_shot.correct(p.index, Some(label)),
+            Some(scores[0].label == label),
+            "item {}",
+            p.index
+        );
+    }
+    let rows = errors_by_source(&gallery, &zero_shot);
+    assert_eq!(rows.len(), wrong_per_group.len());
+    for row in &rows {
+        let (scored, wrong) = &wrong_per_group[row.group.as_str()];
+        assert_eq!((row.scored, &row.wrong), (*scored, wrong), "{}", row.group);
+    }
+    // The real voice the model never heard is one source: its 300 recordings in the gallery.
+    let george = rows
+        .iter()
+        .find(|r| r.group == "FSDD speaker george recording")
+        .expect("george's recordings are one source");
+    assert_eq!(george.scored, 300);
+    // Worst first, and every row is on screen.
+    assert!(
+        rows.windows(2)
+            .all(|w| w[0].error_rate() >= w[1].error_rate())
+    );
+    for row in &rows {
+        assert!(has_label(&h, &row.describe()), "{}", row.describe());
+    }
+
+    // A click on the worst source with mistakes selects exactly its wrong items.
+    let worst = rows
+        .iter()
+        .find(|r| !r.wrong.is_empty())
+        .expect("some mistake");
+    h.get_by_label(&worst.describe()).click();
+    let what = format!("{}: wrong zero-shot", worst.group);
+    wait_for(&mut h, "the source's wrong items selected", |h| {
+        has_label(
+            h,
+            &format!(
+                "{} of {} items selected ({what})",
+                worst.wrong.len(),
+                gallery.len()
+            ),
+        )
+    });
+    assert_eq!(selected_items(&h), worst.wrong);
+}
+
+/// The map coloured by similarity to a typed prompt on the shipped model: the scores are
+/// the cosines the retrieval index finds for the same prompt, and the most similar items
+/// are the prompt's digit in every modality.
+#[test]
+fn the_map_colours_by_similarity_to_a_typed_prompt() {
+    use transference::ui::map_panel::SIMILAR_TO_LABEL;
+    use transference::ui::state::MapColoring;
+    let dir = common::repo().join("models/digits");
+    let mut h = app_on(dir.clone(), SimulatedAudio::no_devices());
+    h.get_by_label("similarity").click();
+    h.step();
+    assert_eq!(
+        h.state().as_ref().unwrap().settings().map_coloring,
+        MapColoring::Similarity
+    );
+    h.get_by_label(SIMILAR_TO_LABEL).focus();
+    h.step();
+    h.get_by_label(SIMILAR_TO_LABEL).type_text("seven");
+    wait_for(&mut h, "the gallery's similarity to \"seven\"", |h| {
+        h.state()
+            .as_ref()
+            .unwrap()
+            .session()
+            .gallery_similarity
+            .as_ref()
+            .is_some_and(|s| s.query.describe() == "“seven”")
+    });
+    h.step();
+    assert!(has_label(&h, "colours: similarity to “seven”"));
+    let session = h.state().as_ref().unwrap().session();
+    let cosine = session.gallery_similarity.clone().unwrap().cosine;
+    let gallery = session.summary.as_ref().unwrap().gallery.clone();
+    assert_eq!(cosine.len(), gallery.len());
+
+    // The reference: the retrieval index's scores for the same prompt.
+    let pipeline = Pipeline::open(&dir, DeviceRequest::Cpu).unwrap();
+    let query = pipeline
+        .encode(&InputSource::Text("seven".into()))
+        .unwrap()
+        .item
+        .embedding;
+    let neighbours = pipeline.retrieve(&query, None, gallery.len()).unwrap();
+    assert_eq!(neighbours.len(), gallery.len());
+    for n in &neighbours {
+        assert!(
+            (cosine[n.index] - n.score).abs() < 1e-4,
+            "item {}: {} vs {}",
+            n.index,
+            cosine[n.index],
+            n.score
+        );
+    }
+    // The 30 most similar items are sevens, from more than one modality.
+    let mut order: Vec<usize> = (0..gallery.len()).collect();
+    order.sort_by(|&a, &b| cosine[b].total_cmp(&cosine[a]));
+    let top = &order[..30];
+    let sevens = top
+        .iter()
+        .filter(|&&i| gallery[i].label.as_deref() == Some("seven"))
+        .count();
+    assert!(sevens >= 27, "{sevens} of the 30 most similar are sevens");
+    let modalities: std::collections::BTreeSet<_> =
+        top.iter().map(|&i| gallery[i].modality).collect();
+    assert!(modalities.len() >= 2, "{modalities:?}");
 }

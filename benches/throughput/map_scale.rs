@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use egui::{Event, Pos2, RawInput, Rect, vec2};
 use transference::engine::{GalleryPoint, ModelSummary};
 use transference::modality::Modality;
+use transference::ui::frame_view::FrameView;
 use transference::ui::map_canvas::MapCanvas;
 use transference::ui::map_panel;
 use transference::ui::media::MediaCache;
@@ -122,6 +123,7 @@ impl Headless {
             map_panel::show(
                 ui,
                 &self.session,
+                &FrameView::default(),
                 &mut self.settings,
                 &mut self.media,
                 &mut self.canvas,

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{ExplorerApp, UiMsg};
+use super::{ExplorerApp, UiMsg, spawn_helper};
 use crate::audio_io::{AudioRequest, AutoStopConfig};
 use crate::engine::InputSource;
 use crate::ui::audio_state::{AudioOutcome, RecorderState};
@@ -104,15 +104,11 @@ impl ExplorerApp {
         };
         let tx = self.msgs_tx.clone();
         let repaint = self.ctx.clone();
-        let _ = std::thread::Builder::new()
-            .name("transference-save-wav".into())
-            .spawn(move || {
-                let result =
-                    crate::preprocess::wav_write::write_wav_mono(&path, &samples, sample_rate_hz)
-                        .map(|()| path)
-                        .map_err(|e| e.to_string());
-                let _ = tx.send(UiMsg::RecordingSaved(result));
-                repaint.request_repaint();
-            });
+        spawn_helper("transference-save-wav", &tx, &repaint, move || {
+            UiMsg::RecordingSaved(
+                crate::preprocess::wav_write::write_wav_mono(&path, &samples, sample_rate_hz)
+                    .map(|()| path),
+            )
+        });
     }
 }

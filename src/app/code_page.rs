@@ -9,7 +9,7 @@ use crate::ui::code_pages::PageState;
 use crate::ui::selection::SelectionShape;
 use crate::ui::state::CentralTab;
 
-use super::{ExplorerApp, UiMsg, export_dir};
+use super::{ExplorerApp, UiMsg, export_dir, spawn_helper};
 
 impl ExplorerApp {
     /// Applies a code page command (see [`Command::OpenCodePage`] and the ones after it).
@@ -59,20 +59,16 @@ impl ExplorerApp {
             return;
         };
         let page = page.clone();
-        let rect = self.session.chart_rects.code_page;
+        let rect = self.view.chart_rects.code_page;
         let dir = export_dir(&self.settings);
         let ppp = ctx.pixels_per_point();
         let tx = self.msgs_tx.clone();
         let repaint = ctx.clone();
         ctx.request_screenshot(move |image| {
-            let _ = std::thread::Builder::new()
-                .name("transference-export-code".into())
-                .spawn(move || {
-                    let shot = rect.map(|r| (image.as_ref(), r, ppp));
-                    let result = crate::ui::export::save_code_page(&dir, &page, shot);
-                    let _ = tx.send(UiMsg::CodePageSaved(result));
-                    repaint.request_repaint();
-                });
+            spawn_helper("transference-export-code", &tx, &repaint, move || {
+                let shot = rect.map(|r| (image.as_ref(), r, ppp));
+                UiMsg::CodePageSaved(crate::ui::export::save_code_page(&dir, &page, shot))
+            });
         });
     }
 }

@@ -9,7 +9,7 @@ use crate::ui::dialogs::DialogKind;
 use crate::ui::state::CentralTab;
 use crate::ui::{Command, export, transfer_panel};
 
-use super::{ExplorerApp, UiMsg, export_dir};
+use super::{ExplorerApp, UiMsg, export_dir, spawn_helper};
 
 impl ExplorerApp {
     /// Carries out one command a panel emitted this frame.
@@ -131,19 +131,14 @@ impl ExplorerApp {
             Command::DoLessonStep => self.start_lesson_step(),
             Command::ExportCharts => {
                 let dir = export_dir(&self.settings);
-                let rects = self.session.chart_rects;
+                let rects = self.view.chart_rects;
                 let ppp = ctx.pixels_per_point();
                 let tx = self.msgs_tx.clone();
                 let repaint = ctx.clone();
                 ctx.request_screenshot(move |image| {
-                    let _ = std::thread::Builder::new()
-                        .name("transference-export".into())
-                        .spawn(move || {
-                            let _ = tx.send(UiMsg::ChartsSaved(export::save_charts(
-                                image, rects, ppp, &dir,
-                            )));
-                            repaint.request_repaint();
-                        });
+                    spawn_helper("transference-export", &tx, &repaint, move || {
+                        UiMsg::ChartsSaved(export::save_charts(image, rects, ppp, &dir))
+                    });
                 });
             }
         }

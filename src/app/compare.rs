@@ -9,7 +9,7 @@ use crate::ui::Command;
 use crate::ui::dialogs::DialogKind;
 use crate::ui::state::CentralTab;
 
-use super::{ExplorerApp, UiMsg, export_dir};
+use super::{ExplorerApp, UiMsg, export_dir, spawn_helper};
 
 impl ExplorerApp {
     /// Carries out a command of the Compare tab.
@@ -68,11 +68,8 @@ impl ExplorerApp {
         let dir = export_dir(&self.settings);
         let tx = self.msgs_tx.clone();
         let repaint = self.ctx.clone();
-        let _ = std::thread::Builder::new()
-            .name("transference-export-comparison".into())
-            .spawn(move || {
-                let _ = tx.send(UiMsg::ComparisonSaved(comparison.export(&dir)));
-                repaint.request_repaint();
-            });
+        spawn_helper("transference-export-comparison", &tx, &repaint, move || {
+            UiMsg::ComparisonSaved(comparison.export(&dir))
+        });
     }
 }

@@ -1,7 +1,7 @@
 //! The low-resource curves, app side: the job that computes them on the worker (with the
 //! lab's modalities, features and noise level) and the figure-data export on a helper thread.
 
-use super::{ExplorerApp, UiMsg, export_dir};
+use super::{ExplorerApp, UiMsg, export_dir, spawn_helper};
 use crate::engine::Job;
 use crate::engine::protocol::GalleryCurves;
 use crate::preprocess::degrade::NoiseLevel;
@@ -35,13 +35,8 @@ impl ExplorerApp {
         let dir = export_dir(&self.settings);
         let tx = self.msgs_tx.clone();
         let repaint = self.ctx.clone();
-        let _ = std::thread::Builder::new()
-            .name("transference-export-curves".into())
-            .spawn(move || {
-                let result =
-                    crate::ui::export::save_low_resource(&dir, &report).map_err(|e| e.to_string());
-                let _ = tx.send(UiMsg::CurvesSaved(result));
-                repaint.request_repaint();
-            });
+        spawn_helper("transference-export-curves", &tx, &repaint, move || {
+            UiMsg::CurvesSaved(crate::ui::export::save_low_resource(&dir, &report))
+        });
     }
 }

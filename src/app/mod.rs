@@ -31,9 +31,10 @@ use egui::RichText;
 
 use crate::audio_io::{AudioBackend, AudioRequest, AudioService};
 use crate::device::DeviceRequest;
-use crate::engine::{Event, InputSource, Worker};
+use crate::engine::{Event, InputSource, JobError, Worker};
 use crate::ui::canvas::Canvas;
 use crate::ui::dialogs::{self, DialogKind, Picked};
+use crate::ui::frame_view::FrameView;
 use crate::ui::map_canvas::MapCanvas;
 use crate::ui::media::MediaCache;
 use crate::ui::notifications::Level;
@@ -104,15 +105,40 @@ pub fn parse_demo_inputs(spec: &str) -> Vec<InputSource> {
         .collect()
 }
 
-/// Results from helper threads (dialogs, screenshot export).
+/// Results from helper threads (dialogs, exports, saving a recording).
 enum UiMsg {
     Dialog(Picked),
-    ChartsSaved(Result<Vec<PathBuf>, String>),
-    RecordingSaved(Result<PathBuf, String>),
-    SelectionSaved(Result<Vec<PathBuf>, String>),
-    CurvesSaved(Result<Vec<PathBuf>, String>),
+    ChartsSaved(crate::Result<Vec<PathBuf>>),
+    RecordingSaved(crate::Result<PathBuf>),
+    SelectionSaved(crate::Result<Vec<PathBuf>>),
+    CurvesSaved(crate::Result<Vec<PathBuf>>),
     CodePageSaved(crate::Result<Vec<PathBuf>>),
     ComparisonSaved(crate::Result<Vec<PathBuf>>),
+    /// A helper thread could not start.
+    HelperFailed(crate::Error),
+}
+
+/// Runs `work` on a helper thread named `name`; its message comes back to the window, which
+/// it wakes. A thread that cannot start is reported to the window instead of dropped.
+fn spawn_helper(
+    name: &str,
+    tx: &Sender<UiMsg>,
+    repaint: &egui::Context,
+    work: impl FnOnce() -> UiMsg + Send + 'static,
+) {
+    let (result_tx, ctx) = (tx.clone(), repaint.clone());
+    let started = std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let _ = result_tx.send(work());
+            ctx.request_repaint();
+        });
+    if let Err(e) = started {
+        let _ = tx.send(UiMsg::HelperFailed(crate::Error::Internal(format!(
+            "cannot start the {name} thread: {e}"
+        ))));
+        repaint.request_repaint();
+    }
 }
 
 /// The explorer application.
@@ -121,6 +147,8 @@ pub struct ExplorerApp {
     device: DeviceRequest,
     settings: Settings,
     session: Session,
+    /// Per-frame view state: hover and chart rectangles.
+    view: FrameView,
     media: MediaCache,
     /// The map's gallery layer (its image comes from a rasteriser thread).
     map_canvas: MapCanvas,
@@ -198,6 +226,7 @@ impl ExplorerApp {
             device,
             settings,
             session: Session::default(),
+            view: FrameView::default(),
             media: MediaCache::new(ctx),
             map_canvas: MapCanvas::new(ctx),
             compare_canvases: [MapCanvas::new(ctx), MapCanvas::new(ctx)],
@@ -234,6 +263,11 @@ impl ExplorerApp {
     /// The session state (for tests and scripts).
     pub fn session(&self) -> &Session {
         &self.session
+    }
+
+    /// What the last frame drew and what was under the pointer (for tests and scripts).
+    pub fn view(&self) -> &FrameView {
+        &self.view
     }
 
     /// The persisted settings.
@@ -315,6 +349,7 @@ impl ExplorerApp {
     fn draw(&mut self, ui: &mut egui::Ui) {
         let Self {
             session,
+            view,
             settings,
             media,
             map_canvas,
@@ -328,10 +363,10 @@ impl ExplorerApp {
             ..
         } = self;
         let presenter = settings.presenter;
-        let mut hovered: Option<u32> = None;
-        let mut hovered_gallery: Option<usize> = None;
+        // Panels read last frame's hover; this frame's is gathered in `next`.
+        let last = *view;
+        let mut next = FrameView::default();
         let mut compare_hovered = None;
-        session.chart_rects = Default::default();
 
         egui::Panel::top("top-bar")
             .frame(
@@ -379,33 +414,35 @@ impl ExplorerApp {
                     if settings.panels.map {
                         let w = ui.available_width();
                         ui.allocate_ui(egui::vec2(w, map_h), |ui| {
-                            let out =
-                                map_panel::show(ui, session, settings, media, map_canvas, commands);
-                            session.chart_rects.map = out.rect;
-                            hovered_gallery = out.hovered;
-                            hovered = hovered.or(out.hovered_code);
+                            let out = map_panel::show(
+                                ui, session, &last, settings, media, map_canvas, commands,
+                            );
+                            next.chart_rects.map = out.rect;
+                            next.hovered_gallery = out.hovered;
+                            next.hovered_code = next.hovered_code.or(out.hovered_code);
                         });
                         ui.separator();
                     }
                     if settings.panels.usage {
-                        let (rect, h) = usage_panel::show(ui, session, settings, commands);
-                        session.chart_rects.usage = rect;
-                        hovered = hovered.or(h);
+                        let (rect, h) = usage_panel::show(ui, session, &last, settings, commands);
+                        next.chart_rects.usage = rect;
+                        next.hovered_code = next.hovered_code.or(h);
                     }
                 });
         }
         egui::CentralPanel::default().show(ui, |ui| {
             if presenter && settings.presenter_focus == PresenterFocus::Map {
-                let out = map_panel::show(ui, session, settings, media, map_canvas, commands);
-                session.chart_rects.map = out.rect;
-                hovered_gallery = out.hovered;
-                hovered = hovered.or(out.hovered_code);
+                let out =
+                    map_panel::show(ui, session, &last, settings, media, map_canvas, commands);
+                next.chart_rects.map = out.rect;
+                next.hovered_gallery = out.hovered;
+                next.hovered_code = next.hovered_code.or(out.hovered_code);
                 return;
             }
             if presenter && settings.presenter_focus == PresenterFocus::Usage {
-                let (rect, h) = usage_panel::show(ui, session, settings, commands);
-                session.chart_rects.usage = rect;
-                hovered = hovered.or(h);
+                let (rect, h) = usage_panel::show(ui, session, &last, settings, commands);
+                next.chart_rects.usage = rect;
+                next.hovered_code = next.hovered_code.or(h);
                 return;
             }
             ui.horizontal(|ui| {
@@ -426,14 +463,15 @@ impl ExplorerApp {
                 .auto_shrink([false, false])
                 .show(ui, |ui| match settings.tab {
                     CentralTab::Input => {
-                        let h = input_tab::show(ui, session, media, commands);
-                        hovered = hovered.or(h);
+                        let (h, strip) = input_tab::show(ui, session, &last, media, commands);
+                        next.hovered_code = next.hovered_code.or(h);
+                        next.chart_rects.code_strip = strip;
                     }
                     CentralTab::Transfer => {
-                        session.chart_rects.confusion =
+                        next.chart_rects.confusion =
                             transfer_panel::show(ui, session, settings, commands);
                         ui.add_space(8.0);
-                        session.chart_rects.low_resource =
+                        next.chart_rects.low_resource =
                             low_resource_panel::show(ui, session, settings, commands);
                     }
                     CentralTab::Model => model_panel::card(ui, session, commands),
@@ -441,7 +479,7 @@ impl ExplorerApp {
                         selection_panel::show(ui, session, settings, media, commands)
                     }
                     CentralTab::Code => {
-                        session.chart_rects.code_page =
+                        next.chart_rects.code_page =
                             code_page_panel::show(ui, session, media, code_id_input, commands);
                     }
                     CentralTab::Compare => {
@@ -458,8 +496,7 @@ impl ExplorerApp {
                     }
                 });
         });
-        session.hovered_code = hovered;
-        session.hovered_gallery = hovered_gallery;
+        *view = next;
         session.compare.hovered = compare_hovered;
     }
 
@@ -505,19 +542,15 @@ impl ExplorerApp {
                     self.save_recording(key, path);
                 }
             }
-            UiMsg::SelectionSaved(result) => match result {
-                Ok(files) => {
-                    let names: Vec<String> =
-                        files.iter().map(|f| f.display().to_string()).collect();
-                    self.session
-                        .notifications
-                        .info("Selection exported", names.join(", "));
-                }
-                Err(e) => self
-                    .session
-                    .notifications
-                    .error("Could not export the selection", e),
-            },
+            UiMsg::SelectionSaved(result) => self.exported(
+                "Selection exported",
+                "Could not export the selection",
+                result,
+            ),
+            UiMsg::HelperFailed(e) => self.session.notifications.error(
+                "A background task did not start",
+                JobError::from(e).for_user(),
+            ),
             UiMsg::CurvesSaved(result) => self.exported(
                 "Low-resource curves exported",
                 "Could not export the low-resource curves",
@@ -541,7 +574,7 @@ impl ExplorerApp {
                 Err(e) => self
                     .session
                     .notifications
-                    .error("Could not save the recording", e),
+                    .error("Could not save the recording", JobError::from(e).for_user()),
             },
             UiMsg::Dialog(Picked::Unavailable) => self.session.notifications.push(
                 Level::Warning,
@@ -567,25 +600,23 @@ impl ExplorerApp {
                 Err(e) => self
                     .session
                     .notifications
-                    .error("Could not save the charts", e),
+                    .error("Could not save the charts", JobError::from(e).for_user()),
             },
         }
     }
 
     /// Tells where an export's files went (titled `done`), or why it failed (titled
     /// `failed`).
-    fn exported(
-        &mut self,
-        done: &str,
-        failed: &str,
-        result: Result<Vec<PathBuf>, impl std::fmt::Display>,
-    ) {
+    fn exported(&mut self, done: &str, failed: &str, result: crate::Result<Vec<PathBuf>>) {
         match result {
             Ok(files) => {
                 let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
                 self.session.notifications.info(done, names.join(", "));
             }
-            Err(e) => self.session.notifications.error(failed, e.to_string()),
+            Err(e) => self
+                .session
+                .notifications
+                .error(failed, JobError::from(e).for_user()),
         }
     }
 
@@ -616,6 +647,12 @@ impl ExplorerApp {
             self.worker.submit(job);
         }
         if let Some(job) = self.session.code_page_job() {
+            self.worker.submit(job);
+        }
+        if let Some(job) = self.session.gallery_zero_shot_job(&self.settings) {
+            self.worker.submit(job);
+        }
+        if let Some(job) = self.session.gallery_similarity_job(&self.settings) {
             self.worker.submit(job);
         }
     }

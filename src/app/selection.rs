@@ -1,7 +1,7 @@
 //! The map selection, app side: selecting the gallery items inside a drawn shape (through
 //! the map's filter and the shown layout's positions) and exporting them on a helper thread.
 
-use super::{ExplorerApp, UiMsg, export_dir};
+use super::{ExplorerApp, UiMsg, export_dir, spawn_helper};
 
 impl ExplorerApp {
     /// Selects the gallery items inside `shape` that pass the map's filter.
@@ -31,12 +31,8 @@ impl ExplorerApp {
         let dir = export_dir(&self.settings);
         let tx = self.msgs_tx.clone();
         let repaint = self.ctx.clone();
-        let _ = std::thread::Builder::new()
-            .name("transference-export-selection".into())
-            .spawn(move || {
-                let result = crate::ui::selection::export(&dir, &rows).map_err(|e| e.to_string());
-                let _ = tx.send(UiMsg::SelectionSaved(result));
-                repaint.request_repaint();
-            });
+        spawn_helper("transference-export-selection", &tx, &repaint, move || {
+            UiMsg::SelectionSaved(crate::ui::selection::export(&dir, &rows))
+        });
     }
 }

@@ -1,11 +1,12 @@
 //! The human-readable manifest (`manifest.toml`) of a model bundle.
 
+use crate::invalid;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Invalid, Result};
 use crate::model::ModelConfig;
 use crate::preprocess::audio::AudioConfig;
 use crate::preprocess::image::ImageConfig;
@@ -160,7 +161,7 @@ pub struct Manifest {
 /// `[preprocess.audio]` flattens [`AudioConfig`], which serde cannot combine with
 /// `deny_unknown_fields`; its keys are checked here against the fields the type writes, so a
 /// typo is an error like everywhere else in the manifest rather than a silent default.
-fn check_audio_keys(value: &toml::Value) -> std::result::Result<(), String> {
+fn check_audio_keys(value: &toml::Value) -> std::result::Result<(), Invalid> {
     let Some(table) = value
         .get("preprocess")
         .and_then(|p| p.get("audio"))
@@ -181,7 +182,7 @@ fn check_audio_keys(value: &toml::Value) -> std::result::Result<(), String> {
         .and_then(|v| v.as_table().map(|t| t.keys().cloned().collect::<Vec<_>>()))
         .unwrap_or_default();
     match table.keys().find(|k| !known.contains(k)) {
-        Some(key) => Err(format!(
+        Some(key) => Err(invalid!(
             "unknown field `{key}` in [preprocess.audio], expected one of: {}",
             known.join(", ")
         )),
@@ -217,9 +218,9 @@ impl Manifest {
                 supported: FORMAT_VERSION,
             });
         }
-        check_audio_keys(&value).map_err(err)?;
+        check_audio_keys(&value).map_err(|e| err(e.0))?;
         let manifest: Manifest = toml::from_str(text).map_err(|e| err(e.to_string()))?;
-        manifest.validate().map_err(err)?;
+        manifest.validate().map_err(|e| err(e.0))?;
         Ok(manifest)
     }
 
@@ -248,7 +249,7 @@ impl Manifest {
     }
 
     /// Consistency between architecture and preprocessing.
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    pub fn validate(&self) -> std::result::Result<(), Invalid> {
         if self.is_vectors_only() {
             self.architecture.validate_dims()?;
             if !self.architecture.modalities().is_empty()
@@ -301,7 +302,7 @@ impl Manifest {
             if enc.in_channels != pre.channels as usize
                 || enc.input_size != [pre.height as usize, pre.width as usize]
             {
-                return Err(format!(
+                return Err(invalid!(
                     "image encoder expects {}x{}x{} but preprocessing produces {}x{}x{}",
                     enc.in_channels,
                     enc.input_size[0],
@@ -315,9 +316,12 @@ impl Manifest {
         if let (Some(enc), Some(pre)) = (&arch.audio, &self.preprocess.audio) {
             pre.audio.validate().map_err(|e| e.to_string())?;
             if enc.n_mels != pre.audio.n_mels || enc.n_frames != pre.audio.n_frames {
-                return Err(format!(
+                return Err(invalid!(
                     "audio encoder expects {} mels x {} frames but preprocessing produces {} x {}",
-                    enc.n_mels, enc.n_frames, pre.audio.n_mels, pre.audio.n_frames
+                    enc.n_mels,
+                    enc.n_frames,
+                    pre.audio.n_mels,
+                    pre.audio.n_frames
                 ));
             }
             if pre.normalization.std.is_nan() || pre.normalization.std <= 0.0 {
@@ -332,7 +336,7 @@ impl Manifest {
         if let (Some(enc), Some(pre)) = (&arch.text, &self.preprocess.text)
             && (pre.max_tokens < 3 || pre.max_tokens > enc.bert.max_position_embeddings)
         {
-            return Err(format!(
+            return Err(invalid!(
                 "preprocess.text.max_tokens must be in 3..={}",
                 enc.bert.max_position_embeddings
             ));
@@ -340,7 +344,7 @@ impl Manifest {
         if let Some(g) = &self.generation {
             g.validate()?;
             if let Some(m) = g.modalities.iter().find(|m| !arch.modalities().contains(m)) {
-                return Err(format!(
+                return Err(invalid!(
                     "[generation] lists a {m} decoder but the model has no {m} encoder"
                 ));
             }
@@ -351,7 +355,7 @@ impl Manifest {
             .iter()
             .find(|u| !self.labels.names.contains(u))
         {
-            return Err(format!(
+            return Err(invalid!(
                 "labels.unseen names {u:?}, which is not one of labels.names"
             ));
         }

@@ -213,7 +213,7 @@ pub fn save(dir: &Path, contents: &BundleContents<'_>) -> Result<()> {
         .validate()
         .map_err(|reason| Error::Manifest {
             path: dir.join(MANIFEST_FILE),
-            reason,
+            reason: reason.0,
         })?;
     replace_dir(dir, |tmp| write_into(tmp, contents))
 }

@@ -399,6 +399,38 @@ impl Pipeline {
         Ok(zero_shot_scores(embedding, &classes, labels, temperature))
     }
 
+    /// Every gallery item's zero-shot label: per item, in gallery order, the index in
+    /// `labels` of the class embedding most similar to its embedding.
+    pub fn gallery_zero_shot(
+        &mut self,
+        labels: &[String],
+        templates: &[String],
+    ) -> Result<Vec<u32>> {
+        if !self.modalities().contains(&Modality::Text) {
+            return Err(self.missing(Modality::Text));
+        }
+        let classes = self.class_embeddings(labels, templates)?;
+        let Some(gallery) = &self.bundle.gallery else {
+            return Err(Error::InvalidRequest("this model has no gallery".into()));
+        };
+        Ok((0..gallery.len())
+            .map(|i| best_class(&gallery.embedding(i), &classes) as u32)
+            .collect())
+    }
+
+    /// Every gallery item's cosine similarity to `embedding` (L2-normalised, as every
+    /// embedding this pipeline makes), in gallery order.
+    pub fn gallery_similarity(&self, embedding: &[f32]) -> Result<Vec<f32>> {
+        let gallery = self
+            .bundle
+            .gallery
+            .as_ref()
+            .ok_or_else(|| Error::InvalidRequest("this model has no gallery".into()))?;
+        Ok((0..gallery.len())
+            .map(|i| crate::index::search::dot(&gallery.embedding(i), embedding))
+            .collect())
+    }
+
     /// Nearest gallery items of one modality (or all, best first).
     pub fn retrieve(
         &self,
@@ -462,6 +494,17 @@ fn stored_gallery_item(gallery: &Gallery, i: usize) -> EncodedInput {
         preprocess_ms: 0.0,
         encode_ms: 0.0,
     }
+}
+
+/// The row of `classes` (row-major, rows as long as `embedding`) with the largest dot
+/// product with `embedding`; the first on ties, 0 when there is none.
+pub fn best_class(embedding: &[f32], classes: &[f32]) -> usize {
+    classes
+        .chunks_exact(embedding.len().max(1))
+        .map(|c| crate::index::search::dot(embedding, c))
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map_or(0, |(i, _)| i)
 }
 
 /// Softmax over cosine / temperature, best first.

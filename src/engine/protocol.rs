@@ -58,6 +58,15 @@ pub enum Job {
         labels: Vec<String>,
         templates: Vec<String>,
     },
+    /// Every gallery item's zero-shot label against `labels` and `templates`: answered by
+    /// [`Event::GalleryZeroShot`].
+    GalleryZeroShot {
+        labels: Vec<String>,
+        templates: Vec<String>,
+    },
+    /// Every gallery item's cosine similarity to a query: answered by
+    /// [`Event::GallerySimilarity`].
+    GallerySimilarity(SimilarityQuery),
     /// Fit on one modality's gallery items, test on another's.
     Transfer {
         source: Modality,
@@ -109,6 +118,8 @@ impl Job {
             Job::Classify { request_id, .. } => JobKind::Classify {
                 request_id: *request_id,
             },
+            Job::GalleryZeroShot { .. } => JobKind::GalleryZeroShot,
+            Job::GallerySimilarity(_) => JobKind::GallerySimilarity,
             Job::Transfer { source, target, .. } => JobKind::Transfer {
                 source: *source,
                 target: *target,
@@ -140,6 +151,10 @@ pub enum JobKind {
     AnalyzeBatch { inputs: usize },
     /// Re-scoring an input's embedding.
     Classify { request_id: u64 },
+    /// Zero-shot labels of every gallery item.
+    GalleryZeroShot,
+    /// Every gallery item's similarity to a query.
+    GallerySimilarity,
     /// The transfer experiment.
     Transfer { source: Modality, target: Modality },
     /// The low-resource curves of a primary modality.
@@ -182,6 +197,8 @@ impl std::fmt::Display for JobKind {
             JobKind::AnalyzeBatch { inputs: 1 } => write!(f, "Analysing 1 input failed"),
             JobKind::AnalyzeBatch { inputs } => write!(f, "Analysing {inputs} inputs failed"),
             JobKind::Classify { .. } => write!(f, "Zero-shot re-scoring failed"),
+            JobKind::GalleryZeroShot => write!(f, "Zero-shot labels of the gallery failed"),
+            JobKind::GallerySimilarity => write!(f, "Similarity to the gallery failed"),
             JobKind::Transfer { source, target } => {
                 write!(f, "Transfer {source} → {target} failed")
             }
@@ -351,6 +368,57 @@ impl std::fmt::Display for ZeroShotUnavailable {
     }
 }
 
+/// Every gallery item's zero-shot label ([`Job::GalleryZeroShot`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GalleryZeroShot {
+    /// The labels and templates scored against.
+    pub labels: Vec<String>,
+    pub templates: Vec<String>,
+    /// Per gallery item, in gallery order: the index in `labels` of its best-scoring label.
+    pub predicted: Vec<u32>,
+}
+
+impl GalleryZeroShot {
+    /// Whether gallery item `index`, labelled `label`, gets its own label zero-shot; `None`
+    /// when that cannot be told: the item is unlabelled, its label is not among the labels
+    /// scored against (edited away), or it was not scored.
+    pub fn correct(&self, index: usize, label: Option<&str>) -> Option<bool> {
+        let label = label?;
+        if !self.labels.iter().any(|l| l == label) {
+            return None;
+        }
+        let predicted = self.labels.get(*self.predicted.get(index)? as usize)?;
+        Some(predicted == label)
+    }
+}
+
+/// What the map's similarity colouring compares the gallery with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SimilarityQuery {
+    /// A typed prompt, encoded by the text tower.
+    Text(String),
+    /// An analysed input's embedding (L2-normalised), named for the legend.
+    Embedding { name: String, embedding: Vec<f32> },
+}
+
+impl SimilarityQuery {
+    /// What the colouring is similar to, for the legend and to match answers to questions.
+    pub fn describe(&self) -> String {
+        match self {
+            SimilarityQuery::Text(text) => format!("“{}”", text.trim()),
+            SimilarityQuery::Embedding { name, .. } => name.clone(),
+        }
+    }
+}
+
+/// Every gallery item's cosine similarity to a query ([`Job::GallerySimilarity`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GallerySimilarity {
+    pub query: SimilarityQuery,
+    /// Per gallery item, in gallery order.
+    pub cosine: Vec<f32>,
+}
+
 /// The result for one input of a [`Job::AnalyzeBatch`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
@@ -422,6 +490,10 @@ pub enum Event {
         request_id: u64,
         scores: Vec<LabelScore>,
     },
+    /// A [`Job::GalleryZeroShot`] finished.
+    GalleryZeroShot(Box<GalleryZeroShot>),
+    /// A [`Job::GallerySimilarity`] finished.
+    GallerySimilarity(Box<GallerySimilarity>),
     TransferDone(Box<TransferReport>),
     /// A [`Job::LowResource`] got this far (`fraction` of its fits, 0..1).
     LowResourceProgress {

@@ -21,8 +21,8 @@ use crate::engine::compare::{compare_models, read_inputs};
 use crate::engine::low_resource::gallery_low_resource;
 use crate::engine::pipeline::{EncodedInput, Pipeline};
 use crate::engine::protocol::{
-    Analysis, BatchItem, ComparisonView, Event, ItemFailure, Job, JobError, JobKind,
-    ZeroShotUnavailable, analysis_chunk_len,
+    Analysis, BatchItem, ComparisonView, Event, GallerySimilarity, GalleryZeroShot, ItemFailure,
+    Job, JobError, JobKind, SimilarityQuery, ZeroShotUnavailable, analysis_chunk_len,
 };
 use crate::engine::summary::{gallery_transfer, gallery_xy, summarize};
 use crate::engine::{InputSource, ms_since};
@@ -235,6 +235,33 @@ fn handle(
             let pipeline = state.pipeline.as_mut().ok_or_else(JobError::no_model)?;
             let scores = pipeline.classify(&embedding, &labels, &templates)?;
             let _ = events.send(Event::Classified { request_id, scores });
+            Ok(())
+        }
+        Job::GalleryZeroShot { labels, templates } => {
+            let pipeline = state.pipeline.as_mut().ok_or_else(JobError::no_model)?;
+            let predicted = pipeline.gallery_zero_shot(&labels, &templates)?;
+            let _ = events.send(Event::GalleryZeroShot(Box::new(GalleryZeroShot {
+                labels,
+                templates,
+                predicted,
+            })));
+            Ok(())
+        }
+        Job::GallerySimilarity(query) => {
+            let pipeline = state.pipeline.as_ref().ok_or_else(JobError::no_model)?;
+            let cosine = match &query {
+                SimilarityQuery::Text(text) => {
+                    let encoded = pipeline.encode(&InputSource::Text(text.clone()))?;
+                    pipeline.gallery_similarity(&encoded.item.embedding)?
+                }
+                SimilarityQuery::Embedding { embedding, .. } => {
+                    pipeline.gallery_similarity(embedding)?
+                }
+            };
+            let _ = events.send(Event::GallerySimilarity(Box::new(GallerySimilarity {
+                query,
+                cosine,
+            })));
             Ok(())
         }
         Job::Transfer {

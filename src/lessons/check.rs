@@ -125,38 +125,56 @@ pub fn most_used_code(obs: &Observation, shared_with: Option<Modality>) -> Optio
         .map(|(c, _)| c)
 }
 
-/// `Ok(what was seen)` when `check` holds on `obs`, else `Err(what was seen instead)`.
-pub fn evaluate(check: &Check, obs: &Observation) -> Result<String, String> {
+/// What a check saw, in words, and whether that is what the step claims.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub passed: bool,
+    pub seen: String,
+}
+
+impl Verdict {
+    /// The check holds: `seen` is what holds.
+    pub fn pass(seen: String) -> Self {
+        Verdict { passed: true, seen }
+    }
+
+    /// The check fails: `seen` is what was seen instead.
+    pub fn fail(seen: String) -> Self {
+        Verdict {
+            passed: false,
+            seen,
+        }
+    }
+
+    fn new(passed: bool, seen: String) -> Self {
+        Verdict { passed, seen }
+    }
+}
+
+/// Whether `check` holds on `obs`, with what was seen.
+pub fn evaluate(check: &Check, obs: &Observation) -> Verdict {
     match check {
         Check::TopLabel { label } | Check::TopLabelIsNot { label } => {
             let Some(top) = &obs.top_label else {
-                return Err("there is no analysed input with zero-shot scores".into());
+                return Verdict::fail("there is no analysed input with zero-shot scores".into());
             };
             let want_equal = matches!(check, Check::TopLabel { .. });
             let seen = format!("the best label is \"{top}\"");
-            if (top == label) == want_equal {
-                Ok(seen)
-            } else {
-                Err(seen)
-            }
+            Verdict::new((top == label) == want_equal, seen)
         }
         Check::TopCosineAtMost { at_most } => {
             let Some(cos) = obs.top_cosine else {
-                return Err("there is no analysed input with zero-shot scores".into());
+                return Verdict::fail("there is no analysed input with zero-shot scores".into());
             };
             let seen = format!("the best label's cosine is {cos:.3}");
-            if cos <= *at_most { Ok(seen) } else { Err(seen) }
+            Verdict::new(cos <= *at_most, seen)
         }
         Check::SharesCodes { modality, at_least } => {
             let Some(shared) = obs.shared_codes(*modality) else {
-                return Err("there is no analysed input".into());
+                return Verdict::fail("there is no analysed input".into());
             };
             let seen = format!("{} codes shared with {modality}", shared.len());
-            if shared.len() >= *at_least {
-                Ok(seen)
-            } else {
-                Err(seen)
-            }
+            Verdict::new(shared.len() >= *at_least, seen)
         }
         Check::LitCodeOfLabel {
             modality,
@@ -164,7 +182,7 @@ pub fn evaluate(check: &Check, obs: &Observation) -> Result<String, String> {
             share_at_least,
         } => {
             let Some(code) = most_used_code(obs, Some(*modality)) else {
-                return Err(format!(
+                return Verdict::fail(format!(
                     "there is no analysed input with a code that {modality} items use"
                 ));
             };
@@ -174,34 +192,26 @@ pub fn evaluate(check: &Check, obs: &Observation) -> Result<String, String> {
                  ({:.0}%)",
                 share * 100.0
             );
-            if share >= *share_at_least {
-                Ok(seen)
-            } else {
-                Err(seen)
-            }
+            Verdict::new(share >= *share_at_least, seen)
         }
         Check::TransferAccuracy { at_least } => {
             let Some(acc) = obs.transfer_accuracy else {
-                return Err("the transfer lab has not run".into());
+                return Verdict::fail("the transfer lab has not run".into());
             };
             let seen = format!("transfer accuracy {:.1}%", acc * 100.0);
-            if acc >= *at_least {
-                Ok(seen)
-            } else {
-                Err(seen)
-            }
+            Verdict::new(acc >= *at_least, seen)
         }
         Check::HelperLifts {
             labels_per_class,
             by_at_least,
         } => {
             let Some(levels) = &obs.low_resource else {
-                return Err("the low-resource curves have not run".into());
+                return Verdict::fail("the low-resource curves have not run".into());
             };
             let Some((_, Some(alone), Some(helped))) =
                 levels.iter().find(|(l, ..)| l == labels_per_class)
             else {
-                return Err(format!(
+                return Verdict::fail(format!(
                     "the curves have no figures at {labels_per_class} labels per class"
                 ));
             };
@@ -210,11 +220,7 @@ pub fn evaluate(check: &Check, obs: &Observation) -> Result<String, String> {
                 alone * 100.0,
                 helped * 100.0
             );
-            if helped - alone >= *by_at_least {
-                Ok(seen)
-            } else {
-                Err(seen)
-            }
+            Verdict::new(helped - alone >= *by_at_least, seen)
         }
     }
 }
@@ -222,6 +228,12 @@ pub fn evaluate(check: &Check, obs: &Observation) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a failing check saw (panics when it passed).
+    fn failed(v: Verdict) -> String {
+        assert!(!v.passed, "expected a failure: {v:?}");
+        v.seen
+    }
 
     fn obs() -> Observation {
         Observation {
@@ -246,33 +258,21 @@ mod tests {
             labels_per_class: l,
             by_at_least: by,
         };
-        assert!(evaluate(&lifts(0, 0.3), &o).is_ok());
-        assert!(
-            evaluate(&lifts(0, 0.5), &o)
-                .unwrap_err()
-                .contains("helped 50.0%")
-        );
-        assert!(
-            evaluate(&lifts(50, 0.0), &o)
-                .unwrap_err()
-                .contains("no figures")
-        );
+        assert!(evaluate(&lifts(0, 0.3), &o).passed);
+        assert!(failed(evaluate(&lifts(0, 0.5), &o)).contains("helped 50.0%"));
+        assert!(failed(evaluate(&lifts(50, 0.0), &o)).contains("no figures"));
         let none = Observation::default();
-        assert!(
-            evaluate(&lifts(0, 0.0), &none)
-                .unwrap_err()
-                .contains("not run")
-        );
+        assert!(failed(evaluate(&lifts(0, 0.0), &none)).contains("not run"));
     }
 
     #[test]
     fn checks_pass_and_fail_on_what_was_seen() {
         let o = obs();
         let top = |l: &str| Check::TopLabel { label: l.into() };
-        assert!(evaluate(&top("seven"), &o).is_ok());
+        assert!(evaluate(&top("seven"), &o).passed);
         assert_eq!(
             evaluate(&top("three"), &o),
-            Err("the best label is \"seven\"".into())
+            Verdict::fail("the best label is \"seven\"".into())
         );
         assert!(
             evaluate(
@@ -281,27 +281,27 @@ mod tests {
                 },
                 &o
             )
-            .is_ok()
+            .passed
         );
         let shares = |n| Check::SharesCodes {
             modality: Modality::Image,
             at_least: n,
         };
-        assert!(evaluate(&shares(2), &o).is_ok());
+        assert!(evaluate(&shares(2), &o).passed);
         assert_eq!(
             evaluate(&shares(3), &o),
-            Err("2 codes shared with image".into())
+            Verdict::fail("2 codes shared with image".into())
         );
-        assert!(evaluate(&Check::TopCosineAtMost { at_most: 0.95 }, &o).is_ok());
+        assert!(evaluate(&Check::TopCosineAtMost { at_most: 0.95 }, &o).passed);
         assert_eq!(
             evaluate(&Check::TopCosineAtMost { at_most: 0.7 }, &o),
-            Err("the best label's cosine is 0.900".into())
+            Verdict::fail("the best label's cosine is 0.900".into())
         );
-        assert!(evaluate(&Check::TransferAccuracy { at_least: 0.6 }, &o).is_ok());
-        assert!(evaluate(&Check::TransferAccuracy { at_least: 0.7 }, &o).is_err());
+        assert!(evaluate(&Check::TransferAccuracy { at_least: 0.6 }, &o).passed);
+        assert!(!evaluate(&Check::TransferAccuracy { at_least: 0.7 }, &o).passed);
         let empty = Observation::default();
-        assert!(evaluate(&top("seven"), &empty).is_err());
-        assert!(evaluate(&Check::TransferAccuracy { at_least: 0.0 }, &empty).is_err());
+        assert!(!evaluate(&top("seven"), &empty).passed);
+        assert!(!evaluate(&Check::TransferAccuracy { at_least: 0.0 }, &empty).passed);
     }
 
     #[test]
@@ -315,20 +315,16 @@ mod tests {
         };
         assert_eq!(
             evaluate(&lit("seven", 0.6), &o),
-            Ok("code 3: 2 of the 3 image items using it are \"seven\" (67%)".into())
+            Verdict::pass("code 3: 2 of the 3 image items using it are \"seven\" (67%)".into())
         );
-        assert!(evaluate(&lit("seven", 0.7), &o).is_err());
-        assert!(evaluate(&lit("one", 0.5), &o).is_err());
+        assert!(!evaluate(&lit("seven", 0.7), &o).passed);
+        assert!(!evaluate(&lit("one", 0.5), &o).passed);
         let none = Check::LitCodeOfLabel {
             modality: Modality::Text,
             label: "seven".into(),
             share_at_least: 0.0,
         };
-        assert!(
-            evaluate(&none, &o)
-                .unwrap_err()
-                .contains("no analysed input")
-        );
+        assert!(failed(evaluate(&none, &o)).contains("no analysed input"));
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //! folder and a folder named with `--lessons`; parsing with errors that name the file, the
 //! step and what was expected; and resolving the paths a lesson names.
 
+use crate::invalid;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::bundle::locate::{APP_DIR_NAME, SearchRoots};
-use crate::error::{Error, Result};
+use crate::error::{Error, Invalid, Result};
 use crate::lessons::{Action, Check, Lesson, Step};
 use crate::modality::Modality;
 
@@ -241,7 +242,7 @@ fn parse_step(value: toml::Value) -> std::result::Result<Step, (String, String)>
         let action: Action = v
             .try_into()
             .map_err(|e: toml::de::Error| (part.clone(), e.message().trim().to_string()))?;
-        validate(&action).map_err(|r| (part, r))?;
+        validate(&action).map_err(|r| (part, r.0))?;
         actions.push(action);
     }
     let mut checks = Vec::new();
@@ -261,7 +262,7 @@ fn parse_step(value: toml::Value) -> std::result::Result<Step, (String, String)>
 }
 
 /// What serde cannot say: exactly one input source, a code or a modality, labels present.
-fn validate(action: &Action) -> std::result::Result<(), String> {
+fn validate(action: &Action) -> std::result::Result<(), Invalid> {
     match action {
         Action::QueueInput {
             text,
@@ -272,7 +273,7 @@ fn validate(action: &Action) -> std::result::Result<(), String> {
                 + usize::from(file.is_some())
                 + usize::from(gallery.is_some());
             if n != 1 {
-                return Err(format!(
+                return Err(invalid!(
                     "queue_input names {n} inputs; expected exactly one of `text`, `file` or `gallery`"
                 ));
             }
@@ -301,13 +302,13 @@ fn validate(action: &Action) -> std::result::Result<(), String> {
             );
         }
         Action::RunLowResource { tested, helper, .. } if tested == helper => {
-            return Err(format!(
+            return Err(invalid!(
                 "run_low_resource tests on {tested} helped by {helper}; expected two different \
                  modalities"
             ));
         }
         Action::RunTransfer { source, target, .. } if source == target => {
-            return Err(format!(
+            return Err(invalid!(
                 "run_transfer fits and tests on {source}; expected two different modalities"
             ));
         }

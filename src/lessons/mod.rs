@@ -242,6 +242,9 @@ impl Action {
                 match by {
                     MapColoring::Modality => "modality",
                     MapColoring::Class => "class",
+                    MapColoring::Correctness => "correct / wrong zero-shot",
+                    MapColoring::Source => "source",
+                    MapColoring::Similarity => "similarity",
                 }
             ),
             Action::SetLabels { labels, .. } => format!("set the labels to \"{}\"", labels.trim()),

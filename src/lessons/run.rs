@@ -74,9 +74,13 @@ pub fn run(lesson: &Lesson, model: Option<&Path>, device: DeviceRequest) -> Resu
         }
         let obs = runner.observe();
         for c in &step.checks {
-            let seen = check::evaluate(c, &obs)
-                .map_err(|seen| fail(format!("check `{}`", c.describe()), seen))?;
-            report.checks.push(format!("{}: {seen}", c.describe()));
+            let verdict = check::evaluate(c, &obs);
+            if !verdict.passed {
+                return Err(fail(format!("check `{}`", c.describe()), verdict.seen));
+            }
+            report
+                .checks
+                .push(format!("{}: {}", c.describe(), verdict.seen));
         }
         steps.push(report);
     }

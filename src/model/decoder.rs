@@ -11,6 +11,8 @@
 //! model, on the frozen encoders: see [`crate::train::decoders`]. They live in their own file
 //! beside the bundle's weights (`[generation]` in the manifest) and are optional.
 
+use crate::error::Invalid;
+use crate::invalid;
 use burn::module::Module;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
@@ -53,7 +55,7 @@ impl GenerationConfig {
     }
 
     /// Checks the section: a positive width and only image or audio decoders.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> std::result::Result<(), Invalid> {
         if self.hidden == 0 {
             return Err("generation.hidden must be positive".into());
         }
@@ -61,7 +63,7 @@ impl GenerationConfig {
             return Err("generation.modalities is empty; list image and/or audio".into());
         }
         if let Some(m) = self.modalities.iter().find(|m| **m == Modality::Text) {
-            return Err(format!(
+            return Err(invalid!(
                 "generation.modalities: no {m} decoder exists; expected image or audio"
             ));
         }
@@ -139,7 +141,7 @@ mod tests {
         let d = config(vec![Modality::Audio]).init(4, 6, 10, &Device::default());
         assert_eq!(d.modalities(), vec![Modality::Audio]);
         let err = config(vec![Modality::Text]).validate().unwrap_err();
-        assert!(err.contains("no text decoder"), "{err}");
-        assert!(config(vec![]).validate().unwrap_err().contains("empty"));
+        assert!(err.0.contains("no text decoder"), "{err}");
+        assert!(config(vec![]).validate().unwrap_err().0.contains("empty"));
     }
 }

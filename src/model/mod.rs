@@ -14,6 +14,8 @@ pub mod speech_encoder;
 pub mod text_encoder;
 pub mod whisper_encoder;
 
+use crate::error::Invalid;
+use crate::invalid;
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -93,7 +95,7 @@ impl ModelConfig {
     }
 
     /// Checks internal consistency (every encoder outputs D).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> std::result::Result<(), Invalid> {
         self.validate_dims()?;
         if self.modalities().is_empty() {
             return Err("the model has no encoder".into());
@@ -103,12 +105,15 @@ impl ModelConfig {
 
     /// Every check of [`Self::validate`] except that some encoder is present (a vectors-only
     /// bundle has a codebook and embeddings but no encoder).
-    pub fn validate_dims(&self) -> Result<(), String> {
+    pub fn validate_dims(&self) -> std::result::Result<(), Invalid> {
         if self.d_model == 0 || self.codebook_size == 0 {
             return Err("d_model and codebook_size must be positive".into());
         }
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            return Err(format!("temperature must be > 0, got {}", self.temperature));
+            return Err(invalid!(
+                "temperature must be > 0, got {}",
+                self.temperature
+            ));
         }
         if self.audio.is_some() && self.speech.is_some() {
             return Err("the model has two audio encoders ([audio] and [speech]); keep one".into());
@@ -126,7 +131,7 @@ impl ModelConfig {
             if let Some(dim) = dim
                 && dim != self.d_model
             {
-                return Err(format!(
+                return Err(invalid!(
                     "{name} encoder outputs {dim} dimensions but d_model is {}",
                     self.d_model
                 ));

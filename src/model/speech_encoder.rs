@@ -15,6 +15,8 @@
 //! data-preparation time and [`SpeechEncoder::adapt`] is trained on the cache, so the app and
 //! the trainer compute the same features by the same function.
 
+use crate::error::Invalid;
+use crate::invalid;
 use burn::module::Module;
 use burn::nn::{Gelu, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
@@ -53,10 +55,10 @@ impl SpeechEncoderConfig {
     }
 
     /// Checks that pooling divides every window evenly.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> std::result::Result<(), Invalid> {
         let per_window = n_positions(WHISPER_WINDOW_FRAMES);
         if self.pool_positions == 0 || !per_window.is_multiple_of(self.pool_positions) {
-            return Err(format!(
+            return Err(invalid!(
                 "speech.pool_positions must divide the {per_window} encoder positions of a \
                  window, got {}",
                 self.pool_positions
@@ -195,6 +197,6 @@ mod tests {
             pool_positions: 3,
             ..cfg
         };
-        assert!(bad.validate().unwrap_err().contains("pool_positions"));
+        assert!(bad.validate().unwrap_err().0.contains("pool_positions"));
     }
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Invalid, Result};
 use crate::train::data::DIGIT_WORDS;
 
 /// Loss weights.
@@ -203,7 +203,7 @@ impl TrainConfig {
     }
 
     /// Range checks.
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    pub fn validate(&self) -> std::result::Result<(), Invalid> {
         if self.batch_size < 2 {
             return Err("batch_size must be >= 2 (contrastive terms need negatives)".into());
         }
@@ -294,17 +294,26 @@ mod tests {
             ..TrainConfig::default()
         };
         let err = typo.validate().unwrap_err();
-        assert!(err.contains("\"sevn\"") && err.contains("seven"), "{err}");
+        assert!(
+            err.0.contains("\"sevn\"") && err.0.contains("seven"),
+            "{err}"
+        );
         let twice = TrainConfig {
             held_out_classes: vec!["one".into(), "one".into()],
             ..TrainConfig::default()
         };
-        assert!(twice.validate().unwrap_err().contains("twice"));
+        assert!(twice.validate().unwrap_err().0.contains("twice"));
         let all_but_one = TrainConfig {
             held_out_classes: DIGIT_WORDS[1..].iter().map(|w| w.to_string()).collect(),
             ..TrainConfig::default()
         };
-        assert!(all_but_one.validate().unwrap_err().contains("at least two"));
+        assert!(
+            all_but_one
+                .validate()
+                .unwrap_err()
+                .0
+                .contains("at least two")
+        );
     }
 
     #[test]

@@ -126,7 +126,7 @@ pub fn train_bundle(
     if let Some(d) = &opts.data {
         cfg.data_dir = d.clone();
     }
-    cfg.validate().map_err(Error::InvalidRequest)?;
+    cfg.validate().map_err(|e| Error::InvalidRequest(e.0))?;
     let data = crate::train::data::load(&cfg.data_dir)?.with_speech_audio()?;
     let compute = crate::device::resolve(device)?;
     let progress = opts.progress;

@@ -99,7 +99,7 @@ pub fn train(
     resume: bool,
     progress: bool,
 ) -> Result<Trained> {
-    cfg.validate().map_err(Error::InvalidRequest)?;
+    cfg.validate().map_err(|e| Error::InvalidRequest(e.0))?;
     check_speech_cache(cfg, data)?;
     let prompts = training_prompts();
     let (states, hidden) = precompute_prompts(&prompts, &cfg.transformer_dir, 32)?;

@@ -86,7 +86,7 @@ pub fn status_bar_part(
         }
         (None, Some(Err(why))) => {
             ui.label(egui::RichText::new("no sound output").color(theme::warning()))
-                .on_hover_text(why);
+                .on_hover_text(why.to_string());
         }
         (None, None) => {
             crate::ui::muted(ui, "sound: checking…");

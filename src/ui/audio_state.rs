@@ -2,7 +2,9 @@
 //! and the live status copied from the audio service each frame. Plain data with the rules
 //! for each [`AudioEvent`]; unit-tested without egui or devices.
 
-use crate::audio_io::{AudioEvent, AudioStatus, ClipId, InputDevice, Recording, StopReason};
+use crate::audio_io::{
+    AudioEvent, AudioIoError, AudioStatus, ClipId, InputDevice, Recording, StopReason,
+};
 use crate::engine::InputSource;
 
 /// Where the recorder is.
@@ -43,13 +45,27 @@ pub enum AudioOutcome {
     Warn { title: String, message: String },
 }
 
+/// Why a sound button is disabled.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SoundUnavailable {
+    #[error("checking the audio output…")]
+    CheckingOutput,
+    #[error("looking for microphones…")]
+    ListingInputs,
+    #[error("no microphone found")]
+    NoMicrophone,
+    /// The device layer said why.
+    #[error(transparent)]
+    Device(AudioIoError),
+}
+
 /// Sound as the window sees it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AudioUi {
     /// The output device's name, or why there is none; `None` while it is checked.
-    pub output: Option<Result<String, String>>,
+    pub output: Option<Result<String, AudioIoError>>,
     /// The input devices, or why there are none; `None` while they are listed.
-    pub inputs: Option<Result<Vec<InputDevice>, String>>,
+    pub inputs: Option<Result<Vec<InputDevice>, AudioIoError>>,
     /// The recorder.
     pub recorder: RecorderState,
     /// Live level, envelope and playhead, copied from the service each frame.
@@ -62,21 +78,21 @@ pub struct AudioUi {
 
 impl AudioUi {
     /// `Ok` when clips can be played, else why not (for disabled buttons).
-    pub fn can_play(&self) -> Result<(), String> {
+    pub fn can_play(&self) -> Result<(), SoundUnavailable> {
         match &self.output {
             Some(Ok(_)) => Ok(()),
-            Some(Err(why)) => Err(why.clone()),
-            None => Err("checking the audio output…".into()),
+            Some(Err(why)) => Err(SoundUnavailable::Device(why.clone())),
+            None => Err(SoundUnavailable::CheckingOutput),
         }
     }
 
     /// `Ok` when a recording can start, else why not.
-    pub fn can_record(&self) -> Result<(), String> {
+    pub fn can_record(&self) -> Result<(), SoundUnavailable> {
         match &self.inputs {
             Some(Ok(list)) if !list.is_empty() => Ok(()),
-            Some(Ok(_)) => Err("no microphone found".into()),
-            Some(Err(why)) => Err(why.clone()),
-            None => Err("looking for microphones…".into()),
+            Some(Ok(_)) => Err(SoundUnavailable::NoMicrophone),
+            Some(Err(why)) => Err(SoundUnavailable::Device(why.clone())),
+            None => Err(SoundUnavailable::ListingInputs),
         }
     }
 
@@ -98,11 +114,11 @@ impl AudioUi {
     pub fn apply(&mut self, event: AudioEvent) -> AudioOutcome {
         match event {
             AudioEvent::Output(r) => {
-                self.output = Some(r.map_err(|e| e.to_string()));
+                self.output = Some(r);
                 AudioOutcome::None
             }
             AudioEvent::Inputs(r) => {
-                self.inputs = Some(r.map_err(|e| e.to_string()));
+                self.inputs = Some(r);
                 AudioOutcome::None
             }
             AudioEvent::RecordingStarted { device, .. } => {
@@ -159,7 +175,7 @@ impl AudioUi {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audio_io::{AudioIoError, PlaybackStatus};
+    use crate::audio_io::PlaybackStatus;
 
     fn device(id: &str, is_default: bool) -> InputDevice {
         InputDevice {
@@ -184,16 +200,18 @@ mod tests {
     #[test]
     fn buttons_say_why_before_devices_are_known_and_when_missing() {
         let mut a = AudioUi::default();
-        assert!(a.can_play().unwrap_err().contains("checking"));
-        assert!(a.can_record().unwrap_err().contains("looking"));
+        assert!(a.can_play().unwrap_err().to_string().contains("checking"));
+        assert!(a.can_record().unwrap_err().to_string().contains("looking"));
         a.apply(AudioEvent::Output(Err(AudioIoError::NoOutputDevice {
             detail: "none".into(),
         })));
         a.apply(AudioEvent::Inputs(Err(AudioIoError::NoInputDevice {
             detail: "none".into(),
         })));
-        assert!(a.can_play().unwrap_err().contains("no audio output device"));
-        assert!(a.can_record().unwrap_err().contains("no microphone found"));
+        let why = a.can_play().unwrap_err().to_string();
+        assert!(why.contains("no audio output device"), "{why}");
+        let why = a.can_record().unwrap_err().to_string();
+        assert!(why.contains("no microphone"), "{why}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use egui::{Align2, FontId, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Ui, Vec2};
 
 use crate::engine::{Analysis, InputView};
+use crate::ui::frame_view::FrameView;
 use crate::ui::state::Session;
 use crate::ui::{Command, modality_chip, muted, theme};
 
@@ -100,17 +101,32 @@ pub fn layout_cells(
     (cells, size)
 }
 
+/// How a strip is drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StripStyle {
+    /// Side of a cell, in points.
+    pub cell: f32,
+    /// Code ids inside cells wide enough.
+    pub label_codes: bool,
+    /// Token captions under text cells.
+    pub captions: bool,
+}
+
 /// Draws a strip of cells; returns the code under the pointer. Clicking a cell emits
-/// [`Command::OpenCodePage`]. `label_codes` writes code ids inside cells wide enough.
+/// [`Command::OpenCodePage`].
 pub fn show_strip(
     ui: &mut Ui,
     session: &Session,
+    view: &FrameView,
     analysis: &Analysis,
-    cell: f32,
-    label_codes: bool,
-    captions: bool,
+    style: StripStyle,
     commands: &mut Vec<Command>,
 ) -> (Option<u32>, Rect) {
+    let StripStyle {
+        cell,
+        label_codes,
+        captions,
+    } = style;
     let max_width = ui.available_width().max(cell);
     let (cells, size) = layout_cells(ui, analysis, cell, max_width, captions);
     let (rect, response) = ui.allocate_exact_size(size.max(Vec2::splat(cell)), Sense::click());
@@ -124,7 +140,7 @@ pub fn show_strip(
         if hover.is_some_and(|p| r.contains(p)) {
             hovered = Some(c);
         }
-        paint_cell(&painter, r, c.code, session, label_codes);
+        paint_cell(&painter, r, c.code, session, view, label_codes);
         if let Some(cap) = &c.caption {
             painter.text(
                 Pos2::new(r.center().x, r.bottom() + 2.0),
@@ -182,15 +198,21 @@ pub fn strip_label(cells: &[Cell]) -> String {
 }
 
 /// Paints one code cell, dimmed or outlined according to the selection.
-pub fn paint_cell(painter: &egui::Painter, rect: Rect, code: u32, session: &Session, label: bool) {
-    let fill = if session.dims(code) {
+pub fn paint_cell(
+    painter: &egui::Painter,
+    rect: Rect,
+    code: u32,
+    session: &Session,
+    view: &FrameView,
+    label: bool,
+) {
+    let fill = if view.dims(session, code) {
         theme::code_color_dimmed(code)
     } else {
         theme::code_color(code)
     };
     painter.rect_filled(rect.shrink(1.0), 4, fill);
-    let focused = session.selected_code == Some(code) || session.hovered_code == Some(code);
-    if focused {
+    if view.outlines(session, code) {
         painter.rect_stroke(
             rect.shrink(1.0),
             4,

@@ -18,7 +18,7 @@ use crate::ui::map_panel::{draw_gallery, gallery_plot, gallery_tooltip, hover_ri
 use crate::ui::media::MediaCache;
 use crate::ui::selection::MapFilter;
 use crate::ui::session::{Session, layout_xy};
-use crate::ui::state::Settings;
+use crate::ui::state::{MapColoring, Settings};
 use crate::ui::{Command, code_strip::short, muted, section, theme};
 
 /// The button that picks a bundle to compare with.
@@ -215,11 +215,17 @@ impl MapView<'_> {
         canvas.sync_scene(&SceneSource {
             gallery: self.gallery,
             layout: self.layout,
-            coloring: settings.map_coloring,
+            // The comparison scores no gallery zero-shot or similarity: those show classes.
+            coloring: match settings.map_coloring {
+                MapColoring::Correctness | MapColoring::Similarity => MapColoring::Class,
+                coloring => coloring,
+            },
             classes: self.classes,
             filter: &MapFilter::default(),
             focus: None,
             selection: None,
+            zero_shot: None,
+            similarity: None,
         });
     }
 

@@ -11,7 +11,8 @@ use egui::{ColorImage, Rect};
 use crate::error::Error;
 use crate::index::low_resource::{CSV_HEADER, LowResourceReport, to_csv_rows};
 use crate::index::projector::ProjectorRow;
-use crate::ui::state::{ChartRects, InputStatus, Session};
+use crate::ui::frame_view::ChartRects;
+use crate::ui::state::{InputStatus, Session};
 
 /// The current inputs as extra projector rows (label: the top zero-shot label, if any).
 pub fn input_rows(session: &Session) -> Vec<ProjectorRow> {
@@ -70,8 +71,8 @@ pub fn save_charts(
     rects: ChartRects,
     pixels_per_point: f32,
     dir: &Path,
-) -> Result<Vec<PathBuf>, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+) -> crate::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let full = Rect::from_min_size(
         egui::Pos2::ZERO,
         egui::vec2(image.size[0] as f32, image.size[1] as f32) / pixels_per_point,
@@ -91,8 +92,7 @@ pub fn save_charts(
             continue;
         };
         let path = dir.join(name);
-        img.save(&path)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        save_png(&img, &path)?;
         written.push(path);
     }
     Ok(written)
@@ -127,16 +127,21 @@ pub fn save_code_page(
         written.push(wav);
     }
     if let Some(img) = shot.and_then(|(image, rect, ppp)| crop(image, rect.expand(4.0), ppp)) {
-        crate::safe_write::write_file_with(&png, |tmp| {
-            img.save_with_format(tmp, image::ImageFormat::Png)
-                .map_err(|e| Error::Write {
-                    path: png.clone(),
-                    source: std::io::Error::other(e.to_string()),
-                })
-        })?;
+        save_png(&img, &png)?;
         written.push(png);
     }
     Ok(written)
+}
+
+/// Writes `img` as a PNG at `path`, whole or not at all.
+fn save_png(img: &image::RgbaImage, path: &Path) -> crate::Result<()> {
+    crate::safe_write::write_file_with(path, |tmp| {
+        img.save_with_format(tmp, image::ImageFormat::Png)
+            .map_err(|e| Error::Write {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(e.to_string()),
+            })
+    })
 }
 
 /// File name of the low-resource curves' CSV.

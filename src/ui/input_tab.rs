@@ -5,31 +5,35 @@ use std::collections::HashMap;
 
 use egui::RichText;
 
+use crate::ui::frame_view::FrameView;
 use crate::ui::media::MediaCache;
 use crate::ui::state::{InputEntry, Session};
 use crate::ui::{
     Command, input_view, model_panel, muted, retrieval_panel, section, zero_shot_panel,
 };
 
-/// Draws the tab. Returns the code under the pointer, if any.
+/// Draws the tab. Returns the code under the pointer, if any, and where the selected
+/// input's code strip was drawn.
 pub fn show(
     ui: &mut egui::Ui,
     session: &mut Session,
+    view: &FrameView,
     media: &mut MediaCache,
     commands: &mut Vec<Command>,
-) -> Option<u32> {
+) -> (Option<u32>, Option<egui::Rect>) {
     let mut hovered = None;
+    let mut strip_rect = None;
     if session.summary.is_none() && session.inputs.is_empty() {
         model_panel::empty_state(ui, session, commands);
-        return None;
+        return (None, None);
     }
     match session.selected_input() {
         Some(entry) => {
             let out = section(ui, "As the model sees it", |ui| {
-                input_view::show(ui, session, entry, media, commands)
+                input_view::show(ui, session, view, entry, media, commands)
             });
             hovered = out.hovered_code;
-            session.chart_rects.code_strip = out.strip_rect;
+            strip_rect = out.strip_rect;
         }
         None => {
             let encoders = session
@@ -67,7 +71,7 @@ pub fn show(
             virtual_rows(ui, "codes-of-every-input", &keys, |ui, i| {
                 let e = done[i];
                 if let Some(a) = e.analysis() {
-                    h = input_view::compact_row(ui, session, e, a, commands).or(h);
+                    h = input_view::compact_row(ui, session, view, e, a, commands).or(h);
                 }
             });
             h
@@ -85,7 +89,7 @@ pub fn show(
         ui.add_space(8.0);
         retrieval_panel::show(ui, session, media, commands);
     }
-    hovered
+    (hovered, strip_rect)
 }
 
 /// Height of the "Codes of every input" list before it scrolls, in points.

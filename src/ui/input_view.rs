@@ -7,6 +7,8 @@ use crate::audio_io::ClipId;
 use crate::engine::{Analysis, InputSource, InputView};
 use crate::modality::Modality;
 use crate::ui::audio_controls::{mel_fraction, paint_playhead, play_toggle};
+use crate::ui::code_strip::StripStyle;
+use crate::ui::frame_view::FrameView;
 use crate::ui::media::{self, MediaCache};
 use crate::ui::state::{InputEntry, InputStatus, Session};
 use crate::ui::{Command, Icon, code_strip, format_ms, icon, modality_chip, muted, theme};
@@ -27,6 +29,7 @@ pub struct ViewOutput {
 pub fn show(
     ui: &mut Ui,
     session: &Session,
+    view: &FrameView,
     entry: &InputEntry,
     media: &mut MediaCache,
     commands: &mut Vec<Command>,
@@ -112,14 +115,30 @@ pub fn show(
                     let (rect, _) = ui.allocate_exact_size(Vec2::splat(IMAGE_SIDE), Sense::hover());
                     let fit = fit_rect(rect, tex.size_vec2());
                     ui.painter().image(tex.id(), fit, unit_uv(), theme::white());
-                    paint_grid_overlay(ui, session, fit, *grid, &analysis.input.item.codes);
+                    paint_grid_overlay(
+                        ui,
+                        view.focus(session),
+                        fit,
+                        *grid,
+                        &analysis.input.item.codes,
+                    );
                 });
                 ui.add_space(12.0);
                 ui.vertical(|ui| {
                     ui.label(RichText::new(format!("codes: {n} positions")).strong());
                     let cell = (IMAGE_SIDE / grid[1].max(1) as f32).clamp(18.0, 46.0);
-                    let (h, r) =
-                        code_strip::show_strip(ui, session, analysis, cell, true, false, commands);
+                    let (h, r) = code_strip::show_strip(
+                        ui,
+                        session,
+                        view,
+                        analysis,
+                        StripStyle {
+                            cell,
+                            label_codes: true,
+                            captions: false,
+                        },
+                        commands,
+                    );
                     out.hovered_code = h;
                     out.strip_rect = Some(r);
                     muted(ui, format!("{}×{} feature map", grid[0], grid[1]));
@@ -197,7 +216,18 @@ pub fn show(
             ui.label(RichText::new(format!("codes: {n} positions")).strong());
             // Cells spread over the same width as the spectrogram: one per time step.
             let cell = (width / n.max(1) as f32).clamp(14.0, 40.0);
-            let (h, r) = code_strip::show_strip(ui, session, analysis, cell, true, false, commands);
+            let (h, r) = code_strip::show_strip(
+                ui,
+                session,
+                view,
+                analysis,
+                StripStyle {
+                    cell,
+                    label_codes: true,
+                    captions: false,
+                },
+                commands,
+            );
             out.hovered_code = h;
             out.strip_rect = Some(r);
             ui.horizontal(|ui| {
@@ -217,7 +247,18 @@ pub fn show(
                 }
             });
             ui.label(RichText::new(format!("codes: {n} positions")).strong());
-            let (h, r) = code_strip::show_strip(ui, session, analysis, 32.0, true, true, commands);
+            let (h, r) = code_strip::show_strip(
+                ui,
+                session,
+                view,
+                analysis,
+                StripStyle {
+                    cell: 32.0,
+                    label_codes: true,
+                    captions: true,
+                },
+                commands,
+            );
             out.hovered_code = h;
             out.strip_rect = Some(r);
         }
@@ -241,7 +282,18 @@ pub fn show(
                 _ => {}
             }
             ui.label(RichText::new(format!("codes: {n} positions")).strong());
-            let (h, r) = code_strip::show_strip(ui, session, analysis, 32.0, true, false, commands);
+            let (h, r) = code_strip::show_strip(
+                ui,
+                session,
+                view,
+                analysis,
+                StripStyle {
+                    cell: 32.0,
+                    label_codes: true,
+                    captions: false,
+                },
+                commands,
+            );
             out.hovered_code = h;
             out.strip_rect = Some(r);
         }
@@ -293,8 +345,8 @@ pub fn unit_uv() -> Rect {
     Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0))
 }
 
-/// Feature-map grid over the preprocessed image; cells using the focused code are outlined.
-fn paint_grid_overlay(ui: &Ui, session: &Session, rect: Rect, grid: [usize; 2], codes: &[u32]) {
+/// Feature-map grid over the preprocessed image; cells using the `focus` code are outlined.
+fn paint_grid_overlay(ui: &Ui, focus: Option<u32>, rect: Rect, grid: [usize; 2], codes: &[u32]) {
     let [rows, cols] = grid;
     if rows == 0 || cols == 0 || rows * cols != codes.len() {
         return;
@@ -316,7 +368,6 @@ fn paint_grid_overlay(ui: &Ui, session: &Session, rect: Rect, grid: [usize; 2], 
             line,
         );
     }
-    let focus = session.hovered_code.or(session.selected_code);
     if let Some(code) = focus {
         for (i, &c) in codes.iter().enumerate() {
             if c == code {
@@ -368,6 +419,7 @@ pub fn waveform(ui: &mut Ui, samples: &[f32], size: Vec2) -> Rect {
 pub fn compact_row(
     ui: &mut Ui,
     session: &Session,
+    view: &FrameView,
     entry: &InputEntry,
     analysis: &Analysis,
     commands: &mut Vec<Command>,
@@ -388,7 +440,18 @@ pub fn compact_row(
             Modality::Image => 15.0,
             _ => 17.0,
         };
-        let (h, _) = code_strip::show_strip(ui, session, analysis, cell, false, false, commands);
+        let (h, _) = code_strip::show_strip(
+            ui,
+            session,
+            view,
+            analysis,
+            StripStyle {
+                cell,
+                label_codes: false,
+                captions: false,
+            },
+            commands,
+        );
         hovered = h;
     });
     hovered

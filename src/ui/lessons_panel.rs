@@ -35,7 +35,7 @@ pub enum StepStatus {
     },
     /// Every action ran; each check described with what was seen (`Ok` passed).
     Done {
-        checks: Vec<(String, Result<String, String>)>,
+        checks: Vec<(String, crate::lessons::check::Verdict)>,
     },
     /// An action failed: which and why.
     Failed(String),
@@ -180,13 +180,15 @@ fn show_status(ui: &mut Ui, status: &StepStatus) {
         }
         StepStatus::Done { checks } => {
             ui.label(RichText::new("Done.").color(theme::success()));
-            for (what, result) in checks {
-                let (line, color) = match result {
-                    Ok(seen) => (format!("{CHECK_PASSED}: {seen}"), theme::success()),
-                    Err(seen) => (
+            for (what, verdict) in checks {
+                let seen = &verdict.seen;
+                let (line, color) = if verdict.passed {
+                    (format!("{CHECK_PASSED}: {seen}"), theme::success())
+                } else {
+                    (
                         format!("{CHECK_FAILED}: expected {what}, but {seen}"),
                         theme::warning(),
-                    ),
+                    )
                 };
                 ui.label(RichText::new(line).color(color));
             }

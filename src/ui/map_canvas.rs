@@ -13,7 +13,9 @@ use egui::{Color32, TextureHandle, TextureOptions};
 use egui_plot::{PlotImage, PlotPoint, PlotTransform};
 
 use crate::engine::GalleryPoint;
+use crate::engine::protocol::GalleryZeroShot;
 use crate::modality::Modality;
+use crate::ui::failures::source_group;
 use crate::ui::map_grid::PointGrid;
 use crate::ui::map_raster::{BEHIND, MapScene, RasterView, Rasterizer};
 use crate::ui::selection::{MapFilter, Selection, SelectionShape};
@@ -47,6 +49,9 @@ struct SceneKey {
     filter: MapFilter,
     focus: Option<u32>,
     selection: Option<(usize, usize, SelectionShape)>,
+    /// Address and length of the zero-shot labels' vector and of the similarities.
+    zero_shot: Option<(usize, usize)>,
+    similarity: Option<(usize, usize)>,
 }
 
 /// What a map's gallery layer shows: plain data from the window's session, or from a
@@ -64,6 +69,12 @@ pub struct SceneSource<'a> {
     pub focus: Option<u32>,
     /// Items ringed as selected.
     pub selection: Option<&'a Selection>,
+    /// Every item's zero-shot label, for [`MapColoring::Correctness`]; `None`: not (yet)
+    /// known, every item drawn as not scored.
+    pub zero_shot: Option<&'a GalleryZeroShot>,
+    /// Every item's similarity to a query, for [`MapColoring::Similarity`]; `None`: not (yet)
+    /// known, every item drawn as not scored.
+    pub similarity: Option<&'a [f32]>,
 }
 
 /// The gallery layer of the map: scene, picking grid, image and its rasteriser.
@@ -120,8 +131,15 @@ impl MapCanvas {
     }
 
     /// Rebuilds the scene of the window's map from the session: see [`MapCanvas::sync_scene`];
-    /// `layout` is the shown t-SNE or UMAP layout (None: PCA).
-    pub fn sync(&mut self, session: &Session, settings: &Settings, layout: Option<&[[f32; 2]]>) {
+    /// `layout` is the shown t-SNE or UMAP layout (None: PCA), `focus` the code whose users
+    /// are ringed.
+    pub fn sync(
+        &mut self,
+        session: &Session,
+        settings: &Settings,
+        layout: Option<&[[f32; 2]]>,
+        focus: Option<u32>,
+    ) {
         let Some(summary) = &session.summary else {
             self.clear();
             return;
@@ -132,8 +150,13 @@ impl MapCanvas {
             coloring: settings.map_coloring,
             classes: &session.derived.classes,
             filter: &settings.map_filter,
-            focus: session.hovered_code.or(session.selected_code),
+            focus,
             selection: session.selection.as_ref(),
+            zero_shot: session.gallery_zero_shot.as_ref(),
+            similarity: session
+                .gallery_similarity
+                .as_ref()
+                .map(|s| s.cosine.as_slice()),
         });
     }
 
@@ -152,6 +175,10 @@ impl MapCanvas {
             selection: source
                 .selection
                 .map(|s| (s.items.as_ptr() as usize, s.items.len(), s.shape.clone())),
+            zero_shot: source
+                .zero_shot
+                .map(|z| (z.predicted.as_ptr() as usize, z.predicted.len())),
+            similarity: source.similarity.map(|s| (s.as_ptr() as usize, s.len())),
         };
         if self.key.as_ref() == Some(&key) {
             return;
@@ -335,11 +362,29 @@ fn paint(source: &SceneSource<'_>) -> (Vec<u16>, Vec<(Color32, f32)>, Legend) {
         .enumerate()
         .map(|(i, c)| (c.as_str(), i))
         .collect();
+    // Source groups in name order, when the map is coloured by source.
+    let mut source_groups: Vec<&str> = Vec::new();
+    if source.coloring == MapColoring::Source {
+        source_groups = source
+            .gallery
+            .iter()
+            .map(|p| source_group(&p.source))
+            .collect();
+        source_groups.sort_unstable();
+        source_groups.dedup();
+    }
+    let bins = SimilarityBins::new(source);
     let filter = source.filter;
     let filtering = filter.is_active();
     let mut palette = vec![(theme::filtered_out(), FILTERED_RADIUS)];
-    // Group (modality or class order; unlabelled last) → palette entry and legend name.
-    let unlabelled = source.classes.len().max(Modality::ALL.len());
+    // Group (modality, class or source order; unlabelled last) → palette entry and legend
+    // name.
+    let unlabelled = source
+        .classes
+        .len()
+        .max(Modality::ALL.len())
+        .max(source_groups.len())
+        .max(SIMILARITY_BINS);
     let mut entries: Vec<Option<u16>> = vec![None; unlabelled + 1];
     let mut groups: BTreeMap<usize, (String, u16)> = BTreeMap::new();
     let mut any_filtered = false;
@@ -358,6 +403,11 @@ fn paint(source: &SceneSource<'_>) -> (Vec<u16>, Vec<(Color32, f32)>, Legend) {
                     .as_deref()
                     .and_then(|l| classes.get(l).copied())
                     .unwrap_or(usize::MAX),
+                MapColoring::Correctness => correctness_order(source.zero_shot, p),
+                MapColoring::Source => source_groups
+                    .binary_search(&source_group(&p.source))
+                    .unwrap_or(usize::MAX),
+                MapColoring::Similarity => bins.order(p.index),
             };
             *entries[order.min(unlabelled)].get_or_insert_with(|| {
                 let (name, color) = match source.coloring {
@@ -371,6 +421,12 @@ fn paint(source: &SceneSource<'_>) -> (Vec<u16>, Vec<(Color32, f32)>, Legend) {
                     MapColoring::Class => {
                         (source.classes[order].clone(), theme::class_color(order))
                     }
+                    MapColoring::Correctness => correctness_group(order),
+                    MapColoring::Source => (
+                        source_group(&p.source).to_string(),
+                        theme::class_color(order),
+                    ),
+                    MapColoring::Similarity => bins.group(order),
                 };
                 let entry = palette.len().min(usize::from(u16::MAX - 1)) as u16;
                 palette.push((color, POINT_RADIUS));
@@ -393,3 +449,73 @@ fn paint(source: &SceneSource<'_>) -> (Vec<u16>, Vec<(Color32, f32)>, Legend) {
 
 /// Legend entries: name and colour.
 type Legend = Vec<(String, Color32)>;
+
+/// Bins of the similarity colouring.
+const SIMILARITY_BINS: usize = 8;
+
+/// The similarity colouring's bins: equal slices of the range of cosines, most similar first.
+struct SimilarityBins<'a> {
+    cosine: &'a [f32],
+    lo: f32,
+    width: f32,
+}
+
+impl<'a> SimilarityBins<'a> {
+    fn new(source: &SceneSource<'a>) -> Self {
+        let cosine = match source.coloring {
+            MapColoring::Similarity => source.similarity.unwrap_or(&[]),
+            _ => &[],
+        };
+        let (lo, hi) = cosine
+            .iter()
+            .filter(|c| c.is_finite())
+            .fold((f32::MAX, f32::MIN), |(lo, hi), &c| (lo.min(c), hi.max(c)));
+        let width = ((hi - lo) / SIMILARITY_BINS as f32).max(1e-6);
+        SimilarityBins { cosine, lo, width }
+    }
+
+    /// Group of item `index`: 0 the most similar bin; `usize::MAX` not scored.
+    fn order(&self, index: usize) -> usize {
+        match self.cosine.get(index) {
+            Some(c) if c.is_finite() => {
+                let bin = (((c - self.lo) / self.width) as usize).min(SIMILARITY_BINS - 1);
+                SIMILARITY_BINS - 1 - bin
+            }
+            _ => usize::MAX,
+        }
+    }
+
+    /// Legend name (the bin's cosine range) and colour (the heat ramp) of a group.
+    fn group(&self, order: usize) -> (String, Color32) {
+        if order >= SIMILARITY_BINS {
+            return ("not scored".into(), theme::unlabelled());
+        }
+        let bin = SIMILARITY_BINS - 1 - order;
+        let from = self.lo + bin as f32 * self.width;
+        let t = bin as f32 / (SIMILARITY_BINS - 1) as f32;
+        (
+            format!("cos {:.2} – {:.2}", from, from + self.width),
+            theme::heat(t),
+        )
+    }
+}
+
+/// Colour group of `p` when the map shows correct / wrong: 0 wrong, 1 correct, `usize::MAX`
+/// not scored (see [`GalleryZeroShot::correct`]).
+fn correctness_order(zero_shot: Option<&GalleryZeroShot>, p: &GalleryPoint) -> usize {
+    match zero_shot.and_then(|z| z.correct(p.index, p.label.as_deref())) {
+        Some(false) => 0,
+        Some(true) => 1,
+        None => usize::MAX,
+    }
+}
+
+/// Legend name and colour of a correct / wrong group ([`correctness_order`]): wrong items in
+/// the error colour, correct ones muted.
+fn correctness_group(order: usize) -> (String, Color32) {
+    match order {
+        0 => ("wrong zero-shot".into(), theme::error()),
+        1 => ("correct".into(), theme::correct_point()),
+        _ => ("not scored".into(), theme::unlabelled()),
+    }
+}

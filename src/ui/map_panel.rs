@@ -17,6 +17,7 @@ use crate::engine::{Analysis, GalleryPoint, InputSource};
 use crate::index::projection::{Projection, TsneParams, UmapParams, place_by_neighbours};
 use crate::modality::Modality;
 use crate::ui::code_strip::{self, short};
+use crate::ui::frame_view::FrameView;
 use crate::ui::input_view::thumbnail;
 use crate::ui::map_canvas::MapCanvas;
 use crate::ui::media::MediaCache;
@@ -39,10 +40,45 @@ pub struct MapOutput {
     pub hovered_code: Option<u32>,
 }
 
+/// The similarity colouring's prompt box.
+pub const SIMILAR_TO_LABEL: &str = "similar to";
+/// The similarity colouring's switch to the selected input.
+pub const SIMILAR_TO_SELECTED_LABEL: &str = "the selected input";
+
+/// The similarity colouring's query: a prompt, or the selected input; and what the colours
+/// show now.
+fn similarity_row(ui: &mut Ui, session: &Session, settings: &mut Settings) {
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label(SIMILAR_TO_LABEL);
+        ui.add_enabled(
+            !settings.map_similar_to_selected,
+            egui::TextEdit::singleline(&mut settings.map_similar_to)
+                .hint_text("e.g. seven")
+                .desired_width(140.0),
+        )
+        .labelled_by(label.id);
+        ui.checkbox(
+            &mut settings.map_similar_to_selected,
+            SIMILAR_TO_SELECTED_LABEL,
+        );
+        match &session.gallery_similarity {
+            Some(s) => muted(ui, format!("colours: similarity to {}", s.query.describe())),
+            None if settings.map_similar_to_selected && session.selected_input().is_none() => {
+                muted(ui, "select an analysed input")
+            }
+            None => muted(ui, "type a prompt"),
+        }
+    });
+}
+
+/// The colouring option that shows which gallery items get their own label zero-shot.
+pub const CORRECT_WRONG_LABEL: &str = "correct / wrong";
+
 /// Draws the map.
 pub fn show(
     ui: &mut Ui,
     session: &Session,
+    view: &FrameView,
     settings: &mut Settings,
     media: &mut MediaCache,
     canvas: &mut MapCanvas,
@@ -57,6 +93,26 @@ pub fn show(
             "modality",
         );
         ui.selectable_value(&mut settings.map_coloring, MapColoring::Class, "class");
+        ui.selectable_value(
+            &mut settings.map_coloring,
+            MapColoring::Correctness,
+            CORRECT_WRONG_LABEL,
+        )
+        .on_hover_text(
+            "Wrong (in red): gallery items whose zero-shot label, with the current labels and \
+             templates, is not their own",
+        );
+        ui.selectable_value(&mut settings.map_coloring, MapColoring::Source, "source")
+            .on_hover_text(
+                "Where each item came from: a speaker, a voice, a dataset (its source up to \
+                 the item's number)",
+            );
+        ui.selectable_value(
+            &mut settings.map_coloring,
+            MapColoring::Similarity,
+            "similarity",
+        )
+        .on_hover_text("Cosine similarity to a typed prompt or to the selected input");
         ui.separator();
         ui.checkbox(&mut settings.map_show_codebook, "codebook");
         ui.checkbox(&mut settings.map_show_links, "neighbour links");
@@ -79,6 +135,9 @@ pub fn show(
                 .on_hover_text(hint);
         }
     });
+    if settings.map_coloring == MapColoring::Similarity {
+        similarity_row(ui, session, settings);
+    }
     let Some(summary) = &session.summary else {
         muted(ui, "Open a model to see its map.");
         canvas.clear();
@@ -99,8 +158,8 @@ pub fn show(
         None => &summary.codebook_xy,
     };
 
-    canvas.sync(session, settings, layout);
-    let focus = session.hovered_code.or(session.selected_code);
+    let focus = view.focus(session);
+    canvas.sync(session, settings, layout, focus);
     let inputs: Vec<_> = session
         .inputs
         .iter()
@@ -150,7 +209,7 @@ pub fn show(
                     .allow_hover(false),
             );
         }
-        if let Some(p) = session.hovered_gallery.and_then(|i| gallery.get(i)) {
+        if let Some(p) = view.hovered_gallery.and_then(|i| gallery.get(i)) {
             hover_ring(plot_ui, xy(p));
         }
         // Inputs: one set of marks per modality; the selected and the hovered input get a

@@ -15,6 +15,8 @@ pub mod compare_state;
 pub mod dialogs;
 pub mod drag_drop;
 pub mod export;
+pub mod failures;
+pub mod frame_view;
 pub mod generate_button;
 pub mod input_tab;
 pub mod input_view;

@@ -102,7 +102,7 @@ pub fn show(
             }
             (RecorderState::Idle, _) => match &can_record {
                 Err(why) if audio.inputs.is_some() => {
-                    ui.label(RichText::new(why).color(theme::warning()));
+                    ui.label(RichText::new(why.to_string()).color(theme::warning()));
                 }
                 _ => {
                     let last = audio
@@ -154,10 +154,14 @@ fn device_row(
         {
             commands.push(Command::RefreshInputDevices);
         }
+        // `width` is the text's; the box adds its arrow and padding. Asking for more than is
+        // left widened the side panel a little every frame.
+        let spacing = ui.spacing();
+        let chrome = spacing.icon_width + 2.0 * spacing.button_padding.x + spacing.item_spacing.x;
         let combo = egui::ComboBox::from_id_salt(DEVICE_PICKER_LABEL)
             .selected_text(selected_text)
             .truncate()
-            .width(ui.available_width().max(60.0));
+            .width((ui.available_width() - chrome).max(60.0));
         combo
             .show_ui(ui, |ui| {
                 for d in devices {

@@ -1,18 +1,21 @@
 //! The Selection tab, a view linked to the map: the filters (label, modality, source text),
 //! how many items the box or lasso caught per class and modality, the codes they use most
 //! (click one to open its page), the items themselves with thumbnails, play buttons
-//! and texts (only the visible rows are drawn), and export as CSV and JSON.
+//! and texts (only the visible rows are drawn), and export as CSV and JSON. Above them,
+//! where the model fails: each source's zero-shot error rate, worst first.
 
 use egui::{RichText, Ui};
 
 use crate::audio_io::ClipId;
+use crate::engine::GalleryPoint;
 use crate::modality::Modality;
 use crate::ui::audio_controls::play_toggle;
 use crate::ui::code_strip::{self, short};
+use crate::ui::failures::errors_by_source;
 use crate::ui::input_view::thumbnail;
 use crate::ui::media::MediaCache;
-use crate::ui::selection::{MapFilter, summarize};
-use crate::ui::state::{Session, Settings};
+use crate::ui::selection::{MapFilter, SelectionShape, summarize};
+use crate::ui::state::{MapColoring, Session, Settings};
 use crate::ui::{Command, modality_chip, muted, section};
 
 /// Accessible names of the filter boxes.
@@ -21,6 +24,10 @@ pub const LABEL_FILTER: &str = "label contains";
 pub const SOURCE_FILTER: &str = "source or text contains";
 /// The export button.
 pub const EXPORT_SELECTION: &str = "Export CSV and JSON";
+/// The section that ranks sources by their zero-shot error rate.
+pub const WHERE_IT_FAILS: &str = "Where it fails";
+/// The button that scores the gallery zero-shot (the map turns correct / wrong).
+pub const SCORE_GALLERY: &str = "Score the gallery zero-shot";
 /// Height of one item row, in points.
 const ROW_HEIGHT: f32 = 40.0;
 
@@ -41,6 +48,8 @@ pub fn show(
     let Some(summary) = &session.summary else {
         return;
     };
+    failures(ui, session, settings, &summary.gallery, commands);
+    ui.add_space(8.0);
     let Some(selection) = &session.selection else {
         section(ui, "Selection", |ui| {
             muted(
@@ -106,6 +115,63 @@ pub fn show(
                 for &i in &items[rows] {
                     if let Some(p) = gallery.get(i) {
                         item_row(ui, session, p, media, commands);
+                    }
+                }
+            });
+    });
+}
+
+/// "Where it fails": each source's zero-shot error rate and worst class, worst first; a
+/// click selects that source's wrong items. The gallery's zero-shot labels are computed
+/// (by the worker) while the map is coloured correct / wrong.
+fn failures(
+    ui: &mut Ui,
+    session: &Session,
+    settings: &mut Settings,
+    gallery: &[GalleryPoint],
+    commands: &mut Vec<Command>,
+) {
+    section(ui, WHERE_IT_FAILS, |ui| {
+        let Some(zero_shot) = &session.gallery_zero_shot else {
+            if settings.map_coloring == MapColoring::Correctness {
+                muted(ui, "Scoring every gallery item zero-shot…");
+            } else if ui
+                .button(SCORE_GALLERY)
+                .on_hover_text(
+                    "Colour the map correct / wrong and rank the sources by their error rate",
+                )
+                .clicked()
+            {
+                settings.map_coloring = MapColoring::Correctness;
+            }
+            return;
+        };
+        let rows = errors_by_source(gallery, zero_shot);
+        if rows.is_empty() {
+            muted(ui, "No gallery item carries one of the current labels.");
+            return;
+        }
+        muted(
+            ui,
+            "Zero-shot with the current labels, by source; click one to select its wrong items.",
+        );
+        egui::ScrollArea::vertical()
+            .id_salt("failures-by-source")
+            .max_height(160.0)
+            .auto_shrink([false, true])
+            .show(ui, |ui| {
+                for row in &rows {
+                    let text = row.describe();
+                    let button = egui::Button::new(text.clone()).frame(false);
+                    let clicked = ui
+                        .add_enabled(!row.wrong.is_empty(), button)
+                        .on_hover_text("Select these wrong items on the map")
+                        .clicked();
+                    if clicked {
+                        commands.push(Command::SelectRegion(SelectionShape::Items {
+                            what: format!("{}: wrong zero-shot", row.group),
+                            items: row.wrong.clone(),
+                        }));
                     }
                 }
             });

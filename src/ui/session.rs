@@ -5,14 +5,16 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::engine::protocol::{BatchItem, ItemFailure};
+use crate::engine::protocol::{
+    BatchItem, GallerySimilarity, GalleryZeroShot, ItemFailure, SimilarityQuery,
+};
 use crate::engine::{Event, InputSource, Job, JobKind, ModelSummary, ZeroShotUnavailable};
 use crate::index::projection::Projection;
 use crate::index::transfer::TransferReport;
 use crate::ui::batch_queue::AnalysisQueue;
 use crate::ui::notifications::{DetailLine, Level, Notifications, reason_after_input};
 use crate::ui::state::{
-    ChartRects, Derived, InputEntry, InputStatus, LabelSet, MapLayout, Settings,
+    Derived, InputEntry, InputStatus, LabelSet, MapColoring, MapLayout, Settings,
 };
 
 /// Position of gallery item `p` on `layout` (a t-SNE or UMAP layout of the whole gallery), or
@@ -36,15 +38,20 @@ pub struct Session {
     pub selected_code: Option<u32>,
     /// The code pages: the open one, back/forward history, computed pages.
     pub code_pages: crate::ui::code_pages::CodePages,
-    /// Code under the pointer this frame (strip, chart).
-    pub hovered_code: Option<u32>,
-    /// Gallery item under the pointer on the map.
-    pub hovered_gallery: Option<usize>,
     /// Analyses waiting and running, progress and cancel.
     pub queue: AnalysisQueue,
     pub classify_pending: usize,
     pub transfer: Option<TransferReport>,
     pub transfer_running: bool,
+    /// Every gallery item's zero-shot label, for the map's correct / wrong colouring.
+    pub gallery_zero_shot: Option<GalleryZeroShot>,
+    /// The labels and templates last asked for ([`Session::gallery_zero_shot_job`]), answered,
+    /// pending or failed: each is asked for once.
+    pub gallery_zero_shot_asked: Option<(Vec<String>, Vec<String>)>,
+    /// Every gallery item's similarity to the query of the map's similarity colouring.
+    pub gallery_similarity: Option<GallerySimilarity>,
+    /// The query last asked for ([`Session::gallery_similarity_job`]).
+    pub gallery_similarity_asked: Option<SimilarityQuery>,
     /// The transfer lab's low-resource curves.
     pub low_resource: Option<crate::index::low_resource::LowResourceReport>,
     /// Fraction done of the curves being computed, if any.
@@ -68,7 +75,6 @@ pub struct Session {
     /// Time (context seconds) of the last edit not yet re-scored.
     pub labels_edited_at: Option<f64>,
     pub notifications: Notifications,
-    pub chart_rects: ChartRects,
     next_key: u64,
 }
 
@@ -110,12 +116,6 @@ impl Session {
             || self.export_running
             || self.compare.loading.is_some()
             || self.compare.reading_inputs
-    }
-
-    /// True when a code is selected and differs from `code`.
-    pub fn dims(&self, code: u32) -> bool {
-        let focus = self.hovered_code.or(self.selected_code);
-        focus.is_some_and(|c| c != code)
     }
 
     /// Marks `dir` as loading and returns the job that loads it.
@@ -341,6 +341,10 @@ impl Session {
         self.labels_edited_at = None;
         settings.remember(&summary.dir);
         self.transfer = None;
+        self.gallery_zero_shot = None;
+        self.gallery_zero_shot_asked = None;
+        self.gallery_similarity = None;
+        self.gallery_similarity_asked = None;
         self.low_resource = None;
         // The worker stopped any map of the previous model; the chosen one is asked for again
         // by `projection_job`.
@@ -405,6 +409,60 @@ impl Session {
         Some(Job::Project { projection: want })
     }
 
+    /// The job the map's correct / wrong colouring needs, if any (the window calls this every
+    /// frame): the gallery's zero-shot labels for the current labels and templates, once the
+    /// label editor has settled, asked for once per model and label set.
+    pub fn gallery_zero_shot_job(&mut self, settings: &Settings) -> Option<Job> {
+        let has_gallery = self.summary.as_ref().is_some_and(|s| !s.gallery.is_empty());
+        if settings.map_coloring != MapColoring::Correctness
+            || !has_gallery
+            || self.loading.is_some()
+            || self.labels_edited_at.is_some()
+        {
+            return None;
+        }
+        let wanted = (self.labels(), self.templates());
+        if wanted.0.is_empty() || self.gallery_zero_shot_asked.as_ref() == Some(&wanted) {
+            return None;
+        }
+        self.gallery_zero_shot_asked = Some(wanted.clone());
+        Some(Job::GalleryZeroShot {
+            labels: wanted.0,
+            templates: wanted.1,
+        })
+    }
+
+    /// The job the map's similarity colouring needs, if any (the window calls this every
+    /// frame): the gallery's similarity to the typed prompt, or to the selected input once it
+    /// is analysed, asked for once per query.
+    pub fn gallery_similarity_job(&mut self, settings: &Settings) -> Option<Job> {
+        let has_gallery = self.summary.as_ref().is_some_and(|s| !s.gallery.is_empty());
+        if settings.map_coloring != MapColoring::Similarity
+            || !has_gallery
+            || self.loading.is_some()
+        {
+            return None;
+        }
+        let query = if settings.map_similar_to_selected {
+            let entry = self.selected_input()?;
+            SimilarityQuery::Embedding {
+                name: entry.name.clone(),
+                embedding: entry.analysis()?.input.item.embedding.clone(),
+            }
+        } else {
+            let text = settings.map_similar_to.trim();
+            if text.is_empty() {
+                return None;
+            }
+            SimilarityQuery::Text(text.to_string())
+        };
+        if self.gallery_similarity_asked.as_ref() == Some(&query) {
+            return None;
+        }
+        self.gallery_similarity_asked = Some(query.clone());
+        Some(Job::GallerySimilarity(query))
+    }
+
     /// The chosen non-linear map's layout, once it has one (partial or complete); `None`: the
     /// map shows PCA positions.
     pub fn map_layout(&self, settings: &Settings) -> Option<&MapLayout> {
@@ -460,6 +518,20 @@ impl Session {
                 self.classify_pending = self.classify_pending.saturating_sub(1);
                 if let Some(e) = self.input_by_request(request_id) {
                     e.rescored = Some(scores);
+                }
+            }
+            Event::GalleryZeroShot(z) => {
+                // An answer for labels edited away since is dropped.
+                if self.gallery_zero_shot_asked.as_ref()
+                    == Some(&(z.labels.clone(), z.templates.clone()))
+                {
+                    self.gallery_zero_shot = Some(*z);
+                }
+            }
+            Event::GallerySimilarity(s) => {
+                // An answer for a query changed since is dropped.
+                if self.gallery_similarity_asked.as_ref() == Some(&s.query) {
+                    self.gallery_similarity = Some(*s);
                 }
             }
             Event::TransferDone(report) => {
@@ -544,6 +616,7 @@ impl Session {
                         self.classify_pending = self.classify_pending.saturating_sub(1);
                     }
                     JobKind::Transfer { .. } => self.transfer_running = false,
+                    JobKind::GalleryZeroShot | JobKind::GallerySimilarity => {}
                     JobKind::LowResource { .. } => self.low_resource_running = None,
                     JobKind::ExportProjector { .. } => self.export_running = false,
                     JobKind::Project { projection } => {

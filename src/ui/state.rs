@@ -112,6 +112,10 @@ pub struct Settings {
     pub panels: Panels,
     pub tab: CentralTab,
     pub map_coloring: MapColoring,
+    /// The prompt the similarity colouring compares the gallery with.
+    pub map_similar_to: String,
+    /// The similarity colouring compares with the selected input instead of the prompt.
+    pub map_similar_to_selected: bool,
     /// Which map of the gallery is shown (PCA, t-SNE, UMAP).
     pub map_projection: Projection,
     pub map_show_codebook: bool,
@@ -154,6 +158,8 @@ impl Default for Settings {
             panels: Panels::default(),
             tab: CentralTab::Input,
             map_coloring: MapColoring::Modality,
+            map_similar_to: String::new(),
+            map_similar_to_selected: false,
             map_projection: Projection::Pca,
             map_show_codebook: false,
             map_show_links: true,
@@ -336,18 +342,6 @@ impl Derived {
     pub fn class_index(&self, label: &str) -> Option<usize> {
         self.classes.iter().position(|c| c == label)
     }
-}
-
-/// Screen rectangles of the charts (for PNG export), in points.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct ChartRects {
-    pub map: Option<egui::Rect>,
-    pub usage: Option<egui::Rect>,
-    pub code_strip: Option<egui::Rect>,
-    pub confusion: Option<egui::Rect>,
-    pub low_resource: Option<egui::Rect>,
-    /// The open code page.
-    pub code_page: Option<egui::Rect>,
 }
 
 /// Modality of a file judged by its extension only (no file access).

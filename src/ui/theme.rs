@@ -211,6 +211,11 @@ pub fn class_color(i: usize) -> Color32 {
         .unwrap_or_else(|| Hsva::new((i as f32 * GOLDEN).fract(), 0.6, 0.9, 1.0).into())
 }
 
+/// Map items that get their own label zero-shot: muted, so the wrong ones stand out.
+pub fn correct_point() -> Color32 {
+    Color32::from_rgb(84, 104, 128)
+}
+
 /// Colour of items without a class.
 pub fn unlabelled() -> Color32 {
     Color32::from_rgb(120, 120, 130)

@@ -8,6 +8,7 @@ use egui_plot::{Bar, BarChart, Plot, VLine};
 
 use crate::engine::ModelSummary;
 use crate::modality::Modality;
+use crate::ui::frame_view::FrameView;
 use crate::ui::state::{Session, Settings, UsageSort};
 use crate::ui::{Command, code_strip, modality_chip, muted, theme};
 
@@ -46,6 +47,7 @@ pub fn code_order(summary: &ModelSummary, sort: UsageSort) -> Vec<u32> {
 pub fn show(
     ui: &mut Ui,
     session: &Session,
+    view: &FrameView,
     settings: &mut Settings,
     commands: &mut Vec<Command>,
 ) -> (Option<Rect>, Option<u32>) {
@@ -135,7 +137,7 @@ pub fn show(
         let chart = chart.stack_on(&refs);
         charts.push(chart);
     }
-    let focus = session.hovered_code.or(session.selected_code);
+    let focus = view.focus(session);
     let link = Id::unique("usage-x-link");
     let available = ui.available_height();
     let main_h = (available - 100.0).max(120.0);

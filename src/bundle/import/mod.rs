@@ -365,7 +365,7 @@ pub fn import(req: &ImportRequest) -> Result<ImportReport> {
     };
     manifest.validate().map_err(|reason| Error::Manifest {
         path: req.out.join(MANIFEST_FILE),
-        reason,
+        reason: reason.0,
     })?;
     let card = format!(
         "# `{name}`: imported vectors\n\n{}\n\nThis bundle has no encoders: it can show its \
