@@ -199,6 +199,13 @@ pub enum Error {
         searched: Vec<PathBuf>,
     },
 
+    /// The request needs the model's gallery and the model has none.
+    #[error(
+        "the model {} has no gallery; build one with `transference index`",
+        model.display()
+    )]
+    NoGallery { model: PathBuf },
+
     /// A lesson file is unreadable, malformed or inconsistent; `place` names the step (number
     /// and title) and the action or check, or "the lesson" for its header.
     #[error("{path}: {place}: {reason}")]

@@ -282,7 +282,7 @@ pub fn compare_models(a: &Pipeline, b: &Pipeline) -> Comparison {
 
 /// B's gallery map (PCA) laid onto A's over the items both galleries hold.
 fn align_galleries(a: &Pipeline, b: &Pipeline) -> Result<MapAlignment> {
-    let (ga, gb) = (gallery_of(a)?, gallery_of(b)?);
+    let (ga, gb) = (a.gallery()?, b.gallery()?);
     let pairs = match_items(&item_keys(ga), &item_keys(gb));
     let map = |g: &Gallery, p: &Pipeline| {
         gallery_map(g).map(|(_, xy)| xy).ok_or_else(|| {
@@ -294,16 +294,6 @@ fn align_galleries(a: &Pipeline, b: &Pipeline) -> Result<MapAlignment> {
         })
     };
     align_maps(&map(ga, a)?, &map(gb, b)?, pairs)
-}
-
-/// The gallery of `p`, or why there is no map to align.
-fn gallery_of(p: &Pipeline) -> Result<&Gallery> {
-    p.bundle.gallery.as_ref().ok_or_else(|| {
-        Error::InvalidRequest(format!(
-            "{} has no gallery, so there is no map to align",
-            p.bundle.dir.display()
-        ))
-    })
 }
 
 /// What identifies each gallery item in another gallery.

@@ -25,11 +25,7 @@ fn labelled_items(
     m: Modality,
     labels: &[String],
 ) -> Result<Vec<(usize, TransferItem)>> {
-    let gallery = pipeline
-        .bundle
-        .gallery
-        .as_ref()
-        .ok_or_else(|| Error::InvalidRequest("this model has no gallery".into()))?;
+    let gallery = pipeline.gallery()?;
     Ok(gallery
         .indices_of(m)
         .into_iter()
@@ -57,11 +53,7 @@ fn degrade_items(
     items: &mut [(usize, TransferItem)],
     noise: NoiseLevel,
 ) -> Result<()> {
-    let gallery = pipeline
-        .bundle
-        .gallery
-        .as_ref()
-        .ok_or_else(|| Error::InvalidRequest("this model has no gallery".into()))?;
+    let gallery = pipeline.gallery()?;
     let media = |i: usize| {
         gallery.media_path(i).ok_or_else(|| {
             Error::InvalidRequest(format!(

@@ -110,6 +110,16 @@ impl Pipeline {
         self.rebuild_gallery_index()
     }
 
+    /// The model's gallery, or [`Error::NoGallery`].
+    pub fn gallery(&self) -> Result<&Gallery> {
+        self.bundle
+            .gallery
+            .as_ref()
+            .ok_or_else(|| Error::NoGallery {
+                model: self.bundle.dir.clone(),
+            })
+    }
+
     /// The modalities the model encodes.
     pub fn modalities(&self) -> Vec<Modality> {
         self.bundle.manifest.architecture.modalities()
@@ -211,11 +221,7 @@ impl Pipeline {
     }
 
     fn encode_gallery_item(&self, i: usize) -> Result<EncodedInput> {
-        let gallery = self
-            .bundle
-            .gallery
-            .as_ref()
-            .ok_or_else(|| Error::InvalidRequest("this model has no gallery".into()))?;
+        let gallery = self.gallery()?;
         let item = gallery.items.get(i).ok_or_else(|| {
             Error::InvalidRequest(format!("gallery has {} items, no item {i}", gallery.len()))
         })?;
@@ -410,9 +416,7 @@ impl Pipeline {
             return Err(self.missing(Modality::Text));
         }
         let classes = self.class_embeddings(labels, templates)?;
-        let Some(gallery) = &self.bundle.gallery else {
-            return Err(Error::InvalidRequest("this model has no gallery".into()));
-        };
+        let gallery = self.gallery()?;
         Ok((0..gallery.len())
             .map(|i| best_class(&gallery.embedding(i), &classes) as u32)
             .collect())
@@ -421,11 +425,7 @@ impl Pipeline {
     /// Every gallery item's cosine similarity to `embedding` (L2-normalised, as every
     /// embedding this pipeline makes), in gallery order.
     pub fn gallery_similarity(&self, embedding: &[f32]) -> Result<Vec<f32>> {
-        let gallery = self
-            .bundle
-            .gallery
-            .as_ref()
-            .ok_or_else(|| Error::InvalidRequest("this model has no gallery".into()))?;
+        let gallery = self.gallery()?;
         Ok((0..gallery.len())
             .map(|i| crate::index::search::dot(&gallery.embedding(i), embedding))
             .collect())
@@ -438,11 +438,7 @@ impl Pipeline {
         target: Option<Modality>,
         k: usize,
     ) -> Result<Vec<Neighbour>> {
-        let Some(gallery) = &self.bundle.gallery else {
-            return Err(Error::InvalidRequest(
-                "this model has no gallery to search; build one with `transference index`".into(),
-            ));
-        };
+        let gallery = self.gallery()?;
         let mut hits: Vec<Hit> = Vec::new();
         for (modality, rows, index) in &self.gallery_indices {
             if target.is_some_and(|t| t != *modality) {

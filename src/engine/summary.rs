@@ -36,11 +36,7 @@ pub fn gallery_transfer(
     target: Modality,
     features: TransferFeatures,
 ) -> Result<TransferReport> {
-    let gallery = pipeline
-        .bundle
-        .gallery
-        .as_ref()
-        .ok_or_else(|| Error::InvalidRequest("this model has no gallery".into()))?;
+    let gallery = pipeline.gallery()?;
     let labels = gallery_labels(pipeline);
     // The labelled items of a modality, each with its gallery index.
     let items_of = |m: Modality| -> (Vec<usize>, Vec<TransferItem>) {

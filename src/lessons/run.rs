@@ -160,9 +160,7 @@ impl Runner<'_> {
                     (Some(t), _, _) => InputSource::Text(t.clone()),
                     (_, Some(f), _) => InputSource::File(load::resolve(&self.lesson.file, f)?),
                     (_, _, Some(pick)) => {
-                        let g = pipeline.bundle.gallery.as_ref().ok_or_else(|| {
-                            Error::InvalidRequest("this model has no gallery".into())
-                        })?;
+                        let g = pipeline.gallery()?;
                         InputSource::GalleryItem(gallery_index(
                             g.items.iter().enumerate().map(|(i, it)| {
                                 (i, it.modality, it.label.as_deref(), it.source.as_str())

@@ -65,19 +65,23 @@ fn new_inputs(
             });
         ui.add_space(6.0);
         let label = ui.label(RichText::new(TEXT_BOX_LABEL).strong());
+        // The button goes to the right edge first; the text box fills what is left (a fixed
+        // guess at the button's width widened the side panel every frame when it was short).
         ui.horizontal(|ui| {
-            let edit = egui::TextEdit::singleline(text)
-                .hint_text("e.g. seven (Enter)")
-                .desired_width(ui.available_width() - 78.0);
-            let response = ui.add(edit).labelled_by(label.id);
-            let enter = response.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
-            let clicked = ui.button("Analyse").clicked();
-            if enter || clicked {
-                commands.push(Command::AddInput(InputSource::Text(text.clone())));
-                if enter {
-                    response.request_focus();
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let clicked = ui.button("Analyse").clicked();
+                let edit = egui::TextEdit::singleline(text)
+                    .hint_text("e.g. seven (Enter)")
+                    .desired_width(f32::INFINITY);
+                let response = ui.add(edit).labelled_by(label.id);
+                let enter = response.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+                if enter || clicked {
+                    commands.push(Command::AddInput(InputSource::Text(text.clone())));
+                    if enter {
+                        response.request_focus();
+                    }
                 }
-            }
+            });
         });
     });
     ui.add_space(8.0);
