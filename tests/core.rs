@@ -1588,7 +1588,7 @@ fn import_request(out: &Path) -> transference::bundle::import::ImportRequest {
 fn imported_vectors_show_the_numpy_reference_figures_in_every_codebook_view() {
     use transference::bundle::import::arrays::{read_floats, read_ints};
     use transference::engine::InputView;
-    use transference::engine::summary::{gallery_labels, gallery_transfer, summarize};
+    use transference::engine::summary::{gallery_transfer, summarize};
     use transference::index::transfer::{self, FitSettings, TransferFeatures, TransferItem};
     let expected = fixture_json("import/expected.json");
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -1653,7 +1653,7 @@ fn imported_vectors_show_the_numpy_reference_figures_in_every_codebook_view() {
     // The transfer lab equals the same experiment run directly on the input arrays.
     let emb = read_floats(&import_fixture().join("embeddings.npy"), "embeddings").unwrap();
     let codes = read_ints(&import_fixture().join("codes.npy"), "codes").unwrap();
-    let labels = gallery_labels(&p);
+    let labels = p.gallery_labels();
     assert_eq!(labels, ["one", "two", "zero"]);
     let names = ["zero", "one", "two"];
     let items = |block: usize| -> Vec<TransferItem> {
@@ -2585,7 +2585,8 @@ checks = [
 #[test]
 fn held_out_classes_never_reach_a_training_batch_and_are_reported_as_unseen() {
     use transference::train::batches::{TrainingSet, sample_batch};
-    use transference::train::{export, prompts::training_prompts, trainer};
+    use transference::train::prompts::{self, training_prompts};
+    use transference::train::{export, trainer};
     let data = tiny_speech_data();
     let tmp = tempfile::tempdir().unwrap();
     let cfg = transference::train::config::TrainConfig {
@@ -2593,7 +2594,7 @@ fn held_out_classes_never_reach_a_training_batch_and_are_reported_as_unseen() {
         ..tiny_train_config(3, tmp.path())
     };
     let (states, hidden) =
-        trainer::precompute_prompts(&training_prompts(), &cfg.transformer_dir, 32).unwrap();
+        prompts::precompute_prompts(&training_prompts(), &cfg.transformer_dir, 32).unwrap();
     let set = TrainingSet::new(&data, states, hidden, &cfg).unwrap();
     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
     let mut seen = std::collections::BTreeSet::new();

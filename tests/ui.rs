@@ -23,7 +23,7 @@ use transference::preprocess::audio::Waveform;
 use transference::ui::audio_controls::STOP_PLAYING_LABEL;
 use transference::ui::frame_view::FrameView;
 use transference::ui::record_panel::{RECORD_LABEL, STOP_RECORDING_LABEL};
-use transference::ui::state::Session;
+use transference::ui::session::Session;
 use transference::ui::{code_strip, low_resource_panel, transfer_panel};
 
 /// Longest wait for the worker.

@@ -38,7 +38,8 @@ use crate::ui::frame_view::FrameView;
 use crate::ui::map_canvas::MapCanvas;
 use crate::ui::media::MediaCache;
 use crate::ui::notifications::Level;
-use crate::ui::state::{CentralTab, PresenterFocus, Session, Settings};
+use crate::ui::session::Session;
+use crate::ui::state::{CentralTab, PresenterFocus, Settings};
 use crate::ui::{
     Command, code_page_panel, compare_panel, drag_drop, input_tab, inputs_panel, lessons_panel,
     low_resource_panel, map_panel, model_panel, no_encoders, selection_panel, theme,

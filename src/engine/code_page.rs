@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::bundle::gallery::Gallery;
 use crate::engine::pipeline::Pipeline;
-use crate::engine::summary::gallery_labels;
 use crate::error::{Error, Result};
 use crate::index::code_facts::{CodeFacts, CodeSource};
 use crate::modality::Modality;
@@ -79,7 +78,7 @@ impl Pipeline {
         let manifest = &self.bundle.manifest;
         let empty = Gallery::default();
         let codebook = self.bundle.codebook_vectors();
-        let classes = gallery_labels(self);
+        let classes = self.gallery_labels();
         let source = CodeSource {
             gallery: self.bundle.gallery.as_ref().unwrap_or(&empty),
             classes: &classes,

@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use crate::bundle::Gallery;
 use crate::engine::batch::prepare_files;
+use crate::engine::gallery_map::gallery_map;
 use crate::engine::input::InputSource;
 use crate::engine::labelled_files::{LABELLED_IMAGE_EXTENSIONS, digit_from_name, labelled_files};
 use crate::engine::pipeline::{EncodedInput, Pipeline};
-use crate::engine::summary::gallery_map;
 use crate::error::{Error, Result};
 use crate::index::accuracy::Accuracy;
 use crate::index::compare::{

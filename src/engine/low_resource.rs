@@ -8,7 +8,6 @@
 
 use crate::engine::pipeline::Pipeline;
 use crate::engine::protocol::GalleryCurves;
-use crate::engine::summary::gallery_labels;
 use crate::error::{Error, Result};
 use crate::index::low_resource::{
     GALLERY_TEST_PER_CLASS, LowResourceInput, LowResourceReport, LowResourceSettings, SEED,
@@ -128,7 +127,7 @@ pub fn gallery_low_resource(
             run.primary
         )));
     }
-    let labels = gallery_labels(pipeline);
+    let labels = pipeline.gallery_labels();
     let mut primary = labelled_items(pipeline, run.primary, &labels)?;
     if primary.is_empty() {
         return Err(Error::InvalidRequest(format!(

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod code_page;
 pub mod compare;
+pub mod gallery_map;
 pub mod generate;
 pub mod input;
 pub mod labelled_files;

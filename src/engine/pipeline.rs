@@ -120,6 +120,23 @@ impl Pipeline {
             })
     }
 
+    /// Labels of a gallery: the manifest's names, else the sorted distinct item labels.
+    pub fn gallery_labels(&self) -> Vec<String> {
+        let names = &self.bundle.manifest.labels.names;
+        if !names.is_empty() {
+            return names.clone();
+        }
+        let mut set: Vec<String> = self
+            .bundle
+            .gallery
+            .iter()
+            .flat_map(|g| g.items.iter().filter_map(|i| i.label.clone()))
+            .collect();
+        set.sort();
+        set.dedup();
+        set
+    }
+
     /// The modalities the model encodes.
     pub fn modalities(&self) -> Vec<Modality> {
         self.bundle.manifest.architecture.modalities()

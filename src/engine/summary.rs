@@ -1,33 +1,14 @@
 //! Plain-data views of a loaded [`Pipeline`] for the window: the model summary (gallery map,
-//! codebook projection, statistics), the gallery's label list and the transfer experiment
-//! on the gallery.
+//! codebook projection, statistics) and the transfer experiment on the gallery.
 
-use crate::bundle::gallery::Gallery;
+use crate::engine::gallery_map::gallery_map;
 use crate::engine::pipeline::Pipeline;
 use crate::engine::protocol::{GalleryPoint, ModelSummary};
 use crate::error::{Error, Result};
 use crate::index::pca::Pca2;
-use crate::index::rows::Rows;
 use crate::index::stats::CodebookStats;
 use crate::index::transfer::{self, FitSettings, TransferFeatures, TransferItem, TransferReport};
 use crate::modality::Modality;
-
-/// Labels of a gallery: the manifest's names, else the sorted distinct item labels.
-pub fn gallery_labels(pipeline: &Pipeline) -> Vec<String> {
-    let names = &pipeline.bundle.manifest.labels.names;
-    if !names.is_empty() {
-        return names.clone();
-    }
-    let mut set: Vec<String> = pipeline
-        .bundle
-        .gallery
-        .iter()
-        .flat_map(|g| g.items.iter().filter_map(|i| i.label.clone()))
-        .collect();
-    set.sort();
-    set.dedup();
-    set
-}
 
 /// The transfer experiment on the gallery's labelled items.
 pub fn gallery_transfer(
@@ -37,7 +18,7 @@ pub fn gallery_transfer(
     features: TransferFeatures,
 ) -> Result<TransferReport> {
     let gallery = pipeline.gallery()?;
-    let labels = gallery_labels(pipeline);
+    let labels = pipeline.gallery_labels();
     // The labelled items of a modality, each with its gallery index.
     let items_of = |m: Modality| -> (Vec<usize>, Vec<TransferItem>) {
         gallery
@@ -79,34 +60,6 @@ pub fn gallery_transfer(
         t.index = target_indices.get(t.index).copied().unwrap_or(t.index);
     }
     Ok(report)
-}
-
-/// Every gallery item on the PCA map: one matrix product per chunk of rows, straight from
-/// f32 storage (mapped or owned), chunk by chunk for f16 storage.
-pub fn gallery_xy(pca: &Pca2, gallery: &Gallery) -> Vec<[f32; 2]> {
-    const CHUNK_ROWS: usize = 65_536;
-    let dim = gallery.dim;
-    if let Rows::F32(all) = gallery.embeddings.rows() {
-        return pca.project_rows(all, dim);
-    }
-    let mut xy = Vec::with_capacity(gallery.len());
-    let mut chunk = Vec::with_capacity(CHUNK_ROWS * dim);
-    for start in (0..gallery.len()).step_by(CHUNK_ROWS) {
-        chunk.clear();
-        for i in start..(start + CHUNK_ROWS).min(gallery.len()) {
-            chunk.extend_from_slice(&gallery.embedding(i));
-        }
-        xy.extend(pca.project_rows(&chunk, dim));
-    }
-    xy
-}
-
-/// The gallery's PCA map: the fitted projection and every item's position, in gallery order;
-/// `None` when it cannot be fitted (fewer than 2 items, non-finite embeddings).
-pub fn gallery_map(gallery: &Gallery) -> Option<(Pca2, Vec<[f32; 2]>)> {
-    let pca = Pca2::fit_rows(gallery.len(), gallery.dim, |i| gallery.embedding(i))?;
-    let xy = gallery_xy(&pca, gallery);
-    Some((pca, xy))
 }
 
 /// Builds the model summary: gallery map (PCA), codebook projection and statistics.

@@ -18,13 +18,14 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::engine::batch::{PreparedFile, prepare_files};
 use crate::engine::compare::{compare_models, read_inputs};
+use crate::engine::gallery_map::gallery_xy;
 use crate::engine::low_resource::gallery_low_resource;
 use crate::engine::pipeline::{EncodedInput, Pipeline};
 use crate::engine::protocol::{
     Analysis, BatchItem, ComparisonView, Event, GallerySimilarity, GalleryZeroShot, ItemFailure,
     Job, JobError, JobKind, SimilarityQuery, ZeroShotUnavailable, analysis_chunk_len,
 };
-use crate::engine::summary::{gallery_transfer, gallery_xy, summarize};
+use crate::engine::summary::{gallery_transfer, summarize};
 use crate::engine::{InputSource, ms_since};
 use crate::index::pca::Pca2;
 use crate::index::projection::{

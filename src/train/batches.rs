@@ -12,7 +12,7 @@ use crate::preprocess::mnist::{MNIST_PIXELS, MNIST_SIDE_PX};
 use crate::train::config::TrainConfig;
 use crate::train::data::speech_cache::CACHED_POSITIONS;
 use crate::train::data::{DigitsData, LabeledSet};
-use crate::train::trainer::PromptStates;
+use crate::train::prompts::PromptStates;
 
 /// Items of one modality from one source, drawn with a weight.
 #[derive(Clone, Debug)]

@@ -1,5 +1,14 @@
-//! Class prompts for the digits model: every digit in several written forms.
+//! Class prompts for the digits model: every digit in several written forms, and their
+//! frozen transformer states, computed once before training.
 
+use std::path::Path;
+
+use burn::tensor::Device;
+
+use crate::bundle::weights;
+use crate::error::Result;
+use crate::model::{BertConfig, float_to_vec, int_tensor_from_vec, tensor_from_vec};
+use crate::preprocess::text::TextTokenizer;
 use crate::train::data::DIGIT_WORDS;
 
 /// Templates used at training time (`{label}` is the digit word or numeral).
@@ -33,4 +42,52 @@ pub fn training_prompts() -> Vec<(usize, String)> {
         }
     }
     out
+}
+
+/// Frozen transformer states of one prompt.
+#[derive(Clone, Debug)]
+pub struct PromptStates {
+    pub class: usize,
+    pub text: String,
+    /// `[len, H]`
+    pub hidden: Vec<f32>,
+    pub len: usize,
+}
+
+/// Runs the frozen transformer once over every prompt.
+pub fn precompute_prompts(
+    prompts: &[(usize, String)],
+    transformer_dir: &Path,
+    max_tokens: usize,
+) -> Result<(Vec<PromptStates>, usize)> {
+    let device = Device::flex();
+    let bert_cfg = BertConfig::minilm_l6();
+    let bert = weights::load_bert(
+        &transformer_dir.join("model.safetensors"),
+        &bert_cfg,
+        &device,
+    )?;
+    let tokenizer = TextTokenizer::from_file(&transformer_dir.join("tokenizer.json"), max_tokens)?;
+    let h = bert_cfg.hidden_size;
+    let mut out = Vec::new();
+    for chunk in prompts.chunks(64) {
+        let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
+        let (ids, mask, l) = tokenizer.encode_batch(&texts)?;
+        let b = chunk.len();
+        let hidden = bert.forward(
+            int_tensor_from_vec(ids.iter().map(|&i| i as i64).collect(), [b, l], &device),
+            tensor_from_vec(mask.iter().map(|&m| m as f32).collect(), [b, l], &device),
+        );
+        let hidden = float_to_vec(hidden);
+        for (i, (class, text)) in chunk.iter().enumerate() {
+            let len = mask[i * l..(i + 1) * l].iter().filter(|&&m| m == 1).count();
+            out.push(PromptStates {
+                class: *class,
+                text: text.clone(),
+                hidden: hidden[i * l * h..(i * l + len) * h].to_vec(),
+                len,
+            });
+        }
+    }
+    Ok((out, h))
 }

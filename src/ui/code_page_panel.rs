@@ -15,10 +15,11 @@ use crate::index::code_facts::{PositionMap, TopItems};
 use crate::modality::Modality;
 use crate::ui::audio_controls::play_toggle;
 use crate::ui::code_pages::PageState;
-use crate::ui::code_strip::{code_chip, short};
+use crate::ui::code_strip::code_chip;
 use crate::ui::input_view::{fit_rect, thumbnail, unit_uv, waveform};
 use crate::ui::media::MediaCache;
-use crate::ui::state::Session;
+use crate::ui::session::Session;
+use crate::ui::text::short;
 use crate::ui::{Command, modality_chip, muted, section, theme};
 
 /// Accessible names of the page's controls.

@@ -8,7 +8,8 @@ use egui::{Align2, FontId, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Ui, 
 
 use crate::engine::{Analysis, InputView};
 use crate::ui::frame_view::FrameView;
-use crate::ui::state::Session;
+use crate::ui::session::Session;
+use crate::ui::text::short;
 use crate::ui::{Command, modality_chip, muted, theme};
 
 /// One laid-out cell.
@@ -110,6 +111,17 @@ pub struct StripStyle {
     pub label_codes: bool,
     /// Token captions under text cells.
     pub captions: bool,
+}
+
+impl StripStyle {
+    /// Cells of side `cell` with their code ids written in, no captions.
+    pub fn labelled(cell: f32) -> Self {
+        StripStyle {
+            cell,
+            label_codes: true,
+            captions: false,
+        }
+    }
 }
 
 /// Draws a strip of cells; returns the code under the pointer. Clicking a cell emits
@@ -279,24 +291,5 @@ pub fn code_tooltip(ui: &mut Ui, session: &Session, code: u32) {
         _ => {
             muted(ui, "no gallery item uses this code");
         }
-    }
-}
-
-/// Shortens a string to `max` characters with an ellipsis.
-pub fn short(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let t: String = s.chars().take(max.saturating_sub(1)).collect();
-        format!("{t}…")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn short_strings() {
-        assert_eq!(super::short("abc", 5), "abc");
-        assert_eq!(super::short("abcdefgh", 5), "abcd…");
     }
 }

@@ -19,7 +19,7 @@ use crate::ui::media::MediaCache;
 use crate::ui::selection::MapFilter;
 use crate::ui::session::{Session, layout_xy};
 use crate::ui::state::{MapColoring, Settings};
-use crate::ui::{Command, code_strip::short, muted, section, theme};
+use crate::ui::{Command, muted, section, text::short, theme};
 
 /// The button that picks a bundle to compare with.
 pub const COMPARE_WITH_LABEL: &str = "Compare with…";

@@ -68,7 +68,7 @@ pub fn overlay(ctx: &egui::Context) {
     painter.text(
         rect.center() + egui::vec2(0.0, 30.0),
         egui::Align2::CENTER_CENTER,
-        crate::ui::code_strip::short(&names, 80),
+        crate::ui::text::short(&names, 80),
         egui::FontId::proportional(20.0),
         theme::muted_text(),
     );

@@ -12,7 +12,8 @@ use crate::error::Error;
 use crate::index::low_resource::{CSV_HEADER, LowResourceReport, to_csv_rows};
 use crate::index::projector::ProjectorRow;
 use crate::ui::frame_view::ChartRects;
-use crate::ui::state::{InputStatus, Session};
+use crate::ui::session::Session;
+use crate::ui::state::InputStatus;
 
 /// The current inputs as extra projector rows (label: the top zero-shot label, if any).
 pub fn input_rows(session: &Session) -> Vec<ProjectorRow> {

@@ -7,7 +7,8 @@ use egui::Ui;
 
 use crate::engine::InputSource;
 use crate::modality::Modality;
-use crate::ui::state::{InputEntry, Session};
+use crate::ui::session::Session;
+use crate::ui::state::InputEntry;
 use crate::ui::{Command, muted};
 
 /// Accessible name of the button that decodes an image's codes as sound.

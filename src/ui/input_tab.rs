@@ -7,7 +7,8 @@ use egui::RichText;
 
 use crate::ui::frame_view::FrameView;
 use crate::ui::media::MediaCache;
-use crate::ui::state::{InputEntry, Session};
+use crate::ui::session::Session;
+use crate::ui::state::InputEntry;
 use crate::ui::{
     Command, input_view, model_panel, muted, retrieval_panel, section, zero_shot_panel,
 };

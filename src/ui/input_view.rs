@@ -10,7 +10,8 @@ use crate::ui::audio_controls::{mel_fraction, paint_playhead, play_toggle};
 use crate::ui::code_strip::StripStyle;
 use crate::ui::frame_view::FrameView;
 use crate::ui::media::{self, MediaCache};
-use crate::ui::state::{InputEntry, InputStatus, Session};
+use crate::ui::session::Session;
+use crate::ui::state::{InputEntry, InputStatus};
 use crate::ui::{Command, Icon, code_strip, format_ms, icon, modality_chip, muted, theme};
 
 /// Side of the image views (points).
@@ -125,22 +126,16 @@ pub fn show(
                 });
                 ui.add_space(12.0);
                 ui.vertical(|ui| {
-                    ui.label(RichText::new(format!("codes: {n} positions")).strong());
                     let cell = (IMAGE_SIDE / grid[1].max(1) as f32).clamp(18.0, 46.0);
-                    let (h, r) = code_strip::show_strip(
+                    codes_strip(
                         ui,
                         session,
                         view,
                         analysis,
-                        StripStyle {
-                            cell,
-                            label_codes: true,
-                            captions: false,
-                        },
+                        StripStyle::labelled(cell),
                         commands,
+                        &mut out,
                     );
-                    out.hovered_code = h;
-                    out.strip_rect = Some(r);
                     muted(ui, format!("{}×{} feature map", grid[0], grid[1]));
                 });
             });
@@ -213,23 +208,17 @@ pub fn show(
                 theme::strong_text(),
             );
             ui.add_space(4.0);
-            ui.label(RichText::new(format!("codes: {n} positions")).strong());
             // Cells spread over the same width as the spectrogram: one per time step.
             let cell = (width / n.max(1) as f32).clamp(14.0, 40.0);
-            let (h, r) = code_strip::show_strip(
+            codes_strip(
                 ui,
                 session,
                 view,
                 analysis,
-                StripStyle {
-                    cell,
-                    label_codes: true,
-                    captions: false,
-                },
+                StripStyle::labelled(cell),
                 commands,
+                &mut out,
             );
-            out.hovered_code = h;
-            out.strip_rect = Some(r);
             ui.horizontal(|ui| {
                 muted(ui, "time");
                 icon(ui, Icon::Arrow, 18.0, theme::muted_text());
@@ -246,21 +235,18 @@ pub fn show(
                     );
                 }
             });
-            ui.label(RichText::new(format!("codes: {n} positions")).strong());
-            let (h, r) = code_strip::show_strip(
+            codes_strip(
                 ui,
                 session,
                 view,
                 analysis,
                 StripStyle {
-                    cell: 32.0,
-                    label_codes: true,
                     captions: true,
+                    ..StripStyle::labelled(32.0)
                 },
                 commands,
+                &mut out,
             );
-            out.hovered_code = h;
-            out.strip_rect = Some(r);
         }
         InputView::Stored {
             media: media_path,
@@ -281,21 +267,15 @@ pub fn show(
                 }
                 _ => {}
             }
-            ui.label(RichText::new(format!("codes: {n} positions")).strong());
-            let (h, r) = code_strip::show_strip(
+            codes_strip(
                 ui,
                 session,
                 view,
                 analysis,
-                StripStyle {
-                    cell: 32.0,
-                    label_codes: true,
-                    captions: false,
-                },
+                StripStyle::labelled(32.0),
                 commands,
+                &mut out,
             );
-            out.hovered_code = h;
-            out.strip_rect = Some(r);
         }
     }
     out
@@ -343,6 +323,24 @@ pub fn fit_rect(outer: Rect, size: Vec2) -> Rect {
 /// Full texture coordinates.
 pub fn unit_uv() -> Rect {
     Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0))
+}
+
+/// The selected input's code strip under its "codes: N positions" heading; the code under
+/// the pointer and where the strip was drawn go into `out`.
+fn codes_strip(
+    ui: &mut Ui,
+    session: &Session,
+    view: &FrameView,
+    analysis: &Analysis,
+    style: StripStyle,
+    commands: &mut Vec<Command>,
+    out: &mut ViewOutput,
+) {
+    let n = analysis.input.item.codes.len();
+    ui.label(RichText::new(format!("codes: {n} positions")).strong());
+    let (hovered, rect) = code_strip::show_strip(ui, session, view, analysis, style, commands);
+    out.hovered_code = hovered;
+    out.strip_rect = Some(rect);
 }
 
 /// Feature-map grid over the preprocessed image; cells using the `focus` code are outlined.
@@ -430,8 +428,8 @@ pub fn compact_row(
         ui.vertical(|ui| {
             ui.set_width(150.0);
             let m = analysis.input.modality;
-            let text =
-                RichText::new(code_strip::short(&entry.name, 18)).color(theme::modality_color(m));
+            let text = RichText::new(crate::ui::text::short(&entry.name, 18))
+                .color(theme::modality_color(m));
             if ui.selectable_label(selected, text).clicked() {
                 commands.push(Command::SelectInput(entry.key));
             }

@@ -5,10 +5,10 @@ use egui::{Key, RichText, Sense, Ui, Vec2};
 
 use crate::engine::InputSource;
 use crate::ui::canvas::{Canvas, CanvasEvent};
-use crate::ui::state::{InputEntry, InputStatus, Session, Settings};
-use crate::ui::{
-    Command, Icon, code_strip::short, icon, muted, no_encoders, record_panel, section, theme,
-};
+use crate::ui::session::Session;
+use crate::ui::state::{InputEntry, InputStatus, Settings};
+use crate::ui::text::short;
+use crate::ui::{Command, Icon, icon, muted, no_encoders, record_panel, section, theme};
 
 /// Accessible name of the text box.
 pub const TEXT_BOX_LABEL: &str = "Type text";

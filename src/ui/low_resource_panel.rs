@@ -10,7 +10,8 @@ use egui_plot::{
 
 use crate::index::low_resource::{CurvePoint, GALLERY_TEST_PER_CLASS, LowResourceReport};
 use crate::preprocess::degrade::NoiseLevel;
-use crate::ui::state::{Session, Settings};
+use crate::ui::session::Session;
+use crate::ui::state::Settings;
 use crate::ui::{Command, muted, section, theme, transfer_panel};
 
 /// Accessible name of the button that computes the curves.

@@ -16,13 +16,15 @@ use egui_plot::{Legend, Line, MarkerShape, Plot, PlotPoint, Points, Text};
 use crate::engine::{Analysis, GalleryPoint, InputSource};
 use crate::index::projection::{Projection, TsneParams, UmapParams, place_by_neighbours};
 use crate::modality::Modality;
-use crate::ui::code_strip::{self, short};
+use crate::ui::code_strip;
 use crate::ui::frame_view::FrameView;
 use crate::ui::input_view::thumbnail;
 use crate::ui::map_canvas::MapCanvas;
 use crate::ui::media::MediaCache;
 use crate::ui::selection::{MapTool, SelectionShape};
-use crate::ui::state::{MapColoring, Session, Settings};
+use crate::ui::session::Session;
+use crate::ui::state::{MapColoring, Settings};
+use crate::ui::text::short;
 use crate::ui::{Command, modality_chip, muted, theme};
 
 /// Pointer distance (points) within which a gallery item or an input counts as hovered.

@@ -37,6 +37,7 @@ pub mod selection;
 pub mod selection_panel;
 pub mod session;
 pub mod state;
+pub mod text;
 pub mod theme;
 pub mod transfer_panel;
 pub mod usage_panel;

@@ -3,8 +3,9 @@
 
 use egui::{RichText, Ui};
 
-use crate::ui::state::{CentralTab, PresenterFocus, Session, Settings};
-use crate::ui::{Command, code_strip::short, format_ms, modality_chip, muted, section, theme};
+use crate::ui::session::Session;
+use crate::ui::state::{CentralTab, PresenterFocus, Settings};
+use crate::ui::{Command, format_ms, modality_chip, muted, section, text::short, theme};
 
 /// The top bar's toggle of the Lessons panel.
 pub const LESSONS_LABEL: &str = "Lessons";

@@ -7,7 +7,7 @@
 use egui::{RichText, Ui};
 
 use crate::engine::InputSource;
-use crate::ui::state::Session;
+use crate::ui::session::Session;
 use crate::ui::{muted, section, theme};
 
 /// Title of the notice (also what tests look for).

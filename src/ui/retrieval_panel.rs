@@ -10,8 +10,8 @@ use crate::ui::audio_controls::play_toggle;
 use crate::ui::audio_state::AudioUi;
 use crate::ui::input_view::thumbnail;
 use crate::ui::media::MediaCache;
-use crate::ui::state::Session;
-use crate::ui::{Command, code_strip::short, modality_chip, muted, play_button, section};
+use crate::ui::session::Session;
+use crate::ui::{Command, modality_chip, muted, play_button, section, text::short};
 
 /// Side of a thumbnail.
 const THUMB: f32 = 40.0;

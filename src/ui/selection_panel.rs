@@ -10,12 +10,14 @@ use crate::audio_io::ClipId;
 use crate::engine::GalleryPoint;
 use crate::modality::Modality;
 use crate::ui::audio_controls::play_toggle;
-use crate::ui::code_strip::{self, short};
+use crate::ui::code_strip;
 use crate::ui::failures::errors_by_source;
 use crate::ui::input_view::thumbnail;
 use crate::ui::media::MediaCache;
 use crate::ui::selection::{MapFilter, SelectionShape, summarize};
-use crate::ui::state::{MapColoring, Session, Settings};
+use crate::ui::session::Session;
+use crate::ui::state::{MapColoring, Settings};
+use crate::ui::text::short;
 use crate::ui::{Command, modality_chip, muted, section};
 
 /// Accessible names of the filter boxes.

@@ -678,7 +678,7 @@ impl Session {
         let message = format!(
             "{}: {} (and {} more)",
             first.input,
-            crate::ui::code_strip::short(
+            crate::ui::text::short(
                 reason_after_input(&first.input, &first.reason),
                 FIRST_FAILURE_CHARS
             ),

@@ -11,7 +11,6 @@ use crate::engine::{Analysis, InputSource, LabelScore, ModelSummary, ZeroShotUna
 use crate::index::projection::Projection;
 use crate::index::transfer::TransferFeatures;
 use crate::modality::Modality;
-pub use crate::ui::session::Session;
 
 /// Most recent bundles remembered.
 pub const MAX_RECENT: usize = 8;

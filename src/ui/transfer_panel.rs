@@ -7,8 +7,9 @@ use egui::{Align2, FontId, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Ui, 
 use crate::index::transfer::{TransferFeatures, TransferReport};
 use crate::modality::Modality;
 use crate::ui::selection::SelectionShape;
-use crate::ui::state::{Session, Settings};
-use crate::ui::{Command, code_strip::short, muted, section, theme};
+use crate::ui::session::Session;
+use crate::ui::state::Settings;
+use crate::ui::{Command, muted, section, text::short, theme};
 
 /// Accessible name of the fit button.
 pub const FIT_LABEL: &str = "Fit";

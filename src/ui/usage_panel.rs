@@ -9,7 +9,8 @@ use egui_plot::{Bar, BarChart, Plot, VLine};
 use crate::engine::ModelSummary;
 use crate::modality::Modality;
 use crate::ui::frame_view::FrameView;
-use crate::ui::state::{Session, Settings, UsageSort};
+use crate::ui::session::Session;
+use crate::ui::state::{Settings, UsageSort};
 use crate::ui::{Command, code_strip, modality_chip, muted, theme};
 
 /// Order of codes on the x axis.

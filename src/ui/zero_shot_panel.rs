@@ -5,8 +5,8 @@
 use egui::{Align2, FontId, RichText, Sense, Ui, Vec2};
 
 use crate::engine::LabelScore;
-use crate::ui::state::Session;
-use crate::ui::{Command, code_strip::short, muted, section, theme};
+use crate::ui::session::Session;
+use crate::ui::{Command, muted, section, text::short, theme};
 
 /// Most labels drawn as bars.
 const MAX_BARS: usize = 10;
