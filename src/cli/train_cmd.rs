@@ -28,8 +28,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub resume: bool,
     /// Also train the ablations (full, no multi-modal EMA, no Cross-CPC, no CLUB, no code
-    /// matching, no cross commitment, no codebook), each for this many steps, and put the
-    /// table in the model card.
+    /// matching, no cross commitment, no padding mask, no codebook), each for this many steps,
+    /// and put the table in the model card.
     #[arg(long)]
     pub ablation_steps: Option<usize>,
     /// Seeds per ablation variant (the config's seed, then the next ones).

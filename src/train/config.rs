@@ -89,6 +89,10 @@ pub struct Components {
     pub code_matching: bool,
     /// Each modality's features also committed to the partner's code vectors.
     pub cross_commitment: bool,
+    /// Positions past a clip's end and past a prompt's tokens are masked out of every loss,
+    /// the EMA update and the pooled embedding; off = they train like any other position
+    /// (the ablation of CMG's attention masks).
+    pub padding_mask: bool,
 }
 
 impl Default for Components {
@@ -102,6 +106,7 @@ impl Default for Components {
             reconstruction: true,
             code_matching: true,
             cross_commitment: true,
+            padding_mask: true,
         }
     }
 }

@@ -333,13 +333,25 @@ pub fn mean_sd(values: &[f64]) -> (f64, f64) {
 }
 
 /// The metrics the ablation table shows: (column, metric key).
-pub const ABLATION_COLUMNS: [(&str, &str); 6] = [
+pub const ABLATION_COLUMNS: [(&str, &str); 9] = [
     ("img→aud", "transfer.image_to_audio.accuracy"),
     ("aud→img", "transfer.audio_to_image.accuracy"),
+    (
+        "codes img→aud",
+        "transfer_bag_of_codes.image_to_audio.accuracy",
+    ),
+    (
+        "codes aud→img",
+        "transfer_bag_of_codes.audio_to_image.accuracy",
+    ),
     ("zero-shot img", "zero_shot.image.accuracy"),
     ("zero-shot aud", "zero_shot.audio.accuracy"),
     ("text→img P@10", "retrieval.text_to_image.precision_at_10"),
-    ("shared codes", "codebook.shared_fraction"),
+    ("same-digit codes", "code_agreement.image_audio.same_class"),
+    (
+        "other-digit codes",
+        "code_agreement.image_audio.other_class",
+    ),
 ];
 
 /// The ablation table: per variant, mean ± sd over its seeds of every column; a `*` marks a

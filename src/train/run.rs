@@ -83,6 +83,7 @@ pub fn ablation_variants() -> Vec<(&'static str, AblationEdit)> {
         ("no cross commitment", |c| {
             c.components.cross_commitment = false
         }),
+        ("no padding mask", |c| c.components.padding_mask = false),
         ("no codebook (continuous)", |c| {
             c.components.codebook = false
         }),

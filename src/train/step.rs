@@ -153,12 +153,17 @@ impl CmgModel {
         let b = batch.size;
         let (c, w) = (cfg.components, cfg.weights);
         let temp = cfg.contrastive_temperature as f64;
+        // Without the padding mask, every position counts (padding included).
+        let mask = |m: &Tensor<2>| match c.padding_mask {
+            true => m.clone(),
+            false => Tensor::ones(m.dims(), &device),
+        };
         let sem = self.semantic_forward(
             batch.images.clone(),
             batch.speech.clone(),
-            batch.speech_mask.clone(),
+            mask(&batch.speech_mask),
             batch.text_hidden.clone(),
-            batch.text_mask.clone(),
+            mask(&batch.text_mask),
         );
         let mut total = Tensor::<1>::zeros([1], &device);
         let mut log = StepLog {
