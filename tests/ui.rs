@@ -2096,3 +2096,37 @@ fn the_map_colours_by_similarity_to_a_typed_prompt() {
         top.iter().map(|&i| gallery[i].modality).collect();
     assert!(modalities.len() >= 2, "{modalities:?}");
 }
+
+/// A gallery item whose clip is not shipped (george's recordings in `models/digits`) is read
+/// from its stored codes and embedding, and the view says so, not that the bundle has no
+/// encoders.
+#[test]
+fn a_gallery_item_without_media_says_it_is_read_from_the_gallery() {
+    use transference::ui::input_view::{STORED_ITEM_NOTE, STORED_VECTORS_NOTE};
+    let mut h = app_on(
+        common::repo().join("models/digits"),
+        SimulatedAudio::no_devices(),
+    );
+    let item = h
+        .state()
+        .as_ref()
+        .unwrap()
+        .session()
+        .summary
+        .as_ref()
+        .unwrap()
+        .gallery
+        .iter()
+        .find(|p| p.media.is_none() && p.modality == Modality::Audio)
+        .expect("a george recording without its clip")
+        .index;
+    h.state_mut()
+        .as_mut()
+        .unwrap()
+        .add_input(InputSource::GalleryItem(item));
+    wait_for(&mut h, "the stored item's view", |h| {
+        has_label(h, STORED_ITEM_NOTE)
+    });
+    assert!(!has_label(&h, STORED_VECTORS_NOTE));
+    assert!(has_label(&h, "codes:"));
+}

@@ -14,6 +14,13 @@ use crate::ui::session::Session;
 use crate::ui::state::{InputEntry, InputStatus};
 use crate::ui::{Command, Icon, code_strip, format_ms, icon, modality_chip, muted, theme};
 
+/// What the view says of a gallery item read from its stored codes and embedding, in a
+/// bundle with encoders (its media is not shipped).
+pub const STORED_ITEM_NOTE: &str =
+    "the gallery's stored codes and embedding of this item (its media is not shipped)";
+/// The same, in a vectors-only bundle.
+pub const STORED_VECTORS_NOTE: &str = "stored vectors (imported; this bundle has no encoders)";
+
 /// Side of the image views (points).
 const IMAGE_SIDE: f32 = 168.0;
 
@@ -252,8 +259,17 @@ pub fn show(
             media: media_path,
             text,
         } => {
-            // A vectors-only bundle: the embedding and codes were imported, not computed.
-            muted(ui, "stored vectors (imported; this bundle has no encoders)");
+            // The embedding and codes stored in the gallery, not computed now: a vectors-only
+            // bundle's (imported), or a gallery item whose media is not shipped.
+            let encoders = session.summary.as_ref().is_some_and(|s| s.has_encoders());
+            muted(
+                ui,
+                if encoders {
+                    STORED_ITEM_NOTE
+                } else {
+                    STORED_VECTORS_NOTE
+                },
+            );
             if let Some(text) = text {
                 ui.label(text.as_str());
             }
