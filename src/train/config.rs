@@ -91,7 +91,8 @@ pub struct Components {
     pub cross_commitment: bool,
     /// Positions past a clip's end and past a prompt's tokens are masked out of every loss,
     /// the EMA update and the pooled embedding; off = they train like any other position
-    /// (the ablation of CMG's attention masks).
+    /// (the ablation of CMG's attention masks). The speech cache keeps only a clip's own
+    /// positions, so a clip's padding is zero features, not Whisper's features of silence.
     pub padding_mask: bool,
 }
 
