@@ -1,4 +1,4 @@
-//! Plain data the panels draw from (inputs, derived model facts, chart rectangles) and the
+//! Plain data the panels draw from (inputs, derived model facts, label sets) and the
 //! persisted settings, kept apart from runtime handles (worker, textures, child processes).
 //! The session itself and its state machine are in [`crate::ui::session`].
 
