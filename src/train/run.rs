@@ -163,15 +163,10 @@ pub fn train_bundle(
                 ablations.push(row);
             }
         }
-        std::fs::create_dir_all(&work).ok();
-        std::fs::write(
-            work.join("ablations.json"),
-            serde_json::to_string_pretty(&ablations).unwrap_or_default(),
-        )
-        .map_err(|e| Error::Write {
-            path: work.join("ablations.json"),
-            source: e,
-        })?;
+        std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+        let text = serde_json::to_string_pretty(&ablations)
+            .map_err(|e| Error::Internal(format!("the ablation rows as JSON: {e}")))?;
+        crate::safe_write::write_file(&work.join("ablations.json"), text.as_bytes())?;
     } else if let Ok(text) = std::fs::read_to_string(work.join("ablations.json")) {
         ablations = serde_json::from_str::<Vec<AblationRow>>(&text).unwrap_or_default();
     }
