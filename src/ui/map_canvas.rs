@@ -21,6 +21,7 @@ use crate::ui::map_raster::{BEHIND, MapScene, RasterView, Rasterizer};
 use crate::ui::selection::{MapFilter, Selection, SelectionShape};
 use crate::ui::session::Session;
 use crate::ui::state::{MapColoring, Settings};
+use crate::ui::text::short;
 use crate::ui::theme;
 
 /// Radius (points) of a gallery item's mark.
@@ -439,13 +440,31 @@ fn paint(source: &SceneSource<'_>) -> (Vec<u16>, Vec<(Color32, f32)>, Legend) {
     if any_filtered {
         legend.push(("filtered out".to_string(), theme::filtered_out()));
     }
+    // Many groups (sources, classes) would cover the map: the first ones, then a count.
+    let more = groups.len().saturating_sub(LEGEND_GROUPS);
     legend.extend(
         groups
             .into_values()
-            .map(|(name, entry)| (name, palette[entry as usize].0)),
+            .take(if more > 0 {
+                LEGEND_GROUPS - 1
+            } else {
+                LEGEND_GROUPS
+            })
+            .map(|(name, entry)| (short(&name, LEGEND_NAME_CHARS), palette[entry as usize].0)),
     );
+    if more > 0 {
+        legend.push((
+            format!("… {} more (hover a point)", more + 1),
+            theme::unlabelled(),
+        ));
+    }
     (paint, palette, legend)
 }
+
+/// Most legend entries for the colour groups.
+const LEGEND_GROUPS: usize = 10;
+/// Longest legend name, in characters.
+const LEGEND_NAME_CHARS: usize = 34;
 
 /// Legend entries: name and colour.
 type Legend = Vec<(String, Color32)>;
@@ -517,5 +536,77 @@ fn correctness_group(order: usize) -> (String, Color32) {
         0 => ("wrong zero-shot".into(), theme::error()),
         1 => ("correct".into(), theme::correct_point()),
         _ => ("not scored".into(), theme::unlabelled()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(index: usize, source: &str) -> GalleryPoint {
+        GalleryPoint {
+            index,
+            modality: Modality::Image,
+            label: None,
+            source: source.into(),
+            text: None,
+            media: None,
+            xy: [0.0, 0.0],
+            codes: vec![],
+        }
+    }
+
+    fn legend_of(gallery: &[GalleryPoint]) -> Legend {
+        paint(&SceneSource {
+            gallery,
+            layout: None,
+            coloring: MapColoring::Source,
+            classes: &[],
+            filter: &MapFilter::default(),
+            focus: None,
+            selection: None,
+            zero_shot: None,
+            similarity: None,
+        })
+        .2
+    }
+
+    #[test]
+    fn the_source_legend_names_at_most_ten_groups_and_counts_the_rest() {
+        let few: Vec<GalleryPoint> = (0..6)
+            .map(|i| {
+                point(
+                    i,
+                    &format!("speaker {} recording {i}", ["a", "b", "c"][i % 3]),
+                )
+            })
+            .collect();
+        let names: Vec<String> = legend_of(&few).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            [
+                "speaker a recording",
+                "speaker b recording",
+                "speaker c recording"
+            ]
+        );
+
+        let many: Vec<GalleryPoint> = (0..30)
+            .map(|i| {
+                point(
+                    i,
+                    &format!("voice-{:02} of a long synthetic family name", i % 15),
+                )
+            })
+            .collect();
+        let legend = legend_of(&many);
+        assert_eq!(legend.len(), LEGEND_GROUPS);
+        assert_eq!(legend.last().unwrap().0, "… 6 more (hover a point)");
+        assert!(
+            legend
+                .iter()
+                .all(|(n, _)| n.chars().count() <= LEGEND_NAME_CHARS),
+            "{legend:?}"
+        );
     }
 }
