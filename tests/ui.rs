@@ -182,16 +182,7 @@ fn typed_text_and_enter_shows_tokens() {
     });
     assert!(has_label(&h, "2 labels"));
     // The top label shown is the one the pipeline itself ranks first for this text.
-    let dir = h
-        .state()
-        .as_ref()
-        .unwrap()
-        .session()
-        .summary
-        .as_ref()
-        .unwrap()
-        .dir
-        .clone();
+    let dir = summary(&h).dir.clone();
     let expected = top_label(&dir, "seven", &["seven", "three"]);
     assert!(
         has_label(&h, &format!("zero-shot: top {expected}")),
@@ -1819,17 +1810,7 @@ fn the_compare_tab_links_picks_between_the_two_maps_and_shows_the_table() {
         let c = compare(h);
         let v = c.view.as_ref().unwrap();
         let xy = match side {
-            MapSide::A => {
-                h.state()
-                    .as_ref()
-                    .unwrap()
-                    .session()
-                    .summary
-                    .as_ref()
-                    .unwrap()
-                    .gallery[item]
-                    .xy
-            }
+            MapSide::A => summary(h).gallery[item].xy,
             MapSide::B => v.comparison.alignment.as_ref().unwrap().b_on_a[item],
         };
         c.drawn[side as usize]
@@ -1923,6 +1904,17 @@ fn clicking_a_confusion_cell_selects_exactly_its_items() {
         )
     });
     assert_eq!(selected_items(&h), expected);
+}
+
+/// The loaded model's summary (the model must have loaded).
+fn summary(h: &AppHarness) -> &transference::engine::ModelSummary {
+    h.state()
+        .as_ref()
+        .unwrap()
+        .session()
+        .summary
+        .as_ref()
+        .expect("a loaded model")
 }
 
 fn gallery_len(h: &AppHarness) -> usize {
@@ -2107,14 +2099,7 @@ fn a_gallery_item_without_media_says_it_is_read_from_the_gallery() {
         common::repo().join("models/digits"),
         SimulatedAudio::no_devices(),
     );
-    let item = h
-        .state()
-        .as_ref()
-        .unwrap()
-        .session()
-        .summary
-        .as_ref()
-        .unwrap()
+    let item = summary(&h)
         .gallery
         .iter()
         .find(|p| p.media.is_none() && p.modality == Modality::Audio)
