@@ -1983,6 +1983,10 @@ fn sources_are_ranked_by_zero_shot_errors_and_select_their_wrong_items() {
         );
     }
     let rows = errors_by_source(&gallery, &zero_shot);
+    assert_eq!(
+        session.errors_by_source, rows,
+        "ranked once, when the answer came"
+    );
     assert_eq!(rows.len(), wrong_per_group.len());
     for row in &rows {
         let (scored, wrong) = &wrong_per_group[row.group.as_str()];

@@ -7,11 +7,9 @@
 use egui::{RichText, Ui};
 
 use crate::audio_io::ClipId;
-use crate::engine::GalleryPoint;
 use crate::modality::Modality;
 use crate::ui::audio_controls::play_toggle;
 use crate::ui::code_strip;
-use crate::ui::failures::errors_by_source;
 use crate::ui::input_view::thumbnail;
 use crate::ui::media::MediaCache;
 use crate::ui::selection::{MapFilter, SelectionShape, summarize};
@@ -50,7 +48,7 @@ pub fn show(
     let Some(summary) = &session.summary else {
         return;
     };
-    failures(ui, session, settings, &summary.gallery, commands);
+    failures(ui, session, settings, commands);
     ui.add_space(8.0);
     let Some(selection) = &session.selection else {
         section(ui, "Selection", |ui| {
@@ -126,15 +124,9 @@ pub fn show(
 /// "Where it fails": each source's zero-shot error rate and worst class, worst first; a
 /// click selects that source's wrong items. The gallery's zero-shot labels are computed
 /// (by the worker) while the map is coloured correct / wrong.
-fn failures(
-    ui: &mut Ui,
-    session: &Session,
-    settings: &mut Settings,
-    gallery: &[GalleryPoint],
-    commands: &mut Vec<Command>,
-) {
+fn failures(ui: &mut Ui, session: &Session, settings: &mut Settings, commands: &mut Vec<Command>) {
     section(ui, WHERE_IT_FAILS, |ui| {
-        let Some(zero_shot) = &session.gallery_zero_shot else {
+        if session.gallery_zero_shot.is_none() {
             if settings.map_coloring == MapColoring::Correctness {
                 muted(ui, "Scoring every gallery item zero-shot…");
             } else if ui
@@ -147,8 +139,8 @@ fn failures(
                 settings.map_coloring = MapColoring::Correctness;
             }
             return;
-        };
-        let rows = errors_by_source(gallery, zero_shot);
+        }
+        let rows = &session.errors_by_source;
         if rows.is_empty() {
             muted(ui, "No gallery item carries one of the current labels.");
             return;
@@ -162,7 +154,7 @@ fn failures(
             .max_height(160.0)
             .auto_shrink([false, true])
             .show(ui, |ui| {
-                for row in &rows {
+                for row in rows {
                     let text = row.describe();
                     let button = egui::Button::new(text.clone()).frame(false);
                     let clicked = ui

@@ -45,6 +45,9 @@ pub struct Session {
     pub transfer_running: bool,
     /// Every gallery item's zero-shot label, for the map's correct / wrong colouring.
     pub gallery_zero_shot: Option<GalleryZeroShot>,
+    /// The gallery's sources ranked by zero-shot error rate, from `gallery_zero_shot` (ranked
+    /// once per answer, not every frame).
+    pub errors_by_source: Vec<crate::ui::failures::SourceErrors>,
     /// The labels and templates last asked for ([`Session::gallery_zero_shot_job`]), answered,
     /// pending or failed: each is asked for once.
     pub gallery_zero_shot_asked: Option<(Vec<String>, Vec<String>)>,
@@ -342,6 +345,7 @@ impl Session {
         settings.remember(&summary.dir);
         self.transfer = None;
         self.gallery_zero_shot = None;
+        self.errors_by_source.clear();
         self.gallery_zero_shot_asked = None;
         self.gallery_similarity = None;
         self.gallery_similarity_asked = None;
@@ -525,6 +529,11 @@ impl Session {
                 if self.gallery_zero_shot_asked.as_ref()
                     == Some(&(z.labels.clone(), z.templates.clone()))
                 {
+                    self.errors_by_source = self
+                        .summary
+                        .as_ref()
+                        .map(|s| crate::ui::failures::errors_by_source(&s.gallery, &z))
+                        .unwrap_or_default();
                     self.gallery_zero_shot = Some(*z);
                 }
             }
