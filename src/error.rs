@@ -239,6 +239,19 @@ pub enum Error {
     #[error("code {code} is not in the codebook: it has {codebook_size} codes (0 to {last})", last = codebook_size.saturating_sub(1))]
     CodeOutOfRange { code: u32, codebook_size: usize },
 
+    /// Training data (a prepared data folder, or a source it is made from) is missing or not
+    /// what the trainer expects; `reason` says what is wrong and how to make it.
+    #[error("{path}: {reason}")]
+    Data { path: PathBuf, reason: String },
+
+    /// A download for data preparation failed; `hint` says how to do without it.
+    #[error("{url}: download failed ({reason}); {hint}")]
+    Download {
+        url: String,
+        reason: String,
+        hint: String,
+    },
+
     /// A request that cannot be satisfied as asked (bad argument values).
     #[error("{0}")]
     InvalidRequest(String),

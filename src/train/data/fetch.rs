@@ -28,7 +28,7 @@ pub(super) type Select<'a> = &'a dyn Fn(&Path) -> Option<PathBuf>;
 /// Downloads the gzip-compressed tarball at `url` and replaces the folder `dest` with the
 /// regular files of the archive that `select` keeps. Returns the number of files unpacked.
 ///
-/// Errors ([`Error::InvalidRequest`], each naming `url` and ending with `hint`): the download
+/// Errors ([`Error::Download`], each naming `url` and ending with `hint`): the download
 /// fails or exceeds [`MAX_DOWNLOAD_BYTES`], the archive is not a gzip-compressed tar, an entry
 /// would land outside `dest`, or no entry is selected (`what` names what was looked for).
 /// [`Error::Write`] for file system failures. On any error `dest` is left as it was.
@@ -48,26 +48,41 @@ pub(super) fn fetch_tar_gz(
             path: parent.to_path_buf(),
             source: e,
         })?;
-    download(url, archive.as_file_mut(), MAX_DOWNLOAD_BYTES).map_err(|reason| {
-        Error::InvalidRequest(format!("{url}: download failed ({reason}); {hint}"))
-    })?;
+    let failed = |reason: String| Error::Download {
+        url: url.to_string(),
+        reason,
+        hint: hint.to_string(),
+    };
+    download(url, archive.as_file_mut(), MAX_DOWNLOAD_BYTES).map_err(|e| failed(e.0))?;
     let mut files = 0;
     crate::safe_write::replace_dir(dest, |tmp| {
-        files = unpack_tar_gz(archive.path(), tmp, select, MAX_UNPACKED_BYTES)
-            .map_err(|e| Error::InvalidRequest(format!("{url}: {e}; {hint}")))?;
+        files = unpack_tar_gz(archive.path(), tmp, select, MAX_UNPACKED_BYTES).map_err(
+            |e| match e {
+                Error::Data { reason, .. } => failed(reason),
+                other => other,
+            },
+        )?;
         if files == 0 {
-            return Err(Error::InvalidRequest(format!(
-                "{url}: the archive holds no {what}; {hint}"
-            )));
+            return Err(failed(format!("the archive holds no {what}")));
         }
         Ok(())
     })?;
     Ok(files)
 }
 
+/// Why a download failed, in words (without the URL).
+#[derive(Debug, PartialEq)]
+struct Failed(String);
+
+impl<E: std::fmt::Display> From<E> for Failed {
+    fn from(e: E) -> Self {
+        Failed(e.to_string())
+    }
+}
+
 /// Streams the body of `url` into `into`, refusing more than `max_bytes`. Returns the number
-/// of bytes written; the error is a reason (without the URL).
-fn download(url: &str, into: &mut File, max_bytes: u64) -> std::result::Result<u64, String> {
+/// of bytes written.
+fn download(url: &str, into: &mut File, max_bytes: u64) -> std::result::Result<u64, Failed> {
     let tls = ureq::tls::TlsConfig::builder()
         .root_certs(root_certs()?)
         .build();
@@ -78,7 +93,7 @@ fn download(url: &str, into: &mut File, max_bytes: u64) -> std::result::Result<u
         .timeout_recv_body(Some(BODY_TIMEOUT))
         .build();
     let agent = ureq::Agent::new_with_config(config);
-    let mut response = agent.get(url).call().map_err(|e| e.to_string())?;
+    let mut response = agent.get(url).call()?;
     let cap = |bytes: String| {
         format!(
             "{bytes} bytes, more than the cap of {max_bytes} bytes ({} MB)",
@@ -88,12 +103,12 @@ fn download(url: &str, into: &mut File, max_bytes: u64) -> std::result::Result<u
     if let Some(len) = response.body().content_length()
         && len > max_bytes
     {
-        return Err(cap(format!("the server announces {len}")));
+        return Err(Failed(cap(format!("the server announces {len}"))));
     }
     let mut body = response.body_mut().as_reader().take(max_bytes + 1);
-    let written = std::io::copy(&mut body, into).map_err(|e| e.to_string())?;
+    let written = std::io::copy(&mut body, into)?;
     if written > max_bytes {
-        return Err(cap("the body holds over".into()));
+        return Err(Failed(cap("the body holds over".into())));
     }
     Ok(written)
 }
@@ -101,13 +116,13 @@ fn download(url: &str, into: &mut File, max_bytes: u64) -> std::result::Result<u
 /// The trusted certificate authorities: the PEM bundle named by the environment variable
 /// `SSL_CERT_FILE` when set (read the same way by curl and OpenSSL; networks that inspect TLS
 /// install their own authority there), else the Mozilla roots built into the program.
-fn root_certs() -> std::result::Result<ureq::tls::RootCerts, String> {
+fn root_certs() -> std::result::Result<ureq::tls::RootCerts, Failed> {
     let Some(file) = std::env::var_os("SSL_CERT_FILE") else {
         return Ok(ureq::tls::RootCerts::WebPki);
     };
     let shown = Path::new(&file).display().to_string();
-    let pem =
-        std::fs::read(&file).map_err(|e| format!("cannot read SSL_CERT_FILE {shown}: {e}"))?;
+    let pem = std::fs::read(&file)
+        .map_err(|e| Failed(format!("cannot read SSL_CERT_FILE {shown}: {e}")))?;
     let certs: Vec<_> = ureq::tls::parse_pem(&pem)
         .filter_map(|item| match item {
             Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
@@ -115,16 +130,18 @@ fn root_certs() -> std::result::Result<ureq::tls::RootCerts, String> {
         })
         .collect();
     if certs.is_empty() {
-        return Err(format!("SSL_CERT_FILE {shown} holds no PEM certificate"));
+        return Err(Failed(format!(
+            "SSL_CERT_FILE {shown} holds no PEM certificate"
+        )));
     }
     Ok(ureq::tls::RootCerts::new_with_certs(&certs))
 }
 
 /// Unpacks the regular files of the gzip-compressed tarball `archive` that `select` keeps into
 /// the folder `dest` (links and other special entries are never unpacked). Returns the number
-/// of files written. Errors (a reason, without the archive's origin): not a gzip tarball, an
-/// output path that is absolute or climbs out with `..`, more than `max_unpacked_bytes` in all,
-/// a file that cannot be written.
+/// of files written. Errors: [`Error::Data`] naming the archive file for one that is not a gzip
+/// tarball, an output path that is absolute or climbs out with `..`, or more than
+/// `max_unpacked_bytes` in all; [`Error::Write`] for a file that cannot be written.
 pub(super) fn unpack_tar_gz(
     archive: &Path,
     dest: &Path,
@@ -133,9 +150,11 @@ pub(super) fn unpack_tar_gz(
 ) -> Result<usize> {
     let file = File::open(archive).map_err(|e| Error::io(archive, e))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
-    let not_tar = |e: std::io::Error| {
-        Error::InvalidRequest(format!("not a gzip-compressed tar archive ({e})"))
+    let bad = |reason: String| Error::Data {
+        path: archive.to_path_buf(),
+        reason,
     };
+    let not_tar = |e: std::io::Error| bad(format!("not a gzip-compressed tar archive ({e})"));
     let mut files = 0;
     let mut total_bytes: u64 = 0;
     for entry in tar.entries().map_err(not_tar)? {
@@ -148,14 +167,14 @@ pub(super) fn unpack_tar_gz(
             continue;
         };
         let Some(out_rel) = plain_relative(&out_rel) else {
-            return Err(Error::InvalidRequest(format!(
+            return Err(bad(format!(
                 "archive entry {} would be written outside the destination folder",
                 path.display()
             )));
         };
         total_bytes += entry.size();
         if total_bytes > max_unpacked_bytes {
-            return Err(Error::InvalidRequest(format!(
+            return Err(bad(format!(
                 "the archive unpacks to more than {max_unpacked_bytes} bytes"
             )));
         }
@@ -256,7 +275,7 @@ mod tests {
         for announce in [true, false] {
             let url = serve_once(vec![1u8; 5000], announce);
             let mut file = tempfile::tempfile_in(tmp.path()).expect("tempfile");
-            let err = download(&url, &mut file, 1000).expect_err("over the cap");
+            let Failed(err) = download(&url, &mut file, 1000).expect_err("over the cap");
             assert!(err.contains("cap of 1000 bytes"), "{err}");
         }
         let url = serve_once(vec![1u8; 500], false);

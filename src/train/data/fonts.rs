@@ -145,7 +145,7 @@ fn is_font_file(path: &Path) -> bool {
 }
 
 /// Font files under `dirs` (recursively, links followed), sorted and without repeats. A
-/// folder that does not exist is an [`Error::InvalidRequest`] naming it; a font file may
+/// folder that does not exist is an [`Error::Data`] naming it; a font file may
 /// also be given directly.
 pub fn font_files(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
@@ -155,10 +155,10 @@ pub fn font_files(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             continue;
         }
         if !dir.is_dir() {
-            return Err(Error::InvalidRequest(format!(
-                "{}: no such font folder",
-                dir.display()
-            )));
+            return Err(Error::Data {
+                path: dir.to_path_buf(),
+                reason: "no such font folder".into(),
+            });
         }
         for entry in WalkDir::new(dir).follow_links(true).sort_by_file_name() {
             let Ok(entry) = entry else { continue };
@@ -207,7 +207,10 @@ fn family_from_stem(stem: &str) -> String {
 
 /// Reads and checks one font file: it must parse and have a non-empty outline for every digit.
 pub fn load_typeface(path: &Path) -> Result<Typeface> {
-    let bad = |reason: String| Error::InvalidRequest(format!("{}: {reason}", path.display()));
+    let bad = |reason: String| Error::Data {
+        path: path.to_path_buf(),
+        reason,
+    };
     let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let family = family_from_names(&data);
     let font = FontArc::try_from_vec(data)
@@ -271,7 +274,7 @@ pub fn digit_fingerprint(font: &FontArc) -> u64 {
 
 /// Finds the distinct typefaces with all ten digits under `dirs` (see the module docs). Files
 /// that cannot be used are listed in [`FontDiscovery::skipped`], not errors; a folder that
-/// does not exist is an [`Error::InvalidRequest`]. When two or more typefaces are found and
+/// does not exist is an [`Error::Data`]. When two or more typefaces are found and
 /// the hash holds out none, the family with the smallest hash is held out; when it holds out
 /// all of them, the one with the largest hash goes back to training.
 pub fn discover_typefaces(dirs: &[PathBuf]) -> Result<FontDiscovery> {
@@ -303,10 +306,7 @@ pub fn discover_typefaces(dirs: &[PathBuf]) -> Result<FontDiscovery> {
             }
             Err(e) => {
                 let reason = match e {
-                    Error::InvalidRequest(m) => m
-                        .strip_prefix(&format!("{}: ", path.display()))
-                        .unwrap_or(&m)
-                        .to_string(),
+                    Error::Data { reason, .. } => reason,
                     other => other.to_string(),
                 };
                 if reason.starts_with(NO_DIGITS_REASON) {

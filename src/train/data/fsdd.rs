@@ -33,10 +33,10 @@ pub(super) fn resolve_fsdd(opts: &DataOptions, log: &Log) -> Result<(PathBuf, St
         if p.is_dir() {
             return Ok((p.clone(), "given with --fsdd".into()));
         }
-        return Err(Error::InvalidRequest(format!(
-            "{}: not a folder; --fsdd expects the FSDD `recordings` folder",
-            p.display()
-        )));
+        return Err(Error::Data {
+            path: p.clone(),
+            reason: "not a folder; --fsdd expects the FSDD `recordings` folder".into(),
+        });
     }
     let shared = PathBuf::from(SHARED_FSDD_DIR);
     if shared.is_dir() {
@@ -145,10 +145,10 @@ pub(super) fn prepare_fsdd(dir: &Path, cfg: &AudioConfig, log: &mut Log) -> Resu
         }
     }
     if files.is_empty() {
-        return Err(Error::InvalidRequest(format!(
-            "{}: no FSDD recordings ({{digit}}_{{speaker}}_{{index}}.wav); pass --fsdd PATH",
-            dir.display()
-        )));
+        return Err(Error::Data {
+            path: dir.to_path_buf(),
+            reason: "no FSDD recordings ({digit}_{speaker}_{index}.wav); pass --fsdd PATH".into(),
+        });
     }
     files.sort_by(|a, b| (&a.1, a.0, a.2).cmp(&(&b.1, b.0, b.2)));
     let speakers: Vec<String> = files

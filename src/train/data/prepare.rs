@@ -28,7 +28,7 @@ use crate::train::data::{augment_clips, image_sets, speech_cache};
 /// Prepares the digits data into `opts.out`: finds or fetches the sources, runs every item
 /// through the crate's preprocessing, and writes [`DATA_FILE`], [`META_FILE`] and [`CLIPS_DIR`].
 ///
-/// Errors: [`Error::InvalidRequest`] when a source cannot be found or fetched (the message says
+/// Errors: [`Error::Data`] or [`Error::Download`] when a source cannot be found or fetched (the message says
 /// which flag to pass), [`Error::Io`] / [`Error::Write`] for file system failures. Individual
 /// bad items (blank images, silent or too-long clips, unparsable names) are skipped and listed
 /// in the summary and the metadata, not errors.
@@ -55,10 +55,12 @@ pub fn prepare(opts: &DataOptions) -> Result<DataSummary> {
         };
     for dir in opts.fonts.iter().flatten() {
         if !dir.exists() {
-            return Err(Error::InvalidRequest(format!(
-                "{}: no such font folder; --fonts expects folders (or files) of .ttf/.otf fonts",
-                dir.display()
-            )));
+            return Err(Error::Data {
+                path: dir.clone(),
+                reason: "no such font folder; --fonts expects folders (or files) of .ttf/.otf \
+                         fonts"
+                    .into(),
+            });
         }
     }
     std::fs::create_dir_all(&out).map_err(|e| Error::Write {
@@ -657,13 +659,14 @@ mod tests {
             ..opts
         };
         match prepare(&opts) {
-            Err(Error::InvalidRequest(msg)) => {
+            Err(e @ Error::Data { .. }) => {
+                let msg = e.to_string();
                 assert!(
                     msg.contains("no-fonts-here") && msg.contains("--fonts"),
                     "{msg}"
                 )
             }
-            other => panic!("expected InvalidRequest, got {other:?}"),
+            other => panic!("expected Data, got {other:?}"),
         }
         assert!(!tmp.path().join("out2").exists());
 

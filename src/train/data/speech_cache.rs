@@ -74,10 +74,9 @@ pub struct SpeechCache {
 impl SpeechCache {
     /// The features of set `name`, or an error that says how to make them.
     pub fn set(&self, name: &str) -> Result<&SpeechFeatures> {
-        self.sets.get(name).ok_or_else(|| {
-            Error::InvalidRequest(format!(
-                "{SPEECH_FILE} has no features for {name}; {RERUN_HINT}"
-            ))
+        self.sets.get(name).ok_or_else(|| Error::Data {
+            path: SPEECH_FILE.into(),
+            reason: format!("no features for {name}; {RERUN_HINT}"),
         })
     }
 }
@@ -234,11 +233,14 @@ impl SpeechFeatures {
     /// groups (the set they were computed from, in the same order).
     pub fn as_set(&self, like: &LabeledSet) -> Result<LabeledSet> {
         if like.len() != self.len() {
-            return Err(Error::InvalidRequest(format!(
-                "{SPEECH_FILE} holds {} clips for a set of {}; {RERUN_HINT}",
-                self.len(),
-                like.len()
-            )));
+            return Err(Error::Data {
+                path: SPEECH_FILE.into(),
+                reason: format!(
+                    "holds {} clips for a set of {}; {RERUN_HINT}",
+                    self.len(),
+                    like.len()
+                ),
+            });
         }
         Ok(LabeledSet {
             features: self.values.clone(),
@@ -263,11 +265,12 @@ impl DigitsData {
     /// The data with every audio set replaced by its cached speech features: what a model on
     /// the frozen speech encoder trains and is evaluated on. Errors when the data has no cache.
     pub fn with_speech_audio(mut self) -> Result<Self> {
-        let cache = self.speech.take().ok_or_else(|| {
-            Error::InvalidRequest(format!(
-                "the data has no {SPEECH_FILE} (prepared with --no-speech-features or by an \
-                 older build); {RERUN_HINT}"
-            ))
+        let cache = self.speech.take().ok_or_else(|| Error::Data {
+            path: SPEECH_FILE.into(),
+            reason: format!(
+                "missing: the data was prepared with --no-speech-features or by an older \
+                     build; {RERUN_HINT}"
+            ),
         })?;
         for (name, set) in [
             (tn::AUDIO_TRAIN, &mut self.audio_train),

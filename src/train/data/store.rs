@@ -104,11 +104,14 @@ pub(super) fn write_tensor_file(
     })
 }
 
-/// Reads a whole file; a missing file is an [`Error::InvalidRequest`] that says how to make it.
+/// Reads a whole file; a missing file is an [`Error::Data`] that says how to make it.
 pub(super) fn read_required(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::InvalidRequest(format!("{}: not found; {RERUN_HINT}", path.display()))
+            Error::Data {
+                path: path.to_path_buf(),
+                reason: format!("not found; {RERUN_HINT}"),
+            }
         } else {
             Error::io(path, e)
         }
@@ -118,32 +121,34 @@ pub(super) fn read_required(path: &Path) -> Result<Vec<u8>> {
 /// Reads prepared data from `dir` ([`META_FILE`] and [`DATA_FILE`]), checking every tensor's
 /// presence, dtype and shape against the metadata, the labels (0..9) and the group indices.
 ///
-/// Errors name the file and what is wrong: [`Error::InvalidRequest`] for a missing file, an
+/// Errors name the file and what is wrong: [`Error::Data`] for a missing file, an
 /// unreadable or inconsistent `meta.json`, a missing tensor or a wrong dtype/shape/value;
 /// [`Error::Safetensors`] for a file that is not safetensors; [`Error::Io`] for read failures.
 pub fn load(dir: &Path) -> Result<DigitsData> {
     let meta_path = dir.join(META_FILE);
     let meta_bytes = read_required(&meta_path)?;
-    let meta: DataMeta = serde_json::from_slice(&meta_bytes).map_err(|e| {
-        Error::InvalidRequest(format!(
-            "{}: not a valid data description ({e}); {RERUN_HINT}",
-            meta_path.display()
-        ))
+    let meta: DataMeta = serde_json::from_slice(&meta_bytes).map_err(|e| Error::Data {
+        path: meta_path.clone(),
+        reason: format!("not a valid data description ({e}); {RERUN_HINT}"),
     })?;
     drop(meta_bytes);
     if meta.format != META_FORMAT {
-        return Err(Error::InvalidRequest(format!(
-            "{}: format {} is not supported (this build reads format {META_FORMAT}); {RERUN_HINT}",
-            meta_path.display(),
-            meta.format
-        )));
+        return Err(Error::Data {
+            path: meta_path,
+            reason: format!(
+                "format {} is not supported (this build reads format {META_FORMAT}); {RERUN_HINT}",
+                meta.format
+            ),
+        });
     }
     if meta.image_config.channels != 1 {
-        return Err(Error::InvalidRequest(format!(
-            "{}: image_config.channels is {}, expected 1; {RERUN_HINT}",
-            meta_path.display(),
-            meta.image_config.channels
-        )));
+        return Err(Error::Data {
+            path: meta_path,
+            reason: format!(
+                "image_config.channels is {}, expected 1; {RERUN_HINT}",
+                meta.image_config.channels
+            ),
+        });
     }
     let data_path = dir.join(DATA_FILE);
     let bytes = read_required(&data_path)?;
@@ -246,7 +251,10 @@ pub(super) struct SetReader<'a, 'data> {
 
 impl SetReader<'_, '_> {
     pub(super) fn bad(&self, msg: String) -> Error {
-        Error::InvalidRequest(format!("{}: {msg}; {RERUN_HINT}", self.path.display()))
+        Error::Data {
+            path: self.path.to_path_buf(),
+            reason: format!("{msg}; {RERUN_HINT}"),
+        }
     }
 
     pub(super) fn tensor(&self, name: &str, dtype: Dtype) -> Result<(Vec<usize>, &[u8])> {
@@ -348,12 +356,13 @@ mod tests {
         std::fs::write(&data_path, safetensors::serialize(kept, None).expect("ser"))
             .expect("write");
         match load(&out) {
-            Err(Error::InvalidRequest(msg)) => {
+            Err(e @ Error::Data { .. }) => {
+                let msg = e.to_string();
                 assert!(msg.contains(&data_path.display().to_string()), "{msg}");
                 assert!(msg.contains("missing tensor audio_val"), "{msg}");
                 assert!(msg.contains("transference data"), "{msg}");
             }
-            other => panic!("expected InvalidRequest, got {other:?}"),
+            other => panic!("expected Data, got {other:?}"),
         }
 
         // Garbled bytes.
@@ -369,14 +378,14 @@ mod tests {
         // Missing file.
         std::fs::remove_file(&data_path).expect("rm");
         match load(&out) {
-            Err(e @ Error::InvalidRequest(_)) => {
+            Err(e @ Error::Data { .. }) => {
                 assert!(
                     e.to_string().contains(&data_path.display().to_string()),
                     "{e}"
                 );
                 assert!(e.is_bad_input());
             }
-            other => panic!("expected InvalidRequest, got {other:?}"),
+            other => panic!("expected Data, got {other:?}"),
         }
 
         // Garbled metadata.
@@ -385,14 +394,12 @@ mod tests {
         let meta_path = out.join(META_FILE);
         std::fs::write(&meta_path, "{\"format\": 1").expect("write");
         match load(&out) {
-            Err(Error::InvalidRequest(msg)) => {
-                assert!(msg.contains(&meta_path.display().to_string()), "{msg}");
-            }
-            other => panic!("expected InvalidRequest, got {other:?}"),
+            Err(Error::Data { path, .. }) => assert_eq!(path, meta_path),
+            other => panic!("expected Data, got {other:?}"),
         }
         assert!(matches!(
             load(&tmp.path().join("nowhere")),
-            Err(Error::InvalidRequest(_))
+            Err(Error::Data { .. })
         ));
     }
 }
