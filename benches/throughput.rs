@@ -41,7 +41,7 @@ use transference::engine::{InputSource, Pipeline};
 use transference::index::search::{DeviceIndex, Hit, top_k_cpu};
 use transference::model::tensor_from_vec;
 use transference::preprocess::audio::{AudioConfig, prepare_wav_file};
-use transference::preprocess::image::{ImageConfig, prepare_image_file};
+use transference::preprocess::image::{ImageConfig, load_image, prepare_image, prepare_image_file};
 use transference::preprocess::mnist::MNIST_SIDE_PX;
 
 /// Real-size photo: 12 megapixels.
@@ -354,6 +354,7 @@ fn search_at_scale(tmp: &Path, runs: usize, have_numpy: bool) {
             embeddings: base.into(),
             dim: d,
             codes: vec![vec![1, 2, 3, 4]; n],
+            positions: vec![vec![0, 1, 2, 3]; n],
         };
         for dtype in [RowDtype::F32, RowDtype::F16] {
             let gdir = tmp.join(format!("gallery-{dtype}"));
@@ -463,8 +464,17 @@ fn main() {
         prepare_image_file(&photo, &image_cfg).unwrap()
     });
     println!(
-        "\nprepare a {}x{} JPEG photo (decode + MNIST recipe): {lat}",
+        "\nprepare a {}x{} JPEG photo (DCT-scaled decode + MNIST recipe): {lat}",
         PHOTO_SIZE_PX.0, PHOTO_SIZE_PX.1
+    );
+    // Reference: the same photo decoded at full size first (the path before 2026-12-07).
+    let full = time_ms(real_runs, || {
+        let img = load_image(&photo).unwrap();
+        prepare_image(&img, &image_cfg, &photo).unwrap()
+    });
+    println!(
+        "  the same with a full-size decode (reference): {full}; scaled / full p50 = {:.2}",
+        lat.p50_ms / full.p50_ms
     );
     let lat = time_ms(real_runs, || {
         prepare_wav_file(&recording, &audio_cfg).unwrap()

@@ -142,7 +142,13 @@ fn bundle_round_trip_gives_identical_outputs() {
     }
     let img = first.encode(&InputSource::File(png)).unwrap();
     assert_eq!(img.modality, Modality::Image);
-    assert_eq!(img.item.codes.len(), 16, "4x4 feature map");
+    // A 4x4 feature map whose cells of blank paper get no code.
+    let blank = img.blank_cells().unwrap();
+    assert!(blank > 0, "the bar leaves paper around it");
+    assert_eq!(img.item.codes.len() + blank, 16);
+    assert_eq!(img.item.positions.len(), img.item.codes.len());
+    assert!(img.item.positions.windows(2).all(|w| w[0] < w[1]));
+    assert!(img.item.positions.iter().all(|&p| p < 16));
     let aud = first.encode(&InputSource::File(wav)).unwrap();
     assert_eq!(aud.item.codes.len(), 8, "32 frames / 4");
     let txt = first
@@ -818,7 +824,15 @@ fn cli_commands_and_exit_codes() {
         png.to_str().unwrap(),
         "--json",
     ]);
-    assert_eq!(v["codes"].as_array().unwrap().len(), 16);
+    let (codes, positions) = (
+        v["codes"].as_array().unwrap(),
+        v["positions"].as_array().unwrap(),
+    );
+    assert!(
+        !codes.is_empty() && codes.len() < 16,
+        "blank cells get no code"
+    );
+    assert_eq!(codes.len(), positions.len());
     assert_eq!(v["grid"], serde_json::json!([4, 4]));
 
     let v = cli_json(&[

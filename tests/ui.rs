@@ -140,20 +140,43 @@ fn dropped_png_shows_code_strip_and_zero_shot() {
     common::write_digit_png(&png);
     drop_file(&mut h, &png);
     wait_for(&mut h, "the code strip", |h| {
-        has_label(h, "codes: 16 positions")
+        has_label(h, "cells of blank paper get no code")
     });
     assert!(
-        has_label(&h, "code strip: "),
-        "the strip describes its codes"
+        has_label(&h, "blank cells)"),
+        "the strip describes its codes and its blank cells"
     );
     wait_for(&mut h, "zero-shot scores", |h| {
         has_label(h, "zero-shot: top")
     });
     assert!(has_label(&h, "model input 28×28"));
-    assert!(has_label(&h, "4×4 feature map"));
     // The image also lands on the map and in the retrieval lists.
     let app = h.state().as_ref().unwrap();
     let a = app.session().inputs[0].analysis().unwrap();
+    // Codes sit exactly at the cells whose 7x7 block of the model input holds ink (a pixel
+    // above 0.3 of full ink), recomputed here from the input the window shows.
+    let InputView::Image { preview, grid, .. } = &a.input.view else {
+        panic!("an image view")
+    };
+    assert_eq!(*grid, [4, 4]);
+    let ink: Vec<u32> = (0..16u32)
+        .filter(|&cell| {
+            let (r, c) = (cell as usize / 4, cell as usize % 4);
+            (0..7).any(|y| {
+                (0..7).any(|x| f32::from(preview[(r * 7 + y) * 28 + c * 7 + x]) > 0.3 * 255.0)
+            })
+        })
+        .collect();
+    assert!(!ink.is_empty() && ink.len() < 16, "{ink:?}");
+    assert_eq!(a.input.item.positions, ink);
+    assert_eq!(a.input.item.codes.len(), ink.len());
+    let heading = format!("codes: {} of 16 cells", ink.len());
+    assert!(has_label(&h, &heading), "{heading}");
+    let note = format!(
+        "4×4 feature map; {} cells of blank paper get no code",
+        16 - ink.len()
+    );
+    assert!(has_label(&h, &note), "{note}");
     assert!(a.xy.is_some());
     assert_eq!(a.neighbours.len(), 3);
 }
@@ -291,9 +314,7 @@ fn a_stroke_on_the_canvas_is_analysed_as_a_drawing() {
         h.step();
     }
     h.drop_at(p(0.7, 0.8));
-    wait_for(&mut h, "the drawing's codes", |h| {
-        has_label(h, "codes: 16 positions")
-    });
+    wait_for(&mut h, "the drawing's codes", |h| has_label(h, "codes: "));
     let app = h.state().as_ref().unwrap();
     let entry = &app.session().inputs[0];
     assert_eq!(entry.name, "drawing");
@@ -456,7 +477,7 @@ fn bad_inputs_give_specific_notifications() {
     common::write_digit_png(&png);
     drop_file(&mut h, &png);
     wait_for(&mut h, "a good input after the bad ones", |h| {
-        has_label(h, "codes: 16 positions")
+        has_label(h, "codes: ")
     });
 }
 
@@ -569,6 +590,7 @@ fn synthetic_image_analysis() -> Analysis {
             item: EncodedItem {
                 modality: Modality::Image,
                 distances: vec![0.0; codes.len()],
+                positions: (0..codes.len() as u32).collect(),
                 codes,
                 embedding: vec![0.0; 4],
             },
@@ -1649,15 +1671,30 @@ fn clicking_a_code_opens_its_page_with_back_forward_and_show_on_map() {
     wait_for(&mut h, "the code strip", |h| has_label(h, "code strip: "));
     h.step();
 
-    // A click on the strip's first cell (top left of the 4x4 grid) opens that code's page.
-    let first = h.state().as_ref().unwrap().session().inputs[0]
+    // A click on a blank cell of the 4x4 grid (paper, no code) opens nothing; a click on the
+    // first cell with a code opens that code's page.
+    let item = h.state().as_ref().unwrap().session().inputs[0]
         .analysis()
         .unwrap()
         .input
         .item
-        .codes[0];
+        .clone();
+    let (first, at) = (item.codes[0], item.positions[0] as usize);
+    let blank = (0..16)
+        .find(|c| !item.positions.contains(&(*c as u32)))
+        .unwrap();
     let strip = h.get_by_label_contains("code strip: ").rect();
-    click_at(&mut h, strip.min + egui::vec2(6.0, 6.0));
+    let side = strip.width() / 4.0;
+    let centre = |cell: usize| {
+        strip.min
+            + egui::vec2(
+                (cell % 4) as f32 * side + side / 2.0,
+                (cell / 4) as f32 * side + side / 2.0,
+            )
+    };
+    click_at(&mut h, centre(blank));
+    assert_eq!(open_code(&h), None, "blank paper has no code to open");
+    click_at(&mut h, centre(at));
     assert_eq!(open_code(&h), Some(first));
     assert_eq!(h.state().as_ref().unwrap().settings().tab, CentralTab::Code);
     let page = wait_for_page(&mut h, first);

@@ -375,6 +375,9 @@ impl ExplorerApp {
             input_codes: input
                 .and_then(|e| e.analysis())
                 .map(|a| a.input.item.codes.clone()),
+            input_blank_cells: input
+                .and_then(|e| e.analysis())
+                .and_then(|a| a.input.blank_cells()),
             gallery_codes: s
                 .summary
                 .as_ref()

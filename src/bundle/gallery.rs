@@ -4,7 +4,10 @@
 //! On disk (folder `gallery/` of a bundle):
 //! - `gallery.safetensors`: `embeddings` F32 or F16 `[N, D]` (chosen when written, see
 //!   [`Gallery::write_as`]; memory-mapped when read, see [`EmbeddingStore`]), `codes` I32 `[total]`,
-//!   `code_offsets` I64 `[N + 1]` (item i uses `codes[offsets[i]..offsets[i+1]]`);
+//!   `code_offsets` I64 `[N + 1]` (item i uses `codes[offsets[i]..offsets[i+1]]`),
+//!   `code_positions` I32 `[total]` (the encoder position each code sits at: image grid cell,
+//!   time step, token; galleries written before 2026-12-07 have none, and their codes sit at
+//!   positions 0, 1, 2, …);
 //! - `items.json`: per item modality, label, source, optional media file and text;
 //! - media files (PNG thumbnails, short WAV clips) referenced by `items.json`.
 
@@ -56,6 +59,14 @@ pub struct Gallery {
     pub dim: usize,
     /// Codes of each item.
     pub codes: Vec<Vec<u32>>,
+    /// Encoder position of each of an item's codes (positions without input, such as blank
+    /// paper or padding, have no code and no entry).
+    pub positions: Vec<Vec<u32>>,
+}
+
+/// Positions `0..n`: codes of a sequence with no gaps.
+pub fn contiguous_positions(n: usize) -> Vec<u32> {
+    (0..n as u32).collect()
 }
 
 impl Gallery {
@@ -83,8 +94,27 @@ impl Gallery {
         })
     }
 
-    /// Adds one item.
+    /// Adds one item whose codes sit at positions 0, 1, 2, … (vectors imported from elsewhere).
     pub fn push(&mut self, item: GalleryItem, embedding: &[f32], codes: Vec<u32>) -> Result<()> {
+        let positions = contiguous_positions(codes.len());
+        self.push_at(item, embedding, codes, positions)
+    }
+
+    /// Adds one item, each code at its encoder position.
+    pub fn push_at(
+        &mut self,
+        item: GalleryItem,
+        embedding: &[f32],
+        codes: Vec<u32>,
+        positions: Vec<u32>,
+    ) -> Result<()> {
+        if positions.len() != codes.len() {
+            return Err(Error::Internal(format!(
+                "gallery item with {} codes at {} positions",
+                codes.len(),
+                positions.len()
+            )));
+        }
         if self.dim == 0 {
             self.dim = embedding.len();
         }
@@ -98,6 +128,7 @@ impl Gallery {
         self.items.push(item);
         self.embeddings.make_owned().extend_from_slice(embedding);
         self.codes.push(codes);
+        self.positions.push(positions);
         Ok(())
     }
 
@@ -197,12 +228,37 @@ impl Gallery {
             }
             codes.push(item_codes);
         }
+        let positions = match st.tensor("code_positions") {
+            Err(_) => codes
+                .iter()
+                .map(|c| contiguous_positions(c.len()))
+                .collect(),
+            Ok(view) => {
+                if view.dtype() != Dtype::I32 || view.shape() != [flat.len()] {
+                    return Err(Error::TensorShape {
+                        path: tensors_path.clone(),
+                        tensor: "code_positions".into(),
+                        expected: vec![flat.len()],
+                        found: view.shape().to_vec(),
+                    });
+                }
+                let all: Vec<u32> = view
+                    .data()
+                    .chunks_exact(4)
+                    .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]).max(0) as u32)
+                    .collect();
+                (0..n)
+                    .map(|i| all[offsets[i] as usize..offsets[i + 1] as usize].to_vec())
+                    .collect()
+            }
+        };
         Ok(Gallery {
             dir: dir.to_path_buf(),
             items,
             embeddings,
             dim: expected_dim,
             codes,
+            positions,
         })
     }
 
@@ -232,8 +288,20 @@ impl Gallery {
             flat.extend(item_codes.iter().map(|&c| c as i32));
             offsets.push(flat.len() as i64);
         }
+        let flat_positions: Vec<i32> = self.positions.iter().flatten().map(|&p| p as i32).collect();
+        if flat_positions.len() != flat.len() {
+            return Err(Error::Internal(format!(
+                "the gallery has {} codes but {} code positions",
+                flat.len(),
+                flat_positions.len()
+            )));
+        }
         let off_bytes: Vec<u8> = offsets.iter().flat_map(|v| v.to_le_bytes()).collect();
         let code_bytes: Vec<u8> = flat.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let position_bytes: Vec<u8> = flat_positions
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         let n = self.items.len();
         fn view(
             dtype: Dtype,
@@ -262,6 +330,10 @@ impl Gallery {
             (
                 "codes".to_string(),
                 view(Dtype::I32, vec![flat.len()], &code_bytes)?,
+            ),
+            (
+                "code_positions".to_string(),
+                view(Dtype::I32, vec![flat.len()], &position_bytes)?,
             ),
         ];
         let path = dir.join(GALLERY_TENSORS);
@@ -318,6 +390,40 @@ mod tests {
             g.push(item(i), &e, vec![(i % 4) as u32]).unwrap();
         }
         g
+    }
+
+    #[test]
+    fn code_positions_round_trip_and_older_galleries_read_as_contiguous() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut g = gallery(3, 4);
+        // An image with blank cells: codes at grid cells 5, 6 and 9 only.
+        g.push_at(item(3), &[1.0, 0.0, 0.0, 0.0], vec![2, 2, 3], vec![5, 6, 9])
+            .unwrap();
+        assert!(
+            g.push_at(item(4), &[1.0, 0.0, 0.0, 0.0], vec![1, 2], vec![0])
+                .is_err(),
+            "codes and positions must pair up"
+        );
+        g.write(dir.path()).unwrap();
+        let back = Gallery::read(dir.path(), 4, 4).unwrap();
+        assert_eq!(
+            back.positions,
+            vec![vec![0], vec![0], vec![0], vec![5, 6, 9]]
+        );
+        // A gallery written before positions were stored: the same file without the tensor.
+        let path = dir.path().join(GALLERY_TENSORS);
+        let bytes = std::fs::read(&path).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = st
+            .tensors()
+            .into_iter()
+            .filter(|(name, _)| name != "code_positions")
+            .collect();
+        let old = safetensors::serialize(views, None).unwrap();
+        std::fs::write(&path, old).unwrap();
+        let back = Gallery::read(dir.path(), 4, 4).unwrap();
+        assert_eq!(back.codes[3], vec![2, 2, 3]);
+        assert_eq!(back.positions[3], vec![0, 1, 2]);
     }
 
     #[test]

@@ -203,6 +203,7 @@ fn encoded_json(e: &EncodedInput, with_embedding: bool) -> serde_json::Value {
         "input": e.name,
         "modality": e.modality,
         "codes": e.item.codes,
+        "positions": e.item.positions,
         "distances": e.item.distances,
         "preprocess_ms": e.preprocess_ms,
         "encode_ms": e.encode_ms,
@@ -237,9 +238,15 @@ fn codes_text(e: &EncodedInput) -> String {
     );
     match &e.view {
         InputView::Image { grid, .. } => {
-            for row in e.item.codes.chunks(grid[1].max(1)) {
-                let cells: Vec<String> = row.iter().map(|c| format!("{c:>4}")).collect();
-                out.push_str(&format!("  {}\n", cells.join("")));
+            // Cells of blank paper have no code: shown as "·".
+            let mut cells = vec!["   ·".to_string(); grid[0] * grid[1]];
+            for (&p, c) in e.item.positions.iter().zip(&e.item.codes) {
+                if let Some(cell) = cells.get_mut(p as usize) {
+                    *cell = format!("{c:>4}");
+                }
+            }
+            for row in cells.chunks(grid[1].max(1)) {
+                out.push_str(&format!("  {}\n", row.join("")));
             }
         }
         InputView::Text {

@@ -200,7 +200,8 @@ fn encode_part(
             media: media_name,
             text: None,
         };
-        part.gallery.push(item, &e.item.embedding, e.item.codes)?;
+        part.gallery
+            .push_at(item, &e.item.embedding, e.item.codes, e.item.positions)?;
     }
     Ok(part)
 }

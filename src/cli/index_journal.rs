@@ -264,10 +264,15 @@ impl ChunkResult {
         let ChunkResult {
             gallery, skipped, ..
         } = part;
-        for (i, (item, codes)) in gallery.items.iter().zip(gallery.codes).enumerate() {
+        let codes = gallery.codes.into_iter().zip(gallery.positions);
+        for (i, (item, (codes, positions))) in gallery.items.iter().zip(codes).enumerate() {
             let item: GalleryItem = item.clone();
-            self.gallery
-                .push(item, &gallery.embeddings.row(i, gallery.dim), codes)?;
+            self.gallery.push_at(
+                item,
+                &gallery.embeddings.row(i, gallery.dim),
+                codes,
+                positions,
+            )?;
         }
         self.skipped.extend(skipped);
         Ok(())

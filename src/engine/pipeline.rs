@@ -28,6 +28,18 @@ pub struct EncodedInput {
     pub encode_ms: f64,
 }
 
+impl EncodedInput {
+    /// Cells of an image's grid without a code (blank paper); `None` for audio and text.
+    pub fn blank_cells(&self) -> Option<usize> {
+        match &self.view {
+            InputView::Image { grid, .. } => {
+                Some((grid[0] * grid[1]).saturating_sub(self.item.codes.len()))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Zero-shot probability of one label.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LabelScore {
@@ -501,6 +513,7 @@ fn stored_gallery_item(gallery: &Gallery, i: usize) -> EncodedInput {
         item: EncodedItem {
             modality: item.modality,
             codes: gallery.codes[i].clone(),
+            positions: gallery.positions[i].clone(),
             distances: Vec::new(),
             embedding: gallery.embedding(i).to_vec(),
         },

@@ -184,7 +184,12 @@ impl CodeSource<'_> {
         let mut co_items = vec![0usize; k];
         let mut seen = vec![usize::MAX; k];
         let (mut positions, mut total_positions, mut items) = (0u64, 0u64, 0usize);
-        for (i, (item, codes)) in g.items.iter().zip(&g.codes).enumerate() {
+        for (i, (item, (codes, at))) in g
+            .items
+            .iter()
+            .zip(g.codes.iter().zip(&g.positions))
+            .enumerate()
+        {
             let scan = &mut scans[item.modality.index()];
             let usage = scan.usage.get_or_insert(ModalityUse {
                 modality: item.modality,
@@ -193,12 +198,19 @@ impl CodeSource<'_> {
                 share_of_modality: 0.0,
                 items: 0,
             });
-            if scan.items_at.len() < codes.len() {
-                scan.items_at.resize(codes.len(), 0);
-                scan.uses.resize(codes.len(), 0);
+            // An image's blank cells have no code: they count at no position.
+            let span = match (item.modality, self.image_grid) {
+                (Modality::Image, Some([r, c])) => r * c,
+                _ => 0,
+            }
+            .max(at.iter().map(|&p| p as usize + 1).max().unwrap_or(0));
+            if scan.items_at.len() < span {
+                scan.items_at.resize(span, 0);
+                scan.uses.resize(span, 0);
             }
             let mut here = 0u32;
-            for (p, &c) in codes.iter().enumerate() {
+            for (&p, &c) in at.iter().zip(codes) {
+                let p = p as usize;
                 if c as usize >= k {
                     continue;
                 }

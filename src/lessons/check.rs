@@ -14,6 +14,8 @@ pub struct Observation {
     pub top_cosine: Option<f32>,
     /// The current input's codes, one per position, if it was analysed.
     pub input_codes: Option<Vec<u32>>,
+    /// Grid cells of the current input without a code (blank paper), if it is an image.
+    pub input_blank_cells: Option<usize>,
     /// Which gallery items use each code, per modality.
     pub gallery_codes: CodeUsers,
     /// Target accuracy of the last transfer lab run.
@@ -176,6 +178,15 @@ pub fn evaluate(check: &Check, obs: &Observation) -> Verdict {
             let seen = format!("{} codes shared with {modality}", shared.len());
             Verdict::new(shared.len() >= *at_least, seen)
         }
+        Check::BlankCells { at_least } => {
+            let Some(blank) = obs.input_blank_cells else {
+                return Verdict::fail("the current input is not an analysed image".into());
+            };
+            Verdict::new(
+                blank >= *at_least,
+                format!("{blank} grid cells without a code"),
+            )
+        }
         Check::LitCodeOfLabel {
             modality,
             label,
@@ -240,6 +251,7 @@ mod tests {
             top_label: Some("seven".into()),
             top_cosine: Some(0.9),
             input_codes: Some(vec![3, 3, 5, 9, 9, 9]),
+            input_blank_cells: Some(10),
             gallery_codes: codes_by_modality([
                 (Modality::Image, Some("seven"), &[3u32, 5][..]),
                 (Modality::Image, Some("seven"), &[3u32, 3][..]),
@@ -249,6 +261,22 @@ mod tests {
             transfer_accuracy: Some(0.62),
             low_resource: Some(vec![(0, Some(0.1), Some(0.5)), (50, None, None)]),
         }
+    }
+
+    #[test]
+    fn blank_cells_counts_the_pictures_cells_without_a_code() {
+        let o = obs();
+        let blank = |n| Check::BlankCells { at_least: n };
+        assert!(evaluate(&blank(10), &o).passed);
+        assert_eq!(
+            evaluate(&blank(11), &o),
+            Verdict::fail("10 grid cells without a code".into())
+        );
+        let sound = Observation {
+            input_blank_cells: None,
+            ..obs()
+        };
+        assert!(failed(evaluate(&blank(0), &sound)).contains("not an analysed image"));
     }
 
     #[test]

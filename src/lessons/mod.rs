@@ -184,6 +184,9 @@ pub enum Check {
     /// The current input uses at least `at_least` distinct codes that gallery items of
     /// `modality` use too.
     SharesCodes { modality: Modality, at_least: usize },
+    /// The current input is an image with at least `at_least` grid cells of blank paper, which
+    /// get no code (as padding and silence get none).
+    BlankCells { at_least: usize },
     /// The code lit by `light_code` with `shared_with = modality` (the current input's most
     /// used code that gallery items of `modality` use) is a `label` code there: at least
     /// `share_at_least` (0..1) of the gallery items of `modality` that use it are labelled
@@ -279,6 +282,9 @@ impl Check {
             }
             Check::SharesCodes { modality, at_least } => {
                 format!("the input uses at least {at_least} codes shared with {modality}")
+            }
+            Check::BlankCells { at_least } => {
+                format!("at least {at_least} grid cells of the picture are blank, with no code")
             }
             Check::LitCodeOfLabel {
                 modality,

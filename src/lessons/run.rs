@@ -365,6 +365,7 @@ impl Runner<'_> {
             top_label: top.map(|s| s.label.clone()),
             top_cosine: top.map(|s| s.cosine),
             input_codes: self.current.as_ref().map(|(_, e, _)| e.item.codes.clone()),
+            input_blank_cells: self.current.as_ref().and_then(|(_, e, _)| e.blank_cells()),
             gallery_codes,
             transfer_accuracy: self.transfer.as_ref().map(|t| t.accuracy),
             low_resource: self.low_resource.as_ref().map(check::low_resource_means),

@@ -5,6 +5,11 @@
 //! digit sees mostly paper, and looks alike in every digit. With `global_context` the 1x1 head
 //! also reads the mean of the whole feature map, so every position knows which digit it is
 //! part of and can take that digit's codes (the ones a spoken digit uses too).
+//!
+//! With `blank_cell_max` set, a grid cell whose input block holds no ink (its largest input
+//! value at most that) is blank paper: [`ImageEncoder::ink_mask`] marks it like padding, so it
+//! gets no code, trains no code and counts in no usage, as trailing silence does for a clip.
+//! Without it (bundles made before the option) every cell is a position.
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -30,6 +35,11 @@ pub struct ImageEncoderConfig {
     /// before this option have none).
     #[serde(default)]
     pub global_context: bool,
+    /// A cell whose input block's largest value (normalised input units, channel mean) is at
+    /// most this is blank and masked; `None`: no cell is masked (bundles made before this
+    /// option). The input side must be a multiple of the grid's.
+    #[serde(default)]
+    pub blank_cell_max: Option<f32>,
 }
 
 impl Default for ImageEncoderConfig {
@@ -40,6 +50,7 @@ impl Default for ImageEncoderConfig {
             hidden_channels: vec![32, 64, 128, 128],
             d_model: 256,
             global_context: false,
+            blank_cell_max: None,
         }
     }
 }
@@ -85,6 +96,8 @@ impl ImageEncoderConfig {
             head,
             activation: Relu::new(),
             global_context: self.global_context,
+            grid: self.grid(),
+            blank_cell_max: self.blank_cell_max,
         }
     }
 }
@@ -96,6 +109,10 @@ pub struct ImageEncoder {
     pub head: Conv2d,
     pub activation: Relu,
     pub global_context: bool,
+    /// `[rows, cols]` of the last feature map.
+    pub grid: [usize; 2],
+    /// See [`ImageEncoderConfig::blank_cell_max`].
+    pub blank_cell_max: Option<f32>,
 }
 
 impl ImageEncoder {
@@ -114,6 +131,33 @@ impl ImageEncoder {
         let x = self.head.forward(x); // [B, D, r, c]
         let [b, d, r, c] = x.dims();
         x.reshape([b, d, r * c]).swap_dims(1, 2)
+    }
+
+    /// 1 for the cells of the feature map that carry ink, 0 for blank paper (row-major, as the
+    /// positions of [`Self::forward`]). Every cell counts when the encoder has no
+    /// `blank_cell_max`, and in an image with no ink at all (an empty canvas still gets codes).
+    ///
+    /// - `images`: `[B, C, H, W]` normalised pixels -> `[B, rows * cols]`
+    pub fn ink_mask(&self, images: Tensor<4>) -> Tensor<2> {
+        let [b, _, h, w] = images.dims();
+        let [rows, cols] = self.grid;
+        let device = images.device();
+        let Some(max) = self
+            .blank_cell_max
+            .filter(|_| h % rows == 0 && w % cols == 0)
+        else {
+            return Tensor::ones([b, rows * cols], &device);
+        };
+        let (kh, kw) = (h / rows, w / cols);
+        let cells = images
+            .mean_dim(1) // [B, 1, H, W]
+            .reshape([b, rows, kh, cols, kw])
+            .max_dim(4)
+            .max_dim(2) // [B, rows, 1, cols, 1]
+            .reshape([b, rows * cols]);
+        let ink = cells.greater_elem(max).float(); // [B, T]
+        let no_ink = ink.clone().sum_dim(1).lower_equal_elem(0.0).float(); // [B, 1]
+        ink.add(no_ink.expand([b, rows * cols])).clamp_max(1.0)
     }
 }
 
@@ -147,6 +191,38 @@ mod tests {
             float_to_vec(out)[..8].to_vec()
         };
         (first(blank), first(far))
+    }
+
+    #[test]
+    fn blank_cells_are_masked_and_an_image_without_ink_keeps_every_cell() {
+        let device = Device::flex();
+        let config = ImageEncoderConfig {
+            hidden_channels: vec![4, 4, 4, 4],
+            d_model: 8,
+            blank_cell_max: Some(0.0),
+            ..Default::default()
+        };
+        let encoder = config.init(&device);
+        let side = MNIST_SIDE_PX as usize;
+        let paper = -0.4f32;
+        let mut one_stroke = vec![paper; side * side];
+        // One pixel of ink in cell (1, 2): rows 7..14, cols 14..21 of the 7x7 blocks.
+        one_stroke[9 * side + 16] = 2.0;
+        let mut pixels = one_stroke;
+        pixels.extend(vec![paper; side * side]);
+        let mask =
+            float_to_vec(encoder.ink_mask(tensor_from_vec(pixels, [2, 1, side, side], &device)));
+        let mut want = vec![0.0; 16];
+        want[4 + 2] = 1.0;
+        want.extend(vec![1.0; 16]);
+        assert_eq!(mask, want);
+        let unmasked = ImageEncoderConfig {
+            blank_cell_max: None,
+            ..config
+        }
+        .init(&device);
+        let blank = tensor_from_vec(vec![paper; side * side], [1, 1, side, side], &device);
+        assert_eq!(float_to_vec(unmasked.ink_mask(blank)), vec![1.0; 16]);
     }
 
     #[test]

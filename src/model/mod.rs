@@ -170,6 +170,11 @@ pub struct EncodedItem {
     pub modality: Modality,
     /// Code per position (padding removed).
     pub codes: Vec<u32>,
+    /// The encoder position of each code: a row-major image grid cell, a time step, a token.
+    /// Positions without input (blank paper, padding past a clip or a text) have no code and
+    /// no entry.
+    #[serde(default)]
+    pub positions: Vec<u32>,
     /// Squared distance of each position to its code.
     pub distances: Vec<f32>,
     /// L2-normalised embedding `[D]`.
@@ -199,12 +204,14 @@ impl MultimodalModel {
         }
     }
 
+    /// Blank cells (no ink) are masked when the encoder says so
+    /// ([`ImageEncoder::ink_mask`]).
+    ///
     /// - `images`: `[B, C, H, W]` -> `[B, T, D]` (None if the model has no image encoder)
     pub fn encode_image(&self, images: Tensor<4>, source: EmbeddingSource) -> Option<EncodedBatch> {
         let encoder = self.image.as_ref()?;
+        let mask = encoder.ink_mask(images.clone());
         let x = encoder.forward(images);
-        let [b, t, _] = x.dims();
-        let mask = Tensor::ones([b, t], &x.device());
         Some(self.quantize_and_pool(x, mask, source))
     }
 
@@ -261,6 +268,7 @@ impl EncodedBatch {
                 EncodedItem {
                     modality,
                     codes: keep.iter().map(|&j| codes[i * t + j] as u32).collect(),
+                    positions: keep.iter().map(|&j| j as u32).collect(),
                     distances: keep.iter().map(|&j| distances[i * t + j]).collect(),
                     embedding: embedding[i * d..(i + 1) * d].to_vec(),
                 }

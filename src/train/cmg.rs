@@ -15,7 +15,7 @@ use crate::model::{
     BertConfig, EmbeddingSource, ImageEncoder, ImageEncoderConfig, ModelConfig, MultimodalModel,
     SpeechEncoderConfig, TextEncoderConfig, l2_normalize, masked_mean,
 };
-use crate::preprocess::mnist::{MNIST_PIXELS, MNIST_SIDE_PX};
+use crate::preprocess::mnist::{MNIST_MEAN, MNIST_PIXELS, MNIST_SIDE_PX, MNIST_STD};
 use crate::train::config::TrainConfig;
 
 /// Hidden width of the decoders.
@@ -87,6 +87,9 @@ impl TrainConfig {
                 hidden_channels: self.image_channels.clone(),
                 d_model: self.d_model,
                 global_context: self.image_global_context,
+                blank_cell_max: self
+                    .image_blank_cell_ink
+                    .map(|ink| (ink - MNIST_MEAN) / MNIST_STD),
             }),
             audio: None,
             speech: Some(SpeechEncoderConfig::tiny_en(
@@ -122,6 +125,7 @@ impl TrainConfig {
                 hidden_channels: half(&self.image_channels),
                 d_model: s,
                 global_context: false,
+                blank_cell_max: None,
             }
             .init(device),
             audio_specific: LinearConfig::new(speech_width, s).init(device),
@@ -143,7 +147,7 @@ impl TrainConfig {
 pub struct SemanticOutputs {
     /// `[B, T, D]` per modality (image, audio, text).
     pub continuous: [Tensor<3>; 3],
-    /// `[B, T]` masks per modality.
+    /// `[B, T]` masks per modality: blank image cells, speech past each clip, text padding.
     pub masks: [Tensor<2>; 3],
 }
 
@@ -161,12 +165,9 @@ impl CmgModel {
         text_hidden: Tensor<3>,
         text_mask: Tensor<2>,
     ) -> SemanticOutputs {
-        let image = self
-            .semantic
-            .image
-            .as_ref()
-            .expect("image encoder")
-            .forward(images);
+        let image_encoder = self.semantic.image.as_ref().expect("image encoder");
+        let image_mask = image_encoder.ink_mask(images.clone());
+        let image = image_encoder.forward(images);
         let audio = self
             .semantic
             .speech
@@ -179,10 +180,8 @@ impl CmgModel {
             .as_ref()
             .expect("text encoder")
             .project(text_hidden);
-        let [b, ti, _] = image.dims();
-        let device = image.device();
         SemanticOutputs {
-            masks: [Tensor::ones([b, ti], &device), speech_mask, text_mask],
+            masks: [image_mask, speech_mask, text_mask],
             continuous: [image, audio, text],
         }
     }

@@ -133,6 +133,12 @@ pub struct TrainConfig {
     /// Whether each image position also reads the whole picture's mean feature
     /// ([`crate::model::ImageEncoderConfig::global_context`]).
     pub image_global_context: bool,
+    /// A grid cell of an image whose brightest pixel (0 paper, 1 full ink, before the
+    /// normalisation) is at most this is blank paper: masked like a clip's padding, it gets no
+    /// code ([`crate::model::ImageEncoderConfig::blank_cell_max`]). `None`: every cell is a
+    /// position (the recipe before 2026-12-07, whose corner cells shared one "paper" code
+    /// across all digits).
+    pub image_blank_cell_ink: Option<f32>,
     /// The frozen speech encoder (`transference convert-whisper`); the data's speech cache
     /// must come from the same file (its sha256 is checked).
     pub speech_weights: PathBuf,
@@ -178,6 +184,7 @@ impl Default for TrainConfig {
             specific_dim: 64,
             image_channels: vec![16, 32, 64, 64],
             image_global_context: false,
+            image_blank_cell_ink: Some(0.3),
             speech_weights: crate::train::data::DEFAULT_SPEECH_WEIGHTS.into(),
             speech_adapter_hidden: 512,
             ema_decay: 0.99,
@@ -221,6 +228,14 @@ impl TrainConfig {
         }
         if self.speech_adapter_hidden == 0 {
             return Err("speech_adapter_hidden must be positive".into());
+        }
+        if let Some(ink) = self.image_blank_cell_ink
+            && !(0.0..1.0).contains(&ink)
+        {
+            return Err(format!(
+                "image_blank_cell_ink must be in [0, 1) (0 paper, 1 full ink), got {ink}"
+            )
+            .into());
         }
         let w = &self.weights;
         if [w.code_matching, w.cross_commitment]

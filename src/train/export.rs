@@ -140,7 +140,7 @@ pub fn build_gallery(
             name.clone(),
             png_gray(data.image_test.item(i), MNIST_SIDE_PX, MNIST_SIDE_PX)?,
         ));
-        gallery.push(
+        gallery.push_at(
             GalleryItem {
                 modality: Modality::Image,
                 label: Some(labels[l].clone()),
@@ -150,6 +150,7 @@ pub fn build_gallery(
             },
             &item.embedding,
             item.codes,
+            item.positions,
         )?;
     }
     // Generated clips (ours to ship).
@@ -181,7 +182,7 @@ pub fn build_gallery(
         let item = &item;
         let name = format!("media/{file_name}");
         media.push((name.clone(), bytes));
-        gallery.push(
+        gallery.push_at(
             GalleryItem {
                 modality: Modality::Audio,
                 label: Some(labels[clip.digit as usize].clone()),
@@ -191,13 +192,14 @@ pub fn build_gallery(
             },
             &item.embedding,
             item.codes.clone(),
+            item.positions.clone(),
         )?;
     }
     // Validation-speaker recordings: embeddings and codes only.
     let (mels, lab, idx) = eval::take_per_class(&data.audio_val, per_class);
     let enc = eval::encode_audio_items(p, &mels, &lab)?;
     for ((item, &l), &i) in enc.items.into_iter().zip(&lab).zip(&idx) {
-        gallery.push(
+        gallery.push_at(
             GalleryItem {
                 modality: Modality::Audio,
                 label: Some(labels[l].clone()),
@@ -210,6 +212,7 @@ pub fn build_gallery(
             },
             &item.embedding,
             item.codes,
+            item.positions,
         )?;
     }
     // Prompts.
@@ -217,7 +220,7 @@ pub fn build_gallery(
         let texts = p.bundle.manifest.prompts_for(label);
         let items = p.encode_texts(&texts)?;
         for (t, item) in texts.into_iter().zip(items) {
-            gallery.push(
+            gallery.push_at(
                 GalleryItem {
                     modality: Modality::Text,
                     label: Some(labels[l].clone()),
@@ -227,6 +230,7 @@ pub fn build_gallery(
                 },
                 &item.embedding,
                 item.codes,
+                item.positions,
             )?;
         }
     }

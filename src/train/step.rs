@@ -158,13 +158,15 @@ impl CmgModel {
             true => m.clone(),
             false => Tensor::ones(m.dims(), &device),
         };
-        let sem = self.semantic_forward(
+        let mut sem = self.semantic_forward(
             batch.images.clone(),
             batch.speech.clone(),
             mask(&batch.speech_mask),
             batch.text_hidden.clone(),
             mask(&batch.text_mask),
         );
+        // Blank image cells are the images' padding.
+        sem.masks[0] = mask(&sem.masks[0]);
         let mut total = Tensor::<1>::zeros([1], &device);
         let mut log = StepLog {
             step,

@@ -1,5 +1,6 @@
 //! The code strip: the codes an input uses, position by position (a grid over the image
 //! feature map, a time axis for audio, one cell per token for text), coloured by code id.
+//! Grid cells of blank paper carry no code and are drawn empty.
 //! Hovering a cell tells the code's usage per modality and the gallery items that use it most;
 //! clicking opens the code's page and lights it up everywhere. [`code_chip`] is the one
 //! clickable code label the other panels use.
@@ -23,33 +24,66 @@ pub struct Cell {
     pub caption: Option<String>,
 }
 
+/// The grid cell (row-major index) of each code of an image, when every position lies on
+/// `grid`; `None` for codes that are not laid out on it.
+pub fn grid_cells(grid: [usize; 2], codes: &[u32], positions: &[u32]) -> Option<Vec<usize>> {
+    let cells = grid[0] * grid[1];
+    (cells > 0 && positions.len() == codes.len() && positions.iter().all(|&p| (p as usize) < cells))
+        .then(|| positions.iter().map(|&p| p as usize).collect())
+}
+
+/// Laid-out cells of a strip.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StripLayout {
+    pub cells: Vec<Cell>,
+    /// Grid cells without a code (blank paper), relative to the strip's origin.
+    pub blanks: Vec<Rect>,
+    /// Total size.
+    pub size: Vec2,
+}
+
 /// Lays out the cells of an analysis. `cell` is the side of a square cell; rows wrap at
-/// `max_width` for audio and text. Returns the cells and the total size.
+/// `max_width` for audio and text.
 pub fn layout_cells(
     ui: &Ui,
     analysis: &Analysis,
     cell: f32,
     max_width: f32,
     captions: bool,
-) -> (Vec<Cell>, Vec2) {
-    let codes = &analysis.input.item.codes;
+) -> StripLayout {
+    let item = &analysis.input.item;
+    let codes = &item.codes;
     let mut cells = Vec::with_capacity(codes.len());
-    match &analysis.input.view {
-        InputView::Image { grid, .. } if grid[0] * grid[1] == codes.len() && grid[1] > 0 => {
-            for (i, &code) in codes.iter().enumerate() {
+    let mut blanks = Vec::new();
+    let on_grid = match &analysis.input.view {
+        InputView::Image { grid, .. } => {
+            grid_cells(*grid, codes, &item.positions).map(|at| (*grid, at))
+        }
+        _ => None,
+    };
+    match (&analysis.input.view, on_grid) {
+        (_, Some((grid, at))) => {
+            let rect_of = |i: usize| {
                 let (r, c) = (i / grid[1], i % grid[1]);
+                Rect::from_min_size(
+                    Pos2::new(c as f32 * cell, r as f32 * cell),
+                    Vec2::splat(cell),
+                )
+            };
+            for (&code, &i) in codes.iter().zip(&at) {
                 cells.push(Cell {
-                    rect: Rect::from_min_size(
-                        Pos2::new(c as f32 * cell, r as f32 * cell),
-                        Vec2::splat(cell),
-                    ),
+                    rect: rect_of(i),
                     code,
                     position: i,
                     caption: None,
                 });
             }
+            blanks = (0..grid[0] * grid[1])
+                .filter(|i| !at.contains(i))
+                .map(rect_of)
+                .collect();
         }
-        InputView::Text { tokens, .. } if captions => {
+        (InputView::Text { tokens, .. }, None) if captions => {
             let font = FontId::proportional(13.0);
             let (mut x, mut y) = (0.0f32, 0.0f32);
             let row_h = cell + 18.0;
@@ -96,10 +130,16 @@ pub fn layout_cells(
     } else {
         0.0
     };
-    let size = cells.iter().fold(Vec2::ZERO, |s, c| {
-        Vec2::new(s.x.max(c.rect.max.x), s.y.max(c.rect.max.y + caption_h))
-    });
-    (cells, size)
+    let size = cells
+        .iter()
+        .map(|c| c.rect.max + Vec2::new(0.0, caption_h))
+        .chain(blanks.iter().map(|r| r.max))
+        .fold(Vec2::ZERO, |s, p| Vec2::new(s.x.max(p.x), s.y.max(p.y)));
+    StripLayout {
+        cells,
+        blanks,
+        size,
+    }
 }
 
 /// How a strip is drawn.
@@ -140,12 +180,34 @@ pub fn show_strip(
         captions,
     } = style;
     let max_width = ui.available_width().max(cell);
-    let (cells, size) = layout_cells(ui, analysis, cell, max_width, captions);
+    let StripLayout {
+        cells,
+        blanks,
+        size,
+    } = layout_cells(ui, analysis, cell, max_width, captions);
     let (rect, response) = ui.allocate_exact_size(size.max(Vec2::splat(cell)), Sense::click());
-    response
-        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, strip_label(&cells)));
+    response.widget_info(|| {
+        egui::WidgetInfo::labeled(egui::Role::Image, true, strip_label(&cells, blanks.len()))
+    });
     let painter = ui.painter_at(rect.expand(3.0));
     let hover = response.hover_pos();
+    let mut on_blank = false;
+    for b in &blanks {
+        let r = b.translate(rect.min.to_vec2()).shrink(1.0);
+        on_blank |= hover.is_some_and(|p| r.contains(p));
+        painter.rect_filled(r, 4, theme::faint_bg());
+        painter.rect_stroke(
+            r,
+            4,
+            Stroke::new(1.0, theme::card_stroke()),
+            StrokeKind::Inside,
+        );
+    }
+    let response = if on_blank {
+        response.on_hover_text_at_pointer("blank paper: no ink in this cell, so no code")
+    } else {
+        response
+    };
     let mut hovered: Option<&Cell> = None;
     for c in &cells {
         let r = c.rect.translate(rect.min.to_vec2());
@@ -195,8 +257,9 @@ pub fn code_chip(
     response
 }
 
-/// Accessible description of a strip: the codes in order, with their tokens for text.
-pub fn strip_label(cells: &[Cell]) -> String {
+/// Accessible description of a strip: the codes in order, with their tokens for text, and
+/// the number of blank grid cells.
+pub fn strip_label(cells: &[Cell], blanks: usize) -> String {
     if cells.iter().any(|c| c.caption.is_some()) {
         let parts: Vec<String> = cells
             .iter()
@@ -205,7 +268,11 @@ pub fn strip_label(cells: &[Cell]) -> String {
         format!("tokens and codes: {}", parts.join(" "))
     } else {
         let parts: Vec<String> = cells.iter().map(|c| c.code.to_string()).collect();
-        format!("code strip: {}", parts.join(" "))
+        let blank = match blanks {
+            0 => String::new(),
+            n => format!(" ({n} blank cells)"),
+        };
+        format!("code strip: {}{blank}", parts.join(" "))
     }
 }
 

@@ -123,13 +123,9 @@ pub fn show(
                     let (rect, _) = ui.allocate_exact_size(Vec2::splat(IMAGE_SIDE), Sense::hover());
                     let fit = fit_rect(rect, tex.size_vec2());
                     ui.painter().image(tex.id(), fit, unit_uv(), theme::white());
-                    paint_grid_overlay(
-                        ui,
-                        view.focus(session),
-                        fit,
-                        *grid,
-                        &analysis.input.item.codes,
-                    );
+                    let item = &analysis.input.item;
+                    let cells = code_strip::grid_cells(*grid, &item.codes, &item.positions);
+                    paint_grid_overlay(ui, view.focus(session), fit, *grid, cells, &item.codes);
                 });
                 ui.add_space(12.0);
                 ui.vertical(|ui| {
@@ -143,7 +139,13 @@ pub fn show(
                         commands,
                         &mut out,
                     );
-                    muted(ui, format!("{}×{} feature map", grid[0], grid[1]));
+                    let map = format!("{}×{} feature map", grid[0], grid[1]);
+                    match analysis.input.blank_cells() {
+                        Some(n) if n > 0 => {
+                            muted(ui, format!("{map}; {n} cells of blank paper get no code"))
+                        }
+                        _ => muted(ui, map),
+                    }
                 });
             });
         }
@@ -353,18 +355,32 @@ fn codes_strip(
     out: &mut ViewOutput,
 ) {
     let n = analysis.input.item.codes.len();
-    ui.label(RichText::new(format!("codes: {n} positions")).strong());
+    let heading = match &analysis.input.view {
+        InputView::Image { grid, .. } if grid[0] * grid[1] > n => {
+            format!("codes: {n} of {} cells", grid[0] * grid[1])
+        }
+        _ => format!("codes: {n} positions"),
+    };
+    ui.label(RichText::new(heading).strong());
     let (hovered, rect) = code_strip::show_strip(ui, session, view, analysis, style, commands);
     out.hovered_code = hovered;
     out.strip_rect = Some(rect);
 }
 
-/// Feature-map grid over the preprocessed image; cells using the `focus` code are outlined.
-fn paint_grid_overlay(ui: &Ui, focus: Option<u32>, rect: Rect, grid: [usize; 2], codes: &[u32]) {
+/// Feature-map grid over the preprocessed image (`cells`: the grid cell of each of `codes`,
+/// [`code_strip::grid_cells`]); cells using the `focus` code are outlined.
+fn paint_grid_overlay(
+    ui: &Ui,
+    focus: Option<u32>,
+    rect: Rect,
+    grid: [usize; 2],
+    cells: Option<Vec<usize>>,
+    codes: &[u32],
+) {
     let [rows, cols] = grid;
-    if rows == 0 || cols == 0 || rows * cols != codes.len() {
+    let Some(at) = cells else {
         return;
-    }
+    };
     let painter = ui.painter_at(rect);
     let (cw, ch) = (rect.width() / cols as f32, rect.height() / rows as f32);
     let line = Stroke::new(1.0, theme::grid_overlay());
@@ -383,7 +399,7 @@ fn paint_grid_overlay(ui: &Ui, focus: Option<u32>, rect: Rect, grid: [usize; 2],
         );
     }
     if let Some(code) = focus {
-        for (i, &c) in codes.iter().enumerate() {
+        for (&i, &c) in at.iter().zip(codes) {
             if c == code {
                 let cell = Rect::from_min_size(
                     Pos2::new(

@@ -755,6 +755,7 @@ mod tests {
                 item: EncodedItem {
                     modality: Modality::Text,
                     codes: vec![1],
+                    positions: vec![0],
                     distances: vec![0.0],
                     embedding: vec![1.0, 0.0],
                 },

@@ -18,7 +18,11 @@ use transference::model::{
 };
 use transference::preprocess::audio::AudioConfig;
 use transference::preprocess::image::ImageConfig;
-use transference::preprocess::mnist::MNIST_SIDE_PX;
+use transference::preprocess::mnist::{MNIST_MEAN, MNIST_SIDE_PX, MNIST_STD};
+
+/// A grid cell of the tiny bundle's image input is blank paper when its brightest pixel is at
+/// most 0.3 of full ink (the default recipe's `image_blank_cell_ink`), in normalised units.
+pub const TINY_BLANK_CELL_MAX: f32 = (0.3 - MNIST_MEAN) / MNIST_STD;
 
 /// Side of an MNIST digit as an index.
 const SIDE: usize = MNIST_SIDE_PX as usize;
@@ -71,6 +75,7 @@ pub fn tiny_manifest() -> Manifest {
                 hidden_channels: vec![4, 4, 4, 4],
                 d_model: TINY_D,
                 global_context: true,
+                blank_cell_max: Some(TINY_BLANK_CELL_MAX),
             }),
             audio: Some(AudioEncoderConfig {
                 n_mels: audio.n_mels,

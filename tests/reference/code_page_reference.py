@@ -45,8 +45,11 @@ TOP_ITEMS, NEAREST, CO_OCCURRING = 12, 8, 10
 MODALITIES = ["image", "audio", "text"]
 
 
-def facts(code, items, codes, classes, codebook, image_grid):
-    """The facts of `code`; items: list of dicts (modality, label); codes: list of int arrays."""
+def facts(code, items, codes, classes, codebook, image_grid, at=None):
+    """The facts of `code`; items: list of dicts (modality, label); codes: list of int arrays;
+    at: the encoder position of each code (list of int arrays; None: 0, 1, 2, ...)."""
+    if at is None:
+        at = [np.arange(len(c)) for c in codes]
     k = len(codebook) if codebook is not None else None
     all_codes = np.concatenate([c for c in codes if len(c)] or [np.zeros(0, dtype=np.int64)])
     positions = int((all_codes == code).sum())
@@ -77,10 +80,13 @@ def facts(code, items, codes, classes, codebook, image_grid):
             "share_of_modality": mod_pos / mod_total if mod_total else 0.0,
             "items": int((uses_per_item[idx] > 0).sum()),
         })
-        length = max(len(c) for c in mod_codes)
+        # An item's codes sit at their positions (an image's blank cells have none).
+        length = max((int(at[i].max()) + 1 if len(at[i]) else 0) for i in idx)
+        if m == "image" and image_grid is not None:
+            length = max(length, image_grid[0] * image_grid[1])
         padded = np.full((len(idx), length), -1, dtype=np.int64)
-        for r, c in enumerate(mod_codes):
-            padded[r, :len(c)] = c
+        for r, i in enumerate(idx):
+            padded[r, at[i]] = codes[i]
         uses = (padded == code).sum(axis=0)
         items_at = (padded >= 0).sum(axis=0)
         grid = None
@@ -154,6 +160,10 @@ def bundle_facts(bundle, code):
     t = read_safetensors(os.path.join(gallery, "gallery.safetensors"))
     offsets, flat = t["code_offsets"], t["codes"].astype(np.int64)
     codes = [flat[offsets[i]:offsets[i + 1]] for i in range(len(items))]
+    positions = None
+    if "code_positions" in t:
+        at = t["code_positions"].astype(np.int64)
+        positions = [at[offsets[i]:offsets[i + 1]] for i in range(len(items))]
     arch = manifest["architecture"]
     weights = os.path.join(bundle, manifest.get("weights", "model.safetensors"))
     codebook = None
@@ -168,7 +178,7 @@ def bundle_facts(bundle, code):
         for _ in range(1, len(image["hidden_channels"])):
             size = [(s + 1) // 2 for s in size]
         grid = size
-    page = facts(code, items, codes, classes, codebook, grid)
+    page = facts(code, items, codes, classes, codebook, grid, positions)
     page["codebook_size"] = arch["codebook_size"]
     return page
 

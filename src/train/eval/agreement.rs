@@ -269,6 +269,7 @@ mod tests {
                 .map(|(_, codes)| EncodedItem {
                     modality,
                     codes: codes.to_vec(),
+                    positions: crate::bundle::gallery::contiguous_positions(codes.len()),
                     distances: vec![],
                     embedding: vec![],
                 })

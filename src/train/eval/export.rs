@@ -44,7 +44,7 @@ pub struct ExportedSets {
 
 fn push_set(g: &mut Gallery, set: &EncodedSet, source: &str, class_names: &[String]) -> Result<()> {
     for (item, &label) in set.items.iter().zip(&set.labels) {
-        g.push(
+        g.push_at(
             GalleryItem {
                 modality: item.modality,
                 label: class_names.get(label).cloned(),
@@ -54,6 +54,7 @@ fn push_set(g: &mut Gallery, set: &EncodedSet, source: &str, class_names: &[Stri
             },
             &item.embedding,
             item.codes.clone(),
+            item.positions.clone(),
         )?;
     }
     Ok(())
@@ -145,6 +146,7 @@ pub fn read(dir: &Path) -> Result<(EvalSets, Vec<String>, usize)> {
         let item = EncodedItem {
             modality: it.modality,
             codes: g.codes[i].clone(),
+            positions: g.positions[i].clone(),
             distances: vec![],
             embedding: g.embedding(i).to_vec(),
         };

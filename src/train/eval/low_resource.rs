@@ -103,6 +103,7 @@ mod tests {
                 s.items.push(EncodedItem {
                     modality,
                     codes: vec![c as u32],
+                    positions: vec![0],
                     distances: vec![],
                     embedding: e,
                 });

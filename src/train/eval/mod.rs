@@ -329,6 +329,7 @@ fn gallery_fit_sets(p: &Pipeline, class_names: &[String]) -> Result<[EncodedSet;
         sets[slot].items.push(EncodedItem {
             modality: it.modality,
             codes: g.codes[i].clone(),
+            positions: g.positions[i].clone(),
             distances: vec![],
             embedding: g.embedding(i).to_vec(),
         });

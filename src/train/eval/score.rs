@@ -318,6 +318,7 @@ mod tests {
         embedding[class] = 1.0;
         EncodedItem {
             modality,
+            positions: crate::bundle::gallery::contiguous_positions(codes.len()),
             codes,
             distances: vec![],
             embedding,

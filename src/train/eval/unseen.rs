@@ -142,6 +142,7 @@ mod tests {
         EncodedItem {
             modality: Modality::Image,
             codes: vec![],
+            positions: vec![],
             distances: vec![],
             embedding,
         }
