@@ -17,9 +17,7 @@ use image::imageops::FilterType;
 use image::{DynamicImage, GrayImage, RgbImage};
 
 use crate::error::{Error, Result};
-pub use crate::preprocess::image_decode::{
-    MAX_IMAGE_PIXELS, decode_image_bytes, load_image, load_image_at_least,
-};
+pub use crate::preprocess::image_decode::{MAX_IMAGE_PIXELS, decode_image_bytes, load_image};
 pub use crate::preprocess::mnist::mnist_recipe;
 use crate::preprocess::mnist::{
     MNIST_MEAN, MNIST_SIDE_PX, MNIST_STD, PRESHRINK_FACTOR, mnist_into,
@@ -214,7 +212,11 @@ pub fn prepare_image(img: &DynamicImage, cfg: &ImageConfig, path: &Path) -> Resu
         });
     }
     let channels = usize::from(cfg.channels);
-    let img = shrink_for_analysis(img, analysis_side_px(cfg));
+    let max_side = match cfg.recipe {
+        ImageRecipe::Mnist => ANALYSIS_MAX_SIDE,
+        ImageRecipe::Fit => ANALYSIS_MAX_SIDE.max(PRESHRINK_FACTOR * cfg.width.max(cfg.height)),
+    };
+    let img = shrink_for_analysis(img, max_side);
     let img = img.as_ref();
     let preview: Vec<u8> = match cfg.recipe {
         ImageRecipe::Mnist => {
@@ -259,20 +261,8 @@ pub fn prepare_image(img: &DynamicImage, cfg: &ImageConfig, path: &Path) -> Resu
 /// Load an image file (format by content) and prepare it according to `cfg`.
 pub fn prepare_image_file(path: &Path, cfg: &ImageConfig) -> Result<PreparedImage> {
     cfg.validate()?;
-    // Half the analysis side is detail enough: the recipe shrinks to the model input (28 px
-    // for digits) from there, and a large JPEG then decodes at a quarter or an eighth.
-    let decoded = load_image_at_least(path, analysis_side_px(cfg) / 2)?;
-    let mut prepared = prepare_image(&decoded.image, cfg, path)?;
-    (prepared.original_width, prepared.original_height) = decoded.original_size;
-    Ok(prepared)
-}
-
-/// Longest side an image is shrunk to before the recipe runs.
-fn analysis_side_px(cfg: &ImageConfig) -> u32 {
-    match cfg.recipe {
-        ImageRecipe::Mnist => ANALYSIS_MAX_SIDE,
-        ImageRecipe::Fit => ANALYSIS_MAX_SIDE.max(PRESHRINK_FACTOR * cfg.width.max(cfg.height)),
-    }
+    let img = load_image(path)?;
+    prepare_image(&img, cfg, path)
 }
 
 #[cfg(test)]
@@ -310,35 +300,6 @@ mod tests {
             prepare_image(&images[0], &fit, &path),
             Err(Error::ImageBlank { .. })
         ));
-    }
-
-    #[test]
-    fn a_large_jpeg_photo_prepares_like_its_full_decode() {
-        // The paper seven blown up to 2400x3600 (8.6 MP): decoded at 1/4 scale (600x900), the
-        // model input differs from the full decode's by a few grey levels.
-        let big = DynamicImage::ImageLuma8(paper_seven()).resize_exact(
-            2400,
-            3600,
-            image::imageops::FilterType::Triangle,
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("photo.jpg");
-        big.save(&path).expect("write JPEG");
-        let cfg = ImageConfig::default();
-        let scaled = prepare_image_file(&path, &cfg).expect("prepare");
-        assert_eq!(
-            (scaled.original_width, scaled.original_height),
-            (2400, 3600)
-        );
-        let full = prepare_image(&load_image(&path).expect("decode"), &cfg, &path).expect("ok");
-        let diff = scaled
-            .preview
-            .iter()
-            .zip(&full.preview)
-            .map(|(a, b)| f64::from(a.abs_diff(*b)))
-            .sum::<f64>()
-            / scaled.preview.len() as f64;
-        assert!(diff < 6.0, "mean difference {diff} grey levels");
     }
 
     #[test]

@@ -5,12 +5,6 @@
 //! anything large is allocated, and the decoder runs under `image::Limits` sized for that
 //! header. The EXIF Orientation tag (JPEG, TIFF, WebP, PNG eXIf) is applied after decoding, so
 //! a phone photo is read upright.
-//!
-//! A caller that needs only a small copy ([`load_image_at_least`]) gets a large JPEG decoded
-//! at 1/2, 1/4 or 1/8 of its size by the decoder's DCT scaling (`jpeg-decoder`): a 12-megapixel
-//! photo is never expanded to 48 MB of pixels only to be shrunk to 1,024 px. Anything the scaled
-//! decoder cannot read (CMYK, a corrupt stream) goes through the full decode, whose error names
-//! the problem.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read, Seek};
@@ -33,100 +27,6 @@ const SNIFF_BYTES: usize = 64;
 
 pub fn load_image(path: &Path) -> Result<DynamicImage> {
     load_image_with_limit(path, MAX_IMAGE_PIXELS)
-}
-
-/// An image decoded for analysis, and the size of the file's image.
-#[derive(Clone, Debug)]
-pub struct DecodedImage {
-    /// Upright pixels, possibly smaller than the file's image (see [`load_image_at_least`]).
-    pub image: DynamicImage,
-    /// Width and height of the image in the file, upright.
-    pub original_size: (u32, u32),
-}
-
-/// [`load_image`] for a caller that needs the image only at `min_side_px` on its longer side:
-/// a JPEG at least twice that size is decoded at the smallest DCT scale (1/2, 1/4, 1/8) that
-/// keeps its longer side at or above `min_side_px`. Other formats decode at full size.
-pub fn load_image_at_least(path: &Path, min_side_px: u32) -> Result<DecodedImage> {
-    let open = || -> Result<BufReader<File>> {
-        File::open(path)
-            .map(BufReader::new)
-            .map_err(|e| Error::io(path, e))
-    };
-    let (format, (width, height)) = checked_dimensions(&open, path, MAX_IMAGE_PIXELS)?;
-    let scaled = (format == ImageFormat::Jpeg)
-        .then(|| scaled_jpeg(&open, (width, height), min_side_px))
-        .flatten();
-    if let Some(image) = scaled {
-        let original_size = match image.1 {
-            o if swaps_sides(o) => (height, width),
-            _ => (width, height),
-        };
-        return Ok(DecodedImage {
-            image: image.0,
-            original_size,
-        });
-    }
-    let image = decode_with(open, path, MAX_IMAGE_PIXELS)?;
-    Ok(DecodedImage {
-        original_size: (image.width(), image.height()),
-        image,
-    })
-}
-
-/// Whether an orientation turns the image by a quarter (its width becomes its height).
-fn swaps_sides(o: Orientation) -> bool {
-    matches!(
-        o,
-        Orientation::Rotate90
-            | Orientation::Rotate270
-            | Orientation::Rotate90FlipH
-            | Orientation::Rotate270FlipH
-    )
-}
-
-/// A JPEG of `size` decoded by DCT scaling with its longer side still at least `min_side_px`,
-/// upright, with its orientation; `None` when it is too small to gain or the scaled decoder
-/// cannot read it (the full decode then says why).
-fn scaled_jpeg<R, F>(
-    open: &F,
-    size: (u32, u32),
-    min_side_px: u32,
-) -> Option<(DynamicImage, Orientation)>
-where
-    R: BufRead + Seek,
-    F: Fn() -> Result<R>,
-{
-    let longer = size.0.max(size.1);
-    if longer < min_side_px.saturating_mul(2) {
-        return None;
-    }
-    // The request: the image shrunk so its longer side is `min_side_px`; the decoder picks
-    // the smallest scale at or above it.
-    let ask = |side: u32| (u64::from(side) * u64::from(min_side_px)).div_ceil(u64::from(longer));
-    let (ask_w, ask_h) = (ask(size.0), ask(size.1));
-    let mut decoder = jpeg_decoder::Decoder::new(open().ok()?);
-    decoder.set_max_decoding_buffer_size(
-        (u64::from(size.0) * u64::from(size.1) * 4).min(usize::MAX as u64) as usize,
-    );
-    let (w, h) = decoder
-        .scale(u16::try_from(ask_w).ok()?, u16::try_from(ask_h).ok()?)
-        .ok()?;
-    let pixels = decoder.decode().ok()?;
-    let (w, h) = (u32::from(w), u32::from(h));
-    let image = match pixels.len().checked_div((w * h) as usize)? {
-        1 => DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, pixels)?),
-        3 => DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, pixels)?),
-        // 16-bit gray and CMYK: the full decode handles them.
-        _ => return None,
-    };
-    let orientation = decoder
-        .exif_data()
-        .and_then(Orientation::from_exif_chunk)
-        .unwrap_or(Orientation::NoTransforms);
-    let mut image = image;
-    image.apply_orientation(orientation);
-    Some((image, orientation))
 }
 
 /// Decode an image held in memory; `path` only names the input in errors.
@@ -154,10 +54,9 @@ fn decode_error(path: &Path, reason: impl Into<String>) -> Error {
     }
 }
 
-/// The format (detected from the content) and the header's width and height, checked against
-/// `limit` pixels: the decoders read the dimensions without allocating the pixel buffer.
+/// Detect the format, check the header size against `limit`, then decode under tight limits.
 /// `open` gives a fresh reader positioned at the start each time it is called.
-fn checked_dimensions<R, F>(open: &F, path: &Path, limit: u64) -> Result<(ImageFormat, (u32, u32))>
+fn decode_with<R, F>(open: F, path: &Path, limit: u64) -> Result<DynamicImage>
 where
     R: BufRead + Seek,
     F: Fn() -> Result<R>,
@@ -181,6 +80,8 @@ where
             format!("{name} images are not supported by this build"),
         ));
     }
+
+    // 1. Header only: the decoders read the dimensions without allocating the pixel buffer.
     let header = ImageReader::with_format(open()?, format);
     let (width, height) = header
         .into_dimensions()
@@ -201,20 +102,6 @@ where
             format!("the {name} header declares a {width}x{height} image (no pixels)"),
         ));
     }
-    Ok((format, (width, height)))
-}
-
-/// Detect the format, check the header size against `limit`, then decode under tight limits.
-/// `open` gives a fresh reader positioned at the start each time it is called.
-fn decode_with<R, F>(open: F, path: &Path, limit: u64) -> Result<DynamicImage>
-where
-    R: BufRead + Seek,
-    F: Fn() -> Result<R>,
-{
-    // 1. Header only.
-    let (format, (width, height)) = checked_dimensions(&open, path, limit)?;
-    let name = format_name(format);
-    let pixels = u64::from(width) * u64::from(height);
 
     // 2. Full decode under limits sized for that header.
     let mut limits = Limits::default();
@@ -466,65 +353,6 @@ mod tests {
         let g = stored.to_luma8();
         assert!(mean(&g, 0, 4) < 60.0, "stored mark bottom-left");
         assert!(mean(&g, 0, 0) > 200.0 && mean(&g, 12, 4) > 200.0);
-    }
-
-    #[test]
-    fn a_large_jpeg_decodes_scaled_upright_and_close_to_the_full_decode() {
-        // Stored 1600x800 (a phone's sensor pixels, turned), a dark 400x400 mark at the stored
-        // bottom left, with the fixture's EXIF Orientation 6: upright 800x1600, mark top left.
-        let stored = GrayImage::from_fn(1600, 800, |x, y| {
-            let shade = 200 + ((x / 7 + y / 5) % 40) as u8;
-            if x < 400 && y >= 400 {
-                Luma([30])
-            } else {
-                Luma([shade])
-            }
-        });
-        let mut jpeg = Vec::new();
-        DynamicImage::ImageLuma8(stored)
-            .write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
-            .expect("encode");
-        let fixture = std::fs::read(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures/images/exif_orientation_6.jpg"),
-        )
-        .expect("read fixture");
-        let app1_len = usize::from(u16::from_be_bytes([fixture[4], fixture[5]]));
-        let mut bytes = jpeg[..2].to_vec();
-        bytes.extend_from_slice(&fixture[2..4 + app1_len]);
-        bytes.extend_from_slice(&jpeg[2..]);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("photo.jpg");
-        std::fs::write(&path, &bytes).expect("write");
-
-        let full = load_image(&path).expect("full decode");
-        assert_eq!((full.width(), full.height()), (800, 1600));
-        let scaled = load_image_at_least(&path, 200).expect("scaled decode");
-        assert_eq!(scaled.original_size, (800, 1600));
-        // 1/8 is the smallest scale that keeps the longer side at 200 px.
-        let small = scaled.image.to_luma8();
-        assert_eq!(small.dimensions(), (100, 200));
-        let reference = full.resize_exact(100, 200, image::imageops::FilterType::Triangle);
-        let reference = reference.to_luma8();
-        let diff: f64 = small
-            .pixels()
-            .zip(reference.pixels())
-            .map(|(a, b)| (f64::from(a[0]) - f64::from(b[0])).abs())
-            .sum::<f64>()
-            / f64::from(100 * 200);
-        assert!(
-            diff < 4.0,
-            "mean difference to the full decode: {diff} grey levels"
-        );
-        assert!(
-            small.get_pixel(20, 20)[0] < 60,
-            "the mark is top left, upright"
-        );
-        assert!(small.get_pixel(80, 150)[0] > 180, "paper elsewhere");
-        // Asking for more than half the image decodes it whole.
-        let whole = load_image_at_least(&path, 900).expect("decode");
-        assert_eq!((whole.image.width(), whole.image.height()), (800, 1600));
-        assert_eq!(whole.original_size, (800, 1600));
     }
 
     #[test]
