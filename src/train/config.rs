@@ -89,8 +89,9 @@ pub struct Components {
     pub code_matching: bool,
     /// Each modality's features also committed to the partner's code vectors.
     pub cross_commitment: bool,
-    /// Positions past a clip's end and past a prompt's tokens are masked out of every loss,
-    /// the EMA update and the pooled embedding; off = they train like any other position
+    /// Positions past a clip's end and past a prompt's tokens, and an image's blank cells
+    /// (with `image_blank_cell_ink`), are masked out of every loss, the EMA update and the
+    /// pooled embedding during training; off = they train like any other position
     /// (the ablation of CMG's attention masks). The speech cache keeps only a clip's own
     /// positions, so a clip's padding is zero features, not Whisper's features of silence.
     pub padding_mask: bool,

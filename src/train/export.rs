@@ -465,7 +465,13 @@ pub fn model_card(
     } else {
         "log-mel audio (1-D conv, 16 time steps)"
     };
-    s.push_str(&format!("Trained by this project's CMG trainer (`transference train`). Semantic encoders for 28x28 images (conv net, 4x4 = 16 positions) and {audio} and a trained projection on top of the frozen all-MiniLM-L6-v2 (one position per token) are quantised against one shared codebook of "));
+    let images = match m.architecture.image.as_ref().and_then(|i| i.blank_cell_max) {
+        Some(_) => {
+            "28x28 images (conv net, 4x4 = 16 positions; cells of blank paper are masked and get no code)"
+        }
+        None => "28x28 images (conv net, 4x4 = 16 positions)",
+    };
+    s.push_str(&format!("Trained by this project's CMG trainer (`transference train`). Semantic encoders for {images} and {audio} and a trained projection on top of the frozen all-MiniLM-L6-v2 (one position per token) are quantised against one shared codebook of "));
     s.push_str(&format!(
         "{} x {} updated by multi-modal EMA, with cross-modal code matching and cross commitment where the settings below switch them on. Zero-shot labels come from the text tower.\n\n",
         m.architecture.codebook_size, m.architecture.d_model
