@@ -130,7 +130,9 @@ impl TrainingSet {
                 v.push(i);
             }
         }
-        let classes = cfg.trained_classes().map_err(Error::InvalidRequest)?;
+        let classes = cfg
+            .trained_classes()
+            .map_err(|e| Error::InvalidRequest(e.0))?;
         for (name, pools) in [("image", &images), ("audio", &audio)] {
             if let Some(&c) = classes
                 .iter()

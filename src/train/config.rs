@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Invalid, Result};
+use crate::invalid;
 use crate::train::data::DIGIT_WORDS;
 
 /// Loss weights.
@@ -264,17 +265,17 @@ impl TrainConfig {
 
     /// Class ids of [`Self::held_out_classes`], sorted; an unknown word, a repeat, or fewer
     /// than two trained classes left is an error.
-    pub fn held_out_ids(&self) -> std::result::Result<Vec<usize>, String> {
+    pub fn held_out_ids(&self) -> std::result::Result<Vec<usize>, Invalid> {
         let mut ids = Vec::new();
         for word in &self.held_out_classes {
             let id = DIGIT_WORDS.iter().position(|w| w == word).ok_or_else(|| {
-                format!(
+                invalid!(
                     "held_out_classes: unknown class {word:?}; expected digit words: {}",
                     DIGIT_WORDS.join(", ")
                 )
             })?;
             if ids.contains(&id) {
-                return Err(format!("held_out_classes: {word:?} is listed twice"));
+                return Err(invalid!("held_out_classes: {word:?} is listed twice"));
             }
             ids.push(id);
         }
@@ -286,7 +287,7 @@ impl TrainConfig {
     }
 
     /// The classes training batches are drawn from: every class not held out.
-    pub fn trained_classes(&self) -> std::result::Result<Vec<usize>, String> {
+    pub fn trained_classes(&self) -> std::result::Result<Vec<usize>, Invalid> {
         let held = self.held_out_ids()?;
         Ok((0..DIGIT_WORDS.len())
             .filter(|c| !held.contains(c))

@@ -20,7 +20,7 @@ enum Slot {
     Failed,
 }
 
-type Decoded = (String, Result<ColorImage, String>);
+type Decoded = (String, crate::Result<ColorImage>);
 
 /// Texture cache. Keys are `file:<path>@<max side>` for files and free-form ids otherwise.
 pub struct MediaCache {
@@ -61,7 +61,10 @@ impl MediaCache {
                     let options = texture_options(&image);
                     Slot::Ready(ctx.load_texture(key.clone(), image, options))
                 }
-                Err(_) => Slot::Failed,
+                Err(e) => {
+                    tracing::warn!("thumbnail not shown: {e}");
+                    Slot::Failed
+                }
             };
             self.slots.insert(key, slot);
         }
@@ -120,8 +123,10 @@ fn texture_options(image: &ColorImage) -> TextureOptions {
     }
 }
 
-fn decode_file(path: &Path, max_side: u32) -> Result<ColorImage, String> {
-    let img = image::open(path).map_err(|e| e.to_string())?;
+/// Decodes through the app's guarded decoder (pixel limit from the header, EXIF orientation:
+/// a phone photo's thumbnail is upright, like the model's view of it).
+fn decode_file(path: &Path, max_side: u32) -> crate::Result<ColorImage> {
+    let img = crate::preprocess::image::load_image(path)?;
     let img = if img.width() > max_side || img.height() > max_side {
         img.thumbnail(max_side, max_side)
     } else {

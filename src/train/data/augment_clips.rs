@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Result;
 use crate::preprocess::audio::{AudioConfig, Waveform, prepare_audio};
 use crate::train::data::augment_audio::{AugmentRanges, Augmentation};
 use crate::train::data::{LabeledSet, SkippedItem};
@@ -89,7 +90,7 @@ pub fn augment_sources(
     let start = Instant::now();
     let ranges = AugmentRanges::default();
     let jobs = sources.len() * copies;
-    let results: Vec<std::result::Result<(Vec<f32>, Waveform), String>> = (0..jobs)
+    let results: Vec<Result<(Vec<f32>, Waveform)>> = (0..jobs)
         .into_par_iter()
         .map(|j| {
             let (i, k) = (j / copies, j % copies);
@@ -129,8 +130,7 @@ pub fn augment_sources(
                     };
                     prepare_audio(wave, 1, cfg, &name)
                 })
-                .map(|p| (p.mel.data, p.waveform))
-                .map_err(|e| e.to_string());
+                .map(|p| (p.mel.data, p.waveform));
             progress.inc(1);
             result
         })
@@ -147,9 +147,9 @@ pub fn augment_sources(
                 set.labels.push(src.label);
                 set.groups.push(src.group);
             }
-            Err(reason) => skipped.push(SkippedItem {
+            Err(e) => skipped.push(SkippedItem {
                 file: format!("{} (augmented copy {k})", src.key),
-                reason,
+                reason: e.to_string(),
             }),
         }
     }

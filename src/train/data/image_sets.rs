@@ -163,20 +163,24 @@ fn par_items<R: Send>(n: usize, bar: &ProgressBar, f: impl Fn(usize) -> R + Sync
         .collect()
 }
 
-/// Tries `make` with up to [`MAX_ATTEMPTS`] draws from `rng`; the last error's text when all
-/// fail.
+/// Tries `make` with up to [`MAX_ATTEMPTS`] draws from `rng`; the last error when all fail.
 fn with_attempts(
     rng: &mut ChaCha8Rng,
     mut make: impl FnMut(&mut ChaCha8Rng) -> Result<Vec<f32>>,
-) -> std::result::Result<Vec<f32>, String> {
-    let mut last = String::new();
-    for _ in 0..MAX_ATTEMPTS {
-        match make(rng) {
-            Ok(v) => return Ok(v),
-            Err(e) => last = e.to_string(),
+) -> Result<Vec<f32>> {
+    let mut last = make(rng);
+    for _ in 1..MAX_ATTEMPTS {
+        if last.is_ok() {
+            break;
         }
+        last = make(rng);
     }
-    Err(format!("gave up after {MAX_ATTEMPTS} draws: {last}"))
+    last
+}
+
+/// Why an item was given up after [`MAX_ATTEMPTS`] draws.
+fn gave_up(e: &Error) -> String {
+    format!("gave up after {MAX_ATTEMPTS} draws: {e}")
 }
 
 /// Discovers the typefaces under `font_dirs` (folders or font files) and renders the
@@ -239,9 +243,9 @@ pub fn prepare_print_sets(
                 };
                 set.push(&v, digit, t as u32);
             }
-            Err(reason) => sets.skipped.push(SkippedItem {
+            Err(e) => sets.skipped.push(SkippedItem {
                 file: format!("{} digit {digit} #{k}", face.path.display()),
-                reason,
+                reason: gave_up(&e),
             }),
         }
     }
@@ -325,9 +329,9 @@ pub fn scan_set(
     for (i, result) in results.into_iter().enumerate() {
         match result {
             Ok(v) => set.push(&v, source.labels[i], i as u32),
-            Err(reason) => skipped.push(SkippedItem {
+            Err(e) => skipped.push(SkippedItem {
                 file: format!("{name}[{i}]"),
-                reason,
+                reason: gave_up(&e),
             }),
         }
     }

@@ -407,9 +407,9 @@ pub(super) fn prepare_synth(
                     });
                 }
             }
-            Err(reason) => outcome.skipped.push(SkippedItem {
+            Err(e) => outcome.skipped.push(SkippedItem {
                 file: format!("{} '{}'", voice.label(), DIGIT_WORDS[usize::from(digit)]),
-                reason,
+                reason: e.to_string(),
             }),
         }
     }
@@ -474,19 +474,23 @@ fn synthesise(
     word: &str,
     wav: &Path,
     cfg: &AudioConfig,
-) -> std::result::Result<(Vec<f32>, Waveform), String> {
+) -> Result<(Vec<f32>, Waveform)> {
+    let failed = |reason: String| Error::Data {
+        path: wav.to_path_buf(),
+        reason,
+    };
     let output = voice
         .speak(word, wav)
-        .map_err(|e| format!("cannot run the synthesiser: {e}"))?;
+        .map_err(|e| failed(format!("cannot run the synthesiser: {e}")))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(format!(
+        return Err(failed(format!(
             "synthesiser failed ({}): {}",
             output.status,
             stderr.trim()
-        ));
+        )));
     }
-    let prepared = prepare_wav_file(wav, cfg).map_err(|e| e.to_string())?;
+    let prepared = prepare_wav_file(wav, cfg)?;
     Ok((prepared.mel.data, prepared.waveform))
 }
 
