@@ -28,7 +28,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub resume: bool,
     /// Also train the ablations (full, no multi-modal EMA, no Cross-CPC, no CLUB, no code
-    /// matching, no cross commitment, no padding mask, no codebook), each for this many steps,
+    /// matching, no cross commitment, no padding mask, no blank-cell mask, no codebook), each for this many steps,
     /// and put the table in the model card.
     #[arg(long)]
     pub ablation_steps: Option<usize>,

@@ -88,8 +88,9 @@ impl TrainConfig {
                 d_model: self.d_model,
                 global_context: self.image_global_context,
                 blank_cell_max: self
-                    .image_blank_cell_ink
-                    .map(|ink| (ink - MNIST_MEAN) / MNIST_STD),
+                    .components
+                    .blank_cell_mask
+                    .then(|| (self.image_blank_cell_ink - MNIST_MEAN) / MNIST_STD),
             }),
             audio: None,
             speech: Some(SpeechEncoderConfig::tiny_en(

@@ -91,11 +91,15 @@ pub struct Components {
     /// Each modality's features also committed to the partner's code vectors.
     pub cross_commitment: bool,
     /// Positions past a clip's end and past a prompt's tokens, and an image's blank cells
-    /// (with `image_blank_cell_ink`), are masked out of every loss, the EMA update and the
-    /// pooled embedding during training; off = they train like any other position
-    /// (the ablation of CMG's attention masks). The speech cache keeps only a clip's own
-    /// positions, so a clip's padding is zero features, not Whisper's features of silence.
+    /// (with `blank_cell_mask`), are masked out of every loss, the EMA update and the pooled
+    /// embedding during training; off = they train like any other position (the ablation of
+    /// CMG's attention masks). The speech cache keeps only a clip's own positions, so a
+    /// clip's padding is zero features, not Whisper's features of silence.
     pub padding_mask: bool,
+    /// The model masks an image's grid cells of blank paper (brightest pixel at most
+    /// `image_blank_cell_ink`): they get no code, in training and in the app. Off = every
+    /// cell is a position (the recipe before 2026-12-07 afternoon).
+    pub blank_cell_mask: bool,
 }
 
 impl Default for Components {
@@ -110,6 +114,7 @@ impl Default for Components {
             code_matching: true,
             cross_commitment: true,
             padding_mask: true,
+            blank_cell_mask: true,
         }
     }
 }
@@ -135,12 +140,11 @@ pub struct TrainConfig {
     /// Whether each image position also reads the whole picture's mean feature
     /// ([`crate::model::ImageEncoderConfig::global_context`]).
     pub image_global_context: bool,
-    /// A grid cell of an image whose brightest pixel (0 paper, 1 full ink, before the
-    /// normalisation) is at most this is blank paper: masked like a clip's padding, it gets no
-    /// code ([`crate::model::ImageEncoderConfig::blank_cell_max`]). `None`: every cell is a
-    /// position (the recipe before 2026-12-07, whose corner cells shared one "paper" code
-    /// across all digits).
-    pub image_blank_cell_ink: Option<f32>,
+    /// With `components.blank_cell_mask`, a grid cell of an image whose brightest pixel (0
+    /// paper, 1 full ink, before the normalisation) is at most this is blank paper: masked
+    /// like a clip's padding, it gets no code
+    /// ([`crate::model::ImageEncoderConfig::blank_cell_max`]).
+    pub image_blank_cell_ink: f32,
     /// The frozen speech encoder (`transference convert-whisper`); the data's speech cache
     /// must come from the same file (its sha256 is checked).
     pub speech_weights: PathBuf,
@@ -186,7 +190,7 @@ impl Default for TrainConfig {
             specific_dim: 64,
             image_channels: vec![16, 32, 64, 64],
             image_global_context: false,
-            image_blank_cell_ink: Some(0.3),
+            image_blank_cell_ink: 0.3,
             speech_weights: crate::train::data::DEFAULT_SPEECH_WEIGHTS.into(),
             speech_adapter_hidden: 512,
             ema_decay: 0.99,
@@ -231,13 +235,11 @@ impl TrainConfig {
         if self.speech_adapter_hidden == 0 {
             return Err("speech_adapter_hidden must be positive".into());
         }
-        if let Some(ink) = self.image_blank_cell_ink
-            && !(0.0..1.0).contains(&ink)
-        {
-            return Err(format!(
+        let ink = self.image_blank_cell_ink;
+        if !(0.0..1.0).contains(&ink) {
+            return Err(invalid!(
                 "image_blank_cell_ink must be in [0, 1) (0 paper, 1 full ink), got {ink}"
-            )
-            .into());
+            ));
         }
         let w = &self.weights;
         if [w.code_matching, w.cross_commitment]

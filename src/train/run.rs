@@ -84,6 +84,9 @@ pub fn ablation_variants() -> Vec<(&'static str, AblationEdit)> {
             c.components.cross_commitment = false
         }),
         ("no padding mask", |c| c.components.padding_mask = false),
+        ("no blank-cell mask", |c| {
+            c.components.blank_cell_mask = false
+        }),
         ("no codebook (continuous)", |c| {
             c.components.codebook = false
         }),
