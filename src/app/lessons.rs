@@ -129,8 +129,8 @@ impl ExplorerApp {
                         };
                         return;
                     }
-                    Some(Err(reason)) => {
-                        run.status = StepStatus::Failed(reason);
+                    Some(Err(e)) => {
+                        run.status = StepStatus::Failed(e.to_string());
                         return;
                     }
                     Some(Ok(())) => run.wait = None,
@@ -149,8 +149,8 @@ impl ExplorerApp {
             };
             match self.lesson_action(&action, &run.file, ctx) {
                 Ok(w) => run.wait = w,
-                Err(reason) => {
-                    run.status = StepStatus::Failed(format!("{}: {reason}", action.describe()));
+                Err(e) => {
+                    run.status = StepStatus::Failed(format!("{}: {e}", action.describe()));
                     return;
                 }
             }
@@ -158,7 +158,7 @@ impl ExplorerApp {
     }
 
     /// `None` while still waiting; else whether what was waited for went well.
-    fn waited(&self, w: &Wait) -> Option<Result<(), String>> {
+    fn waited(&self, w: &Wait) -> Option<crate::Result<()>> {
         let s = &self.session;
         match w {
             Wait::Load => {
@@ -167,29 +167,31 @@ impl ExplorerApp {
                 }
                 Some(match &s.summary {
                     Some(_) => Ok(()),
-                    None => Err("the bundle did not load (see the notification)".into()),
+                    None => Err(refused("the bundle did not load (see the notification)")),
                 })
             }
             Wait::Input(key) => match s.inputs.iter().find(|e| e.key == *key).map(|e| &e.status) {
-                None => Some(Err("the input was removed".into())),
+                None => Some(Err(refused("the input was removed"))),
                 Some(InputStatus::Queued | InputStatus::Running) => None,
                 Some(InputStatus::Done(_)) => Some(Ok(())),
-                Some(InputStatus::Failed(reason)) => Some(Err(reason.clone())),
-                Some(InputStatus::Cancelled) => Some(Err("the analysis was cancelled".into())),
+                Some(InputStatus::Failed(reason)) => Some(Err(refused(reason.clone()))),
+                Some(InputStatus::Cancelled) => Some(Err(refused("the analysis was cancelled"))),
             },
             Wait::Rescore => {
                 (s.classify_pending == 0 && s.labels_edited_at.is_none()).then_some(Ok(()))
             }
             Wait::Transfer => (!s.transfer_running).then(|| match &s.transfer {
                 Some(_) => Ok(()),
-                None => Err("the transfer lab failed (see the notification)".into()),
+                None => Err(refused("the transfer lab failed (see the notification)")),
             }),
             Wait::LowResource => s
                 .low_resource_running
                 .is_none()
                 .then(|| match &s.low_resource {
                     Some(_) => Ok(()),
-                    None => Err("the low-resource curves failed (see the notification)".into()),
+                    None => Err(refused(
+                        "the low-resource curves failed (see the notification)",
+                    )),
                 }),
         }
     }
@@ -200,10 +202,10 @@ impl ExplorerApp {
         action: &Action,
         file: &Path,
         ctx: &egui::Context,
-    ) -> Result<Option<Wait>, String> {
+    ) -> crate::Result<Option<Wait>> {
         match action {
             Action::OpenBundle { path } => {
-                let dir = load::resolve(file, path).map_err(|e| e.to_string())?;
+                let dir = load::resolve(file, path)?;
                 let loaded = self
                     .session
                     .summary
@@ -222,27 +224,30 @@ impl ExplorerApp {
             } => {
                 let source = match (text, input_file, gallery) {
                     (Some(t), _, _) => InputSource::Text(t.clone()),
-                    (_, Some(f), _) => {
-                        InputSource::File(load::resolve(file, f).map_err(|e| e.to_string())?)
-                    }
+                    (_, Some(f), _) => InputSource::File(load::resolve(file, f)?),
                     (_, _, Some(pick)) => {
-                        let summary = self.session.summary.as_ref().ok_or("no model is loaded")?;
+                        let summary = self
+                            .session
+                            .summary
+                            .as_ref()
+                            .ok_or_else(|| refused("no model is loaded"))?;
                         let points = summary
                             .gallery
                             .iter()
                             .map(|p| (p.index, p.modality, p.label.as_deref(), p.source.as_str()));
-                        InputSource::GalleryItem(
-                            gallery_index(points, pick).map_err(|e| e.to_string())?,
-                        )
+                        InputSource::GalleryItem(gallery_index(points, pick)?)
                     }
-                    _ => return Err("no input named".into()),
+                    _ => return Err(refused("no input named")),
                 };
                 let before = self.session.inputs.len();
                 self.apply(Command::AddInput(source), ctx);
                 if self.session.inputs.len() == before {
-                    return Err("the app refused the input (see the notification)".into());
+                    return Err(refused("the app refused the input (see the notification)"));
                 }
-                let key = self.session.selected.ok_or("no input selected")?;
+                let key = self
+                    .session
+                    .selected
+                    .ok_or_else(|| refused("no input selected"))?;
                 Ok(Some(Wait::Input(key)))
             }
             Action::Generate { to } => {
@@ -250,7 +255,7 @@ impl ExplorerApp {
                     .session
                     .selected_input()
                     .map(|e| e.source.clone())
-                    .ok_or("there is no current input to generate from")?;
+                    .ok_or_else(|| refused("there is no current input to generate from"))?;
                 let before = self.session.inputs.len();
                 self.apply(
                     Command::AddInput(InputSource::Generated {
@@ -260,9 +265,12 @@ impl ExplorerApp {
                     ctx,
                 );
                 if self.session.inputs.len() == before {
-                    return Err("the app refused the input (see the notification)".into());
+                    return Err(refused("the app refused the input (see the notification)"));
                 }
-                let key = self.session.selected.ok_or("no input selected")?;
+                let key = self
+                    .session
+                    .selected
+                    .ok_or_else(|| refused("no input selected"))?;
                 Ok(Some(Wait::Input(key)))
             }
             Action::Show { panel } => {
@@ -290,12 +298,17 @@ impl ExplorerApp {
                 let c = match code {
                     Some(c) if (*c as usize) < k => *c,
                     Some(c) => {
-                        return Err(format!("code {c} is not in this codebook of {k} codes"));
+                        return Err(crate::Error::CodeOutOfRange {
+                            code: *c,
+                            codebook_size: k,
+                        });
                     }
                     None => check::most_used_code(&self.lesson_observation(), *shared_with)
                         .ok_or_else(|| match shared_with {
-                            Some(m) => format!("the input uses no code that {m} gallery items use"),
-                            None => "there is no analysed input".into(),
+                            Some(m) => refused(format!(
+                                "the input uses no code that {m} gallery items use"
+                            )),
+                            None => refused("there is no analysed input"),
                         })?,
                 };
                 self.apply(Command::SelectCode(Some(c)), ctx);
@@ -326,7 +339,9 @@ impl ExplorerApp {
                 let available = &self.session.derived.gallery_modalities;
                 for m in [tested, helper] {
                     if !available.contains(m) {
-                        return Err(format!("the loaded bundle's gallery has no {m} items"));
+                        return Err(refused(format!(
+                            "the loaded bundle's gallery has no {m} items"
+                        )));
                     }
                 }
                 // The lab's curves test on its "test on" modality, helped by its "fit on" one.
@@ -347,7 +362,9 @@ impl ExplorerApp {
                 let available = &self.session.derived.gallery_modalities;
                 for m in [source, target] {
                     if !available.contains(m) {
-                        return Err(format!("the loaded bundle's gallery has no {m} items"));
+                        return Err(refused(format!(
+                            "the loaded bundle's gallery has no {m} items"
+                        )));
                     }
                 }
                 self.settings.transfer_source = Some(*source);
@@ -423,4 +440,10 @@ fn same_dir(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
     }
+}
+
+/// A step's action or wait that the app could not carry out as the lesson asks (the same kind of
+/// failure the headless runner reports).
+fn refused(reason: impl Into<String>) -> crate::Error {
+    crate::Error::InvalidRequest(reason.into())
 }
