@@ -1943,25 +1943,18 @@ fn clicking_a_confusion_cell_selects_exactly_its_items() {
     assert_eq!(selected_items(&h), expected);
 }
 
+/// The app's session.
+fn session(h: &AppHarness) -> &transference::ui::session::Session {
+    h.state().as_ref().unwrap().session()
+}
+
 /// The loaded model's summary (the model must have loaded).
 fn summary(h: &AppHarness) -> &transference::engine::ModelSummary {
-    h.state()
-        .as_ref()
-        .unwrap()
-        .session()
-        .summary
-        .as_ref()
-        .expect("a loaded model")
+    session(h).summary.as_ref().expect("a loaded model")
 }
 
 fn gallery_len(h: &AppHarness) -> usize {
-    h.state()
-        .as_ref()
-        .unwrap()
-        .session()
-        .summary
-        .as_ref()
-        .map_or(0, |s| s.gallery.len())
+    session(h).summary.as_ref().map_or(0, |s| s.gallery.len())
 }
 
 /// Where the shipped model fails: the Selection tab's *Score the gallery zero-shot* colours
