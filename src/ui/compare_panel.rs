@@ -17,7 +17,8 @@ use crate::ui::map_canvas::{MapCanvas, SceneSource};
 use crate::ui::map_panel::{draw_gallery, gallery_plot, gallery_tooltip, hover_ring, nearest_item};
 use crate::ui::media::MediaCache;
 use crate::ui::selection::MapFilter;
-use crate::ui::session::{Session, layout_xy};
+use crate::ui::session::Session;
+use crate::ui::session_map::layout_xy;
 use crate::ui::state::{MapColoring, Settings};
 use crate::ui::{Command, muted, section, text::short, theme};
 

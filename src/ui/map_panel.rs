@@ -153,7 +153,7 @@ pub fn show(
     let gallery = &summary.gallery;
     // Positions: the chosen t-SNE or UMAP layout once it has one, else the PCA in the summary.
     let layout = session.map_layout(settings).map(|l| l.xy.as_slice());
-    let xy = |p: &GalleryPoint| crate::ui::session::layout_xy(layout, p);
+    let xy = |p: &GalleryPoint| crate::ui::session_map::layout_xy(layout, p);
     // Code vectors have PCA positions only.
     let codebook_xy: &[[f32; 2]] = match layout {
         Some(_) => &[],

@@ -36,6 +36,7 @@ pub mod retrieval_panel;
 pub mod selection;
 pub mod selection_panel;
 pub mod session;
+pub mod session_map;
 pub mod state;
 pub mod text;
 pub mod theme;
