@@ -2,6 +2,7 @@
 //! evaluation and bundle export.
 
 pub mod batches;
+pub mod card;
 pub mod checkpoint;
 pub mod cmg;
 pub mod config;

@@ -7,9 +7,10 @@ use serde::Serialize;
 
 use crate::device::DeviceRequest;
 use crate::error::{Error, Result};
+use crate::train::card::AblationRow;
 use crate::train::config::TrainConfig;
 use crate::train::eval::EvalReport;
-use crate::train::export::{self, AblationRow};
+use crate::train::export;
 use crate::train::trainer::{self, StepLog};
 
 /// What to train and where to write it.
