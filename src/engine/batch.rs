@@ -29,8 +29,7 @@ impl Pipeline {
     /// bundle's image size), normalised here with the bundle's mean and std. One item per image.
     pub fn encode_image_batch(&self, pixels: &[f32]) -> Result<Vec<EncodedItem>> {
         let cfg = self.image_config()?;
-        let (mean, std) = (cfg.mean[0], cfg.std[0]);
-        let normalised: Vec<f32> = pixels.iter().map(|v| (v - mean) / std).collect();
+        let normalised: Vec<f32> = pixels.iter().map(|&v| cfg.normalised_gray(v)).collect();
         self.encode_normalised_image_batch(&normalised)
     }
 

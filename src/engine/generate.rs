@@ -89,12 +89,11 @@ impl Pipeline {
     /// A decoded image (`H * W` values in 0..1) as the image preprocessing would give it.
     pub(crate) fn prepared_generated_image(&self, pixels01: &[f32]) -> Result<PreparedImage> {
         let cfg = self.image_config()?;
-        let (mean, std) = (cfg.mean[0], cfg.std[0]);
         Ok(PreparedImage {
             width: cfg.width,
             height: cfg.height,
             channels: 1,
-            pixels: pixels01.iter().map(|v| (v - mean) / std).collect(),
+            pixels: pixels01.iter().map(|&v| cfg.normalised_gray(v)).collect(),
             preview: pixels01
                 .iter()
                 .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)

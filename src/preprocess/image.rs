@@ -77,6 +77,12 @@ impl Default for ImageConfig {
 }
 
 impl ImageConfig {
+    /// A one-channel value in 0..1 (0 paper, 1 full ink) in the encoder's input units:
+    /// `(v - mean[0]) / std[0]`.
+    pub fn normalised_gray(&self, v: f32) -> f32 {
+        (v - self.mean[0]) / self.std[0]
+    }
+
     /// Reject nonsense values with an [`Error::InvalidRequest`] that names the field.
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::InvalidRequest(format!("image config: {msg}")));

@@ -15,7 +15,8 @@ use crate::model::{
     BertConfig, EmbeddingSource, ImageEncoder, ImageEncoderConfig, ModelConfig, MultimodalModel,
     SpeechEncoderConfig, TextEncoderConfig, l2_normalize, masked_mean,
 };
-use crate::preprocess::mnist::{MNIST_MEAN, MNIST_PIXELS, MNIST_SIDE_PX, MNIST_STD};
+use crate::preprocess::image::ImageConfig;
+use crate::preprocess::mnist::{MNIST_PIXELS, MNIST_SIDE_PX};
 use crate::train::config::TrainConfig;
 
 /// Hidden width of the decoders.
@@ -90,7 +91,7 @@ impl TrainConfig {
                 blank_cell_max: self
                     .components
                     .blank_cell_mask
-                    .then(|| (self.image_blank_cell_ink - MNIST_MEAN) / MNIST_STD),
+                    .then(|| ImageConfig::default().normalised_gray(self.image_blank_cell_ink)),
             }),
             audio: None,
             speech: Some(SpeechEncoderConfig::tiny_en(

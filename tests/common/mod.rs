@@ -18,11 +18,8 @@ use transference::model::{
 };
 use transference::preprocess::audio::AudioConfig;
 use transference::preprocess::image::ImageConfig;
-use transference::preprocess::mnist::{MNIST_MEAN, MNIST_SIDE_PX, MNIST_STD};
-
-/// A grid cell of the tiny bundle's image input is blank paper when its brightest pixel is at
-/// most 0.3 of full ink (the default recipe's `image_blank_cell_ink`), in normalised units.
-pub const TINY_BLANK_CELL_MAX: f32 = (0.3 - MNIST_MEAN) / MNIST_STD;
+use transference::preprocess::mnist::MNIST_SIDE_PX;
+use transference::train::config::TrainConfig;
 
 /// Side of an MNIST digit as an index.
 const SIDE: usize = MNIST_SIDE_PX as usize;
@@ -75,7 +72,11 @@ pub fn tiny_manifest() -> Manifest {
                 hidden_channels: vec![4, 4, 4, 4],
                 d_model: TINY_D,
                 global_context: true,
-                blank_cell_max: Some(TINY_BLANK_CELL_MAX),
+                // Blank paper as the default recipe says (`image_blank_cell_ink`).
+                blank_cell_max: Some(
+                    ImageConfig::default()
+                        .normalised_gray(TrainConfig::default().image_blank_cell_ink),
+                ),
             }),
             audio: Some(AudioEncoderConfig {
                 n_mels: audio.n_mels,
