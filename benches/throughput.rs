@@ -23,11 +23,16 @@
 //! `-- --map-scale-only` runs the map-at-scale section alone (benches/throughput/map_scale.rs:
 //! map frame time at 100k and 1M points, raster time per view, and opening a 1M x 256
 //! vectors-only bundle to its first map frame);
+//! `-- --inspect-only` runs the inspecting-at-scale section alone
+//! (benches/throughput/inspect_scale.rs: window frame time with a code page open and with a
+//! second model compared, 100k gallery items per model, 4,096 codes; target p95 <= 16 ms);
 //! `-- --index-only` times `transference index` in items per second (see [`scale`]);
 //! `-- --approx-only` times the approximate (HNSW) index against the exact scan at 100k x 256
 //! (build seconds, query time, recall@10), and at 1M too with `--approx-1m` (minutes of build);
 //! `--approx-clustered` skips the uniformly random rows (HNSW's worst case, the slowest build).
 
+#[path = "throughput/inspect_scale.rs"]
+mod inspect_scale;
 #[path = "throughput/map_scale.rs"]
 mod map_scale;
 #[path = "throughput/scale.rs"]
@@ -400,6 +405,10 @@ fn main() {
         map_scale_section();
         return;
     }
+    if std::env::args().any(|a| a == "--inspect-only") {
+        inspect_scale::inspect_frames();
+        return;
+    }
     if std::env::args().any(|a| a == "--maps-only") {
         maps();
         return;
@@ -630,6 +639,7 @@ fn main() {
     scale::approx_search(approx_runs, approx_sizes, approx_random);
     maps();
     map_scale_section();
+    inspect_scale::inspect_frames();
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

@@ -749,6 +749,25 @@ fn three_training_steps_save_and_reload_a_bundle() {
         assert!((0.0..=1.0).contains(&acc), "{key}: {acc}");
     }
     let p = Pipeline::open(&out, DeviceRequest::Cpu).unwrap();
+    // The trainer records each code's last dead-code reset (codes idle for 2 updates are
+    // reset), the bundle keeps it, and a code's page says it.
+    let resets = &trained.last_reset_step;
+    assert!(
+        !resets.is_empty() && resets.values().all(|s| (1..=3).contains(s)),
+        "{resets:?}"
+    );
+    let (&reset, &at) = resets.iter().next().unwrap();
+    assert_eq!(
+        p.code_page(reset).unwrap().last_reset_text(),
+        format!("last reset at training step {at}")
+    );
+    let never = (0..cfg.codebook_size as u32)
+        .find(|c| !resets.contains_key(c))
+        .expect("a code never reset");
+    assert_eq!(
+        p.code_page(never).unwrap().last_reset_text(),
+        "never reset in training"
+    );
     let g = p.bundle.gallery.as_ref().unwrap();
     assert_eq!(g.indices_of(Modality::Image).len(), 10);
     assert!(!g.indices_of(Modality::Text).is_empty());

@@ -28,7 +28,7 @@ const FRAMES: usize = 120;
 const FRAME_BUDGET: Duration = Duration::from_millis(33);
 
 /// A summary of `n` gallery points in 12 Gaussian blobs (2-D positions only).
-fn summary(n: usize) -> ModelSummary {
+pub fn summary(n: usize) -> ModelSummary {
     let mut state = 99u64;
     let mut uniform = move || {
         state = state

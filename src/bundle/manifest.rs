@@ -104,6 +104,12 @@ pub struct Provenance {
     /// Free-form training settings (the trainer's config, seed, steps...).
     #[serde(default)]
     pub settings: BTreeMap<String, toml::Value>,
+    /// `[provenance.last_reset_step]`: the training step at which each code was last reset by
+    /// the trainer's dead-code restart, keyed by code id (`"17" = 2300`); codes never reset
+    /// are absent. `None` when the bundle does not record resets (made elsewhere, imported,
+    /// or trained before they were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reset_step: Option<BTreeMap<String, u64>>,
 }
 
 /// `[vectors]`: present only in a vectors-only bundle, one imported from embeddings (and

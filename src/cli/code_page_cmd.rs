@@ -41,10 +41,7 @@ pub fn page_text(page: &CodePage) -> String {
         100.0 * f.share_of_assignments,
         f.total_positions
     );
-    s.push_str(&match page.last_reset_step {
-        Some(step) => format!("  last reset at training step {step}\n"),
-        None => "  last reset: not recorded by this bundle\n".into(),
-    });
+    s.push_str(&format!("  {}\n", page.last_reset_text()));
     for u in &f.per_modality {
         s.push_str(&format!(
             "  {:<6} {} positions ({:.2} % of its {}), {} items\n",

@@ -13,10 +13,6 @@ use crate::index::code_facts::{CodeFacts, CodeSource};
 use crate::modality::Modality;
 use crate::preprocess::audio::Waveform;
 
-/// Manifest metric that records the training step a code was last reset at:
-/// `codebook.last_reset_step.<code>` (absent: the bundle does not record it).
-pub const LAST_RESET_METRIC_PREFIX: &str = "codebook.last_reset_step.";
-
 /// The code vector decoded as a picture: 8-bit gray pixels, row-major.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DecodedImage {
@@ -58,13 +54,24 @@ pub struct CodePage {
     pub model: String,
     #[serde(flatten)]
     pub facts: CodeFacts,
-    /// Training step at which the code was last reset, when the manifest records it
-    /// ([`LAST_RESET_METRIC_PREFIX`]).
+    /// True when the bundle records the trainer's code resets
+    /// (`[provenance.last_reset_step]`, [`crate::bundle::manifest::Provenance`]).
+    pub resets_recorded: bool,
+    /// Training step at which the code was last reset (`None`: never reset, or not recorded).
     pub last_reset_step: Option<u64>,
     pub decoded: DecodedCode,
 }
 
 impl CodePage {
+    /// When the code was last reset, as the page and `code-page` say it.
+    pub fn last_reset_text(&self) -> String {
+        match (self.resets_recorded, self.last_reset_step) {
+            (_, Some(step)) => format!("last reset at training step {step}"),
+            (true, None) => "never reset in training".into(),
+            (false, None) => "last reset: not recorded by this bundle".into(),
+        }
+    }
+
     /// The page as one JSON object (what `code-page --json` prints and the window exports).
     pub fn to_json(&self) -> Result<serde_json::Value> {
         serde_json::to_value(self).map_err(|e| Error::Internal(e.to_string()))
@@ -87,15 +94,12 @@ impl Pipeline {
             image_grid: manifest.architecture.image.as_ref().map(|c| c.grid()),
         };
         let facts = source.facts(code)?;
-        let last_reset_step = manifest
-            .metrics
-            .get(&format!("{LAST_RESET_METRIC_PREFIX}{code}"))
-            .filter(|v| v.is_finite() && **v >= 0.0)
-            .map(|v| *v as u64);
+        let resets = manifest.provenance.last_reset_step.as_ref();
         Ok(CodePage {
             model: manifest.name.clone(),
             facts,
-            last_reset_step,
+            resets_recorded: resets.is_some(),
+            last_reset_step: resets.and_then(|r| r.get(&code.to_string()).copied()),
             decoded: self.decode_code(code, codebook.as_deref()),
         })
     }

@@ -5,8 +5,9 @@
 //! the gallery's stored codes: one pass over every item's codes, `O(K * D)` for the
 //! neighbours, so a page of a 100k-item gallery and a 4,096-code codebook takes milliseconds.
 //!
-//! Positions are the indices of an item's stored codes. A gallery does not mark padding (audio
-//! positions beyond a clip's frames), so a padded position counts like any other.
+//! Positions are the encoder positions of an item's codes (the gallery's `code_positions`).
+//! Padding (audio beyond a clip's frames) and an image's blank cells get no code, so they
+//! count at no position.
 //! `tests/reference/code_page_reference.py` re-derives every figure with numpy.
 
 use serde::{Deserialize, Serialize};
@@ -413,11 +414,10 @@ mod tests {
         assert!(err.contains("code 5") && err.contains("5 codes"), "{err}");
     }
 
-    /// A page of a 100k-item gallery with a 4,096-code codebook: one pass, well under a
-    /// second even unoptimised (about 60 ms a page on a 2-core machine, debug build), and its
-    /// counts agree with a direct count.
+    /// A page of a 100k-item gallery with a 4,096-code codebook counts every item that uses
+    /// the code and every position (its time is the bench's: `--inspect-only`).
     #[test]
-    fn a_code_page_of_a_100k_gallery_and_4096_codes_is_one_quick_pass() {
+    fn a_code_page_of_a_100k_gallery_and_4096_codes_counts_every_item() {
         let (n, t, k, d) = (100_000usize, 16usize, 4096usize, 256usize);
         let mut g = Gallery::default();
         let mut rng = 1u64;
@@ -451,15 +451,11 @@ mod tests {
             image_grid: Some([4, 4]),
         };
         for code in [0u32, 4095] {
-            let t0 = std::time::Instant::now();
             let f = source.facts(code).unwrap();
-            let secs = t0.elapsed().as_secs_f64();
             let users = g.codes.iter().filter(|c| c.contains(&code)).count();
             assert_eq!(f.items, users);
             assert_eq!(f.total_positions, (n * t) as u64);
             assert_eq!(f.nearest_codes.len(), NEAREST_CODES);
-            assert!(secs < 5.0, "{secs} s for code {code}");
-            eprintln!("code {code}: {:.1} ms", secs * 1000.0);
         }
     }
 }

@@ -17,6 +17,8 @@ use burn::nn::{PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::error::Invalid;
+use crate::invalid;
 use crate::preprocess::mnist::MNIST_SIDE_PX;
 
 /// Architecture of the image encoder.
@@ -63,6 +65,24 @@ impl ImageEncoderConfig {
             size = [size[0].div_ceil(2), size[1].div_ceil(2)];
         }
         size
+    }
+
+    /// Checks that the blank-cell mask can be applied: its threshold is finite and the input
+    /// splits into whole blocks, one per grid cell.
+    pub fn validate(&self) -> std::result::Result<(), Invalid> {
+        let Some(max) = self.blank_cell_max else {
+            return Ok(());
+        };
+        if !max.is_finite() {
+            return Err(invalid!("image.blank_cell_max must be finite, got {max}"));
+        }
+        let ([h, w], [rows, cols]) = (self.input_size, self.grid());
+        if !(h.is_multiple_of(rows) && w.is_multiple_of(cols)) {
+            return Err(invalid!(
+                "image.blank_cell_max needs an input of whole blocks per grid cell, but a                  {h}x{w} input does not split into the {rows}x{cols} feature grid; use a side                  that is a multiple of the grid's or remove blank_cell_max"
+            ));
+        }
+        Ok(())
     }
 
     /// Number of positions T = rows x cols.
@@ -142,6 +162,8 @@ impl ImageEncoder {
         let [b, _, h, w] = images.dims();
         let [rows, cols] = self.grid;
         let device = images.device();
+        // A validated config always splits evenly ([`ImageEncoderConfig::validate`]); an
+        // encoder built from an unchecked one masks nothing rather than failing.
         let Some(max) = self
             .blank_cell_max
             .filter(|_| h % rows == 0 && w % cols == 0)
@@ -165,6 +187,30 @@ impl ImageEncoder {
 mod tests {
     use super::*;
     use crate::model::{float_to_vec, tensor_from_vec};
+
+    #[test]
+    fn a_blank_cell_mask_needs_whole_blocks_per_grid_cell() {
+        let mut config = ImageEncoderConfig {
+            blank_cell_max: Some(0.5),
+            ..Default::default()
+        };
+        assert_eq!(config.grid(), [4, 4]);
+        assert!(config.validate().is_ok(), "28x28 splits into 7x7 blocks");
+        config.input_size = [30, 28];
+        let e = config.validate().unwrap_err().to_string();
+        assert!(e.contains("30x28") && e.contains("4x4"), "{e}");
+        config.blank_cell_max = None;
+        assert!(config.validate().is_ok(), "no mask, any size");
+        config.input_size = [28, 28];
+        config.blank_cell_max = Some(f32::NAN);
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("finite")
+        );
+    }
 
     /// Position 0's output for a blank image and for one with ink far away (the bottom-right
     /// 10x10 block, outside position 0's 17x17 patch).

@@ -121,6 +121,9 @@ impl ModelConfig {
         if let Some(speech) = &self.speech {
             speech.validate()?;
         }
+        if let Some(image) = &self.image {
+            image.validate()?;
+        }
         let dims = [
             ("image", self.image.as_ref().map(|c| c.d_model)),
             ("audio", self.audio.as_ref().map(|c| c.d_model)),

@@ -10,6 +10,8 @@
 //! the paired example's vectors of the other modalities at the same position, so a code
 //! chosen by one modality is also pulled toward what the other modalities say there.
 
+use std::collections::BTreeMap;
+
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -93,6 +95,10 @@ pub struct EmaCodebook {
     pub idle_steps: Vec<usize>,
     /// Codes reset so far.
     pub resets: usize,
+    /// Training step of each code's last reset (codes never reset are absent). Checkpoints
+    /// written before it was recorded read as empty.
+    #[serde(default)]
+    pub last_reset_step: BTreeMap<u32, u64>,
 }
 
 impl EmaCodebook {
@@ -106,14 +112,16 @@ impl EmaCodebook {
             vectors,
             idle_steps: vec![0; k],
             resets: 0,
+            last_reset_step: BTreeMap::new(),
         }
     }
 
-    /// One EMA update from a paired batch of several modalities (all with the same B).
-    /// With `multimodal`, each position's update vector is
+    /// One EMA update, at training step `step`, from a paired batch of several modalities
+    /// (all with the same B). With `multimodal`, each position's update vector is
     /// `own_weight * own + (1 - own_weight) * mean(partners)`.
     pub fn update(
         &mut self,
+        step: u64,
         batches: &[ModalityBatch<'_>],
         batch_size: usize,
         multimodal: bool,
@@ -202,6 +210,7 @@ impl EmaCodebook {
             self.cluster_size[c] = 1.0;
             self.idle_steps[c] = 0;
             self.resets += 1;
+            self.last_reset_step.insert(c as u32, step);
         }
     }
 }
@@ -231,7 +240,7 @@ mod tests {
             own_weight: 0.5,
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        cb.update(&[batch], 1, false, settings, &mut rng);
+        cb.update(1, &[batch], 1, false, settings, &mut rng);
         // code 0: N = 0.5*1 + 0.5*2 = 1.5, m = 0.5*0 + 0.5*4 = 2 ; code 1: N = 0.5, m = 5
         // n = 2.0, smoothing ~ identity -> e0 = 2/1.5, e1 = 5/0.5
         assert!((cb.vectors[0] - 2.0 / 1.5).abs() < 1e-4, "{:?}", cb.vectors);
@@ -264,7 +273,7 @@ mod tests {
             own_weight: 0.5,
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        cb.update(&[image, audio], 1, true, settings, &mut rng);
+        cb.update(1, &[image, audio], 1, true, settings, &mut rng);
         // decay 0: code 0 = 0.5*1 + 0.5*3 = 2, code 1 = 0.5*3 + 0.5*1 = 2
         assert!(
             (cb.vectors[0] - 2.0).abs() < 1e-4 && (cb.vectors[1] - 2.0).abs() < 1e-4,
@@ -286,17 +295,19 @@ mod tests {
             own_weight: 0.5,
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        for _ in 0..3 {
+        for step in 1..=3 {
             let batch = ModalityBatch {
                 vectors: &vectors,
                 codes: &codes,
                 mask: &mask,
                 t: 1,
             };
-            cb.update(&[batch], 1, false, settings, &mut rng);
+            cb.update(step, &[batch], 1, false, settings, &mut rng);
         }
         assert_eq!(cb.resets, 1);
         assert_eq!(cb.idle_steps[1], 0);
+        // Code 1, idle for three updates, was reset at the third; code 0 never was.
+        assert_eq!(cb.last_reset_step, BTreeMap::from([(1, 3)]));
         assert!(
             (cb.vectors[2] - 5.0).abs() < 0.2 && (cb.vectors[3] + 5.0).abs() < 0.2,
             "{:?}",

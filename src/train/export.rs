@@ -98,6 +98,7 @@ pub fn digits_manifest(
             data: data.meta.sources.iter().map(|s| format!("{} ({}, {} items)", s.name, s.licence, s.count)).collect(),
             notes: String::new(),
             settings: BTreeMap::new(),
+            last_reset_step: None,
         },
         metrics: BTreeMap::new(),
         vectors: None,
@@ -248,10 +249,17 @@ pub fn export_bundle(
     model: &MultimodalModel,
     architecture: crate::model::ModelConfig,
     train_secs: f64,
+    last_reset_step: &BTreeMap<u32, u64>,
     device_description: &str,
     ablations: &[AblationRow],
 ) -> Result<EvalReport> {
     let mut manifest = digits_manifest(cfg, data, architecture, out);
+    manifest.provenance.last_reset_step = Some(
+        last_reset_step
+            .iter()
+            .map(|(code, step)| (code.to_string(), *step))
+            .collect(),
+    );
     manifest
         .provenance
         .settings
@@ -343,6 +351,7 @@ pub fn export_trained(
         &model,
         trained.model_config.clone(),
         trained.elapsed_secs,
+        &trained.last_reset_step,
         device_description,
         ablations,
     )

@@ -2,6 +2,7 @@
 //! digit), one [`CmgModel::step`] each (the losses), the EMA codebook update, checkpoints;
 //! resumable and seeded.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -34,6 +35,8 @@ pub struct Trained {
     pub log: Vec<StepLog>,
     pub elapsed_secs: f64,
     pub set: TrainingSet,
+    /// Training step of each code's last dead-code reset (codes never reset are absent).
+    pub last_reset_step: BTreeMap<u32, u64>,
 }
 
 fn step_rng(seed: u64, step: usize) -> ChaCha8Rng {
@@ -131,6 +134,7 @@ pub fn train(
                 })
                 .collect();
             ema.update(
+                (step + 1) as u64,
                 &batches,
                 batch.size,
                 cfg.components.multimodal_ema,
@@ -194,6 +198,7 @@ pub fn train(
         log,
         elapsed_secs: elapsed_before + t0.elapsed().as_secs_f64(),
         set,
+        last_reset_step: ema.last_reset_step,
     })
 }
 

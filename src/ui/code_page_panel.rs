@@ -208,13 +208,7 @@ fn page_body(
             .strong()
             .size(17.0),
         );
-        muted(
-            ui,
-            match page.last_reset_step {
-                Some(step) => format!("\u{b7} last reset at training step {step}"),
-                None => "\u{b7} last reset: not recorded by this bundle".into(),
-            },
-        );
+        muted(ui, format!("\u{b7} {}", page.last_reset_text()));
     });
     ui.add_space(6.0);
     let left = |ui: &mut Ui| {

@@ -176,6 +176,7 @@ mod tests {
                 nearest_codes: vec![],
                 co_occurring: vec![],
             },
+            resets_recorded: false,
             last_reset_step: None,
             decoded: Default::default(),
         }
