@@ -237,7 +237,8 @@ impl ExplorerApp {
                             .map(|p| (p.index, p.modality, p.label.as_deref(), p.source.as_str()));
                         InputSource::GalleryItem(gallery_index(points, pick)?)
                     }
-                    _ => return Err(refused("no input named")),
+                    // The loader refuses a queue_input without exactly one input.
+                    _ => return Err(crate::Error::Internal("queue_input names no input".into())),
                 };
                 let before = self.session.inputs.len();
                 self.apply(Command::AddInput(source), ctx);

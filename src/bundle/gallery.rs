@@ -119,7 +119,7 @@ impl Gallery {
             self.dim = embedding.len();
         }
         if embedding.len() != self.dim {
-            return Err(Error::InvalidRequest(format!(
+            return Err(Error::Internal(format!(
                 "gallery embedding has {} dimensions, expected {}",
                 embedding.len(),
                 self.dim

@@ -149,7 +149,10 @@ fn with_encoders(p: Pipeline) -> Result<Pipeline> {
 
 fn dispatch(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
-        return Err(Error::InvalidRequest("no subcommand".into()));
+        // `main` opens the window when there is no subcommand.
+        return Err(Error::Internal(
+            "cli::run called without a subcommand".into(),
+        ));
     };
     let model = cli.model.as_deref();
     match command {

@@ -126,9 +126,13 @@ pub fn run(args: &SearchArgs, json_out: bool) -> Result<()> {
             ..HnswSettings::default()
         };
         Some(
-            HnswIndex::build(store.rows(), dim, settings).map_err(|e| Error::Gallery {
-                path: tensors.clone(),
-                reason: format!("tensor `{EMBEDDINGS_TENSOR}`: {e}"),
+            // The rows' refusals name the gallery file; an internal failure stays one.
+            HnswIndex::build(store.rows(), dim, settings).map_err(|e| match e {
+                Error::InvalidRequest(reason) => Error::Gallery {
+                    path: tensors.clone(),
+                    reason: format!("tensor `{EMBEDDINGS_TENSOR}`: {reason}"),
+                },
+                other => other,
             })?,
         )
     } else {

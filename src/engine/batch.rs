@@ -136,7 +136,7 @@ impl Pipeline {
         encode: impl Fn(&[f32], usize) -> Option<crate::model::EncodedBatch>,
     ) -> Result<Vec<EncodedItem>> {
         if item_len == 0 || !values.len().is_multiple_of(item_len) {
-            return Err(Error::InvalidRequest(format!(
+            return Err(Error::Internal(format!(
                 "{} {modality} values are not a whole number of items of {item_len}",
                 values.len()
             )));

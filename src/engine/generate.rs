@@ -32,7 +32,7 @@ impl Pipeline {
     pub fn decode_batch(&self, embeddings: &[f32], to: Modality) -> Result<Vec<f32>> {
         let d = self.bundle.manifest.architecture.d_model;
         if embeddings.is_empty() || !embeddings.len().is_multiple_of(d) {
-            return Err(Error::InvalidRequest(format!(
+            return Err(Error::Internal(format!(
                 "generation needs whole embeddings of {d} values, got {}",
                 embeddings.len()
             )));

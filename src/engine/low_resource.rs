@@ -56,7 +56,8 @@ fn degrade_items(
     let media = |i: usize| {
         gallery.media_path(i).ok_or_else(|| {
             Error::InvalidRequest(format!(
-                "gallery item {i} ({}) has no media file to degrade",
+                "gallery item {i} ({}) has no media file to degrade; the noise curves need a \
+                 gallery that stores its images and clips",
                 gallery.items[i].source
             ))
         })

@@ -252,7 +252,10 @@ impl Pipeline {
     fn encode_gallery_item(&self, i: usize) -> Result<EncodedInput> {
         let gallery = self.gallery()?;
         let item = gallery.items.get(i).ok_or_else(|| {
-            Error::InvalidRequest(format!("gallery has {} items, no item {i}", gallery.len()))
+            Error::InvalidRequest(format!(
+                "no gallery item {i}: the gallery has {n} items, expected an index below {n}",
+                n = gallery.len()
+            ))
         })?;
         if !self.bundle.has_encoders() {
             return Ok(stored_gallery_item(gallery, i));

@@ -56,7 +56,7 @@ impl<'a> ExactIndex<'a> {
     pub fn new(rows: Rows<'a>, dim: usize) -> Result<Self> {
         let len = rows.len_values();
         if dim == 0 || !len.is_multiple_of(dim) {
-            return Err(Error::InvalidRequest(format!(
+            return Err(Error::Internal(format!(
                 "{len} embedding values are not a whole number of rows of dimension {dim}"
             )));
         }

@@ -92,7 +92,7 @@ impl HnswIndex {
     pub fn build(rows: Rows<'_>, dim: usize, settings: HnswSettings) -> Result<Self> {
         let values = rows.len_values();
         if dim == 0 || !values.is_multiple_of(dim) {
-            return Err(Error::InvalidRequest(format!(
+            return Err(Error::Internal(format!(
                 "{values} embedding values are not a whole number of rows of dimension {dim}"
             )));
         }
@@ -104,7 +104,7 @@ impl HnswIndex {
             )));
         }
         if settings.ef_search == 0 || settings.ef_construction == 0 {
-            return Err(Error::InvalidRequest(
+            return Err(Error::Internal(
                 "ef_search and ef_construction must be at least 1".into(),
             ));
         }

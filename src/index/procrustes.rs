@@ -46,11 +46,13 @@ impl Procrustes {
     pub fn fit(a: &[f64], b: &[f64], dim: usize, with_scale: bool) -> Result<Self> {
         let bad = |why: String| Err(Error::InvalidRequest(format!("alignment: {why}")));
         if dim == 0 || a.len() != b.len() || !a.len().is_multiple_of(dim) {
-            return bad(format!(
-                "the two point sets must have the same number of {dim}-D rows ({} and {} values)",
+            // The caller builds both sets from the same matched pairs: a bug, not the input.
+            return Err(Error::Internal(format!(
+                "alignment: the two point sets must have the same number of {dim}-D rows ({} and \
+                 {} values)",
                 a.len(),
                 b.len()
-            ));
+            )));
         }
         let n = a.len() / dim;
         if n < 2 {

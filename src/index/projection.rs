@@ -174,7 +174,7 @@ struct StopFit;
 
 fn check_rows(rows: &[f32], dim: usize, max_points: usize) -> Result<usize> {
     if dim == 0 || !rows.len().is_multiple_of(dim) {
-        return Err(Error::InvalidRequest(format!(
+        return Err(Error::Internal(format!(
             "gallery embeddings: {} values is not a whole number of {dim}-d rows",
             rows.len()
         )));
@@ -273,7 +273,7 @@ fn tsne_in_pool(
 ) -> Result<Option<Vec<[f32; 2]>>> {
     let n = check_rows(rows, dim, params.max_points)?;
     if params.theta.is_nan() || params.theta <= 0.0 || params.epochs == 0 {
-        return Err(Error::InvalidRequest(format!(
+        return Err(Error::Internal(format!(
             "t-SNE needs theta > 0 and at least one epoch (got theta {}, {} epochs)",
             params.theta, params.epochs
         )));
@@ -351,7 +351,7 @@ pub fn umap_layout(
 ) -> Result<Option<Vec<[f32; 2]>>> {
     let n = check_rows(rows, dim, params.max_points)?;
     if params.epochs == 0 || !(0.0..=1.0).contains(&params.min_dist) {
-        return Err(Error::InvalidRequest(format!(
+        return Err(Error::Internal(format!(
             "UMAP needs at least one epoch and 0 ≤ min_dist ≤ 1 (got {} epochs, min_dist {})",
             params.epochs, params.min_dist
         )));

@@ -11,7 +11,7 @@ use crate::model::{float_to_vec, int_to_vec, tensor_from_vec};
 
 pub(crate) fn check(queries: &[f32], base: &[f32], dim: usize) -> Result<()> {
     if dim == 0 || !queries.len().is_multiple_of(dim) || !base.len().is_multiple_of(dim) {
-        return Err(Error::InvalidRequest(format!(
+        return Err(Error::Internal(format!(
             "embedding sizes {} and {} are not multiples of the dimension {dim}",
             queries.len(),
             base.len()

@@ -336,7 +336,8 @@ pub fn resolve(lesson_file: &Path, rel: &Path) -> Result<PathBuf> {
         return Ok(found.clone());
     }
     Err(Error::InvalidRequest(format!(
-        "{} is not in any of: {}",
+        "{}: the file `{}` it names is not in any of: {}",
+        lesson_file.display(),
         rel.display(),
         tried
             .iter()

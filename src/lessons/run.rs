@@ -168,7 +168,8 @@ impl Runner<'_> {
                             pick,
                         )?)
                     }
-                    _ => return Err(Error::InvalidRequest("no input named".into())),
+                    // The loader refuses a queue_input without exactly one input.
+                    _ => return Err(Error::Internal("queue_input names no input".into())),
                 };
                 self.queue(source)?;
                 Ok(format!("analysed {}", self.current_summary()))

@@ -102,13 +102,13 @@ pub(crate) fn to_gray(img: &DynamicImage) -> GrayImage {
 /// drawing canvas), row-major. Values are clamped; NaN counts as 0.
 pub fn gray_from_unit_floats(values: &[f32], width: u32, height: u32) -> Result<GrayImage> {
     if width == 0 || height == 0 {
-        return Err(Error::InvalidRequest(format!(
+        return Err(Error::Internal(format!(
             "gray image from floats: size must be non-zero, got {width}x{height}"
         )));
     }
     let expected = u64::from(width) * u64::from(height);
     if values.len() as u64 != expected {
-        return Err(Error::InvalidRequest(format!(
+        return Err(Error::Internal(format!(
             "gray image from floats: {width}x{height} needs {expected} values, got {}",
             values.len()
         )));
@@ -191,11 +191,11 @@ mod tests {
         assert_eq!(img.as_raw(), &vec![0, 128, 255, 255, 0, 0]);
         assert!(matches!(
             gray_from_unit_floats(&[0.0; 5], 3, 2),
-            Err(Error::InvalidRequest(_))
+            Err(Error::Internal(_))
         ));
         assert!(matches!(
             gray_from_unit_floats(&[], 0, 0),
-            Err(Error::InvalidRequest(_))
+            Err(Error::Internal(_))
         ));
     }
 }

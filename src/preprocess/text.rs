@@ -69,7 +69,7 @@ impl TextTokenizer {
 
     /// Build from the bytes of a `tokenizer.json`; `path` only names the source in errors.
     /// `max_tokens` includes the special tokens and must leave room for at least one token of
-    /// text.
+    /// text; a `max_tokens` (the manifest's) that does not is [`Error::Tokenizer`].
     pub fn from_bytes(bytes: &[u8], path: &Path, max_tokens: usize) -> Result<Self> {
         let tok_err = |reason: String| Error::Tokenizer {
             path: path.to_path_buf(),
@@ -80,9 +80,9 @@ impl TextTokenizer {
             .get_post_processor()
             .map_or(0, |p| p.added_tokens(false));
         if max_tokens <= n_special {
-            return Err(Error::InvalidRequest(format!(
-                "max_tokens must be more than the {n_special} special token(s) the tokenizer \
-                 adds, got {max_tokens}"
+            return Err(tok_err(format!(
+                "max_tokens = {max_tokens} leaves no room for text: it must be more than the \
+                 {n_special} special token(s) this tokenizer adds"
             )));
         }
         let pad_id = tokenizer
@@ -194,12 +194,11 @@ impl TextTokenizer {
 
     /// Tokenize several texts and pad them to the longest one with [`Self::pad_id`].
     /// Returns `(ids [B, L] row-major, attention mask [B, L], L)`. Any empty text is
-    /// [`Error::EmptyText`]; an empty batch is [`Error::InvalidRequest`].
+    /// [`Error::EmptyText`]; an empty batch is [`Error::Internal`] (callers batch non-empty
+    /// chunks).
     pub fn encode_batch(&self, texts: &[&str]) -> Result<(Vec<u32>, Vec<u32>, usize)> {
         if texts.is_empty() {
-            return Err(Error::InvalidRequest(
-                "encode_batch: no texts given".to_string(),
-            ));
+            return Err(Error::Internal("encode_batch: no texts given".to_string()));
         }
         let encoded = texts
             .iter()
@@ -362,10 +361,7 @@ mod tests {
         assert_eq!(mask[len..2 * len].iter().sum::<u32>(), 3);
         assert_eq!(ids[2 * len..], longest.ids[..]);
         assert!(mask[2 * len..].iter().all(|&m| m == 1));
-        assert!(matches!(
-            tok.encode_batch(&[]),
-            Err(Error::InvalidRequest(_))
-        ));
+        assert!(matches!(tok.encode_batch(&[]), Err(Error::Internal(_))));
     }
 
     #[test]
@@ -410,7 +406,7 @@ mod tests {
         for max in [0, 1, 2] {
             assert!(matches!(
                 TextTokenizer::from_bytes(&bytes, &path, max),
-                Err(Error::InvalidRequest(_))
+                Err(Error::Tokenizer { .. })
             ));
         }
         let tok = TextTokenizer::from_bytes(&bytes, &path, 3).expect("3 is enough");

@@ -11,11 +11,11 @@ const I16_SCALE: f32 = 32_768.0;
 /// Writes `samples` (mono, `[-1, 1]`, clipped beyond) at `sample_rate_hz` to `path` as a 16-bit
 /// PCM WAV.
 ///
-/// Errors: [`Error::InvalidRequest`] for a sample rate of 0; [`Error::Write`] naming `path`
-/// when it cannot be written.
+/// Errors: [`Error::Internal`] for a sample rate of 0 (callers pass a decoded or configured
+/// rate); [`Error::Write`] naming `path` when it cannot be written.
 pub fn write_wav_mono(path: &Path, samples: &[f32], sample_rate_hz: u32) -> Result<()> {
     if sample_rate_hz == 0 {
-        return Err(Error::InvalidRequest(format!(
+        return Err(Error::Internal(format!(
             "{}: cannot write a WAV at 0 Hz",
             path.display()
         )));

@@ -97,7 +97,7 @@ pub fn load(dir: &Path, model: CmgModel, device: &Device) -> Result<Restored> {
     let state_path = dir.join(STATE_FILE);
     let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
     let state: CheckpointState = serde_json::from_str(&text)
-        .map_err(|e| Error::InvalidRequest(format!("{}: {e}", state_path.display())))?;
+        .map_err(|e| Error::InvalidRequest(unreadable(&state_path, e)))?;
     let file = WeightFile::read(&dir.join(WEIGHTS_FILE), &SkipTransformer)?;
     let mut model = weights::load_into(model, &file, &SkipTransformer, "", true, device)?;
     let record_path = dir.join(OPTIMIZER_FILE);
@@ -111,7 +111,7 @@ pub fn load(dir: &Path, model: CmgModel, device: &Device) -> Result<Restored> {
         model = reassign_ids(model, &state.param_ids)?;
         Some(
             OptimizerRecord::load(&record_path)
-                .map_err(|e| Error::InvalidRequest(format!("{}: {e}", record_path.display())))?,
+                .map_err(|e| Error::InvalidRequest(unreadable(&record_path, e)))?,
         )
     };
     Ok(Restored {
@@ -119,6 +119,14 @@ pub fn load(dir: &Path, model: CmgModel, device: &Device) -> Result<Restored> {
         state,
         optimizer,
     })
+}
+
+/// A checkpoint file that cannot be read back: which, why, and how to go on.
+fn unreadable(path: &Path, e: impl std::fmt::Display) -> String {
+    format!(
+        "{}: unreadable checkpoint file ({e}); train without --resume to start over",
+        path.display()
+    )
 }
 
 /// Module path -> parameter id of every trainable parameter.

@@ -214,8 +214,12 @@ impl TrainConfig {
     /// Reads a TOML config; missing keys take defaults.
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let cfg: TrainConfig = toml::from_str(&text)
-            .map_err(|e| Error::InvalidRequest(format!("{}: {e}", path.display())))?;
+        let cfg: TrainConfig = toml::from_str(&text).map_err(|e| {
+            Error::InvalidRequest(format!(
+                "{}: not a valid training config: {e}",
+                path.display()
+            ))
+        })?;
         cfg.validate()
             .map_err(|e| Error::InvalidRequest(format!("{}: {e}", path.display())))?;
         Ok(cfg)

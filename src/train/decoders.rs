@@ -199,9 +199,11 @@ pub fn train_decoders(
     on_step: &mut dyn FnMut(usize, usize),
 ) -> Result<DecoderReport> {
     if opts.steps == 0 || opts.batch_size < 2 || opts.hidden == 0 {
-        return Err(Error::InvalidRequest(
-            "decoders need steps >= 1, batch size >= 2 and a positive hidden width".into(),
-        ));
+        return Err(Error::InvalidRequest(format!(
+            "decoders need steps >= 1, batch size >= 2 and a positive hidden width (got steps {}, \
+             batch size {}, hidden {})",
+            opts.steps, opts.batch_size, opts.hidden
+        )));
     }
     let t0 = Instant::now();
     let mut p = Pipeline::open_on(dir, ComputeDevice::cpu(""))?;

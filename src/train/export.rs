@@ -156,13 +156,10 @@ pub fn build_gallery(
         )?;
     }
     // Generated clips (ours to ship).
-    let pre = p
-        .bundle
-        .manifest
-        .preprocess
-        .audio
-        .as_ref()
-        .ok_or_else(|| Error::InvalidRequest("no audio".into()))?;
+    let pre =
+        p.bundle.manifest.preprocess.audio.as_ref().ok_or_else(|| {
+            Error::Internal("the trained bundle has no audio preprocessing".into())
+        })?;
     for clip in &data.meta.clips {
         // `clip.file` is relative to the data folder (e.g. `clips/7_voice.wav`).
         let path = data_dir.join(&clip.file);

@@ -70,7 +70,7 @@ pub fn train(
     let mut optimizer_record = None;
     if resume {
         let dir = checkpoint_dir
-            .ok_or_else(|| Error::InvalidRequest("--resume needs a checkpoint folder".into()))?;
+            .ok_or_else(|| Error::Internal("resume asked without a checkpoint folder".into()))?;
         let restored = checkpoint::load(dir, model, &ad)?;
         model = restored.model;
         optimizer_record = restored.optimizer;

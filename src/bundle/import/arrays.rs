@@ -125,7 +125,7 @@ pub fn write_npy(path: &Path, values: &[f32], rows: usize, cols: usize) -> Resul
         source: e,
     };
     if values.len() != rows * cols {
-        return Err(Error::InvalidRequest(format!(
+        return Err(Error::Internal(format!(
             "{}: {} values do not make a {rows} x {cols} matrix",
             path.display(),
             values.len()

@@ -44,7 +44,7 @@ pub fn low_resource(
             .iter()
             .find(|f| f.modality == m)
             .map(|f| transfer_items(&f.set))
-            .ok_or_else(|| Error::InvalidRequest(format!("no {m} fit set to draw labels from")))
+            .ok_or_else(|| Error::Internal(format!("no {m} fit set to draw labels from")))
     };
     let mut out = BTreeMap::new();
     for (name, primary, helper) in [

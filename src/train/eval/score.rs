@@ -192,7 +192,7 @@ fn retrieval(queries: &[Vec<f32>], query_labels: &[usize], base: &EncodedSet) ->
 pub fn score(sets: &EvalSets, class_names: &[String], codebook_size: usize) -> Result<Scores> {
     let n_classes = class_names.len();
     if sets.classes.len() != n_classes {
-        return Err(Error::InvalidRequest(format!(
+        return Err(Error::Internal(format!(
             "{} class embeddings for {n_classes} labels",
             sets.classes.len()
         )));
@@ -230,7 +230,7 @@ pub fn score(sets: &EvalSets, class_names: &[String], codebook_size: usize) -> R
             _ => Modality::Image,
         };
         let (emb, bag) = classifiers.get(&other).ok_or_else(|| {
-            Error::InvalidRequest(format!(
+            Error::Internal(format!(
                 "no {other} fit set to transfer to the {} test set `{}`",
                 test.modality, test.name
             ))

@@ -117,7 +117,7 @@ pub fn balanced_indices(
 /// Pairs encoded items with their labels.
 pub(crate) fn labelled(items: Vec<EncodedItem>, labels: &[usize]) -> Result<EncodedSet> {
     if items.len() != labels.len() {
-        return Err(Error::InvalidRequest(format!(
+        return Err(Error::Internal(format!(
             "{} items encoded for {} labels",
             items.len(),
             labels.len()
@@ -177,7 +177,7 @@ pub fn encode_set(p: &Pipeline, modality: Modality, set: &LabeledSet) -> Result<
     match modality {
         Modality::Image => encode_images(p, &set.features, &labels),
         Modality::Audio => encode_audio_items(p, &set.features, &labels),
-        Modality::Text => Err(Error::InvalidRequest(
+        Modality::Text => Err(Error::Internal(
             "text sets are encoded from prompts, not prepared features".into(),
         )),
     }
