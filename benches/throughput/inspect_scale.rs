@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use egui::{Event, Pos2, RawInput, Rect, vec2};
+use egui::{Event, Pos2, vec2};
 use transference::bundle::gallery::{Gallery, GalleryItem};
 use transference::engine::code_page::{CodePage, DecodedCode, DecodedImage, DecodedSound};
 use transference::engine::compare::{Comparison, InputRow, ModelSide, Reading, SetComparison};
@@ -21,6 +21,7 @@ use transference::index::code_facts::CodeSource;
 use transference::index::compare::{align_maps, metric_rows};
 use transference::modality::Modality;
 use transference::ui::Command;
+use transference::ui::code_pages::PageState;
 use transference::ui::frame_view::FrameView;
 use transference::ui::map_canvas::MapCanvas;
 use transference::ui::media::MediaCache;
@@ -29,6 +30,7 @@ use transference::ui::state::Settings;
 use transference::ui::{code_page_panel, compare_panel, map_panel};
 
 use super::Latency;
+use super::map_scale::timed_frame;
 
 /// The window, in points (the app's default size).
 const SCREEN: [f32; 2] = [1600.0, 1000.0];
@@ -90,24 +92,20 @@ fn summary(codes: &[Vec<u32>], name: &str) -> ModelSummary {
     s
 }
 
-/// The page of [`PAGE_CODE`] computed as the worker computes it (over a gallery holding the
-/// same codes), and the time that took.
-fn code_page(codes: &[Vec<u32>], rng: &mut Lcg) -> (CodePage, f64) {
+/// The page of [`PAGE_CODE`] computed as the worker computes it, over a gallery holding the
+/// items and codes of `summary`, and the time that took.
+fn code_page(summary: &ModelSummary, rng: &mut Lcg) -> (CodePage, f64) {
     let mut gallery = Gallery::default();
     let embedding = vec![1.0 / (D_MODEL as f32).sqrt(); D_MODEL];
-    for (i, c) in codes.iter().enumerate() {
+    for p in &summary.gallery {
         let item = GalleryItem {
-            modality: if i % 3 == 0 {
-                Modality::Audio
-            } else {
-                Modality::Image
-            },
-            label: Some(format!("class {}", i % 12)),
-            source: format!("item {i}"),
+            modality: p.modality,
+            label: p.label.clone(),
+            source: p.source.clone(),
             media: None,
             text: None,
         };
-        gallery.push(item, &embedding, c.clone()).unwrap();
+        gallery.push(item, &embedding, p.codes.clone()).unwrap();
     }
     let codebook: Vec<f32> = (0..CODES * D_MODEL)
         .map(|_| (rng.next() % 1000) as f32 / 1000.0)
@@ -243,15 +241,9 @@ struct Window {
 impl Window {
     /// One frame of `tab` with `events`; its UI-thread time (run + tessellation) in ms.
     fn frame(&mut self, tab: Tab, events: Vec<Event>) -> f64 {
-        let input = RawInput {
-            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, vec2(SCREEN[0], SCREEN[1]))),
-            events,
-            ..Default::default()
-        };
-        let t = Instant::now();
         let mut commands: Vec<Command> = Vec::new();
         let mut hovered = None;
-        let out = self.ctx.run_ui(input, |ui| {
+        let ms = timed_frame(&self.ctx, SCREEN, events, |ui| {
             egui::Panel::right("analysis-panel")
                 .default_size(560.0)
                 .show(ui, |ui| {
@@ -294,11 +286,6 @@ impl Window {
         });
         // The app hands the hovered item back to the session, which links it across maps.
         self.session.compare.hovered = hovered;
-        let _ = self.ctx.tessellate(out.shapes, out.pixels_per_point);
-        let ms = t.elapsed().as_secs_f64() * 1000.0;
-        // No renderer here: the image uploads (what the GPU side would take) are dropped.
-        let mut textures = out.textures_delta;
-        textures.clear();
         ms
     }
 }
@@ -334,8 +321,8 @@ pub fn inspect_frames() {
     let mut rng = Lcg(137);
     let codes_a = item_codes(&mut rng);
     let codes_b = item_codes(&mut rng);
-    let (page, page_ms) = code_page(&codes_a, &mut rng);
     let summary_a = summary(&codes_a, "bench");
+    let (page, page_ms) = code_page(&summary_a, &mut rng);
     let (view, align_ms) = comparison(&summary_a, &codes_b, &mut rng);
     println!(
         "  worker: page of code {PAGE_CODE} over the gallery {page_ms:.1} ms; B's map laid onto A's ({ITEMS} pairs) {align_ms:.1} ms"
@@ -350,6 +337,10 @@ pub fn inspect_frames() {
     let _ = session.code_pages.next_job();
     session.code_pages.received(page);
     session.compare.compared(view);
+    assert!(
+        matches!(session.code_pages.state(), PageState::Ready(_)),
+        "the page is shown, not a spinner"
+    );
     let mut w = Window {
         media: MediaCache::new(&ctx),
         map: MapCanvas::new(&ctx),
@@ -368,6 +359,16 @@ pub fn inspect_frames() {
         while warm.elapsed() < Duration::from_secs(3) {
             w.frame(tab, vec![]);
             std::thread::sleep(FRAME_BUDGET);
+        }
+        assert!(
+            w.map.items_in_view().is_some(),
+            "the map panel shows an image of the gallery"
+        );
+        if let Tab::Compare = tab {
+            assert!(
+                w.compare_maps.iter().all(|m| m.items_in_view().is_some()),
+                "both compared maps show an image"
+            );
         }
         let mut ms = Vec::with_capacity(FRAMES);
         for f in 0..FRAMES {

@@ -86,6 +86,29 @@ pub fn summary(n: usize) -> ModelSummary {
     }
 }
 
+/// One headless frame of `ctx` in a `screen`-sized window, drawn by `draw` with `events`: its
+/// UI-thread time (egui run + tessellation) in milliseconds. There is no renderer: the image
+/// uploads (what the GPU side would take) are dropped.
+pub fn timed_frame(
+    ctx: &egui::Context,
+    screen: [f32; 2],
+    events: Vec<Event>,
+    draw: impl FnMut(&mut egui::Ui),
+) -> f64 {
+    let input = RawInput {
+        screen_rect: Some(Rect::from_min_size(Pos2::ZERO, vec2(screen[0], screen[1]))),
+        events,
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let out = ctx.run_ui(input, draw);
+    let _ = ctx.tessellate(out.shapes, out.pixels_per_point);
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    let mut textures = out.textures_delta;
+    textures.clear();
+    ms
+}
+
 /// The map panel in a headless egui context.
 struct Headless {
     ctx: egui::Context,
@@ -112,13 +135,7 @@ impl Headless {
 
     /// One frame with `events`; its UI-thread time (run + tessellation) in milliseconds.
     fn frame(&mut self, events: Vec<Event>) -> f64 {
-        let input = RawInput {
-            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, vec2(SCREEN[0], SCREEN[1]))),
-            events,
-            ..Default::default()
-        };
-        let t = Instant::now();
-        let out = self.ctx.run_ui(input, |ui| {
+        timed_frame(&self.ctx, SCREEN, events, |ui| {
             let mut commands = Vec::new();
             map_panel::show(
                 ui,
@@ -129,13 +146,7 @@ impl Headless {
                 &mut self.canvas,
                 &mut commands,
             );
-        });
-        let _ = self.ctx.tessellate(out.shapes, out.pixels_per_point);
-        let ms = t.elapsed().as_secs_f64() * 1000.0;
-        // No renderer here: the image uploads (what the GPU side would take) are dropped.
-        let mut textures = out.textures_delta;
-        textures.clear();
-        ms
+        })
     }
 
     /// Frames until the map shows an image made for the current scene (at most `limit`).
