@@ -17,7 +17,9 @@ use image::imageops::FilterType;
 use image::{DynamicImage, GrayImage, RgbImage};
 
 use crate::error::{Error, Result};
-pub use crate::preprocess::image_decode::{MAX_IMAGE_PIXELS, decode_image_bytes, load_image};
+pub use crate::preprocess::image_decode::{
+    MAX_IMAGE_PIXELS, decode_image_bytes, load_image, load_image_gray,
+};
 pub use crate::preprocess::mnist::mnist_recipe;
 use crate::preprocess::mnist::{
     MNIST_MEAN, MNIST_SIDE_PX, MNIST_STD, PRESHRINK_FACTOR, mnist_into,
@@ -267,7 +269,11 @@ pub fn prepare_image(img: &DynamicImage, cfg: &ImageConfig, path: &Path) -> Resu
 /// Load an image file (format by content) and prepare it according to `cfg`.
 pub fn prepare_image_file(path: &Path, cfg: &ImageConfig) -> Result<PreparedImage> {
     cfg.validate()?;
-    let img = load_image(path)?;
+    // The MNIST recipe reads gray: a JPEG photo decodes its luma plane only.
+    let img = match cfg.recipe {
+        ImageRecipe::Mnist => load_image_gray(path)?,
+        ImageRecipe::Fit => load_image(path)?,
+    };
     prepare_image(&img, cfg, path)
 }
 
