@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 
 use super::ExplorerApp;
 use crate::engine::InputSource;
+use crate::index::transfer::TransferFeatures;
 use crate::lessons::check::{self, Observation};
 use crate::lessons::{Action, Check, LessonPanel, load, run::gallery_index};
+use crate::modality::Modality;
 use crate::ui::Command;
 use crate::ui::lessons_panel::{self, StepStatus};
 use crate::ui::notifications::Level;
@@ -52,6 +54,30 @@ impl LessonRun {
 }
 
 impl ExplorerApp {
+    /// Opens the transfer lab fitting on `fit_on` and testing on `test_on` with `features`;
+    /// refused when the loaded bundle's gallery has no items of either.
+    fn open_transfer_lab(
+        &mut self,
+        fit_on: Modality,
+        test_on: Modality,
+        features: TransferFeatures,
+    ) -> crate::error::Result<()> {
+        let available = &self.session.derived.gallery_modalities;
+        if let Some(m) = [fit_on, test_on]
+            .into_iter()
+            .find(|m| !available.contains(m))
+        {
+            return Err(refused(format!(
+                "the loaded bundle's gallery has no {m} items"
+            )));
+        }
+        self.settings.transfer_source = Some(fit_on);
+        self.settings.transfer_target = Some(test_on);
+        self.settings.transfer_features = features;
+        self.settings.tab = CentralTab::Transfer;
+        Ok(())
+    }
+
     /// Reads the lessons (built-in, user folder, `dir`); unreadable files become warnings.
     pub fn load_lessons(&mut self, dir: Option<&Path>) {
         let cat = load::catalogue(dir);
@@ -337,20 +363,9 @@ impl ExplorerApp {
                 helper,
                 features,
             } => {
-                let available = &self.session.derived.gallery_modalities;
-                for m in [tested, helper] {
-                    if !available.contains(m) {
-                        return Err(refused(format!(
-                            "the loaded bundle's gallery has no {m} items"
-                        )));
-                    }
-                }
                 // The lab's curves test on its "test on" modality, helped by its "fit on" one.
-                self.settings.transfer_source = Some(*helper);
-                self.settings.transfer_target = Some(*tested);
-                self.settings.transfer_features = *features;
+                self.open_transfer_lab(*helper, *tested, *features)?;
                 self.settings.low_resource_noise = 0.0;
-                self.settings.tab = CentralTab::Transfer;
                 self.session.low_resource = None;
                 self.apply(Command::RunLowResource, ctx);
                 Ok(Some(Wait::LowResource))
@@ -360,18 +375,7 @@ impl ExplorerApp {
                 target,
                 features,
             } => {
-                let available = &self.session.derived.gallery_modalities;
-                for m in [source, target] {
-                    if !available.contains(m) {
-                        return Err(refused(format!(
-                            "the loaded bundle's gallery has no {m} items"
-                        )));
-                    }
-                }
-                self.settings.transfer_source = Some(*source);
-                self.settings.transfer_target = Some(*target);
-                self.settings.transfer_features = *features;
-                self.settings.tab = CentralTab::Transfer;
+                self.open_transfer_lab(*source, *target, *features)?;
                 self.session.transfer = None;
                 self.apply(Command::Fit, ctx);
                 Ok(Some(Wait::Transfer))

@@ -18,31 +18,6 @@ use crate::modality::Modality;
 use crate::preprocess::degrade::{self, NoiseLevel};
 use crate::preprocess::{audio, image as img, mel};
 
-/// The gallery's labelled items of `m`, as (gallery index, item).
-fn labelled_items(
-    pipeline: &Pipeline,
-    m: Modality,
-    labels: &[String],
-) -> Result<Vec<(usize, TransferItem)>> {
-    let gallery = pipeline.gallery()?;
-    Ok(gallery
-        .indices_of(m)
-        .into_iter()
-        .filter_map(|i| {
-            let label = gallery.items[i].label.as_ref()?;
-            let idx = labels.iter().position(|l| l == label)?;
-            Some((
-                i,
-                TransferItem {
-                    codes: gallery.codes[i].clone(),
-                    embedding: gallery.embedding(i).to_vec(),
-                    label: idx,
-                },
-            ))
-        })
-        .collect())
-}
-
 /// Replaces the codes and embedding of each item with those of its media file degraded by
 /// `noise` and encoded again (seeded by the gallery index, so a level always gives the same
 /// media).
@@ -129,7 +104,7 @@ pub fn gallery_low_resource(
         )));
     }
     let labels = pipeline.gallery_labels();
-    let mut primary = labelled_items(pipeline, run.primary, &labels)?;
+    let mut primary = pipeline.labelled_gallery_items(run.primary, &labels)?;
     if primary.is_empty() {
         return Err(Error::InvalidRequest(format!(
             "the gallery has no labelled {} items to test on",
@@ -149,7 +124,8 @@ pub fn gallery_low_resource(
         degrade_items(pipeline, run.primary, &mut primary, run.noise)?;
     }
     let primary: Vec<TransferItem> = primary.into_iter().map(|(_, item)| item).collect();
-    let helper: Vec<TransferItem> = labelled_items(pipeline, run.helper, &labels)?
+    let helper: Vec<TransferItem> = pipeline
+        .labelled_gallery_items(run.helper, &labels)?
         .into_iter()
         .map(|(_, item)| item)
         .collect();

@@ -10,18 +10,16 @@ use crate::index::stats::CodebookStats;
 use crate::index::transfer::{self, FitSettings, TransferFeatures, TransferItem, TransferReport};
 use crate::modality::Modality;
 
-/// The transfer experiment on the gallery's labelled items.
-pub fn gallery_transfer(
-    pipeline: &Pipeline,
-    source: Modality,
-    target: Modality,
-    features: TransferFeatures,
-) -> Result<TransferReport> {
-    let gallery = pipeline.gallery()?;
-    let labels = pipeline.gallery_labels();
-    // The labelled items of a modality, each with its gallery index.
-    let items_of = |m: Modality| -> (Vec<usize>, Vec<TransferItem>) {
-        gallery
+impl Pipeline {
+    /// The gallery's items of `m` whose label is one of `labels`, as (gallery index, item
+    /// with its codes, embedding and class index).
+    pub fn labelled_gallery_items(
+        &self,
+        m: Modality,
+        labels: &[String],
+    ) -> Result<Vec<(usize, TransferItem)>> {
+        let gallery = self.gallery()?;
+        Ok(gallery
             .indices_of(m)
             .into_iter()
             .filter_map(|i| {
@@ -36,15 +34,31 @@ pub fn gallery_transfer(
                     },
                 ))
             })
-            .unzip()
-    };
-    let (_, src) = items_of(source);
+            .collect())
+    }
+}
+
+/// The transfer experiment on the gallery's labelled items.
+pub fn gallery_transfer(
+    pipeline: &Pipeline,
+    source: Modality,
+    target: Modality,
+    features: TransferFeatures,
+) -> Result<TransferReport> {
+    let labels = pipeline.gallery_labels();
+    let (_, src): (Vec<usize>, Vec<TransferItem>) = pipeline
+        .labelled_gallery_items(source, &labels)?
+        .into_iter()
+        .unzip();
     if src.is_empty() {
         return Err(Error::InvalidRequest(format!(
             "the gallery has no labelled {source} items to fit on"
         )));
     }
-    let (target_indices, target_items) = items_of(target);
+    let (target_indices, target_items): (Vec<usize>, Vec<TransferItem>) = pipeline
+        .labelled_gallery_items(target, &labels)?
+        .into_iter()
+        .unzip();
     let mut report = transfer::run_transfer(
         source,
         target,
