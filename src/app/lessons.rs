@@ -54,6 +54,25 @@ impl LessonRun {
 }
 
 impl ExplorerApp {
+    /// Adds `source` as the window would and waits for its analysis; refused when the app
+    /// turns it away (the notification says why).
+    fn add_lesson_input(
+        &mut self,
+        source: InputSource,
+        ctx: &egui::Context,
+    ) -> crate::error::Result<Option<Wait>> {
+        let before = self.session.inputs.len();
+        self.apply(Command::AddInput(source), ctx);
+        if self.session.inputs.len() == before {
+            return Err(refused("the app refused the input (see the notification)"));
+        }
+        let key = self
+            .session
+            .selected
+            .ok_or_else(|| refused("no input selected"))?;
+        Ok(Some(Wait::Input(key)))
+    }
+
     /// Opens the transfer lab fitting on `fit_on` and testing on `test_on` with `features`;
     /// refused when the loaded bundle's gallery has no items of either.
     fn open_transfer_lab(
@@ -266,16 +285,7 @@ impl ExplorerApp {
                     // The loader refuses a queue_input without exactly one input.
                     _ => return Err(crate::Error::Internal("queue_input names no input".into())),
                 };
-                let before = self.session.inputs.len();
-                self.apply(Command::AddInput(source), ctx);
-                if self.session.inputs.len() == before {
-                    return Err(refused("the app refused the input (see the notification)"));
-                }
-                let key = self
-                    .session
-                    .selected
-                    .ok_or_else(|| refused("no input selected"))?;
-                Ok(Some(Wait::Input(key)))
+                self.add_lesson_input(source, ctx)
             }
             Action::Generate { to } => {
                 let from = self
@@ -283,22 +293,13 @@ impl ExplorerApp {
                     .selected_input()
                     .map(|e| e.source.clone())
                     .ok_or_else(|| refused("there is no current input to generate from"))?;
-                let before = self.session.inputs.len();
-                self.apply(
-                    Command::AddInput(InputSource::Generated {
+                self.add_lesson_input(
+                    InputSource::Generated {
                         from: Box::new(from),
                         to: *to,
-                    }),
+                    },
                     ctx,
-                );
-                if self.session.inputs.len() == before {
-                    return Err(refused("the app refused the input (see the notification)"));
-                }
-                let key = self
-                    .session
-                    .selected
-                    .ok_or_else(|| refused("no input selected"))?;
-                Ok(Some(Wait::Input(key)))
+                )
             }
             Action::Show { panel } => {
                 let s = &mut self.settings;
