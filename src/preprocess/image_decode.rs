@@ -32,7 +32,8 @@ pub fn load_image(path: &Path) -> Result<DynamicImage> {
 }
 
 /// Loads an image for a gray recipe: a JPEG in YCbCr or gray as its luma plane only (8-bit
-/// gray, [`DynamicImage::ImageLuma8`]); any other image as [`load_image`] does.
+/// gray, [`DynamicImage::ImageLuma8`]); any other image (a CMYK JPEG too) as [`load_image`]
+/// does.
 pub fn load_image_gray(path: &Path) -> Result<DynamicImage> {
     load_image_with_limit(path, MAX_IMAGE_PIXELS, Pixels::Gray)
 }
@@ -120,7 +121,16 @@ where
         ));
     }
 
-    // 2. Full decode under limits sized for that header.
+    // 2. A gray caller's YCbCr or gray JPEG: its luma plane alone, from one read of the file.
+    let fail = |e: ImageError| decode_error(path, describe_image_error(&e, &name));
+    if wanted == Pixels::Gray
+        && format == ImageFormat::Jpeg
+        && let Some(img) = jpeg_luma(open()?, width, height).map_err(fail)?
+    {
+        return Ok(img);
+    }
+
+    // 3. Full decode under limits sized for that header.
     let mut limits = Limits::default();
     limits.max_image_width = Some(width);
     limits.max_image_height = Some(height);
@@ -131,37 +141,33 @@ where
     );
     let mut reader = ImageReader::with_format(open()?, format);
     reader.limits(limits.clone());
-    let fail = |e: ImageError| decode_error(path, describe_image_error(&e, &name));
     let mut decoder = reader.into_decoder().map_err(fail)?;
-    // 3. EXIF orientation (phone photos store the sensor's pixels plus a tag saying how to
+    // 4. EXIF orientation (phone photos store the sensor's pixels plus a tag saying how to
     //    turn them upright). A broken metadata block is no reason to reject the pixels.
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     // As `ImageReader::decode` does: the pixel buffer counts against the allocation limit.
     limits.reserve(decoder.total_bytes()).map_err(fail)?;
-    let mut img = if wanted == Pixels::Gray && format == ImageFormat::Jpeg {
-        drop(decoder);
-        jpeg_luma(open()?, width, height).map_err(fail)?
-    } else {
-        DynamicImage::from_decoder(decoder).map_err(fail)?
-    };
+    let mut img = DynamicImage::from_decoder(decoder).map_err(fail)?;
     img.apply_orientation(orientation);
     Ok(img)
 }
 
-/// A JPEG's luma plane as 8-bit gray, decoded as `image` decodes JPEG (zune-jpeg, lenient) but
-/// without chroma upsampling or colour conversion; `width` x `height` is its checked header.
-/// CMYK and other colour spaces are converted to gray by the decoder.
+/// A YCbCr or gray JPEG's luma plane as 8-bit gray, turned upright by its EXIF orientation:
+/// decoded as `image` decodes JPEG (zune-jpeg, lenient, the orientation read from the same EXIF
+/// chunk) but without chroma upsampling or colour conversion; `width` x `height` is its checked
+/// header. `None` for the colour spaces the decoder cannot reduce to luma (CMYK, YCCK), which
+/// take the full decode.
 fn jpeg_luma<R: BufRead + Seek>(
     reader: R,
     width: u32,
     height: u32,
-) -> std::result::Result<DynamicImage, ImageError> {
+) -> std::result::Result<Option<DynamicImage>, ImageError> {
     use zune_core::colorspace::ColorSpace;
     use zune_core::options::DecoderOptions;
-    let failed = |e: zune_jpeg::errors::DecodeErrors| {
+    let failed = |reason: String| {
         ImageError::Decoding(image::error::DecodingError::new(
             ImageFormat::Jpeg.into(),
-            e.to_string(),
+            reason,
         ))
     };
     let options = DecoderOptions::default()
@@ -170,19 +176,33 @@ fn jpeg_luma<R: BufRead + Seek>(
         .set_max_height(height as usize)
         .jpeg_set_out_colorspace(ColorSpace::Luma);
     let mut decoder = zune_jpeg::JpegDecoder::new_with_options(reader, options);
-    let luma = decoder.decode().map_err(failed)?;
+    decoder
+        .decode_headers()
+        .map_err(|e| failed(e.to_string()))?;
+    if !matches!(
+        decoder.input_colorspace(),
+        Some(ColorSpace::YCbCr | ColorSpace::Luma)
+    ) {
+        return Ok(None);
+    }
+    let orientation = decoder
+        .exif()
+        .and_then(|exif| Orientation::from_exif_chunk(exif))
+        .unwrap_or(Orientation::NoTransforms);
+    let luma = decoder.decode().map_err(|e| failed(e.to_string()))?;
     let (w, h) = decoder
         .dimensions()
         .map(|(w, h)| (w as u32, h as u32))
         .unwrap_or((width, height));
-    image::GrayImage::from_raw(w, h, luma)
+    let mut img = image::GrayImage::from_raw(w, h, luma)
         .map(DynamicImage::ImageLuma8)
         .ok_or_else(|| {
-            ImageError::Decoding(image::error::DecodingError::new(
-                ImageFormat::Jpeg.into(),
-                format!("the luma plane does not fill the declared {w}x{h} image"),
+            failed(format!(
+                "the luma plane does not fill the declared {w}x{h} image"
             ))
-        })
+        })?;
+    img.apply_orientation(orientation);
+    Ok(Some(img))
 }
 
 fn format_name(format: ImageFormat) -> String {
@@ -449,6 +469,21 @@ mod tests {
             load_image_gray(&png),
             Ok(DynamicImage::ImageRgb8(_))
         ));
+    }
+
+    /// A CMYK JPEG (tests/fixtures/images/make_cmyk_fixture.sh), which the luma-only decode
+    /// cannot read, takes the full decode on the gray path too: the same pixels, the black
+    /// square top-left on white paper.
+    #[test]
+    fn a_cmyk_jpeg_is_read_in_full_on_the_gray_path() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images/cmyk_square.jpg");
+        let colour = load_image(&path).expect("colour decode");
+        let gray = load_image_gray(&path).expect("gray path");
+        assert_eq!(gray, colour);
+        let g = gray.to_luma8();
+        assert_eq!(g.dimensions(), (16, 16));
+        assert!(g.get_pixel(2, 2)[0] < 60 && g.get_pixel(12, 12)[0] > 200);
     }
 
     /// A JPEG cut short fails or succeeds alike through the colour and the luma decode, and
