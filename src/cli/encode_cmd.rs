@@ -237,18 +237,22 @@ fn codes_text(e: &EncodedInput) -> String {
         distinct.len()
     );
     match &e.view {
-        InputView::Image { grid, .. } => {
-            // Cells of blank paper have no code: shown as "·".
-            let mut cells = vec!["   ·".to_string(); grid[0] * grid[1]];
-            for (&p, c) in e.item.positions.iter().zip(&e.item.codes) {
-                if let Some(cell) = cells.get_mut(p as usize) {
-                    *cell = format!("{c:>4}");
+        InputView::Image { grid, .. } => match e.item.grid_cells(*grid) {
+            Some(at) => {
+                // Cells of blank paper have no code: shown as "·".
+                let mut cells = vec!["   ·".to_string(); grid[0] * grid[1]];
+                for (&i, c) in at.iter().zip(&e.item.codes) {
+                    cells[i] = format!("{c:>4}");
+                }
+                for row in cells.chunks(grid[1].max(1)) {
+                    out.push_str(&format!("  {}\n", row.join("")));
                 }
             }
-            for row in cells.chunks(grid[1].max(1)) {
-                out.push_str(&format!("  {}\n", row.join("")));
+            None => {
+                let codes: Vec<String> = e.item.codes.iter().map(|c| c.to_string()).collect();
+                out.push_str(&format!("  codes (not on the grid): {}\n", codes.join(" ")));
             }
-        }
+        },
         InputView::Text {
             tokens, truncated, ..
         } => {

@@ -184,6 +184,18 @@ pub struct EncodedItem {
     pub embedding: Vec<f32>,
 }
 
+impl EncodedItem {
+    /// The grid cell (row-major index) of each code of an image on a `grid` feature map, when
+    /// every code has a position on it; `None` otherwise (not laid out on that grid).
+    pub fn grid_cells(&self, grid: [usize; 2]) -> Option<Vec<usize>> {
+        let cells = grid[0] * grid[1];
+        (cells > 0
+            && self.positions.len() == self.codes.len()
+            && self.positions.iter().all(|&p| (p as usize) < cells))
+        .then(|| self.positions.iter().map(|&p| p as usize).collect())
+    }
+}
+
 impl MultimodalModel {
     /// Quantises a sequence and pools it.
     ///

@@ -24,14 +24,6 @@ pub struct Cell {
     pub caption: Option<String>,
 }
 
-/// The grid cell (row-major index) of each code of an image, when every position lies on
-/// `grid`; `None` for codes that are not laid out on it.
-pub fn grid_cells(grid: [usize; 2], codes: &[u32], positions: &[u32]) -> Option<Vec<usize>> {
-    let cells = grid[0] * grid[1];
-    (cells > 0 && positions.len() == codes.len() && positions.iter().all(|&p| (p as usize) < cells))
-        .then(|| positions.iter().map(|&p| p as usize).collect())
-}
-
 /// Laid-out cells of a strip.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StripLayout {
@@ -56,9 +48,7 @@ pub fn layout_cells(
     let mut cells = Vec::with_capacity(codes.len());
     let mut blanks = Vec::new();
     let on_grid = match &analysis.input.view {
-        InputView::Image { grid, .. } => {
-            grid_cells(*grid, codes, &item.positions).map(|at| (*grid, at))
-        }
+        InputView::Image { grid, .. } => item.grid_cells(*grid).map(|at| (*grid, at)),
         _ => None,
     };
     match (&analysis.input.view, on_grid) {

@@ -124,7 +124,7 @@ pub fn show(
                     let fit = fit_rect(rect, tex.size_vec2());
                     ui.painter().image(tex.id(), fit, unit_uv(), theme::white());
                     let item = &analysis.input.item;
-                    let cells = code_strip::grid_cells(*grid, &item.codes, &item.positions);
+                    let cells = item.grid_cells(*grid);
                     paint_grid_overlay(ui, view.focus(session), fit, *grid, cells, &item.codes);
                 });
                 ui.add_space(12.0);
@@ -368,7 +368,7 @@ fn codes_strip(
 }
 
 /// Feature-map grid over the preprocessed image (`cells`: the grid cell of each of `codes`,
-/// [`code_strip::grid_cells`]); cells using the `focus` code are outlined.
+/// [`crate::model::EncodedItem::grid_cells`]); cells using the `focus` code are outlined.
 fn paint_grid_overlay(
     ui: &Ui,
     focus: Option<u32>,
