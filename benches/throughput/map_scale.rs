@@ -65,24 +65,11 @@ pub fn summary(n: usize) -> ModelSummary {
     ModelSummary {
         dir: format!("bench-map-{n}").into(),
         name: "bench".into(),
-        description: String::new(),
-        card: String::new(),
-        modalities: vec![],
-        codebook_size: 0,
         d_model: 2,
         temperature: 0.07,
-        labels: vec![],
-        prompts: vec![],
         device: "cpu".into(),
-        metrics: Default::default(),
         gallery,
-        codebook_xy: vec![],
-        stats: None,
-        map_explained: 0.0,
-        image_grid: None,
-        audio_clip_secs: None,
-        generation_targets: vec![],
-        load_ms: 0.0,
+        ..Default::default()
     }
 }
 

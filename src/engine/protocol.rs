@@ -299,8 +299,9 @@ pub struct GalleryPoint {
     pub codes: Vec<u32>,
 }
 
-/// Everything the window shows about a loaded model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Everything the window shows about a loaded model. (`Default`: an empty summary, for tests
+/// and benches that fill in what they need.)
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelSummary {
     pub dir: PathBuf,
     pub name: String,

@@ -612,8 +612,6 @@ mod tests {
         ModelSummary {
             dir: PathBuf::from(dir),
             name: "tiny".into(),
-            description: String::new(),
-            card: String::new(),
             modalities: vec![Modality::Image, Modality::Text],
             codebook_size: 4,
             d_model: 2,
@@ -621,15 +619,7 @@ mod tests {
             labels: vec!["one".into(), "two".into()],
             prompts: vec!["{label}".into()],
             device: "cpu".into(),
-            metrics: Default::default(),
-            gallery: vec![],
-            codebook_xy: vec![],
-            stats: None,
-            map_explained: 0.0,
-            image_grid: None,
-            audio_clip_secs: None,
-            generation_targets: vec![],
-            load_ms: 0.0,
+            ..Default::default()
         }
     }
 

@@ -153,24 +153,13 @@ mod tests {
         ModelSummary {
             dir: PathBuf::from("models/tiny"),
             name: "tiny".into(),
-            description: String::new(),
-            card: String::new(),
             modalities: vec![Modality::Text],
             codebook_size: 4,
             d_model: 2,
             temperature: 0.07,
-            labels: vec![],
-            prompts: vec![],
             device: "cpu".into(),
-            metrics: Default::default(),
-            gallery: vec![],
-            codebook_xy: vec![],
-            stats: None,
             map_explained: 0.5,
-            image_grid: None,
-            audio_clip_secs: None,
-            generation_targets: vec![],
-            load_ms: 0.0,
+            ..Default::default()
         }
     }
 
