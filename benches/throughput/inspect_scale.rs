@@ -85,7 +85,8 @@ fn summary(codes: &[Vec<u32>], name: &str) -> ModelSummary {
     let mut s = super::map_scale::summary(ITEMS);
     s.name = name.into();
     s.codebook_size = CODES;
-    s.labels = (0..10).map(|c| format!("class {c}")).collect();
+    // The map's items are labelled by blob, "class 0" to "class 11".
+    s.labels = (0..12).map(|c| format!("class {c}")).collect();
     for (p, c) in s.gallery.iter_mut().zip(codes) {
         p.codes = c.clone();
     }
@@ -110,10 +111,9 @@ fn code_page(summary: &ModelSummary, rng: &mut Lcg) -> (CodePage, f64) {
     let codebook: Vec<f32> = (0..CODES * D_MODEL)
         .map(|_| (rng.next() % 1000) as f32 / 1000.0)
         .collect();
-    let classes: Vec<String> = (0..12).map(|c| format!("class {c}")).collect();
     let source = CodeSource {
         gallery: &gallery,
-        classes: &classes,
+        classes: &summary.labels,
         codebook_size: CODES,
         codebook: Some(&codebook),
         image_grid: Some([4, 4]),
