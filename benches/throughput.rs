@@ -3,6 +3,8 @@
 //! are also checked against the Rust ones; faiss `IndexFlatIP` when `import faiss` works). Run
 //! with `cargo bench --bench throughput` (release profile) or `-- --quick` (fewer runs);
 //! `-- --prepare-only` times only the preparation of a real-size photo and recording;
+//! `-- --latency-only` that and one input of each kind through the pipeline
+//! (benches/throughput/latency.rs, with the replaced model's audio path beside it);
 //! `-- --search-only` runs only the search-at-scale section (exact top-10 over 100k and 1M x
 //! 256 rows, f32 and f16, and the open time of a memory-mapped 1M x 256 gallery).
 //!
@@ -33,6 +35,8 @@
 
 #[path = "throughput/inspect_scale.rs"]
 mod inspect_scale;
+#[path = "throughput/latency.rs"]
+mod latency;
 #[path = "throughput/map_scale.rs"]
 mod map_scale;
 #[path = "throughput/scale.rs"]
@@ -43,14 +47,12 @@ use std::process::Command;
 use std::time::Instant;
 
 use transference::device::{ComputeDevice, DeviceRequest};
-use transference::engine::{InputSource, Pipeline};
+use transference::engine::InputSource;
 use transference::index::search::{DeviceIndex, Hit, top_k_cpu};
-use transference::model::tensor_from_vec;
 use transference::preprocess::audio::{AudioConfig, prepare_wav_file};
 use transference::preprocess::image::{
     ImageConfig, load_image, load_image_gray, prepare_image, prepare_image_file,
 };
-use transference::preprocess::mnist::MNIST_SIDE_PX;
 
 /// Real-size photo: 12 megapixels.
 const PHOTO_SIZE_PX: (u32, u32) = (4000, 3000);
@@ -436,6 +438,7 @@ fn main() {
         return;
     }
     let search_only = std::env::args().any(|a| a == "--search-only");
+    let latency_only = std::env::args().any(|a| a == "--latency-only");
     let prepare_only = std::env::args().any(|a| a == "--prepare-only");
     // Enough runs for a p95 that is not just the maximum.
     let runs = if quick { 20 } else { 60 };
@@ -504,79 +507,13 @@ fn main() {
     }
     for device in &devices {
         println!("\n## device: {}", device.description);
-        // Single-input latency through the real pipeline (bundle's gallery replaced by 10k items).
         if bundle.join("manifest.toml").exists() {
-            let mut p = Pipeline::open_on(&bundle, device.clone()).expect("open models/digits");
-            let labels = p.bundle.manifest.labels.names.clone();
-            let templates = p.bundle.manifest.labels.prompts.clone();
-            let _ = p.class_embeddings(&labels, &templates);
-            let index = DeviceIndex::new(&gallery, d, &device.device).unwrap();
-            let png = tmp.join("digit.png");
-            let mut img = image::GrayImage::new(MNIST_SIDE_PX, MNIST_SIDE_PX);
-            for y in 5..23 {
-                for x in 12..16 {
-                    img.put_pixel(x, y, image::Luma([255]));
-                }
-            }
-            img.save(&png).unwrap();
-            let wav = tmp.join("tone.wav");
-            let spec = hound::WavSpec {
-                channels: 1,
-                sample_rate: 8000,
-                bits_per_sample: 16,
-                sample_format: hound::SampleFormat::Int,
-            };
-            let mut w = hound::WavWriter::create(&wav, spec).unwrap();
-            for i in 0..5000 {
-                let t = i as f32 / 8000.0;
-                w.write_sample(
-                    ((t * 440.0 * std::f32::consts::TAU).sin() * 9000.0 * (1.0 - t)) as i16,
-                )
-                .unwrap();
-            }
-            w.finalize().unwrap();
-            for (name, input, target_ms, n) in [
-                ("image", InputSource::File(png.clone()), Some(15.0), runs),
-                ("audio", InputSource::File(wav.clone()), Some(15.0), runs),
-                (
-                    "text",
-                    InputSource::Text("the digit seven".into()),
-                    Some(25.0),
-                    runs,
-                ),
-                ("photo", InputSource::File(photo.clone()), None, real_runs),
-                (
-                    "recording",
-                    InputSource::File(recording.clone()),
-                    None,
-                    real_runs,
-                ),
-            ] {
-                let lat = time_ms(n, || {
-                    let e = p.encode(&input).unwrap();
-                    let z = p.classify(&e.item.embedding, &labels, &templates).unwrap();
-                    let hits = index.top_k(&e.item.embedding, 10).unwrap();
-                    (e.item.codes.len(), z.len(), hits.len())
-                });
-                let verdict = match target_ms {
-                    Some(t) if lat.p50_ms <= t => format!(" (target p50 <= {t} ms: met)"),
-                    Some(t) => format!(" (target p50 <= {t} ms: NOT met)"),
-                    None => String::new(),
-                };
-                println!(
-                    "one {name:9} -> codes + embedding + zero-shot + top-10/10k: {lat}{verdict}"
-                );
-            }
-            // VQ lookup alone: 64 x 16 positions against the codebook.
-            let k = p.bundle.manifest.architecture.codebook_size;
-            let x = random_unit_rows(64 * 16, d, 5);
-            let lat = time_ms(runs, || {
-                let t = tensor_from_vec(x.clone(), [64, 16, d], &device.device);
-                transference::model::int_to_vec(p.bundle.model.codebook.quantize(t).codes)
-            });
-            println!("VQ lookup 1024 positions x {k} codes: {lat}");
+            latency::single_inputs(&bundle, device, &gallery, d, runs, &tmp, &photo, &recording);
         } else {
             println!("(models/digits missing: single-input latency skipped)");
+        }
+        if latency_only {
+            continue;
         }
         // Batched top-10.
         for n in [10_000usize, 100_000] {
@@ -633,6 +570,10 @@ fn main() {
                 );
             }
         }
+    }
+    if latency_only {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return;
     }
     search_at_scale(&tmp, runs, have_numpy);
     if bundle.join("manifest.toml").exists() {
