@@ -5,6 +5,7 @@
 //!                                  pooled, L2-normalised embedding [B, D]
 //! ```
 
+pub mod activation;
 pub mod audio_encoder;
 pub mod codebook;
 pub mod decoder;

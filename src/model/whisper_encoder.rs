@@ -17,9 +17,12 @@
 
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv1d, Conv1dConfig};
-use burn::nn::{Gelu, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig1d};
-use burn::tensor::activation::softmax;
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig1d};
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor};
+
+use crate::model::activation::gelu;
 use serde::{Deserialize, Serialize};
 
 /// LayerNorm epsilon of every Whisper LayerNorm (PyTorch's default).
@@ -92,7 +95,6 @@ impl WhisperEncoderConfig {
                 .collect(),
             layer_norm: norm(d),
             num_heads: self.n_heads,
-            gelu: Gelu::new(),
         }
     }
 }
@@ -112,7 +114,7 @@ pub struct WhisperLayer {
 impl WhisperLayer {
     /// - `x`: `[B, L, H]`
     /// - returns `[B, L, H]`
-    pub fn forward(&self, x: Tensor<3>, num_heads: usize, gelu: &Gelu) -> Tensor<3> {
+    pub fn forward(&self, x: Tensor<3>, num_heads: usize) -> Tensor<3> {
         let [b, l, h] = x.dims();
         let head_dim = h / num_heads;
         let qkv = self.qkv.forward(self.attention_norm.forward(x.clone())); // [B, L, 3H]
@@ -122,16 +124,20 @@ impl WhisperLayer {
                 .reshape([b, l, num_heads, head_dim])
                 .swap_dims(1, 2) // [B, nh, L, hd]
         };
-        let (q, k, v) = (split(0), split(1), split(2));
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .div_scalar((head_dim as f64).sqrt()); // [B, nh, L, L]
-        let context = softmax(scores, 3)
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([b, l, h]);
+        // softmax(q k^T / sqrt(hd)) v, fused by the backend (the CPU one runs heads in
+        // parallel and keeps the scores in cache).
+        let context = attention(
+            split(0),
+            split(1),
+            split(2),
+            None,
+            None,
+            AttentionModuleOptions::default(),
+        ) // [B, nh, L, hd]
+        .swap_dims(1, 2)
+        .reshape([b, l, h]);
         let x = x + self.attention_out.forward(context);
-        let hidden = gelu.forward(self.ffn_in.forward(self.ffn_norm.forward(x.clone())));
+        let hidden = gelu(self.ffn_in.forward(self.ffn_norm.forward(x.clone())));
         x + self.ffn_out.forward(hidden)
     }
 }
@@ -146,7 +152,6 @@ pub struct WhisperEncoder {
     pub layers: Vec<WhisperLayer>,
     pub layer_norm: LayerNorm,
     pub num_heads: usize,
-    pub gelu: Gelu,
 }
 
 /// Encoder positions for `n_frames` mel frames (conv2 has stride 2 and padding 1).
@@ -159,8 +164,8 @@ impl WhisperEncoder {
     ///   `1 <= T <= 2 * max_positions` (the caller checks the limit)
     /// - returns the last hidden state `[B, ceil(T / 2), d_model]`
     pub fn forward(&self, mel: Tensor<3>) -> Tensor<3> {
-        let x = self.gelu.forward(self.conv1.forward(mel));
-        let x = self.gelu.forward(self.conv2.forward(x)); // [B, H, L]
+        let x = gelu(self.conv1.forward(mel));
+        let x = gelu(self.conv2.forward(x)); // [B, H, L]
         let [_, h, l] = x.dims();
         let positions = self
             .position_encodings
@@ -169,7 +174,7 @@ impl WhisperEncoder {
             .reshape([1, l, h]);
         let mut x = x.swap_dims(1, 2) + positions; // [B, L, H]
         for layer in &self.layers {
-            x = layer.forward(x, self.num_heads, &self.gelu);
+            x = layer.forward(x, self.num_heads);
         }
         self.layer_norm.forward(x)
     }
