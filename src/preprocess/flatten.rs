@@ -164,7 +164,8 @@ pub fn flatten_background(ink: &[u8], w: u32, h: u32) -> Option<Vec<u8>> {
         for &value in row {
             let b = (row0 + u * (row1 + u * c[3])).clamp(0.0, 255.0 - MIN_PAPER_LIGHT);
             let flat = FLAT_BACKGROUND_LEVEL + span * (f64::from(value) - b) / (255.0 - b);
-            out.push(flat.round().clamp(0.0, 255.0) as u8);
+            // Rounds half up, as `round` does for values >= 0, without a libm call per pixel.
+            out.push((flat.clamp(0.0, 255.0) + 0.5) as u8);
             u += du;
         }
     }
