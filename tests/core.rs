@@ -13,6 +13,8 @@ use transference::device::{ComputeDevice, DeviceRequest};
 use transference::engine::{InputSource, InputView, Pipeline};
 use transference::model::{BertConfig, float_to_vec, int_tensor_from_vec, tensor_from_vec};
 use transference::preprocess::text::TextTokenizer;
+use transference::preprocess::waveform::Waveform;
+use transference::preprocess::whisper_mel::speech_window;
 use transference::test_support::correlation;
 use transference::{Error, Modality};
 
@@ -1326,6 +1328,51 @@ fn every_audio_format_is_classified_like_the_wav_it_came_from() {
         err.contains("fake.mp3") && err.contains("FLAC, MP3"),
         "{err}"
     );
+}
+
+/// A clip's view on the default model shows what its frozen Whisper encoder reads: the 80-bin
+/// Whisper log-mel (10 ms frames) of the frames that cover the clip, exactly the encoder's
+/// input, with one code per 80 ms of it. (It showed the older log-mel tower's 40 bins before.)
+#[test]
+fn a_clip_shows_the_whisper_log_mel_the_default_model_reads() {
+    let mut p = Pipeline::open(&repo().join("models/digits"), DeviceRequest::Cpu).unwrap();
+    let clip = repo().join("tests/fixtures/audio_formats/seven.wav");
+    let e = p.encode(&InputSource::File(clip)).unwrap();
+    let InputView::Audio {
+        samples,
+        sample_rate_hz,
+        mel,
+        n_mels,
+        n_frames,
+        mel_frame_secs,
+        trimmed_duration_secs,
+        ..
+    } = &e.view
+    else {
+        panic!("expected an audio view, got {:?}", e.view);
+    };
+    assert_eq!((*n_mels, *mel_frame_secs), (80, 0.01));
+    let wave = Waveform {
+        samples: samples.clone(),
+        sample_rate_hz: *sample_rate_hz,
+    };
+    let window = speech_window(&wave).unwrap();
+    assert_eq!(*n_frames, window.clip_frames);
+    assert!(
+        *n_frames < window.mel.n_frames,
+        "the window is longer than the clip"
+    );
+    for m in 0..80 {
+        let read = &window.mel.row(m).unwrap()[..*n_frames];
+        assert_eq!(&mel[m * n_frames..(m + 1) * n_frames], read, "mel bin {m}");
+    }
+    let frames_secs = *n_frames as f64 * mel_frame_secs;
+    assert!(
+        (frames_secs - trimmed_duration_secs).abs() <= 0.01,
+        "{n_frames} frames for a {trimmed_duration_secs} s clip"
+    );
+    let speech = p.bundle.manifest.architecture.speech.as_ref().unwrap();
+    assert_eq!(e.item.codes.len(), speech.clip_positions(*n_frames));
 }
 
 /// The shipped model on inputs like users bring: digits printed in a typeface (rendered here

@@ -17,8 +17,11 @@ use crate::error::{Error, Result};
 use crate::modality::Modality;
 use crate::model::speech_encoder::leading_feature_rows;
 use crate::model::{EncodedItem, positions_mask, tensor_from_vec};
+use crate::preprocess::mel::LogMel;
 use crate::preprocess::waveform::Waveform;
-use crate::preprocess::whisper_mel::{WHISPER_N_MELS, speech_batches};
+use crate::preprocess::whisper_mel::{
+    WHISPER_HOP_LENGTH, WHISPER_N_MELS, WHISPER_SAMPLE_RATE_HZ, speech_batches, speech_window,
+};
 use crate::preprocess::{audio, image as img};
 
 /// Items per forward pass.
@@ -317,6 +320,34 @@ impl Pipeline {
         })
     }
 
+    /// The log-mel the bundle's audio encoder reads for a prepared clip, and its hop in
+    /// seconds: for a frozen speech encoder, Whisper's 80-bin log-mel of the clip at 16 kHz,
+    /// the frames that cover the clip (the rest of its window is silence, which gets no code;
+    /// computed again here by the encoder's own function, about a millisecond); for the
+    /// log-mel encoder of older bundles, the prepared log-mel itself.
+    fn mel_read(&self, prepared: &audio::PreparedAudio) -> Result<(LogMel, f64)> {
+        if self.bundle.manifest.architecture.speech.is_none() {
+            let cfg = &self.audio_config()?.audio;
+            let hop_secs = cfg.hop_length as f64 / f64::from(cfg.sample_rate_hz.max(1));
+            return Ok((prepared.mel.clone(), hop_secs));
+        }
+        let window = speech_window(&prepared.waveform)?;
+        let clip = window.clip_frames.min(window.mel.n_frames);
+        let data = (0..window.mel.n_mels)
+            .flat_map(|m| window.mel.row(m).and_then(|r| r.get(..clip)).unwrap_or(&[]))
+            .copied()
+            .collect();
+        let mel = LogMel {
+            n_mels: window.mel.n_mels,
+            n_frames: clip,
+            data,
+        };
+        Ok((
+            mel,
+            WHISPER_HOP_LENGTH as f64 / f64::from(WHISPER_SAMPLE_RATE_HZ),
+        ))
+    }
+
     /// The full result for one encoded clip (the one place a clip's view is built).
     pub(crate) fn audio_input(
         &self,
@@ -326,9 +357,7 @@ impl Pipeline {
         preprocess_ms: f64,
         encode_ms: f64,
     ) -> Result<EncodedInput> {
-        let cfg = &self.audio_config()?.audio;
-        let mel_frame_secs = cfg.hop_length as f64 / f64::from(cfg.sample_rate_hz.max(1));
-        let mel = prepared.mel;
+        let (mel, mel_frame_secs) = self.mel_read(&prepared)?;
         Ok(EncodedInput {
             name,
             modality: Modality::Audio,
