@@ -1335,7 +1335,7 @@ fn every_audio_format_is_classified_like_the_wav_it_came_from() {
 /// input, with one code per 80 ms of it. (It showed the older log-mel tower's 40 bins before.)
 #[test]
 fn a_clip_shows_the_whisper_log_mel_the_default_model_reads() {
-    let mut p = Pipeline::open(&repo().join("models/digits"), DeviceRequest::Cpu).unwrap();
+    let p = Pipeline::open(&repo().join("models/digits"), DeviceRequest::Cpu).unwrap();
     let clip = repo().join("tests/fixtures/audio_formats/seven.wav");
     let e = p.encode(&InputSource::File(clip)).unwrap();
     let InputView::Audio {
