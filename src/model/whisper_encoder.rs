@@ -21,9 +21,9 @@ use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig1d
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
 
 use crate::model::activation::gelu;
-use serde::{Deserialize, Serialize};
 
 /// LayerNorm epsilon of every Whisper LayerNorm (PyTorch's default).
 pub const WHISPER_LAYER_NORM_EPS: f64 = 1e-5;

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use fast_image_resize::images::ImageRef;
+use fast_image_resize::images::{Image as ResizeImage, ImageRef};
 use fast_image_resize::{FilterType as ResizeFilter, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, GrayImage, RgbImage};
 
@@ -63,7 +63,8 @@ pub(crate) fn byte_range(values: impl Iterator<Item = u8>) -> (u8, u8) {
 /// on every core: `fast_image_resize`), as 8-bit gray when it has no colour and no
 /// transparency, else as RGB with transparency flattened (see [`flatten_to_rgb`]). A
 /// 12-megapixel photo shrinks in a few milliseconds (the `image` crate's `thumbnail` took 42 ms
-/// on the 2-core machine; `cargo bench --bench throughput -- --prepare-only`).
+/// on the 2-core machine, by `perf` over the photo's preparation, release; the whole
+/// preparation is timed by `cargo bench --bench throughput -- --prepare-only`).
 pub(crate) fn shrink_for_analysis(img: &DynamicImage, max_side: u32) -> Cow<'_, DynamicImage> {
     let (w, h) = (img.width(), img.height());
     let long = w.max(h);
@@ -91,7 +92,7 @@ pub(crate) fn shrink_for_analysis(img: &DynamicImage, max_side: u32) -> Cow<'_, 
     let Ok(src) = ImageRef::new(w, h, bytes, pixel_type) else {
         return Cow::Borrowed(img);
     };
-    let mut dst = fast_image_resize::images::Image::new(nw, nh, pixel_type);
+    let mut dst = ResizeImage::new(nw, nh, pixel_type);
     let box_filter = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(ResizeFilter::Box));
     if Resizer::new().resize(&src, &mut dst, &box_filter).is_err() {
         return Cow::Borrowed(img);
