@@ -155,6 +155,12 @@ pub struct TrainConfig {
     pub dead_code_steps: usize,
     /// Temperature of the contrastive terms.
     pub contrastive_temperature: f32,
+    /// Temperature of code matching's soft assignment, `softmax_k(-‖z - e_k‖ / τ)`. CMG uses
+    /// 1; with codes about 1 apart (the shipped codebook's median nearest-code distance is
+    /// 1.05) that puts most of a position's mass on codes other than its own, so matching the
+    /// soft distributions need not move the codes the app shows. Smaller is closer to the hard
+    /// assignment.
+    pub code_matching_temperature: f32,
     /// Zero-shot softmax temperature written into the bundle.
     pub zero_shot_temperature: f32,
     pub weights: LossWeights,
@@ -197,6 +203,7 @@ impl Default for TrainConfig {
             ema_epsilon: 1e-5,
             dead_code_steps: 100,
             contrastive_temperature: 0.1,
+            code_matching_temperature: 1.0,
             zero_shot_temperature: 0.05,
             weights: LossWeights::default(),
             components: Components::default(),
@@ -243,6 +250,12 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&ink) {
             return Err(invalid!(
                 "image_blank_cell_ink must be in [0, 1) (0 paper, 1 full ink), got {ink}"
+            ));
+        }
+        let tau = self.code_matching_temperature;
+        if !tau.is_finite() || tau <= 0.0 {
+            return Err(invalid!(
+                "code_matching_temperature must be finite and > 0, got {tau}"
             ));
         }
         let w = &self.weights;

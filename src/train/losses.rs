@@ -111,12 +111,17 @@ pub fn club_log_likelihood_loss(mu: Tensor<2>, logvar: Tensor<2>, s: Tensor<2>) 
     ((mu - s).powi_scalar(2).mul(inv_var) + logvar).mean()
 }
 
-/// Soft code distribution of each item (CMG): per position `softmax_k(-‖z - e_k‖)`, then the
-/// mean over the item's unpadded positions.
+/// Soft code distribution of each item (CMG): per position `softmax_k(-‖z - e_k‖ / τ)`, then
+/// the mean over the item's unpadded positions (CMG's τ is 1).
 ///
 /// - `z`: `[B, T, D]`, `codebook`: `[K, D]` (no gradient: it moves by EMA), `mask`: `[B, T]`
 /// - returns `[B, K]`, rows summing to 1
-pub fn soft_code_distribution(z: Tensor<3>, codebook: Tensor<2>, mask: Tensor<2>) -> Tensor<2> {
+pub fn soft_code_distribution(
+    z: Tensor<3>,
+    codebook: Tensor<2>,
+    mask: Tensor<2>,
+    temperature: f64,
+) -> Tensor<2> {
     let [b, t, d] = z.dims();
     let k = codebook.dims()[0];
     let flat = z.reshape([b * t, d]);
@@ -124,7 +129,7 @@ pub fn soft_code_distribution(z: Tensor<3>, codebook: Tensor<2>, mask: Tensor<2>
         + codebook.clone().powi_scalar(2).sum_dim(1).reshape([1, k])
         - flat.matmul(codebook.transpose()).mul_scalar(2.0);
     let distance = squared.clamp_min(1e-12).sqrt(); // [B*T, K]
-    let p = softmax(distance.neg(), 1).reshape([b, t, k]);
+    let p = softmax(distance.div_scalar(-temperature), 1).reshape([b, t, k]);
     masked_mean(p, mask)
 }
 
@@ -252,21 +257,25 @@ mod tests {
 
     #[test]
     fn code_distribution_ignores_padding_and_favours_the_nearest_code() {
-        // Codes at 0 and 10 (1-d); item 0: one position at 0 and a padded one at 10.
-        let z = tensor_from_vec(vec![0.0, 10.0], [1, 2, 1], &Device::flex());
-        let codebook = t2(vec![0.0, 10.0], [2, 1]);
-        let p = float_to_vec(soft_code_distribution(
-            z,
-            codebook,
-            t2(vec![1.0, 0.0], [1, 2]),
-        ));
-        // softmax([-0, -10]) = [1/(1+e^-10), e^-10/(1+e^-10)]
-        let expected = 1.0 / (1.0 + (-10f32).exp());
-        assert!(
-            (p[0] - expected).abs() < 1e-6 && (p[0] + p[1] - 1.0).abs() < 1e-6,
-            "{p:?}"
-        );
+        // Codes at 0 and 1 (1-d); item 0: one position at 0 and a padded one at 1.
+        for temperature in [1.0f32, 0.25] {
+            let z = tensor_from_vec(vec![0.0, 1.0], [1, 2, 1], &Device::flex());
+            let codebook = t2(vec![0.0, 1.0], [2, 1]);
+            let p = float_to_vec(soft_code_distribution(
+                z,
+                codebook,
+                t2(vec![1.0, 0.0], [1, 2]),
+                temperature as f64,
+            ));
+            // softmax([-0, -1] / τ) = [1/(1+e^(-1/τ)), e^(-1/τ)/(1+e^(-1/τ))]
+            let expected = 1.0 / (1.0 + (-1.0 / temperature).exp());
+            assert!(
+                (p[0] - expected).abs() < 1e-6 && (p[0] + p[1] - 1.0).abs() < 1e-6,
+                "τ {temperature}: {p:?}"
+            );
+        }
     }
+
 
     #[test]
     fn code_matching_known_value() {

@@ -249,6 +249,7 @@ impl CmgModel {
                         sem.continuous[m].clone(),
                         codebook.clone(),
                         sem.masks[m].clone(),
+                        cfg.code_matching_temperature as f64,
                     )
                 })
                 .collect();
