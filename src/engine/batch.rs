@@ -20,7 +20,8 @@ use crate::model::{EncodedItem, positions_mask, tensor_from_vec};
 use crate::preprocess::mel::LogMel;
 use crate::preprocess::waveform::Waveform;
 use crate::preprocess::whisper_mel::{
-    WHISPER_HOP_LENGTH, WHISPER_N_MELS, WHISPER_SAMPLE_RATE_HZ, speech_batches, speech_window,
+    WHISPER_HOP_LENGTH, WHISPER_N_MELS, WHISPER_SAMPLE_RATE_HZ, WhisperMel, speech_windows,
+    window_batches,
 };
 use crate::preprocess::{audio, image as img};
 
@@ -49,24 +50,48 @@ impl Pipeline {
         })
     }
 
-    /// Encodes prepared clips through the bundle's audio encoder, in input order: the frozen
-    /// speech encoder (each clip in its Whisper window, clips of one window length batched,
-    /// positions past the clip masked) or the log-mel encoder of older bundles. The single
-    /// clip of [`Pipeline::encode`] and the window's batches both come here.
+    /// Encodes prepared clips through the bundle's audio encoder, in input order (see
+    /// [`Pipeline::encode_clips_read`]): evaluation, the gallery and the index, which do not
+    /// show the log-mel read.
     pub fn encode_prepared_clips(
         &self,
         clips: &[&audio::PreparedAudio],
     ) -> Result<Vec<EncodedItem>> {
+        Ok(self
+            .encode_clips_read(clips)?
+            .into_iter()
+            .map(|(item, _)| item)
+            .collect())
+    }
+
+    /// Encodes prepared clips through the bundle's audio encoder, in input order, each with
+    /// the log-mel the encoder read: the frozen speech encoder (each clip in its Whisper
+    /// window, computed once here for the encoder and the view, clips of one window length
+    /// batched, positions past the clip masked) or the log-mel encoder of older bundles. The
+    /// single clip of [`Pipeline::encode`] and the window's batches both come here.
+    pub(crate) fn encode_clips_read(
+        &self,
+        clips: &[&audio::PreparedAudio],
+    ) -> Result<Vec<(EncodedItem, MelRead)>> {
         let Some(speech) = self.bundle.manifest.architecture.speech.as_ref() else {
+            let cfg = &self.audio_config()?.audio;
+            let frame_secs = cfg.hop_length as f64 / f64::from(cfg.sample_rate_hz.max(1));
             let mels: Vec<f32> = clips
                 .iter()
                 .flat_map(|c| c.mel.data.iter().copied())
                 .collect();
-            return self.encode_mel_batch(&mels);
+            let items = self.encode_mel_batch(&mels)?;
+            let reads = clips.iter().map(|c| MelRead {
+                mel: c.mel.clone(),
+                frame_secs,
+            });
+            return Ok(items.into_iter().zip(reads).collect());
         };
         let waves: Vec<&Waveform> = clips.iter().map(|c| &c.waveform).collect();
+        let windows = speech_windows(&waves)?;
+        let window_refs: Vec<&WhisperMel> = windows.iter().collect();
         let mut out: Vec<Option<EncodedItem>> = vec![None; clips.len()];
-        for group in speech_batches(&waves)? {
+        for group in window_batches(&window_refs) {
             let positions: Vec<usize> = group
                 .clip_frames
                 .iter()
@@ -90,7 +115,11 @@ impl Pipeline {
                 out[i] = Some(item);
             }
         }
-        Ok(out.into_iter().flatten().collect())
+        Ok(out
+            .into_iter()
+            .zip(&windows)
+            .filter_map(|(item, w)| Some((item?, MelRead::of_window(w))))
+            .collect())
     }
 
     /// Encodes cached frozen speech features (`[N, positions * H]`, zero rows past each clip,
@@ -171,14 +200,14 @@ pub enum PreparedFile {
 /// The items of one modality's forward pass, handed out in order; when the pass failed, its
 /// error for each item, as an internal failure: the inputs were already read and checked, so
 /// a failing forward pass is not something the user can fix.
-struct ItemStream {
-    items: std::vec::IntoIter<EncodedItem>,
+struct ItemStream<T> {
+    items: std::vec::IntoIter<T>,
     error: Option<String>,
 }
 
-impl ItemStream {
+impl<T> ItemStream<T> {
     /// Runs `encode` when there is anything to encode.
-    fn new(n: usize, encode: impl FnOnce() -> Result<Vec<EncodedItem>>) -> Self {
+    fn new(n: usize, encode: impl FnOnce() -> Result<Vec<T>>) -> Self {
         let (items, error) = match (n > 0).then(encode) {
             Some(Ok(items)) => (items, None),
             Some(Err(e)) => (Vec::new(), Some(e.to_string())),
@@ -190,7 +219,7 @@ impl ItemStream {
         }
     }
 
-    fn next(&mut self) -> Result<EncodedItem> {
+    fn next(&mut self) -> Result<T> {
         if let Some(e) = &self.error {
             return Err(Error::Internal(format!("encoding the batch failed: {e}")));
         }
@@ -245,7 +274,7 @@ impl Pipeline {
         });
         let image_ms = ms_since(t) / n_images.max(1) as f64;
         let t = Instant::now();
-        let mut clips = ItemStream::new(n_audio, || self.encode_prepared_clips(&clips_in));
+        let mut clips = ItemStream::new(n_audio, || self.encode_clips_read(&clips_in));
         let audio_ms = ms_since(t) / n_audio.max(1) as f64;
         files
             .into_iter()
@@ -263,8 +292,8 @@ impl Pipeline {
                     prepared,
                     preprocess_ms,
                 } => {
-                    let item = clips.next()?;
-                    self.audio_input(name, prepared, item, preprocess_ms, audio_ms)
+                    let read = clips.next()?;
+                    Ok(self.audio_input(name, prepared, read, preprocess_ms, audio_ms))
                 }
             })
             .collect()
@@ -320,45 +349,20 @@ impl Pipeline {
         })
     }
 
-    /// The log-mel the bundle's audio encoder reads for a prepared clip, and its hop in
-    /// seconds: for a frozen speech encoder, Whisper's 80-bin log-mel of the clip at 16 kHz,
-    /// the frames that cover the clip (the rest of its window is silence, which gets no code;
-    /// computed again here by the encoder's own function, about a millisecond); for the
-    /// log-mel encoder of older bundles, the prepared log-mel itself.
-    fn mel_read(&self, prepared: &audio::PreparedAudio) -> Result<(LogMel, f64)> {
-        if self.bundle.manifest.architecture.speech.is_none() {
-            let cfg = &self.audio_config()?.audio;
-            let hop_secs = cfg.hop_length as f64 / f64::from(cfg.sample_rate_hz.max(1));
-            return Ok((prepared.mel.clone(), hop_secs));
-        }
-        let window = speech_window(&prepared.waveform)?;
-        let clip = window.clip_frames.min(window.mel.n_frames);
-        let data = (0..window.mel.n_mels)
-            .flat_map(|m| window.mel.row(m).and_then(|r| r.get(..clip)).unwrap_or(&[]))
-            .copied()
-            .collect();
-        let mel = LogMel {
-            n_mels: window.mel.n_mels,
-            n_frames: clip,
-            data,
-        };
-        Ok((
-            mel,
-            WHISPER_HOP_LENGTH as f64 / f64::from(WHISPER_SAMPLE_RATE_HZ),
-        ))
-    }
-
     /// The full result for one encoded clip (the one place a clip's view is built).
     pub(crate) fn audio_input(
         &self,
         name: String,
         prepared: audio::PreparedAudio,
-        item: EncodedItem,
+        (item, read): (EncodedItem, MelRead),
         preprocess_ms: f64,
         encode_ms: f64,
-    ) -> Result<EncodedInput> {
-        let (mel, mel_frame_secs) = self.mel_read(&prepared)?;
-        Ok(EncodedInput {
+    ) -> EncodedInput {
+        let MelRead {
+            mel,
+            frame_secs: mel_frame_secs,
+        } = read;
+        EncodedInput {
             name,
             modality: Modality::Audio,
             view: InputView::Audio {
@@ -375,7 +379,35 @@ impl Pipeline {
             item,
             preprocess_ms,
             encode_ms,
-        })
+        }
+    }
+}
+
+/// The log-mel an audio encoder read of one clip, as its view shows it, with its hop in
+/// seconds: for a frozen speech encoder, Whisper's 80-bin log-mel of the clip at 16 kHz, the
+/// frames that cover the clip (the rest of its window is silence, which gets no code); for the
+/// log-mel encoder of older bundles, the prepared log-mel itself.
+#[derive(Clone, Debug)]
+pub(crate) struct MelRead {
+    pub mel: LogMel,
+    pub frame_secs: f64,
+}
+
+impl MelRead {
+    fn of_window(window: &WhisperMel) -> Self {
+        let clip = window.clip_frames.min(window.mel.n_frames);
+        let data = (0..window.mel.n_mels)
+            .flat_map(|m| window.mel.row(m).and_then(|r| r.get(..clip)).unwrap_or(&[]))
+            .copied()
+            .collect();
+        MelRead {
+            mel: LogMel {
+                n_mels: window.mel.n_mels,
+                n_frames: clip,
+                data,
+            },
+            frame_secs: WHISPER_HOP_LENGTH as f64 / f64::from(WHISPER_SAMPLE_RATE_HZ),
+        }
     }
 }
 

@@ -300,12 +300,12 @@ impl Pipeline {
     ) -> Result<EncodedInput> {
         let preprocess_ms = ms_since(t0);
         let t1 = Instant::now();
-        let item = self
-            .encode_prepared_clips(&[&prepared])?
+        let read = self
+            .encode_clips_read(&[&prepared])?
             .pop()
             .ok_or_else(|| self.missing(Modality::Audio))?;
         let encode_ms = ms_since(t1);
-        self.audio_input(name, prepared, item, preprocess_ms, encode_ms)
+        Ok(self.audio_input(name, prepared, read, preprocess_ms, encode_ms))
     }
 
     /// Encodes one text.

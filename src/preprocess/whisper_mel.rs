@@ -125,35 +125,42 @@ pub struct WindowBatch {
     pub mel: Vec<f32>,
 }
 
-/// The speech windows of prepared clips (computed in parallel), in batches of at most
-/// [`SPEECH_BATCH_CLIPS`] clips of one window length, in input order within a length. The app
-/// and the data preparation's feature cache both batch clips this way.
-pub fn speech_batches(waves: &[&Waveform]) -> Result<Vec<WindowBatch>> {
+/// The speech windows of prepared clips ([`speech_window`]), computed in parallel, in input
+/// order.
+pub fn speech_windows(waves: &[&Waveform]) -> Result<Vec<WhisperMel>> {
     use rayon::prelude::*;
-    let mut windows: Vec<WhisperMel> = waves
-        .par_iter()
-        .map(|w| speech_window(w))
-        .collect::<Result<_>>()?;
+    waves.par_iter().map(|w| speech_window(w)).collect()
+}
+
+/// Windows stacked for the encoder: batches of at most [`SPEECH_BATCH_CLIPS`] windows of one
+/// length, in input order within a length, each stacked when the iterator reaches it. The app
+/// and the data preparation's feature cache both batch clips this way.
+pub fn window_batches<'a>(windows: &'a [&'a WhisperMel]) -> impl Iterator<Item = WindowBatch> + 'a {
     let mut by_window: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
     for (i, w) in windows.iter().enumerate() {
         by_window.entry(w.mel.n_frames).or_default().push(i);
     }
-    let mut batches = Vec::new();
-    for (frames, items) in by_window {
-        for chunk in items.chunks(SPEECH_BATCH_CLIPS) {
-            let mut mel = Vec::with_capacity(chunk.len() * WHISPER_N_MELS * frames);
-            for &i in chunk {
-                mel.append(&mut windows[i].mel.data);
-            }
-            batches.push(WindowBatch {
-                frames,
-                items: chunk.to_vec(),
-                clip_frames: chunk.iter().map(|&i| windows[i].clip_frames).collect(),
-                mel,
-            });
+    let groups: Vec<(usize, Vec<usize>)> = by_window
+        .into_iter()
+        .flat_map(|(frames, items)| {
+            items
+                .chunks(SPEECH_BATCH_CLIPS)
+                .map(|chunk| (frames, chunk.to_vec()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    groups.into_iter().map(move |(frames, items)| {
+        let mut mel = Vec::with_capacity(items.len() * WHISPER_N_MELS * frames);
+        for &i in &items {
+            mel.extend_from_slice(&windows[i].mel.data);
         }
-    }
-    Ok(batches)
+        WindowBatch {
+            frames,
+            clip_frames: items.iter().map(|&i| windows[i].clip_frames).collect(),
+            items,
+            mel,
+        }
+    })
 }
 
 #[cfg(test)]
@@ -181,6 +188,25 @@ mod tests {
         assert_eq!(whisper_log_mel(&[]).clip_frames, 1);
         assert_eq!(odd.mel.n_mels, 80);
         assert_eq!(odd.mel.data.len(), 80 * 200);
+    }
+
+    #[test]
+    fn windows_are_batched_by_length_in_input_order_at_most_32_at_a_time() {
+        let short = whisper_log_mel(&tone(8_000, 440.0, 0.5));
+        let long = whisper_log_mel(&tone(40_000, 440.0, 0.5));
+        // 34 short windows with one long one at index 1.
+        let mut windows = vec![&short; 35];
+        windows[1] = &long;
+        let batches: Vec<WindowBatch> = window_batches(&windows).collect();
+        let shape: Vec<(usize, usize)> =
+            batches.iter().map(|b| (b.frames, b.items.len())).collect();
+        assert_eq!(shape, vec![(200, 32), (200, 2), (400, 1)]);
+        assert_eq!(batches[0].items[..3], [0, 2, 3]);
+        assert_eq!(batches[1].items, vec![33, 34]);
+        assert_eq!(batches[2].items, vec![1]);
+        assert_eq!(batches[2].clip_frames, vec![long.clip_frames]);
+        assert_eq!(batches[1].mel.len(), 2 * 80 * 200);
+        assert_eq!(batches[2].mel, long.mel.data);
     }
 
     #[test]

@@ -276,7 +276,6 @@ mod tests {
         }
     }
 
-
     #[test]
     fn code_matching_known_value() {
         // Two items, K = 2: p = q = one-hot-ish rows.

@@ -1,7 +1,7 @@
 //! The frozen speech features of every audio set, computed once at data-preparation time
 //! ([`SPEECH_FILE`]) so that training runs only the trained adapter
 //! ([`crate::model::speech_encoder`]). Each clip goes through the app's own path: the
-//! prepared (resampled, trimmed, loudness-normalised) waveform, [`speech_window`], the frozen
+//! prepared (resampled, trimmed, loudness-normalised) waveform, [`speech_windows`], the frozen
 //! Whisper encoder and the pooling of [`SpeechEncoder::frozen_features`].
 //!
 //! Per clip the first [`CACHED_POSITIONS`] positions are kept (one 2 s window of 80 ms
@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::model::speech_encoder::leading_feature_rows;
 use crate::model::{SpeechEncoder, SpeechEncoderConfig, float_to_vec, tensor_from_vec};
 use crate::preprocess::waveform::Waveform;
-use crate::preprocess::whisper_mel::{WHISPER_N_MELS, speech_batches};
+use crate::preprocess::whisper_mel::{WHISPER_N_MELS, speech_windows, window_batches};
 
 /// The cache file in a data folder.
 pub const SPEECH_FILE: &str = "speech.safetensors";
@@ -114,7 +114,9 @@ pub fn speech_features(
         truncated: 0,
     };
     let mut done = 0;
-    for group in speech_batches(waves)? {
+    let windows = speech_windows(waves)?;
+    let windows: Vec<&_> = windows.iter().collect();
+    for group in window_batches(&windows) {
         let n = group.items.len();
         let x = tensor_from_vec(group.mel, [n, WHISPER_N_MELS, group.frames], device);
         let features = float_to_vec(encoder.frozen_features(x));
