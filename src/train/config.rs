@@ -24,6 +24,9 @@ pub struct LossWeights {
     /// to its own at 2β and to the partner's at β); the default model's 0.5 is five times
     /// `commitment`, which pulled the modalities onto each other's codes more than 0.05 did.
     pub cross_commitment: f32,
+    /// Class-level code agreement ([`crate::train::losses::code_agreement`]), with
+    /// `components.code_agreement`.
+    pub code_agreement: f32,
 }
 
 impl Default for LossWeights {
@@ -36,6 +39,7 @@ impl Default for LossWeights {
             text_contrastive: 1.0,
             code_matching: 2.0,
             cross_commitment: 0.5,
+            code_agreement: 1.0,
         }
     }
 }
@@ -90,6 +94,11 @@ pub struct Components {
     pub code_matching: bool,
     /// Each modality's features also committed to the partner's code vectors.
     pub cross_commitment: bool,
+    /// Class-level code agreement: for each pair of modalities, the code histogram of a class
+    /// in one made to overlap the same class's in the other (what the eval's code agreement
+    /// measures). Off by default: not part of CMG, and the shipped models were trained
+    /// without it.
+    pub code_agreement: bool,
     /// Positions past a clip's end and past a prompt's tokens, and an image's blank cells
     /// (with `blank_cell_mask`), are masked out of every loss, the EMA update and the pooled
     /// embedding during training; off = they train like any other position (the ablation of
@@ -113,6 +122,7 @@ impl Default for Components {
             reconstruction: true,
             code_matching: true,
             cross_commitment: true,
+            code_agreement: false,
             padding_mask: true,
             blank_cell_mask: true,
         }
@@ -155,11 +165,11 @@ pub struct TrainConfig {
     pub dead_code_steps: usize,
     /// Temperature of the contrastive terms.
     pub contrastive_temperature: f32,
-    /// Temperature of code matching's soft assignment, `softmax_k(-‖z - e_k‖ / τ)`. CMG uses
-    /// 1; with codes about 1 apart (the shipped codebook's median nearest-code distance is
-    /// 1.05) that puts most of a position's mass on codes other than its own, so matching the
-    /// soft distributions need not move the codes the app shows. Smaller is closer to the hard
-    /// assignment.
+    /// Temperature of the soft code assignment that code matching and code agreement compare,
+    /// `softmax_k(-‖z - e_k‖ / τ)`. CMG uses 1. With codes about 1 apart (the shipped
+    /// codebook's median nearest-code distance is 1.05) that puts most of a position's mass on
+    /// codes other than its own; smaller is closer to the hard assignment. Measured: 0.25 with
+    /// code matching alone made each modality's codes *more* private (docs/evaluation.md).
     pub code_matching_temperature: f32,
     /// Zero-shot softmax temperature written into the bundle.
     pub zero_shot_temperature: f32,
@@ -259,7 +269,7 @@ impl TrainConfig {
             ));
         }
         let w = &self.weights;
-        if [w.code_matching, w.cross_commitment]
+        if [w.code_matching, w.cross_commitment, w.code_agreement]
             .iter()
             .any(|v| !v.is_finite() || *v < 0.0)
         {

@@ -145,6 +145,25 @@ pub fn code_matching(p: Tensor<2>, q: Tensor<2>, targets: Tensor<2>) -> Tensor<1
     soft_cross_entropy(scores, targets)
 }
 
+/// Class-level code agreement of two modalities: `1 - Σ_k min(P_c,k, Q_c,k)` averaged over
+/// the batch's items, where `P_c` and `Q_c` are the mean code distributions of the item's
+/// class `c` in each modality — one minus the histogram intersection that the eval's code
+/// agreement reports, on soft distributions. Code matching (a contrastive term) separates
+/// classes; this one pulls a class's codes in one modality onto the same class's in the other.
+///
+/// - `p`, `q`: `[B, K]` code distributions of two modalities, `targets`: `[B, B]`, row `i`
+///   `1/n` on the `n` items of item `i`'s class -> `[1]`, in `[0, 1]`
+pub fn code_agreement(p: Tensor<2>, q: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    let p_class = targets.clone().matmul(p);
+    let q_class = targets.matmul(q);
+    p_class
+        .min_pair(q_class)
+        .sum_dim(1)
+        .neg()
+        .add_scalar(1.0)
+        .mean()
+}
+
 /// Commitment of modality A's features to the paired item's code vectors in modality B. The
 /// sequences do not correspond position by position (a 4×4 image grid, 80 ms steps, tokens),
 /// so each unpadded position of A commits to the *nearest* of B's code vectors at B's
@@ -286,6 +305,21 @@ mod tests {
         let other = 2.0 * (0.9f32 * 0.1f32.ln() + 0.1 * 0.9f32.ln());
         let expected = -(same - (same.exp() + other.exp()).ln());
         assert!((l - expected).abs() < 1e-5, "{l} vs {expected}");
+    }
+
+    #[test]
+    fn code_agreement_compares_class_histograms_not_items() {
+        // Items 0 and 1 are one class, item 2 another; K = 3.
+        let targets = t2(soft_targets(&[0, 0, 1], &[0, 0, 1]), [3, 3]);
+        // Class 0: images use codes 0 and 1 half each (one item each); sounds use code 0 for
+        // one item and code 1 for the other: the class histograms agree though the paired
+        // items do not. Class 1: image code 2, sound code 0: disjoint.
+        let p = t2(vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], [3, 3]);
+        let q = t2(vec![0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0], [3, 3]);
+        let l = scalar(code_agreement(p.clone(), q, targets.clone()));
+        // Per item 1 - overlap: 0, 0, 1 -> mean 1/3.
+        assert!((l - 1.0 / 3.0).abs() < 1e-6, "{l}");
+        assert!(scalar(code_agreement(p.clone(), p, targets)).abs() < 1e-6);
     }
 
     #[test]

@@ -84,6 +84,7 @@ pub fn ablation_variants() -> Vec<(&'static str, AblationEdit)> {
         ("no cross commitment", |c| {
             c.components.cross_commitment = false
         }),
+        ("no code agreement", |c| c.components.code_agreement = false),
         ("no padding mask", |c| c.components.padding_mask = false),
         ("no blank-cell mask", |c| {
             c.components.blank_cell_mask = false

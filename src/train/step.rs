@@ -33,6 +33,8 @@ pub struct StepLog {
     pub cross_commitment: f32,
     #[serde(default)]
     pub code_matching: f32,
+    #[serde(default)]
+    pub code_agreement: f32,
     pub cross_cpc: f32,
     pub club: f32,
     pub text_contrastive: f32,
@@ -241,7 +243,7 @@ impl CmgModel {
             log.cross_commitment = value(&l);
             total = total + l.mul_scalar(w.cross_commitment as f64);
         }
-        if c.codebook && c.code_matching {
+        if c.codebook && (c.code_matching || c.code_agreement) {
             let codebook = self.semantic.codebook.vectors.val().detach();
             let dists: Vec<Tensor<2>> = (0..MODALITIES)
                 .map(|m| {
@@ -253,17 +255,33 @@ impl CmgModel {
                     )
                 })
                 .collect();
-            let mut l = Tensor::<1>::zeros([1], &device);
-            for &(a, bm) in &MODALITY_PAIRS {
-                l = l + losses::code_matching(
-                    dists[a].clone(),
-                    dists[bm].clone(),
-                    batch.targets.clone(),
-                );
+            let pairs = MODALITY_PAIRS.len() as f64;
+            if c.code_matching {
+                let mut l = Tensor::<1>::zeros([1], &device);
+                for &(a, bm) in &MODALITY_PAIRS {
+                    l = l + losses::code_matching(
+                        dists[a].clone(),
+                        dists[bm].clone(),
+                        batch.targets.clone(),
+                    );
+                }
+                let l = l.div_scalar(pairs);
+                log.code_matching = value(&l);
+                total = total + l.mul_scalar(w.code_matching as f64);
             }
-            let l = l.div_scalar(MODALITY_PAIRS.len() as f64);
-            log.code_matching = value(&l);
-            total = total + l.mul_scalar(w.code_matching as f64);
+            if c.code_agreement {
+                let mut l = Tensor::<1>::zeros([1], &device);
+                for &(a, bm) in &MODALITY_PAIRS {
+                    l = l + losses::code_agreement(
+                        dists[a].clone(),
+                        dists[bm].clone(),
+                        batch.targets.clone(),
+                    );
+                }
+                let l = l.div_scalar(pairs);
+                log.code_agreement = value(&l);
+                total = total + l.mul_scalar(w.code_agreement as f64);
+            }
         }
         if c.text_contrastive {
             // On the pooled continuous vectors (a direct gradient) and on the pooled code
