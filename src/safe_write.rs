@@ -13,23 +13,8 @@ use crate::error::{Error, Result};
 /// the temporary folder is removed).
 pub fn replace_dir(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let parent = parent_folder(dir)?;
-    let stem = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "folder".into());
-    let prefix = format!(".{stem}.tmp-");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix);
-    #[cfg(unix)]
-    {
-        // The default mode of a new folder (the umask applies), not the temporary 0o700.
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o777));
-    }
-    let tmp = builder.tempdir_in(&parent).map_err(|e| Error::Write {
-        path: parent.clone(),
-        source: e,
-    })?;
+    let stem = folder_stem(dir);
+    let tmp = sibling_tempdir(dir, "tmp")?;
     // On any error below, dropping `tmp` removes the temporary folder.
     fill(tmp.path())?;
     let backup = parent.join(format!(".{stem}.old-{}", std::process::id()));
@@ -55,6 +40,33 @@ pub fn replace_dir(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result
         let _ = std::fs::remove_dir_all(&backup);
     }
     Ok(())
+}
+
+/// The folder name of `dir`, for the names of its temporary siblings.
+fn folder_stem(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "folder".into())
+}
+
+/// A new empty hidden folder beside `dir` (`.NAME.KIND-XXXXXX`, in the same parent, so paths
+/// relative to `dir` hold in it too), removed when dropped: where a folder is filled or staged
+/// before it takes `dir`'s place.
+pub fn sibling_tempdir(dir: &Path, kind: &str) -> Result<tempfile::TempDir> {
+    let parent = parent_folder(dir)?;
+    let prefix = format!(".{}.{kind}-", folder_stem(dir));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    #[cfg(unix)]
+    {
+        // The default mode of a new folder (the umask applies), not the temporary 0o700.
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o777));
+    }
+    builder.tempdir_in(&parent).map_err(|e| Error::Write {
+        path: parent.clone(),
+        source: e,
+    })
 }
 
 /// Writes `bytes` to `path` safely (see [`write_file_with`]), creating its parent folders.
@@ -180,6 +192,23 @@ mod tests {
             let mode = |p: &Path| p.metadata().expect("meta").permissions().mode() & 0o777;
             assert_eq!(mode(&path), mode(&plain));
         }
+    }
+
+    #[test]
+    fn a_sibling_tempdir_is_hidden_beside_its_folder_and_removed_when_dropped() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let staging = sibling_tempdir(&tmp.path().join("bundle"), "staging").expect("staging");
+        let name = staging
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        assert_eq!(staging.path().parent(), Some(tmp.path()));
+        assert!(name.starts_with(".bundle.staging-"), "{name}");
+        let path = staging.path().to_path_buf();
+        drop(staging);
+        assert!(!path.exists());
     }
 
     #[test]

@@ -744,6 +744,14 @@ fn three_training_steps_save_and_reload_a_bundle() {
     // Export a full bundle and load it back through the normal path.
     let out = tmp.path().join("bundle");
     let report = export::export_trained(&out, &cfg, &data, &trained, "CPU", &[]).unwrap();
+    // The bundle was staged beside `out` (evaluated there) and moved in whole; nothing of the
+    // staging is left.
+    let leftovers: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(".bundle."))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     assert_eq!(report.n_images, 20);
     assert_eq!(report.n_audio, 20);
     for key in ["image_to_audio", "audio_to_image"] {
@@ -1345,13 +1353,17 @@ fn a_clip_shows_the_whisper_log_mel_the_default_model_reads() {
         n_mels,
         n_frames,
         mel_frame_secs,
+        mel_sample_rate_hz,
         trimmed_duration_secs,
         ..
     } = &e.view
     else {
         panic!("expected an audio view, got {:?}", e.view);
     };
-    assert_eq!((*n_mels, *mel_frame_secs), (80, 0.01));
+    assert_eq!(
+        (*n_mels, *mel_frame_secs, *mel_sample_rate_hz),
+        (80, 0.01, 16_000)
+    );
     let wave = Waveform {
         samples: samples.clone(),
         sample_rate_hz: *sample_rate_hz,

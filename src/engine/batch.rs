@@ -75,7 +75,10 @@ impl Pipeline {
     ) -> Result<Vec<(EncodedItem, MelRead)>> {
         let Some(speech) = self.bundle.manifest.architecture.speech.as_ref() else {
             let cfg = &self.audio_config()?.audio;
-            let frame_secs = cfg.hop_length as f64 / f64::from(cfg.sample_rate_hz.max(1));
+            let (frame_secs, sample_rate_hz) = (
+                cfg.hop_length as f64 / f64::from(cfg.sample_rate_hz.max(1)),
+                cfg.sample_rate_hz,
+            );
             let mels: Vec<f32> = clips
                 .iter()
                 .flat_map(|c| c.mel.data.iter().copied())
@@ -84,6 +87,7 @@ impl Pipeline {
             let reads = clips.iter().map(|c| MelRead {
                 mel: c.mel.clone(),
                 frame_secs,
+                sample_rate_hz,
             });
             return Ok(items.into_iter().zip(reads).collect());
         };
@@ -361,6 +365,7 @@ impl Pipeline {
         let MelRead {
             mel,
             frame_secs: mel_frame_secs,
+            sample_rate_hz: mel_sample_rate_hz,
         } = read;
         EncodedInput {
             name,
@@ -372,6 +377,7 @@ impl Pipeline {
                 n_mels: mel.n_mels,
                 n_frames: mel.n_frames,
                 mel_frame_secs,
+                mel_sample_rate_hz,
                 original_sample_rate_hz: prepared.original_sample_rate_hz,
                 original_duration_secs: prepared.original_duration_secs,
                 trimmed_duration_secs: prepared.trimmed_duration_secs,
@@ -384,13 +390,14 @@ impl Pipeline {
 }
 
 /// The log-mel an audio encoder read of one clip, as its view shows it, with its hop in
-/// seconds: for a frozen speech encoder, Whisper's 80-bin log-mel of the clip at 16 kHz, the
+/// seconds and the rate it was computed at: for a frozen speech encoder, Whisper's 80-bin log-mel of the clip at 16 kHz, the
 /// frames that cover the clip (the rest of its window is silence, which gets no code); for the
 /// log-mel encoder of older bundles, the prepared log-mel itself.
 #[derive(Clone, Debug)]
 pub(crate) struct MelRead {
     pub mel: LogMel,
     pub frame_secs: f64,
+    pub sample_rate_hz: u32,
 }
 
 impl MelRead {
@@ -407,6 +414,7 @@ impl MelRead {
                 data,
             },
             frame_secs: WHISPER_HOP_LENGTH as f64 / f64::from(WHISPER_SAMPLE_RATE_HZ),
+            sample_rate_hz: WHISPER_SAMPLE_RATE_HZ,
         }
     }
 }

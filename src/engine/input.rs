@@ -130,6 +130,8 @@ pub enum InputView {
         n_frames: usize,
         /// Hop between mel frames, in seconds (places a playhead on the spectrogram).
         mel_frame_secs: f64,
+        /// Rate the log-mel was computed at (16 kHz for Whisper's, which resamples the clip).
+        mel_sample_rate_hz: u32,
         original_sample_rate_hz: u32,
         original_duration_secs: f64,
         trimmed_duration_secs: f64,

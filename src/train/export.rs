@@ -269,11 +269,14 @@ pub fn export_bundle(
         .provenance
         .settings
         .insert("seed".into(), toml::Value::Integer(cfg.seed as i64));
-    // 1. Weights without gallery, so the pipeline can encode the gallery and the test sets.
+    // 1. Weights without gallery, so the pipeline can encode the gallery and the test sets:
+    // staged beside `out`, which keeps its old bundle until the complete one replaces it.
+    let staging = crate::safe_write::sibling_tempdir(out, "staging")?;
+    let staged = staging.path();
     let mut first = manifest.clone();
     first.gallery = None;
     bundle::save(
-        out,
+        staged,
         &BundleContents {
             manifest: &first,
             model,
@@ -282,7 +285,7 @@ pub fn export_bundle(
             gallery_media: &[],
         },
     )?;
-    let mut p = Pipeline::open_on(out, ComputeDevice::cpu(""))?;
+    let mut p = Pipeline::open_on(staged, ComputeDevice::cpu(""))?;
     let (gallery, media) = build_gallery(&p, data, &cfg.data_dir, cfg.gallery_per_class)?;
     let report = eval::evaluate(
         &mut p,

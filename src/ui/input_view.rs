@@ -156,16 +156,19 @@ pub fn show(
             n_mels,
             n_frames,
             mel_frame_secs,
+            mel_sample_rate_hz,
             original_sample_rate_hz,
             original_duration_secs,
             trimmed_duration_secs,
         } => {
+            let frame_ms = mel_frame_secs * 1000.0;
             muted(
                 ui,
                 format!(
                     "original {original_duration_secs:.2} s at {original_sample_rate_hz} Hz; \
                      the model hears {trimmed_duration_secs:.2} s at {sample_rate_hz} Hz, \
-                     {n_mels} mels × {n_frames} frames"
+                     as a log-mel of {n_mels} mels × {n_frames} frames of {frame_ms:.0} ms \
+                     at {mel_sample_rate_hz} Hz"
                 ),
             );
             let audio = &session.audio;
@@ -212,7 +215,7 @@ pub fn show(
             ui.painter().text(
                 rect.left_top() + Vec2::new(4.0, 2.0),
                 egui::Align2::LEFT_TOP,
-                "log-mel",
+                format!("log-mel the encoder reads ({mel_sample_rate_hz} Hz)"),
                 egui::FontId::proportional(12.0),
                 theme::strong_text(),
             );
