@@ -2681,10 +2681,12 @@ fn held_out_classes_never_reach_a_training_batch_and_are_reported_as_unseen() {
     use transference::train::{export, trainer};
     let data = tiny_speech_data();
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = transference::train::config::TrainConfig {
+    // The shipped digits-unseen recipe: code agreement on.
+    let mut cfg = transference::train::config::TrainConfig {
         held_out_classes: vec!["three".into()],
         ..tiny_train_config(3, tmp.path())
     };
+    cfg.components.code_agreement = true;
     let (states, hidden) =
         prompts::precompute_prompts(&training_prompts(), &cfg.transformer_dir, 32).unwrap();
     let set = TrainingSet::new(&data, states, hidden, &cfg).unwrap();
@@ -2697,6 +2699,15 @@ fn held_out_classes_never_reach_a_training_batch_and_are_reported_as_unseen() {
     assert_eq!(seen.len(), 9, "every other class is drawn: {seen:?}");
 
     let trained = trainer::train(&cfg, &data, &Device::flex(), None, false, false).unwrap();
+    // Code agreement is one minus an overlap of distributions: in (0, 1] on a fresh codebook.
+    for s in &trained.log {
+        assert!(
+            s.code_agreement > 0.0 && s.code_agreement <= 1.0,
+            "step {}: {}",
+            s.step,
+            s.code_agreement
+        );
+    }
     let out = tmp.path().join("unseen");
     let report = export::export_trained(&out, &cfg, &data, &trained, "CPU", &[]).unwrap();
     let unseen = report

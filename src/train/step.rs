@@ -255,30 +255,21 @@ impl CmgModel {
                     )
                 })
                 .collect();
-            let pairs = MODALITY_PAIRS.len() as f64;
-            if c.code_matching {
+            // A term averaged over the modality pairs.
+            let over_pairs = |term: fn(Tensor<2>, Tensor<2>, Tensor<2>) -> Tensor<1>| {
                 let mut l = Tensor::<1>::zeros([1], &device);
                 for &(a, bm) in &MODALITY_PAIRS {
-                    l = l + losses::code_matching(
-                        dists[a].clone(),
-                        dists[bm].clone(),
-                        batch.targets.clone(),
-                    );
+                    l = l + term(dists[a].clone(), dists[bm].clone(), batch.targets.clone());
                 }
-                let l = l.div_scalar(pairs);
+                l.div_scalar(MODALITY_PAIRS.len() as f64)
+            };
+            if c.code_matching {
+                let l = over_pairs(losses::code_matching);
                 log.code_matching = value(&l);
                 total = total + l.mul_scalar(w.code_matching as f64);
             }
             if c.code_agreement {
-                let mut l = Tensor::<1>::zeros([1], &device);
-                for &(a, bm) in &MODALITY_PAIRS {
-                    l = l + losses::code_agreement(
-                        dists[a].clone(),
-                        dists[bm].clone(),
-                        batch.targets.clone(),
-                    );
-                }
-                let l = l.div_scalar(pairs);
+                let l = over_pairs(losses::code_agreement);
                 log.code_agreement = value(&l);
                 total = total + l.mul_scalar(w.code_agreement as f64);
             }
