@@ -93,9 +93,8 @@ impl Pipeline {
         };
         let waves: Vec<&Waveform> = clips.iter().map(|c| &c.waveform).collect();
         let windows = speech_windows(&waves)?;
-        let window_refs: Vec<&WhisperMel> = windows.iter().collect();
         let mut out: Vec<Option<EncodedItem>> = vec![None; clips.len()];
-        for group in window_batches(&window_refs) {
+        for group in window_batches(&windows) {
             let positions: Vec<usize> = group
                 .clip_frames
                 .iter()
@@ -390,9 +389,10 @@ impl Pipeline {
 }
 
 /// The log-mel an audio encoder read of one clip, as its view shows it, with its hop in
-/// seconds and the rate it was computed at: for a frozen speech encoder, Whisper's 80-bin log-mel of the clip at 16 kHz, the
-/// frames that cover the clip (the rest of its window is silence, which gets no code); for the
-/// log-mel encoder of older bundles, the prepared log-mel itself.
+/// seconds and the rate it was computed at: for a frozen speech encoder, Whisper's 80-bin
+/// log-mel of the clip at 16 kHz, the frames that cover the clip (the rest of its window is
+/// silence, which gets no code); for the log-mel encoder of older bundles, the prepared
+/// log-mel itself.
 #[derive(Clone, Debug)]
 pub(crate) struct MelRead {
     pub mel: LogMel,

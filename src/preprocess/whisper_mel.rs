@@ -135,10 +135,15 @@ pub fn speech_windows(waves: &[&Waveform]) -> Result<Vec<WhisperMel>> {
 /// Windows stacked for the encoder: batches of at most [`SPEECH_BATCH_CLIPS`] windows of one
 /// length, in input order within a length, each stacked when the iterator reaches it. The app
 /// and the data preparation's feature cache both batch clips this way.
-pub fn window_batches<'a>(windows: &'a [&'a WhisperMel]) -> impl Iterator<Item = WindowBatch> + 'a {
+pub fn window_batches<W: std::borrow::Borrow<WhisperMel>>(
+    windows: &[W],
+) -> impl Iterator<Item = WindowBatch> + '_ {
     let mut by_window: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
     for (i, w) in windows.iter().enumerate() {
-        by_window.entry(w.mel.n_frames).or_default().push(i);
+        by_window
+            .entry(w.borrow().mel.n_frames)
+            .or_default()
+            .push(i);
     }
     let groups: Vec<(usize, Vec<usize>)> = by_window
         .into_iter()
@@ -152,11 +157,14 @@ pub fn window_batches<'a>(windows: &'a [&'a WhisperMel]) -> impl Iterator<Item =
     groups.into_iter().map(move |(frames, items)| {
         let mut mel = Vec::with_capacity(items.len() * WHISPER_N_MELS * frames);
         for &i in &items {
-            mel.extend_from_slice(&windows[i].mel.data);
+            mel.extend_from_slice(&windows[i].borrow().mel.data);
         }
         WindowBatch {
             frames,
-            clip_frames: items.iter().map(|&i| windows[i].clip_frames).collect(),
+            clip_frames: items
+                .iter()
+                .map(|&i| windows[i].borrow().clip_frames)
+                .collect(),
             items,
             mel,
         }

@@ -115,7 +115,6 @@ pub fn speech_features(
     };
     let mut done = 0;
     let windows = speech_windows(waves)?;
-    let windows: Vec<&_> = windows.iter().collect();
     for group in window_batches(&windows) {
         let n = group.items.len();
         let x = tensor_from_vec(group.mel, [n, WHISPER_N_MELS, group.frames], device);
