@@ -27,9 +27,9 @@ pub struct TrainArgs {
     /// Continue from the last checkpoint of this run.
     #[arg(long)]
     pub resume: bool,
-    /// Also train the ablations (full, no multi-modal EMA, no Cross-CPC, no CLUB, no code
-    /// matching, no cross commitment, no padding mask, no blank-cell mask, no codebook), each for this many steps,
-    /// and put the table in the model card.
+    /// Also train the ablations ("full", then each `[components]` switch turned off in turn:
+    /// "no code matching", "no code agreement", ..., "no codebook (continuous)"), each for
+    /// this many steps, and put the table in the model card.
     #[arg(long)]
     pub ablation_steps: Option<usize>,
     /// Seeds per ablation variant (the config's seed, then the next ones).

@@ -28,6 +28,9 @@ pub struct LossWeights {
     /// `components.code_agreement`. The default model's 2.0 moved image–audio same-digit code
     /// overlap from 0.288 to 0.548 and text–audio from 0.223 to 0.489 (docs/evaluation.md).
     pub code_agreement: f32,
+    /// Class-level code separation ([`crate::train::losses::code_separation`]), with
+    /// `components.code_separation`.
+    pub code_separation: f32,
 }
 
 impl Default for LossWeights {
@@ -41,6 +44,7 @@ impl Default for LossWeights {
             code_matching: 2.0,
             cross_commitment: 0.5,
             code_agreement: 1.0,
+            code_separation: 1.0,
         }
     }
 }
@@ -100,6 +104,10 @@ pub struct Components {
     /// measures). Off by default: not part of CMG, and the shipped models were trained
     /// without it.
     pub code_agreement: bool,
+    /// Class-level code separation: for each pair of modalities, the code histogram of a
+    /// class in one made to overlap the *other* classes' in the other as little as possible
+    /// (the eval's other-class overlap). Off by default, like `code_agreement`.
+    pub code_separation: bool,
     /// Positions past a clip's end and past a prompt's tokens, and an image's blank cells
     /// (with `blank_cell_mask`), are masked out of every loss, the EMA update and the pooled
     /// embedding during training; off = they train like any other position (the ablation of
@@ -124,6 +132,7 @@ impl Default for Components {
             code_matching: true,
             cross_commitment: true,
             code_agreement: false,
+            code_separation: false,
             padding_mask: true,
             blank_cell_mask: true,
         }
@@ -270,9 +279,14 @@ impl TrainConfig {
             ));
         }
         let w = &self.weights;
-        if [w.code_matching, w.cross_commitment, w.code_agreement]
-            .iter()
-            .any(|v| !v.is_finite() || *v < 0.0)
+        if [
+            w.code_matching,
+            w.cross_commitment,
+            w.code_agreement,
+            w.code_separation,
+        ]
+        .iter()
+        .any(|v| !v.is_finite() || *v < 0.0)
         {
             return Err("loss weights must be finite and >= 0".into());
         }

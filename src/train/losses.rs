@@ -164,6 +164,31 @@ pub fn code_agreement(p: Tensor<2>, q: Tensor<2>, targets: Tensor<2>) -> Tensor<
         .mean()
 }
 
+/// Class-level code separation of two modalities: `Σ_k min(P_c,k, Q_c',k)` averaged over the
+/// batch's pairs of items of different classes `c ≠ c'` — the other-class overlap that the
+/// eval's code agreement reports, on soft distributions. [`code_agreement`] can join a class's
+/// codes across modalities through codes that every class uses; this term pushes one class's
+/// codes off the other classes' codes in the other modality.
+///
+/// - `p`, `q`: `[B, K]` code distributions of two modalities, `targets`: `[B, B]` as for
+///   [`code_agreement`] -> `[1]`, in `[0, 1]` (0 when the batch holds one class)
+pub fn code_separation(p: Tensor<2>, q: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    let [b, k] = p.dims();
+    let p_class = targets
+        .clone()
+        .matmul(p)
+        .reshape([b, 1, k])
+        .expand([b, b, k]);
+    let q_class = targets
+        .clone()
+        .matmul(q)
+        .reshape([1, b, k])
+        .expand([b, b, k]);
+    let overlap = p_class.min_pair(q_class).sum_dim(2).reshape([b, b]); // [B, B]
+    let other = targets.lower_equal_elem(0.0).float();
+    (overlap * other.clone()).sum() / other.sum().clamp_min(1.0)
+}
+
 /// Commitment of modality A's features to the paired item's code vectors in modality B. The
 /// sequences do not correspond position by position (a 4×4 image grid, 80 ms steps, tokens),
 /// so each unpadded position of A commits to the *nearest* of B's code vectors at B's
@@ -320,6 +345,24 @@ mod tests {
         // Per item 1 - overlap: 0, 0, 1 -> mean 1/3.
         assert!((l - 1.0 / 3.0).abs() < 1e-6, "{l}");
         assert!(scalar(code_agreement(p.clone(), p, targets)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn code_separation_is_the_overlap_of_different_classes_only() {
+        // Items 0 and 1 are class 0, item 2 class 1; K = 3. Class 0's images use codes 0 and 1
+        // half each, class 1's image code 2; class 0's sounds use code 2 (shared with the other
+        // class's images), class 1's sound code 1.
+        let targets = t2(soft_targets(&[0, 0, 1], &[0, 0, 1]), [3, 3]);
+        let p = t2(vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], [3, 3]);
+        let q = t2(vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0], [3, 3]);
+        // Different-class item pairs (0,2), (1,2), (2,0), (2,1): P_0 = (.5, .5, 0) against
+        // Q_1 = (0, 1, 0) overlaps 0.5 twice; P_1 = (0, 0, 1) against Q_0 = (0, 0, 1) overlaps
+        // 1 twice -> mean 0.75. Same-class overlaps (P_0 with Q_0: 0) do not count.
+        let l = scalar(code_separation(p.clone(), q, targets.clone()));
+        assert!((l - 0.75).abs() < 1e-6, "{l}");
+        // One class in the batch: nothing to separate.
+        let one = t2(soft_targets(&[4, 4, 4], &[4, 4, 4]), [3, 3]);
+        assert!(scalar(code_separation(p.clone(), p, one)).abs() < 1e-6);
     }
 
     #[test]

@@ -85,6 +85,9 @@ pub fn ablation_variants() -> Vec<(&'static str, AblationEdit)> {
             c.components.cross_commitment = false
         }),
         ("no code agreement", |c| c.components.code_agreement = false),
+        ("no code separation", |c| {
+            c.components.code_separation = false
+        }),
         ("no padding mask", |c| c.components.padding_mask = false),
         ("no blank-cell mask", |c| {
             c.components.blank_cell_mask = false

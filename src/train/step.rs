@@ -35,6 +35,8 @@ pub struct StepLog {
     pub code_matching: f32,
     #[serde(default)]
     pub code_agreement: f32,
+    #[serde(default)]
+    pub code_separation: f32,
     pub cross_cpc: f32,
     pub club: f32,
     pub text_contrastive: f32,
@@ -243,7 +245,7 @@ impl CmgModel {
             log.cross_commitment = value(&l);
             total = total + l.mul_scalar(w.cross_commitment as f64);
         }
-        if c.codebook && (c.code_matching || c.code_agreement) {
+        if c.codebook && (c.code_matching || c.code_agreement || c.code_separation) {
             let codebook = self.semantic.codebook.vectors.val().detach();
             let dists: Vec<Tensor<2>> = (0..MODALITIES)
                 .map(|m| {
@@ -272,6 +274,11 @@ impl CmgModel {
                 let l = over_pairs(losses::code_agreement);
                 log.code_agreement = value(&l);
                 total = total + l.mul_scalar(w.code_agreement as f64);
+            }
+            if c.code_separation {
+                let l = over_pairs(losses::code_separation);
+                log.code_separation = value(&l);
+                total = total + l.mul_scalar(w.code_separation as f64);
             }
         }
         if c.text_contrastive {

@@ -153,13 +153,14 @@ pub fn train(
             entry.resets = ema.resets;
         }
         bar.set_message(format!(
-            "loss {:.3} rec {:.3} cpc {:.3} txt {:.3} cm {:.3} agree {:.3} ppl {:.0}/{:.0}/{:.0} shared {:.2}/{:.2}/{:.2} active {}",
+            "loss {:.3} rec {:.3} cpc {:.3} txt {:.3} cm {:.3} agree {:.3} sep {:.3} ppl {:.0}/{:.0}/{:.0} shared {:.2}/{:.2}/{:.2} active {}",
             entry.total,
             entry.reconstruction,
             entry.cross_cpc,
             entry.text_contrastive,
             entry.code_matching,
             entry.code_agreement,
+            entry.code_separation,
             entry.perplexity[0],
             entry.perplexity[1],
             entry.perplexity[2],
