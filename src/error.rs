@@ -199,6 +199,22 @@ pub enum Error {
         searched: Vec<PathBuf>,
     },
 
+    /// A frozen encoder file the manifest names (MiniLM, Whisper) is neither at its path nor
+    /// where a moved bundle finds it (see [`crate::bundle::locate::find_frozen_file`]).
+    #[error(
+        "the model {} needs the frozen encoder file {relative} named in its manifest, and it is in none of: {}; put the encoder's folder beside the model's folder (as in models/) or correct the path in manifest.toml",
+        model.display(),
+        join_paths(.searched)
+    )]
+    FrozenEncoderMissing {
+        /// The bundle folder.
+        model: PathBuf,
+        /// The path as the manifest writes it, relative to the bundle.
+        relative: String,
+        /// Every path looked at, in lookup order.
+        searched: Vec<PathBuf>,
+    },
+
     /// The request needs the model's gallery and the model has none.
     #[error(
         "the model {} has no gallery; build one with `transference index`",
@@ -314,7 +330,8 @@ impl Error {
             | Error::UnexpectedTensor { .. }
             | Error::Gallery { .. }
             | Error::Tokenizer { .. }
-            | Error::DefaultModelMissing { .. } => ErrorKind::BadBundle,
+            | Error::DefaultModelMissing { .. }
+            | Error::FrozenEncoderMissing { .. } => ErrorKind::BadBundle,
             _ => ErrorKind::BadInput,
         }
     }

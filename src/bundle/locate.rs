@@ -110,6 +110,47 @@ pub fn default_model_dir() -> Result<PathBuf> {
     model_dir(None)
 }
 
+/// Where a bundle's frozen encoder file is (MiniLM's weights or tokenizer, Whisper's
+/// weights: `relative` as the manifest writes it, from the bundle folder `dir`). The path as
+/// written, when it exists. Otherwise the bundle was moved away from where it was trained, and
+/// the file's last two parts (`<encoder folder>/<file>`, e.g. `minilm/model.safetensors`) are
+/// looked for beside the bundle's folder (a `models/` folder of bundles and encoders), then
+/// under each root's `models/`. [`Error::FrozenEncoderMissing`] lists every path looked at.
+pub fn find_frozen_file(dir: &Path, relative: &str, roots: &SearchRoots) -> Result<PathBuf> {
+    let written = dir.join(relative);
+    let mut searched = vec![written];
+    let parts: Vec<_> = Path::new(relative)
+        .components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
+        .collect();
+    if let [.., folder, file] = parts.as_slice() {
+        let tail = Path::new(folder).join(file);
+        let beside = dir.parent().map(|models| models.join(&tail));
+        let under_roots = roots
+            .roots()
+            .into_iter()
+            .map(|r| r.join("models").join(&tail));
+        for candidate in beside.into_iter().chain(under_roots) {
+            if !searched.contains(&candidate) {
+                searched.push(candidate);
+            }
+        }
+    }
+    match searched.iter().find(|p| p.is_file()) {
+        Some(found) => Ok(found.clone()),
+        None => Err(Error::FrozenEncoderMissing {
+            model: dir.to_path_buf(),
+            relative: relative.to_string(),
+            searched,
+        }),
+    }
+}
+
+/// [`find_frozen_file`] with this process's roots.
+pub fn frozen_file(dir: &Path, relative: &str) -> Result<PathBuf> {
+    find_frozen_file(dir, relative, &SearchRoots::current())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +225,42 @@ mod tests {
             find_model(None, &none),
             Err(Error::DefaultModelMissing { .. })
         ));
+    }
+
+    fn put_file(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"weights").unwrap();
+    }
+
+    #[test]
+    fn a_moved_bundle_finds_its_frozen_encoder_beside_it_then_under_the_roots() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = roots(tmp.path());
+        // Trained in work/exp/run with the encoder at work/main/models/minilm, then moved to
+        // moved/run: the written path no longer leads anywhere.
+        let bundle = tmp.path().join("moved").join("run");
+        std::fs::create_dir_all(&bundle).unwrap();
+        let written = "../../main/models/minilm/model.safetensors";
+        let err = find_frozen_file(&bundle, written, &r).unwrap_err();
+        assert!(matches!(err, Error::FrozenEncoderMissing { .. }), "{err}");
+        assert!(err.is_bad_input());
+        let text = err.to_string();
+        assert!(text.contains(written) && text.contains("minilm"), "{text}");
+        // Under a root's models/ (the source folder, last in order).
+        let in_source = tmp.path().join("src/models/minilm/model.safetensors");
+        put_file(&in_source);
+        assert!(text.contains(&in_source.display().to_string()), "{text}");
+        assert_eq!(find_frozen_file(&bundle, written, &r).unwrap(), in_source);
+        // Beside the bundle's folder wins over the roots.
+        let beside = tmp.path().join("moved/minilm/model.safetensors");
+        put_file(&beside);
+        assert_eq!(find_frozen_file(&bundle, written, &r).unwrap(), beside);
+        // The written path, when it exists, wins over both.
+        let exact = bundle.join("../enc/model.safetensors");
+        put_file(&exact);
+        assert_eq!(
+            find_frozen_file(&bundle, "../enc/model.safetensors", &r).unwrap(),
+            exact
+        );
     }
 }

@@ -101,7 +101,7 @@ impl Bundle {
         }
         let mut tokenizer = None;
         if let Some(text) = &manifest.preprocess.text {
-            let transformer_path = resolve(dir, &text.transformer_weights);
+            let transformer_path = locate::frozen_file(dir, &text.transformer_weights)?;
             let file = WeightFile::read(&transformer_path, &HuggingFaceBert)?;
             model = weights::load_into(
                 model,
@@ -111,7 +111,7 @@ impl Bundle {
                 true,
                 device,
             )?;
-            let tokenizer_path = resolve(dir, &text.tokenizer);
+            let tokenizer_path = locate::frozen_file(dir, &text.tokenizer)?;
             tokenizer = Some(TextTokenizer::from_file(&tokenizer_path, text.max_tokens)?);
         }
         if let Some(rel) = manifest
@@ -120,7 +120,7 @@ impl Bundle {
             .as_ref()
             .and_then(|a| a.speech_weights.as_ref())
         {
-            let file = WeightFile::read(&resolve(dir, rel), &WhisperCt2)?;
+            let file = WeightFile::read(&locate::frozen_file(dir, rel)?, &WhisperCt2)?;
             model =
                 weights::load_into(model, &file, &WhisperCt2, SPEECH_FROZEN_SCOPE, true, device)?;
         }
