@@ -5,8 +5,9 @@
 //! anything large is allocated, and the decoder runs under `image::Limits` sized for that
 //! header. The EXIF Orientation tag (JPEG, TIFF, WebP, PNG eXIf) is applied after decoding, so
 //! a phone photo is read upright. [`load_image_gray`] decodes only the luma plane of a colour
-//! JPEG (the same zune-jpeg decoder, without chroma upsampling and colour conversion), for
-//! recipes that read gray anyway: a 12-megapixel phone photo decodes in about half the time.
+//! JPEG, for recipes that read gray anyway, and at a reduced scale in the DCT domain
+//! (libjpeg's scaled IDCT, through the `mozjpeg` crate) when the recipe needs fewer pixels
+//! than the photo has: a 12-megapixel phone photo is decoded at 500×375.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read, Seek};
@@ -28,14 +29,23 @@ const DECODE_SLACK_BYTES: u64 = 64 << 20;
 const SNIFF_BYTES: usize = 64;
 
 pub fn load_image(path: &Path) -> Result<DynamicImage> {
-    load_image_with_limit(path, MAX_IMAGE_PIXELS, Pixels::AsStored)
+    load_image_with_limit(path, MAX_IMAGE_PIXELS)
 }
 
-/// Loads an image for a gray recipe: a JPEG in YCbCr or gray as its luma plane only (8-bit
-/// gray, [`DynamicImage::ImageLuma8`]); any other image (a CMYK JPEG too) as [`load_image`]
-/// does.
-pub fn load_image_gray(path: &Path) -> Result<DynamicImage> {
-    load_image_with_limit(path, MAX_IMAGE_PIXELS, Pixels::Gray)
+/// Loads an image for a gray recipe that needs a long side of at least `min_long_side_px`: a
+/// JPEG in YCbCr or gray as its luma plane only (8-bit gray, [`DynamicImage::ImageLuma8`]),
+/// decoded at a reduced scale when it is at least twice that size ([`jpeg_scale_eighths`]);
+/// any other image (a CMYK JPEG too) as [`load_image`] does, at full size. Returns the decoded
+/// image and the full-size image's width and height (upright, before any reduction), in
+/// pixels.
+pub fn load_image_gray(path: &Path, min_long_side_px: u32) -> Result<(DynamicImage, (u32, u32))> {
+    let open = || open_file(path);
+    decode_with(
+        open,
+        path,
+        MAX_IMAGE_PIXELS,
+        Pixels::Gray { min_long_side_px },
+    )
 }
 
 /// Which pixels a caller needs.
@@ -43,8 +53,9 @@ pub fn load_image_gray(path: &Path) -> Result<DynamicImage> {
 enum Pixels {
     /// The image's own colour type.
     AsStored,
-    /// Gray is enough (only JPEG can decode less for it).
-    Gray,
+    /// Gray is enough, at a long side of at least this many pixels (only JPEG can decode less
+    /// for it).
+    Gray { min_long_side_px: u32 },
 }
 
 /// Decode an image held in memory; `path` only names the input in errors.
@@ -52,17 +63,18 @@ pub fn decode_image_bytes(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
     decode_image_bytes_with_limit(bytes, path, MAX_IMAGE_PIXELS)
 }
 
-fn load_image_with_limit(path: &Path, limit: u64, pixels: Pixels) -> Result<DynamicImage> {
-    let open = || -> Result<BufReader<File>> {
-        File::open(path)
-            .map(BufReader::new)
-            .map_err(|e| Error::io(path, e))
-    };
-    decode_with(open, path, limit, pixels)
+fn open_file(path: &Path) -> Result<BufReader<File>> {
+    File::open(path)
+        .map(BufReader::new)
+        .map_err(|e| Error::io(path, e))
+}
+
+fn load_image_with_limit(path: &Path, limit: u64) -> Result<DynamicImage> {
+    decode_with(|| open_file(path), path, limit, Pixels::AsStored).map(|(img, _)| img)
 }
 
 fn decode_image_bytes_with_limit(bytes: &[u8], path: &Path, limit: u64) -> Result<DynamicImage> {
-    decode_with(|| Ok(Cursor::new(bytes)), path, limit, Pixels::AsStored)
+    decode_with(|| Ok(Cursor::new(bytes)), path, limit, Pixels::AsStored).map(|(img, _)| img)
 }
 
 fn decode_error(path: &Path, reason: impl Into<String>) -> Error {
@@ -73,8 +85,14 @@ fn decode_error(path: &Path, reason: impl Into<String>) -> Error {
 }
 
 /// Detect the format, check the header size against `limit`, then decode under tight limits.
-/// `open` gives a fresh reader positioned at the start each time it is called.
-fn decode_with<R, F>(open: F, path: &Path, limit: u64, wanted: Pixels) -> Result<DynamicImage>
+/// `open` gives a fresh reader positioned at the start each time it is called. Returns the
+/// image and its full-size width and height, upright.
+fn decode_with<R, F>(
+    open: F,
+    path: &Path,
+    limit: u64,
+    wanted: Pixels,
+) -> Result<(DynamicImage, (u32, u32))>
 where
     R: BufRead + Seek,
     F: Fn() -> Result<R>,
@@ -123,11 +141,18 @@ where
 
     // 2. A gray caller's YCbCr or gray JPEG: its luma plane alone, from one read of the file.
     let fail = |e: ImageError| decode_error(path, describe_image_error(&e, &name));
-    if wanted == Pixels::Gray
+    if let Pixels::Gray { min_long_side_px } = wanted
         && format == ImageFormat::Jpeg
-        && let Some(img) = jpeg_luma(open()?, width, height).map_err(fail)?
     {
-        return Ok(img);
+        let mut bytes = Vec::new();
+        open()?
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(path, e))?;
+        if let Some((img, orientation)) =
+            jpeg_luma(&bytes, width, height, min_long_side_px).map_err(fail)?
+        {
+            return Ok((img, upright_size((width, height), orientation)));
+        }
     }
 
     // 3. Full decode under limits sized for that header.
@@ -149,60 +174,104 @@ where
     limits.reserve(decoder.total_bytes()).map_err(fail)?;
     let mut img = DynamicImage::from_decoder(decoder).map_err(fail)?;
     img.apply_orientation(orientation);
-    Ok(img)
+    Ok((img, upright_size((width, height), orientation)))
 }
 
-/// A YCbCr or gray JPEG's luma plane as 8-bit gray, turned upright by its EXIF orientation:
-/// decoded as `image` decodes JPEG (zune-jpeg, lenient, the orientation read from the same EXIF
-/// chunk) but without chroma upsampling or colour conversion; `width` x `height` is its checked
-/// header. `None` for the colour spaces the decoder cannot reduce to luma (CMYK, YCCK), which
-/// take the full decode.
-fn jpeg_luma<R: BufRead + Seek>(
-    reader: R,
+/// Width and height of a stored `(width, height)` image once `orientation` is applied.
+fn upright_size((width, height): (u32, u32), orientation: Orientation) -> (u32, u32) {
+    match orientation {
+        Orientation::Rotate90
+        | Orientation::Rotate270
+        | Orientation::Rotate90FlipH
+        | Orientation::Rotate270FlipH => (height, width),
+        _ => (width, height),
+    }
+}
+
+/// The JPEG scale `n/8` (libjpeg's scaled IDCT) for a stored image whose long side is
+/// `long_side_px`: the smallest `n` in `1..=8` whose long side is still at least
+/// `min_long_side_px` (8, no reduction, for an image no larger than that).
+pub fn jpeg_scale_eighths(long_side_px: u32, min_long_side_px: u32) -> u8 {
+    (1..=8u8)
+        .find(|&n| {
+            (u64::from(long_side_px) * u64::from(n)).div_ceil(8) >= u64::from(min_long_side_px)
+        })
+        .unwrap_or(8)
+}
+
+/// A YCbCr or gray JPEG's luma plane as 8-bit gray, decoded at the scale
+/// [`jpeg_scale_eighths`] picks for `min_long_side_px` and turned upright by its EXIF
+/// orientation. libjpeg's scaled IDCT reduces each 8×8 block in the DCT domain (an area
+/// average, no aliasing) and its gray output takes the luma plane alone, so a 12-megapixel
+/// photo never exists at full size. `width` x `height` is the checked header. Returns the
+/// image and the orientation applied to it; `None` for the colour spaces that have no luma
+/// plane (CMYK, YCCK), which take the full decode.
+fn jpeg_luma(
+    bytes: &[u8],
     width: u32,
     height: u32,
-) -> std::result::Result<Option<DynamicImage>, ImageError> {
-    use zune_core::colorspace::ColorSpace;
-    use zune_core::options::DecoderOptions;
+    min_long_side_px: u32,
+) -> std::result::Result<Option<(DynamicImage, Orientation)>, ImageError> {
     let failed = |reason: String| {
         ImageError::Decoding(image::error::DecodingError::new(
             ImageFormat::Jpeg.into(),
             reason,
         ))
     };
-    let options = DecoderOptions::default()
-        .set_strict_mode(false)
-        .set_max_width(width as usize)
-        .set_max_height(height as usize)
-        .jpeg_set_out_colorspace(ColorSpace::Luma);
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(reader, options);
-    decoder
-        .decode_headers()
-        .map_err(|e| failed(e.to_string()))?;
-    if !matches!(
-        decoder.input_colorspace(),
-        Some(ColorSpace::YCbCr | ColorSpace::Luma)
-    ) {
+    // libjpeg reports a fatal error by unwinding out of the C code (the mozjpeg crate's
+    // design); nothing it touched outlives the closure.
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut decompress = mozjpeg::Decompress::with_markers(&[mozjpeg::Marker::APP(1)])
+            .from_mem(bytes)
+            .map_err(|e| e.to_string())?;
+        if !matches!(
+            decompress.color_space(),
+            mozjpeg::ColorSpace::JCS_YCbCr | mozjpeg::ColorSpace::JCS_GRAYSCALE
+        ) {
+            return Ok(None);
+        }
+        let orientation = decompress
+            .markers()
+            .find_map(|m| {
+                m.data
+                    .strip_prefix(b"Exif\0\0")
+                    .and_then(Orientation::from_exif_chunk)
+            })
+            .unwrap_or(Orientation::NoTransforms);
+        decompress.scale(jpeg_scale_eighths(width.max(height), min_long_side_px));
+        let mut started = decompress.grayscale().map_err(|e| e.to_string())?;
+        let (w, h) = (started.width(), started.height());
+        let luma: Vec<u8> = started.read_scanlines().map_err(|e| e.to_string())?;
+        started.finish().map_err(|e| e.to_string())?;
+        Ok(Some((w as u32, h as u32, luma, orientation)))
+    }));
+    let decoded = match decoded {
+        Ok(result) => result.map_err(failed)?,
+        Err(payload) => {
+            let reason = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "the JPEG decoder failed".to_string());
+            return Err(failed(
+                reason
+                    .trim_start_matches("libjpeg fatal error: ")
+                    .to_string(),
+            ));
+        }
+    };
+    let Some((w, h, luma, orientation)) = decoded else {
         return Ok(None);
-    }
-    let orientation = decoder
-        .exif()
-        .and_then(|exif| Orientation::from_exif_chunk(exif))
-        .unwrap_or(Orientation::NoTransforms);
-    let luma = decoder.decode().map_err(|e| failed(e.to_string()))?;
-    let (w, h) = decoder
-        .dimensions()
-        .map(|(w, h)| (w as u32, h as u32))
-        .unwrap_or((width, height));
+    };
     let mut img = image::GrayImage::from_raw(w, h, luma)
         .map(DynamicImage::ImageLuma8)
         .ok_or_else(|| {
             failed(format!(
-                "the luma plane does not fill the declared {w}x{h} image"
+                "the luma plane does not fill the {w}x{h} image it declares"
             ))
         })?;
     img.apply_orientation(orientation);
-    Ok(Some(img))
+    Ok(Some((img, orientation)))
 }
 
 fn format_name(format: ImageFormat) -> String {
@@ -409,7 +478,13 @@ mod tests {
         let from_file = load_image(&path).expect("decode fixture");
         let bytes = std::fs::read(&path).expect("read fixture");
         let from_bytes = decode_image_bytes(&bytes, &path).expect("decode bytes");
-        let gray = load_image_gray(&path).expect("decode fixture's luma");
+        let (gray, size) = load_image_gray(&path, 16).expect("decode fixture's luma");
+        assert_eq!(size, (8, 16), "the upright full size");
+        // Asked for a long side of 8, the luma decode halves it, still upright.
+        let (half, size) = load_image_gray(&path, 8).expect("decode at half scale");
+        assert_eq!(((half.width(), half.height()), size), ((4, 8), (8, 16)));
+        let half = half.to_luma8();
+        assert!(half.get_pixel(0, 0)[0] < 60 && half.get_pixel(3, 7)[0] > 200);
         for img in [&from_file, &from_bytes, &gray] {
             assert_eq!((img.width(), img.height()), (8, 16), "upright dimensions");
             let g = img.to_luma8();
@@ -446,7 +521,7 @@ mod tests {
             matches!(colour, DynamicImage::ImageRgb8(_)),
             "a colour JPEG"
         );
-        let gray = load_image_gray(&path).expect("luma decode");
+        let (gray, _) = load_image_gray(&path, u32::MAX).expect("luma decode");
         let DynamicImage::ImageLuma8(gray) = gray else {
             panic!("luma plane expected, got {:?}", gray.color());
         };
@@ -466,9 +541,57 @@ mod tests {
             .save(&png)
             .unwrap();
         assert!(matches!(
-            load_image_gray(&png),
-            Ok(DynamicImage::ImageRgb8(_))
+            load_image_gray(&png, 1),
+            Ok((DynamicImage::ImageRgb8(_), (4, 4)))
         ));
+    }
+
+    /// A large JPEG decoded for a recipe that needs fewer pixels comes out at libjpeg's reduced
+    /// scale: each pixel the mean of its 8×8 block of the full-size luma (the DCT's DC term),
+    /// within a few levels, and the full size reported beside it.
+    #[test]
+    fn a_large_jpeg_is_decoded_at_a_reduced_scale_as_block_means_of_its_luma() {
+        let (w, h) = (640u32, 480u32);
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            let v = (x * 255 / w) as u8;
+            let ink = (200..440).contains(&x) && (100..380).contains(&y) && (x + y) % 97 < 30;
+            if ink {
+                Rgb([20, 30, 90])
+            } else {
+                Rgb([v, 255 - v, 128])
+            }
+        });
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("large.jpg");
+        img.save(&path).unwrap();
+        let full = crate::preprocess::pixels::to_gray(&load_image(&path).expect("colour decode"));
+        assert_eq!(jpeg_scale_eighths(640, 80), 1);
+        assert_eq!(jpeg_scale_eighths(640, 81), 2);
+        assert_eq!(jpeg_scale_eighths(640, 641), 8);
+        let (small, size) = load_image_gray(&path, 80).expect("scaled luma decode");
+        assert_eq!(size, (w, h));
+        let DynamicImage::ImageLuma8(small) = small else {
+            panic!("luma plane expected");
+        };
+        assert_eq!(small.dimensions(), (w / 8, h / 8));
+        let mut total = 0u64;
+        let mut worst = 0u8;
+        for (bx, by, p) in small.enumerate_pixels() {
+            let mut sum = 0u32;
+            for y in by * 8..by * 8 + 8 {
+                for x in bx * 8..bx * 8 + 8 {
+                    sum += u32::from(full.get_pixel(x, y)[0]);
+                }
+            }
+            let diff = p[0].abs_diff(((sum + 32) / 64) as u8);
+            total += u64::from(diff);
+            worst = worst.max(diff);
+        }
+        let mean = total as f64 / f64::from(small.width() * small.height());
+        assert!(
+            mean < 1.0 && worst <= 4,
+            "mean {mean:.2}, worst {worst} levels"
+        );
     }
 
     /// A CMYK JPEG (tests/fixtures/images/make_cmyk_fixture.sh), which the luma-only decode
@@ -479,7 +602,7 @@ mod tests {
         let path =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images/cmyk_square.jpg");
         let colour = load_image(&path).expect("colour decode");
-        let gray = load_image_gray(&path).expect("gray path");
+        let (gray, _) = load_image_gray(&path, 2).expect("gray path");
         assert_eq!(gray, colour);
         let g = gray.to_luma8();
         assert_eq!(g.dimensions(), (16, 16));
@@ -496,7 +619,7 @@ mod tests {
         for keep in [bytes.len() / 2, 700, 200] {
             let path = dir.path().join(format!("cut-{keep}.jpg"));
             std::fs::write(&path, &bytes[..keep]).unwrap();
-            let (colour, gray) = (load_image(&path), load_image_gray(&path));
+            let (colour, gray) = (load_image(&path), load_image_gray(&path, 64));
             assert_eq!(
                 colour.is_ok(),
                 gray.is_ok(),
@@ -623,7 +746,8 @@ mod tests {
             let mut bytes = std::fs::read(&path).unwrap();
             let i = pos % bytes.len();
             bytes[i] = val;
-            let _ = decode_with(|| Ok(Cursor::new(&bytes)), &path, MAX_IMAGE_PIXELS, Pixels::Gray);
+            let gray = Pixels::Gray { min_long_side_px: 8 };
+            let _ = decode_with(|| Ok(Cursor::new(&bytes)), &path, MAX_IMAGE_PIXELS, gray);
         }
 
         #[test]
