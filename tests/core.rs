@@ -799,7 +799,7 @@ fn three_training_steps_save_and_reload_a_bundle() {
     // Padding never gets a code: a 0.5 s clip, encoded in its 2 s window of silence (25
     // positions of 80 ms), keeps only the 7 positions its frames reach.
     let speech = p.bundle.manifest.architecture.speech.clone().unwrap();
-    assert_eq!(speech.positions(200), 25);
+    assert_eq!(speech.clip_positions(200), 25);
     let wav = tmp.path().join("tone.wav");
     write_tone_wav(&wav);
     let a = p.encode(&InputSource::File(wav)).unwrap();

@@ -111,16 +111,21 @@ pub fn single_inputs(
         ),
     ];
     let p = time_inputs(bundle, device, gallery, d, &inputs);
-    if let Some(speech) = p.bundle.model.speech.as_ref() {
+    let speech = p.bundle.model.speech.as_ref();
+    if let (Some(speech), Some(cfg)) = (speech, &p.bundle.manifest.architecture.speech) {
         let frames = WHISPER_WINDOW_FRAMES;
         let mel: Vec<f32> = (0..WHISPER_N_MELS * frames)
             .map(|i| ((i % 97) as f32 / 48.0 - 1.0) * 0.8)
             .collect();
+        // The tone clip's own positions (at most its 0.6 s), as the app keeps them.
+        let keep = cfg.clip_positions(frames * 3 / 10);
         let lat = time_ms(runs, || {
             let x = tensor_from_vec(mel.clone(), [1, WHISPER_N_MELS, frames], &device.device);
-            speech.whisper.forward(x).into_data()
+            speech.frozen_features(x, keep).into_data()
         });
-        println!("  of which the frozen Whisper encoder over one {frames}-frame window: {lat}");
+        println!(
+            "  of which the frozen Whisper encoder over one {frames}-frame window, {keep} positions kept: {lat}"
+        );
     }
     let old = bundle.with_file_name("digits-scratch-audio");
     if old.join("manifest.toml").exists() {

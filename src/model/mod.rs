@@ -251,7 +251,9 @@ impl MultimodalModel {
         source: EmbeddingSource,
     ) -> Option<EncodedBatch> {
         let encoder = self.speech.as_ref()?;
-        let x = encoder.forward(mels);
+        // Nothing past the longest clip is kept, so Whisper's last layer skips it.
+        let longest = clip_positions.iter().copied().max().unwrap_or(1);
+        let x = encoder.forward(mels, longest);
         let mask = positions_mask(clip_positions, x.dims()[1], &x.device());
         Some(self.quantize_and_pool(x, mask, source))
     }

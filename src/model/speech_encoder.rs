@@ -70,11 +70,6 @@ impl SpeechEncoderConfig {
         Ok(())
     }
 
-    /// Positions of the sequence for a window of `window_frames` mel frames.
-    pub fn positions(&self, window_frames: usize) -> usize {
-        n_positions(window_frames).div_ceil(self.pool_positions.max(1))
-    }
-
     /// Positions that carry the clip when it covers `clip_frames` mel frames (at least one):
     /// every position whose 80 ms span starts inside the clip.
     pub fn clip_positions(&self, clip_frames: usize) -> usize {
@@ -107,13 +102,20 @@ pub struct SpeechEncoder {
 }
 
 impl SpeechEncoder {
-    /// The frozen part: Whisper, then the mean over `pool_positions` neighbours.
+    /// The frozen part for the first `keep` positions (80 ms steps): Whisper, then the mean
+    /// over `pool_positions` neighbours. Positions past `keep` (the silence after the clips)
+    /// are attended to but not computed in Whisper's last layer
+    /// ([`WhisperEncoder::forward_first`]).
     ///
     /// - `mel`: `[B, 80, F]` Whisper log-mel windows (`F` a multiple of the window)
-    /// - returns `[B, T, H]` with `T = ceil(F / 2) / pool_positions`
-    pub fn frozen_features(&self, mel: Tensor<3>) -> Tensor<3> {
-        let x = self.whisper.forward(mel).detach();
-        pool_positions(x, self.pool_positions)
+    /// - returns `[B, min(keep, T), H]` with `T = ceil(F / 2) / pool_positions`
+    pub fn frozen_features(&self, mel: Tensor<3>, keep: usize) -> Tensor<3> {
+        let pool = self.pool_positions.max(1);
+        let x = self
+            .whisper
+            .forward_first(mel, keep.saturating_mul(pool))
+            .detach();
+        pool_positions(x, pool)
     }
 
     /// The trained part.
@@ -125,9 +127,9 @@ impl SpeechEncoder {
         self.adapter_out.forward(hidden)
     }
 
-    /// - `mel`: `[B, 80, F]` -> `[B, T, D]`
-    pub fn forward(&self, mel: Tensor<3>) -> Tensor<3> {
-        self.adapt(self.frozen_features(mel))
+    /// - `mel`: `[B, 80, F]`, `keep`: positions wanted -> `[B, min(keep, T), D]`
+    pub fn forward(&self, mel: Tensor<3>, keep: usize) -> Tensor<3> {
+        self.adapt(self.frozen_features(mel, keep))
     }
 }
 
@@ -187,8 +189,8 @@ mod tests {
     #[test]
     fn a_clip_keeps_the_positions_its_frames_reach() {
         let cfg = SpeechEncoderConfig::tiny_en(8, 4);
-        // 2 s window: 200 frames -> 100 Whisper positions -> 25 positions of 80 ms.
-        assert_eq!(cfg.positions(200), 25);
+        // A whole 2 s window: 200 frames -> 100 Whisper positions -> 25 positions of 80 ms.
+        assert_eq!(cfg.clip_positions(200), 25);
         // 0.61 s = 61 frames -> 31 Whisper positions -> 8 positions.
         assert_eq!(cfg.clip_positions(61), 8);
         assert_eq!(cfg.clip_positions(0), 1);

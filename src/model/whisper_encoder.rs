@@ -112,31 +112,36 @@ pub struct WhisperLayer {
 }
 
 impl WhisperLayer {
+    /// The block for the first `queries` positions: every position is a key and a value,
+    /// only the first `queries` (at most `L`) are queries, so the output holds those alone.
+    ///
     /// - `x`: `[B, L, H]`
-    /// - returns `[B, L, H]`
-    pub fn forward(&self, x: Tensor<3>, num_heads: usize) -> Tensor<3> {
+    /// - returns `[B, min(queries, L), H]`
+    pub fn forward(&self, x: Tensor<3>, num_heads: usize, queries: usize) -> Tensor<3> {
         let [b, l, h] = x.dims();
+        let lq = queries.clamp(1, l);
         let head_dim = h / num_heads;
         let qkv = self.qkv.forward(self.attention_norm.forward(x.clone())); // [B, L, 3H]
-        let split = |i: usize| {
+        let split = |i: usize, rows: usize| {
             qkv.clone()
                 .narrow(2, i * h, h)
-                .reshape([b, l, num_heads, head_dim])
-                .swap_dims(1, 2) // [B, nh, L, hd]
+                .narrow(1, 0, rows)
+                .reshape([b, rows, num_heads, head_dim])
+                .swap_dims(1, 2) // [B, nh, rows, hd]
         };
         // softmax(q k^T / sqrt(hd)) v, fused by the backend (the CPU one runs heads in
         // parallel and keeps the scores in cache).
         let context = attention(
-            split(0),
-            split(1),
-            split(2),
+            split(0, lq),
+            split(1, l),
+            split(2, l),
             None,
             None,
             AttentionModuleOptions::default(),
-        ) // [B, nh, L, hd]
+        ) // [B, nh, Lq, hd]
         .swap_dims(1, 2)
-        .reshape([b, l, h]);
-        let x = x + self.attention_out.forward(context);
+        .reshape([b, lq, h]);
+        let x = x.narrow(1, 0, lq) + self.attention_out.forward(context);
         let hidden = gelu(self.ffn_in.forward(self.ffn_norm.forward(x.clone())));
         x + self.ffn_out.forward(hidden)
     }
@@ -164,6 +169,17 @@ impl WhisperEncoder {
     ///   `1 <= T <= 2 * max_positions` (the caller checks the limit)
     /// - returns the last hidden state `[B, ceil(T / 2), d_model]`
     pub fn forward(&self, mel: Tensor<3>) -> Tensor<3> {
+        self.forward_first(mel, usize::MAX)
+    }
+
+    /// [`Self::forward`] for the first `keep` positions only, the same values: every position
+    /// attends and is attended to in every layer, but the last layer computes its queries,
+    /// feed-forward and norm for the kept positions alone (a clip's own positions, not the
+    /// silence after it).
+    ///
+    /// - `mel`: as for [`Self::forward`], `keep`: positions wanted (at least one is returned)
+    /// - returns `[B, min(keep, ceil(T / 2)), d_model]`
+    pub fn forward_first(&self, mel: Tensor<3>, keep: usize) -> Tensor<3> {
         let x = gelu(self.conv1.forward(mel));
         let x = gelu(self.conv2.forward(x)); // [B, H, L]
         let [_, h, l] = x.dims();
@@ -173,8 +189,10 @@ impl WhisperEncoder {
             .narrow(0, 0, l)
             .reshape([1, l, h]);
         let mut x = x.swap_dims(1, 2) + positions; // [B, L, H]
-        for layer in &self.layers {
-            x = layer.forward(x, self.num_heads);
+        let last = self.layers.len().saturating_sub(1);
+        for (i, layer) in self.layers.iter().enumerate() {
+            let queries = if i == last { keep } else { l };
+            x = layer.forward(x, self.num_heads, queries);
         }
         self.layer_norm.forward(x)
     }
@@ -235,5 +253,35 @@ mod tests {
         };
         let out = cfg.init(&device).forward(Tensor::ones([2, 8, 7], &device));
         assert_eq!(out.dims(), [2, 4, 12]);
+    }
+
+    #[test]
+    fn the_first_positions_alone_are_the_same_values() {
+        let device = Device::flex();
+        let cfg = WhisperEncoderConfig {
+            n_mels: 8,
+            d_model: 12,
+            n_layers: 2,
+            n_heads: 3,
+            ffn_dim: 16,
+            max_positions: 10,
+        };
+        let encoder = cfg.init(&device);
+        let values: Vec<f32> = (0..2 * 8 * 14)
+            .map(|i| ((i * 37 % 23) as f32) / 11.0 - 1.0)
+            .collect();
+        let mel = crate::model::tensor_from_vec(values, [2, 8, 14], &device);
+        let all = crate::model::float_to_vec(encoder.forward(mel.clone()).narrow(1, 0, 3));
+        let first = encoder.forward_first(mel.clone(), 3);
+        assert_eq!(first.dims(), [2, 3, 12]);
+        let first = crate::model::float_to_vec(first);
+        let worst = all
+            .iter()
+            .zip(&first)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-5, "largest difference {worst}");
+        // More than there are: all of them.
+        assert_eq!(encoder.forward_first(mel, 99).dims(), [2, 7, 12]);
     }
 }

@@ -118,10 +118,21 @@ pub fn speech_features(
     for group in window_batches(&windows) {
         let n = group.items.len();
         let x = tensor_from_vec(group.mel, [n, WHISPER_N_MELS, group.frames], device);
-        let features = float_to_vec(encoder.frozen_features(x));
-        let t = cfg.positions(group.frames);
-        for (row, (&i, &clip_frames)) in group.items.iter().zip(&group.clip_frames).enumerate() {
-            let clip = cfg.clip_positions(clip_frames);
+        let clips: Vec<usize> = group
+            .clip_frames
+            .iter()
+            .map(|&f| cfg.clip_positions(f))
+            .collect();
+        let longest = clips
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(1)
+            .min(CACHED_POSITIONS);
+        let features = encoder.frozen_features(x, longest);
+        let t = features.dims()[1];
+        let features = float_to_vec(features);
+        for (row, (&i, &clip)) in group.items.iter().zip(&clips).enumerate() {
             if clip > CACHED_POSITIONS {
                 out.truncated += 1;
             }
