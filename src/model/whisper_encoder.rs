@@ -240,33 +240,31 @@ mod tests {
         assert_eq!(WhisperEncoderConfig::tiny_en().max_frames(), 3000);
     }
 
-    #[test]
-    fn forward_gives_one_vector_per_two_frames() {
-        let device = Device::flex();
-        let cfg = WhisperEncoderConfig {
+    /// A tiny encoder: 8 mels, 12 dimensions, 2 layers of 3 heads, 10 positions.
+    fn tiny() -> WhisperEncoderConfig {
+        WhisperEncoderConfig {
             n_mels: 8,
             d_model: 12,
             n_layers: 2,
             n_heads: 3,
             ffn_dim: 16,
             max_positions: 10,
-        };
-        let out = cfg.init(&device).forward(Tensor::ones([2, 8, 7], &device));
+        }
+    }
+
+    #[test]
+    fn forward_gives_one_vector_per_two_frames() {
+        let device = Device::flex();
+        let out = tiny()
+            .init(&device)
+            .forward(Tensor::ones([2, 8, 7], &device));
         assert_eq!(out.dims(), [2, 4, 12]);
     }
 
     #[test]
     fn the_first_positions_alone_are_the_same_values() {
         let device = Device::flex();
-        let cfg = WhisperEncoderConfig {
-            n_mels: 8,
-            d_model: 12,
-            n_layers: 2,
-            n_heads: 3,
-            ffn_dim: 16,
-            max_positions: 10,
-        };
-        let encoder = cfg.init(&device);
+        let encoder = tiny().init(&device);
         let values: Vec<f32> = (0..2 * 8 * 14)
             .map(|i| ((i * 37 % 23) as f32) / 11.0 - 1.0)
             .collect();
