@@ -171,6 +171,13 @@ pub fn evaluate(check: &Check, obs: &Observation) -> Verdict {
             let seen = format!("the best label's cosine is {cos:.3}");
             Verdict::new(cos <= *at_most, seen)
         }
+        Check::TopCosineAtLeast { at_least } => {
+            let Some(cos) = obs.top_cosine else {
+                return Verdict::fail("there is no analysed input with zero-shot scores".into());
+            };
+            let seen = format!("the best label's cosine is {cos:.3}");
+            Verdict::new(cos >= *at_least, seen)
+        }
         Check::SharesCodes { modality, at_least } => {
             let Some(shared) = obs.shared_codes(*modality) else {
                 return Verdict::fail("there is no analysed input".into());
@@ -321,6 +328,11 @@ mod tests {
             Verdict::fail("2 codes shared with image".into())
         );
         assert!(evaluate(&Check::TopCosineAtMost { at_most: 0.95 }, &o).passed);
+        assert!(evaluate(&Check::TopCosineAtLeast { at_least: 0.85 }, &o).passed);
+        assert_eq!(
+            evaluate(&Check::TopCosineAtLeast { at_least: 0.95 }, &o),
+            Verdict::fail("the best label's cosine is 0.900".into())
+        );
         assert_eq!(
             evaluate(&Check::TopCosineAtMost { at_most: 0.7 }, &o),
             Verdict::fail("the best label's cosine is 0.900".into())

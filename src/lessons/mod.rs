@@ -181,6 +181,9 @@ pub enum Check {
     /// The current input's best label has a cosine similarity of at most `at_most` with its
     /// prompts (the model is unsure, whatever the softmax says).
     TopCosineAtMost { at_most: f32 },
+    /// The current input's best label has a cosine similarity of at least `at_least` with its
+    /// prompts (the model is sure, as for a class it trained on).
+    TopCosineAtLeast { at_least: f32 },
     /// The current input uses at least `at_least` distinct codes that gallery items of
     /// `modality` use too.
     SharesCodes { modality: Modality, at_least: usize },
@@ -279,6 +282,9 @@ impl Check {
             Check::TopLabelIsNot { label } => format!("the best label is not \"{label}\""),
             Check::TopCosineAtMost { at_most } => {
                 format!("the best label's cosine is at most {at_most:.2}")
+            }
+            Check::TopCosineAtLeast { at_least } => {
+                format!("the best label's cosine is at least {at_least:.2}")
             }
             Check::SharesCodes { modality, at_least } => {
                 format!("the input uses at least {at_least} codes shared with {modality}")
