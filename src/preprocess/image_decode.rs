@@ -224,6 +224,13 @@ fn jpeg_luma(
         let mut decompress = mozjpeg::Decompress::with_markers(&[mozjpeg::Marker::APP(1)])
             .from_mem(bytes)
             .map_err(|e| e.to_string())?;
+        // The size checked against the pixel limit is the one libjpeg allocates for.
+        let (w, h) = decompress.size();
+        if (w as u64, h as u64) != (u64::from(width), u64::from(height)) {
+            return Err(format!(
+                "the JPEG declares {width}x{height} in one header and {w}x{h} in another"
+            ));
+        }
         if !matches!(
             decompress.color_space(),
             mozjpeg::ColorSpace::JCS_YCbCr | mozjpeg::ColorSpace::JCS_GRAYSCALE
