@@ -145,48 +145,48 @@ pub fn code_matching(p: Tensor<2>, q: Tensor<2>, targets: Tensor<2>) -> Tensor<1
     soft_cross_entropy(scores, targets)
 }
 
-/// Class-level code agreement of two modalities: `1 - Σ_k min(P_c,k, Q_c,k)` averaged over
-/// the batch's items, where `P_c` and `Q_c` are the mean code distributions of the item's
-/// class `c` in each modality — one minus the histogram intersection that the eval's code
-/// agreement reports, on soft distributions. Code matching (a contrastive term) separates
-/// classes; this one pulls a class's codes in one modality onto the same class's in the other.
+/// Class-level code overlaps of two modalities: entry `(i, j)` is `Σ_k min(P_c,k, Q_c',k)`,
+/// where `P_c` is the mean code distribution of item `i`'s class `c` in the first modality and
+/// `Q_c'` that of item `j`'s class `c'` in the second — the histogram intersection that the
+/// eval's code agreement reports, on soft distributions. Entries of one class feed
+/// [`code_agreement`], entries of two classes [`code_separation`].
 ///
 /// - `p`, `q`: `[B, K]` code distributions of two modalities, `targets`: `[B, B]`, row `i`
-///   `1/n` on the `n` items of item `i`'s class -> `[1]`, in `[0, 1]`
-pub fn code_agreement(p: Tensor<2>, q: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
-    let p_class = targets.clone().matmul(p);
-    let q_class = targets.matmul(q);
-    p_class
-        .min_pair(q_class)
-        .sum_dim(1)
-        .neg()
-        .add_scalar(1.0)
-        .mean()
-}
-
-/// Class-level code separation of two modalities: `Σ_k min(P_c,k, Q_c',k)` averaged over the
-/// batch's pairs of items of different classes `c ≠ c'` — the other-class overlap that the
-/// eval's code agreement reports, on soft distributions. [`code_agreement`] can join a class's
-/// codes across modalities through codes that every class uses; this term pushes one class's
-/// codes off the other classes' codes in the other modality.
-///
-/// - `p`, `q`: `[B, K]` code distributions of two modalities, `targets`: `[B, B]` as for
-///   [`code_agreement`] -> `[1]`, in `[0, 1]` (0 when the batch holds one class)
-pub fn code_separation(p: Tensor<2>, q: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+///   `1/n` on the `n` items of item `i`'s class -> `[B, B]`, in `[0, 1]`
+pub fn class_code_overlaps(p: Tensor<2>, q: Tensor<2>, targets: Tensor<2>) -> Tensor<2> {
     let [b, k] = p.dims();
     let p_class = targets
         .clone()
         .matmul(p)
         .reshape([b, 1, k])
         .expand([b, b, k]);
-    let q_class = targets
-        .clone()
-        .matmul(q)
-        .reshape([1, b, k])
-        .expand([b, b, k]);
-    let overlap = p_class.min_pair(q_class).sum_dim(2).reshape([b, b]); // [B, B]
+    let q_class = targets.matmul(q).reshape([1, b, k]).expand([b, b, k]);
+    p_class.min_pair(q_class).sum_dim(2).reshape([b, b])
+}
+
+/// Class-level code agreement: one minus the overlap of each item's class with the same class
+/// in the other modality, averaged over the batch's items. Code matching (a contrastive term)
+/// separates classes; this one pulls a class's codes in one modality onto the same class's in
+/// the other.
+///
+/// - `overlaps`: `[B, B]` from [`class_code_overlaps`] -> `[1]`, in `[0, 1]`
+pub fn code_agreement(overlaps: Tensor<2>) -> Tensor<1> {
+    let b = overlaps.dims()[0];
+    let same = Tensor::<2>::eye(b, &overlaps.device());
+    (overlaps * same).sum_dim(1).neg().add_scalar(1.0).mean()
+}
+
+/// Class-level code separation: the overlap of a class's codes in one modality with another
+/// class's in the other, averaged over the batch's pairs of items of different classes — the
+/// other-class overlap that the eval's code agreement reports. [`code_agreement`] can join a
+/// class's codes across modalities through codes that every class uses; this term pushes one
+/// class's codes off the other classes' codes in the other modality.
+///
+/// - `overlaps`: `[B, B]` from [`class_code_overlaps`], `targets`: `[B, B]` as given to it ->
+///   `[1]`, in `[0, 1]` (0 when the batch holds one class)
+pub fn code_separation(overlaps: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
     let other = targets.lower_equal_elem(0.0).float();
-    (overlap * other.clone()).sum() / other.sum().clamp_min(1.0)
+    (overlaps * other.clone()).sum() / other.sum().clamp_min(1.0)
 }
 
 /// Commitment of modality A's features to the paired item's code vectors in modality B. The
@@ -341,10 +341,15 @@ mod tests {
         // items do not. Class 1: image code 2, sound code 0: disjoint.
         let p = t2(vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], [3, 3]);
         let q = t2(vec![0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0], [3, 3]);
-        let l = scalar(code_agreement(p.clone(), q, targets.clone()));
+        let l = scalar(code_agreement(class_code_overlaps(
+            p.clone(),
+            q,
+            targets.clone(),
+        )));
         // Per item 1 - overlap: 0, 0, 1 -> mean 1/3.
         assert!((l - 1.0 / 3.0).abs() < 1e-6, "{l}");
-        assert!(scalar(code_agreement(p.clone(), p, targets)).abs() < 1e-6);
+        let same = class_code_overlaps(p.clone(), p, targets);
+        assert!(scalar(code_agreement(same)).abs() < 1e-6);
     }
 
     #[test]
@@ -358,11 +363,15 @@ mod tests {
         // Different-class item pairs (0,2), (1,2), (2,0), (2,1): P_0 = (.5, .5, 0) against
         // Q_1 = (0, 1, 0) overlaps 0.5 twice; P_1 = (0, 0, 1) against Q_0 = (0, 0, 1) overlaps
         // 1 twice -> mean 0.75. Same-class overlaps (P_0 with Q_0: 0) do not count.
-        let l = scalar(code_separation(p.clone(), q, targets.clone()));
+        let l = scalar(code_separation(
+            class_code_overlaps(p.clone(), q, targets.clone()),
+            targets.clone(),
+        ));
         assert!((l - 0.75).abs() < 1e-6, "{l}");
         // One class in the batch: nothing to separate.
         let one = t2(soft_targets(&[4, 4, 4], &[4, 4, 4]), [3, 3]);
-        assert!(scalar(code_separation(p.clone(), p, one)).abs() < 1e-6);
+        let overlaps = class_code_overlaps(p.clone(), p, one.clone());
+        assert!(scalar(code_separation(overlaps, one)).abs() < 1e-6);
     }
 
     #[test]

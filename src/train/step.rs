@@ -257,26 +257,62 @@ impl CmgModel {
                     )
                 })
                 .collect();
-            // A term averaged over the modality pairs.
-            let over_pairs = |term: fn(Tensor<2>, Tensor<2>, Tensor<2>) -> Tensor<1>| {
-                let mut l = Tensor::<1>::zeros([1], &device);
-                for &(a, bm) in &MODALITY_PAIRS {
-                    l = l + term(dists[a].clone(), dists[bm].clone(), batch.targets.clone());
-                }
-                l.div_scalar(MODALITY_PAIRS.len() as f64)
+            // One term per pair of modalities, averaged.
+            let over_pairs = |terms: Vec<Tensor<1>>| {
+                terms
+                    .into_iter()
+                    .fold(Tensor::<1>::zeros([1], &device), |l, t| l + t)
+                    .div_scalar(MODALITY_PAIRS.len() as f64)
             };
             if c.code_matching {
-                let l = over_pairs(losses::code_matching);
+                let l = over_pairs(
+                    MODALITY_PAIRS
+                        .iter()
+                        .map(|&(a, bm)| {
+                            losses::code_matching(
+                                dists[a].clone(),
+                                dists[bm].clone(),
+                                batch.targets.clone(),
+                            )
+                        })
+                        .collect(),
+                );
                 log.code_matching = value(&l);
                 total = total + l.mul_scalar(w.code_matching as f64);
             }
+            // Code agreement and separation read the same class-level overlaps of each pair.
+            let overlaps: Vec<Tensor<2>> = if c.code_agreement || c.code_separation {
+                MODALITY_PAIRS
+                    .iter()
+                    .map(|&(a, bm)| {
+                        losses::class_code_overlaps(
+                            dists[a].clone(),
+                            dists[bm].clone(),
+                            batch.targets.clone(),
+                        )
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             if c.code_agreement {
-                let l = over_pairs(losses::code_agreement);
+                let l = over_pairs(
+                    overlaps
+                        .iter()
+                        .cloned()
+                        .map(losses::code_agreement)
+                        .collect(),
+                );
                 log.code_agreement = value(&l);
                 total = total + l.mul_scalar(w.code_agreement as f64);
             }
             if c.code_separation {
-                let l = over_pairs(losses::code_separation);
+                let l = over_pairs(
+                    overlaps
+                        .iter()
+                        .map(|o| losses::code_separation(o.clone(), batch.targets.clone()))
+                        .collect(),
+                );
                 log.code_separation = value(&l);
                 total = total + l.mul_scalar(w.code_separation as f64);
             }
