@@ -13,9 +13,16 @@ use transference::engine::{InputSource, Pipeline};
 use transference::index::search::DeviceIndex;
 use transference::model::tensor_from_vec;
 use transference::preprocess::mnist::MNIST_SIDE_PX;
-use transference::preprocess::whisper_mel::{WHISPER_N_MELS, WHISPER_WINDOW_FRAMES};
+use transference::preprocess::whisper_mel::{
+    WHISPER_N_MELS, WHISPER_SAMPLE_RATE_HZ, WHISPER_WINDOW_FRAMES, whisper_clip_frames,
+};
 
 use super::{random_unit_rows, time_ms};
+
+/// Rate of the tone clip, in Hz.
+const TONE_RATE_HZ: u32 = 8000;
+/// Samples of the tone clip (0.625 s).
+const TONE_SAMPLES: usize = 5000;
 
 /// A 28x28 PNG digit and a 0.6 s 8 kHz tone clip, written under `tmp`.
 fn small_inputs(tmp: &Path) -> (InputSource, InputSource) {
@@ -30,13 +37,13 @@ fn small_inputs(tmp: &Path) -> (InputSource, InputSource) {
     let wav = tmp.join("tone.wav");
     let spec = hound::WavSpec {
         channels: 1,
-        sample_rate: 8000,
+        sample_rate: TONE_RATE_HZ,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
     let mut w = hound::WavWriter::create(&wav, spec).unwrap();
-    for i in 0..5000 {
-        let t = i as f32 / 8000.0;
+    for i in 0..TONE_SAMPLES {
+        let t = i as f32 / TONE_RATE_HZ as f32;
         w.write_sample(((t * 440.0 * std::f32::consts::TAU).sin() * 9000.0 * (1.0 - t)) as i16)
             .unwrap();
     }
@@ -119,8 +126,9 @@ pub fn single_inputs(
         let mel: Vec<f32> = (0..WHISPER_N_MELS * frames)
             .map(|i| ((i % 97) as f32 / 48.0 - 1.0) * 0.8)
             .collect();
-        // The tone clip's own positions (at most its 0.6 s), as the app keeps them.
-        let keep = cfg.clip_positions(frames * 3 / 10);
+        // The tone clip's own positions (at most its length at 16 kHz), as the app keeps them.
+        let at_16k = TONE_SAMPLES * WHISPER_SAMPLE_RATE_HZ as usize / TONE_RATE_HZ as usize;
+        let keep = cfg.clip_positions(whisper_clip_frames(at_16k));
         let lat = time_ms(runs, || {
             let x = tensor_from_vec(mel.clone(), [1, WHISPER_N_MELS, frames], &device.device);
             speech.frozen_features(x, keep).into_data()
