@@ -9,6 +9,7 @@ use image::imageops::FilterType;
 use image::{GrayImage, ImageBuffer, Luma};
 
 use crate::error::{Error, Result};
+use crate::preprocess::components::{BACKGROUND, label_components};
 use crate::preprocess::flatten::flatten_background;
 use crate::preprocess::pixels::{MIN_INK_CONTRAST, area_shrink, byte_range, unit_to_byte};
 
@@ -25,6 +26,10 @@ const MAD_TO_SD: f32 = 1.4826;
 const MASK_NOISE_MARGIN_SD: f32 = 5.0;
 /// The smoothing radius for finding the ink is at most the image's shorter side over this.
 const MASK_SMOOTHING_MAX_DIVISOR: u32 = 40;
+/// On a noisy page, a connected part of the ink mask is part of the digit only when its ink
+/// (the sum of its levels above the threshold) is at least this share of the largest part's:
+/// clumps of noise that survive the smoothing are far smaller than any stroke of the digit.
+const INK_PART_MIN_SHARE: f64 = 0.1;
 /// Side of an MNIST digit (the field the recipe pastes into), in pixels.
 pub const MNIST_SIDE_PX: u32 = 28;
 /// Pixels per MNIST digit (`MNIST_SIDE_PX` x `MNIST_SIDE_PX`).
@@ -65,7 +70,8 @@ fn resample_plane(data: &[f32], w: u32, h: u32, nw: u32, nh: u32) -> Vec<f32> {
 /// ink; a flat background, as in MNIST digits and clean scans, is left exactly as it is). The
 /// background level (and its noise) becomes 0 and the stroke core 255; the image is cropped to
 /// the ink (pixels above background + 25% of the ink contrast, isolated specks ignored; on a
-/// noisy page they are found on a box-blurred copy, so clumps of noise do not stretch the box),
+/// noisy page they are found on a box-blurred copy, and connected parts with under a tenth of
+/// the largest part's ink are dropped, so clumps of noise do not stretch the box),
 /// the ink's longest side scaled to 20 px (area + Lanczos3), and pasted into the 28x28 field so
 /// the centre of mass lands at (14, 14). No ink at all gives [`Error::ImageBlank`].
 pub fn mnist_recipe(gray: &GrayImage, path: &Path) -> Result<GrayImage> {
@@ -139,6 +145,27 @@ fn neighbour_support(v: &[u8], w: u32, h: u32) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Clears the connected parts of `mask` whose ink (the sum of `support` above `threshold`)
+/// is under [`INK_PART_MIN_SHARE`] of the largest part's.
+fn drop_noise_clumps(mask: &mut [bool], support: &[u8], threshold: f32, w: usize, h: usize) {
+    let (labels, parts) = label_components(mask, w, h);
+    if parts <= 1 {
+        return;
+    }
+    let mut ink = vec![0.0f64; parts];
+    for (&label, &s) in labels.iter().zip(support) {
+        if label != BACKGROUND {
+            ink[label as usize] += f64::from(f32::from(s) - threshold);
+        }
+    }
+    let largest = ink.iter().copied().fold(0.0, f64::max);
+    for (m, &label) in mask.iter_mut().zip(&labels) {
+        if label != BACKGROUND && ink[label as usize] < INK_PART_MIN_SHARE * largest {
+            *m = false;
+        }
+    }
 }
 
 /// Radius of the box blur that brings noise of standard deviation `noise_sd` down to the ink
@@ -253,10 +280,14 @@ pub(crate) fn mnist_into(
 
     // Bounding box of the ink and the histogram of the ink levels.
     let (wu, hu) = (w as usize, h as usize);
+    let mut mask: Vec<bool> = support.iter().map(|&s| f32::from(s) > threshold).collect();
+    if smoothed.is_some() {
+        drop_noise_clumps(&mut mask, &support, threshold, wu, hu);
+    }
     let (mut x0, mut y0, mut x1, mut y1) = (wu, hu, 0usize, 0usize);
     let mut ink_hist = [0u64; 256];
-    for (i, (&s, &v)) in support.iter().zip(levels).enumerate() {
-        if f32::from(s) > threshold {
+    for (i, (&inside, &v)) in mask.iter().zip(levels).enumerate() {
+        if inside {
             let (x, y) = (i % wu, i / wu);
             x0 = x0.min(x);
             x1 = x1.max(x);
@@ -535,6 +566,22 @@ mod tests {
         };
         for (i, &b) in blurred.iter().enumerate() {
             assert_eq!(b, mean(i % 7, i / 7), "pixel {i}");
+        }
+    }
+
+    #[test]
+    fn a_smudge_apart_from_the_digit_on_a_noisy_page_is_left_out() {
+        // A 12x12 smudge of half-dark ink far below and right of the seven: a connected part
+        // with a few per cent of the digit's ink, dropped from the box on a noisy page.
+        for noise_sd in [12.0, 20.0] {
+            let mut page = shaded_noisy_seven(0.0, noise_sd);
+            for y in 250..262 {
+                for x in 166..178 {
+                    page.put_pixel(x, y, Luma([120]));
+                }
+            }
+            let digit = mnist_recipe(&page, &p("smudge")).expect("recipe");
+            assert_clean_view(&digit, &format!("smudge, noise sd {noise_sd}"));
         }
     }
 

@@ -3,6 +3,7 @@
 pub mod audio;
 pub mod audio_decode;
 pub mod audio_formats;
+pub mod components;
 pub mod degrade;
 pub mod flatten;
 pub mod griffin_lim;
