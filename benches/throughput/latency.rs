@@ -17,7 +17,7 @@ use transference::preprocess::whisper_mel::{
     WHISPER_N_MELS, WHISPER_SAMPLE_RATE_HZ, WHISPER_WINDOW_FRAMES, whisper_clip_frames,
 };
 
-use super::{random_unit_rows, time_ms};
+use super::{Latency, random_unit_rows, time_ms};
 
 /// Rate of the tone clip, in Hz.
 const TONE_RATE_HZ: u32 = 8000;
@@ -82,14 +82,12 @@ fn time_inputs(
             None => String::new(),
         };
         println!("one {name:9} -> codes + embedding + zero-shot + top-10/10k: {lat}{verdict}");
-        let median = |v: &mut Vec<f64>| {
-            v.sort_by(|a, b| a.total_cmp(b));
-            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-        };
+        // The first sample is time_ms's warm-up run.
+        let split = |v: &[f64]| Latency::of(v.get(1..).unwrap_or_default().to_vec());
         println!(
-            "  of which reading + preparing it p50 {:.2} ms, the model p50 {:.2} ms",
-            median(&mut prepare_ms),
-            median(&mut model_ms)
+            "  of which reading + preparing it: {}; the model: {}",
+            split(&prepare_ms),
+            split(&model_ms)
         );
     }
     p
