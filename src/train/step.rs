@@ -148,6 +148,19 @@ fn shared_positions(
     shared as f32 / total.max(1) as f32
 }
 
+/// `term(dists[a], dists[b], targets)` for every pair `(a, b)` of [`MODALITY_PAIRS`], in order:
+/// the per-pair terms that read two modalities' code distributions and the batch's class targets.
+fn per_pair<T>(
+    dists: &[Tensor<2>],
+    targets: &Tensor<2>,
+    term: fn(Tensor<2>, Tensor<2>, Tensor<2>) -> T,
+) -> Vec<T> {
+    MODALITY_PAIRS
+        .iter()
+        .map(|&(a, b)| term(dists[a].clone(), dists[b].clone(), targets.clone()))
+        .collect()
+}
+
 impl CmgModel {
     /// Forward pass and every loss of `cfg.components` on one paired batch.
     ///
@@ -265,33 +278,13 @@ impl CmgModel {
                     .div_scalar(MODALITY_PAIRS.len() as f64)
             };
             if c.code_matching {
-                let l = over_pairs(
-                    MODALITY_PAIRS
-                        .iter()
-                        .map(|&(a, bm)| {
-                            losses::code_matching(
-                                dists[a].clone(),
-                                dists[bm].clone(),
-                                batch.targets.clone(),
-                            )
-                        })
-                        .collect(),
-                );
+                let l = over_pairs(per_pair(&dists, &batch.targets, losses::code_matching));
                 log.code_matching = value(&l);
                 total = total + l.mul_scalar(w.code_matching as f64);
             }
             // Code agreement and separation read the same class-level overlaps of each pair.
             let overlaps: Vec<Tensor<2>> = if c.code_agreement || c.code_separation {
-                MODALITY_PAIRS
-                    .iter()
-                    .map(|&(a, bm)| {
-                        losses::class_code_overlaps(
-                            dists[a].clone(),
-                            dists[bm].clone(),
-                            batch.targets.clone(),
-                        )
-                    })
-                    .collect()
+                per_pair(&dists, &batch.targets, losses::class_code_overlaps)
             } else {
                 Vec::new()
             };
